@@ -1,0 +1,32 @@
+/// How a run of source code ended.
+public enum RunOutcome: Sendable, Equatable {
+    /// Finished normally; `value` is the REPL's expression value rendered by `str`, if any.
+    case ok(value: String?)
+    /// The code did not compile. `diagnostics` holds each error rendered with its caret,
+    /// one after another, each ending in a newline.
+    case compileError(diagnostics: String)
+    /// An uncaught error: `"error: message\n  at f (file:line)\n…"`, ending in a newline.
+    case runtimeError(report: String)
+    /// A file could not be read.
+    case ioError(message: String)
+
+    /// The process exit code this outcome maps to: 0, 65, 70 or 74.
+    public var exitCode: Int32 {
+        switch self {
+        case .ok: return 0
+        case .compileError: return 65
+        case .runtimeError: return 70
+        case .ioError: return 74
+        }
+    }
+
+    /// What goes to standard error for this outcome ("" on success).
+    public var errorText: String {
+        switch self {
+        case .ok: return ""
+        case .compileError(let d): return d
+        case .runtimeError(let r): return r
+        case .ioError(let m): return "error: \(m)\n"
+        }
+    }
+}

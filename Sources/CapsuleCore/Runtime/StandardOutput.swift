@@ -1,0 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writes text to the process's standard output without going through Foundation.
+public func writeStandardOutput(_ text: String) {
+    var text = text
+    text.withUTF8 { buf in
+        _ = fwrite(buf.baseAddress, 1, buf.count, stdout)
+    }
+}

@@ -1,0 +1,134 @@
+/// The abstract syntax tree produced by `Parser` and consumed by the compiler.
+///
+/// Every node carries the `SourceLocation` of its first token, so the compiler can report
+/// errors and record line tables without going back to the text.
+
+/// A parsed file: its top-level statements in order.
+public struct Program: Sendable {
+    public var statements: [Stmt]
+    public init(statements: [Stmt]) { self.statements = statements }
+}
+
+/// An expression together with where it starts.
+public struct Expr: Sendable {
+    public var kind: ExprKind
+    public var loc: SourceLocation
+    public init(_ kind: ExprKind, _ loc: SourceLocation) { self.kind = kind; self.loc = loc }
+}
+
+/// Binary operators that evaluate both operands (the short-circuit ones are `LogicalOp`).
+public enum BinaryOp: String, Sendable, CaseIterable {
+    case add = "+", subtract = "-", multiply = "*", divide = "/", remainder = "%"
+    case equal = "==", notEqual = "!=", less = "<", lessEqual = "<=", greater = ">", greaterEqual = ">="
+    case bitAnd = "&", bitOr = "|", bitXor = "^", shiftLeft = "<<", shiftRight = ">>"
+}
+
+/// Prefix operators: `-x`, `~x`, `not x`.
+public enum UnaryOp: String, Sendable {
+    case negate = "-", bitNot = "~", not = "not"
+}
+
+/// `and` / `or`.
+public enum LogicalOp: String, Sendable {
+    case and, or
+}
+
+/// One key/value pair of a map literal. A bare identifier key `{name: 1}` is parsed as the
+/// string literal `"name"`.
+public struct MapEntry: Sendable {
+    public var key: Expr
+    public var value: Expr
+    public init(key: Expr, value: Expr) { self.key = key; self.value = value }
+}
+
+public indirect enum ExprKind: Sendable {
+    case nilLiteral
+    case boolLiteral(Bool)
+    case intLiteral(Int64)
+    case floatLiteral(Double)
+    case stringLiteral(String)
+    /// `"a ${x} b"`: the parts in order; literal text parts are `.stringLiteral`.
+    case interpolation([Expr])
+    case list([Expr])
+    case map([MapEntry])
+    /// A use of a name.
+    case variable(String)
+    /// `self` inside a method.
+    case selfRef
+    /// `super.name` inside a method (the call, if any, is an enclosing `.call`).
+    case superMember(String)
+    case unary(UnaryOp, Expr)
+    case binary(BinaryOp, Expr, Expr)
+    case logical(LogicalOp, Expr, Expr)
+    /// `a..b` (inclusive: false) or `a..=b` (inclusive: true).
+    case range(Expr, Expr, inclusive: Bool)
+    case call(Expr, [Expr])
+    /// `object.name`
+    case member(Expr, String)
+    /// `object[index]`
+    case index(Expr, Expr)
+    /// `object[lower:upper]`, either bound optional.
+    case slice(Expr, Expr?, Expr?)
+    /// An anonymous `fn (params) { body }`.
+    case function(FunctionDecl)
+}
+
+/// A statement together with where it starts.
+public struct Stmt: Sendable {
+    public var kind: StmtKind
+    public var loc: SourceLocation
+    public init(_ kind: StmtKind, _ loc: SourceLocation) { self.kind = kind; self.loc = loc }
+}
+
+public indirect enum StmtKind: Sendable {
+    case expression(Expr)
+    /// `let name = value` (mutable: false) or `var name [= value]` (mutable: true).
+    case variable(name: String, mutable: Bool, value: Expr?)
+    /// `target = value` or, with `op`, `target op= value`. The target is a `.variable`,
+    /// `.member` or `.index` expression (the parser rejects anything else).
+    case assign(target: Expr, op: BinaryOp?, value: Expr)
+    case function(FunctionDecl)
+    case classDecl(ClassDecl)
+    /// `import "path"` or `import "path" as alias`.
+    case importModule(path: String, alias: String?)
+    /// `if cond { … } else …`; an `else if` is an `elseBody` holding a single `.ifStmt`.
+    case ifStmt(condition: Expr, thenBody: [Stmt], elseBody: [Stmt]?)
+    case whileStmt(condition: Expr, body: [Stmt])
+    /// `for first in iterable` or `for first, second in iterable`.
+    case forIn(first: String, second: String?, iterable: Expr, body: [Stmt])
+    case breakStmt
+    case continueStmt
+    case returnStmt(Expr?)
+    case throwStmt(Expr)
+    /// `try { … } catch name { … }` (`name` may be omitted).
+    case tryCatch(body: [Stmt], name: String?, handler: [Stmt])
+    /// `assert cond` or `assert cond, message`.
+    case assertStmt(condition: Expr, message: Expr?)
+    case block([Stmt])
+}
+
+/// A named or anonymous function, or a method.
+public final class FunctionDecl: Sendable {
+    /// nil for anonymous functions.
+    public let name: String?
+    public let params: [String]
+    public let body: [Stmt]
+    /// Location of the `fn` keyword (or of the method name).
+    public let loc: SourceLocation
+    /// Location of the closing `}` of the body (used for the implicit `return nil`).
+    public let endLoc: SourceLocation
+    public init(name: String?, params: [String], body: [Stmt], loc: SourceLocation, endLoc: SourceLocation) {
+        self.name = name; self.params = params; self.body = body; self.loc = loc; self.endLoc = endLoc
+    }
+}
+
+/// `class Name < Super { methods }`. `init` is an ordinary method named "init".
+public struct ClassDecl: Sendable {
+    public var name: String
+    public var superclass: String?
+    public var superclassLoc: SourceLocation?
+    public var methods: [FunctionDecl]
+    public init(name: String, superclass: String?, superclassLoc: SourceLocation?, methods: [FunctionDecl]) {
+        self.name = name; self.superclass = superclass; self.superclassLoc = superclassLoc; self.methods = methods
+    }
+}
