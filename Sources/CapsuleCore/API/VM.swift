@@ -11,13 +11,15 @@ public final class VM {
         self.configuration = configuration
     }
 
-    /// Compiles and runs `source`; `name` is used in messages (usually the file path).
-    public func run(source: String, name: String) -> RunOutcome {
+    /// Compiles and runs `source`. `name` is used in messages (usually the path as the user
+    /// typed it); `path`, when given, is the file's real path, used to resolve `import`s
+    /// relative to the script's directory.
+    public func run(source: String, name: String, path: String? = nil) -> RunOutcome {
         fatalError("not yet")
     }
 
     /// Reads and runs a file. Missing or unreadable files give `.ioError`.
-    public func runFile(path: String) -> RunOutcome {
+    public func runFile(path: String, name: String? = nil) -> RunOutcome {
         fatalError("not yet")
     }
 
