@@ -1,42 +1,203 @@
 import CapsuleSyntax
 
-/// A Capsule virtual machine: a heap, globals, loaded modules and an interpreter.
+/// A Capsule virtual machine: a heap, loaded modules and an interpreter.
 /// One VM runs one script at a time; create several for isolation. Not thread-safe: call it
 /// from one thread at a time (it runs the interpreter on its own big-stack thread).
 public final class VM {
     public let configuration: Configuration
+    let rt: Runtime
+    /// The REPL's persistent top-level module and its declarations.
+    private var replModule: UnsafeMutablePointer<ObjModule>? = nil
+    private var replVariables: [String: (slot: Int, mutable: Bool)] = [:]
 
     /// Creates a VM with the given settings.
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
+        rt = Runtime(config: configuration)
+        rt.installBuiltins()
+        rt.setArguments(configuration.arguments)
     }
 
     /// Compiles and runs `source`. `name` is used in messages (usually the path as the user
     /// typed it); `path`, when given, is the file's real path, used to resolve `import`s
     /// relative to the script's directory.
     public func run(source: String, name: String, path: String? = nil) -> RunOutcome {
-        fatalError("not yet")
+        onVMThread { self.runNow(source: source, name: name, path: path) }
     }
 
     /// Reads and runs a file. Missing or unreadable files give `.ioError`.
     public func runFile(path: String, name: String? = nil) -> RunOutcome {
-        fatalError("not yet")
+        guard let text = Runtime.readFile(path) else {
+            return .ioError(message: "cannot read \(path): \(VM.errnoText())")
+        }
+        return run(source: text, name: name ?? path, path: path)
     }
 
     /// Compiles without running and returns every diagnostic (empty when the code compiles).
     public func check(source: String, name: String) -> [Diagnostic] {
-        fatalError("not yet")
+        onVMThread {
+            switch self.compile(source: source, name: name, path: nil) {
+            case .success: return []
+            case .failure(let f): return f.diagnostics
+            }
+        }
     }
 
     /// Compiles and returns the readable bytecode listing, or the rendered diagnostics.
     public func disassemble(source: String, name: String) -> Result<String, CompileFailure> {
-        fatalError("not yet")
+        onVMThread {
+            switch self.compile(source: source, name: name, path: nil) {
+            case .success(let fn):
+                return .success(Disassembler.listing(of: fn, rt: self.rt))
+            case .failure(let f):
+                return .failure(f)
+            }
+        }
     }
 
     /// Runs one REPL entry in a persistent top-level scope: declarations stay visible to later
     /// entries, and a lone expression's value comes back in `.ok(value:)`.
     public func evaluateREPL(_ input: String) -> RunOutcome {
-        fatalError("not yet")
+        onVMThread { self.replNow(input) }
+    }
+
+    // MARK: implementation
+
+    private func onVMThread<T>(_ body: @escaping () -> T) -> T {
+        var result: T? = nil
+        BigStackThread.run(stackSize: configuration.threadStackSize) { result = body() }
+        return result!
+    }
+
+    static func errnoText() -> String {
+        String(cString: strerror(errno))
+    }
+
+    private func parseAndCompile(source: Source, module: UnsafeMutablePointer<ObjModule>,
+                                 variables: [String: (slot: Int, mutable: Bool)], repl: Bool)
+        -> (Result<UnsafeMutablePointer<ObjFunction>, CompileFailure>, [String: (slot: Int, mutable: Bool)]) {
+        let (program, parseDiagnostics) = parse(source)
+        if !parseDiagnostics.isEmpty { return (.failure(failure(parseDiagnostics, source)), variables) }
+        let compiler = Compiler(rt: rt, source: source, module: module, moduleVariables: variables, replMode: repl)
+        let fn = compiler.compile(program)
+        guard let fn else {
+            rt.compilerRoots.removeAll()
+            return (.failure(failure(compiler.diagnostics, source)), variables)
+        }
+        return (.success(fn), compiler.moduleVariables)
+    }
+
+    private func failure(_ diagnostics: [Diagnostic], _ source: Source) -> CompileFailure {
+        let sorted = diagnostics.sorted { ($0.location.line, $0.location.column) < ($1.location.line, $1.location.column) }
+        let text = sorted.map { $0.render(source: source) + "\n" }.joined()
+        return CompileFailure(diagnostics: sorted, rendered: text)
+    }
+
+    private func newScriptModule(name: String, path: String?) -> UnsafeMutablePointer<ObjModule> {
+        let directory = path.map { Runtime.directoryOf(Runtime.realPath($0) ?? $0) } ?? "."
+        let m = rt.newModule(name: Value(rt.intern(Compiler.moduleBindingName(name))), sourceName: Value(rt.intern(name)),
+                             directory: Value(rt.intern(directory)))
+        return m
+    }
+
+    private func compile(source text: String, name: String, path: String?) -> Result<UnsafeMutablePointer<ObjFunction>, CompileFailure> {
+        let module = newScriptModule(name: name, path: path)
+        rt.pushRoot(Value(module))
+        defer { rt.popRoot() }
+        let (result, _) = parseAndCompile(source: Source(name: name, text: text), module: module, variables: [:], repl: false)
+        if case .success(let fn) = result {
+            rt.permanentRoots.append(Value(fn))
+            rt.compilerRoots.removeAll()
+        }
+        return result
+    }
+
+    private func runNow(source text: String, name: String, path: String?) -> RunOutcome {
+        let module = newScriptModule(name: name, path: path)
+        if let path, let real = Runtime.realPath(path) { rt.modules[real] = Value(module) }
+        rt.pushRoot(Value(module))
+        defer { rt.popRoot() }
+        let (result, _) = parseAndCompile(source: Source(name: name, text: text), module: module, variables: [:], repl: false)
+        switch result {
+        case .failure(let f): return .compileError(diagnostics: f.rendered)
+        case .success(let fn): return execute(fn, repl: false)
+        }
+    }
+
+    private func replNow(_ input: String) -> RunOutcome {
+        if replModule == nil {
+            let m = newScriptModule(name: "<repl>", path: nil)
+            rt.permanentRoots.append(Value(m))
+            replModule = m
+        }
+        let (result, variables) = parseAndCompile(source: Source(name: "<repl>", text: input), module: replModule!,
+                                                  variables: replVariables, repl: true)
+        switch result {
+        case .failure(let f): return .compileError(diagnostics: f.rendered)
+        case .success(let fn):
+            replVariables = variables
+            return execute(fn, repl: true)
+        }
+    }
+
+    /// Runs a compiled script function and turns its end into a `RunOutcome`.
+    private func execute(_ fn: UnsafeMutablePointer<ObjFunction>, repl: Bool) -> RunOutcome {
+        rt.pushRoot(Value(fn))
+        rt.compilerRoots.removeAll()
+        let closure = Value(rt.newClosure(fn))
+        rt.popRoot()
+        let result = rt.call(closure, [])
+        defer { rt.resetAfterRun() }
+        guard let value = result else { return .runtimeError(report: rt.errorReport()) }
+        if repl && !value.isNil {
+            rt.pushRoot(value)
+            defer { rt.popRoot() }
+            if value.isString { return .ok(value: Runtime.quote(value.obj(ObjString.self).string)) }
+            guard let text = rt.toText(value) else { return .runtimeError(report: rt.errorReport()) }
+            return .ok(value: text)
+        }
+        return .ok(value: nil)
+    }
+}
+
+extension Runtime {
+    /// `error: message` and the trace of the pending error, then clears it.
+    func errorReport() -> String {
+        let error = pendingError
+        pendingError = .nil
+        pushRoot(error)
+        defer { popRoot() }
+        var message: String
+        var trace: [String] = []
+        if error.isObject(.error) {
+            let e = error.obj(ObjError.self)
+            let m = e.pointee.message
+            pushRoot(m)
+            message = toText(m) ?? describe(m, quoted: false)
+            pendingError = .nil
+            popRoot()
+            let t = e.pointee.trace
+            if t.isObject(.list) {
+                let l = t.obj(ObjList.self)
+                for j in 0..<l.pointee.count { trace.append(describe(l.pointee.items![j], quoted: false)) }
+            }
+        } else {
+            message = describe(error, quoted: false)
+        }
+        var out = "error: \(message)\n"
+        for line in trace { out += line.hasPrefix("...") ? "  \(line)\n" : "  at \(line)\n" }
+        return out
+    }
+
+    /// Leaves the VM ready for the next run after success or an escaped error.
+    func resetAfterRun() {
+        frameCount = 0
+        handlerCount = 0
+        nativeDepth = 0
+        if openUpvalues != nil { closeUpvalues(from: 0) }
+        tempRoots.removeAll()
+        compilerRoots.removeAll()
+        pendingError = .nil
     }
 }
 
@@ -46,3 +207,7 @@ public struct CompileFailure: Error, Sendable, Equatable {
     public let rendered: String
     public init(diagnostics: [Diagnostic], rendered: String) { self.diagnostics = diagnostics; self.rendered = rendered }
 }
+
+#if canImport(Glibc)
+import Glibc
+#endif

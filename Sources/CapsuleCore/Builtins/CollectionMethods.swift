@@ -1,0 +1,242 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Methods of lists, maps and bytes. `args[0]` is the receiver.
+extension Runtime {
+    func installListMethods() {
+        var t = NameTable()
+        defineMethod(&t, "len", arity: 0) { _, a, _ in Value(inlineInt: Int64(a[0].obj(ObjList.self).pointee.count)) }
+        defineMethod(&t, "push", arity: 1) { rt, a, _ in rt.append(a[0].obj(ObjList.self), a[1]); return .nil }
+        defineMethod(&t, "pop", arity: 0) { rt, a, _ in
+            let l = a[0].obj(ObjList.self)
+            guard l.pointee.count > 0 else { return rt.fail("pop from an empty list") }
+            l.pointee.count -= 1
+            return l.pointee.items![l.pointee.count]
+        }
+        defineMethod(&t, "insert", arity: 2) { rt, a, _ in
+            let l = a[0].obj(ObjList.self)
+            guard let raw = rt.expectInt(a[1], "list index") else { return Runtime.failure }
+            var n = raw
+            if n < 0 { n += Int64(l.pointee.count) }
+            guard n >= 0 && n <= Int64(l.pointee.count) else {
+                return rt.fail("index \(raw) out of range for list of length \(l.pointee.count)")
+            }
+            rt.append(l, .nil)
+            let items = l.pointee.items!
+            var j = l.pointee.count - 1
+            while j > Int(n) { items[j] = items[j - 1]; j -= 1 }
+            items[Int(n)] = a[2]
+            return .nil
+        }
+        defineMethod(&t, "remove", arity: 1) { rt, a, _ in
+            let l = a[0].obj(ObjList.self)
+            guard let n = rt.resolveIndex(a[1], count: l.pointee.count, what: "list") else { return Runtime.failure }
+            let items = l.pointee.items!
+            let v = items[n]
+            for j in n..<(l.pointee.count - 1) { items[j] = items[j + 1] }
+            l.pointee.count -= 1
+            return v
+        }
+        defineMethod(&t, "index", arity: 1) { rt, a, _ in
+            let l = a[0].obj(ObjList.self)
+            for j in 0..<l.pointee.count where rt.valuesEqual(l.pointee.items![j], a[1]) { return Value(inlineInt: Int64(j)) }
+            return Value(inlineInt: -1)
+        }
+        defineMethod(&t, "contains", arity: 1) { rt, a, _ in
+            let l = a[0].obj(ObjList.self)
+            for j in 0..<l.pointee.count where rt.valuesEqual(l.pointee.items![j], a[1]) { return .true }
+            return .false
+        }
+        defineMethod(&t, "reverse", arity: 0) { _, a, _ in
+            let l = a[0].obj(ObjList.self)
+            if l.pointee.count > 1 { UnsafeMutableBufferPointer(start: l.pointee.items, count: l.pointee.count).reverse() }
+            return .nil
+        }
+        defineMethod(&t, "sort", arity: -1) { rt, a, argc in
+            guard argc <= 2 else { return rt.fail("list.sort expects 0 or 1 arguments, got \(argc - 1)") }
+            return rt.sortList(a[0].obj(ObjList.self), comparator: argc == 2 ? a[1] : nil) ? .nil : Runtime.failure
+        }
+        defineMethod(&t, "join", arity: -1) { rt, a, argc in
+            var sep = ""
+            if argc == 2 {
+                guard let s = rt.expectString(a[1], "separator") else { return Runtime.failure }
+                sep = s.string
+            }
+            return rt.join(a[0].obj(ObjList.self), separator: sep)
+        }
+        defineMethod(&t, "map", arity: 1) { rt, a, _ in
+            let l = a[0].obj(ObjList.self)
+            let r = rt.newList(capacity: l.pointee.count)
+            rt.pushRoot(Value(r))
+            defer { rt.popRoot() }
+            var j = 0
+            while j < l.pointee.count {
+                guard let v = rt.call(a[1], [l.pointee.items![j]]) else { return Runtime.failure }
+                rt.append(r, v)
+                j += 1
+            }
+            return Value(r)
+        }
+        defineMethod(&t, "filter", arity: 1) { rt, a, _ in
+            let l = a[0].obj(ObjList.self)
+            let r = rt.newList()
+            rt.pushRoot(Value(r))
+            defer { rt.popRoot() }
+            var j = 0
+            while j < l.pointee.count {
+                let item = l.pointee.items![j]
+                guard let keep = rt.call(a[1], [item]) else { return Runtime.failure }
+                if keep.isTruthy { rt.append(r, item) }
+                j += 1
+            }
+            return Value(r)
+        }
+        defineMethod(&t, "copy", arity: 0) { rt, a, _ in
+            let l = a[0].obj(ObjList.self)
+            let r = rt.newList(capacity: l.pointee.count)
+            for j in 0..<l.pointee.count { rt.append(r, l.pointee.items![j]) }
+            return Value(r)
+        }
+        defineMethod(&t, "clear", arity: 0) { _, a, _ in a[0].obj(ObjList.self).pointee.count = 0; return .nil }
+        defineMethod(&t, "extend", arity: 1) { rt, a, _ in
+            guard let other = rt.expectList(a[1], "argument") else { return Runtime.failure }
+            let l = a[0].obj(ObjList.self)
+            let n = other.pointee.count
+            for j in 0..<n { rt.append(l, other.pointee.items![j]) }
+            return .nil
+        }
+        listMethods = t
+    }
+
+    /// Stable merge sort with the default order or a script comparator. False after raising.
+    func sortList(_ l: UnsafeMutablePointer<ObjList>, comparator: Value?) -> Bool {
+        var items = Array(UnsafeBufferPointer(start: l.pointee.items, count: l.pointee.count))
+        // The originals stay rooted through `l`; copies made during sorting are the same values.
+        for v in items { pushRoot(v) }
+        defer { popRoot(items.count) }
+        var failed = false
+        func less(_ x: Value, _ y: Value) -> Bool {
+            if failed { return false }
+            if let comparator {
+                guard let r = call(comparator, [x, y]) else { failed = true; return false }
+                if r.isBool { return r == .true }
+                if r.isInt { return r.intValue < 0 }
+                if r.isDouble { return r.asDouble < 0 }
+                raise("sort comparator must return an int or a bool, got \(typeName(r))")
+                failed = true
+                return false
+            }
+            guard let c = compare(x, y, strict: true) else { failed = true; return false }
+            return c
+        }
+        var buffer = items
+        var width = 1
+        let n = items.count
+        while width < n && !failed {
+            var start = 0
+            while start < n && !failed {
+                let mid = min(start + width, n), end = min(start + 2 * width, n)
+                var i = start, j = mid, k = start
+                while i < mid && j < end {
+                    if less(items[j], items[i]) { buffer[k] = items[j]; j += 1 } else { buffer[k] = items[i]; i += 1 }
+                    k += 1
+                }
+                while i < mid { buffer[k] = items[i]; i += 1; k += 1 }
+                while j < end { buffer[k] = items[j]; j += 1; k += 1 }
+                start = end
+            }
+            swap(&items, &buffer)
+            width *= 2
+        }
+        if failed { return false }
+        let count = min(n, l.pointee.count)
+        for j in 0..<count { l.pointee.items![j] = items[j] }
+        return true
+    }
+
+    func installMapMethods() {
+        var t = NameTable()
+        defineMethod(&t, "len", arity: 0) { _, a, _ in Value(inlineInt: Int64(a[0].obj(ObjMap.self).pointee.live)) }
+        defineMethod(&t, "keys", arity: 0) { rt, a, _ in rt.mapList(a[0].obj(ObjMap.self)) { e in e.key } }
+        defineMethod(&t, "values", arity: 0) { rt, a, _ in rt.mapList(a[0].obj(ObjMap.self)) { e in e.value } }
+        defineMethod(&t, "items", arity: 0) { rt, a, _ in
+            let m = a[0].obj(ObjMap.self)
+            let l = rt.newList(capacity: m.pointee.live)
+            rt.pushRoot(Value(l))
+            defer { rt.popRoot() }
+            var j = 0
+            while j < m.pointee.used {
+                let e = m.pointee.entries![j]
+                j += 1
+                if e.key == .empty { continue }
+                let pair = rt.newList(capacity: 2)
+                rt.append(l, Value(pair))
+                rt.append(pair, e.key)
+                rt.append(pair, e.value)
+            }
+            return Value(l)
+        }
+        defineMethod(&t, "has", arity: 1) { rt, a, _ in
+            if a[1].isNil { return .false }
+            return Value(bool: rt.mapGet(a[0].obj(ObjMap.self), a[1]) != nil)
+        }
+        defineMethod(&t, "get", arity: -1) { rt, a, argc in
+            guard argc == 2 || argc == 3 else { return rt.fail("map.get expects 1 or 2 arguments, got \(argc - 1)") }
+            if !a[1].isNil, let v = rt.mapGet(a[0].obj(ObjMap.self), a[1]) { return v }
+            return argc == 3 ? a[2] : .nil
+        }
+        defineMethod(&t, "remove", arity: 1) { rt, a, _ in
+            if a[1].isNil { return .nil }
+            return rt.mapRemove(a[0].obj(ObjMap.self), a[1]) ?? .nil
+        }
+        defineMethod(&t, "clear", arity: 0) { rt, a, _ in rt.mapClear(a[0].obj(ObjMap.self)); return .nil }
+        mapMethods = t
+    }
+
+    func mapList(_ m: UnsafeMutablePointer<ObjMap>, _ pick: (MapSlot) -> Value) -> Value {
+        let l = newList(capacity: m.pointee.live)
+        for j in 0..<m.pointee.used where m.pointee.entries![j].key != .empty { append(l, pick(m.pointee.entries![j])) }
+        return Value(l)
+    }
+
+    func installBytesMethods() {
+        var t = NameTable()
+        defineMethod(&t, "len", arity: 0) { _, a, _ in Value(inlineInt: Int64(a[0].obj(ObjBytes.self).pointee.count)) }
+        defineMethod(&t, "push", arity: 1) { rt, a, _ in
+            let b = a[0].obj(ObjBytes.self)
+            guard a[1].isInt, a[1].intValue >= 0, a[1].intValue <= 255 else {
+                return rt.fail("bytes values must be ints in 0...255, got \(rt.describe(a[1], quoted: true))")
+            }
+            if b.pointee.count == b.pointee.capacity { rt.reserveBytes(b, max(16, b.pointee.capacity * 2)) }
+            b.pointee.data![b.pointee.count] = UInt8(a[1].intValue)
+            b.pointee.count += 1
+            return .nil
+        }
+        defineMethod(&t, "hex", arity: 0) { rt, a, _ in
+            let b = a[0].obj(ObjBytes.self)
+            let digits = Array("0123456789abcdef".utf8)
+            var out = [UInt8](repeating: 0, count: b.pointee.count * 2)
+            for j in 0..<b.pointee.count {
+                out[2 * j] = digits[Int(b.pointee.data![j] >> 4)]
+                out[2 * j + 1] = digits[Int(b.pointee.data![j] & 15)]
+            }
+            return out.withUnsafeBufferPointer { Value(rt.makeString($0)) }
+        }
+        defineMethod(&t, "decode", arity: 0) { rt, a, _ in
+            let b = a[0].obj(ObjBytes.self)
+            let buffer = UnsafeBufferPointer(start: b.pointee.data, count: b.pointee.count)
+            var decoder = UTF8()
+            var it = buffer.makeIterator()
+            loop: while true {
+                switch decoder.decode(&it) {
+                case .scalarValue: continue
+                case .emptyInput: break loop
+                case .error: return rt.fail("bytes are not valid UTF-8")
+                }
+            }
+            return Value(rt.makeString(buffer))
+        }
+        bytesMethods = t
+    }
+}

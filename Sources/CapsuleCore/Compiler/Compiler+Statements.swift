@@ -1,0 +1,325 @@
+import CapsuleSyntax
+
+extension Compiler {
+    func statement(_ s: Stmt) {
+        setLine(s.loc)
+        let top = fs.freeRegister
+        defer { if fs.freeRegister > top { fs.freeRegister = max(top, localsTop) } }
+        switch s.kind {
+        case .expression(let e):
+            _ = expressionToAnyRegister(e)
+        case .variable(let name, let mutable, let value):
+            variableDeclaration(name, mutable: mutable, value: value, at: s.loc)
+        case .assign(let target, let op, let value):
+            assignment(target, op: op, value: value, at: s.loc)
+        case .function(let decl):
+            functionDeclaration(decl, at: s.loc)
+        case .classDecl(let decl):
+            classDeclaration(decl, at: s.loc)
+        case .importModule(let path, let alias):
+            let name = alias ?? Compiler.moduleBindingName(path)
+            let r = reserveRegisters()
+            emit(Instruction.abx(.importModule, r, stringConstant(path)))
+            bind(name, register: r, mutable: false, at: s.loc)
+        case .ifStmt(let condition, let thenBody, let elseBody):
+            let skipThen = conditionJump(condition, jumpWhen: false)
+            block(thenBody)
+            if let elseBody {
+                let skipElse = emitJump()
+                skipThen.forEach(patchJump)
+                block(elseBody)
+                patchJump(skipElse)
+            } else {
+                skipThen.forEach(patchJump)
+            }
+        case .whileStmt(let condition, let body):
+            let start = fs.code.count
+            let exit = conditionJump(condition, jumpWhen: false)
+            fs.loops.append(LoopState(scopeDepth: fs.scopeDepth, tryDepth: fs.tryDepth, firstRegister: localsTop))
+            block(body)
+            let loop = fs.loops.removeLast()
+            loop.continueJumps.forEach { patchJump($0, to: start) }
+            emitLoop(to: start)
+            exit.forEach(patchJump)
+            loop.breakJumps.forEach(patchJump)
+        case .forIn(let first, let second, let iterable, let body):
+            if second == nil, case .range(let lo, let hi, let inclusive) = iterable.kind {
+                numericFor(first, lo, hi, inclusive: inclusive, body: body, at: s.loc)
+            } else {
+                genericFor(first, second, iterable, body: body, at: s.loc)
+            }
+        case .breakStmt, .continueStmt:
+            guard var loop = fs.loops.last else {
+                error("'\(s.kind.isBreak ? "break" : "continue")' outside of a loop", at: s.loc)
+                return
+            }
+            for _ in loop.tryDepth..<fs.tryDepth { emit(Instruction.abc(.tryEnd, 0)) }
+            emit(Instruction.abc(.close, loop.firstRegister))
+            let j = emitJump()
+            if s.kind.isBreak { loop.breakJumps.append(j) } else { loop.continueJumps.append(j) }
+            fs.loops[fs.loops.count - 1] = loop
+        case .returnStmt(let value):
+            if fs.kind == .script && fs.enclosing == nil {
+                error("'return' outside of a function", at: s.loc)
+                return
+            }
+            if fs.kind == .initializer {
+                if value != nil { error("'init' cannot return a value", at: s.loc) }
+                emit(Instruction.abc(.ret, 0))
+                return
+            }
+            if let value {
+                let r = expressionToAnyRegister(value)
+                emit(Instruction.abc(.ret, r))
+            } else {
+                emit(Instruction.abc(.retNil, 0))
+            }
+        case .throwStmt(let value):
+            let r = expressionToAnyRegister(value)
+            emit(Instruction.abc(.throwValue, r))
+        case .tryCatch(let body, let name, let handler):
+            let r = reserveRegisters()
+            emit(Instruction.abc(.tryBegin, r))
+            let handlerJump = emit(Instruction.extra(0))
+            fs.tryDepth += 1
+            block(body)
+            fs.tryDepth -= 1
+            emit(Instruction.abc(.tryEnd, 0))
+            let skip = emitJump()
+            patchJump(handlerJump)
+            beginScope()
+            if let name { declareLocal(name, register: r, mutable: true, at: s.loc) }
+            else { declareLocal(" caught", register: r, mutable: false, at: s.loc) }
+            for st in handler { statement(st) }
+            endScope()
+            patchJump(skip)
+        case .assertStmt(let condition, let message):
+            let ok = conditionJump(condition, jumpWhen: true)
+            if let message {
+                let r = expressionToAnyRegister(message)
+                emit(Instruction.abc(.assertFail, r, 1))
+            } else {
+                emit(Instruction.abc(.assertFail, 0, 0))
+            }
+            ok.forEach(patchJump)
+        case .block(let body):
+            block(body)
+        }
+    }
+
+    func block(_ body: [Stmt]) {
+        beginScope()
+        for s in body { statement(s) }
+        endScope()
+    }
+
+    /// Binds `name` to the value in register `r`: a module variable at the top level,
+    /// otherwise a local living in `r` (which must be the next local register).
+    func bind(_ name: String, register r: Int, mutable: Bool, at loc: SourceLocation) {
+        if atModuleLevel {
+            if let slot = moduleVariables[name]?.slot {
+                emit(Instruction.abx(.defGlobal, r, slot))
+            }
+        } else {
+            declareLocal(name, register: r, mutable: mutable, at: loc)
+        }
+    }
+
+    private func variableDeclaration(_ name: String, mutable: Bool, value: Expr?, at loc: SourceLocation) {
+        let r = reserveRegisters()
+        if let value { expression(value, into: r) } else { emit(Instruction.abc(.loadNil, r)) }
+        bind(name, register: r, mutable: mutable, at: loc)
+    }
+
+    private func functionDeclaration(_ decl: FunctionDecl, at loc: SourceLocation) {
+        let name = decl.name ?? "<fn>"
+        let r = reserveRegisters()
+        if !atModuleLevel {
+            // Declared first so the body can call itself.
+            declareLocal(name, register: r, mutable: false, at: loc)
+        }
+        let k = function(decl, kind: .function, name: name)
+        setLine(loc)
+        emit(Instruction.abx(.closure, r, k))
+        if atModuleLevel, let slot = moduleVariables[name]?.slot {
+            emit(Instruction.abx(.defGlobal, r, slot))
+        }
+    }
+
+    private func classDeclaration(_ decl: ClassDecl, at loc: SourceLocation) {
+        let r = reserveRegisters()
+        emit(Instruction.abx(.newClass, r, stringConstant(decl.name)))
+        if atModuleLevel {
+            if let slot = moduleVariables[decl.name]?.slot { emit(Instruction.abx(.defGlobal, r, slot)) }
+        } else {
+            declareLocal(decl.name, register: r, mutable: false, at: loc)
+        }
+        beginScope()
+        if let superName = decl.superclass {
+            let superLoc = decl.superclassLoc ?? loc
+            if superName == decl.name { error("a class cannot inherit from itself", at: superLoc) }
+            let sr = reserveRegisters()
+            variable(superName, into: sr, at: superLoc)
+            emit(Instruction.abc(.inherit, r, sr))
+            declareLocal("super", register: sr, mutable: false, at: superLoc)
+        }
+        var seen = Set<String>()
+        for m in decl.methods {
+            let methodName = m.name ?? "<fn>"
+            if seen.contains(methodName) { error("method '\(methodName)' is already defined in class '\(decl.name)'", at: m.loc) }
+            seen.insert(methodName)
+            let kind: FunctionKind = methodName == "init" ? .initializer : .method
+            let k = function(m, kind: kind, name: "\(decl.name).\(methodName)")
+            setLine(m.loc)
+            let mr = reserveRegisters()
+            emit(Instruction.abx(.closure, mr, k))
+            emit(Instruction.abc(.method, r, mr))
+            emit(Instruction.extra(stringConstant(methodName)))
+            fs.freeRegister = mr
+        }
+        endScope()
+    }
+
+    // MARK: loops
+
+    private func numericFor(_ name: String, _ lo: Expr, _ hi: Expr, inclusive: Bool, body: [Stmt], at loc: SourceLocation) {
+        beginScope()
+        let base = reserveRegisters(3)
+        expression(lo, into: base)
+        expression(hi, into: base + 1)
+        declareLocal(" index", register: base, mutable: false, at: loc)
+        declareLocal(" limit", register: base + 1, mutable: false, at: loc)
+        emit(Instruction.abc(.forPrep, base, 0, inclusive ? 1 : 0))
+        let exit = emit(Instruction.extra(0))
+        let bodyStart = fs.code.count
+        beginScope()
+        declareLocal(name, register: base + 2, mutable: true, at: loc)
+        fs.loops.append(LoopState(scopeDepth: fs.scopeDepth, tryDepth: fs.tryDepth, firstRegister: base + 2))
+        for s in body { statement(s) }
+        let loop = fs.loops.removeLast()
+        let continueTarget = fs.code.count
+        loop.continueJumps.forEach { patchJump($0, to: continueTarget) }
+        endScope()  // closes a captured loop variable, so each iteration gets a fresh one
+        emit(Instruction.abc(.forLoop, base))
+        let back = emit(Instruction.extra(0))
+        patchJump(back, to: bodyStart)
+        patchJump(exit)
+        loop.breakJumps.forEach(patchJump)
+        endScope()
+    }
+
+    private func genericFor(_ first: String, _ second: String?, _ iterable: Expr, body: [Stmt], at loc: SourceLocation) {
+        beginScope()
+        let base = reserveRegisters(5)
+        expression(iterable, into: base)
+        declareLocal(" iterable", register: base, mutable: false, at: loc)
+        declareLocal(" position", register: base + 1, mutable: false, at: loc)
+        declareLocal(" guard", register: base + 2, mutable: false, at: loc)
+        emit(Instruction.abc(.iterPrep, base))
+        let loopStart = fs.code.count
+        emit(Instruction.abc(.iterNext, base, second == nil ? 1 : 2))
+        let exit = emit(Instruction.extra(0))
+        beginScope()
+        declareLocal(first, register: base + 3, mutable: true, at: loc)
+        if let second { declareLocal(second, register: base + 4, mutable: true, at: loc) }
+        else { declareLocal(" unused", register: base + 4, mutable: false, at: loc) }
+        fs.loops.append(LoopState(scopeDepth: fs.scopeDepth, tryDepth: fs.tryDepth, firstRegister: base + 3))
+        for s in body { statement(s) }
+        let loop = fs.loops.removeLast()
+        let continueTarget = fs.code.count
+        loop.continueJumps.forEach { patchJump($0, to: continueTarget) }
+        endScope()  // closes captured loop variables each iteration
+        emitLoop(to: loopStart)
+        patchJump(exit)
+        loop.breakJumps.forEach(patchJump)
+        endScope()
+    }
+
+    // MARK: assignment
+
+    private func assignment(_ target: Expr, op: BinaryOp?, value: Expr, at loc: SourceLocation) {
+        switch target.kind {
+        case .variable(let name):
+            guard let resolved = resolve(name) else {
+                error("undefined variable '\(name)'", at: target.loc)
+                return
+            }
+            switch resolved {
+            case .local(let r, let mutable):
+                if !mutable { error("cannot assign to constant '\(name)'", at: target.loc); return }
+                if let op { binary(op, target, value, into: r) } else { expression(value, into: r) }
+            case .upvalue(let u, let mutable):
+                if !mutable { error("cannot assign to constant '\(name)'", at: target.loc); return }
+                let r = reserveRegisters()
+                if let op { binary(op, target, value, into: r) } else { expression(value, into: r) }
+                emit(Instruction.abc(.setUpval, r, u))
+            case .module(let slot, let mutable):
+                if !mutable { error("cannot assign to constant '\(name)'", at: target.loc); return }
+                let r = reserveRegisters()
+                if let op { binary(op, target, value, into: r) } else { expression(value, into: r) }
+                emit(Instruction.abx(.setGlobal, r, slot))
+            case .builtin:
+                error("cannot assign to built-in '\(name)'", at: target.loc)
+            }
+        case .member(let object, let name):
+            let o = expressionToAnyRegister(object)
+            let v = reserveRegisters()
+            if let op {
+                emit(Instruction.abc(.getField, v, o))
+                emit(Instruction.extra(stringConstant(name)))
+                let rhs = expressionToAnyRegister(value)
+                setLine(loc)
+                emit(Instruction.abc(op.opcode, v, v, rhs))
+            } else {
+                expression(value, into: v)
+            }
+            setLine(loc)
+            emit(Instruction.abc(.setField, o, 0, v))
+            emit(Instruction.extra(stringConstant(name)))
+        case .index(let object, let index):
+            let o = expressionToAnyRegister(object)
+            let i = expressionToAnyRegister(index)
+            let v = reserveRegisters()
+            if let op {
+                emit(Instruction.abc(.getIndex, v, o, i))
+                let rhs = expressionToAnyRegister(value)
+                setLine(loc)
+                emit(Instruction.abc(op.opcode, v, v, rhs))
+            } else {
+                expression(value, into: v)
+            }
+            setLine(loc)
+            emit(Instruction.abc(.setIndex, o, i, v))
+        default:
+            error("invalid assignment target", at: target.loc)
+        }
+    }
+}
+
+extension StmtKind {
+    var isBreak: Bool { if case .breakStmt = self { return true } else { return false } }
+}
+
+extension BinaryOp {
+    /// The register-register opcode of an arithmetic operator.
+    var opcode: Opcode {
+        switch self {
+        case .add: return .add
+        case .subtract: return .sub
+        case .multiply: return .mul
+        case .divide: return .div
+        case .remainder: return .mod
+        case .bitAnd: return .band
+        case .bitOr: return .bor
+        case .bitXor: return .bxor
+        case .shiftLeft: return .shl
+        case .shiftRight: return .shr
+        case .equal: return .eq
+        case .notEqual: return .ne
+        case .less: return .lt
+        case .lessEqual: return .le
+        case .greater: return .lt
+        case .greaterEqual: return .le
+        }
+    }
+}

@@ -1,0 +1,305 @@
+import CapsuleSyntax
+
+/// Compiles a parsed program into a function of bytecode for one module.
+///
+/// Registers are allocated like a stack: locals take the next free register when declared,
+/// temporaries sit above them and are released at the end of each statement.
+final class Compiler {
+    let rt: Runtime
+    let source: Source
+    let module: UnsafeMutablePointer<ObjModule>
+    /// Mutability of the module's variables, by name.
+    var moduleVariables: [String: (slot: Int, mutable: Bool)]
+    let replMode: Bool
+    var diagnostics: [Diagnostic] = []
+    var fs: FunctionState
+    static let registerLimit = 250
+
+    /// `moduleVariables` carries declarations from earlier REPL entries.
+    init(rt: Runtime, source: Source, module: UnsafeMutablePointer<ObjModule>,
+         moduleVariables: [String: (slot: Int, mutable: Bool)] = [:], replMode: Bool = false) {
+        self.rt = rt
+        self.source = source
+        self.module = module
+        self.moduleVariables = moduleVariables
+        self.replMode = replMode
+        self.fs = FunctionState(enclosing: nil, kind: .script, name: "<script>")
+    }
+
+    // MARK: entry
+
+    /// Compiles the program; returns the script function, or nil with `diagnostics` set.
+    /// In REPL mode a final expression statement becomes the return value.
+    func compile(_ program: Program) -> UnsafeMutablePointer<ObjFunction>? {
+        declareModuleNames(program.statements)
+        var statements = program.statements
+        var replExpr: Expr? = nil
+        if replMode, let last = statements.last, case .expression(let e) = last.kind {
+            replExpr = e
+            statements.removeLast()
+        }
+        for s in statements { statement(s) }
+        if let e = replExpr {
+            setLine(e.loc)
+            let r = expressionToNewRegister(e)
+            emit(Instruction.abc(.ret, r))
+        } else {
+            emit(Instruction.abc(.retNil, 0))
+        }
+        guard diagnostics.isEmpty else { return nil }
+        return finishFunction(fs)
+    }
+
+    /// Gives every top-level declaration its module slot before any code is compiled, so
+    /// functions can refer to declarations that come later in the file.
+    private func declareModuleNames(_ statements: [Stmt]) {
+        var seen = Set<String>()
+        for s in statements {
+            let name: String, mutable: Bool
+            switch s.kind {
+            case .variable(let n, let m, _): name = n; mutable = m
+            case .function(let f): name = f.name ?? ""; mutable = false
+            case .classDecl(let c): name = c.name; mutable = false
+            case .importModule(let path, let alias): name = alias ?? Compiler.moduleBindingName(path); mutable = false
+            default: continue
+            }
+            if seen.contains(name) || (!replMode && moduleVariables[name] != nil) {
+                error("'\(name)' is already declared in this scope", at: s.loc)
+                continue
+            }
+            seen.insert(name)
+            let slot = rt.addModuleVariable(module, name: rt.intern(name))
+            moduleVariables[name] = (slot, mutable)
+        }
+    }
+
+    /// `import "lib/strings"` binds `strings`.
+    static func moduleBindingName(_ path: String) -> String {
+        var base = path.split(separator: "/").last.map(String.init) ?? path
+        if base.hasSuffix(".cap") { base.removeLast(4) }
+        return base
+    }
+
+    // MARK: diagnostics
+
+    func error(_ message: String, at loc: SourceLocation) {
+        // One error per position is enough.
+        if diagnostics.last?.location == loc && diagnostics.last?.message == message { return }
+        diagnostics.append(Diagnostic(.error, message, at: loc, in: source.name))
+    }
+
+    // MARK: emitting
+
+    @inline(__always) func setLine(_ loc: SourceLocation) { fs.line = loc.line }
+
+    @discardableResult
+    func emit(_ word: UInt32) -> Int {
+        fs.code.append(word)
+        fs.lines.append(fs.line)
+        return fs.code.count - 1
+    }
+
+    /// Emits a jump with a placeholder offset; returns its position for `patchJump`.
+    func emitJump() -> Int { emit(Instruction.sj(.jmp, 0)) }
+
+    /// Points the jump (or EXTRA jump operand) at `position` to the current end of code.
+    func patchJump(_ position: Int) { patchJump(position, to: fs.code.count) }
+
+    func patchJump(_ position: Int, to target: Int) {
+        let offset = target - (position + 1)
+        guard Instruction.sjRange.contains(offset) else {
+            error("function is too large to compile", at: SourceLocation(line: fs.line, column: 1, offset: 0))
+            return
+        }
+        let word = fs.code[position]
+        if Instruction.op(word) == .extra {
+            fs.code[position] = Instruction.extra(offset)
+        } else {
+            fs.code[position] = (word & 0xFF) | UInt32((offset + (1 << 23)) & 0xFF_FFFF) << 8
+        }
+    }
+
+    /// Emits a backward jump to `target`.
+    func emitLoop(to target: Int) {
+        let at = emit(Instruction.sj(.jmp, 0))
+        patchJump(at, to: target)
+    }
+
+    // MARK: constants
+
+    func constant(_ c: Constant) -> Int {
+        if let i = fs.constants.firstIndex(of: c) { return i }
+        let value: Value
+        switch c {
+        case .int(let i): value = rt.intValue(i)
+        case .float(let bits): value = Value(Double(bitPattern: bits))
+        case .string(let s): value = Value(rt.intern(s))
+        case .function(let i): value = fs.constantValues[i]
+        case .value(let bits): value = Value(bits: bits)
+        }
+        rt.compilerRoots.append(value)
+        fs.constants.append(c)
+        fs.constantValues.append(value)
+        if fs.constants.count > (1 << 22) {
+            error("too many constants in one function", at: SourceLocation(line: fs.line, column: 1, offset: 0))
+        }
+        return fs.constants.count - 1
+    }
+
+    func stringConstant(_ s: String) -> Int { constant(.string(s)) }
+
+    /// Loads constant `k` into register `r`.
+    func loadConstant(_ k: Int, into r: Int) {
+        if k <= 0xFFFF {
+            emit(Instruction.abx(.loadK, r, k))
+        } else {
+            // Rare: more than 65,535 constants. Load through a one-element list literal path.
+            emit(Instruction.abx(.loadK, r, 0xFFFF))
+            error("too many constants in one function", at: SourceLocation(line: fs.line, column: 1, offset: 0))
+        }
+    }
+
+    // MARK: registers
+
+    /// Reserves `n` consecutive registers and returns the first.
+    func reserveRegisters(_ n: Int = 1) -> Int {
+        let r = fs.freeRegister
+        fs.freeRegister += n
+        if fs.freeRegister > fs.maxRegisters {
+            fs.maxRegisters = fs.freeRegister
+            if fs.maxRegisters > Compiler.registerLimit {
+                error("function needs too many registers (limit \(Compiler.registerLimit))",
+                      at: SourceLocation(line: fs.line, column: 1, offset: 0))
+                fs.freeRegister = 1
+            }
+        }
+        return r
+    }
+
+    /// The first register above every active local.
+    var localsTop: Int { (fs.locals.last?.register ?? 0) + 1 }
+
+    // MARK: scopes
+
+    func beginScope() { fs.scopeDepth += 1 }
+
+    /// Ends a block: drops its locals and closes any that closures captured.
+    func endScope() {
+        var firstCaptured: Int? = nil
+        while let last = fs.locals.last, last.depth >= fs.scopeDepth, last.depth > 0 {
+            if last.captured { firstCaptured = last.register }
+            fs.locals.removeLast()
+        }
+        fs.scopeDepth -= 1
+        if let r = firstCaptured { emit(Instruction.abc(.close, r)) }
+        fs.freeRegister = localsTop
+    }
+
+    /// Declares a local in the current scope at register `register`.
+    func declareLocal(_ name: String, register: Int, mutable: Bool, at loc: SourceLocation) {
+        for l in fs.locals.reversed() {
+            if l.depth < fs.scopeDepth { break }
+            if l.name == name { error("'\(name)' is already declared in this scope", at: loc); break }
+        }
+        fs.locals.append(Local(name: name, register: register, depth: fs.scopeDepth, mutable: mutable, captured: false))
+    }
+
+    /// True when declarations at this point are module variables.
+    var atModuleLevel: Bool { fs.kind == .script && fs.scopeDepth == 0 }
+
+    // MARK: name resolution
+
+    enum Resolved {
+        case local(Int, mutable: Bool)
+        case upvalue(Int, mutable: Bool)
+        case module(Int, mutable: Bool)
+        case builtin(Value)
+    }
+
+    func resolve(_ name: String) -> Resolved? {
+        if let l = resolveLocal(fs, name) { return .local(fs.locals[l].register, mutable: fs.locals[l].mutable) }
+        if let u = resolveUpvalue(fs, name) { return .upvalue(u, mutable: fs.upvalues[u].mutable) }
+        if let m = moduleVariables[name] { return .module(m.slot, mutable: m.mutable) }
+        if let b = rt.builtins[name] ?? rt.hostFunctions[name] { return .builtin(b) }
+        return nil
+    }
+
+    private func resolveLocal(_ f: FunctionState, _ name: String) -> Int? {
+        var i = f.locals.count - 1
+        while i >= 0 {
+            if f.locals[i].name == name { return i }
+            i -= 1
+        }
+        return nil
+    }
+
+    private func resolveUpvalue(_ f: FunctionState, _ name: String) -> Int? {
+        guard let parent = f.enclosing else { return nil }
+        if let l = resolveLocal(parent, name) {
+            parent.locals[l].captured = true
+            return addUpvalue(f, UpvalueInfo(name: name, fromParentLocal: true,
+                                              index: parent.locals[l].register, mutable: parent.locals[l].mutable))
+        }
+        if let u = resolveUpvalue(parent, name) {
+            return addUpvalue(f, UpvalueInfo(name: name, fromParentLocal: false, index: u, mutable: parent.upvalues[u].mutable))
+        }
+        return nil
+    }
+
+    private func addUpvalue(_ f: FunctionState, _ info: UpvalueInfo) -> Int {
+        if let i = f.upvalues.firstIndex(where: { $0.fromParentLocal == info.fromParentLocal && $0.index == info.index }) {
+            return i
+        }
+        f.upvalues.append(info)
+        if f.upvalues.count > 255 {
+            error("function captures too many variables (limit 255)", at: SourceLocation(line: f.line, column: 1, offset: 0))
+        }
+        return f.upvalues.count - 1
+    }
+
+    // MARK: functions
+
+    /// Builds the heap function for a finished `FunctionState`.
+    func finishFunction(_ f: FunctionState) -> UnsafeMutablePointer<ObjFunction> {
+        var className = ""
+        var name = f.name
+        if let dot = name.firstIndex(of: ".") { className = String(name[..<dot]) }
+        if f.kind == .script { name = "<script>" }
+        return rt.makeFunction(
+            code: f.code, lines: f.lines, constants: f.constantValues,
+            upvalues: f.upvalues.map { UInt16($0.index) | ($0.fromParentLocal ? 0x8000 : 0) },
+            arity: f.arity, maxRegisters: f.maxRegisters, name: name, className: className,
+            module: module, isInitializer: f.kind == .initializer, isMethod: f.kind == .method || f.kind == .initializer)
+    }
+
+    /// Compiles a function body into a new function constant of the current function and
+    /// returns the constant's index.
+    func function(_ decl: FunctionDecl, kind: FunctionKind, name: String) -> Int {
+        let child = FunctionState(enclosing: fs, kind: kind, name: name)
+        child.line = decl.loc.line
+        fs = child
+        child.arity = decl.params.count
+        beginScope()
+        if kind == .function {
+            // Register 0 holds the closure itself.
+        }
+        var seen = Set<String>()
+        for p in decl.params {
+            if seen.contains(p) { error("duplicate parameter '\(p)'", at: decl.loc) }
+            seen.insert(p)
+            let r = reserveRegisters()
+            child.locals.append(Local(name: p, register: r, depth: child.scopeDepth, mutable: true, captured: false))
+        }
+        if decl.params.count > 200 { error("too many parameters (limit 200)", at: decl.loc) }
+        for s in decl.body { statement(s) }
+        setLine(decl.endLoc)
+        if kind == .initializer { emit(Instruction.abc(.ret, 0)) } else { emit(Instruction.abc(.retNil, 0)) }
+        fs = child.enclosing!
+        let fn = finishFunction(child)
+        let v = Value(fn)
+        rt.compilerRoots.append(v)
+        fs.constantValues.append(v)
+        fs.constants.append(.function(fs.constantValues.count - 1))
+        return fs.constants.count - 1
+    }
+}

@@ -1,0 +1,67 @@
+import CapsuleSyntax
+
+/// A constant of a function being compiled. Objects are created on the heap when the
+/// function is finished.
+enum Constant: Equatable {
+    case int(Int64)
+    case float(UInt64)  // bit pattern, so equal constants are shared and NaN compares equal
+    case string(String)
+    case function(Int)  // index into `FunctionState.children` values (heap functions)
+    case value(UInt64)  // an existing heap value (builtins)
+}
+
+struct Local {
+    var name: String
+    var register: Int
+    var depth: Int
+    var mutable: Bool
+    var captured: Bool
+}
+
+struct UpvalueInfo {
+    var name: String
+    var fromParentLocal: Bool
+    var index: Int
+    var mutable: Bool
+}
+
+/// Breaks and continues of the innermost loop, patched when the loop ends.
+struct LoopState {
+    var breakJumps: [Int] = []
+    var continueJumps: [Int] = []
+    var scopeDepth: Int
+    var tryDepth: Int
+    /// First register of the loop's own variables (closed on break/continue).
+    var firstRegister: Int
+}
+
+enum FunctionKind { case script, function, method, initializer }
+
+/// Per-function compilation state: code being emitted, locals, upvalues, registers.
+final class FunctionState {
+    let enclosing: FunctionState?
+    let kind: FunctionKind
+    let name: String
+    var arity = 0
+    var code: [UInt32] = []
+    var lines: [Int32] = []
+    var constants: [Constant] = []
+    var constantValues: [Value] = []
+    var locals: [Local] = []
+    var upvalues: [UpvalueInfo] = []
+    var scopeDepth = 0
+    var freeRegister = 1
+    var maxRegisters = 1
+    var loops: [LoopState] = []
+    var tryDepth = 0
+    var line: Int32 = 1
+
+    init(enclosing: FunctionState?, kind: FunctionKind, name: String) {
+        self.enclosing = enclosing
+        self.kind = kind
+        self.name = name
+        if kind == .method || kind == .initializer {
+            locals.append(Local(name: "self", register: 0, depth: 0, mutable: false, captured: false))
+        }
+    }
+}

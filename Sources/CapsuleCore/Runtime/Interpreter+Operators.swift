@@ -1,0 +1,563 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Slow paths of operators, indexing, fields, ranges and iteration.
+extension Runtime {
+    // MARK: arithmetic
+
+    @inline(never)
+    func arithmetic(_ op: BinaryArith, _ x: Value, _ y: Value) -> Value? {
+        if x.isInt && y.isInt {
+            let a = x.intValue, b = y.intValue
+            let r: Int64, overflow: Bool
+            switch op {
+            case .add: (r, overflow) = a.addingReportingOverflow(b)
+            case .subtract: (r, overflow) = a.subtractingReportingOverflow(b)
+            case .multiply: (r, overflow) = a.multipliedReportingOverflow(by: b)
+            case .divide:
+                if b == 0 { raise("division by zero"); return nil }
+                (r, overflow) = a.dividedReportingOverflow(by: b)
+            case .remainder:
+                if b == 0 { raise("division by zero"); return nil }
+                (r, overflow) = a.remainderReportingOverflow(dividingBy: b)
+            }
+            if overflow {
+                if op == .remainder { return Value(inlineInt: 0) }  // Int64.min % -1
+                raise("integer overflow")
+                return nil
+            }
+            return intValue(r)
+        }
+        if x.isNumber && y.isNumber {
+            let a = x.numberAsDouble, b = y.numberAsDouble
+            switch op {
+            case .add: return Value(a + b)
+            case .subtract: return Value(a - b)
+            case .multiply: return Value(a * b)
+            case .divide: return Value(a / b)
+            case .remainder: return Value(fmod(a, b))
+            }
+        }
+        if op == .add {
+            if x.isString && y.isString { return concatenateTwo(x, y) }
+            if x.isObject(.list) && y.isObject(.list) {
+                let a = x.obj(ObjList.self), b = y.obj(ObjList.self)
+                let l = newList(capacity: a.pointee.count + b.pointee.count)
+                for j in 0..<a.pointee.count { append(l, a.pointee.items![j]) }
+                for j in 0..<b.pointee.count { append(l, b.pointee.items![j]) }
+                return Value(l)
+            }
+            if x.isObject(.bytes) && y.isObject(.bytes) {
+                let a = x.obj(ObjBytes.self), b = y.obj(ObjBytes.self)
+                let r = newBytes(count: a.pointee.count + b.pointee.count)
+                if a.pointee.count > 0 { memcpy(r.pointee.data, a.pointee.data, a.pointee.count) }
+                if b.pointee.count > 0 { memcpy(r.pointee.data! + a.pointee.count, b.pointee.data, b.pointee.count) }
+                return Value(r)
+            }
+        }
+        if op == .multiply && x.isString && y.isInt { return repeatString(x.obj(ObjString.self), y.intValue) }
+        raise("cannot \(op.verb) \(typeName(x)) and \(typeName(y))")
+        return nil
+    }
+
+    func repeatString(_ s: UnsafeMutablePointer<ObjString>, _ n: Int64) -> Value? {
+        if n < 0 { raise("cannot repeat a string a negative number of times"); return nil }
+        let (total, overflow) = s.pointee.count.multipliedReportingOverflow(by: Int(n))
+        if overflow || total > (1 << 31) { raise("string is too long"); return nil }
+        let r = allocateString(count: total)
+        for j in 0..<Int(n) { memcpy(r.bytes + j * s.pointee.count, s.bytes, s.pointee.count) }
+        finishString(r, scalarCount: s.pointee.scalarCount * Int(n), ascii: s.isASCII)
+        return Value(r)
+    }
+
+    @inline(never)
+    func bitwise(_ op: Opcode, _ x: Value, _ y: Value) -> Value? {
+        guard x.isInt && y.isInt else {
+            let sym = [Opcode.band: "&", .bor: "|", .bxor: "^", .shl: "<<", .shr: ">>"][op] ?? "?"
+            raise("cannot apply '\(sym)' to \(typeName(x)) and \(typeName(y))")
+            return nil
+        }
+        let a = x.intValue, b = y.intValue
+        switch op {
+        case .band: return intValue(a & b)
+        case .bor: return intValue(a | b)
+        case .bxor: return intValue(a ^ b)
+        case .shl, .shr:
+            guard b >= 0 && b <= 63 else { raise("shift count \(b) is out of range 0...63"); return nil }
+            if op == .shr { return intValue(a >> b) }
+            // Shifting out significant bits is overflow, like any other int operation.
+            let r = a << b
+            if (r >> b) != a { raise("integer overflow"); return nil }
+            return intValue(r)
+        default: return nil
+        }
+    }
+
+    @inline(never)
+    func negate(_ x: Value) -> Value? {
+        if x.isInt {
+            let (r, o) = Int64(0).subtractingReportingOverflow(x.intValue)
+            if o { raise("integer overflow"); return nil }
+            return intValue(r)
+        }
+        if x.isDouble { return Value(-x.asDouble) }
+        raise("cannot negate \(typeName(x))")
+        return nil
+    }
+
+    @inline(never)
+    func bitwiseNot(_ x: Value) -> Value? {
+        if x.isInt { return intValue(~x.intValue) }
+        raise("cannot apply '~' to \(typeName(x))")
+        return nil
+    }
+
+    // MARK: comparison
+
+    /// Structural equality for numbers, strings and bytes; identity for everything else.
+    func valuesEqual(_ x: Value, _ y: Value) -> Bool {
+        if x.isDouble && y.isDouble { return x.asDouble == y.asDouble }
+        if x.bits == y.bits { return true }
+        if x.isDouble || y.isDouble {
+            guard x.isNumber && y.isNumber else { return false }
+            return numbersEqual(x, y)
+        }
+        guard x.isObject && y.isObject else { return false }
+        let kx = x.header.pointee.kind
+        guard kx == y.header.pointee.kind else { return false }
+        switch kx {
+        case .string:
+            let a = x.obj(ObjString.self), b = y.obj(ObjString.self)
+            return a.pointee.count == b.pointee.count && memcmp(a.bytes, b.bytes, a.pointee.count) == 0
+        case .int:
+            return x.obj(ObjInt.self).pointee.value == y.obj(ObjInt.self).pointee.value
+        case .bytes:
+            let a = x.obj(ObjBytes.self), b = y.obj(ObjBytes.self)
+            return a.pointee.count == b.pointee.count && (a.pointee.count == 0 || memcmp(a.pointee.data, b.pointee.data, a.pointee.count) == 0)
+        default:
+            return false
+        }
+    }
+
+    /// Exact comparison of an int with a double (or two numbers of any kind).
+    private func numbersEqual(_ x: Value, _ y: Value) -> Bool {
+        let (i, d) = x.isDouble ? (y.intValue, x.asDouble) : (x.intValue, y.asDouble)
+        guard d == d.rounded(.towardZero), d >= -9.223372036854775808e18, d < 9.223372036854775808e18 else { return false }
+        return Int64(d) == i
+    }
+
+    /// `x < y` (strict) or `x <= y`; nil after raising when they cannot be ordered.
+    @inline(never)
+    func compare(_ x: Value, _ y: Value, strict: Bool) -> Bool? {
+        if x.isInt && y.isInt { return strict ? x.intValue < y.intValue : x.intValue <= y.intValue }
+        if x.isNumber && y.isNumber {
+            if x.isDouble && y.isDouble { return strict ? x.asDouble < y.asDouble : x.asDouble <= y.asDouble }
+            // Mixed int/double: compare exactly, not through a lossy conversion.
+            let c = compareMixed(x, y)
+            guard let c else { return false }  // NaN
+            return strict ? c < 0 : c <= 0
+        }
+        if x.isString && y.isString {
+            let a = x.obj(ObjString.self), b = y.obj(ObjString.self)
+            let n = min(a.pointee.count, b.pointee.count)
+            var c = n == 0 ? 0 : Int(memcmp(a.bytes, b.bytes, n))
+            if c == 0 { c = a.pointee.count - b.pointee.count }
+            return strict ? c < 0 : c <= 0
+        }
+        raise("cannot compare \(typeName(x)) and \(typeName(y))")
+        return nil
+    }
+
+    /// -1, 0, 1 for an int and a double in either order; nil if the double is NaN.
+    private func compareMixed(_ x: Value, _ y: Value) -> Int? {
+        if x.isDouble {
+            guard let c = compareMixed(y, x) else { return nil }
+            return -c
+        }
+        let i = x.intValue, d = y.asDouble
+        if d.isNaN { return nil }
+        if d >= 9.223372036854775808e18 { return -1 }
+        if d < -9.223372036854775808e18 { return 1 }
+        let t = d.rounded(.down)
+        let ti = Int64(t)
+        if i < ti { return -1 }
+        if i > ti { return 1 }
+        return d > t ? -1 : 0
+    }
+
+    // MARK: indexing
+
+    /// Resolves a possibly negative index against `count`; nil when out of range.
+    func resolveIndex(_ index: Value, count: Int, what: String) -> Int? {
+        guard index.isInt else {
+            raise("\(what) index must be an int, got \(typeName(index))")
+            return nil
+        }
+        let raw = index.intValue
+        var n = raw
+        if n < 0 { n += Int64(count) }
+        guard n >= 0 && n < Int64(count) else {
+            raise("index \(raw) out of range for \(what) of length \(count)")
+            return nil
+        }
+        return Int(n)
+    }
+
+    @inline(never)
+    func getIndex(_ container: Value, _ index: Value) -> Value? {
+        guard container.isObject else { raise("cannot index \(typeName(container))"); return nil }
+        switch container.header.pointee.kind {
+        case .list:
+            let l = container.obj(ObjList.self)
+            guard let n = resolveIndex(index, count: l.pointee.count, what: "list") else { return nil }
+            return l.pointee.items![n]
+        case .map:
+            if index.isNil { raise("map key cannot be nil"); return nil }
+            if let v = mapGet(container.obj(ObjMap.self), index) { return v }
+            raise("key not found: \(describe(index, quoted: true))")
+            return nil
+        case .string:
+            let s = container.obj(ObjString.self)
+            guard let n = resolveIndex(index, count: s.pointee.scalarCount, what: "string") else { return nil }
+            let (start, end) = scalarRange(s, from: n, to: n + 1)
+            return Value(makeString(UnsafeBufferPointer(start: s.bytes + start, count: end - start)))
+        case .bytes:
+            let b = container.obj(ObjBytes.self)
+            guard let n = resolveIndex(index, count: b.pointee.count, what: "bytes") else { return nil }
+            return Value(inlineInt: Int64(b.pointee.data![n]))
+        default:
+            raise("cannot index \(typeName(container))")
+            return nil
+        }
+    }
+
+    /// Byte offsets of the scalars [from, to) of a string.
+    func scalarRange(_ s: UnsafeMutablePointer<ObjString>, from: Int, to: Int) -> (Int, Int) {
+        if s.isASCII { return (from, to) }
+        var start = -1, scalar = 0, i = 0
+        let b = s.bytes, n = s.pointee.count
+        while i < n {
+            if b[i] & 0xC0 != 0x80 {
+                if scalar == from { start = i }
+                if scalar == to { return (start, i) }
+                scalar += 1
+            }
+            i += 1
+        }
+        if start < 0 { start = n }
+        return (start, n)
+    }
+
+    @inline(never)
+    func setIndex(_ container: Value, _ index: Value, _ value: Value) -> Bool {
+        guard container.isObject else { raise("cannot index \(typeName(container))"); return false }
+        switch container.header.pointee.kind {
+        case .list:
+            let l = container.obj(ObjList.self)
+            guard let n = resolveIndex(index, count: l.pointee.count, what: "list") else { return false }
+            l.pointee.items![n] = value
+            return true
+        case .map:
+            if index.isNil { raise("map key cannot be nil"); return false }
+            mapSet(container.obj(ObjMap.self), index, value)
+            return true
+        case .bytes:
+            let b = container.obj(ObjBytes.self)
+            guard let n = resolveIndex(index, count: b.pointee.count, what: "bytes") else { return false }
+            guard value.isInt, value.intValue >= 0, value.intValue <= 255 else {
+                raise("bytes values must be ints in 0...255, got \(describe(value, quoted: true))")
+                return false
+            }
+            b.pointee.data![n] = UInt8(value.intValue)
+            return true
+        case .string:
+            raise("strings are immutable")
+            return false
+        default:
+            raise("cannot index \(typeName(container))")
+            return false
+        }
+    }
+
+    /// Clamps slice bounds like Python: negative counts from the end, out of range clamps.
+    func sliceBounds(_ lo: Value, _ hi: Value, count: Int) -> (Int, Int)? {
+        func bound(_ v: Value, _ dflt: Int) -> Int? {
+            if v.isNil { return dflt }
+            guard v.isInt else { raise("slice bounds must be ints, got \(typeName(v))"); return nil }
+            var n = v.intValue
+            if n < 0 { n += Int64(count) }
+            return Int(max(0, min(Int64(count), n)))
+        }
+        guard let a = bound(lo, 0), let b = bound(hi, count) else { return nil }
+        return (a, max(a, b))
+    }
+
+    @inline(never)
+    func slice(_ container: Value, _ lo: Value, _ hi: Value) -> Value? {
+        guard container.isObject else { raise("cannot slice \(typeName(container))"); return nil }
+        switch container.header.pointee.kind {
+        case .list:
+            let l = container.obj(ObjList.self)
+            guard let (a, b) = sliceBounds(lo, hi, count: l.pointee.count) else { return nil }
+            let r = newList(capacity: b - a)
+            for j in a..<b { append(r, l.pointee.items![j]) }
+            return Value(r)
+        case .string:
+            let s = container.obj(ObjString.self)
+            guard let (a, b) = sliceBounds(lo, hi, count: s.pointee.scalarCount) else { return nil }
+            let (start, end) = scalarRange(s, from: a, to: b)
+            return Value(makeString(UnsafeBufferPointer(start: s.bytes + start, count: end - start)))
+        case .bytes:
+            let bytes = container.obj(ObjBytes.self)
+            guard let (a, b) = sliceBounds(lo, hi, count: bytes.pointee.count) else { return nil }
+            let r = newBytes(count: b - a)
+            if b > a { memcpy(r.pointee.data, bytes.pointee.data! + a, b - a) }
+            return Value(r)
+        default:
+            raise("cannot slice \(typeName(container))")
+            return nil
+        }
+    }
+
+    // MARK: fields
+
+    @inline(never)
+    func getField(_ object: Value, _ name: UnsafeMutablePointer<ObjString>) -> Value? {
+        if object.isObject {
+            switch object.header.pointee.kind {
+            case .instance:
+                let inst = object.obj(ObjInstance.self)
+                if let v = inst.pointee.fields.get(name) { return v }
+                if let m = inst.pointee.klass.pointee.methods.get(name) { return newBoundMethod(receiver: object, method: m) }
+            case .module:
+                return moduleExport(object.obj(ObjModule.self), name)
+            case .error:
+                if let v = errorField(object, name) { return v }
+            case .klass:
+                if let m = object.obj(ObjClass.self).pointee.methods.get(name) { return m }
+            default:
+                if let table = methodTable(for: object), let m = table.get(name) { return newBoundMethod(receiver: object, method: m) }
+            }
+        }
+        raise("\(describeForError(object)) has no field or method '\(name.string)'")
+        return nil
+    }
+
+    func methodTable(for v: Value) -> NameTable? {
+        guard v.isObject else { return nil }
+        switch v.header.pointee.kind {
+        case .string: return stringMethods
+        case .list: return listMethods
+        case .map: return mapMethods
+        case .bytes: return bytesMethods
+        case .error: return errorMethods
+        default: return nil
+        }
+    }
+
+    func errorField(_ e: Value, _ name: UnsafeMutablePointer<ObjString>) -> Value? {
+        let err = e.obj(ObjError.self)
+        if name == nameMessage {
+            if err.pointee.message.isString { return err.pointee.message }
+            return Value(makeString(describe(err.pointee.message, quoted: false)))
+        }
+        if name == nameTrace { return err.pointee.trace.isNil ? Value(newList()) : err.pointee.trace }
+        return nil
+    }
+
+    func moduleExport(_ m: UnsafeMutablePointer<ObjModule>, _ name: UnsafeMutablePointer<ObjString>) -> Value? {
+        if let slot = m.pointee.names.get(name) {
+            let v = m.pointee.variables![Int(slot.asInlineInt)]
+            if v.bits != Value.undefined.bits { return v }
+            raise("variable '\(name.string)' is used before it is defined")
+            return nil
+        }
+        raise("module '\(m.pointee.name.obj(ObjString.self).string)' has no variable '\(name.string)'")
+        return nil
+    }
+
+    @inline(never)
+    func setField(_ object: Value, _ name: UnsafeMutablePointer<ObjString>, _ value: Value) -> Bool {
+        if object.isObject(.instance) {
+            setField(object.obj(ObjInstance.self), name, value)
+            return true
+        }
+        raise("cannot set field '\(name.string)' on \(typeName(object))")
+        return false
+    }
+
+    func inherit(_ sub: Value, from sup: Value) -> Bool {
+        guard sup.isObject(.klass) else {
+            raise("superclass must be a class, got \(typeName(sup))")
+            return false
+        }
+        let k = sub.obj(ObjClass.self), s = sup.obj(ObjClass.self)
+        k.pointee.superclass = sup
+        s.pointee.methods.forEach { name, m in setMethod(k, name, m) }
+        return true
+    }
+
+    func superMethod(_ sup: Value, _ name: UnsafeMutablePointer<ObjString>, receiver: Value) -> Value? {
+        guard sup.isObject(.klass), let m = sup.obj(ObjClass.self).pointee.methods.get(name) else {
+            raise("superclass has no method '\(name.string)'")
+            return nil
+        }
+        return newBoundMethod(receiver: receiver, method: m)
+    }
+
+    // MARK: ranges and loops
+
+    func makeRange(_ lo: Value, _ hi: Value, inclusive: Bool) -> Value? {
+        guard lo.isInt && hi.isInt else {
+            raise("range bounds must be ints, got \(typeName(lo)) and \(typeName(hi))")
+            return nil
+        }
+        let a = lo.intValue
+        var b = hi.intValue
+        if inclusive { if b == Int64.max { raise("range is too large"); return nil }; b += 1 }
+        let n = b > a ? b - a : 0
+        if n > (1 << 28) { raise("range is too large"); return nil }
+        let l = newList(capacity: Int(n))
+        var x = a
+        while x < b { append(l, intValue(x)); x += 1 }
+        return Value(l)
+    }
+
+    /// FORPREP: checks the bounds; returns whether the loop body runs, nil after raising.
+    func forPrepare(_ r: UnsafeMutablePointer<Value>, inclusive: Bool) -> Bool? {
+        let lo = r[0], hi = r[1]
+        guard lo.isInt && hi.isInt else {
+            raise("range bounds must be ints, got \(typeName(lo)) and \(typeName(hi))")
+            return nil
+        }
+        var limit = hi.intValue
+        if inclusive {
+            if limit == Int64.max { raise("range is too large"); return nil }
+            limit += 1
+        }
+        r[1] = intValue(limit)
+        if lo.intValue >= limit { return false }
+        r[2] = lo
+        return true
+    }
+
+    /// FORLOOP with boxed ints; returns whether to loop again.
+    func forStepSlow(_ r: UnsafeMutablePointer<Value>) -> Bool {
+        let next = r[0].intValue + 1
+        guard next < r[1].intValue else { return false }
+        let v = intValue(next)
+        r[0] = v
+        r[2] = v
+        return true
+    }
+
+    /// ITERPREP: R[0] iterable, R[1] position, R[2] guard (a map's version).
+    func iterPrepare(_ r: UnsafeMutablePointer<Value>) -> Bool {
+        let v = r[0]
+        guard v.isObject, [.list, .map, .string, .bytes].contains(v.header.pointee.kind) else {
+            raise("cannot iterate over \(typeName(v))")
+            return false
+        }
+        r[1] = Value(inlineInt: 0)
+        r[2] = v.isObject(.map) ? Value(inlineInt: Int64(v.obj(ObjMap.self).pointee.version)) : .nil
+        r[3] = .nil
+        r[4] = .nil
+        return true
+    }
+
+    /// ITERNEXT: 1 = produced the next element, 0 = finished, -1 = raised.
+    func iterNext(_ r: UnsafeMutablePointer<Value>, pair: Bool) -> Int {
+        let v = r[0]
+        var position = Int(r[1].asInlineInt)
+        switch v.header.pointee.kind {
+        case .list:
+            let l = v.obj(ObjList.self)
+            guard position < l.pointee.count else { return 0 }
+            if pair { r[3] = Value(inlineInt: Int64(position)); r[4] = l.pointee.items![position] }
+            else { r[3] = l.pointee.items![position] }
+            r[1] = Value(inlineInt: Int64(position + 1))
+            return 1
+        case .bytes:
+            let b = v.obj(ObjBytes.self)
+            guard position < b.pointee.count else { return 0 }
+            let byte = Value(inlineInt: Int64(b.pointee.data![position]))
+            if pair { r[3] = Value(inlineInt: Int64(position)); r[4] = byte } else { r[3] = byte }
+            r[1] = Value(inlineInt: Int64(position + 1))
+            return 1
+        case .map:
+            let m = v.obj(ObjMap.self)
+            if Int64(m.pointee.version) != r[2].asInlineInt {
+                raise("map changed size during iteration")
+                return -1
+            }
+            while position < m.pointee.used && m.pointee.entries![position].key == .empty { position += 1 }
+            guard position < m.pointee.used else { return 0 }
+            let e = m.pointee.entries![position]
+            r[3] = e.key
+            if pair { r[4] = e.value }
+            r[1] = Value(inlineInt: Int64(position + 1))
+            return 1
+        case .string:
+            // Position is a byte offset; the index of a pair loop counts scalars in R[4]'s slot
+            // via the guard register.
+            let s = v.obj(ObjString.self)
+            guard position < s.pointee.count else { return 0 }
+            var end = position + 1
+            while end < s.pointee.count && s.bytes[end] & 0xC0 == 0x80 { end += 1 }
+            let ch = Value(makeString(UnsafeBufferPointer(start: s.bytes + position, count: end - position)))
+            let index = r[2].isNil ? 0 : r[2].asInlineInt
+            if pair { r[3] = Value(inlineInt: index); r[4] = ch } else { r[3] = ch }
+            r[2] = Value(inlineInt: index + 1)
+            r[1] = Value(inlineInt: Int64(end))
+            return 1
+        default:
+            return 0
+        }
+    }
+
+    // MARK: strings
+
+    func concatenateTwo(_ x: Value, _ y: Value) -> Value {
+        let a = x.obj(ObjString.self), b = y.obj(ObjString.self)
+        let r = allocateString(count: a.pointee.count + b.pointee.count)
+        memcpy(r.bytes, a.bytes, a.pointee.count)
+        memcpy(r.bytes + a.pointee.count, b.bytes, b.pointee.count)
+        finishString(r, scalarCount: a.pointee.scalarCount + b.pointee.scalarCount, ascii: a.isASCII && b.isASCII)
+        return Value(r)
+    }
+
+    /// CONCAT: joins `count` strings (TOSTR has already converted every part).
+    func concatenate(_ parts: UnsafeMutablePointer<Value>, count: Int) -> Value {
+        var total = 0, scalars = 0, ascii = true
+        for j in 0..<count {
+            let s = parts[j].obj(ObjString.self)
+            total += s.pointee.count
+            scalars += s.pointee.scalarCount
+            ascii = ascii && s.isASCII
+        }
+        let r = allocateString(count: total)
+        var offset = 0
+        for j in 0..<count {
+            let s = parts[j].obj(ObjString.self)
+            memcpy(r.bytes + offset, s.bytes, s.pointee.count)
+            offset += s.pointee.count
+        }
+        finishString(r, scalarCount: scalars, ascii: ascii)
+        return Value(r)
+    }
+}
+
+/// The arithmetic operators that have a slow path.
+enum BinaryArith {
+    case add, subtract, multiply, divide, remainder
+    var verb: String {
+        switch self {
+        case .add: return "add"
+        case .subtract: return "subtract"
+        case .multiply: return "multiply"
+        case .divide: return "divide"
+        case .remainder: return "take remainder of"
+        }
+    }
+}

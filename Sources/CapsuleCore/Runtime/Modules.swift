@@ -1,0 +1,117 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CapsuleSyntax
+
+/// Script modules: finding, compiling and running `import`ed files once.
+extension Runtime {
+    /// IMPORT: returns the module value for `nameValue` (a string constant), loading it on
+    /// first use. Nil after raising.
+    @inline(never)
+    func importModule(_ nameValue: Value, from function: UnsafeMutablePointer<ObjFunction>) -> Value? {
+        let name = nameValue.obj(ObjString.self).string
+        if let m = modules["builtin:" + name] { return m }
+        if let factory = builtinModuleFactories[name] {
+            let m = factory(self)
+            modules["builtin:" + name] = m
+            return m
+        }
+        var tried: [String] = []
+        var candidates: [String] = []
+        let file = name.hasSuffix(".cap") ? name : name + ".cap"
+        if name.hasPrefix("/") {
+            candidates.append(file)
+        } else {
+            if let dir = function.pointee.module?.pointee.directory, dir.isString {
+                candidates.append(Runtime.joinPath(dir.obj(ObjString.self).string, file))
+            }
+            for p in config.modulePaths { candidates.append(Runtime.joinPath(p, file)) }
+        }
+        for path in candidates {
+            tried.append(path)
+            guard let resolved = Runtime.realPath(path) else { continue }
+            if let m = modules[resolved] { return m }
+            if let i = loadingModules.firstIndex(where: { $0 == resolved }) {
+                let chain = (loadingModules[i...] + [resolved]).map { Compiler.moduleBindingName($0) }
+                raise("import cycle: " + chain.joined(separator: " -> "))
+                return nil
+            }
+            guard let text = Runtime.readFile(resolved) else { continue }
+            return loadModule(name: Compiler.moduleBindingName(name), path: resolved, sourceName: path, text: text)
+        }
+        if tried.isEmpty { tried.append(file) }
+        raise("module '\(name)' not found (looked in: \(tried.joined(separator: ", ")))")
+        return nil
+    }
+
+    private func loadModule(name: String, path: String, sourceName: String, text: String) -> Value? {
+        let source = Source(name: sourceName, text: text)
+        let (program, parseDiagnostics) = parse(source)
+        if !parseDiagnostics.isEmpty {
+            raise("cannot compile module '\(name)':\n" + parseDiagnostics.map { $0.render(source: source) }.joined(separator: "\n"))
+            return nil
+        }
+        let module = newModule(name: Value(intern(name)), sourceName: Value(intern(sourceName)),
+                               directory: Value(intern(Runtime.directoryOf(path))))
+        let moduleValue = Value(module)
+        pushRoot(moduleValue)
+        defer { popRoot() }
+        let compiler = Compiler(rt: self, source: source, module: module)
+        let compiled = compiler.compile(program)
+        guard let fn = compiled else {
+            compilerRoots.removeAll()
+            raise("cannot compile module '\(name)':\n" + compiler.diagnostics.map { $0.render(source: source) }.joined(separator: "\n"))
+            return nil
+        }
+        let fnValue = Value(fn)
+        pushRoot(fnValue)
+        compilerRoots.removeAll()
+        let closure = Value(newClosure(fn))
+        popRoot()
+        loadingModules.append(path)
+        defer { loadingModules.removeLast() }
+        guard call(closure, []) != nil else { return nil }
+        modules[path] = moduleValue
+        return moduleValue
+    }
+
+    static func joinPath(_ dir: String, _ file: String) -> String {
+        if dir.isEmpty || file.hasPrefix("/") { return file }
+        return dir.hasSuffix("/") ? dir + file : dir + "/" + file
+    }
+
+    static func directoryOf(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        let d = String(path[..<slash])
+        return d.isEmpty ? "/" : d
+    }
+
+    static func realPath(_ path: String) -> String? {
+        guard let p = realpath(path, nil) else { return nil }
+        defer { free(p) }
+        return String(cString: p)
+    }
+
+    /// Reads a whole file as UTF-8 (invalid sequences are replaced). Nil when unreadable.
+    static func readFile(_ path: String) -> String? {
+        guard let bytes = readFileBytes(path) else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func readFileBytes(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) != S_IFDIR else { return nil }
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, 65536) }
+            if n < 0 { if errno == EINTR { continue }; return nil }
+            if n == 0 { break }
+            result.append(contentsOf: chunk[0..<n])
+        }
+        return result
+    }
+}

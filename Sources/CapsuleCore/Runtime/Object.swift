@@ -1,0 +1,201 @@
+/// Heap object layouts. Every object starts with an `ObjHeader`; all are allocated by
+/// `Heap.allocate` and freed by the collector's sweep, never by ARC.
+///
+/// NOTE: these structs are accessed through raw pointers; Swift lays out a struct's stored
+/// properties in declaration order, so `header` at offset 0 lets any object pointer be read
+/// as an `ObjHeader` pointer.
+
+/// What kind of object a header belongs to.
+public enum ObjKind: UInt8 {
+    case string, int, list, map, bytes, function, closure, upvalue, native
+    case klass, instance, boundMethod, module, error, handle
+}
+
+struct ObjHeader {
+    /// The next object in the heap's list of all objects.
+    var next: UnsafeMutableRawPointer?
+    var kind: ObjKind
+    var marked: Bool
+    /// Per-kind flags (strings: bit 0 = ASCII, bit 1 = interned).
+    var flags: UInt16
+    /// Size of the allocation in bytes (for accounting).
+    var size: UInt32
+}
+
+/// An immutable UTF-8 string. Its bytes follow the struct in the same allocation and end
+/// with a NUL that is not counted in `count`.
+struct ObjString {
+    var header: ObjHeader
+    var count: Int
+    /// Unicode scalars in the string.
+    var scalarCount: Int
+    var hash: UInt64
+
+    static let asciiFlag: UInt16 = 1
+    static let internedFlag: UInt16 = 2
+}
+
+extension UnsafeMutablePointer where Pointee == ObjString {
+    @inline(__always) var bytes: UnsafeMutablePointer<UInt8> {
+        UnsafeMutableRawPointer(self).advanced(by: MemoryLayout<ObjString>.stride).assumingMemoryBound(to: UInt8.self)
+    }
+    @inline(__always) var buffer: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: bytes, count: pointee.count) }
+    var isASCII: Bool { pointee.header.flags & ObjString.asciiFlag != 0 }
+    var string: String { String(decoding: buffer, as: UTF8.self) }
+}
+
+/// An int outside the inline range.
+struct ObjInt {
+    var header: ObjHeader
+    var value: Int64
+}
+
+struct ObjList {
+    var header: ObjHeader
+    var items: UnsafeMutablePointer<Value>?
+    var count: Int
+    var capacity: Int
+}
+
+struct ObjBytes {
+    var header: ObjHeader
+    var data: UnsafeMutablePointer<UInt8>?
+    var count: Int
+    var capacity: Int
+}
+
+/// One slot of a map's entry array.
+struct MapSlot {
+    var key: Value
+    var value: Value
+    var hash: UInt64
+}
+
+/// An insertion-ordered hash map: an entry array in insertion order plus an open-addressed
+/// index of entry positions (the layout of CPython's compact dict).
+struct ObjMap {
+    var header: ObjHeader
+    var entries: UnsafeMutablePointer<MapSlot>?
+    /// Entries used, including deleted ones (whose key is `Value.empty`).
+    var used: Int
+    var entryCapacity: Int
+    var live: Int
+    /// Open-addressed table of entry indices + 1 (0 = empty, -1 = deleted); a power of two.
+    var index: UnsafeMutablePointer<Int32>?
+    var indexCapacity: Int
+    /// Bumped on every insertion of a new key and every removal (iteration checks it).
+    var version: Int
+}
+
+/// A compiled function: bytecode, constants, line table and upvalue descriptors.
+struct ObjFunction {
+    var header: ObjHeader
+    var code: UnsafeMutablePointer<UInt32>
+    var codeCount: Int
+    var constants: UnsafeMutablePointer<Value>
+    var constantCount: Int
+    /// Line of each instruction.
+    var lines: UnsafeMutablePointer<Int32>
+    /// Upvalue descriptors: bit 15 set = captures the enclosing function's register
+    /// (low bits), clear = the enclosing function's upvalue (low bits).
+    var upvalueDescs: UnsafeMutablePointer<UInt16>?
+    var upvalueCount: Int
+    var arity: Int
+    /// Registers the function needs, including register 0 (the callee or `self`).
+    var maxRegisters: Int
+    var name: Value
+    var module: UnsafeMutablePointer<ObjModule>?
+    /// 1 when this function is a class initialiser (`init`), which returns `self`.
+    var isInitializer: Bool
+    var isMethod: Bool
+    var className: Value
+}
+
+struct ObjUpvalue {
+    var header: ObjHeader
+    /// Points into the register stack while open, at `closed` once closed.
+    var location: UnsafeMutablePointer<Value>
+    var closed: Value
+    /// Stack index while open (used to re-point `location` when the stack moves).
+    var stackIndex: Int
+    var nextOpen: UnsafeMutablePointer<ObjUpvalue>?
+}
+
+/// A function plus its captured upvalues (which follow the struct in the same allocation).
+struct ObjClosure {
+    var header: ObjHeader
+    var function: UnsafeMutablePointer<ObjFunction>
+    var upvalueCount: Int
+}
+
+extension UnsafeMutablePointer where Pointee == ObjClosure {
+    @inline(__always) var upvalues: UnsafeMutablePointer<UnsafeMutablePointer<ObjUpvalue>> {
+        UnsafeMutableRawPointer(self).advanced(by: MemoryLayout<ObjClosure>.stride)
+            .assumingMemoryBound(to: UnsafeMutablePointer<ObjUpvalue>.self)
+    }
+}
+
+/// How a native function reports failure: it returns `NativeResult.failed` after storing
+/// the error in `Runtime.pendingError` (use `rt.fail(...)`).
+typealias NativeBody = (Runtime, UnsafeMutablePointer<Value>, Int) -> Value
+
+struct ObjNative {
+    var header: ObjHeader
+    var body: NativeBody
+    var name: Value
+    /// Expected argument count (not counting a method's receiver), or -1 for any.
+    var arity: Int
+    /// True when args[0] is the receiver (methods of built-in types).
+    var isMethod: Bool
+}
+
+struct ObjClass {
+    var header: ObjHeader
+    var name: Value
+    var superclass: Value
+    var methods: NameTable
+    var initializer: Value
+}
+
+struct ObjInstance {
+    var header: ObjHeader
+    var klass: UnsafeMutablePointer<ObjClass>
+    var fields: NameTable
+}
+
+struct ObjBoundMethod {
+    var header: ObjHeader
+    var receiver: Value
+    var method: Value
+}
+
+struct ObjModule {
+    var header: ObjHeader
+    var name: Value
+    /// The module's top-level variables, by slot.
+    var variables: UnsafeMutablePointer<Value>?
+    var variableCount: Int
+    var variableCapacity: Int
+    /// Names of exported variables → slot index (as inline ints).
+    var names: NameTable
+    /// Source name used in messages and traces.
+    var sourceName: Value
+    /// Directory used to resolve relative imports (a string or nil).
+    var directory: Value
+}
+
+/// An error value: a message, the value that was thrown (nil for runtime errors) and the
+/// stack trace captured when it was raised.
+struct ObjError {
+    var header: ObjHeader
+    var message: Value
+    var trace: Value
+}
+
+/// An opaque host object with a destructor, run by the sweep. Plugins build on this.
+struct ObjHandle {
+    var header: ObjHeader
+    var pointer: UnsafeMutableRawPointer?
+    var typeName: Value
+    var destructor: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?
+}

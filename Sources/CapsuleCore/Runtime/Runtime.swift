@@ -1,0 +1,137 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CapsuleSyntax
+
+/// One activation record in the frame stack.
+struct CallFrame {
+    var closure: UnsafeMutablePointer<ObjClosure>
+    /// Index of the next instruction (saved at calls and errors only).
+    var pc: Int
+    /// Stack index of register 0 (the callee, or `self` in methods).
+    var base: Int
+    /// True when native code entered the interpreter here: returning from this frame
+    /// returns from `execute`.
+    var isBoundary: Bool
+}
+
+/// An active `try` block.
+struct Handler {
+    var frameIndex: Int
+    var catchPC: Int
+    /// Absolute stack index of the register that receives the caught value.
+    var register: Int
+}
+
+/// All the state of one VM: heap, register stack, frames, handlers, modules, builtins.
+///
+/// NOTE: properties read in the interpreter loop are `@exclusivity(unchecked)`: they are only
+/// touched from the VM's own thread, and dynamic exclusivity checks were measured as the
+/// largest single cost of a Swift interpreter (see PERFORMANCE.md).
+final class Runtime {
+    let config: Configuration
+
+    // MARK: heap
+    @exclusivity(unchecked) var objects: UnsafeMutableRawPointer? = nil
+    @exclusivity(unchecked) var bytesAllocated = 0
+    @exclusivity(unchecked) var nextGC: Int
+    var collections = 0
+    var freedTotal = 0
+    var objectCount = 0
+    var gray: [UnsafeMutableRawPointer] = []
+    var interned = InternTable()
+    /// Values that native code holds in Swift locals across allocations.
+    var tempRoots: [Value] = []
+    /// Extra roots owned by the embedding API and the compiler.
+    var permanentRoots: [Value] = []
+    /// Constants of functions being compiled (cleared when compilation ends).
+    var compilerRoots: [Value] = []
+
+    // MARK: stack and frames
+    /// NOTE: the register stack and frame array are reserved once with mmap and never move,
+    /// so raw pointers into them (registers, upvalue locations) stay valid; pages are
+    /// committed by the kernel as the stack grows.
+    let stack: UnsafeMutablePointer<Value>
+    let stackLimit: Int
+    let frames: UnsafeMutablePointer<CallFrame>
+    let frameLimit: Int
+    @exclusivity(unchecked) var frameCount = 0
+    /// Slots above this index hold nothing live (maintained by the collector).
+    @exclusivity(unchecked) var stackHighWater = 0
+    @exclusivity(unchecked) var openUpvalues: UnsafeMutablePointer<ObjUpvalue>? = nil
+    @exclusivity(unchecked) var handlers: UnsafeMutablePointer<Handler>
+    @exclusivity(unchecked) var handlerCount = 0
+    var handlerCapacity = 64
+    @exclusivity(unchecked) var nativeDepth = 0
+
+    // MARK: errors
+    /// The value being thrown while an error propagates.
+    var pendingError: Value = .nil
+
+    // MARK: builtins and modules
+    var stringMethods = NameTable()
+    var listMethods = NameTable()
+    var mapMethods = NameTable()
+    var bytesMethods = NameTable()
+    var errorMethods = NameTable()
+    /// Global builtins by name (the compiler resolves names here after module scope).
+    var builtins: [String: Value] = [:]
+    /// Loaded modules by key (resolved path or builtin name).
+    var modules: [String: Value] = [:]
+    /// Modules being loaded, to detect cycles.
+    var loadingModules: [String] = []
+    /// Built-in modules (e.g. `math`) by name, created on first import.
+    var builtinModuleFactories: [String: (Runtime) -> Value] = [:]
+    /// Native functions registered through the embedding API.
+    var hostFunctions: [String: Value] = [:]
+
+    // MARK: interned names the runtime uses
+    var nameInit: UnsafeMutablePointer<ObjString>! = nil
+    var nameStr: UnsafeMutablePointer<ObjString>! = nil
+    var nameMessage: UnsafeMutablePointer<ObjString>! = nil
+    var nameTrace: UnsafeMutablePointer<ObjString>! = nil
+
+    init(config: Configuration) {
+        self.config = config
+        self.nextGC = config.initialGCThreshold
+        stackLimit = max(1 << 16, min(config.maxCallDepth * 64, 1 << 25))
+        frameLimit = max(64, config.maxCallDepth)
+        stack = Runtime.reserve(Value.self, count: stackLimit + 256)
+        frames = Runtime.reserve(CallFrame.self, count: frameLimit + 1)
+        handlers = .allocate(capacity: handlerCapacity)
+        nameInit = intern("init")
+        nameStr = intern("str")
+        nameMessage = intern("message")
+        nameTrace = intern("trace")
+        for name in [nameInit, nameStr, nameMessage, nameTrace] { permanentRoots.append(Value(name!)) }
+    }
+
+    deinit {
+        freeAllObjects()
+        munmap(stack, (stackLimit + 256) * MemoryLayout<Value>.stride)
+        munmap(frames, (frameLimit + 1) * MemoryLayout<CallFrame>.stride)
+        handlers.deallocate()
+        stringMethods.free(); listMethods.free(); mapMethods.free(); bytesMethods.free(); errorMethods.free()
+        interned.free()
+    }
+
+    /// Reserves address space for `count` elements; the kernel commits pages on first touch.
+    private static func reserve<T>(_: T.Type, count: Int) -> UnsafeMutablePointer<T> {
+        let bytes = count * MemoryLayout<T>.stride
+        let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        guard let p, p != MAP_FAILED else { fatalError("capsule: cannot reserve \(bytes) bytes for the VM stack") }
+        return p.assumingMemoryBound(to: T.self)
+    }
+
+    func pushHandler(_ h: Handler) {
+        if handlerCount == handlerCapacity {
+            let bigger = UnsafeMutablePointer<Handler>.allocate(capacity: handlerCapacity * 2)
+            bigger.moveInitialize(from: handlers, count: handlerCount)
+            handlers.deallocate()
+            handlers = bigger
+            handlerCapacity *= 2
+        }
+        handlers[handlerCount] = h
+        handlerCount += 1
+    }
+}
