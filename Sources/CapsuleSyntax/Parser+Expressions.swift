@@ -3,6 +3,8 @@ extension Parser {
     /// Binding strength of binary operators, lowest first (see docs/language.md).
     enum Precedence: Int {
         case or = 1, and, not, comparison, range, bitOr, bitXor, bitAnd, shift, additive, multiplicative
+        /// Above every binary operator: the operand of the tightest one.
+        case prefix
     }
 
     /// What a binary-position token means.
@@ -80,7 +82,7 @@ extension Parser {
             advance()
             skipNewlines()
             let precedence = op.precedence
-            let right = try parseBinary(Precedence(rawValue: precedence.rawValue + 1) ?? .multiplicative)
+            let right = try parseBinary(Precedence(rawValue: precedence.rawValue + 1) ?? .prefix)
             left = op.make(left, right)
             if precedence == .comparison || precedence == .range,
                let next = InfixOperator(current.kind), next.precedence == precedence {
