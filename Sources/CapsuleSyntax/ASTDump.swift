@@ -1,0 +1,104 @@
+/// S-expression rendering of the AST, for tests and debugging.
+///
+/// One line per top-level statement. Expressions print as `(op operands…)`, names bare,
+/// strings quoted; statement bodies print as `{stmt stmt …}`. For example
+/// `let x = -a + b * 2` dumps as `(let x (+ (- a) (* b 2)))`.
+
+/// Renders `program` as S-expressions, one top-level statement per line.
+public func dump(_ program: Program) -> String {
+    program.statements.map(dump).joined(separator: "\n")
+}
+
+/// Renders one statement as an S-expression.
+public func dump(_ statement: Stmt) -> String {
+    switch statement.kind {
+    case .expression(let expr):
+        return dump(expr)
+    case .variable(let name, let mutable, let value):
+        let keyword = mutable ? "var" : "let"
+        return value.map { "(\(keyword) \(name) \(dump($0)))" } ?? "(\(keyword) \(name))"
+    case .assign(let target, let op, let value):
+        return "(\(op?.rawValue ?? "")= \(dump(target)) \(dump(value)))"
+    case .function(let function):
+        return dumpFunction(function)
+    case .classDecl(let decl):
+        let superclass = decl.superclass.map { " < \($0)" } ?? ""
+        let methods = decl.methods.map { " " + dumpFunction($0) }.joined()
+        return "(class \(decl.name)\(superclass)\(methods))"
+    case .importModule(let path, let alias):
+        return "(import \(quote(path))\(alias.map { " as \($0)" } ?? ""))"
+    case .ifStmt(let condition, let thenBody, let elseBody):
+        return "(if \(dump(condition)) \(dumpBody(thenBody))\(elseBody.map { " " + dumpBody($0) } ?? ""))"
+    case .whileStmt(let condition, let body):
+        return "(while \(dump(condition)) \(dumpBody(body)))"
+    case .forIn(let first, let second, let iterable, let body):
+        let names = second.map { "(\(first) \($0))" } ?? first
+        return "(for \(names) \(dump(iterable)) \(dumpBody(body)))"
+    case .breakStmt:
+        return "(break)"
+    case .continueStmt:
+        return "(continue)"
+    case .returnStmt(let value):
+        return value.map { "(return \(dump($0)))" } ?? "(return)"
+    case .throwStmt(let value):
+        return "(throw \(dump(value)))"
+    case .tryCatch(let body, let name, let handler):
+        return "(try \(dumpBody(body)) (catch\(name.map { " " + $0 } ?? "") \(dumpBody(handler))))"
+    case .assertStmt(let condition, let message):
+        return "(assert \(dump(condition))\(message.map { " " + dump($0) } ?? ""))"
+    case .block(let body):
+        return "(block \(dumpBody(body)))"
+    }
+}
+
+/// Renders one expression as an S-expression.
+public func dump(_ expression: Expr) -> String {
+    switch expression.kind {
+    case .nilLiteral: return "nil"
+    case .boolLiteral(let value): return value ? "true" : "false"
+    case .intLiteral(let value): return String(value)
+    case .floatLiteral(let value): return String(value)
+    case .stringLiteral(let value): return quote(value)
+    case .interpolation(let parts): return "(interp" + parts.map { " " + dump($0) }.joined() + ")"
+    case .list(let elements): return "(list" + elements.map { " " + dump($0) }.joined() + ")"
+    case .map(let entries): return "(map" + entries.map { " (\(dump($0.key)) \(dump($0.value)))" }.joined() + ")"
+    case .variable(let name): return name
+    case .selfRef: return "self"
+    case .superMember(let name): return "(super \(name))"
+    case .unary(let op, let operand): return "(\(op.rawValue) \(dump(operand)))"
+    case .binary(let op, let left, let right): return "(\(op.rawValue) \(dump(left)) \(dump(right)))"
+    case .logical(let op, let left, let right): return "(\(op.rawValue) \(dump(left)) \(dump(right)))"
+    case .range(let low, let high, let inclusive): return "(\(inclusive ? "..=" : "..") \(dump(low)) \(dump(high)))"
+    case .call(let callee, let arguments): return "(call \(dump(callee))" + arguments.map { " " + dump($0) }.joined() + ")"
+    case .member(let object, let name): return "(. \(dump(object)) \(name))"
+    case .index(let object, let index): return "(index \(dump(object)) \(dump(index)))"
+    case .slice(let object, let low, let high):
+        return "(slice \(dump(object)) \(low.map(dump) ?? "_") \(high.map(dump) ?? "_"))"
+    case .function(let function): return dumpFunction(function)
+    }
+}
+
+private func dumpFunction(_ function: FunctionDecl) -> String {
+    let name = function.name.map { " " + $0 } ?? ""
+    return "(fn\(name) (\(function.params.joined(separator: " "))) \(dumpBody(function.body)))"
+}
+
+private func dumpBody(_ body: [Stmt]) -> String {
+    "{" + body.map(dump).joined(separator: " ") + "}"
+}
+
+private func quote(_ text: String) -> String {
+    var out = "\""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\t": out += "\\t"
+        case "\r": out += "\\r"
+        case "\0": out += "\\0"
+        default: out.unicodeScalars.append(scalar)
+        }
+    }
+    return out + "\""
+}

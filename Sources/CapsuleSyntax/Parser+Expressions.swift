@@ -1,0 +1,193 @@
+/// Expressions: precedence climbing for binary operators, then prefix, postfix and primaries.
+extension Parser {
+    /// Binding strength of binary operators, lowest first (see docs/language.md).
+    enum Precedence: Int {
+        case or = 1, and, not, comparison, range, bitOr, bitXor, bitAnd, shift, additive, multiplicative
+        /// Above every binary operator: the operand of the tightest one.
+        case prefix
+    }
+
+    /// What a binary-position token means.
+    enum InfixOperator {
+        case logical(LogicalOp)
+        case binary(BinaryOp)
+        case range(inclusive: Bool)
+
+        init?(_ kind: TokenKind) {
+            switch kind {
+            case .kwOr: self = .logical(.or)
+            case .kwAnd: self = .logical(.and)
+            case .equalEqual: self = .binary(.equal)
+            case .bangEqual: self = .binary(.notEqual)
+            case .less: self = .binary(.less)
+            case .lessEqual: self = .binary(.lessEqual)
+            case .greater: self = .binary(.greater)
+            case .greaterEqual: self = .binary(.greaterEqual)
+            case .dotDot: self = .range(inclusive: false)
+            case .dotDotEqual: self = .range(inclusive: true)
+            case .pipe: self = .binary(.bitOr)
+            case .caret: self = .binary(.bitXor)
+            case .ampersand: self = .binary(.bitAnd)
+            case .lessLess: self = .binary(.shiftLeft)
+            case .greaterGreater: self = .binary(.shiftRight)
+            case .plus: self = .binary(.add)
+            case .minus: self = .binary(.subtract)
+            case .star: self = .binary(.multiply)
+            case .slash: self = .binary(.divide)
+            case .percent: self = .binary(.remainder)
+            default: return nil
+            }
+        }
+
+        var precedence: Precedence {
+            switch self {
+            case .logical(.or): return .or
+            case .logical(.and): return .and
+            case .range: return .range
+            case .binary(let op):
+                switch op {
+                case .equal, .notEqual, .less, .lessEqual, .greater, .greaterEqual: return .comparison
+                case .bitOr: return .bitOr
+                case .bitXor: return .bitXor
+                case .bitAnd: return .bitAnd
+                case .shiftLeft, .shiftRight: return .shift
+                case .add, .subtract: return .additive
+                case .multiply, .divide, .remainder: return .multiplicative
+                }
+            }
+        }
+
+        func make(_ left: Expr, _ right: Expr) -> Expr {
+            switch self {
+            case .logical(let op): return Expr(.logical(op, left, right), left.loc)
+            case .binary(let op): return Expr(.binary(op, left, right), left.loc)
+            case .range(let inclusive): return Expr(.range(left, right, inclusive: inclusive), left.loc)
+            }
+        }
+    }
+
+    func parseExpression() throws -> Expr {
+        try parseBinary(.or)
+    }
+
+    /// Parses operators binding at least as tightly as `minimum`. Each link of a chain such
+    /// as `a + b + c` deepens the tree, so it counts towards the nesting limit.
+    func parseBinary(_ minimum: Precedence) throws -> Expr {
+        var left = try (minimum.rawValue <= Precedence.not.rawValue && check(.kwNot)) ? parseNot() : parseUnary()
+        var links = 0
+        defer { depth -= links }
+        while let op = InfixOperator(current.kind), op.precedence.rawValue >= minimum.rawValue {
+            try enter()
+            links += 1
+            advance()
+            skipNewlines()
+            let precedence = op.precedence
+            let right = try parseBinary(Precedence(rawValue: precedence.rawValue + 1) ?? .prefix)
+            left = op.make(left, right)
+            if precedence == .comparison || precedence == .range,
+               let next = InfixOperator(current.kind), next.precedence == precedence {
+                let what = precedence == .comparison ? "comparison" : "range"
+                report("\(what) operators cannot be chained", at: current.loc)
+            }
+        }
+        return left
+    }
+
+    /// `not x`: binds more loosely than comparisons, so `not a == b` is `not (a == b)`.
+    func parseNot() throws -> Expr {
+        try enter()
+        defer { leave() }
+        let keyword = advance()
+        let operand = try parseBinary(.not)
+        return Expr(.unary(.not, operand), keyword.loc)
+    }
+
+    /// Prefix `-` and `~`, then a postfix expression. `-` applied directly to a number literal
+    /// is folded into a negative literal, which is how `-9223372036854775808` is written.
+    func parseUnary() throws -> Expr {
+        try enter()
+        defer { leave() }
+        let token = current
+        switch token.kind {
+        case .minus:
+            advance()
+            if case .integer(let magnitude) = current.value, current.kind == .integer,
+               magnitude == Lexer.maximumIntegerMagnitude {
+                advance()
+                return try parsePostfix(Expr(.intLiteral(.min), token.loc))
+            }
+            let operand = try parseUnary()
+            switch operand.kind {
+            case .intLiteral(let value): return Expr(.intLiteral(-value), token.loc)
+            case .floatLiteral(let value): return Expr(.floatLiteral(-value), token.loc)
+            default: return Expr(.unary(.negate, operand), token.loc)
+            }
+        case .tilde:
+            advance()
+            return Expr(.unary(.bitNot, try parseUnary()), token.loc)
+        default:
+            return try parsePostfix(try parsePrimary())
+        }
+    }
+
+    /// Calls `f(…)`, indexing `a[i]`, slicing `a[i:j]` and member access `a.b`.
+    func parsePostfix(_ base: Expr) throws -> Expr {
+        var expr = base
+        var links = 0
+        defer { depth -= links }
+        while true {
+            switch current.kind {
+            case .leftParen, .leftBracket, .dot: break
+            default: return expr
+            }
+            try enter()
+            links += 1
+            switch current.kind {
+            case .leftParen:
+                expr = Expr(.call(expr, try parseArguments()), expr.loc)
+            case .leftBracket:
+                expr = try parseSubscript(of: expr)
+            default:
+                advance()
+                skipNewlines()
+                let name = try expect(.identifier, "member name", "after '.'")
+                expr = Expr(.member(expr, name.text), expr.loc)
+            }
+        }
+    }
+
+    func parseArguments() throws -> [Expr] {
+        advance()
+        let saved = ignoresNewlines
+        ignoresNewlines = true
+        defer { ignoresNewlines = saved }
+        var arguments: [Expr] = []
+        while !check(.rightParen) {
+            arguments.append(try parseExpression())
+            if !match(.comma) { break }
+        }
+        try expect(.rightParen, "')'", "after arguments")
+        return arguments
+    }
+
+    /// `a[i]`, `a[i:j]`, `a[:j]`, `a[i:]`, `a[:]`.
+    func parseSubscript(of object: Expr) throws -> Expr {
+        advance()
+        let saved = ignoresNewlines
+        ignoresNewlines = true
+        defer { ignoresNewlines = saved }
+        if match(.colon) {
+            let upper = check(.rightBracket) ? nil : try parseExpression()
+            try expect(.rightBracket, "']'", "after slice")
+            return Expr(.slice(object, nil, upper), object.loc)
+        }
+        let index = try parseExpression()
+        if match(.colon) {
+            let upper = check(.rightBracket) ? nil : try parseExpression()
+            try expect(.rightBracket, "']'", "after slice")
+            return Expr(.slice(object, index, upper), object.loc)
+        }
+        try expect(.rightBracket, "']'", "after index")
+        return Expr(.index(object, index), object.loc)
+    }
+}

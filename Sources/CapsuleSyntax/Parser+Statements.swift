@@ -1,0 +1,282 @@
+/// Statements, blocks and declarations.
+extension Parser {
+    func parseProgram() -> [Stmt] {
+        var statements: [Stmt] = []
+        while true {
+            skipSeparators()
+            let token = current
+            if token.kind == .eof { break }
+            if token.kind == .rightBrace {
+                report("unexpected '}'", at: token.loc)
+                pos += 1
+                continue
+            }
+            if let statement = recovering({ try parseStatement() }) {
+                statements.append(statement)
+            }
+        }
+        return statements
+    }
+
+    /// `{ statements }`, returning the body and the location of the closing `}`.
+    /// `context` completes the message for a missing `{`, e.g. "before if body".
+    func parseBlock(_ context: String) throws -> (body: [Stmt], end: SourceLocation) {
+        try enter()
+        defer { leave() }
+        try expect(.leftBrace, "'{'", context)
+        let saved = ignoresNewlines
+        ignoresNewlines = false
+        defer { ignoresNewlines = saved }
+        var body: [Stmt] = []
+        while true {
+            skipSeparators()
+            if check(.rightBrace) || check(.eof) { break }
+            if let statement = recovering({ try parseStatement() }) {
+                body.append(statement)
+            }
+        }
+        let close = try expect(.rightBrace, "'}'", "after block")
+        return (body, close.loc)
+    }
+
+    /// One statement and its terminator (newline, `;`, or a following `}` / end of file).
+    func parseStatement() throws -> Stmt {
+        let statement = try parseStatementBody()
+        switch current.kind {
+        case .newline, .semicolon: advance()
+        case .rightBrace, .eof: break
+        default: throw expected("newline or ';'", "after statement")
+        }
+        return statement
+    }
+
+    func parseStatementBody() throws -> Stmt {
+        let token = current
+        switch token.kind {
+        case .kwLet, .kwVar: return try parseVariable()
+        case .kwFn where peekKind(1) == .identifier: return try parseFunctionDeclaration()
+        case .kwClass: return try parseClass()
+        case .kwImport: return try parseImport()
+        case .kwIf: return try parseIf()
+        case .kwWhile:
+            advance()
+            let condition = try parseExpression()
+            let body = try parseBlock("before while body").body
+            return Stmt(.whileStmt(condition: condition, body: body), token.loc)
+        case .kwFor: return try parseFor()
+        case .kwBreak:
+            advance()
+            return Stmt(.breakStmt, token.loc)
+        case .kwContinue:
+            advance()
+            return Stmt(.continueStmt, token.loc)
+        case .kwReturn:
+            advance()
+            switch current.kind {
+            case .newline, .semicolon, .rightBrace, .eof: return Stmt(.returnStmt(nil), token.loc)
+            default: return Stmt(.returnStmt(try parseExpression()), token.loc)
+            }
+        case .kwThrow:
+            advance()
+            return Stmt(.throwStmt(try parseExpression()), token.loc)
+        case .kwTry: return try parseTry()
+        case .kwAssert:
+            advance()
+            let condition = try parseExpression()
+            var message: Expr?
+            if match(.comma) {
+                skipNewlines()
+                message = try parseExpression()
+            }
+            return Stmt(.assertStmt(condition: condition, message: message), token.loc)
+        case .leftBrace:
+            return Stmt(.block(try parseBlock("").body), token.loc)
+        default:
+            return try parseExpressionOrAssignment()
+        }
+    }
+
+    /// `let name = value` or `var name [= value]`.
+    func parseVariable() throws -> Stmt {
+        let keyword = advance()
+        let mutable = keyword.kind == .kwVar
+        let name = try expect(.identifier, "variable name", "after '\(mutable ? "var" : "let")'")
+        var value: Expr?
+        if match(.equal) {
+            skipNewlines()
+            value = try parseExpression()
+        } else if !mutable {
+            // Keep going as if the value were nil: the rest of the statement is probably fine.
+            report("'let' needs a value; use 'var' for a variable without one", at: keyword.loc)
+            value = Expr(.nilLiteral, name.loc)
+        }
+        return Stmt(.variable(name: name.text, mutable: mutable, value: value), keyword.loc)
+    }
+
+    /// `fn name(params) { body }`.
+    func parseFunctionDeclaration() throws -> Stmt {
+        let keyword = advance()
+        let name = try expect(.identifier, "function name", "after 'fn'")
+        let function = try parseFunctionRest(name: name.text, at: keyword.loc)
+        return Stmt(.function(function), keyword.loc)
+    }
+
+    /// The parameter list and body of a function, method or anonymous function.
+    func parseFunctionRest(name: String?, at loc: SourceLocation) throws -> FunctionDecl {
+        let params = try parseParameters()
+        let (body, end) = try parseBlock("before function body")
+        return FunctionDecl(name: name, params: params, body: body, loc: loc, endLoc: end)
+    }
+
+    /// `(a, b, c)`; a trailing comma is allowed, a repeated name is an error.
+    func parseParameters() throws -> [String] {
+        try expect(.leftParen, "'('", "before parameters")
+        let saved = ignoresNewlines
+        ignoresNewlines = true
+        defer { ignoresNewlines = saved }
+        var params: [String] = []
+        while !check(.rightParen) {
+            let param = try expect(.identifier, "parameter name")
+            if params.contains(param.text) {
+                report("duplicate parameter '\(param.text)'", at: param.loc)
+            }
+            params.append(param.text)
+            if !match(.comma) { break }
+        }
+        try expect(.rightParen, "')'", "after parameters")
+        return params
+    }
+
+    /// `class Name [< Super] { [fn] method(params) { … } … }`.
+    func parseClass() throws -> Stmt {
+        let keyword = advance()
+        let name = try expect(.identifier, "class name", "after 'class'")
+        var superclass: Token?
+        if match(.less) {
+            superclass = try expect(.identifier, "superclass name", "after '<'")
+        }
+        try expect(.leftBrace, "'{'", "before class body")
+        let saved = ignoresNewlines
+        ignoresNewlines = false
+        defer { ignoresNewlines = saved }
+        var methods: [FunctionDecl] = []
+        while true {
+            skipSeparators()
+            if check(.rightBrace) || check(.eof) { break }
+            if let method = recovering({ try parseMethod() }) {
+                methods.append(method)
+            }
+        }
+        try expect(.rightBrace, "'}'", "after class body")
+        let decl = ClassDecl(name: name.text, superclass: superclass?.text,
+                             superclassLoc: superclass?.loc, methods: methods)
+        return Stmt(.classDecl(decl), keyword.loc)
+    }
+
+    func parseMethod() throws -> FunctionDecl {
+        let start = current
+        if start.kind == .kwFn { advance() }
+        let name = try expect(.identifier, "method name")
+        return try parseFunctionRest(name: name.text, at: start.loc)
+    }
+
+    /// `import "path" [as alias]`.
+    func parseImport() throws -> Stmt {
+        let keyword = advance()
+        guard check(.string) else { throw expected("module path string", "after 'import'") }
+        let path = advance()
+        var alias: String?
+        if match(.kwAs) {
+            alias = try expect(.identifier, "name", "after 'as'").text
+        }
+        return Stmt(.importModule(path: path.text, alias: alias), keyword.loc)
+    }
+
+    /// `if cond { … } [else if … | else { … }]`; `else` may start the next line.
+    func parseIf() throws -> Stmt {
+        let keyword = advance()
+        let condition = try parseExpression()
+        let thenBody = try parseBlock("before if body").body
+        var elseBody: [Stmt]?
+        if skipNewlines(ifFollowedBy: .kwElse) {
+            advance()
+            if check(.kwIf) {
+                // An else-if chain nests in the AST, so it counts towards the depth limit.
+                try enter()
+                defer { leave() }
+                elseBody = [try parseIf()]
+            } else {
+                elseBody = try parseBlock("before else body").body
+            }
+        }
+        return Stmt(.ifStmt(condition: condition, thenBody: thenBody, elseBody: elseBody), keyword.loc)
+    }
+
+    /// `for x in e { … }` or `for k, v in e { … }`.
+    func parseFor() throws -> Stmt {
+        let keyword = advance()
+        let first = try expect(.identifier, "loop variable name", "after 'for'")
+        var second: Token?
+        if match(.comma) {
+            let name = try expect(.identifier, "second loop variable name", "after ','")
+            if name.text == first.text {
+                report("duplicate loop variable '\(name.text)'", at: name.loc)
+            }
+            second = name
+        }
+        try expect(.kwIn, "'in'", "after loop variable")
+        let iterable = try parseExpression()
+        let body = try parseBlock("before for body").body
+        return Stmt(.forIn(first: first.text, second: second?.text, iterable: iterable, body: body), keyword.loc)
+    }
+
+    /// `try { … } catch [name] { … }`; `catch` may start the next line.
+    func parseTry() throws -> Stmt {
+        let keyword = advance()
+        let body = try parseBlock("before try body").body
+        guard skipNewlines(ifFollowedBy: .kwCatch) else { throw expected("'catch'", "after try block") }
+        advance()
+        var name: String?
+        if check(.identifier) { name = advance().text }
+        let handler = try parseBlock("before catch body").body
+        return Stmt(.tryCatch(body: body, name: name, handler: handler), keyword.loc)
+    }
+
+    /// An expression statement, or `target = value` / `target op= value`.
+    func parseExpressionOrAssignment() throws -> Stmt {
+        let target = try parseExpression()
+        guard let op = AssignmentOperator(current.kind) else {
+            return Stmt(.expression(target), target.loc)
+        }
+        advance()
+        switch target.kind {
+        case .variable, .member, .index: break
+        default: report("invalid assignment target", at: target.loc)
+        }
+        skipNewlines()
+        let value = try parseExpression()
+        return Stmt(.assign(target: target, op: op.binary, value: value), target.loc)
+    }
+}
+
+/// `=` (no binary operator) or a compound assignment such as `+=`.
+struct AssignmentOperator {
+    let binary: BinaryOp?
+
+    init?(_ kind: TokenKind) {
+        switch kind {
+        case .equal: binary = nil
+        case .plusEqual: binary = .add
+        case .minusEqual: binary = .subtract
+        case .starEqual: binary = .multiply
+        case .slashEqual: binary = .divide
+        case .percentEqual: binary = .remainder
+        case .ampersandEqual: binary = .bitAnd
+        case .pipeEqual: binary = .bitOr
+        case .caretEqual: binary = .bitXor
+        case .lessLessEqual: binary = .shiftLeft
+        case .greaterGreaterEqual: binary = .shiftRight
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,244 @@
+/// Parses Capsule source text into a `Program`.
+///
+/// `parse(_ source: Source)` is the whole entry point. Internally this is a recursive-descent
+/// parser with precedence climbing for binary operators and panic-mode error recovery:
+/// an error is recorded as a `Diagnostic`, the current statement is abandoned by throwing
+/// `ParseError`, and parsing resumes at the next statement boundary. A syntactically broken
+/// file therefore yields a partial `Program` and one diagnostic per independent mistake.
+///
+/// Newlines end statements, except where the parser has switched newlines off: inside
+/// `( … )`, `[ … ]`, map literals and `${ … }`, and right after a binary operator, `,`, `=`
+/// or `.`. Blocks switch them back on, so `f(fn() { a() \n b() })` works.
+public final class Parser {
+    /// The deepest nesting of expressions and blocks accepted. Deeper input is a diagnostic,
+    /// never a native stack overflow (and keeps every AST walk shallow).
+    public static let maximumDepth = 256
+
+    /// Parses `source`. Never fails: problems come back as diagnostics (sorted by position)
+    /// next to whatever could be parsed.
+    public static func parse(_ source: Source) -> (program: Program, diagnostics: [Diagnostic]) {
+        let lexed = Lexer.tokenize(source)
+        let parser = Parser(tokens: lexed.tokens, bytes: Array(source.text.utf8), sourceName: source.name)
+        let statements = parser.parseProgram()
+        var diagnostics = lexed.diagnostics
+        let endOffset = lexed.tokens.last?.loc.offset ?? 0
+        for diagnostic in parser.diagnostics {
+            // An unterminated string or comment already explains an unexpected end of file.
+            if lexed.endsInsideLiteralOrComment && diagnostic.location.offset == endOffset { continue }
+            diagnostics.append(diagnostic)
+        }
+        let sorted = diagnostics.enumerated().sorted {
+            ($0.element.location.offset, $0.offset) < ($1.element.location.offset, $1.offset)
+        }
+        return (Program(statements: statements), sorted.map(\.element))
+    }
+
+    /// Thrown to abandon the current statement; the diagnostic has already been recorded.
+    struct ParseError: Error {}
+
+    let tokens: [Token]
+    let bytes: [UInt8]
+    let sourceName: String
+    var pos = 0
+    /// When true, `current` skips `.newline` tokens (inside brackets and the like).
+    var ignoresNewlines = false
+    /// Current nesting of expressions and blocks, checked against `maximumDepth`.
+    var depth = 0
+    /// Number of opening brackets consumed and not yet closed; recovery uses it to skip the
+    /// rest of groups the failed statement opened.
+    var openGroups = 0
+    var diagnostics: [Diagnostic] = []
+
+    init(tokens: [Token], bytes: [UInt8], sourceName: String) {
+        self.tokens = tokens
+        self.bytes = bytes
+        self.sourceName = sourceName
+    }
+
+    // MARK: - Token access
+
+    /// The next significant token. Newline tokens are skipped lazily, when looked at, so a
+    /// construct that switches newlines off can consume its closing bracket and restore the
+    /// setting before the newline after it is examined.
+    var current: Token {
+        if ignoresNewlines {
+            while tokens[pos].kind == .newline { pos += 1 }
+        }
+        return tokens[pos]
+    }
+
+    /// The kind of the significant token `ahead` tokens after `current`.
+    func peekKind(_ ahead: Int) -> TokenKind {
+        var index = pos
+        var remaining = ahead
+        while true {
+            if ignoresNewlines {
+                while tokens[index].kind == .newline { index += 1 }
+            }
+            if remaining == 0 || tokens[index].kind == .eof { return tokens[index].kind }
+            index += 1
+            remaining -= 1
+        }
+    }
+
+    @discardableResult
+    func advance() -> Token {
+        let token = current
+        if token.kind != .eof { pos += 1 }
+        if token.kind.opensGroup {
+            openGroups += 1
+        } else if token.kind.closesGroup {
+            openGroups = max(0, openGroups - 1)
+        }
+        return token
+    }
+
+    func check(_ kind: TokenKind) -> Bool { current.kind == kind }
+
+    func match(_ kind: TokenKind) -> Bool {
+        guard check(kind) else { return false }
+        advance()
+        return true
+    }
+
+    /// Skips newline tokens regardless of mode (after binary operators, `=`, `,`, …).
+    func skipNewlines() {
+        while tokens[pos].kind == .newline { pos += 1 }
+    }
+
+    /// Skips newlines and `;` between statements.
+    func skipSeparators() {
+        while tokens[pos].kind == .newline || tokens[pos].kind == .semicolon { pos += 1 }
+    }
+
+    /// True if the next token after any newlines is `kind`; if so, moves onto it.
+    func skipNewlines(ifFollowedBy kind: TokenKind) -> Bool {
+        var index = pos
+        while tokens[index].kind == .newline { index += 1 }
+        guard tokens[index].kind == kind else { return false }
+        pos = index
+        return true
+    }
+
+    /// Consumes a token of `kind` or fails with `expected WHAT CONTEXT, got TOKEN`.
+    @discardableResult
+    func expect(_ kind: TokenKind, _ what: String, _ context: String = "") throws -> Token {
+        if check(kind) { return advance() }
+        throw expected(what, context)
+    }
+
+    // MARK: - Diagnostics
+
+    func report(_ message: String, at loc: SourceLocation) {
+        // One mistake can be noticed twice at the same spot (e.g. every enclosing block at
+        // the end of the file); say it once.
+        if let last = diagnostics.last, last.location == loc { return }
+        diagnostics.append(Diagnostic(.error, message, at: loc, in: sourceName))
+    }
+
+    func fail(_ message: String, at loc: SourceLocation) -> ParseError {
+        report(message, at: loc)
+        return ParseError()
+    }
+
+    /// `expected ')' after arguments, got '}'`, or `unexpected end of file, expected '}'`.
+    func expected(_ what: String, _ context: String) -> ParseError {
+        let token = current
+        if token.kind == .eof {
+            return fail("unexpected end of file, expected \(what)", at: token.loc)
+        }
+        let wanted = context.isEmpty ? what : "\(what) \(context)"
+        return fail("expected \(wanted), got \(describe(token))", at: token.loc)
+    }
+
+    /// How a token is named in messages: `'else'`, `newline`, `end of file`.
+    func describe(_ token: Token) -> String {
+        switch token.kind {
+        case .newline: return "newline"
+        case .eof: return "end of file"
+        default: break
+        }
+        let start = max(0, min(Int(token.loc.offset), bytes.count))
+        let end = min(start + max(0, Int(token.length)), bytes.count, start + 64)
+        var text = String(decoding: bytes[start..<end], as: UTF8.self)
+        var truncated = end < start + Int(token.length)
+        if let lineBreak = text.firstIndex(of: "\n") {
+            text = String(text[..<lineBreak])
+            truncated = true
+        }
+        if text.count > 24 {
+            text = String(text.prefix(24))
+            truncated = true
+        }
+        return "'\(text)\(truncated ? "…" : "")'"
+    }
+
+    // MARK: - Nesting
+
+    /// Enters one level of nesting; pair with `defer { leave() }`.
+    func enter() throws {
+        guard depth < Parser.maximumDepth else {
+            throw fail("nesting is too deep (limit \(Parser.maximumDepth))", at: current.loc)
+        }
+        depth += 1
+    }
+
+    func leave() { depth -= 1 }
+
+    // MARK: - Recovery
+
+    /// Skips the rest of a failed statement: first the remainder of any bracket groups it
+    /// opened, then up to a newline or `;` (consumed), a `}` closing the enclosing block, or
+    /// a keyword that can only start a statement. `mark` is `openGroups` when the statement
+    /// began and `start` its first token.
+    func synchronize(mark: Int, start: Int) {
+        var unclosed = max(0, openGroups - mark)
+        openGroups = mark
+        while true {
+            let kind = tokens[pos].kind
+            switch kind {
+            case .eof:
+                return
+            case .newline, .semicolon:
+                if unclosed == 0 {
+                    pos += 1
+                    return
+                }
+            case .rightBrace where unclosed == 0:
+                return
+            case .kwLet, .kwVar, .kwClass, .kwIf, .kwWhile, .kwFor, .kwReturn, .kwBreak, .kwContinue,
+                 .kwThrow, .kwTry, .kwAssert, .kwImport:
+                if pos > start { return }
+            case .kwFn where tokens[pos + 1].kind == .identifier:
+                if pos > start { return }
+            default:
+                if kind.opensGroup {
+                    unclosed += 1
+                } else if kind.closesGroup && unclosed > 0 {
+                    unclosed -= 1
+                }
+            }
+            pos += 1
+        }
+    }
+
+    /// Runs `parse` for one statement-like unit; on error, recovers and returns nil.
+    func recovering<T>(_ parse: () throws -> T) -> T? {
+        let start = pos
+        let mark = openGroups
+        let savedNewlines = ignoresNewlines
+        do {
+            return try parse()
+        } catch {
+            ignoresNewlines = savedNewlines
+            synchronize(mark: mark, start: start)
+            if pos == start && tokens[pos].kind != .eof && tokens[pos].kind != .rightBrace { pos += 1 }
+            return nil
+        }
+    }
+}
+
+/// Parses `source` into a `Program` plus diagnostics. Same as `Parser.parse(_:)`.
+public func parse(_ source: Source) -> (program: Program, diagnostics: [Diagnostic]) {
+    Parser.parse(source)
+}
