@@ -133,7 +133,7 @@ extension Runtime {
             if v.isString {
                 let s = v.obj(ObjString.self)
                 let b = rt.newBytes(count: s.pointee.count)
-                if s.pointee.count > 0 { memcpy(b.pointee.data, s.bytes, s.pointee.count) }
+                if s.pointee.count > 0 { memcpy(b.pointee.data!, s.bytes, s.pointee.count) }
                 return Value(b)
             }
             if v.isObject(.list) {

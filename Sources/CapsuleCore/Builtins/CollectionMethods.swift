@@ -50,7 +50,10 @@ extension Runtime {
         }
         defineMethod(&t, "reverse", arity: 0) { _, a, _ in
             let l = a[0].obj(ObjList.self)
-            if l.pointee.count > 1 { UnsafeMutableBufferPointer(start: l.pointee.items, count: l.pointee.count).reverse() }
+            if l.pointee.count > 1 {
+                var buffer = UnsafeMutableBufferPointer(start: l.pointee.items, count: l.pointee.count)
+                buffer.reverse()
+            }
             return .nil
         }
         defineMethod(&t, "sort", arity: -1) { rt, a, argc in

@@ -76,7 +76,7 @@ extension Runtime {
         defineMethod(&t, "bytes", arity: 0) { rt, a, _ in
             let s = a[0].obj(ObjString.self)
             let b = rt.newBytes(count: s.pointee.count)
-            if s.pointee.count > 0 { memcpy(b.pointee.data, s.bytes, s.pointee.count) }
+            if s.pointee.count > 0 { memcpy(b.pointee.data!, s.bytes, s.pointee.count) }
             return Value(b)
         }
         defineMethod(&t, "repeat", arity: 1) { rt, a, _ in

@@ -51,8 +51,8 @@ extension Runtime {
             if x.isObject(.bytes) && y.isObject(.bytes) {
                 let a = x.obj(ObjBytes.self), b = y.obj(ObjBytes.self)
                 let r = newBytes(count: a.pointee.count + b.pointee.count)
-                if a.pointee.count > 0 { memcpy(r.pointee.data, a.pointee.data, a.pointee.count) }
-                if b.pointee.count > 0 { memcpy(r.pointee.data! + a.pointee.count, b.pointee.data, b.pointee.count) }
+                if a.pointee.count > 0 { memcpy(r.pointee.data!, a.pointee.data!, a.pointee.count) }
+                if b.pointee.count > 0 { memcpy(r.pointee.data! + a.pointee.count, b.pointee.data!, b.pointee.count) }
                 return Value(r)
             }
         }
@@ -134,7 +134,7 @@ extension Runtime {
             return x.obj(ObjInt.self).pointee.value == y.obj(ObjInt.self).pointee.value
         case .bytes:
             let a = x.obj(ObjBytes.self), b = y.obj(ObjBytes.self)
-            return a.pointee.count == b.pointee.count && (a.pointee.count == 0 || memcmp(a.pointee.data, b.pointee.data, a.pointee.count) == 0)
+            return a.pointee.count == b.pointee.count && (a.pointee.count == 0 || memcmp(a.pointee.data!, b.pointee.data!, a.pointee.count) == 0)
         default:
             return false
         }
@@ -312,7 +312,7 @@ extension Runtime {
             let bytes = container.obj(ObjBytes.self)
             guard let (a, b) = sliceBounds(lo, hi, count: bytes.pointee.count) else { return nil }
             let r = newBytes(count: b - a)
-            if b > a { memcpy(r.pointee.data, bytes.pointee.data! + a, b - a) }
+            if b > a { memcpy(r.pointee.data!, bytes.pointee.data! + a, b - a) }
             return Value(r)
         default:
             raise("cannot slice \(typeName(container))")

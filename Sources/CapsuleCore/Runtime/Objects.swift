@@ -41,7 +41,7 @@ extension Runtime {
         b.pointee.capacity = 0
         if count > 0 {
             reserveBytes(b, count)
-            memset(b.pointee.data, 0, count)
+            memset(b.pointee.data!, 0, count)
             b.pointee.count = count
         }
         return b
