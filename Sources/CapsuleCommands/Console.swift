@@ -1,5 +1,5 @@
-import Foundation
 import CapsuleHost
+import Foundation
 
 /// Where a command writes. The real one writes to the process's streams; tests pass closures
 /// that collect text.
@@ -9,14 +9,16 @@ struct Console {
     /// Writes to standard error.
     var err: (String) -> Void
 
-    /// The process's standard output and standard error. Text goes through C stdio, the
-    /// same buffer the VM's `print` uses, so the two interleave in order.
-    static let standard = Console(
-        out: { text in writeStandardOutput(text) },
-        err: { text in
-            // Flush stdout first so a script's output appears before its error report.
-            fflush(nil)
-            FileHandle.standardError.write(Data(text.utf8))
-        }
-    )
+    /// The process's standard output and standard error. Output goes through C stdio, the
+    /// buffer the VM's `print` uses; errors flush it first, so the two interleave in order.
+    static var standard: Console {
+        Console(
+            out: { text in writeStandardOutput(text) },
+            err: { text in
+                // Flush stdout first so a script's output appears before its error report.
+                fflush(nil)
+                FileHandle.standardError.write(Data(text.utf8))
+            }
+        )
+    }
 }

@@ -31,9 +31,11 @@ struct ReadlineReader: LineReader {
         if let historyPath { read_history(historyPath) }
     }
 
-    /// `~/.capsule_history`.
-    static var defaultHistoryPath: String {
-        FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".capsule_history").path
+    /// `~/.capsule_history`, where `~` is `$HOME` if set, else the account's home directory.
+    static func defaultHistoryPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? FileManager.default.homeDirectoryForCurrentUser.path
+        return URL(fileURLWithPath: home).appendingPathComponent(".capsule_history").path
     }
 
     mutating func readLine(prompt: String) -> String? {

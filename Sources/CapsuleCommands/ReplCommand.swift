@@ -26,7 +26,7 @@ struct ReplCommand: ParsableCommand {
         let repl = REPL(evaluate: { vm.evaluateREPL($0) })
         let console = Console.standard
         if isatty(STDIN_FILENO) != 0 {
-            var reader = ReadlineReader(historyPath: ReadlineReader.defaultHistoryPath)
+            var reader = ReadlineReader(historyPath: ReadlineReader.defaultHistoryPath())
             // After Ctrl-D, end the prompt's line so the shell's prompt starts on its own.
             if repl.run(reader: &reader, console: console) == .endOfInput { console.out("\n") }
         } else {

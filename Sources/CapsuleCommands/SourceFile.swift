@@ -1,5 +1,5 @@
-import Foundation
 import CapsuleHost
+import Foundation
 
 /// A file that could not be read, with the system's reason (`No such file or directory`).
 struct FileReadError: Error, Equatable {

@@ -10,9 +10,9 @@ import Testing
 
     @Test func versionComesFromTheOneConstant() {
         #expect(CapsuleCommand.version == "0.1.0")
-        #expect(throws: (any Error).self) { try CapsuleCommand.parseAsRoot(["--version"]) }
         do {
             _ = try CapsuleCommand.parseAsRoot(["--version"])
+            Issue.record("--version parsed as a command")
         } catch {
             #expect(CapsuleCommand.message(for: error) == "capsule 0.1.0")
             #expect(CapsuleCommand.exitCode(for: error) == .success)

@@ -87,3 +87,10 @@ extension CLITests {
         func incomplete(_ text: String) { #expect(inputIsIncomplete(text)) }
     }
 }
+
+extension CLITests {
+    @Test func historyLivesInHome() {
+        #expect(ReadlineReader.defaultHistoryPath(environment: ["HOME": "/home/ada"]) == "/home/ada/.capsule_history")
+        #expect(ReadlineReader.defaultHistoryPath(environment: [:]).hasSuffix("/.capsule_history"))
+    }
+}
