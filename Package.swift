@@ -19,10 +19,13 @@ let package = Package(
             dependencies: ["CapsuleSyntax"]
         ),
         .target(name: "CapsuleHost", dependencies: ["CapsuleCore"]),
+        .systemLibrary(name: "CReadline", path: "Sources/CReadline"),
         .target(
             name: "CapsuleCommands",
             dependencies: [
                 "CapsuleHost",
+                "CapsuleSyntax",
+                "CReadline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,1 +1,3 @@
 import CapsuleCommands
+
+capsuleMain()

@@ -1,0 +1,24 @@
+import CapsuleHost
+import Foundation
+
+/// Where a command writes. The real one writes to the process's streams; tests pass closures
+/// that collect text.
+struct Console {
+    /// Writes to standard output.
+    var out: (String) -> Void
+    /// Writes to standard error.
+    var err: (String) -> Void
+
+    /// The process's standard output and standard error. Output goes through C stdio, the
+    /// buffer the VM's `print` uses; errors flush it first, so the two interleave in order.
+    static var standard: Console {
+        Console(
+            out: { text in writeStandardOutput(text) },
+            err: { text in
+                // Flush stdout first so a script's output appears before its error report.
+                fflush(nil)
+                FileHandle.standardError.write(Data(text.utf8))
+            }
+        )
+    }
+}

@@ -1,0 +1,88 @@
+import CapsuleHost
+
+/// The read-eval-print loop, independent of terminals and VMs: it reads lines from a
+/// `LineReader`, gathers them until an entry is complete, hands the entry to `evaluate`
+/// and writes the value or the error.
+struct REPL {
+    /// The prompt for the first line of an entry.
+    static let prompt = "> "
+    /// The prompt for each further line of an unfinished entry.
+    static let continuationPrompt = ". "
+    /// Printed for `:help`.
+    static let help = """
+        Enter Capsule code; an expression's value is printed. An entry continues over lines \
+        while a bracket, string or comment is open.
+          :help   show this text
+          :quit   leave (or press Ctrl-D)
+
+        """
+
+    /// Runs one complete entry.
+    var evaluate: (String) -> RunOutcome
+    /// Whether the text read so far needs more lines.
+    var isIncomplete: (String) -> Bool = inputIsIncomplete
+
+    /// How a session ended.
+    enum End: Equatable { case endOfInput, quit }
+
+    /// Reads and evaluates entries until end of input or `:quit`. Input still pending at end
+    /// of input is evaluated, so its error is shown.
+    @discardableResult
+    func run(reader: inout some LineReader, console: Console) -> End {
+        var pending: [String] = []
+        while let line = reader.readLine(prompt: pending.isEmpty ? Self.prompt : Self.continuationPrompt) {
+            if pending.isEmpty {
+                let command = line.trimmingWhitespace
+                if command.isEmpty { continue }
+                if command.hasPrefix(":") {
+                    if command == ":quit" { return .quit }
+                    if command == ":help" { console.out(Self.help) } else {
+                        console.err("error: unknown command '\(command)' (try :help)\n")
+                    }
+                    continue
+                }
+            }
+            pending.append(line)
+            let entry = pending.joined(separator: "\n")
+            if isIncomplete(entry) { continue }
+            pending = []
+            report(evaluate(entry), console: console)
+        }
+        if !pending.isEmpty { report(evaluate(pending.joined(separator: "\n")), console: console) }
+        return .endOfInput
+    }
+
+    private func report(_ outcome: RunOutcome, console: Console) {
+        if case .ok(let value?) = outcome { console.out(value + "\n") }
+        let error = outcome.errorText
+        if !error.isEmpty { console.err(error) }
+    }
+
+    /// Runs `lines` as input and returns everything a terminal would show: each prompt with
+    /// the line typed after it, values and errors, in order.
+    func transcript(_ lines: [String]) -> String {
+        final class Log { var text = "" }
+        struct Scripted: LineReader {
+            var lines: IndexingIterator<[String]>
+            let log: Log
+            mutating func readLine(prompt: String) -> String? {
+                guard let line = lines.next() else { log.text += prompt; return nil }
+                log.text += prompt + line + "\n"
+                return line
+            }
+        }
+        let log = Log()
+        var reader = Scripted(lines: lines.makeIterator(), log: log)
+        run(reader: &reader, console: Console(out: { log.text += $0 }, err: { log.text += $0 }))
+        return log.text
+    }
+}
+
+extension String {
+    /// The text without leading and trailing whitespace.
+    var trimmingWhitespace: Substring {
+        let start = firstIndex { !$0.isWhitespace } ?? endIndex
+        let end = lastIndex { !$0.isWhitespace }.map(index(after:)) ?? start
+        return self[start..<end]
+    }
+}

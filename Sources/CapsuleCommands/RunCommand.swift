@@ -1,0 +1,43 @@
+import ArgumentParser
+import CapsuleHost
+
+/// `capsule run FILE [ARGS…]`: runs a script.
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a script.",
+        discussion: """
+            Everything after FILE is passed to the script as `args`, even words that look \
+            like options, so put capsule's own options before FILE.
+
+            Examples:
+              capsule run hello.cap
+              capsule run --module-path lib tool.cap --verbose input.txt
+              CAPSULE_PATH=lib:vendor capsule run tool.cap
+
+            Exits with 0 on success, 65 if the script does not compile, 70 on an uncaught \
+            error and 74 if the file cannot be read.
+            """
+    )
+
+    @OptionGroup var options: VMOptions
+
+    @Argument(help: "The script to run.")
+    var file: String
+
+    @Argument(parsing: .captureForPassthrough, help: "Arguments for the script (its `args`).")
+    var arguments: [String] = []
+
+    func run() throws {
+        let vm = VM(configuration: options.configuration(arguments: arguments))
+        let outcome = vm.runFile(path: file, name: file)
+        try finish(outcome, console: .standard)
+    }
+}
+
+/// Writes an outcome's error text to standard error and exits with its code (returns on 0).
+func finish(_ outcome: RunOutcome, console: Console) throws {
+    let text = outcome.errorText
+    if !text.isEmpty { console.err(text) }
+    if outcome.exitCode != 0 { throw ExitCode(outcome.exitCode) }
+}

@@ -1,0 +1,47 @@
+@testable import CapsuleCommands
+import Foundation
+
+/// A scratch directory of golden cases, removed when the test ends.
+final class ScratchDirectory {
+    let path: String
+
+    init() throws {
+        path = FileManager.default.temporaryDirectory
+            .appendingPathComponent("capsule-runner-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    /// Writes `text` to `relative`, creating directories on the way.
+    func write(_ relative: String, _ text: String) throws {
+        let url = URL(fileURLWithPath: path).appendingPathComponent(relative)
+        try FileManager.default.createDirectory(
+            at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(text.utf8).write(to: url)
+    }
+
+    func read(_ relative: String) -> String? {
+        FileManager.default.contents(atPath: path + "/" + relative).map { String(decoding: $0, as: UTF8.self) }
+    }
+}
+
+/// A stand-in for the VM: `print X` lines print X, a `fail X` line stops with `error: X`,
+/// `name` prints the invocation's name and `stress` prints whether GC stress is on.
+let fakeExecutor: GoldenRunner.Executor = { invocation in
+    var stdout = ""
+    for line in invocation.source.split(separator: "\n") {
+        if line.hasPrefix("print ") { stdout += line.dropFirst(6) + "\n" }
+        if line == "name" { stdout += invocation.name + "\n" }
+        if line == "stress" { stdout += "\(invocation.gcStress)\n" }
+        if line.hasPrefix("fail ") { return GoldenOutput(stdout: stdout, stderr: "error: \(line.dropFirst(5))\n") }
+    }
+    return GoldenOutput(stdout: stdout, stderr: "")
+}
+
+/// A console that collects what a command writes.
+final class CapturedConsole {
+    var out = ""
+    var err = ""
+    var console: Console { Console(out: { self.out += $0 }, err: { self.err += $0 }) }
+}
