@@ -65,7 +65,11 @@ public final class VM {
 
     private func onVMThread<T>(_ body: @escaping () -> T) -> T {
         var result: T? = nil
-        BigStackThread.run(stackSize: configuration.threadStackSize) { result = body() }
+        BigStackThread.run(stackSize: configuration.threadStackSize) {
+            result = body()
+            // Every entry into the VM starts and ends with no temporary roots.
+            self.rt.tempRoots.removeAll()
+        }
         return result!
     }
 
@@ -195,7 +199,6 @@ extension Runtime {
         handlerCount = 0
         nativeDepth = 0
         if openUpvalues != nil { closeUpvalues(from: 0) }
-        tempRoots.removeAll()
         compilerRoots.removeAll()
         pendingError = .nil
     }
