@@ -56,7 +56,10 @@ local function fannkuch(n)
   end
 end
 
-local n = 10
-local checksum, max_flips = fannkuch(n)
-print(checksum)
-print("Pfannkuchen(" .. n .. ") = " .. max_flips)
+local function main(n)
+  local checksum, max_flips = fannkuch(n)
+  print(checksum)
+  print("Pfannkuchen(" .. n .. ") = " .. max_flips)
+end
+
+main(10)

@@ -52,7 +52,12 @@ def fannkuch(n):
         perm_count = perm_count + 1
 
 
-n = 10
-result = fannkuch(n)
-print(result[0])
-print(f"Pfannkuchen({n}) = {result[1]}")
+def main(n):
+    result = fannkuch(n)
+    checksum = result[0]
+    max_flips = result[1]
+    print(checksum)
+    print(f"Pfannkuchen({n}) = {max_flips}")
+
+
+main(10)
