@@ -173,8 +173,8 @@ done
 {
     echo "# Capsule benchmarks"
     echo
-    echo "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')," \
-        "$(uname -m), $(nproc) CPUs; $(lua5.4 -v 2>&1 | cut -d' ' -f1-2); $("$PYTHON" --version 2>&1);" \
+    echo "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?')," \
+        "$(uname -m), $(nproc) CPUs; $(lua5.4 -v 2>/dev/null | cut -d' ' -f1-2 || echo 'no lua5.4'); $("$PYTHON" --version 2>&1);" \
         "median of $RUNS runs (start-up: $STARTUP_RUNS)."
     echo
     python3 "$BENCH_DIR/report.py" "$MEASUREMENTS" "${PROGRAMS[@]}"
