@@ -99,9 +99,7 @@ public final class VM {
 
     private func newScriptModule(name: String, path: String?) -> UnsafeMutablePointer<ObjModule> {
         let directory = path.map { Runtime.directoryOf(Runtime.realPath($0) ?? $0) } ?? "."
-        let m = rt.newModule(name: Value(rt.intern(Compiler.moduleBindingName(name))), sourceName: Value(rt.intern(name)),
-                             directory: Value(rt.intern(directory)))
-        return m
+        return rt.newModule(name: Compiler.moduleBindingName(name), sourceName: name, directory: directory)
     }
 
     private func compile(source text: String, name: String, path: String?) -> Result<UnsafeMutablePointer<ObjFunction>, CompileFailure> {

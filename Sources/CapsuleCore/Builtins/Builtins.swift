@@ -43,6 +43,8 @@ extension Runtime {
     }
 
     func installBuiltins() {
+        gcPauseCount += 1
+        defer { gcPauseCount -= 1 }
         defineBuiltin("print", arity: -1) { rt, args, argc in
             var line = ""
             for j in 0..<argc {
@@ -98,6 +100,8 @@ extension Runtime {
             let count = step > 0 ? (hi > lo ? (hi - lo + step - 1) / step : 0) : (lo > hi ? (lo - hi - step - 1) / -step : 0)
             if count > (1 << 28) { return rt.fail("range is too large") }
             let l = rt.newList(capacity: Int(count))
+            rt.pushRoot(Value(l))
+            defer { rt.popRoot() }
             var x = lo
             for _ in 0..<count { rt.append(l, rt.intValue(x)); x = x &+ step }
             return Value(l)
@@ -165,7 +169,11 @@ extension Runtime {
         installListMethods()
         installMapMethods()
         installBytesMethods()
-        builtinModuleFactories["math"] = { rt in rt.makeMathModule() }
+        builtinModuleFactories["math"] = { rt in
+            rt.gcPauseCount += 1
+            defer { rt.gcPauseCount -= 1 }
+            return rt.makeMathModule()
+        }
     }
 
     func convertToInt(_ v: Value) -> Value? {

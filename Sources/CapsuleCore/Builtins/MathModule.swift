@@ -5,7 +5,7 @@ import Glibc
 /// `import "math"`.
 extension Runtime {
     func makeMathModule() -> Value {
-        let m = newModule(name: Value(intern("math")), sourceName: Value(intern("<math>")), directory: .nil)
+        let m = newModule(name: "math", sourceName: "<math>", directory: nil)
         let mv = Value(m)
         pushRoot(mv)
         defer { popRoot() }

@@ -75,7 +75,7 @@ enum Disassembler {
             case .getGlobal, .setGlobal, .defGlobal: operands = "\(a) G\(Instruction.bx(i))"
             case .getUpval, .setUpval: operands = "\(a) U\(b)"
             case .addK, .subK, .mulK, .divK, .modK: operands = "\(a) \(b) K\(c)"; comment = constant(c)
-            case .addI: operands = "\(a) \(b) \(Instruction.sc(i))"
+            case .addI, .subI: operands = "\(a) \(b) \(Instruction.sc(i))"
             case .testLtI, .testLeI, .testGtI, .testGeI: operands = "\(a) \(Instruction.sb(i)) \(c)"
             case .testEqK: operands = "\(a) K\(b) \(c)"; comment = constant(b)
             case .test: operands = "\(a) \(c)"

@@ -74,10 +74,10 @@ enum BytecodeVerifier {
             case .retNil, .tryEnd: ok = true
             case .getGlobal, .setGlobal, .defGlobal: ok = reg(a)  // slot checked at run time against the module
             case .getUpval, .setUpval: ok = reg(a) && b < upvalueCount
-            case .add, .sub, .mul, .div, .mod, .band, .bor, .bxor, .shl, .shr, .eq, .ne, .lt, .le, .getIndex:
+            case .add, .sub, .mul, .div, .mod, .band, .bor, .bxor, .shl, .shr, .eq, .ne, .lt, .le, .gt, .ge, .getIndex:
                 ok = reg(a) && reg(b) && reg(c)
             case .addK, .subK, .mulK, .divK, .modK: ok = reg(a) && reg(b) && c < constantCount
-            case .addI: ok = reg(a) && reg(b)
+            case .addI, .subI: ok = reg(a) && reg(b)
             case .testEq, .testLt, .testLe: ok = reg(a) && reg(b)
             case .testLtI, .testLeI, .testGtI, .testGeI, .test: ok = reg(a)
             case .testEqK: ok = reg(a) && b < constantCount

@@ -63,6 +63,8 @@ public enum Opcode: UInt8, CaseIterable {
     case modK
     /// ADDI A B sC: R[A] = R[B] + sC (sC = C - 128)
     case addI
+    /// SUBI A B sC: R[A] = R[B] - sC
+    case subI
 
     // MARK: unary
     /// NEG A B: R[A] = -R[B]
@@ -81,9 +83,15 @@ public enum Opcode: UInt8, CaseIterable {
     case lt
     /// LE A B C
     case le
+    /// GT A B C
+    case gt
+    /// GE A B C
+    case ge
 
     // MARK: conditional skips. Each is followed by a JMP, which runs when the test holds
-    // and is skipped otherwise.
+    // and is skipped otherwise. In the register forms, bit 0 of C is the expected result and
+    // bit 1 says the operands were swapped by the compiler (`a > b` is `b < a`), so error
+    // messages can name them in source order.
     /// JEQ A B C: jump (the next JMP) if (R[A] == R[B]) == C
     case testEq
     /// JLT A B C: jump if (R[A] < R[B]) == C

@@ -186,19 +186,10 @@ extension Compiler {
             }
             return
         }
-        switch op {
-        case .greater, .greaterEqual:
-            let a = expressionToAnyRegister(lhs)
-            let b = expressionToAnyRegister(rhs)
-            setLine(lhs.loc)
-            emit(Instruction.abc(op.opcode, dest, b, a))
-            return
-        default: break
-        }
         let a = expressionToAnyRegister(lhs)
         if op == .add || op == .subtract, let imm = smallInt(rhs) {
             setLine(lhs.loc)
-            emit(Instruction.abc(.addI, dest, a, Int(op == .add ? imm : -imm) + 128))
+            emit(Instruction.abc(op == .add ? .addI : .subI, dest, a, Int(imm) + 128))
             return
         }
         if let kop = op.constantOpcode, let k = numericConstant(rhs), k <= 255 {
@@ -322,8 +313,8 @@ extension Compiler {
         switch op {
         case .less: emit(Instruction.abc(.testLt, a, b, c))
         case .lessEqual: emit(Instruction.abc(.testLe, a, b, c))
-        case .greater: emit(Instruction.abc(.testLt, b, a, c))
-        case .greaterEqual: emit(Instruction.abc(.testLe, b, a, c))
+        case .greater: emit(Instruction.abc(.testLt, b, a, c | 2))
+        case .greaterEqual: emit(Instruction.abc(.testLe, b, a, c | 2))
         case .equal: emit(Instruction.abc(.testEq, a, b, c))
         case .notEqual: emit(Instruction.abc(.testEq, a, b, 1 - c))
         default: break

@@ -78,7 +78,10 @@ extension Compiler {
             let r = expressionToAnyRegister(value)
             emit(Instruction.abc(.throwValue, r))
         case .tryCatch(let body, let name, let handler):
+            beginScope()
             let r = reserveRegisters()
+            // A hidden local keeps the catch register reserved while the body runs.
+            declareLocal(" caught", register: r, mutable: false, at: s.loc)
             emit(Instruction.abc(.tryBegin, r))
             let handlerJump = emit(Instruction.extra(0))
             fs.tryDepth += 1
@@ -89,10 +92,10 @@ extension Compiler {
             patchJump(handlerJump)
             beginScope()
             if let name { declareLocal(name, register: r, mutable: true, at: s.loc) }
-            else { declareLocal(" caught", register: r, mutable: false, at: s.loc) }
             for st in handler { statement(st) }
             endScope()
             patchJump(skip)
+            endScope()
         case .assertStmt(let condition, let message):
             let ok = conditionJump(condition, jumpWhen: true)
             if let message {
@@ -318,8 +321,8 @@ extension BinaryOp {
         case .notEqual: return .ne
         case .less: return .lt
         case .lessEqual: return .le
-        case .greater: return .lt
-        case .greaterEqual: return .le
+        case .greater: return .gt
+        case .greaterEqual: return .ge
         }
     }
 }

@@ -64,7 +64,7 @@ final class Compiler {
             default: continue
             }
             if seen.contains(name) || (!replMode && moduleVariables[name] != nil) {
-                error("'\(name)' is already declared in this scope", at: s.loc)
+                error("'\(name)' is already declared in this scope", at: nameLocation(name, after: s.loc))
                 continue
             }
             seen.insert(name)
@@ -86,6 +86,25 @@ final class Compiler {
         // One error per position is enough.
         if diagnostics.last?.location == loc && diagnostics.last?.message == message { return }
         diagnostics.append(Diagnostic(.error, message, at: loc, in: source.name))
+    }
+
+    /// Where `name` first appears as a whole word at or after `loc` on the same line (the
+    /// declared name of a statement that starts at `loc`); `loc` itself if not found.
+    func nameLocation(_ name: String, after loc: SourceLocation) -> SourceLocation {
+        let bytes = Array(source.text.utf8)
+        let target = Array(name.utf8)
+        var i = Int(loc.offset) + 1
+        var column = loc.column + 1
+        func isWord(_ b: UInt8) -> Bool { b == 95 || (b >= 48 && b <= 57) || ((b | 32) >= 97 && (b | 32) <= 122) }
+        while i + target.count <= bytes.count && bytes[i] != 10 {
+            if !isWord(bytes[i - 1]) && Array(bytes[i..<(i + target.count)]) == target
+                && (i + target.count == bytes.count || !isWord(bytes[i + target.count])) {
+                return SourceLocation(line: loc.line, column: column, offset: Int32(i))
+            }
+            if bytes[i] & 0xC0 != 0x80 { column += 1 }
+            i += 1
+        }
+        return loc
     }
 
     // MARK: emitting
@@ -199,7 +218,7 @@ final class Compiler {
     func declareLocal(_ name: String, register: Int, mutable: Bool, at loc: SourceLocation) {
         for l in fs.locals.reversed() {
             if l.depth < fs.scopeDepth { break }
-            if l.name == name { error("'\(name)' is already declared in this scope", at: loc); break }
+            if l.name == name { error("'\(name)' is already declared in this scope", at: nameLocation(name, after: loc)); break }
         }
         fs.locals.append(Local(name: name, register: register, depth: fs.scopeDepth, mutable: mutable, captured: false))
     }

@@ -9,7 +9,7 @@ extension Runtime {
     /// fills in its header. May collect first (every time, in GC-stress mode).
     @inline(never)
     func allocateObject(kind: ObjKind, size: Int) -> UnsafeMutableRawPointer {
-        if config.gcStress || bytesAllocated + size > nextGC {
+        if (config.gcStress || bytesAllocated + size > nextGC) && gcPauseCount == 0 {
             collectGarbage()
         }
         guard let p = malloc(size) else { fatalError("capsule: out of memory allocating \(size) bytes") }

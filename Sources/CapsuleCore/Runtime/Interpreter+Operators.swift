@@ -149,7 +149,7 @@ extension Runtime {
 
     /// `x < y` (strict) or `x <= y`; nil after raising when they cannot be ordered.
     @inline(never)
-    func compare(_ x: Value, _ y: Value, strict: Bool) -> Bool? {
+    func compare(_ x: Value, _ y: Value, strict: Bool, swapped: Bool = false) -> Bool? {
         if x.isInt && y.isInt { return strict ? x.intValue < y.intValue : x.intValue <= y.intValue }
         if x.isNumber && y.isNumber {
             if x.isDouble && y.isDouble { return strict ? x.asDouble < y.asDouble : x.asDouble <= y.asDouble }
@@ -165,7 +165,7 @@ extension Runtime {
             if c == 0 { c = a.pointee.count - b.pointee.count }
             return strict ? c < 0 : c <= 0
         }
-        raise("cannot compare \(typeName(x)) and \(typeName(y))")
+        raise(swapped ? "cannot compare \(typeName(y)) and \(typeName(x))" : "cannot compare \(typeName(x)) and \(typeName(y))")
         return nil
     }
 
@@ -419,6 +419,8 @@ extension Runtime {
         let n = b > a ? b - a : 0
         if n > (1 << 28) { raise("range is too large"); return nil }
         let l = newList(capacity: Int(n))
+        pushRoot(Value(l))
+        defer { popRoot() }
         var x = a
         while x < b { append(l, intValue(x)); x += 1 }
         return Value(l)
@@ -460,16 +462,26 @@ extension Runtime {
             return false
         }
         r[1] = Value(inlineInt: 0)
-        r[2] = v.isObject(.map) ? Value(inlineInt: Int64(v.obj(ObjMap.self).pointee.version)) : .nil
+        r[2] = .nil
         r[3] = .nil
         r[4] = .nil
+        if v.isObject(.map) {
+            // A loop over a map walks a snapshot of its entries taken here: [k0, v0, k1, v1, …].
+            let m = v.obj(ObjMap.self)
+            let snapshot = newList(capacity: m.pointee.live * 2)
+            for j in 0..<m.pointee.used where m.pointee.entries![j].key != .empty {
+                append(snapshot, m.pointee.entries![j].key)
+                append(snapshot, m.pointee.entries![j].value)
+            }
+            r[2] = Value(snapshot)
+        }
         return true
     }
 
     /// ITERNEXT: 1 = produced the next element, 0 = finished, -1 = raised.
     func iterNext(_ r: UnsafeMutablePointer<Value>, pair: Bool) -> Int {
         let v = r[0]
-        var position = Int(r[1].asInlineInt)
+        let position = Int(r[1].asInlineInt)
         switch v.header.pointee.kind {
         case .list:
             let l = v.obj(ObjList.self)
@@ -486,17 +498,11 @@ extension Runtime {
             r[1] = Value(inlineInt: Int64(position + 1))
             return 1
         case .map:
-            let m = v.obj(ObjMap.self)
-            if Int64(m.pointee.version) != r[2].asInlineInt {
-                raise("map changed size during iteration")
-                return -1
-            }
-            while position < m.pointee.used && m.pointee.entries![position].key == .empty { position += 1 }
-            guard position < m.pointee.used else { return 0 }
-            let e = m.pointee.entries![position]
-            r[3] = e.key
-            if pair { r[4] = e.value }
-            r[1] = Value(inlineInt: Int64(position + 1))
+            let snapshot = r[2].obj(ObjList.self)
+            guard position < snapshot.pointee.count else { return 0 }
+            r[3] = snapshot.pointee.items![position]
+            if pair { r[4] = snapshot.pointee.items![position + 1] }
+            r[1] = Value(inlineInt: Int64(position + 2))
             return 1
         case .string:
             // Position is a byte offset; the index of a pair loop counts scalars in R[4]'s slot

@@ -163,6 +163,17 @@ extension Runtime {
                 frame.pointee.pc = pc
                 if let v = arithmetic(.add, x, Value(inlineInt: Instruction.sc(i))) { regs[Instruction.a(i)] = v; continue }
 
+            case .subI:
+                let x = regs[Instruction.b(i)]
+                if x.isInlineInt {
+                    let r = x.asInlineInt &- Instruction.sc(i)
+                    if Value.fitsInline(r) { regs[Instruction.a(i)] = Value(inlineInt: r); continue }
+                } else if x.isDouble {
+                    regs[Instruction.a(i)] = Value(bits: (x.asDouble - Double(Instruction.sc(i))).bitPattern); continue
+                }
+                frame.pointee.pc = pc
+                if let v = arithmetic(.subtract, x, Value(inlineInt: Instruction.sc(i))) { regs[Instruction.a(i)] = v; continue }
+
             // MARK: unary
             case .neg:
                 let x = regs[Instruction.b(i)]
@@ -197,6 +208,15 @@ extension Runtime {
                 }
                 frame.pointee.pc = pc
                 if let r = compare(x, y, strict: strict) { regs[Instruction.a(i)] = Value(bool: r); continue }
+            case .gt, .ge:
+                let x = regs[Instruction.b(i)], y = regs[Instruction.c(i)]
+                let strict = Instruction.op(i) == .gt
+                if x.isInlineInt && y.isInlineInt {
+                    let r = strict ? x.asInlineInt > y.asInlineInt : x.asInlineInt >= y.asInlineInt
+                    regs[Instruction.a(i)] = Value(bool: r); continue
+                }
+                frame.pointee.pc = pc
+                if let r = compare(y, x, strict: strict, swapped: true) { regs[Instruction.a(i)] = Value(bool: r); continue }
 
             // MARK: conditional jumps
             case .testEq:
@@ -216,10 +236,10 @@ extension Runtime {
                 else if x.isDouble && y.isDouble { r = x.asDouble < y.asDouble }
                 else {
                     frame.pointee.pc = pc
-                    guard let c = compare(x, y, strict: true) else { break }
+                    guard let c = compare(x, y, strict: true, swapped: Instruction.c(i) & 2 != 0) else { break }
                     r = c
                 }
-                if r == (Instruction.c(i) != 0) { pc &+= 1 &+ Instruction.sj(code[pc]) } else { pc &+= 1 }
+                if r == (Instruction.c(i) & 1 != 0) { pc &+= 1 &+ Instruction.sj(code[pc]) } else { pc &+= 1 }
                 continue
             case .testLe:
                 let x = regs[Instruction.a(i)], y = regs[Instruction.b(i)]
@@ -228,10 +248,10 @@ extension Runtime {
                 else if x.isDouble && y.isDouble { r = x.asDouble <= y.asDouble }
                 else {
                     frame.pointee.pc = pc
-                    guard let c = compare(x, y, strict: false) else { break }
+                    guard let c = compare(x, y, strict: false, swapped: Instruction.c(i) & 2 != 0) else { break }
                     r = c
                 }
-                if r == (Instruction.c(i) != 0) { pc &+= 1 &+ Instruction.sj(code[pc]) } else { pc &+= 1 }
+                if r == (Instruction.c(i) & 1 != 0) { pc &+= 1 &+ Instruction.sj(code[pc]) } else { pc &+= 1 }
                 continue
             case .testLtI, .testLeI, .testGtI, .testGeI:
                 let x = regs[Instruction.a(i)]

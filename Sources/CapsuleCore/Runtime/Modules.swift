@@ -51,8 +51,7 @@ extension Runtime {
             raise("cannot compile module '\(name)':\n" + parseDiagnostics.map { $0.render(source: source) }.joined(separator: "\n"))
             return nil
         }
-        let module = newModule(name: Value(intern(name)), sourceName: Value(intern(sourceName)),
-                               directory: Value(intern(Runtime.directoryOf(path))))
+        let module = newModule(name: name, sourceName: sourceName, directory: Runtime.directoryOf(path))
         let moduleValue = Value(module)
         pushRoot(moduleValue)
         defer { popRoot() }

@@ -121,6 +121,15 @@ extension Runtime {
         return m
     }
 
+    /// A module named by Swift strings (each is interned and kept rooted while the next is made).
+    func newModule(name: String, sourceName: String, directory: String?) -> UnsafeMutablePointer<ObjModule> {
+        let n = Value(intern(name)); pushRoot(n)
+        let s = Value(intern(sourceName)); pushRoot(s)
+        let d = directory.map { Value(intern($0)) } ?? .nil; pushRoot(d)
+        defer { popRoot(3) }
+        return newModule(name: n, sourceName: s, directory: d)
+    }
+
     /// Adds a variable slot named `name` to a module (initially undefined); returns its index.
     func addModuleVariable(_ m: UnsafeMutablePointer<ObjModule>, name: UnsafeMutablePointer<ObjString>) -> Int {
         if let existing = m.pointee.names.get(name) { return Int(existing.asInlineInt) }

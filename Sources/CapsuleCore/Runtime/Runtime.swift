@@ -39,6 +39,9 @@ final class Runtime {
     var freedTotal = 0
     var objectCount = 0
     var gray: [UnsafeMutableRawPointer] = []
+    /// While positive, allocation never collects (used while building tables of builtins
+    /// whose entries are not reachable from a root until the table is stored).
+    var gcPauseCount = 0
     var interned = InternTable()
     /// Values that native code holds in Swift locals across allocations.
     var tempRoots: [Value] = []
@@ -99,6 +102,8 @@ final class Runtime {
         stack = Runtime.reserve(Value.self, count: stackLimit + 256)
         frames = Runtime.reserve(CallFrame.self, count: frameLimit + 1)
         handlers = .allocate(capacity: handlerCapacity)
+        gcPauseCount += 1
+        defer { gcPauseCount -= 1 }
         nameInit = intern("init")
         nameStr = intern("str")
         nameMessage = intern("message")
