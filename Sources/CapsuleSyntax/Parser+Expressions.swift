@@ -126,7 +126,8 @@ extension Parser {
         }
         let operand = try parseUnary()
         switch operand.kind {
-        case .intLiteral(let value): return Expr(.intLiteral(-value), minus.loc)
+        // `- -9223372036854775808` cannot fold: its value does not fit.
+        case .intLiteral(let value) where value != .min: return Expr(.intLiteral(-value), minus.loc)
         case .floatLiteral(let value): return Expr(.floatLiteral(-value), minus.loc)
         default: return Expr(.unary(.negate, operand), minus.loc)
         }
