@@ -77,8 +77,7 @@ public struct Lexer {
             if bytes[columnCursor] & 0xC0 != 0x80 { columnAtCursor += 1 }
             columnCursor += 1
         }
-        return SourceLocation(line: Int32(clamping: line), column: Int32(clamping: columnAtCursor),
-                              offset: Int32(clamping: offset))
+        return SourceLocation(line: clamped(line), column: clamped(columnAtCursor), offset: clamped(offset))
     }
 
     /// Records that a line break was just consumed (`pos` is the first byte of the new line).
@@ -94,7 +93,7 @@ public struct Lexer {
     }
 
     mutating func emit(_ kind: TokenKind, from start: Int, at loc: SourceLocation, _ value: TokenValue = .none) {
-        tokens.append(Token(kind: kind, loc: loc, length: Int32(clamping: pos - start), value: value))
+        tokens.append(Token(kind: kind, loc: loc, length: clamped(pos - start), value: value))
     }
 
     func peek(_ ahead: Int = 0) -> UInt8 {
@@ -245,9 +244,14 @@ public struct Lexer {
     }
 
     mutating func scanIdentifier(from start: Int, at loc: SourceLocation) {
-        while pos < bytes.count && bytes[pos].isIdentifierContinue { pos += 1 }
+        var onlyLowercase = true
+        while pos < bytes.count && bytes[pos].isIdentifierContinue {
+            onlyLowercase = onlyLowercase && bytes[pos] >= 0x61 // 'a'; '_' and digits are below
+            pos += 1
+        }
         let name = String(decoding: bytes[start..<pos], as: UTF8.self)
-        if let keyword = TokenKind.keywords[name] {
+        // Keywords are 2 to 8 lowercase letters; most identifiers skip the hash lookup.
+        if onlyLowercase && (2...8).contains(pos - start), let keyword = TokenKind.keywords[name] {
             emit(keyword, from: start, at: loc)
         } else {
             emit(.identifier, from: start, at: loc, .text(name))
@@ -262,6 +266,11 @@ public struct Lexer {
         }
         lastUnexpectedEnd = pos
     }
+}
+
+/// `value` as an `Int32`, saturating (positions in files over 2 GiB stop growing, never trap).
+func clamped(_ value: Int) -> Int32 {
+    value < Int(Int32.max) ? Int32(truncatingIfNeeded: value) : Int32.max
 }
 
 /// `'x'` for a printable character, `U+0007` for anything else.

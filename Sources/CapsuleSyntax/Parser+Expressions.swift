@@ -76,7 +76,7 @@ extension Parser {
         var left = try (minimum.rawValue <= Precedence.not.rawValue && check(.kwNot)) ? parseNot() : parseUnary()
         var links = 0
         defer { depth -= links }
-        while let op = InfixOperator(current.kind), op.precedence.rawValue >= minimum.rawValue {
+        while let op = InfixOperator(currentKind), op.precedence.rawValue >= minimum.rawValue {
             try enter()
             links += 1
             advance()
@@ -84,13 +84,17 @@ extension Parser {
             let precedence = op.precedence
             let right = try parseBinary(Precedence(rawValue: precedence.rawValue + 1) ?? .prefix)
             left = op.make(left, right)
-            if precedence == .comparison || precedence == .range,
-               let next = InfixOperator(current.kind), next.precedence == precedence {
-                let what = precedence == .comparison ? "comparison" : "range"
-                report("\(what) operators cannot be chained", at: current.loc)
-            }
+            if precedence == .comparison || precedence == .range { rejectChain(of: precedence) }
         }
         return left
+    }
+
+    /// Comparisons and ranges do not associate: `a < b < c` is reported (and then parsed as
+    /// `(a < b) < c` so that the rest of the statement is still checked).
+    func rejectChain(of precedence: Precedence) {
+        guard let next = InfixOperator(currentKind), next.precedence == precedence else { return }
+        let what = precedence == .comparison ? "comparison" : "range"
+        report("\(what) operators cannot be chained", at: current.loc)
     }
 
     /// `not x`: binds more loosely than comparisons, so `not a == b` is `not (a == b)`.
@@ -107,27 +111,31 @@ extension Parser {
     func parseUnary() throws -> Expr {
         try enter()
         defer { leave() }
-        let token = current
-        switch token.kind {
-        case .minus:
-            advance()
-            if case .integer(let magnitude) = current.value, current.kind == .integer,
-               magnitude == Lexer.maximumIntegerMagnitude {
-                advance()
-                return try parsePostfix(Expr(.intLiteral(.min), token.loc))
-            }
-            let operand = try parseUnary()
-            switch operand.kind {
-            case .intLiteral(let value): return Expr(.intLiteral(-value), token.loc)
-            case .floatLiteral(let value): return Expr(.floatLiteral(-value), token.loc)
-            default: return Expr(.unary(.negate, operand), token.loc)
-            }
-        case .tilde:
-            advance()
-            return Expr(.unary(.bitNot, try parseUnary()), token.loc)
-        default:
-            return try parsePostfix(try parsePrimary())
+        switch currentKind {
+        case .minus: return try parseNegation()
+        case .tilde: return try parseBitNot()
+        default: return try parsePostfix(try parsePrimary())
         }
+    }
+
+    func parseNegation() throws -> Expr {
+        let minus = advance()
+        if currentKind == .integer, case .integer(Lexer.maximumIntegerMagnitude) = current.value {
+            advance()
+            return try parsePostfix(Expr(.intLiteral(.min), minus.loc))
+        }
+        let operand = try parseUnary()
+        switch operand.kind {
+        // `- -9223372036854775808` cannot fold: its value does not fit.
+        case .intLiteral(let value) where value != .min: return Expr(.intLiteral(-value), minus.loc)
+        case .floatLiteral(let value): return Expr(.floatLiteral(-value), minus.loc)
+        default: return Expr(.unary(.negate, operand), minus.loc)
+        }
+    }
+
+    func parseBitNot() throws -> Expr {
+        let tilde = advance()
+        return Expr(.unary(.bitNot, try parseUnary()), tilde.loc)
     }
 
     /// Calls `f(…)`, indexing `a[i]`, slicing `a[i:j]` and member access `a.b`.
@@ -136,24 +144,28 @@ extension Parser {
         var links = 0
         defer { depth -= links }
         while true {
-            switch current.kind {
+            switch currentKind {
             case .leftParen, .leftBracket, .dot: break
             default: return expr
             }
             try enter()
             links += 1
-            switch current.kind {
+            switch currentKind {
             case .leftParen:
                 expr = Expr(.call(expr, try parseArguments()), expr.loc)
             case .leftBracket:
                 expr = try parseSubscript(of: expr)
             default:
-                advance()
-                skipNewlines()
-                let name = try expect(.identifier, "member name", "after '.'")
-                expr = Expr(.member(expr, name.text), expr.loc)
+                expr = try parseMember(of: expr)
             }
         }
+    }
+
+    func parseMember(of object: Expr) throws -> Expr {
+        advance()
+        skipNewlines()
+        let name = try expect(.identifier, "member name", "after '.'")
+        return Expr(.member(object, name.text), object.loc)
     }
 
     func parseArguments() throws -> [Expr] {

@@ -1,61 +1,72 @@
 /// Primary expressions: literals, names, groups, lists, maps, strings and `fn` literals.
 extension Parser {
+    // NOTE: the functions on the recursive path (primary, unary, postfix, binary) stay small
+    // and hand rare cases to helpers: a debug build gives every local its own stack slot,
+    // and the frames of one nesting level must fit 256 times in an ordinary stack.
+
     func parsePrimary() throws -> Expr {
-        let token = current
-        switch token.kind {
-        case .integer:
-            advance()
-            guard case .integer(let magnitude) = token.value, let value = Int64(exactly: magnitude) else {
+        switch currentKind {
+        case .integer, .float, .string, .kwTrue, .kwFalse, .kwNil, .identifier, .kwSelf:
+            return parseAtom()
+        case .interpolationStart: return try parseInterpolation()
+        case .leftParen: return try parseGroup()
+        case .leftBracket: return try parseList()
+        case .leftBrace: return try parseMap()
+        case .kwFn: return try parseFunctionExpression()
+        case .kwSuper: return try parseSuperMember()
+        default: throw expected("expression", "")
+        }
+    }
+
+    /// A literal, a name or `self`: a single token.
+    func parseAtom() -> Expr {
+        let token = advance()
+        switch token.value {
+        case .integer(let magnitude):
+            guard let value = Int64(exactly: magnitude) else {
                 report("integer literal is too large", at: token.loc)
                 return Expr(.intLiteral(0), token.loc)
             }
             return Expr(.intLiteral(value), token.loc)
-        case .float:
-            advance()
-            guard case .float(let value) = token.value else { return Expr(.floatLiteral(0), token.loc) }
+        case .float(let value):
             return Expr(.floatLiteral(value), token.loc)
-        case .string:
-            advance()
-            return Expr(.stringLiteral(token.text), token.loc)
-        case .interpolationStart:
-            return try parseInterpolation()
-        case .kwTrue, .kwFalse:
-            advance()
-            return Expr(.boolLiteral(token.kind == .kwTrue), token.loc)
-        case .kwNil:
-            advance()
-            return Expr(.nilLiteral, token.loc)
-        case .identifier:
-            advance()
-            return Expr(.variable(token.text), token.loc)
-        case .kwSelf:
-            advance()
-            return Expr(.selfRef, token.loc)
-        case .kwSuper:
-            advance()
-            try expect(.dot, "'.'", "after 'super'")
-            skipNewlines()
-            let name = try expect(.identifier, "method name", "after 'super.'")
-            return Expr(.superMember(name.text), token.loc)
-        case .leftParen:
-            advance()
-            let saved = ignoresNewlines
-            ignoresNewlines = true
-            defer { ignoresNewlines = saved }
-            let inner = try parseExpression()
-            try expect(.rightParen, "')'", "after expression")
-            return inner
-        case .leftBracket:
-            return try parseList()
-        case .leftBrace:
-            return try parseMap()
-        case .kwFn:
-            advance()
-            let function = try parseFunctionRest(name: nil, at: token.loc)
-            return Expr(.function(function), token.loc)
-        default:
-            throw expected("expression", "")
+        case .text(let text):
+            return Expr(token.kind == .identifier ? .variable(text) : .stringLiteral(text), token.loc)
+        case .none:
+            switch token.kind {
+            case .kwTrue: return Expr(.boolLiteral(true), token.loc)
+            case .kwFalse: return Expr(.boolLiteral(false), token.loc)
+            case .kwSelf: return Expr(.selfRef, token.loc)
+            default: return Expr(.nilLiteral, token.loc)
+            }
         }
+    }
+
+    /// `( expression )`: no node of its own.
+    func parseGroup() throws -> Expr {
+        advance()
+        let saved = ignoresNewlines
+        ignoresNewlines = true
+        defer { ignoresNewlines = saved }
+        let inner = try parseExpression()
+        try expect(.rightParen, "')'", "after expression")
+        return inner
+    }
+
+    /// `super.name`.
+    func parseSuperMember() throws -> Expr {
+        let keyword = advance()
+        try expect(.dot, "'.'", "after 'super'")
+        skipNewlines()
+        let name = try expect(.identifier, "method name", "after 'super.'")
+        return Expr(.superMember(name.text), keyword.loc)
+    }
+
+    /// `fn (params) { body }` in expression position.
+    func parseFunctionExpression() throws -> Expr {
+        let keyword = advance()
+        let function = try parseFunctionRest(name: nil, at: keyword.loc)
+        return Expr(.function(function), keyword.loc)
     }
 
     /// `[a, b, c]`, trailing comma allowed.

@@ -42,7 +42,7 @@ extension Parser {
     /// One statement and its terminator (newline, `;`, or a following `}` / end of file).
     func parseStatement() throws -> Stmt {
         let statement = try parseStatementBody()
-        switch current.kind {
+        switch currentKind {
         case .newline, .semicolon: advance()
         case .rightBrace, .eof: break
         default: throw expected("newline or ';'", "after statement")
@@ -51,49 +51,66 @@ extension Parser {
     }
 
     func parseStatementBody() throws -> Stmt {
-        let token = current
-        switch token.kind {
+        switch currentKind {
         case .kwLet, .kwVar: return try parseVariable()
         case .kwFn where peekKind(1) == .identifier: return try parseFunctionDeclaration()
         case .kwClass: return try parseClass()
         case .kwImport: return try parseImport()
         case .kwIf: return try parseIf()
-        case .kwWhile:
-            advance()
-            let condition = try parseExpression()
-            let body = try parseBlock("before while body").body
-            return Stmt(.whileStmt(condition: condition, body: body), token.loc)
+        case .kwWhile: return try parseWhile()
         case .kwFor: return try parseFor()
-        case .kwBreak:
-            advance()
-            return Stmt(.breakStmt, token.loc)
-        case .kwContinue:
-            advance()
-            return Stmt(.continueStmt, token.loc)
-        case .kwReturn:
-            advance()
-            switch current.kind {
-            case .newline, .semicolon, .rightBrace, .eof: return Stmt(.returnStmt(nil), token.loc)
-            default: return Stmt(.returnStmt(try parseExpression()), token.loc)
-            }
-        case .kwThrow:
-            advance()
-            return Stmt(.throwStmt(try parseExpression()), token.loc)
+        case .kwBreak, .kwContinue: return parseJump()
+        case .kwReturn: return try parseReturn()
+        case .kwThrow: return try parseThrow()
         case .kwTry: return try parseTry()
-        case .kwAssert:
-            advance()
-            let condition = try parseExpression()
-            var message: Expr?
-            if match(.comma) {
-                skipNewlines()
-                message = try parseExpression()
-            }
-            return Stmt(.assertStmt(condition: condition, message: message), token.loc)
-        case .leftBrace:
-            return Stmt(.block(try parseBlock("").body), token.loc)
-        default:
-            return try parseExpressionOrAssignment()
+        case .kwAssert: return try parseAssert()
+        case .leftBrace: return try parseBlockStatement()
+        default: return try parseExpressionOrAssignment()
         }
+    }
+
+    func parseWhile() throws -> Stmt {
+        let keyword = advance()
+        let condition = try parseExpression()
+        let body = try parseBlock("before while body").body
+        return Stmt(.whileStmt(condition: condition, body: body), keyword.loc)
+    }
+
+    /// `break` or `continue`.
+    func parseJump() -> Stmt {
+        let keyword = advance()
+        return Stmt(keyword.kind == .kwBreak ? .breakStmt : .continueStmt, keyword.loc)
+    }
+
+    /// `return [value]`: without a value when the line, statement or block ends there.
+    func parseReturn() throws -> Stmt {
+        let keyword = advance()
+        switch currentKind {
+        case .newline, .semicolon, .rightBrace, .eof: return Stmt(.returnStmt(nil), keyword.loc)
+        default: return Stmt(.returnStmt(try parseExpression()), keyword.loc)
+        }
+    }
+
+    func parseThrow() throws -> Stmt {
+        let keyword = advance()
+        return Stmt(.throwStmt(try parseExpression()), keyword.loc)
+    }
+
+    /// `assert cond [, message]`.
+    func parseAssert() throws -> Stmt {
+        let keyword = advance()
+        let condition = try parseExpression()
+        var message: Expr?
+        if match(.comma) {
+            skipNewlines()
+            message = try parseExpression()
+        }
+        return Stmt(.assertStmt(condition: condition, message: message), keyword.loc)
+    }
+
+    func parseBlockStatement() throws -> Stmt {
+        let loc = current.loc
+        return Stmt(.block(try parseBlock("").body), loc)
     }
 
     /// `let name = value` or `var name [= value]`.
@@ -245,7 +262,7 @@ extension Parser {
     /// An expression statement, or `target = value` / `target op= value`.
     func parseExpressionOrAssignment() throws -> Stmt {
         let target = try parseExpression()
-        guard let op = AssignmentOperator(current.kind) else {
+        guard let op = AssignmentOperator(currentKind) else {
             return Stmt(.expression(target), target.loc)
         }
         advance()

@@ -37,6 +37,8 @@ public final class Parser {
     struct ParseError: Error {}
 
     let tokens: [Token]
+    /// `tokens.map(\.kind)`: lookahead reads these without copying token payloads.
+    let kinds: [TokenKind]
     let bytes: [UInt8]
     let sourceName: String
     var pos = 0
@@ -47,10 +49,14 @@ public final class Parser {
     /// Number of opening brackets consumed and not yet closed; recovery uses it to skip the
     /// rest of groups the failed statement opened.
     var openGroups = 0
+    /// Set when the nesting limit was hit: recovery then skips the whole over-deep region
+    /// instead of resuming at the next statement keyword inside it.
+    var abandonsNestedStatements = false
     var diagnostics: [Diagnostic] = []
 
     init(tokens: [Token], bytes: [UInt8], sourceName: String) {
         self.tokens = tokens
+        self.kinds = tokens.map(\.kind)
         self.bytes = bytes
         self.sourceName = sourceName
     }
@@ -61,10 +67,20 @@ public final class Parser {
     /// construct that switches newlines off can consume its closing bracket and restore the
     /// setting before the newline after it is examined.
     var current: Token {
+        tokens[currentIndex]
+    }
+
+    /// The kind of `current`.
+    var currentKind: TokenKind {
+        kinds[currentIndex]
+    }
+
+    /// The index of `current`, after skipping newlines if they are ignored.
+    var currentIndex: Int {
         if ignoresNewlines {
-            while tokens[pos].kind == .newline { pos += 1 }
+            while kinds[pos] == .newline { pos += 1 }
         }
-        return tokens[pos]
+        return pos
     }
 
     /// The kind of the significant token `ahead` tokens after `current`.
@@ -73,9 +89,9 @@ public final class Parser {
         var remaining = ahead
         while true {
             if ignoresNewlines {
-                while tokens[index].kind == .newline { index += 1 }
+                while kinds[index] == .newline { index += 1 }
             }
-            if remaining == 0 || tokens[index].kind == .eof { return tokens[index].kind }
+            if remaining == 0 || kinds[index] == .eof { return kinds[index] }
             index += 1
             remaining -= 1
         }
@@ -83,17 +99,18 @@ public final class Parser {
 
     @discardableResult
     func advance() -> Token {
-        let token = current
-        if token.kind != .eof { pos += 1 }
-        if token.kind.opensGroup {
+        let index = currentIndex
+        let kind = kinds[index]
+        if kind != .eof { pos += 1 }
+        if kind.opensGroup {
             openGroups += 1
-        } else if token.kind.closesGroup {
+        } else if kind.closesGroup {
             openGroups = max(0, openGroups - 1)
         }
-        return token
+        return tokens[index]
     }
 
-    func check(_ kind: TokenKind) -> Bool { current.kind == kind }
+    func check(_ kind: TokenKind) -> Bool { currentKind == kind }
 
     func match(_ kind: TokenKind) -> Bool {
         guard check(kind) else { return false }
@@ -103,19 +120,19 @@ public final class Parser {
 
     /// Skips newline tokens regardless of mode (after binary operators, `=`, `,`, …).
     func skipNewlines() {
-        while tokens[pos].kind == .newline { pos += 1 }
+        while kinds[pos] == .newline { pos += 1 }
     }
 
     /// Skips newlines and `;` between statements.
     func skipSeparators() {
-        while tokens[pos].kind == .newline || tokens[pos].kind == .semicolon { pos += 1 }
+        while kinds[pos] == .newline || kinds[pos] == .semicolon { pos += 1 }
     }
 
     /// True if the next token after any newlines is `kind`; if so, moves onto it.
     func skipNewlines(ifFollowedBy kind: TokenKind) -> Bool {
         var index = pos
-        while tokens[index].kind == .newline { index += 1 }
-        guard tokens[index].kind == kind else { return false }
+        while kinds[index] == .newline { index += 1 }
+        guard kinds[index] == kind else { return false }
         pos = index
         return true
     }
@@ -156,6 +173,8 @@ public final class Parser {
         switch token.kind {
         case .newline: return "newline"
         case .eof: return "end of file"
+        // These start at the `}` that closes an interpolation; that is what the reader sees.
+        case .interpolationMiddle, .interpolationEnd: return "'}'"
         default: break
         }
         let start = max(0, min(Int(token.loc.offset), bytes.count))
@@ -178,6 +197,7 @@ public final class Parser {
     /// Enters one level of nesting; pair with `defer { leave() }`.
     func enter() throws {
         guard depth < Parser.maximumDepth else {
+            abandonsNestedStatements = true
             throw fail("nesting is too deep (limit \(Parser.maximumDepth))", at: current.loc)
         }
         depth += 1
@@ -190,27 +210,33 @@ public final class Parser {
     /// Skips the rest of a failed statement: first the remainder of any bracket groups it
     /// opened, then up to a newline or `;` (consumed), a `}` closing the enclosing block, or
     /// a keyword that can only start a statement. `mark` is `openGroups` when the statement
-    /// began and `start` its first token.
+    /// began and `start` its first token. A newline before `else` or `catch` is not a
+    /// boundary: the statement goes on there.
     func synchronize(mark: Int, start: Int) {
         var unclosed = max(0, openGroups - mark)
         openGroups = mark
+        let stopsAtKeywords = !abandonsNestedStatements
+        abandonsNestedStatements = false
         while true {
-            let kind = tokens[pos].kind
+            let kind = kinds[pos]
             switch kind {
             case .eof:
                 return
-            case .newline, .semicolon:
-                if unclosed == 0 {
-                    pos += 1
-                    return
-                }
+            case .semicolon where unclosed == 0:
+                pos += 1
+                return
+            case .newline where unclosed == 0:
+                pos += 1
+                let next = kinds[pos]
+                if next != .kwElse && next != .kwCatch { return }
+                continue
             case .rightBrace where unclosed == 0:
                 return
             case .kwLet, .kwVar, .kwClass, .kwIf, .kwWhile, .kwFor, .kwReturn, .kwBreak, .kwContinue,
                  .kwThrow, .kwTry, .kwAssert, .kwImport:
-                if pos > start { return }
-            case .kwFn where tokens[pos + 1].kind == .identifier:
-                if pos > start { return }
+                if pos > start && stopsAtKeywords { return }
+            case .kwFn where kinds[pos + 1] == .identifier:
+                if pos > start && stopsAtKeywords { return }
             default:
                 if kind.opensGroup {
                     unclosed += 1
@@ -232,7 +258,7 @@ public final class Parser {
         } catch {
             ignoresNewlines = savedNewlines
             synchronize(mark: mark, start: start)
-            if pos == start && tokens[pos].kind != .eof && tokens[pos].kind != .rightBrace { pos += 1 }
+            if pos == start && kinds[pos] != .eof && kinds[pos] != .rightBrace { pos += 1 }
             return nil
         }
     }

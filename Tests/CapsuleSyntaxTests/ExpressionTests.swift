@@ -48,6 +48,8 @@ import CapsuleSyntax
         #expect(ast("x = -9223372036854775808 + 1") == "(= x (+ -9223372036854775808 1))")
         #expect(ast("-(5)") == "-5")
         #expect(ast("- - 5") == "5")
+        // Found by fuzzing: folding this would overflow.
+        #expect(ast("- -9223372036854775808") == "(- -9223372036854775808)")
     }
 
     @Test func postfixCallIndexSliceMember() {

@@ -1,0 +1,125 @@
+import Foundation
+import Testing
+import CapsuleSyntax
+
+/// Carries a result out of a thread that is joined with a semaphore.
+final class ResultBox<T>: @unchecked Sendable { var value: T? }
+
+/// Runs `body` on a fresh thread with an ordinary 8 MiB stack and waits for it, so stack
+/// depth tests do not depend on the test runner's threads.
+func onThread<T: Sendable>(stackSize: Int = 8 << 20, _ body: @escaping @Sendable () -> T) -> T {
+    let box = ResultBox<T>()
+    let done = DispatchSemaphore(value: 0)
+    let thread = Thread {
+        box.value = body()
+        done.signal()
+    }
+    thread.stackSize = stackSize
+    thread.start()
+    done.wait()
+    return box.value!
+}
+
+/// Parse on an 8 MiB thread; returns the diagnostics as `line:col: message`.
+func errorsOnThread(_ text: String) -> [String] {
+    onThread { errors(text) }
+}
+
+let tooDeep = "nesting is too deep (limit 256)"
+
+@Suite struct NestingLimitTests {
+    @Test func hundredThousandParentheses() {
+        let n = 100_000
+        let text = "x = " + String(repeating: "(", count: n) + "1" + String(repeating: ")", count: n) + "\ny = 2"
+        #expect(errorsOnThread(text) == ["1:261: \(tooDeep)"])
+    }
+
+    @Test func hundredThousandBrackets() {
+        let n = 100_000
+        let text = "x = " + String(repeating: "[", count: n) + String(repeating: "]", count: n)
+        #expect(errorsOnThread(text).map { $0.hasSuffix(tooDeep) } == [true])
+    }
+
+    @Test func hundredThousandBlocks() {
+        let n = 100_000
+        let text = String(repeating: "{\n", count: n) + String(repeating: "}\n", count: n) + "let y = 1"
+        #expect(errorsOnThread(text).map { $0.hasSuffix(tooDeep) } == [true])
+    }
+
+    @Test func hundredThousandMapsAndUnclosedGroups() {
+        let n = 100_000
+        #expect(errorsOnThread("x = " + String(repeating: "{a: ", count: n) + "1" + String(repeating: "}", count: n)).count == 1)
+        #expect(errorsOnThread(String(repeating: "(", count: n)).map { $0.hasSuffix(tooDeep) } == [true])
+        #expect(errorsOnThread(String(repeating: "if x {", count: n)) == [
+            "1:1540: \(tooDeep)", "1:600001: unexpected end of file, expected '}'",
+        ])
+    }
+
+    @Test func longPrefixAndPostfixChains() {
+        let n = 100_000
+        for text in [String(repeating: "-", count: n) + "x", String(repeating: "not ", count: n) + "x",
+                     "f" + String(repeating: "()", count: n), "a" + String(repeating: ".b", count: n),
+                     "x = 1" + String(repeating: " + 1", count: n),
+                     String(repeating: "\"${", count: n) + String(repeating: "}\"", count: n),
+                     "x = " + String(repeating: "fn() { return ", count: n)] {
+            #expect(errorsOnThread(text).first?.hasSuffix(tooDeep) == true, "\(text.prefix(20))")
+        }
+        let elseIfs = "if a {}" + String(repeating: " else if a {}", count: n)
+        #expect(errorsOnThread(elseIfs).map { $0.hasSuffix(tooDeep) } == [true])
+    }
+
+    @Test func justUnderTheLimitIsFine() {
+        let text = "x = " + String(repeating: "(", count: 200) + "1" + String(repeating: ")", count: 200)
+        #expect(errorsOnThread(text) == [])
+        // The limit leaves plenty of room: every kind of nesting, 300 deep, fits in a quarter
+        // of an ordinary stack even in a debug build.
+        for (open, close) in [("(", ")"), ("[", "]"), ("{a: ", "}"), ("fn() { return ", "}"), ("-", "")] {
+            let deep = "x = " + String(repeating: open, count: 300) + "1" + String(repeating: close, count: 300)
+            #expect(onThread(stackSize: 2 << 20) { errors(deep).count } == 1, "\(open)")
+        }
+        let blocks = String(repeating: "{\n", count: 300) + String(repeating: "}\n", count: 300)
+        #expect(onThread(stackSize: 2 << 20) { errors(blocks).count } == 1)
+    }
+
+    @Test func errorsAfterTheDeepPartAreStillReported() {
+        let n = 1_000
+        let text = "x = " + String(repeating: "(", count: n) + "1" + String(repeating: ")", count: n) + "\nlet = 1"
+        #expect(errorsOnThread(text).count == 2)
+    }
+}
+
+@Suite struct PerformanceTests {
+    /// CPU time of this thread spent parsing `text` (wall time would also count the other
+    /// tests running in parallel), and the diagnostics.
+    func time(_ text: String) -> (Duration, [String]) {
+        func threadTime() -> Duration {
+            var spec = timespec()
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
+            return .seconds(spec.tv_sec) + .nanoseconds(spec.tv_nsec)
+        }
+        let start = threadTime()
+        let result = errors(text)
+        return (threadTime() - start, result)
+    }
+
+    @Test func megabyteStringLiteral() {
+        let text = "let s = \"" + String(repeating: "abcdefé\\n", count: 100_000) + "\""
+        let (duration, errors) = time(text)
+        #expect(errors == [])
+        #expect(duration < .seconds(1))
+    }
+
+    @Test func hundredThousandElementList() {
+        let text = "let xs = [" + (0..<100_000).map(String.init).joined(separator: ", ") + "]"
+        let (duration, errors) = time(text)
+        #expect(errors == [])
+        #expect(duration < .seconds(1))
+    }
+
+    @Test func fiftyThousandStatements() {
+        let text = (0..<50_000).map { "let v\($0) = f(v, \($0)) + 1" }.joined(separator: "\n")
+        let (duration, errors) = time(text)
+        #expect(errors == [])
+        #expect(duration < .seconds(1))
+    }
+}
