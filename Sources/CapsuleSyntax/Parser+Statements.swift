@@ -45,7 +45,11 @@ extension Parser {
         switch currentKind {
         case .newline, .semicolon: advance()
         case .rightBrace, .eof: break
-        default: throw expected("newline or ';'", "after statement")
+        // A statement that ends with a block may be followed by another on the same line:
+        // `if n < 2 { return n } return f(n)`.
+        default:
+            if pos > 0 && kinds[pos - 1] == .rightBrace { break }
+            throw expected("newline or ';'", "after statement")
         }
         return statement
     }
