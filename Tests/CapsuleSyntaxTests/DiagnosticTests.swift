@@ -103,7 +103,9 @@ import CapsuleSyntax
         #expect(errors("x = [1, 2\n]\n") == [])
         #expect(errors("}\n}\nx") == ["1:1: unexpected '}'", "2:1: unexpected '}'"])
         #expect(errors("@@@ x") == ["1:1: unexpected character '@'"])
-        #expect(errors("if a {} else {} x") == ["1:17: expected newline or ';' after statement, got 'x'"])
+        #expect(errors("let a = b x") == ["1:11: expected newline or ';' after statement, got 'x'"])
+        // A statement that ends in a block may be followed by another on the same line.
+        #expect(errors("if a {} else {} x") == [])
     }
 
     @Test func newlineBeforeElseDoesNotEndRecovery() {
