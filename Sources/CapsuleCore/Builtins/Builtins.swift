@@ -18,27 +18,27 @@ extension Runtime {
 
     // MARK: argument checks (each raises and returns nil on failure)
 
-    func expectInt(_ v: Value, _ what: String) -> Int64? {
+    func expectInt(_ v: Value, _ what: @autoclosure () -> String) -> Int64? {
         if v.isInt { return v.intValue }
-        raise("\(what) must be an int, got \(typeName(v))")
+        raise("\(what()) must be an int, got \(typeName(v))")
         return nil
     }
 
-    func expectNumber(_ v: Value, _ what: String) -> Double? {
+    func expectNumber(_ v: Value, _ what: @autoclosure () -> String) -> Double? {
         if v.isNumber { return v.numberAsDouble }
-        raise("\(what) must be a number, got \(typeName(v))")
+        raise("\(what()) must be a number, got \(typeName(v))")
         return nil
     }
 
-    func expectString(_ v: Value, _ what: String) -> UnsafeMutablePointer<ObjString>? {
+    func expectString(_ v: Value, _ what: @autoclosure () -> String) -> UnsafeMutablePointer<ObjString>? {
         if v.isString { return v.obj(ObjString.self) }
-        raise("\(what) must be a string, got \(typeName(v))")
+        raise("\(what()) must be a string, got \(typeName(v))")
         return nil
     }
 
-    func expectList(_ v: Value, _ what: String) -> UnsafeMutablePointer<ObjList>? {
+    func expectList(_ v: Value, _ what: @autoclosure () -> String) -> UnsafeMutablePointer<ObjList>? {
         if v.isObject(.list) { return v.obj(ObjList.self) }
-        raise("\(what) must be a list, got \(typeName(v))")
+        raise("\(what()) must be a list, got \(typeName(v))")
         return nil
     }
 

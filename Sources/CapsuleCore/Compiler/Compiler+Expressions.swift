@@ -234,7 +234,11 @@ extension Compiler {
 
     private func call(_ callee: Expr, _ args: [Expr], into dest: Int, at loc: SourceLocation) {
         if args.count > 200 { error("too many arguments (limit 200)", at: loc); return }
-        let base = reserveRegisters(1 + args.count)
+        // When the destination is the topmost register, call in place: the result lands in
+        // it and no MOVE is needed.
+        let inPlace = dest == fs.freeRegister - 1 && dest >= localsTop
+        let base = inPlace ? dest : reserveRegisters(1)
+        if args.count > 0 { _ = reserveRegisters(args.count) }
         if case .member(let object, let name) = callee.kind {
             expression(object, into: base)
             for (i, a) in args.enumerated() { expression(a, into: base + 1 + i) }

@@ -18,6 +18,12 @@ extension Runtime {
         var pc = frame.pointee.pc
         var globals = function.pointee.module.unsafelyUnwrapped.pointee.variables
         let stack = self.stack
+        let stackAddress = Int(bitPattern: stack)
+        /// Stack index of a register pointer. NOTE: a shift, not pointer subtraction, which
+        /// divides with rounding code because the difference could be negative.
+        @inline(__always) func index(_ p: UnsafeMutablePointer<Value>) -> Int {
+            (Int(bitPattern: p) &- stackAddress) >> 3
+        }
 
         while true {
             let i = code[pc]
@@ -253,29 +259,54 @@ extension Runtime {
                 }
                 if r == (Instruction.c(i) & 1 != 0) { pc &+= 1 &+ Instruction.sj(code[pc]) } else { pc &+= 1 }
                 continue
-            case .testLtI, .testLeI, .testGtI, .testGeI:
+            case .testLtI:
                 let x = regs[Instruction.a(i)]
-                let imm = Instruction.sb(i)
                 let r: Bool
                 if x.isInlineInt {
-                    let v = x.asInlineInt
-                    switch Instruction.op(i) {
-                    case .testLtI: r = v < imm
-                    case .testLeI: r = v <= imm
-                    case .testGtI: r = v > imm
-                    default: r = v >= imm
-                    }
+                    r = x.asInlineInt < Instruction.sb(i)
                 } else {
                     frame.pointee.pc = pc
-                    let y = Value(inlineInt: imm)
-                    let c: Bool?
-                    switch Instruction.op(i) {
-                    case .testLtI: c = compare(x, y, strict: true)
-                    case .testLeI: c = compare(x, y, strict: false)
-                    case .testGtI: c = compare(y, x, strict: true)
-                    default: c = compare(y, x, strict: false)
-                    }
-                    guard let c else { break }
+                    let y = Value(inlineInt: Instruction.sb(i))
+                    guard let c = compare(x, y, strict: true) else { break }
+                    r = c
+                }
+                if r == (Instruction.c(i) != 0) { pc &+= 1 &+ Instruction.sj(code[pc]) } else { pc &+= 1 }
+                continue
+            case .testLeI:
+                let x = regs[Instruction.a(i)]
+                let r: Bool
+                if x.isInlineInt {
+                    r = x.asInlineInt <= Instruction.sb(i)
+                } else {
+                    frame.pointee.pc = pc
+                    let y = Value(inlineInt: Instruction.sb(i))
+                    guard let c = compare(x, y, strict: false) else { break }
+                    r = c
+                }
+                if r == (Instruction.c(i) != 0) { pc &+= 1 &+ Instruction.sj(code[pc]) } else { pc &+= 1 }
+                continue
+            case .testGtI:
+                let x = regs[Instruction.a(i)]
+                let r: Bool
+                if x.isInlineInt {
+                    r = x.asInlineInt > Instruction.sb(i)
+                } else {
+                    frame.pointee.pc = pc
+                    let y = Value(inlineInt: Instruction.sb(i))
+                    guard let c = compare(y, x, strict: true, swapped: true) else { break }
+                    r = c
+                }
+                if r == (Instruction.c(i) != 0) { pc &+= 1 &+ Instruction.sj(code[pc]) } else { pc &+= 1 }
+                continue
+            case .testGeI:
+                let x = regs[Instruction.a(i)]
+                let r: Bool
+                if x.isInlineInt {
+                    r = x.asInlineInt >= Instruction.sb(i)
+                } else {
+                    frame.pointee.pc = pc
+                    let y = Value(inlineInt: Instruction.sb(i))
+                    guard let c = compare(y, x, strict: false, swapped: true) else { break }
                     r = c
                 }
                 if r == (Instruction.c(i) != 0) { pc &+= 1 &+ Instruction.sj(code[pc]) } else { pc &+= 1 }
@@ -298,11 +329,11 @@ extension Runtime {
                 if callee.isObject(.closure) {
                     let target = callee.obj(ObjClosure.self)
                     let f = target.pointee.function
-                    let newBase = regs - stack + a
+                    let newBase = index(regs) &+ a
                     if f.pointee.arity == Instruction.b(i) && frameCount < frameLimit
-                        && newBase + f.pointee.maxRegisters <= stackLimit {
+                        && newBase &+ f.pointee.maxRegisters <= stackLimit {
                         frame.pointee.pc = pc
-                        let top = newBase + f.pointee.maxRegisters
+                        let top = newBase &+ f.pointee.maxRegisters
                         if top > stackHighWater { stackHighWater = top }
                         frame += 1
                         frameCount += 1
@@ -318,7 +349,7 @@ extension Runtime {
                     }
                 }
                 frame.pointee.pc = pc
-                let outcome = callSlow(base: regs - stack + a, argc: Instruction.b(i))
+                let outcome = callSlow(base: index(regs) &+ a, argc: Instruction.b(i))
                 if outcome == .done { continue }
                 if outcome == .pushed {
                     frame = frames + (frameCount - 1)
@@ -342,11 +373,11 @@ extension Runtime {
                     if let m = inst.pointee.klass.pointee.methods.get(name), m.isObject(.closure) {
                         let target = m.obj(ObjClosure.self)
                         let f = target.pointee.function
-                        let newBase = regs - stack + a
+                        let newBase = index(regs) &+ a
                         if f.pointee.arity == Instruction.b(i) && frameCount < frameLimit
-                            && newBase + f.pointee.maxRegisters <= stackLimit {
+                            && newBase &+ f.pointee.maxRegisters <= stackLimit {
                             frame.pointee.pc = pc
-                            let top = newBase + f.pointee.maxRegisters
+                            let top = newBase &+ f.pointee.maxRegisters
                             if top > stackHighWater { stackHighWater = top }
                             frame += 1
                             frameCount += 1
@@ -363,7 +394,7 @@ extension Runtime {
                     }
                 }
                 frame.pointee.pc = pc
-                let outcome = invokeSlow(base: regs - stack + a, argc: Instruction.b(i), name: name)
+                let outcome = invokeSlow(base: index(regs) &+ a, argc: Instruction.b(i), name: name)
                 if outcome == .done { continue }
                 if outcome == .pushed {
                     frame = frames + (frameCount - 1)
@@ -377,9 +408,10 @@ extension Runtime {
                     continue
                 }
             case .ret, .retNil:
-                var result = Instruction.op(i) == .ret ? regs[Instruction.a(i)] : Value.nil
-                if function.pointee.isInitializer { result = regs[0] }
-                let base = regs - stack
+                // NOTE: initialisers always end in `RETURN 0` (the compiler emits it for every
+                // exit of `init`), so no check for them is needed here.
+                let result = Instruction.op(i) == .ret ? regs[Instruction.a(i)] : Value.nil
+                let base = index(regs)
                 if let open = openUpvalues, open.pointee.stackIndex >= base { closeUpvalues(from: base) }
                 if handlerCount > 0 { dropHandlers(aboveFrame: frameCount - 1) }
                 regs[0] = result
@@ -397,10 +429,10 @@ extension Runtime {
             case .closure:
                 frame.pointee.pc = pc
                 makeClosure(into: regs + Instruction.a(i), function: k[Instruction.bx(i)].obj(ObjFunction.self),
-                            enclosing: closure, base: regs - stack)
+                            enclosing: closure, base: index(regs))
                 continue
             case .close:
-                let from = regs - stack + Instruction.a(i)
+                let from = index(regs) &+ Instruction.a(i)
                 if let open = openUpvalues, open.pointee.stackIndex >= from { closeUpvalues(from: from) }
                 continue
 
@@ -457,6 +489,10 @@ extension Runtime {
                 let object = regs[Instruction.a(i)]
                 let name = k[Instruction.extraValue(code[pc])].obj(ObjString.self)
                 pc &+= 1
+                if object.isObject(.instance)
+                    && object.obj(ObjInstance.self).pointee.fields.replaceExisting(name, regs[Instruction.c(i)]) {
+                    continue
+                }
                 frame.pointee.pc = pc
                 if setField(object, name, regs[Instruction.c(i)]) { continue }
             case .range:
@@ -528,7 +564,7 @@ extension Runtime {
             case .tryBegin:
                 let jump = Instruction.extraValue(code[pc])
                 pc &+= 1
-                pushHandler(Handler(frameIndex: frameCount - 1, catchPC: pc + jump, register: regs - stack + Instruction.a(i)))
+                pushHandler(Handler(frameIndex: frameCount - 1, catchPC: pc + jump, register: index(regs) &+ Instruction.a(i)))
                 continue
             case .tryEnd:
                 handlerCount -= 1

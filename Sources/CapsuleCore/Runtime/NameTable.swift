@@ -29,6 +29,19 @@ struct NameTable {
         }
     }
 
+    /// Replaces the value of an existing key; false (and no change) when the key is absent.
+    @inline(__always) func replaceExisting(_ key: UnsafeMutablePointer<ObjString>, _ value: Value) -> Bool {
+        guard let slots else { return false }
+        let mask = capacity - 1
+        var i = Int(truncatingIfNeeded: key.pointee.hash) & mask
+        while true {
+            let k = slots[i].key
+            if k == key { slots[i].value = value; return true }
+            if k == nil { return false }
+            i = (i + 1) & mask
+        }
+    }
+
     /// Inserts or replaces; returns the change in bytes held.
     @discardableResult
     mutating func set(_ key: UnsafeMutablePointer<ObjString>, _ value: Value) -> Int {
