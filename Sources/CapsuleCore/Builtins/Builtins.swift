@@ -97,8 +97,12 @@ extension Runtime {
                     step = s
                 }
             }
-            let count = step > 0 ? (hi > lo ? (hi - lo + step - 1) / step : 0) : (lo > hi ? (lo - hi - step - 1) / -step : 0)
-            if count > (1 << 28) { return rt.fail("range is too large") }
+            // Counted in a wider type: the span of two Int64s can overflow Int64.
+            let span = step > 0 ? (hi > lo ? Int128(hi) - Int128(lo) : 0) : (lo > hi ? Int128(lo) - Int128(hi) : 0)
+            let stride = Int128(step).magnitude
+            let wide = (Int128(span) + Int128(stride) - 1) / Int128(stride)
+            if wide > (1 << 28) { return rt.fail("range is too large") }
+            let count = Int64(wide)
             let l = rt.newList(capacity: Int(count))
             rt.pushRoot(Value(l))
             defer { rt.popRoot() }
@@ -192,9 +196,11 @@ extension Runtime {
             var digits = Substring(text)
             var negative = false
             if digits.first == "-" || digits.first == "+" { negative = digits.first == "-"; digits = digits.dropFirst() }
-            if !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let magnitude = UInt64(digits) {
-                if negative && magnitude == UInt64(Int64.max) + 1 { return intValue(Int64.min) }
-                if magnitude <= UInt64(Int64.max) { return intValue(negative ? -Int64(magnitude) : Int64(magnitude)) }
+            if !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) {
+                if let magnitude = UInt64(digits) {
+                    if negative && magnitude == UInt64(Int64.max) + 1 { return intValue(Int64.min) }
+                    if magnitude <= UInt64(Int64.max) { return intValue(negative ? -Int64(magnitude) : Int64(magnitude)) }
+                }
                 raise("int literal is too large: \(Runtime.quote(text))")
                 return nil
             }

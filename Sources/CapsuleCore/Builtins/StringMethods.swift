@@ -100,7 +100,7 @@ extension Runtime {
                 pending = chars.next()
                 if c == "{" && pending == "}" {
                     pending = chars.next()
-                    guard next < argc else { return rt.fail("format string needs more than \(argc - 1) arguments") }
+                    guard next < argc else { return rt.fail("format string needs more than \(rt.plural(argc - 1, "argument"))") }
                     guard let text = rt.toText(a[next]) else { return Runtime.failure }
                     out += text
                     next += 1
@@ -108,7 +108,7 @@ extension Runtime {
                     out.unicodeScalars.append(c)
                 }
             }
-            if next < argc { return rt.fail("format string has \(next - 1) placeholders but got \(argc - 1) arguments") }
+            if next < argc { return rt.fail("format string has \(rt.plural(next - 1, "placeholder")) but got \(rt.plural(argc - 1, "argument"))") }
             return Value(rt.makeString(out))
         }
         defineMethod(&t, "join", arity: 1) { rt, a, _ in

@@ -9,6 +9,12 @@ extension Compiler {
         return expressionToNewRegister(e)
     }
 
+    func isLocalVariable(_ e: Expr) -> Bool {
+        if case .variable(let name) = e.kind, case .local? = resolve(name) { return true }
+        if case .selfRef = e.kind, case .local? = resolve("self") { return true }
+        return false
+    }
+
     func expressionToNewRegister(_ e: Expr) -> Int {
         let r = reserveRegisters()
         expression(e, into: r)
@@ -186,7 +192,15 @@ extension Compiler {
             }
             return
         }
-        let a = expressionToAnyRegister(lhs)
+        // A temporary destination doubles as the left operand's register, so a chain like
+        // `a + b + c + …` needs two registers, not one per operand.
+        let a: Int
+        if dest >= localsTop && dest == fs.freeRegister - 1 && !isLocalVariable(lhs) {
+            expression(lhs, into: dest)
+            a = dest
+        } else {
+            a = expressionToAnyRegister(lhs)
+        }
         if op == .add || op == .subtract, let imm = smallInt(rhs) {
             setLine(lhs.loc)
             emit(Instruction.abc(op == .add ? .addI : .subI, dest, a, Int(imm) + 128))

@@ -270,7 +270,7 @@ final class Compiler {
             return i
         }
         f.upvalues.append(info)
-        if f.upvalues.count > 255 {
+        if f.upvalues.count == 256 {
             error("function captures too many variables (limit 255)", at: SourceLocation(line: f.line, column: 1, offset: 0))
         }
         return f.upvalues.count - 1

@@ -17,18 +17,29 @@ extension Runtime {
             return m
         }
         var tried: [String] = []
-        var candidates: [String] = []
+        // Each candidate: the path to open, and the name used in messages and traces (relative
+        // to the importing script's name as the user gave it, so output is stable).
+        var candidates: [(path: String, display: String)] = []
         let file = name.hasSuffix(".cap") ? name : name + ".cap"
         if name.hasPrefix("/") {
-            candidates.append(file)
+            candidates.append((file, file))
         } else {
-            if let dir = function.pointee.module?.pointee.directory, dir.isString {
-                candidates.append(Runtime.joinPath(dir.obj(ObjString.self).string, file))
+            if let importer = function.pointee.module, importer.pointee.directory.isString {
+                let path = Runtime.joinPath(importer.pointee.directory.obj(ObjString.self).string, file)
+                var display = path
+                if importer.pointee.sourceName.isString {
+                    let importerName = importer.pointee.sourceName.obj(ObjString.self).string
+                    if !importerName.hasPrefix("<") {
+                        let dir = Runtime.directoryOf(importerName)
+                        display = dir == "." && !importerName.hasPrefix("./") ? file : Runtime.joinPath(dir, file)
+                    }
+                }
+                candidates.append((path, display))
             }
-            for p in config.modulePaths { candidates.append(Runtime.joinPath(p, file)) }
+            for p in config.modulePaths { candidates.append((Runtime.joinPath(p, file), Runtime.joinPath(p, file))) }
         }
-        for path in candidates {
-            tried.append(path)
+        for (path, display) in candidates {
+            tried.append(display)
             guard let resolved = Runtime.realPath(path) else { continue }
             if let m = modules[resolved] { return m }
             if let i = loadingModules.firstIndex(where: { $0 == resolved }) {
@@ -37,7 +48,7 @@ extension Runtime {
                 return nil
             }
             guard let text = Runtime.readFile(resolved) else { continue }
-            return loadModule(name: Compiler.moduleBindingName(name), path: resolved, sourceName: path, text: text)
+            return loadModule(name: Compiler.moduleBindingName(name), path: resolved, sourceName: display, text: text)
         }
         if tried.isEmpty { tried.append(file) }
         raise("module '\(name)' not found (looked in: \(tried.joined(separator: ", ")))")
@@ -48,7 +59,7 @@ extension Runtime {
         let source = Source(name: sourceName, text: text)
         let (program, parseDiagnostics) = parse(source)
         if !parseDiagnostics.isEmpty {
-            raise("cannot compile module '\(name)':\n" + parseDiagnostics.map { $0.render(source: source) }.joined(separator: "\n"))
+            raise("cannot compile module '\(sourceName)':\n" + parseDiagnostics.map { $0.render(source: source) }.joined(separator: "\n"))
             return nil
         }
         let module = newModule(name: name, sourceName: sourceName, directory: Runtime.directoryOf(path))
@@ -59,7 +70,7 @@ extension Runtime {
         let compiled = compiler.compile(program)
         guard let fn = compiled else {
             compilerRoots.removeAll()
-            raise("cannot compile module '\(name)':\n" + compiler.diagnostics.map { $0.render(source: source) }.joined(separator: "\n"))
+            raise("cannot compile module '\(sourceName)':\n" + compiler.diagnostics.map { $0.render(source: source) }.joined(separator: "\n"))
             return nil
         }
         let fnValue = Value(fn)
