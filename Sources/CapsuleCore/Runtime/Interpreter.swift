@@ -76,6 +76,8 @@ extension Runtime {
                 } else if x.isDouble && y.isDouble {
                     // NOTE: arithmetic on canonical NaNs yields canonical NaNs, so no check.
                     regs[Instruction.a(i)] = Value(bits: (x.asDouble + y.asDouble).bitPattern); continue
+                } else if x.isFastNumber && y.isFastNumber {
+                    regs[Instruction.a(i)] = Value(bits: (x.fastNumberAsDouble + y.fastNumberAsDouble).bitPattern); continue
                 }
                 frame.pointee.pc = pc
                 if let v = arithmetic(.add, x, y) { regs[Instruction.a(i)] = v; continue }
@@ -86,6 +88,8 @@ extension Runtime {
                     if Value.fitsInline(r) { regs[Instruction.a(i)] = Value(inlineInt: r); continue }
                 } else if x.isDouble && y.isDouble {
                     regs[Instruction.a(i)] = Value(bits: (x.asDouble - y.asDouble).bitPattern); continue
+                } else if x.isFastNumber && y.isFastNumber {
+                    regs[Instruction.a(i)] = Value(bits: (x.fastNumberAsDouble - y.fastNumberAsDouble).bitPattern); continue
                 }
                 frame.pointee.pc = pc
                 if let v = arithmetic(.subtract, x, y) { regs[Instruction.a(i)] = v; continue }
@@ -96,13 +100,24 @@ extension Runtime {
                     if !o && Value.fitsInline(r) { regs[Instruction.a(i)] = Value(inlineInt: r); continue }
                 } else if x.isDouble && y.isDouble {
                     regs[Instruction.a(i)] = Value(bits: (x.asDouble * y.asDouble).bitPattern); continue
+                } else if x.isFastNumber && y.isFastNumber {
+                    regs[Instruction.a(i)] = Value(bits: (x.fastNumberAsDouble * y.fastNumberAsDouble).bitPattern); continue
                 }
                 frame.pointee.pc = pc
                 if let v = arithmetic(.multiply, x, y) { regs[Instruction.a(i)] = v; continue }
             case .div:
                 let x = regs[Instruction.b(i)], y = regs[Instruction.c(i)]
-                if x.isDouble && y.isDouble {
+                if x.isInlineInt && y.isInlineInt {
+                    // A zero divisor takes the slow path, which raises; -2^47 / -1 leaves the
+                    // inline range and is boxed there.
+                    if y.asInlineInt != 0 {
+                        let r = x.asInlineInt / y.asInlineInt
+                        if Value.fitsInline(r) { regs[Instruction.a(i)] = Value(inlineInt: r); continue }
+                    }
+                } else if x.isDouble && y.isDouble {
                     regs[Instruction.a(i)] = Value(bits: (x.asDouble / y.asDouble).bitPattern); continue
+                } else if x.isFastNumber && y.isFastNumber {
+                    regs[Instruction.a(i)] = Value(bits: (x.fastNumberAsDouble / y.fastNumberAsDouble).bitPattern); continue
                 }
                 frame.pointee.pc = pc
                 if let v = arithmetic(.divide, x, y) { regs[Instruction.a(i)] = v; continue }
@@ -124,13 +139,18 @@ extension Runtime {
                     if Value.fitsInline(r) { regs[Instruction.a(i)] = Value(inlineInt: r); continue }
                 } else if x.isDouble && y.isDouble {
                     regs[Instruction.a(i)] = Value(bits: (x.asDouble + y.asDouble).bitPattern); continue
+                } else if x.isFastNumber && y.isFastNumber {
+                    regs[Instruction.a(i)] = Value(bits: (x.fastNumberAsDouble + y.fastNumberAsDouble).bitPattern); continue
                 }
                 frame.pointee.pc = pc
                 if let v = arithmetic(.add, x, y) { regs[Instruction.a(i)] = v; continue }
             case .subK:
                 let x = regs[Instruction.b(i)], y = k[Instruction.c(i)]
-                if x.isDouble && y.isDouble {
-                    regs[Instruction.a(i)] = Value(bits: (x.asDouble - y.asDouble).bitPattern); continue
+                if x.isInlineInt && y.isInlineInt {
+                    let r = x.asInlineInt &- y.asInlineInt
+                    if Value.fitsInline(r) { regs[Instruction.a(i)] = Value(inlineInt: r); continue }
+                } else if x.isFastNumber && y.isFastNumber {
+                    regs[Instruction.a(i)] = Value(bits: (x.fastNumberAsDouble - y.fastNumberAsDouble).bitPattern); continue
                 }
                 frame.pointee.pc = pc
                 if let v = arithmetic(.subtract, x, y) { regs[Instruction.a(i)] = v; continue }
@@ -141,13 +161,24 @@ extension Runtime {
                     if !o && Value.fitsInline(r) { regs[Instruction.a(i)] = Value(inlineInt: r); continue }
                 } else if x.isDouble && y.isDouble {
                     regs[Instruction.a(i)] = Value(bits: (x.asDouble * y.asDouble).bitPattern); continue
+                } else if x.isFastNumber && y.isFastNumber {
+                    regs[Instruction.a(i)] = Value(bits: (x.fastNumberAsDouble * y.fastNumberAsDouble).bitPattern); continue
                 }
                 frame.pointee.pc = pc
                 if let v = arithmetic(.multiply, x, y) { regs[Instruction.a(i)] = v; continue }
             case .divK:
                 let x = regs[Instruction.b(i)], y = k[Instruction.c(i)]
-                if x.isDouble && y.isDouble {
+                if x.isInlineInt && y.isInlineInt {
+                    // A zero divisor takes the slow path, which raises; -2^47 / -1 leaves the
+                    // inline range and is boxed there.
+                    if y.asInlineInt != 0 {
+                        let r = x.asInlineInt / y.asInlineInt
+                        if Value.fitsInline(r) { regs[Instruction.a(i)] = Value(inlineInt: r); continue }
+                    }
+                } else if x.isDouble && y.isDouble {
                     regs[Instruction.a(i)] = Value(bits: (x.asDouble / y.asDouble).bitPattern); continue
+                } else if x.isFastNumber && y.isFastNumber {
+                    regs[Instruction.a(i)] = Value(bits: (x.fastNumberAsDouble / y.fastNumberAsDouble).bitPattern); continue
                 }
                 frame.pointee.pc = pc
                 if let v = arithmetic(.divide, x, y) { regs[Instruction.a(i)] = v; continue }

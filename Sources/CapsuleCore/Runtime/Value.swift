@@ -77,6 +77,11 @@ public struct Value: Equatable {
     @inline(__always) var objKind: ObjKind? { isObject ? header.pointee.kind : nil }
     @inline(__always) func isObject(_ kind: ObjKind) -> Bool { isObject && header.pointee.kind == kind }
 
+    /// True for doubles and inline ints: the numbers the interpreter's fast paths handle.
+    @inline(__always) var isFastNumber: Bool { bits < Value.objTag }
+    /// The value of a double or an inline int as a double (call only when `isFastNumber`).
+    @inline(__always) var fastNumberAsDouble: Double { isDouble ? asDouble : Double(asInlineInt) }
+
     /// True for inline and boxed ints.
     var isInt: Bool { isInlineInt || isObject(.int) }
     /// The int value of an inline or boxed int (call only when `isInt`).
