@@ -182,11 +182,14 @@ extension Runtime {
         }
         defineMethod(&t, "has", arity: 1) { rt, a, _ in
             if a[1].isNil { return .false }
-            return Value(bool: rt.mapGet(a[0].obj(ObjMap.self), a[1]) != nil)
+            return Value(bool: rt.mapGet(a[0].obj(ObjMap.self), a[1]).bits != Value.empty.bits)
         }
         defineMethod(&t, "get", arity: -1) { rt, a, argc in
             guard argc == 2 || argc == 3 else { return rt.fail("map.get expects 1 or 2 arguments, got \(argc - 1)") }
-            if !a[1].isNil, let v = rt.mapGet(a[0].obj(ObjMap.self), a[1]) { return v }
+            if !a[1].isNil {
+                let v = rt.mapGet(a[0].obj(ObjMap.self), a[1])
+                if v.bits != Value.empty.bits { return v }
+            }
             return argc == 3 ? a[2] : .nil
         }
         defineMethod(&t, "remove", arity: 1) { rt, a, _ in

@@ -184,8 +184,7 @@ extension Runtime {
         for (_, v) in builtins { mark(v) }
         for (_, v) in modules { mark(v) }
         for (_, v) in hostFunctions { mark(v) }
-        markTable(stringMethods); markTable(listMethods); markTable(mapMethods)
-        markTable(bytesMethods); markTable(errorMethods)
+        for i in 0..<Runtime.kindCount { markTable(methodTables[i]) }
     }
 
     private func traceReferences() {

@@ -87,52 +87,46 @@ extension Runtime {
     @inline(never)
     func invokeSlow(base: Int, argc: Int, name: UnsafeMutablePointer<ObjString>) -> CallOutcome {
         let receiver = stack[base]
-        if receiver.isObject {
-            let table: NameTable?
-            switch receiver.header.pointee.kind {
-            case .instance:
-                let inst = receiver.obj(ObjInstance.self)
-                if let m = inst.pointee.klass.pointee.methods.get(name) {
-                    if m.isObject(.closure) { return pushFrame(m.obj(ObjClosure.self), base: base, argc: argc) }
-                    stack[base] = m
-                    return callSlow(base: base, argc: argc)
-                }
-                if let field = inst.pointee.fields.get(name) {
-                    stack[base] = field
-                    return callSlow(base: base, argc: argc)
-                }
-                raise("\(describeForError(receiver)) has no field or method '\(name.string)'")
+        guard receiver.isObject else {
+            raise("\(describeForError(receiver)) has no field or method '\(name.string)'")
+            return .failed
+        }
+        let kind = receiver.header.pointee.kind
+        // Built-in types first: one table lookup, then the native.
+        if let m = methodTables[Int(kind.rawValue)].get(name) {
+            let n = m.obj(ObjNative.self)
+            if n.pointee.arity >= 0 && n.pointee.arity != argc {
+                raise("\(typeName(receiver)).\(name.string) expects \(plural(n.pointee.arity, "argument")), got \(argc)")
                 return .failed
-            case .module:
-                guard let v = moduleExport(receiver.obj(ObjModule.self), name) else { return .failed }
-                stack[base] = v
+            }
+            let r = n.pointee.body(self, stack + base, argc + 1)
+            if r.bits == Runtime.failure.bits { return .failed }
+            stack[base] = r
+            return .done
+        }
+        switch kind {
+        case .instance:
+            let inst = receiver.obj(ObjInstance.self)
+            if let m = inst.pointee.klass.pointee.methods.get(name) {
+                if m.isObject(.closure) { return pushFrame(m.obj(ObjClosure.self), base: base, argc: argc) }
+                stack[base] = m
                 return callSlow(base: base, argc: argc)
-            case .klass:
-                // Calling a method through its class: `Point.method(instance, …)` is not
-                // supported; report it plainly.
-                table = nil
-            case .string: table = stringMethods
-            case .list: table = listMethods
-            case .map: table = mapMethods
-            case .bytes: table = bytesMethods
-            case .error: table = errorMethods
-            default: table = nil
             }
-            if let table, let m = table.get(name) {
-                let n = m.obj(ObjNative.self)
-                if n.pointee.arity >= 0 && n.pointee.arity != argc {
-                    raise("\(typeName(receiver)).\(name.string) expects \(plural(n.pointee.arity, "argument")), got \(argc)")
-                    return .failed
-                }
-                let r = n.pointee.body(self, stack + base, argc + 1)
-                if r.bits == Runtime.failure.bits { return .failed }
-                stack[base] = r
-                return .done
+            if let field = inst.pointee.fields.get(name) {
+                stack[base] = field
+                return callSlow(base: base, argc: argc)
             }
-            if receiver.isObject(.error), let v = errorField(receiver, name) {
+        case .module:
+            guard let v = moduleExport(receiver.obj(ObjModule.self), name) else { return .failed }
+            stack[base] = v
+            return callSlow(base: base, argc: argc)
+        case .error:
+            if let v = errorField(receiver, name) {
                 stack[base] = v
                 return callSlow(base: base, argc: argc)
             }
+        default:
+            break
         }
         raise("\(describeForError(receiver)) has no field or method '\(name.string)'")
         return .failed

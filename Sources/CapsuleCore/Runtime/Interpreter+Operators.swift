@@ -214,7 +214,8 @@ extension Runtime {
             return l.pointee.items![n]
         case .map:
             if index.isNil { raise("map key cannot be nil"); return nil }
-            if let v = mapGet(container.obj(ObjMap.self), index) { return v }
+            let v = mapGet(container.obj(ObjMap.self), index)
+            if v.bits != Value.empty.bits { return v }
             raise("key not found: \(describe(index, quoted: true))")
             return nil
         case .string:
@@ -346,14 +347,7 @@ extension Runtime {
 
     func methodTable(for v: Value) -> NameTable? {
         guard v.isObject else { return nil }
-        switch v.header.pointee.kind {
-        case .string: return stringMethods
-        case .list: return listMethods
-        case .map: return mapMethods
-        case .bytes: return bytesMethods
-        case .error: return errorMethods
-        default: return nil
-        }
+        return methodTables[Int(v.header.pointee.kind.rawValue)]
     }
 
     func errorField(_ e: Value, _ name: UnsafeMutablePointer<ObjString>) -> Value? {

@@ -77,10 +77,12 @@ extension Runtime {
         }
     }
 
-    func mapGet(_ m: UnsafeMutablePointer<ObjMap>, _ key: Value) -> Value? {
-        let k = normalizeKey(key)
+    /// The value stored under `key`, or `Value.empty` when absent.
+    @inline(__always)
+    func mapGet(_ m: UnsafeMutablePointer<ObjMap>, _ key: Value) -> Value {
+        let k = key.isDouble ? normalizeKey(key) : key
         let e = mapFind(m, k, hash: hashKey(k))
-        return e < 0 ? nil : m.pointee.entries![e].value
+        return e < 0 ? .empty : m.pointee.entries.unsafelyUnwrapped[e].value
     }
 
     /// Inserts or replaces. The caller has checked that `key` is not nil.

@@ -73,11 +73,26 @@ final class Runtime {
     @exclusivity(unchecked) var pendingError: Value = .nil
 
     // MARK: builtins and modules
-    @exclusivity(unchecked) var stringMethods = NameTable()
-    @exclusivity(unchecked) var listMethods = NameTable()
-    @exclusivity(unchecked) var mapMethods = NameTable()
-    @exclusivity(unchecked) var bytesMethods = NameTable()
-    @exclusivity(unchecked) var errorMethods = NameTable()
+    /// Methods of the built-in types, indexed by `ObjKind.rawValue` (empty for kinds that
+    /// have none). NOTE: a pointer, so lookups never copy a table.
+    let methodTables: UnsafeMutablePointer<NameTable>
+    static let kindCount = 16
+    var stringMethods: NameTable {
+        get { methodTables[Int(ObjKind.string.rawValue)] }
+        set { methodTables[Int(ObjKind.string.rawValue)] = newValue }
+    }
+    var listMethods: NameTable {
+        get { methodTables[Int(ObjKind.list.rawValue)] }
+        set { methodTables[Int(ObjKind.list.rawValue)] = newValue }
+    }
+    var mapMethods: NameTable {
+        get { methodTables[Int(ObjKind.map.rawValue)] }
+        set { methodTables[Int(ObjKind.map.rawValue)] = newValue }
+    }
+    var bytesMethods: NameTable {
+        get { methodTables[Int(ObjKind.bytes.rawValue)] }
+        set { methodTables[Int(ObjKind.bytes.rawValue)] = newValue }
+    }
     /// Global builtins by name (the compiler resolves names here after module scope).
     @exclusivity(unchecked) var builtins: [String: Value] = [:]
     /// Loaded modules by key (resolved path or builtin name).
@@ -103,6 +118,8 @@ final class Runtime {
         stack = Runtime.reserve(Value.self, count: stackLimit + 256)
         frames = Runtime.reserve(CallFrame.self, count: frameLimit + 1)
         handlers = .allocate(capacity: handlerCapacity)
+        methodTables = .allocate(capacity: Runtime.kindCount)
+        methodTables.initialize(repeating: NameTable(), count: Runtime.kindCount)
         gcPauseCount += 1
         defer { gcPauseCount -= 1 }
         nameInit = intern("init")
@@ -117,7 +134,8 @@ final class Runtime {
         munmap(stack, (stackLimit + 256) * MemoryLayout<Value>.stride)
         munmap(frames, (frameLimit + 1) * MemoryLayout<CallFrame>.stride)
         handlers.deallocate()
-        stringMethods.free(); listMethods.free(); mapMethods.free(); bytesMethods.free(); errorMethods.free()
+        for i in 0..<Runtime.kindCount { methodTables[i].free() }
+        methodTables.deallocate()
         interned.free()
     }
 
