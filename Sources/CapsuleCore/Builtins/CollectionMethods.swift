@@ -161,22 +161,18 @@ extension Runtime {
     func installMapMethods() {
         var t = NameTable()
         defineMethod(&t, "len", arity: 0) { _, a, _ in Value(inlineInt: Int64(a[0].obj(ObjMap.self).pointee.live)) }
-        defineMethod(&t, "keys", arity: 0) { rt, a, _ in rt.mapList(a[0].obj(ObjMap.self)) { e in e.key } }
-        defineMethod(&t, "values", arity: 0) { rt, a, _ in rt.mapList(a[0].obj(ObjMap.self)) { e in e.value } }
+        defineMethod(&t, "keys", arity: 0) { rt, a, _ in rt.mapList(a[0].obj(ObjMap.self), keys: true) }
+        defineMethod(&t, "values", arity: 0) { rt, a, _ in rt.mapList(a[0].obj(ObjMap.self), keys: false) }
         defineMethod(&t, "items", arity: 0) { rt, a, _ in
             let m = a[0].obj(ObjMap.self)
             let l = rt.newList(capacity: m.pointee.live)
             rt.pushRoot(Value(l))
             defer { rt.popRoot() }
-            var j = 0
-            while j < m.pointee.used {
-                let e = m.pointee.entries![j]
-                j += 1
-                if e.key == .empty { continue }
+            rt.forEachEntry(m) { key, value in
                 let pair = rt.newList(capacity: 2)
                 rt.append(l, Value(pair))
-                rt.append(pair, e.key)
-                rt.append(pair, e.value)
+                rt.append(pair, key)
+                rt.append(pair, value)
             }
             return Value(l)
         }
@@ -200,9 +196,9 @@ extension Runtime {
         mapMethods = t
     }
 
-    func mapList(_ m: UnsafeMutablePointer<ObjMap>, _ pick: (MapSlot) -> Value) -> Value {
+    func mapList(_ m: UnsafeMutablePointer<ObjMap>, keys: Bool) -> Value {
         let l = newList(capacity: m.pointee.live)
-        for j in 0..<m.pointee.used where m.pointee.entries![j].key != .empty { append(l, pick(m.pointee.entries![j])) }
+        forEachEntry(m) { key, value in append(l, keys ? key : value) }
         return Value(l)
     }
 

@@ -199,9 +199,7 @@ extension Runtime {
             if let items = l.pointee.items { for i in 0..<l.pointee.count { mark(items[i]) } }
         case .map:
             let m = p.assumingMemoryBound(to: ObjMap.self)
-            if let e = m.pointee.entries {
-                for i in 0..<m.pointee.used where e[i].key != .empty { mark(e[i].key); mark(e[i].value) }
-            }
+            forEachEntry(m) { k, v in mark(k); mark(v) }
         case .bytes: break
         case .function:
             let f = p.assumingMemoryBound(to: ObjFunction.self)
@@ -280,8 +278,8 @@ extension Runtime {
             free(l.pointee.items)
         case .map:
             let m = p.assumingMemoryBound(to: ObjMap.self)
-            size += m.pointee.entryCapacity * MemoryLayout<MapSlot>.stride + m.pointee.indexCapacity * 4
-            free(m.pointee.entries); free(m.pointee.index)
+            size += m.pointee.slotCapacity * MemoryLayout<MapSlot>.stride + m.pointee.orderCapacity * 4
+            free(m.pointee.slots); free(m.pointee.order)
         case .bytes:
             let b = p.assumingMemoryBound(to: ObjBytes.self)
             size += b.pointee.capacity

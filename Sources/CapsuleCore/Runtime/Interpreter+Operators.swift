@@ -463,9 +463,9 @@ extension Runtime {
             // A loop over a map walks a snapshot of its entries taken here: [k0, v0, k1, v1, …].
             let m = v.obj(ObjMap.self)
             let snapshot = newList(capacity: m.pointee.live * 2)
-            for j in 0..<m.pointee.used where m.pointee.entries![j].key != .empty {
-                append(snapshot, m.pointee.entries![j].key)
-                append(snapshot, m.pointee.entries![j].value)
+            forEachEntry(m) { key, value in
+                append(snapshot, key)
+                append(snapshot, value)
             }
             r[2] = Value(snapshot)
         }

@@ -6,12 +6,13 @@ import Glibc
 extension Runtime {
     func newMap(capacity: Int = 0) -> UnsafeMutablePointer<ObjMap> {
         let m = allocateObject(kind: .map, size: MemoryLayout<ObjMap>.stride).assumingMemoryBound(to: ObjMap.self)
-        m.pointee.entries = nil
+        m.pointee.slots = nil
+        m.pointee.slotCapacity = 0
+        m.pointee.filled = 0
+        m.pointee.order = nil
         m.pointee.used = 0
-        m.pointee.entryCapacity = 0
+        m.pointee.orderCapacity = 0
         m.pointee.live = 0
-        m.pointee.index = nil
-        m.pointee.indexCapacity = 0
         m.pointee.version = 0
         return m
     }
@@ -40,10 +41,18 @@ extension Runtime {
     }
 
     @inline(__always) func mixHash(_ x: UInt64) -> UInt64 {
-        var z = x &+ 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        // splitmix64's finalizer: sequential or strided ints spread over the whole table.
+        var z = x ^ (x >> 30)
+        z = z &* 0xBF58_476D_1CE4_E5B9
+        z ^= z >> 27
+        z = z &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+
+    /// First slot to probe for a 32-bit hash: Fibonacci hashing takes the well-mixed high bits
+    /// of a product, so weak low bits (FNV, regular keys) cannot build long probe clusters.
+    @inline(__always) func probeStart(_ h32: UInt32, mask: Int) -> Int {
+        Int(truncatingIfNeeded: (UInt64(h32) &* 0x9E37_79B9_7F4A_7C15) >> 32) & mask
     }
 
     /// Key equality: identical bits, equal string contents, or equal boxed ints.
@@ -60,19 +69,18 @@ extension Runtime {
         return false
     }
 
-    /// Index of the entry holding `key` (already normalised), or -1.
+    /// Slot holding `key` (already normalised), or -1.
+    @inline(__always)
     func mapFind(_ m: UnsafeMutablePointer<ObjMap>, _ key: Value, hash: UInt64) -> Int {
-        guard let index = m.pointee.index else { return -1 }
-        let mask = m.pointee.indexCapacity - 1
-        var i = Int(truncatingIfNeeded: hash) & mask
-        let entries = m.pointee.entries!
+        guard let slots = m.pointee.slots else { return -1 }
+        let mask = m.pointee.slotCapacity - 1
+        let h32 = UInt32(truncatingIfNeeded: hash)
+        var i = probeStart(h32, mask: mask)
         while true {
-            let e = Int(index[i])
-            if e == 0 { return -1 }
-            if e > 0 {
-                let slot = entries[e - 1]
-                if slot.hash == hash && keysEqual(slot.key, key) { return e - 1 }
-            }
+            let k = slots[i].key
+            if k.bits == key.bits { return i }
+            if k.bits == Value.empty.bits { return -1 }
+            if slots[i].hash == h32 && k.isObject && keysEqual(k, key) { return i }
             i = (i + 1) & mask
         }
     }
@@ -81,8 +89,8 @@ extension Runtime {
     @inline(__always)
     func mapGet(_ m: UnsafeMutablePointer<ObjMap>, _ key: Value) -> Value {
         let k = key.isDouble ? normalizeKey(key) : key
-        let e = mapFind(m, k, hash: hashKey(k))
-        return e < 0 ? .empty : m.pointee.entries.unsafelyUnwrapped[e].value
+        let s = mapFind(m, k, hash: hashKey(k))
+        return s < 0 ? .empty : m.pointee.slots.unsafelyUnwrapped[s].value
     }
 
     /// Inserts or replaces. The caller has checked that `key` is not nil.
@@ -90,75 +98,95 @@ extension Runtime {
         var k = key
         if k.isDouble { pushRoot(value); k = normalizeKey(k); popRoot() }
         let h = hashKey(k)
-        let e = mapFind(m, k, hash: h)
-        if e >= 0 { m.pointee.entries![e].value = value; return }
-        if m.pointee.used == m.pointee.entryCapacity { growMap(m) }
-        let n = m.pointee.used
-        m.pointee.entries![n] = MapSlot(key: k, value: value, hash: h)
+        let found = mapFind(m, k, hash: h)
+        if found >= 0 { m.pointee.slots![found].value = value; return }
+        if (m.pointee.filled + 1) * 4 > m.pointee.slotCapacity * 3 { rehash(m, minimumLive: m.pointee.live + 1) }
+        if m.pointee.used == m.pointee.orderCapacity { growOrder(m) }
+        let slots = m.pointee.slots!
+        let mask = m.pointee.slotCapacity - 1
+        var i = probeStart(UInt32(truncatingIfNeeded: h), mask: mask)
+        // Reuse the first tombstone on the probe path, else the empty slot that ended it.
+        while slots[i].key.bits != Value.empty.bits && slots[i].key.bits != Value.tombstone.bits { i = (i + 1) & mask }
+        if slots[i].key.bits == Value.empty.bits { m.pointee.filled += 1 }
+        let position = m.pointee.used
+        slots[i] = MapSlot(key: k, value: value, hash: UInt32(truncatingIfNeeded: h), order: Int32(position))
+        m.pointee.order![position] = Int32(i)
         m.pointee.used += 1
         m.pointee.live += 1
         m.pointee.version += 1
-        insertIndex(m, entry: n, hash: h)
     }
 
-    private func insertIndex(_ m: UnsafeMutablePointer<ObjMap>, entry: Int, hash: UInt64) {
-        let index = m.pointee.index!
-        let mask = m.pointee.indexCapacity - 1
-        var i = Int(truncatingIfNeeded: hash) & mask
-        while index[i] > 0 { i = (i + 1) & mask }
-        index[i] = Int32(entry + 1)
-    }
-
-    /// Makes room for one more entry: compacts deleted entries or doubles the arrays.
-    private func growMap(_ m: UnsafeMutablePointer<ObjMap>) {
-        let live = m.pointee.live
-        let newCap = live * 2 < m.pointee.entryCapacity ? m.pointee.entryCapacity : max(8, m.pointee.entryCapacity * 2)
-        let newEntries = malloc(newCap * MemoryLayout<MapSlot>.stride)!.assumingMemoryBound(to: MapSlot.self)
+    /// Rebuilds the slot table for at least `minimumLive` entries, dropping tombstones and
+    /// compacting the insertion order.
+    private func rehash(_ m: UnsafeMutablePointer<ObjMap>, minimumLive: Int) {
+        var capacity = 8
+        while capacity < minimumLive * 2 { capacity *= 2 }  // at most half full after
+        let oldSlots = m.pointee.slots, oldCapacity = m.pointee.slotCapacity
+        let slots = calloc(capacity, MemoryLayout<MapSlot>.stride)!.assumingMemoryBound(to: MapSlot.self)
+        for i in 0..<capacity { slots[i].key = .empty }
+        let mask = capacity - 1
         var n = 0
-        if let old = m.pointee.entries {
-            for i in 0..<m.pointee.used where old[i].key != .empty { newEntries[n] = old[i]; n += 1 }
-            free(old)
+        if let oldSlots, let order = m.pointee.order {
+            for j in 0..<m.pointee.used {
+                let s = Int(order[j])
+                if s < 0 { continue }
+                let old = oldSlots[s]
+                var i = probeStart(old.hash, mask: mask)
+                while slots[i].key.bits != Value.empty.bits { i = (i + 1) & mask }
+                slots[i] = MapSlot(key: old.key, value: old.value, hash: old.hash, order: Int32(n))
+                order[n] = Int32(i)
+                n += 1
+            }
         }
-        let indexCap = newCap * 2
-        let newIndex = calloc(indexCap, 4)!.assumingMemoryBound(to: Int32.self)
-        free(m.pointee.index)
-        accountExternal((newCap - m.pointee.entryCapacity) * MemoryLayout<MapSlot>.stride + (indexCap - m.pointee.indexCapacity) * 4)
-        m.pointee.entries = newEntries
-        m.pointee.entryCapacity = newCap
-        m.pointee.index = newIndex
-        m.pointee.indexCapacity = indexCap
+        free(oldSlots)
+        accountExternal((capacity - oldCapacity) * MemoryLayout<MapSlot>.stride)
+        m.pointee.slots = slots
+        m.pointee.slotCapacity = capacity
+        m.pointee.filled = n
         m.pointee.used = n
-        for i in 0..<n { insertIndex(m, entry: i, hash: newEntries[i].hash) }
+    }
+
+    private func growOrder(_ m: UnsafeMutablePointer<ObjMap>) {
+        if m.pointee.live * 2 < m.pointee.used && m.pointee.slots != nil {
+            rehash(m, minimumLive: m.pointee.live + 1)  // compacts the order array too
+            if m.pointee.used < m.pointee.orderCapacity { return }
+        }
+        let capacity = max(8, m.pointee.orderCapacity * 2)
+        m.pointee.order = realloc(m.pointee.order, capacity * 4)!.assumingMemoryBound(to: Int32.self)
+        accountExternal((capacity - m.pointee.orderCapacity) * 4)
+        m.pointee.orderCapacity = capacity
     }
 
     /// Removes `key`; returns its value or nil when absent.
     func mapRemove(_ m: UnsafeMutablePointer<ObjMap>, _ key: Value) -> Value? {
         let k = normalizeKey(key)
-        let h = hashKey(k)
-        guard let index = m.pointee.index else { return nil }
-        let mask = m.pointee.indexCapacity - 1
-        var i = Int(truncatingIfNeeded: h) & mask
-        let entries = m.pointee.entries!
-        while true {
-            let e = Int(index[i])
-            if e == 0 { return nil }
-            if e > 0 && entries[e - 1].hash == h && keysEqual(entries[e - 1].key, k) {
-                let v = entries[e - 1].value
-                entries[e - 1].key = .empty
-                entries[e - 1].value = .nil
-                index[i] = -1
-                m.pointee.live -= 1
-                m.pointee.version += 1
-                return v
-            }
-            i = (i + 1) & mask
-        }
+        let s = mapFind(m, k, hash: hashKey(k))
+        guard s >= 0 else { return nil }
+        let slots = m.pointee.slots!
+        let v = slots[s].value
+        m.pointee.order![Int(slots[s].order)] = -1
+        slots[s].key = .tombstone
+        slots[s].value = .nil
+        m.pointee.live -= 1
+        m.pointee.version += 1
+        return v
     }
 
     func mapClear(_ m: UnsafeMutablePointer<ObjMap>) {
-        if let index = m.pointee.index { memset(index, 0, m.pointee.indexCapacity * 4) }
+        if let slots = m.pointee.slots { for i in 0..<m.pointee.slotCapacity { slots[i].key = .empty; slots[i].value = .nil } }
+        m.pointee.filled = 0
         m.pointee.used = 0
         m.pointee.live = 0
         m.pointee.version += 1
+    }
+
+    /// Calls `body` with each live entry, in insertion order.
+    @inline(__always)
+    func forEachEntry(_ m: UnsafeMutablePointer<ObjMap>, _ body: (Value, Value) -> Void) {
+        guard let slots = m.pointee.slots, let order = m.pointee.order else { return }
+        for j in 0..<m.pointee.used {
+            let s = Int(order[j])
+            if s >= 0 { body(slots[s].key, slots[s].value) }
+        }
     }
 }

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Turning values into text: `str()`, `print`, interpolation and error messages.
 extension Runtime {
     func typeName(_ v: Value) -> String {
@@ -59,10 +63,8 @@ extension Runtime {
         case .map:
             let m = v.obj(ObjMap.self)
             var parts: [String] = []
-            for j in 0..<m.pointee.used {
-                let e = m.pointee.entries![j]
-                if e.key == .empty { continue }
-                parts.append(describe(e.key, quoted: true, depth: depth + 1) + ": " + describe(e.value, quoted: true, depth: depth + 1))
+            forEachEntry(m) { key, value in
+                parts.append(describe(key, quoted: true, depth: depth + 1) + ": " + describe(value, quoted: true, depth: depth + 1))
             }
             return "{" + parts.joined(separator: ", ") + "}"
         case .bytes:
@@ -117,8 +119,30 @@ extension Runtime {
     /// one, everything else as `describe` shows it. Nil after raising.
     func toStringValue(_ v: Value) -> Value? {
         if v.isString { return v }
+        if v.isInlineInt { return Value(intToString(v.asInlineInt)) }
         guard let text = toText(v) else { return nil }
         return Value(makeString(text))
+    }
+
+    /// The decimal digits of `n` written straight into a new string object (no Swift String).
+    func intToString(_ n: Int64) -> UnsafeMutablePointer<ObjString> {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes of scratch: enough for 20 digits and a sign
+        return withUnsafeMutableBytes(of: &digits) { buffer in
+            let b = buffer.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            var m = n.magnitude
+            var i = 24
+            repeat {
+                i -= 1
+                b[i] = UInt8(truncatingIfNeeded: m % 10) &+ 48
+                m /= 10
+            } while m > 0
+            if n < 0 { i -= 1; b[i] = 45 }
+            let count = 24 - i
+            let s = allocateString(count: count)
+            memcpy(s.bytes, b + i, count)
+            finishString(s, scalarCount: count, ascii: true)
+            return s
+        }
     }
 
     /// Like `toStringValue` but returns Swift text (for `print`).

@@ -33,6 +33,8 @@ public struct Value: Equatable {
     static let undefined = Value(bits: specialTag | 3)
     /// An empty or deleted slot in hash tables; never visible to scripts.
     static let empty = Value(bits: specialTag | 4)
+    /// A removed map slot; never visible to scripts.
+    static let tombstone = Value(bits: specialTag | 6)
 
     // MARK: tests
 
