@@ -122,7 +122,7 @@ extension Runtime {
         var capacity = 8
         while capacity < minimumLive * 2 { capacity *= 2 }  // at most half full after
         let oldSlots = m.pointee.slots, oldCapacity = m.pointee.slotCapacity
-        let slots = calloc(capacity, MemoryLayout<MapSlot>.stride)!.assumingMemoryBound(to: MapSlot.self)
+        let slots = Runtime.allocateTable(capacity * MemoryLayout<MapSlot>.stride).assumingMemoryBound(to: MapSlot.self)
         for i in 0..<capacity { slots[i].key = .empty }
         let mask = capacity - 1
         var n = 0
@@ -178,6 +178,20 @@ extension Runtime {
         m.pointee.used = 0
         m.pointee.live = 0
         m.pointee.version += 1
+    }
+
+    /// Memory for a slot table. Large tables are 2 MiB aligned and marked for transparent huge
+    /// pages: lookups land at random places, and with 4 KiB pages each one also missed the TLB.
+    static func allocateTable(_ bytes: Int) -> UnsafeMutableRawPointer {
+        let huge = 2 << 20
+        if bytes >= huge {
+            var p: UnsafeMutableRawPointer? = nil
+            if posix_memalign(&p, huge, bytes) == 0, let p {
+                _ = madvise(p, bytes, 14 /* MADV_HUGEPAGE */)
+                return p
+            }
+        }
+        return malloc(max(bytes, 1))!
     }
 
     /// Calls `body` with each live entry, in insertion order.
