@@ -308,20 +308,18 @@ extension Compiler {
     private func comparisonJump(_ op: BinaryOp, _ lhs: Expr, _ rhs: Expr, c: Int) -> [Int] {
         let a = expressionToAnyRegister(lhs)
         setLine(lhs.loc)
-        if let imm = smallInt(rhs) {
+        if let imm = smallInt(rhs), op != .equal && op != .notEqual {
             let b = Int(imm) + 128
             switch op {
             case .less: emit(Instruction.abc(.testLtI, a, b, c))
             case .lessEqual: emit(Instruction.abc(.testLeI, a, b, c))
             case .greater: emit(Instruction.abc(.testGtI, a, b, c))
             case .greaterEqual: emit(Instruction.abc(.testGeI, a, b, c))
-            case .equal, .notEqual:
-                let k = constant(.int(imm))
-                emit(Instruction.abc(.testEqK, a, k, op == .equal ? c : 1 - c))
             default: break
             }
             return [emitJump()]
         }
+        // TESTEQK's B operand is 8 bits: past constant 255 compare through a register.
         if op == .equal || op == .notEqual, let k = literalConstant(rhs), k <= 255 {
             emit(Instruction.abc(.testEqK, a, k, op == .equal ? c : 1 - c))
             return [emitJump()]

@@ -69,6 +69,8 @@ final class Compiler {
             }
             seen.insert(name)
             let slot = rt.addModuleVariable(module, name: rt.intern(name))
+            // GETGLOBAL, SETGLOBAL and DEFGLOBAL carry the slot in a 16-bit Bx operand.
+            if slot > 0xFFFF { error("too many module variables (limit 65536)", at: s.loc) }
             moduleVariables[name] = (slot, mutable)
         }
     }
@@ -159,10 +161,15 @@ final class Compiler {
         rt.compilerRoots.append(value)
         fs.constants.append(c)
         fs.constantValues.append(value)
-        if fs.constants.count > (1 << 22) {
+        checkConstantCount()
+        return fs.constants.count - 1
+    }
+
+    /// LOADK, CLOSURE, NEWCLASS and IMPORT carry a constant index in a 16-bit Bx operand.
+    func checkConstantCount() {
+        if fs.constants.count > (1 << 16) {
             error("too many constants in one function", at: SourceLocation(line: fs.line, column: 1, offset: 0))
         }
-        return fs.constants.count - 1
     }
 
     func stringConstant(_ s: String) -> Int { constant(.string(s)) }
@@ -319,6 +326,7 @@ final class Compiler {
         rt.compilerRoots.append(v)
         fs.constantValues.append(v)
         fs.constants.append(.function(fs.constantValues.count - 1))
+        checkConstantCount()
         return fs.constants.count - 1
     }
 }
