@@ -149,7 +149,7 @@ final class Compiler {
     // MARK: constants
 
     func constant(_ c: Constant) -> Int {
-        if let i = fs.constants.firstIndex(of: c) { return i }
+        if let i = fs.constantIndex[c] { return i }
         let value: Value
         switch c {
         case .int(let i): value = rt.intValue(i)
@@ -161,14 +161,16 @@ final class Compiler {
         rt.compilerRoots.append(value)
         fs.constants.append(c)
         fs.constantValues.append(value)
+        fs.constantIndex[c] = fs.constants.count - 1
         checkConstantCount()
         return fs.constants.count - 1
     }
 
     /// LOADK, CLOSURE, NEWCLASS and IMPORT carry a constant index in a 16-bit Bx operand.
     func checkConstantCount() {
-        if fs.constants.count > (1 << 16) {
-            error("too many constants in one function", at: SourceLocation(line: fs.line, column: 1, offset: 0))
+        if fs.constants.count > (1 << 16) && !fs.reportedTooManyConstants {
+            fs.reportedTooManyConstants = true
+            error("too many constants in one function (limit 65536)", at: SourceLocation(line: fs.line, column: 1, offset: 0))
         }
     }
 
@@ -179,9 +181,8 @@ final class Compiler {
         if k <= 0xFFFF {
             emit(Instruction.abx(.loadK, r, k))
         } else {
-            // Rare: more than 65,535 constants. Load through a one-element list literal path.
-            emit(Instruction.abx(.loadK, r, 0xFFFF))
-            error("too many constants in one function", at: SourceLocation(line: fs.line, column: 1, offset: 0))
+            // Only reachable past the limit, which `checkConstantCount` has reported.
+            emit(Instruction.abx(.loadK, r, 0))
         }
     }
 

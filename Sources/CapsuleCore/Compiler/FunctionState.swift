@@ -2,7 +2,7 @@ import CapsuleSyntax
 
 /// A constant of a function being compiled. Objects are created on the heap when the
 /// function is finished.
-enum Constant: Equatable {
+enum Constant: Hashable {
     case int(Int64)
     case float(UInt64)  // bit pattern, so equal constants are shared and NaN compares equal
     case string(String)
@@ -46,6 +46,11 @@ final class FunctionState {
     var code: [UInt32] = []
     var lines: [Int32] = []
     var constants: [Constant] = []
+    /// Index of each constant, so adding one is a hash lookup (a large function has tens of
+    /// thousands; a linear search made compiling them quadratic).
+    var constantIndex: [Constant: Int] = [:]
+    /// Set once "too many constants" has been reported for this function.
+    var reportedTooManyConstants = false
     var constantValues: [Value] = []
     var locals: [Local] = []
     var upvalues: [UpvalueInfo] = []
