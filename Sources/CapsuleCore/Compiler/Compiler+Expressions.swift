@@ -290,20 +290,19 @@ extension Compiler {
     private func comparisonJump(_ op: BinaryOp, _ lhs: Expr, _ rhs: Expr, c: Int) -> [Int] {
         let a = expressionToAnyRegister(lhs)
         setLine(lhs.loc)
-        if let imm = smallInt(rhs) {
+        if op != .equal && op != .notEqual, let imm = smallInt(rhs) {
             let b = Int(imm) + 128
             switch op {
             case .less: emit(Instruction.abc(.testLtI, a, b, c))
             case .lessEqual: emit(Instruction.abc(.testLeI, a, b, c))
             case .greater: emit(Instruction.abc(.testGtI, a, b, c))
             case .greaterEqual: emit(Instruction.abc(.testGeI, a, b, c))
-            case .equal, .notEqual:
-                let k = constant(.int(imm))
-                emit(Instruction.abc(.testEqK, a, k, op == .equal ? c : 1 - c))
             default: break
             }
             return [emitJump()]
         }
+        // JEQK's B operand has 8 bits: only constants 0…255 fit (a small int used to go
+        // here unchecked and compared against the wrong constant past 255 constants).
         if op == .equal || op == .notEqual, let k = literalConstant(rhs), k <= 255 {
             emit(Instruction.abc(.testEqK, a, k, op == .equal ? c : 1 - c))
             return [emitJump()]

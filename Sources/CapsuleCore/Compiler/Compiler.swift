@@ -146,8 +146,15 @@ final class Compiler {
 
     // MARK: constants
 
+    /// LOADK's Bx operand addresses constants 0…65535. The 16 slots from `poolSlotStart` are
+    /// reserved for pool lists; constant k >= 65536 is element (k - 65536) % 32768 of pool
+    /// (k - 65536) / 32768, loaded with LOADK + LOADI + GETINDEX.
+    static let poolSlotStart = 0x1_0000 - 16
+    static let poolSize = 32768
+
     func constant(_ c: Constant) -> Int {
-        if let i = fs.constants.firstIndex(of: c) { return i }
+        if let i = fs.constantIndex[c] { return i }
+        reservePoolSlotsIfNeeded()
         let value: Value
         switch c {
         case .int(let i): value = rt.intValue(i)
@@ -157,6 +164,7 @@ final class Compiler {
         case .value(let bits): value = Value(bits: bits)
         }
         rt.compilerRoots.append(value)
+        fs.constantIndex[c] = fs.constants.count
         fs.constants.append(c)
         fs.constantValues.append(value)
         if fs.constants.count > (1 << 22) {
@@ -171,10 +179,42 @@ final class Compiler {
     func loadConstant(_ k: Int, into r: Int) {
         if k <= 0xFFFF {
             emit(Instruction.abx(.loadK, r, k))
-        } else {
-            // Rare: more than 65,535 constants. Load through a one-element list literal path.
-            emit(Instruction.abx(.loadK, r, 0xFFFF))
+            return
+        }
+        // Rare (huge literals): past 65,535 constants, load through a pool list.
+        let position = k - 0x1_0000
+        let pool = position / Compiler.poolSize
+        guard pool < fs.poolSlots.count else {
             error("too many constants in one function", at: SourceLocation(line: fs.line, column: 1, offset: 0))
+            return
+        }
+        let t = reserveRegisters()
+        emit(Instruction.abx(.loadK, r, fs.poolSlots[pool]))
+        emit(Instruction.asbx(.loadI, t, position % Compiler.poolSize))
+        emit(Instruction.abc(.getIndex, r, r, t))
+        fs.freeRegister = t
+    }
+
+    /// Reserves the pool-list slots when the constant table reaches them (placeholders, not
+    /// shared through `constantIndex`; `finishFunction` fills them).
+    func reservePoolSlotsIfNeeded() {
+        guard fs.poolSlots.isEmpty && fs.constants.count >= Compiler.poolSlotStart else { return }
+        for _ in 0..<16 {
+            fs.poolSlots.append(fs.constants.count)
+            fs.constants.append(.value(Value.nil.bits))
+            fs.constantValues.append(.nil)
+        }
+    }
+
+    /// Fills the reserved pool slots with lists of the constants past index 65535.
+    private func fillConstantPools(_ f: FunctionState) {
+        for (i, slot) in f.poolSlots.enumerated() {
+            let start = 0x1_0000 + i * Compiler.poolSize
+            guard start < f.constantValues.count else { break }
+            let end = min(start + Compiler.poolSize, f.constantValues.count)
+            let list = rt.newListValue(Array(f.constantValues[start..<end]))
+            rt.compilerRoots.append(list)
+            f.constantValues[slot] = list
         }
     }
 
@@ -284,6 +324,7 @@ final class Compiler {
         var name = f.name
         if let dot = name.firstIndex(of: ".") { className = String(name[..<dot]) }
         if f.kind == .script { name = "<script>" }
+        fillConstantPools(f)
         return rt.makeFunction(
             code: f.code, lines: f.lines, constants: f.constantValues,
             upvalues: f.upvalues.map { UInt16($0.index) | ($0.fromParentLocal ? 0x8000 : 0) },
@@ -317,6 +358,7 @@ final class Compiler {
         let fn = finishFunction(child)
         let v = Value(fn)
         rt.compilerRoots.append(v)
+        reservePoolSlotsIfNeeded()
         fs.constantValues.append(v)
         fs.constants.append(.function(fs.constantValues.count - 1))
         return fs.constants.count - 1

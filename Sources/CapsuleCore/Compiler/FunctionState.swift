@@ -2,7 +2,7 @@ import CapsuleSyntax
 
 /// A constant of a function being compiled. Objects are created on the heap when the
 /// function is finished.
-enum Constant: Equatable {
+enum Constant: Hashable {
     case int(Int64)
     case float(UInt64)  // bit pattern, so equal constants are shared and NaN compares equal
     case string(String)
@@ -47,6 +47,11 @@ final class FunctionState {
     var lines: [Int32] = []
     var constants: [Constant] = []
     var constantValues: [Value] = []
+    /// Index of each constant in `constants`, so sharing a constant is O(1).
+    var constantIndex: [Constant: Int] = [:]
+    /// Constant slots reserved (just below index 65536, which LOADK can address) for the
+    /// lists through which constants past that index are loaded; see `Compiler.loadConstant`.
+    var poolSlots: [Int] = []
     var locals: [Local] = []
     var upvalues: [UpvalueInfo] = []
     var scopeDepth = 0
