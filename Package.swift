@@ -31,7 +31,7 @@ let package = Package(
         ),
         .executableTarget(name: "capsule", dependencies: ["CapsuleCommands"]),
         .testTarget(name: "CapsuleSyntaxTests", dependencies: ["CapsuleSyntax"]),
-        .testTarget(name: "CapsuleCoreTests", dependencies: ["CapsuleCore"]),
+        .testTarget(name: "CapsuleCoreTests", dependencies: ["CapsuleCore"], exclude: ["Snapshots"]),
         .testTarget(
             name: "CapsuleCommandsTests",
             dependencies: ["CapsuleCommands"],

@@ -7,8 +7,11 @@ public final class VM {
     public let configuration: Configuration
     let rt: Runtime
     /// The REPL's persistent top-level module and its declarations.
-    private var replModule: UnsafeMutablePointer<ObjModule>? = nil
-    private var replVariables: [String: (slot: Int, mutable: Bool)] = [:]
+    /// `evaluate` and `call` share it (see VM+Embedding.swift).
+    var replModule: UnsafeMutablePointer<ObjModule>? = nil
+    var replVariables: [String: (slot: Int, mutable: Bool)] = [:]
+    /// True while a call into the VM is running (guards against re-entry from host functions).
+    var busy = false
 
     /// Creates a VM with the given settings.
     public init(configuration: Configuration = Configuration()) {
@@ -63,9 +66,12 @@ public final class VM {
 
     // MARK: implementation
 
-    private func onVMThread<T>(_ body: @escaping () -> T) -> T {
+    func onVMThread<T>(_ body: @escaping () -> T) -> T {
+        precondition(!busy, "capsule: a VM was re-entered while running (from a host function?)")
         var result: T? = nil
         BigStackThread.run(stackSize: configuration.threadStackSize) {
+            self.busy = true
+            defer { self.busy = false }
             result = body()
             // Every entry into the VM starts and ends with no temporary roots.
             self.rt.tempRoots.removeAll()
@@ -77,7 +83,7 @@ public final class VM {
         String(cString: strerror(errno))
     }
 
-    private func parseAndCompile(source: Source, module: UnsafeMutablePointer<ObjModule>,
+    func parseAndCompile(source: Source, module: UnsafeMutablePointer<ObjModule>,
                                  variables: [String: (slot: Int, mutable: Bool)], repl: Bool)
         -> (Result<UnsafeMutablePointer<ObjFunction>, CompileFailure>, [String: (slot: Int, mutable: Bool)]) {
         let (program, parseDiagnostics) = parse(source)
@@ -97,7 +103,7 @@ public final class VM {
         return CompileFailure(diagnostics: sorted, rendered: text)
     }
 
-    private func newScriptModule(name: String, path: String?) -> UnsafeMutablePointer<ObjModule> {
+    func newScriptModule(name: String, path: String?) -> UnsafeMutablePointer<ObjModule> {
         let directory = path.map { Runtime.directoryOf(Runtime.realPath($0) ?? $0) } ?? "."
         return rt.newModule(name: Compiler.moduleBindingName(name), sourceName: name, directory: directory)
     }
@@ -126,13 +132,21 @@ public final class VM {
         }
     }
 
-    private func replNow(_ input: String) -> RunOutcome {
+    /// The persistent top-level module of the REPL and of `evaluate`, created on first use;
+    /// `name` becomes its source name in traces from now on.
+    func replModule(named name: String) -> UnsafeMutablePointer<ObjModule> {
         if replModule == nil {
             let m = newScriptModule(name: "<repl>", path: nil)
             rt.permanentRoots.append(Value(m))
             replModule = m
         }
-        let (result, variables) = parseAndCompile(source: Source(name: "<repl>", text: input), module: replModule!,
+        replModule!.pointee.sourceName = Value(rt.intern(name))
+        return replModule!
+    }
+
+    private func replNow(_ input: String) -> RunOutcome {
+        let module = replModule(named: "<repl>")
+        let (result, variables) = parseAndCompile(source: Source(name: "<repl>", text: input), module: module,
                                                   variables: replVariables, repl: true)
         switch result {
         case .failure(let f): return .compileError(diagnostics: f.rendered)

@@ -124,7 +124,7 @@ extension Compiler {
         case .function(let decl):
             let k = function(decl, kind: .function, name: decl.name ?? "<fn>")
             setLine(e.loc)
-            emit(Instruction.abx(.closure, dest, k))
+            emit(Instruction.abx(.closure, dest, constantOperand16(k)))
         }
     }
 
@@ -308,7 +308,7 @@ extension Compiler {
     private func comparisonJump(_ op: BinaryOp, _ lhs: Expr, _ rhs: Expr, c: Int) -> [Int] {
         let a = expressionToAnyRegister(lhs)
         setLine(lhs.loc)
-        if let imm = smallInt(rhs), op != .equal && op != .notEqual {
+        if op != .equal && op != .notEqual, let imm = smallInt(rhs) {
             let b = Int(imm) + 128
             switch op {
             case .less: emit(Instruction.abc(.testLtI, a, b, c))
@@ -319,7 +319,8 @@ extension Compiler {
             }
             return [emitJump()]
         }
-        // TESTEQK's B operand is 8 bits: past constant 255 compare through a register.
+        // JEQK's B operand has 8 bits: only constants 0…255 fit (a small int used to go
+        // here unchecked and compared against the wrong constant past 255 constants).
         if op == .equal || op == .notEqual, let k = literalConstant(rhs), k <= 255 {
             emit(Instruction.abc(.testEqK, a, k, op == .equal ? c : 1 - c))
             return [emitJump()]

@@ -19,7 +19,7 @@ extension Compiler {
         case .importModule(let path, let alias):
             let name = alias ?? Compiler.moduleBindingName(path)
             let r = reserveRegisters()
-            emit(Instruction.abx(.importModule, r, stringConstant(path)))
+            emit(Instruction.abx(.importModule, r, constantOperand16(stringConstant(path))))
             bind(name, register: r, mutable: false, at: s.loc)
         case .ifStmt(let condition, let thenBody, let elseBody):
             let skipThen = conditionJump(condition, jumpWhen: false)
@@ -143,7 +143,7 @@ extension Compiler {
         }
         let k = function(decl, kind: .function, name: name)
         setLine(loc)
-        emit(Instruction.abx(.closure, r, k))
+        emit(Instruction.abx(.closure, r, constantOperand16(k)))
         if atModuleLevel, let slot = moduleVariables[name]?.slot {
             emit(Instruction.abx(.defGlobal, r, slot))
         }
@@ -151,7 +151,7 @@ extension Compiler {
 
     private func classDeclaration(_ decl: ClassDecl, at loc: SourceLocation) {
         let r = reserveRegisters()
-        emit(Instruction.abx(.newClass, r, stringConstant(decl.name)))
+        emit(Instruction.abx(.newClass, r, constantOperand16(stringConstant(decl.name))))
         if atModuleLevel {
             if let slot = moduleVariables[decl.name]?.slot { emit(Instruction.abx(.defGlobal, r, slot)) }
         } else {
@@ -175,7 +175,7 @@ extension Compiler {
             let k = function(m, kind: kind, name: "\(decl.name).\(methodName)")
             setLine(m.loc)
             let mr = reserveRegisters()
-            emit(Instruction.abx(.closure, mr, k))
+            emit(Instruction.abx(.closure, mr, constantOperand16(k)))
             emit(Instruction.abc(.method, r, mr))
             emit(Instruction.extra(stringConstant(methodName)))
             fs.freeRegister = mr

@@ -148,8 +148,15 @@ final class Compiler {
 
     // MARK: constants
 
+    /// LOADK's Bx operand addresses constants 0…65535. The 16 slots from `poolSlotStart` are
+    /// reserved for pool lists; constant k >= 65536 is element (k - 65536) % 32768 of pool
+    /// (k - 65536) / 32768, loaded with LOADK + LOADI + GETINDEX.
+    static let poolSlotStart = 0x1_0000 - 16
+    static let poolSize = 32768
+
     func constant(_ c: Constant) -> Int {
         if let i = fs.constantIndex[c] { return i }
+        reservePoolSlotsIfNeeded()
         let value: Value
         switch c {
         case .int(let i): value = rt.intValue(i)
@@ -166,12 +173,25 @@ final class Compiler {
         return fs.constants.count - 1
     }
 
-    /// LOADK, CLOSURE, NEWCLASS and IMPORT carry a constant index in a 16-bit Bx operand.
+    /// Constants past 65,535 are reached through pool lists (see `loadConstant`), up to 16 of
+    /// them.
+    static let constantLimit = 0x1_0000 + 16 * poolSize
+
     func checkConstantCount() {
-        if fs.constants.count > (1 << 16) && !fs.reportedTooManyConstants {
-            fs.reportedTooManyConstants = true
-            error("too many constants in one function (limit 65536)", at: SourceLocation(line: fs.line, column: 1, offset: 0))
-        }
+        if fs.constants.count > Compiler.constantLimit { tooManyConstants() }
+    }
+
+    func tooManyConstants() {
+        guard !fs.reportedTooManyConstants else { return }
+        fs.reportedTooManyConstants = true
+        error("too many constants in one function", at: SourceLocation(line: fs.line, column: 1, offset: 0))
+    }
+
+    /// A constant index for a 16-bit Bx operand (CLOSURE, CLASS, IMPORT), which cannot use the
+    /// pools; past 65,535 it is a compile error.
+    func constantOperand16(_ k: Int) -> Int {
+        if k > 0xFFFF { tooManyConstants(); return 0 }
+        return k
     }
 
     func stringConstant(_ s: String) -> Int { constant(.string(s)) }
@@ -180,9 +200,39 @@ final class Compiler {
     func loadConstant(_ k: Int, into r: Int) {
         if k <= 0xFFFF {
             emit(Instruction.abx(.loadK, r, k))
-        } else {
-            // Only reachable past the limit, which `checkConstantCount` has reported.
-            emit(Instruction.abx(.loadK, r, 0))
+            return
+        }
+        // Rare (huge literals): past 65,535 constants, load through a pool list.
+        let position = k - 0x1_0000
+        let pool = position / Compiler.poolSize
+        guard pool < fs.poolSlots.count else { tooManyConstants(); return }
+        let t = reserveRegisters()
+        emit(Instruction.abx(.loadK, r, fs.poolSlots[pool]))
+        emit(Instruction.asbx(.loadI, t, position % Compiler.poolSize))
+        emit(Instruction.abc(.getIndex, r, r, t))
+        fs.freeRegister = t
+    }
+
+    /// Reserves the pool-list slots when the constant table reaches them (placeholders, not
+    /// shared through `constantIndex`; `finishFunction` fills them).
+    func reservePoolSlotsIfNeeded() {
+        guard fs.poolSlots.isEmpty && fs.constants.count >= Compiler.poolSlotStart else { return }
+        for _ in 0..<16 {
+            fs.poolSlots.append(fs.constants.count)
+            fs.constants.append(.value(Value.nil.bits))
+            fs.constantValues.append(.nil)
+        }
+    }
+
+    /// Fills the reserved pool slots with lists of the constants past index 65535.
+    private func fillConstantPools(_ f: FunctionState) {
+        for (i, slot) in f.poolSlots.enumerated() {
+            let start = 0x1_0000 + i * Compiler.poolSize
+            guard start < f.constantValues.count else { break }
+            let end = min(start + Compiler.poolSize, f.constantValues.count)
+            let list = rt.newListValue(Array(f.constantValues[start..<end]))
+            rt.compilerRoots.append(list)
+            f.constantValues[slot] = list
         }
     }
 
@@ -292,6 +342,7 @@ final class Compiler {
         var name = f.name
         if let dot = name.firstIndex(of: ".") { className = String(name[..<dot]) }
         if f.kind == .script { name = "<script>" }
+        fillConstantPools(f)
         return rt.makeFunction(
             code: f.code, lines: f.lines, constants: f.constantValues,
             upvalues: f.upvalues.map { UInt16($0.index) | ($0.fromParentLocal ? 0x8000 : 0) },
@@ -325,6 +376,7 @@ final class Compiler {
         let fn = finishFunction(child)
         let v = Value(fn)
         rt.compilerRoots.append(v)
+        reservePoolSlotsIfNeeded()
         fs.constantValues.append(v)
         fs.constants.append(.function(fs.constantValues.count - 1))
         checkConstantCount()

@@ -52,6 +52,9 @@ final class FunctionState {
     /// Set once "too many constants" has been reported for this function.
     var reportedTooManyConstants = false
     var constantValues: [Value] = []
+    /// Constant slots reserved (just below index 65536, which LOADK can address) for the
+    /// lists through which constants past that index are loaded; see `Compiler.loadConstant`.
+    var poolSlots: [Int] = []
     var locals: [Local] = []
     var upvalues: [UpvalueInfo] = []
     var scopeDepth = 0
