@@ -6,9 +6,12 @@
 /// | top 16 bits | meaning | payload (low 48 bits) |
 /// |---|---|---|
 /// | < 0xFFF9 | a double (NaNs are canonical: only 0x7FF8… or 0xFFF8… occur) | |
-/// | 0xFFF9 | an int in [-2^47, 2^47) | two's complement, 48 bits |
 /// | 0xFFFA | a heap object | the object's address |
-/// | 0xFFFB | false, nil, true, undefined, empty | 0, 1, 2, 3, 4 |
+/// | 0xFFFB | false, nil, true, undefined, empty, failure, tombstone | 0 … 6 |
+/// | 0xFFFE | an int in [-2^47, 2^47) | two's complement, 48 bits |
+///
+/// NOTE: the int tag is chosen so that no other tag has all of its bits: `a & b` has the int
+/// tag exactly when both are ints, one test for the common two-int case (0xFFFF never occurs).
 ///
 /// Ints outside the inline range are boxed on the heap (`ObjInt`), so the language keeps full
 /// 64-bit ints. An int is always in its canonical form: inline when it fits, boxed otherwise,
@@ -18,7 +21,9 @@ public struct Value: Equatable {
 
     @inline(__always) @usableFromInline init(bits: UInt64) { self.bits = bits }
 
-    @usableFromInline static let intTag: UInt64 = 0xFFF9_0000_0000_0000
+    @usableFromInline static let intTag: UInt64 = 0xFFFE_0000_0000_0000
+    /// Everything at or above this is tagged (not a double).
+    @usableFromInline static let firstTag: UInt64 = 0xFFF9_0000_0000_0000
     @usableFromInline static let objTag: UInt64 = 0xFFFA_0000_0000_0000
     @usableFromInline static let specialTag: UInt64 = 0xFFFB_0000_0000_0000
     @usableFromInline static let payloadMask: UInt64 = 0x0000_FFFF_FFFF_FFFF
@@ -38,8 +43,10 @@ public struct Value: Equatable {
 
     // MARK: tests
 
-    @inline(__always) var isDouble: Bool { bits < Value.intTag }
-    @inline(__always) var isInlineInt: Bool { (bits >> 48) == 0xFFF9 }
+    @inline(__always) var isDouble: Bool { bits < Value.firstTag }
+    @inline(__always) var isInlineInt: Bool { (bits >> 48) == 0xFFFE }
+    /// Both are inline ints (see the note on the tag layout).
+    @inline(__always) static func bothInlineInts(_ a: Value, _ b: Value) -> Bool { ((a.bits & b.bits) >> 48) == 0xFFFE }
     @inline(__always) var isObject: Bool { (bits >> 48) == 0xFFFA }
     @inline(__always) var isNil: Bool { bits == Value.nil.bits }
     @inline(__always) var isBool: Bool { bits == Value.true.bits || bits == Value.false.bits }
@@ -80,7 +87,7 @@ public struct Value: Equatable {
     @inline(__always) func isObject(_ kind: ObjKind) -> Bool { isObject && header.pointee.kind == kind }
 
     /// True for doubles and inline ints: the numbers the interpreter's fast paths handle.
-    @inline(__always) var isFastNumber: Bool { bits < Value.objTag }
+    @inline(__always) var isFastNumber: Bool { isDouble || isInlineInt }
     /// The value of a double or an inline int as a double (call only when `isFastNumber`).
     @inline(__always) var fastNumberAsDouble: Double { isDouble ? asDouble : Double(asInlineInt) }
 
