@@ -10,7 +10,7 @@ extension Runtime {
     @inline(never)
     func importModule(_ nameValue: Value, from function: UnsafeMutablePointer<ObjFunction>) -> Value? {
         let name = nameValue.obj(ObjString.self).string
-        if let m = modules["builtin:" + name] { return m }
+        if let m = modules["builtin:" + name] ?? modules["native:" + name] { return m }
         if let factory = builtinModuleFactories[name] {
             let m = factory(self)
             modules["builtin:" + name] = m
@@ -49,6 +49,23 @@ extension Runtime {
             }
             guard let text = Runtime.readFile(resolved) else { continue }
             return loadModule(name: Compiler.moduleBindingName(name), path: resolved, sourceName: display, text: text)
+        }
+        if let resolver = nativeModuleResolver {
+            var directory: String? = nil
+            if let importer = function.pointee.module, importer.pointee.directory.isString {
+                directory = importer.pointee.directory.obj(ObjString.self).string
+            }
+            switch resolver(name, directory) {
+            case .found(let definition):
+                let m = makeNativeModule(definition)
+                modules["native:" + name] = m
+                return m
+            case .failed(let message):
+                raise(message)
+                return nil
+            case .notFound(let places):
+                tried += places
+            }
         }
         if tried.isEmpty { tried.append(file) }
         raise("module '\(name)' not found (looked in: \(tried.joined(separator: ", ")))")

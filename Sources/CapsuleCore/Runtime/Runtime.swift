@@ -101,6 +101,8 @@ final class Runtime {
     @exclusivity(unchecked) var loadingModules: [String] = []
     /// Built-in modules (e.g. `math`) by name, created on first import.
     @exclusivity(unchecked) var builtinModuleFactories: [String: (Runtime) -> Value] = [:]
+    /// The plugin host's resolver for `import` of native modules (nil: none installed).
+    @exclusivity(unchecked) var nativeModuleResolver: NativeModuleResolver? = nil
     /// Native functions registered through the embedding API.
     @exclusivity(unchecked) var hostFunctions: [String: Value] = [:]
 
