@@ -71,13 +71,13 @@ extension Parser {
     }
 
     /// Parses operators binding at least as tightly as `minimum`. Each link of a chain such
-    /// as `a + b + c` deepens the tree, so it counts towards the nesting limit.
+    /// as `a + b + c` deepens the tree, so it counts towards the chain-link limit.
     func parseBinary(_ minimum: Precedence) throws -> Expr {
         var left = try (minimum.rawValue <= Precedence.not.rawValue && check(.kwNot)) ? parseNot() : parseUnary()
         var links = 0
-        defer { depth -= links }
+        defer { chainLinks -= links }
         while let op = InfixOperator(currentKind), op.precedence.rawValue >= minimum.rawValue {
-            try enter()
+            try enterChainLink()
             links += 1
             advance()
             skipNewlines()
@@ -142,13 +142,13 @@ extension Parser {
     func parsePostfix(_ base: Expr) throws -> Expr {
         var expr = base
         var links = 0
-        defer { depth -= links }
+        defer { chainLinks -= links }
         while true {
             switch currentKind {
             case .leftParen, .leftBracket, .dot: break
             default: return expr
             }
-            try enter()
+            try enterChainLink()
             links += 1
             switch currentKind {
             case .leftParen:

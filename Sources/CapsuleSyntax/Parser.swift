@@ -13,6 +13,8 @@ public final class Parser {
     /// The deepest nesting of expressions and blocks accepted. Deeper input is a diagnostic,
     /// never a native stack overflow (and keeps every AST walk shallow).
     public static let maximumDepth = 256
+    /// Most links in operator and postfix chains open at once (see `enterChainLink`).
+    public static let maximumChainLinks = 2_000
 
     /// Parses `source`. Never fails: problems come back as diagnostics (sorted by position)
     /// next to whatever could be parsed.
@@ -46,6 +48,8 @@ public final class Parser {
     var ignoresNewlines = false
     /// Current nesting of expressions and blocks, checked against `maximumDepth`.
     var depth = 0
+    /// Links of the operator and postfix chains being parsed, checked against `maximumChainLinks`.
+    var chainLinks = 0
     /// Number of opening brackets consumed and not yet closed; recovery uses it to skip the
     /// rest of groups the failed statement opened.
     var openGroups = 0
@@ -204,6 +208,17 @@ public final class Parser {
     }
 
     func leave() { depth -= 1 }
+
+    /// Adds one link to an operator or postfix chain (`a + b + c`, `a.b().c`). Links deepen
+    /// the tree like nesting does, but a flat chain is ordinary code, so they have their own
+    /// larger budget (shared by all chains open at once). Pair with `chainLinks -= n`.
+    func enterChainLink() throws {
+        guard chainLinks < Parser.maximumChainLinks else {
+            abandonsNestedStatements = true
+            throw fail("expression is too long (more than \(Parser.maximumChainLinks) operators in a chain)", at: current.loc)
+        }
+        chainLinks += 1
+    }
 
     // MARK: - Recovery
 

@@ -58,14 +58,27 @@ let tooDeep = "nesting is too deep (limit 256)"
     @Test func longPrefixAndPostfixChains() {
         let n = 100_000
         for text in [String(repeating: "-", count: n) + "x", String(repeating: "not ", count: n) + "x",
-                     "f" + String(repeating: "()", count: n), "a" + String(repeating: ".b", count: n),
-                     "x = 1" + String(repeating: " + 1", count: n),
                      String(repeating: "\"${", count: n) + String(repeating: "}\"", count: n),
                      "x = " + String(repeating: "fn() { return ", count: n)] {
             #expect(errorsOnThread(text).first?.hasSuffix(tooDeep) == true, "\(text.prefix(20))")
         }
+        // Flat chains are not nesting: they have their own, larger budget.
+        let tooLong = "expression is too long (more than \(Parser.maximumChainLinks) operators in a chain)"
+        for text in ["f" + String(repeating: "()", count: n), "a" + String(repeating: ".b", count: n),
+                     "x = 1" + String(repeating: " + 1", count: n)] {
+            #expect(errorsOnThread(text).first?.hasSuffix(tooLong) == true, "\(text.prefix(20))")
+        }
         let elseIfs = "if a {}" + String(repeating: " else if a {}", count: n)
         #expect(errorsOnThread(elseIfs).map { $0.hasSuffix(tooDeep) } == [true])
+    }
+
+    @Test func longFlatChainsAreFine() {
+        // A generated expression with 1,500 operators parses (and its tree is freed) on an
+        // ordinary 8 MiB stack.
+        let sum = "x = " + Array(repeating: "y", count: 1_500).joined(separator: " + ")
+        #expect(errorsOnThread(sum) == [])
+        let calls = "x = a" + String(repeating: ".b()", count: 700)
+        #expect(errorsOnThread(calls) == [])
     }
 
     @Test func justUnderTheLimitIsFine() {
