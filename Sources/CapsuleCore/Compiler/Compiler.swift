@@ -111,7 +111,7 @@ final class Compiler {
 
     // MARK: emitting
 
-    @inline(__always) func setLine(_ loc: SourceLocation) { fs.line = loc.line }
+    @inline(__always) func setLine(_ loc: SourceLocation) { fs.line = loc.line; fs.loc = loc }
 
     @discardableResult
     func emit(_ word: UInt32) -> Int {
@@ -129,7 +129,7 @@ final class Compiler {
     func patchJump(_ position: Int, to target: Int) {
         let offset = target - (position + 1)
         guard Instruction.sjRange.contains(offset) else {
-            error("function is too large to compile", at: SourceLocation(line: fs.line, column: 1, offset: 0))
+            error("function is too large to compile", at: fs.loc)
             return
         }
         let word = fs.code[position]
@@ -184,7 +184,7 @@ final class Compiler {
     func tooManyConstants() {
         guard !fs.reportedTooManyConstants else { return }
         fs.reportedTooManyConstants = true
-        error("too many constants in one function", at: SourceLocation(line: fs.line, column: 1, offset: 0))
+        error("too many constants in one function", at: fs.loc)
     }
 
     /// A constant index for a 16-bit Bx operand (CLOSURE, CLASS, IMPORT), which cannot use the
@@ -246,7 +246,7 @@ final class Compiler {
             fs.maxRegisters = fs.freeRegister
             if fs.maxRegisters > Compiler.registerLimit {
                 error("function needs too many registers (limit \(Compiler.registerLimit))",
-                      at: SourceLocation(line: fs.line, column: 1, offset: 0))
+                      at: fs.loc)
                 fs.freeRegister = 1
             }
         }
@@ -329,7 +329,7 @@ final class Compiler {
         }
         f.upvalues.append(info)
         if f.upvalues.count == 256 {
-            error("function captures too many variables (limit 255)", at: SourceLocation(line: f.line, column: 1, offset: 0))
+            error("function captures too many variables (limit 255)", at: f.loc)
         }
         return f.upvalues.count - 1
     }
@@ -355,6 +355,7 @@ final class Compiler {
     func function(_ decl: FunctionDecl, kind: FunctionKind, name: String) -> Int {
         let child = FunctionState(enclosing: fs, kind: kind, name: name)
         child.line = decl.loc.line
+        child.loc = decl.loc
         fs = child
         child.arity = decl.params.count
         beginScope()

@@ -63,6 +63,8 @@ final class FunctionState {
     var loops: [LoopState] = []
     var tryDepth = 0
     var line: Int32 = 1
+    /// The position of the construct being compiled (for errors that have no better place).
+    var loc = SourceLocation(line: 1, column: 1, offset: 0)
 
     init(enclosing: FunctionState?, kind: FunctionKind, name: String) {
         self.enclosing = enclosing
