@@ -1,5 +1,5 @@
 import CapsuleHost
-import Foundation
+import Glibc
 
 /// Where a command writes. The real one writes to the process's streams; tests pass closures
 /// that collect text.
@@ -17,7 +17,7 @@ struct Console {
             err: { text in
                 // Flush stdout first so a script's output appears before its error report.
                 fflush(nil)
-                FileHandle.standardError.write(Data(text.utf8))
+                writeStandardError(text)
             }
         )
     }

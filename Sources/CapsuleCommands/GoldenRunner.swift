@@ -1,5 +1,5 @@
 import CapsuleHost
-import Foundation
+import FoundationEssentials
 
 /// Runs golden scripts: every `*.cap` under a root directory, compared byte for byte with its
 /// `.out` (expected standard output) and `.err` (expected error text) files. A missing
@@ -33,19 +33,25 @@ public struct GoldenRunner: Sendable {
 
     /// Every `*.cap` file under `root`, recursively, sorted by relative path. Directories
     /// named `lib` hold modules that the cases import, not cases, and are skipped.
+    /// Symbolic links are not followed into directories (not even when `root` itself is one);
+    /// a link to a file counts as a file.
     public func discover() -> [GoldenCase] {
-        let files = FileManager.default
-        guard let walker = files.enumerator(atPath: root) else { return [] }
+        guard isDirectory(atPath: root, followingLinks: false) == true else { return [] }
         var cases: [GoldenCase] = []
-        while let relative = walker.nextObject() as? String {
-            var isDirectory: ObjCBool = false
-            _ = files.fileExists(atPath: root + "/" + relative, isDirectory: &isDirectory)
-            if isDirectory.boolValue {
-                if (relative as NSString).lastPathComponent == "lib" { walker.skipDescendants() }
-            } else if relative.hasSuffix(".cap") {
-                cases.append(GoldenCase(root: root, name: relative))
+        func walk(_ prefix: String) {
+            for name in directoryEntries(atPath: prefix.isEmpty ? root : root + "/" + prefix) {
+                let relative = prefix.isEmpty ? name : prefix + "/" + name
+                let path = root + "/" + relative
+                if isDirectory(atPath: path) == true {
+                    if name != "lib" && isDirectory(atPath: path, followingLinks: false) == true {
+                        walk(relative)
+                    }
+                } else if relative.hasSuffix(".cap") {
+                    cases.append(GoldenCase(root: root, name: relative))
+                }
             }
         }
+        walk("")
         return cases.sorted { $0.name < $1.name }
     }
 
@@ -81,9 +87,9 @@ public struct GoldenRunner: Sendable {
         ]
         for file in files where !file.expected.utf8.elementsEqual(file.actual.utf8) {
             if file.actual.isEmpty {
-                try FileManager.default.removeItem(atPath: file.path)
+                try removeFile(atPath: file.path)
             } else {
-                try Data(file.actual.utf8).write(to: URL(fileURLWithPath: file.path))
+                try writeTextFile(file.actual, atPath: file.path)
             }
             changed.append(String(file.path.dropFirst(root.count + 1)))
         }

@@ -1,5 +1,6 @@
 import CReadline
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A source of input lines for the REPL.
 protocol LineReader {
@@ -32,7 +33,7 @@ struct ReadlineReader: LineReader {
     }
 
     /// `~/.capsule_history`, where `~` is `$HOME` if set, else the account's home directory.
-    static func defaultHistoryPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+    static func defaultHistoryPath(environment: [String: String] = environmentVariables("HOME")) -> String {
         let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 }
             ?? FileManager.default.homeDirectoryForCurrentUser.path
         return URL(fileURLWithPath: home).appendingPathComponent(".capsule_history").path

@@ -1,6 +1,6 @@
 import ArgumentParser
 import CapsuleHost
-import Foundation
+import Glibc
 
 /// `capsule repl`: the interactive prompt.
 struct ReplCommand: ParsableCommand {

@@ -1,5 +1,5 @@
 import CapsuleHost
-import Foundation
+import Glibc
 
 /// A file that could not be read, with the system's reason (`No such file or directory`).
 struct FileReadError: Error, Equatable {
@@ -32,4 +32,40 @@ func readTextFile(atPath path: String) throws(FileReadError) -> String {
         throw FileReadError(path: path, reason: String(cString: strerror(errno)))
     }
     return String(decoding: bytes, as: UTF8.self)
+}
+
+/// A file that could not be written or removed, with the system's reason.
+struct FileWriteError: Error, Equatable, CustomStringConvertible {
+    var path: String
+    var reason: String
+    /// `write` or `remove`.
+    var action: String
+
+    /// `cannot write PATH: REASON`.
+    var description: String { "cannot \(action) \(path): \(reason)" }
+}
+
+/// Replaces the contents of the file at `path` with `text` (creating it if needed).
+func writeTextFile(_ text: String, atPath path: String) throws(FileWriteError) {
+    func failure() -> FileWriteError {
+        FileWriteError(path: path, reason: String(cString: strerror(errno)), action: "write")
+    }
+    guard let file = fopen(path, "wb") else { throw failure() }
+    var text = text
+    let written = text.withUTF8 { bytes in
+        bytes.isEmpty ? 0 : fwrite(bytes.baseAddress, 1, bytes.count, file)
+    }
+    if written != text.utf8.count {
+        let error = failure()
+        fclose(file)
+        throw error
+    }
+    if fclose(file) != 0 { throw failure() }
+}
+
+/// Removes the file at `path`.
+func removeFile(atPath path: String) throws(FileWriteError) {
+    if unlink(path) != 0 {
+        throw FileWriteError(path: path, reason: String(cString: strerror(errno)), action: "remove")
+    }
 }

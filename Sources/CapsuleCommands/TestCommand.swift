@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 
 /// `capsule test [DIR]`: runs the golden scripts, the same runner `swift test` uses.
 struct TestCommand: ParsableCommand {
@@ -36,8 +35,7 @@ struct TestCommand: ParsableCommand {
     var record = false
 
     func run() throws {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+        guard isDirectory(atPath: directory) == true else {
             Console.standard.err("error: \(directory) is not a directory\n")
             throw ExitCode(74)
         }

@@ -1,6 +1,5 @@
 import ArgumentParser
 import CapsuleHost
-import Foundation
 
 /// Options shared by the commands that run code: module search path and GC stress.
 struct VMOptions: ParsableArguments {
@@ -20,7 +19,7 @@ struct VMOptions: ParsableArguments {
     /// A VM configuration from these options, the script's arguments and the environment.
     func configuration(
         arguments: [String] = [],
-        environment: [String: String] = ProcessInfo.processInfo.environment
+        environment: [String: String] = environmentVariables("CAPSULE_PATH")
     ) -> Configuration {
         var configuration = Configuration()
         configuration.gcStress = gcStress
