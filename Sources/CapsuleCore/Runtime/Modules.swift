@@ -128,9 +128,11 @@ extension Runtime {
     static func readFileBytes(_ path: String) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
+        // NOTE: errno is kept for the caller's message (close does not change it on success).
         defer { close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) != S_IFDIR else { return nil }
+        guard fstat(fd, &st) == 0 else { return nil }
+        if (st.st_mode & S_IFMT) == S_IFDIR { errno = EISDIR; return nil }
         var result: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
