@@ -422,6 +422,15 @@ extension Runtime {
                             continue
                         }
                     }
+                } else if receiver.isObject, let m = methodTables[Int(receiver.header.pointee.kind.rawValue)].get(name) {
+                    // A method of a built-in type (list.push, map.get, …): call the native here.
+                    let native = m.obj(ObjNative.self)
+                    if native.pointee.arity < 0 || native.pointee.arity == Instruction.b(i) {
+                        frame.pointee.pc = pc
+                        let r = native.pointee.body(self, regs + a, Instruction.b(i) &+ 1)
+                        if r.bits != Runtime.failure.bits { regs[a] = r; continue }
+                        break
+                    }
                 }
                 frame.pointee.pc = pc
                 let outcome = invokeSlow(base: index(regs) &+ a, argc: Instruction.b(i), name: name)
