@@ -278,8 +278,9 @@ extension Runtime {
             free(l.pointee.items)
         case .map:
             let m = p.assumingMemoryBound(to: ObjMap.self)
-            size += m.pointee.slotCapacity * MemoryLayout<MapSlot>.stride + m.pointee.orderCapacity * 4
-            free(m.pointee.slots); free(m.pointee.order)
+            size += m.pointee.slotCapacity * (MemoryLayout<MapSlot>.stride + MemoryLayout<MapSlotInfo>.stride)
+                + m.pointee.orderCapacity * 4
+            free(m.pointee.slots); free(m.pointee.info); free(m.pointee.order)
         case .bytes:
             let b = p.assumingMemoryBound(to: ObjBytes.self)
             size += b.pointee.capacity

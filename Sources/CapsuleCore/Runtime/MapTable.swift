@@ -7,6 +7,7 @@ extension Runtime {
     func newMap(capacity: Int = 0) -> UnsafeMutablePointer<ObjMap> {
         let m = allocateObject(kind: .map, size: MemoryLayout<ObjMap>.stride).assumingMemoryBound(to: ObjMap.self)
         m.pointee.slots = nil
+        m.pointee.info = nil
         m.pointee.slotCapacity = 0
         m.pointee.filled = 0
         m.pointee.order = nil
@@ -80,7 +81,10 @@ extension Runtime {
             let k = slots[i].key
             if k.bits == key.bits { return i }
             if k.bits == Value.empty.bits { return -1 }
-            if slots[i].hash == h32 && k.isObject && keysEqual(k, key) { return i }
+            // Different objects can still be equal keys (two strings with the same text).
+            if k.isObject && key.isObject && m.pointee.info.unsafelyUnwrapped[i].hash == h32 && keysEqual(k, key) {
+                return i
+            }
             i = (i + 1) & mask
         }
     }
@@ -104,12 +108,14 @@ extension Runtime {
         if m.pointee.used == m.pointee.orderCapacity { growOrder(m) }
         let slots = m.pointee.slots!
         let mask = m.pointee.slotCapacity - 1
-        var i = probeStart(UInt32(truncatingIfNeeded: h), mask: mask)
+        let h32 = UInt32(truncatingIfNeeded: h)
+        var i = probeStart(h32, mask: mask)
         // Reuse the first tombstone on the probe path, else the empty slot that ended it.
         while slots[i].key.bits != Value.empty.bits && slots[i].key.bits != Value.tombstone.bits { i = (i + 1) & mask }
         if slots[i].key.bits == Value.empty.bits { m.pointee.filled += 1 }
         let position = m.pointee.used
-        slots[i] = MapSlot(key: k, value: value, hash: UInt32(truncatingIfNeeded: h), order: Int32(position))
+        slots[i] = MapSlot(key: k, value: value)
+        m.pointee.info![i] = MapSlotInfo(hash: h32, order: Int32(position))
         m.pointee.order![position] = Int32(i)
         m.pointee.used += 1
         m.pointee.live += 1
@@ -121,26 +127,31 @@ extension Runtime {
     private func rehash(_ m: UnsafeMutablePointer<ObjMap>, minimumLive: Int) {
         var capacity = 8
         while capacity < minimumLive * 2 { capacity *= 2 }  // at most half full after
-        let oldSlots = m.pointee.slots, oldCapacity = m.pointee.slotCapacity
+        let oldSlots = m.pointee.slots, oldInfo = m.pointee.info, oldCapacity = m.pointee.slotCapacity
         let slots = Runtime.allocateTable(capacity * MemoryLayout<MapSlot>.stride).assumingMemoryBound(to: MapSlot.self)
+        let info = malloc(capacity * MemoryLayout<MapSlotInfo>.stride)!.assumingMemoryBound(to: MapSlotInfo.self)
         for i in 0..<capacity { slots[i].key = .empty }
         let mask = capacity - 1
         var n = 0
-        if let oldSlots, let order = m.pointee.order {
+        if let oldSlots, let oldInfo, let order = m.pointee.order {
             for j in 0..<m.pointee.used {
                 let s = Int(order[j])
                 if s < 0 { continue }
-                let old = oldSlots[s]
-                var i = probeStart(old.hash, mask: mask)
+                let hash = oldInfo[s].hash
+                var i = probeStart(hash, mask: mask)
                 while slots[i].key.bits != Value.empty.bits { i = (i + 1) & mask }
-                slots[i] = MapSlot(key: old.key, value: old.value, hash: old.hash, order: Int32(n))
+                slots[i] = oldSlots[s]
+                info[i] = MapSlotInfo(hash: hash, order: Int32(n))
                 order[n] = Int32(i)
                 n += 1
             }
         }
         free(oldSlots)
-        accountExternal((capacity - oldCapacity) * MemoryLayout<MapSlot>.stride)
+        free(oldInfo)
+        let perSlot = MemoryLayout<MapSlot>.stride + MemoryLayout<MapSlotInfo>.stride
+        accountExternal((capacity - oldCapacity) * perSlot)
         m.pointee.slots = slots
+        m.pointee.info = info
         m.pointee.slotCapacity = capacity
         m.pointee.filled = n
         m.pointee.used = n
@@ -164,7 +175,7 @@ extension Runtime {
         guard s >= 0 else { return nil }
         let slots = m.pointee.slots!
         let v = slots[s].value
-        m.pointee.order![Int(slots[s].order)] = -1
+        m.pointee.order![Int(m.pointee.info![s].order)] = -1
         slots[s].key = .tombstone
         slots[s].value = .nil
         m.pointee.live -= 1

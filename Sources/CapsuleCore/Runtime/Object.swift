@@ -64,11 +64,17 @@ struct ObjBytes {
     var capacity: Int
 }
 
-/// One slot of a map's open-addressed table.
+/// One slot of a map's open-addressed table: 16 bytes, so four share a cache line and none
+/// straddles two.
 struct MapSlot {
     /// `Value.empty` for a never-used slot, `Value.tombstone` for a removed one.
     var key: Value
     var value: Value
+}
+
+/// What a map keeps per slot besides the key and value, in a separate array: it is read only
+/// when two different objects may be equal keys, and when the table is rebuilt.
+struct MapSlotInfo {
     var hash: UInt32
     /// Position of this entry in the map's insertion order.
     var order: Int32
@@ -84,6 +90,7 @@ struct MapSlot {
 struct ObjMap {
     var header: ObjHeader
     var slots: UnsafeMutablePointer<MapSlot>?
+    var info: UnsafeMutablePointer<MapSlotInfo>?
     /// A power of two (or 0).
     var slotCapacity: Int
     /// Slots holding a key or a tombstone (for the load factor).
