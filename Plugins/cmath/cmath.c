@@ -32,7 +32,7 @@ static uint8_t cmath_clamp_u8(int64_t v) { return v < 0 ? 0 : v > 255 ? 255 : (u
 
 static int64_t cmath_checked_div(int64_t a, int64_t b) {
     if (b == 0) {
-        host->raise("checked_div: division by zero");
+        host->raise("division by zero");
         return 0;
     }
     return a / b;
@@ -41,7 +41,7 @@ static int64_t cmath_checked_div(int64_t a, int64_t b) {
 /* divmod(a, b, out q, out r): the quotient and remainder as out-parameters. */
 static void cmath_divmod(int64_t a, int64_t b, int64_t *q, int64_t *r) {
     if (b == 0) {
-        host->raise("divmod: division by zero");
+        host->raise("division by zero");
         return;
     }
     *q = a / b;

@@ -9,6 +9,7 @@ extension ExportBinding {
         let types = signature.parameters.map { $0.isOut ? nil : $0.type }
         let context = bridge.context
         let function = export.function
+        let name = qualifiedName
         switch (types, signature.result) {
         case ([.i64, .i64], .i64):
             // NOTE: the signature says this is the function's C type; the cast is the fast path.
@@ -18,7 +19,7 @@ extension ExportBinding {
                 let previous = context.enter()
                 let r = f(a, b)
                 context.leave(previous)
-                if let message = context.raised { context.raised = nil; return call.raise(message) }
+                if let message = context.raised { context.raised = nil; return call.raise("\(name): \(message)") }
                 return call.intValue(r)
             }
         case ([.f64, .f64], .f64):
@@ -28,7 +29,7 @@ extension ExportBinding {
                 let previous = context.enter()
                 let r = f(a, b)
                 context.leave(previous)
-                if let message = context.raised { context.raised = nil; return call.raise(message) }
+                if let message = context.raised { context.raised = nil; return call.raise("\(name): \(message)") }
                 return call.doubleValue(r)
             }
         case ([.i64], .i64):
@@ -38,7 +39,7 @@ extension ExportBinding {
                 let previous = context.enter()
                 let r = f(a)
                 context.leave(previous)
-                if let message = context.raised { context.raised = nil; return call.raise(message) }
+                if let message = context.raised { context.raised = nil; return call.raise("\(name): \(message)") }
                 return call.intValue(r)
             }
         default:

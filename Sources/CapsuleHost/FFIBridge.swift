@@ -112,7 +112,7 @@ final class ExportBinding {
         if export.closesHandle { call.closeHandle(0) }
         if let message = bridge.context.raised {
             bridge.context.raised = nil
-            return call.raise(message)
+            return call.raise("\(qualifiedName): \(message)")
         }
         return results(call)
     }

@@ -92,7 +92,7 @@ enum HostAPI {
     static func deny(_ what: String) {
         guard let context = CallContext.current else { return }
         if context.raised == nil {
-            context.raised = "plugin \(context.pluginName): \(what) denied (no capability grants this)"
+            context.raised = "\(what) denied: plugin \(context.pluginName) has no capability that grants it"
         }
     }
 

@@ -72,7 +72,7 @@ public final class PluginHost {
     }
 
     /// The directory holding the running executable (from /proc/self/exe), or nil.
-    static func executableDirectory() -> String? {
+    public static func executableDirectory() -> String? {
         var buffer = [CChar](repeating: 0, count: 4096)
         let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
         guard n > 0 else { return nil }

@@ -79,7 +79,7 @@ import Testing
             print(cmath.checked_div(9, 3))
             cmath.checked_div(1, 0)
             """)
-        #expect(output == "error checked_div: division by zero\ndivmod: division by zero\n3\nERROR: error: checked_div: division by zero")
+        #expect(output == "error cmath.checked_div: division by zero\ncmath.divmod: division by zero\n3\nERROR: error: cmath.checked_div: division by zero")
     }
 
     @Test(.serialized, arguments: [false, true])

@@ -66,7 +66,7 @@ import Testing
             print(good.host_abi())
             try { good.read_secret() } catch e { print(e.message) }
             """, pluginPaths: [Fixtures.directory])
-        #expect(output == "1\nplugin good: open_file('/etc/passwd') denied (no capability grants this)\n")
+        #expect(output == "1\ngood.read_secret: open_file('/etc/passwd') denied: plugin good has no capability that grants it\n")
     }
 
     @Test func registryKnowsLoadedVersions() {
