@@ -146,3 +146,35 @@ enum NarrowPlugin {
         return dir
     }()
 }
+
+/// The less common conversions: buffers, pointers, NULL results and out-parameters.
+@Suite struct ConversionTests {
+    @Test(arguments: [false, true])
+    func buffersPointersAndOutParameters(gcStress: Bool) {
+        let output = run("""
+            import "narrow"
+            let b = bytes(4)
+            narrow.fill(b, 7)
+            print(b.hex())
+            narrow.fill(bytes(0), 1)
+            print(narrow.length_of(b), narrow.length_of("héllo"), narrow.length_of(""))
+            try { narrow.fill("abc", 1) } catch e { print(e.message) }
+            try { narrow.fill(b, 256) } catch e { print(e.message) }
+            print(narrow.maybe_text(true), narrow.maybe_text(false))
+            print(narrow.same_ptr(nil), narrow.same_ptr(4096))
+            try { narrow.same_ptr("x") } catch e { print(e.message) }
+            print(narrow.split(7.25), narrow.split(-2.5))
+            """, pluginPaths: [NarrowPlugin.directory], gcStress: gcStress)
+        #expect(output == """
+            07070707
+            4 6 0
+            narrow.fill: argument 1: expected buf (bytes), got string
+            narrow.fill: argument 2: expected u8 (0 to 255), got 256
+            text nil
+            nil 4096
+            narrow.same_ptr: argument 1: expected ptr (an int address or nil), got string
+            [false, 7, 0.25, false] [true, -2, -0.5, true]
+
+            """)
+    }
+}
