@@ -12,18 +12,19 @@ enum Converted {
 /// signature implies. Messages read "expected TYPE, got WHAT" and are prefixed by the caller
 /// with the module, function and argument index.
 extension ExportBinding {
-    /// Writes script argument `index` as `type` into C slot `at` (and the next one for
-    /// bytes/buf). Returns nil, or the reason the argument does not fit.
-    func store(_ call: NativeCall, _ index: Int, _ type: ValueType, at slotIndex: Int) -> String? {
+    /// Writes script argument `index` as `type` (declared for `parameter`) into C slot `at`
+    /// (and the next one for bytes/buf). Returns nil, or the reason the argument does not fit.
+    @inline(__always)
+    func store(_ call: NativeCall, _ index: Int, _ type: TypeKind, parameter: Int, at slotIndex: Int) -> String? {
         let p = slot(slotIndex)
         switch type {
         case .bool:
             guard let b = call.bool(index) else { return "expected bool, got \(got(call, index))" }
             p.storeBytes(of: b ? 1 : 0, as: UInt8.self)
         case .i8, .i16, .i32, .i64, .u8, .u16, .u32, .u64:
-            guard let v = call.int(index) else { return "expected \(type), got \(got(call, index))" }
+            guard let v = call.int(index) else { return "expected \(type.name), got \(got(call, index))" }
             let range = type.intRange!
-            guard range.contains(v) else { return "expected \(type) (\(range.lowerBound) to \(range.upperBound)), got \(v)" }
+            guard range.contains(v) else { return "expected \(type.name) (\(range.lowerBound) to \(range.upperBound)), got \(v)" }
             switch type {
             case .i8, .u8: p.storeBytes(of: UInt8(truncatingIfNeeded: v), as: UInt8.self)
             case .i16, .u16: p.storeBytes(of: UInt16(truncatingIfNeeded: v), as: UInt16.self)
@@ -64,8 +65,8 @@ extension ExportBinding {
             }
             p.storeBytes(of: buffer.baseAddress, as: UnsafeRawPointer?.self)
             slot(slotIndex + 1).storeBytes(of: UInt64(buffer.count), as: UInt64.self)
-        case .handle(let name):
-            let expected = bridge.qualifiedHandleName(name)
+        case .handle:
+            let expected = handleNames[parameter]
             guard let h = call.handle(index) else { return "expected handle<\(expected)>, got \(got(call, index))" }
             guard h.typeName == expected else { return "expected handle<\(expected)>, got handle<\(h.typeName)>" }
             guard let pointer = h.pointer else { return "expected handle<\(expected)>, got a closed handle<\(expected)>" }
@@ -85,7 +86,8 @@ extension ExportBinding {
 
     /// Reads a C value of `type` at `p`. `widened`: libffi returns integer results narrower
     /// than a register as a full `ffi_arg`; out-parameters hold exactly the C type.
-    func convertResult(_ call: NativeCall, _ type: ValueType, from p: UnsafeMutableRawPointer, widened: Bool) -> Converted {
+    /// `handle` indexes `handleNames` for a handle result.
+    func convertResult(_ call: NativeCall, _ type: TypeKind, handle: Int, from p: UnsafeMutableRawPointer, widened: Bool) -> Converted {
         switch type {
         case .void: return .value(call.nilValue)
         case .bool: return .value(call.boolValue(p.load(as: UInt8.self) != 0))
@@ -108,11 +110,12 @@ extension ExportBinding {
         case .str:
             guard let s = p.load(as: UnsafePointer<UInt8>?.self) else { return .value(call.nilValue) }
             return .value(call.stringValue(UnsafeBufferPointer(start: s, count: strlen(UnsafeRawPointer(s).assumingMemoryBound(to: CChar.self)))))
-        case .handle(let name):
+        case .handle:
             guard let pointer = p.load(as: UnsafeMutableRawPointer?.self) else { return .value(call.nilValue) }
-            return .value(call.handleValue(pointer, typeName: bridge.qualifiedHandleName(name), destructor: bridge.destructor(of: name)))
+            let name = handleNames[handle]
+            return .value(call.handleValue(pointer, typeName: name, destructor: bridge.destructor(qualified: name)))
         case .bytes, .buf:
-            return .error("\(type) is not a result type")
+            return .error("\(type.name) is not a result type")
         }
     }
 }

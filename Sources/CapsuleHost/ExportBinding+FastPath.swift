@@ -7,7 +7,7 @@ extension ExportBinding {
         guard export.flags == 0 else { return nil }
         let signature = export.signature
         let types = signature.parameters.map { $0.isOut ? nil : $0.type }
-        let context = bridge.context
+        let context = self.context
         let function = export.function
         let name = qualifiedName
         switch (types, signature.result) {

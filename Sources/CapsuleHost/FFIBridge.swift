@@ -32,19 +32,44 @@ final class FFIBridge {
     /// The name handles of `type` carry in this plugin: `module.Type`.
     func qualifiedHandleName(_ type: String) -> String { plugin.manifest.name + "." + type }
 
-    /// The destructor declared for handle type `type`.
-    func destructor(of type: String) -> (@convention(c) (UnsafeMutableRawPointer?) -> Void)? {
-        plugin.manifest.handleTypes.first { $0.name == type }?.destroy
+    /// The destructor declared for the handle type named `module.Type`.
+    func destructor(qualified name: String) -> (@convention(c) (UnsafeMutableRawPointer?) -> Void)? {
+        plugin.manifest.handleTypes.first { qualifiedHandleName($0.name) == name }?.destroy
     }
+}
+
+/// A parameter as the call path needs it: plain bytes, so reading one costs no reference
+/// counting.
+struct ParameterPlan {
+    var kind: TypeKind
+    var isOut: Bool
+    /// The first C argument slot (bytes/buf use two).
+    var argumentSlot: Int
+    /// For `out` parameters, the slot C writes the value into; -1 otherwise.
+    var outSlot: Int
 }
 
 /// One export bound in one VM: the prepared call interface and preallocated storage.
 final class ExportBinding {
     let prepared: PreparedExport
     unowned let bridge: FFIBridge
-    var export: PluginManifest.Export { prepared.export }
+    /// The bridge's call context (held here so a call does not go through `unowned`).
+    let context: CallContext
+    /// The manifest's entry (names, signature, doc); the call path uses the copies below.
+    let export: PluginManifest.Export
     /// `module.function`, for messages.
     let qualifiedName: String
+
+    // Copied out of `export` so a call touches no strings or arrays.
+    let function: @convention(c) () -> Void
+    let cif: UnsafeMutablePointer<ffi_cif>
+    let closesHandle: Bool
+    let resultKind: TypeKind
+    let hasOutParameters: Bool
+    let plan: UnsafeMutableBufferPointer<ParameterPlan>
+    /// For handle parameters (by parameter index) and a handle result (last): the handle
+    /// type's qualified name, `module.Type`; "" elsewhere.
+    let handleNames: [String]
 
     /// NOTE: 16 bytes per slot: every C argument type fits and keeps its alignment. Slots
     /// 0..<cArgumentCount hold the arguments; one more slot per `out` parameter holds what C
@@ -53,84 +78,112 @@ final class ExportBinding {
     let storage: UnsafeMutableRawPointer
     let argumentPointers: UnsafeMutablePointer<UnsafeMutableRawPointer?>
     let result: UnsafeMutableRawPointer
-    /// For each parameter, its first C argument slot; for `out` parameters also its value slot.
-    let slots: [(argument: Int, out: Int)]
     /// An empty C string, passed for empty `str` arguments whose storage has no address.
     let emptyString: UnsafeMutablePointer<CChar>
 
     init(_ prepared: PreparedExport, bridge: FFIBridge) {
         self.prepared = prepared
         self.bridge = bridge
+        context = bridge.context
+        export = prepared.export
         qualifiedName = bridge.plugin.manifest.name + "." + prepared.export.name
-        let parameters = prepared.export.signature.parameters
-        let outCount = parameters.count { $0.isOut }
-        let slotCount = prepared.cArgumentCount + outCount
-        storage = .allocate(byteCount: max(slotCount, 1) * Self.slotSize, alignment: 16)
-        storage.initializeMemory(as: UInt8.self, repeating: 0, count: max(slotCount, 1) * Self.slotSize)
+        function = prepared.export.function
+        cif = prepared.cif
+        closesHandle = prepared.export.closesHandle
+        let signature = prepared.export.signature
+        resultKind = signature.result.kind
+        hasOutParameters = signature.parameters.contains { $0.isOut }
+        handleNames = (signature.parameters.map(\.type) + [signature.result]).map {
+            if case .handle(let name) = $0 { bridge.qualifiedHandleName(name) } else { "" }
+        }
+
+        let outCount = signature.parameters.count { $0.isOut }
+        let slotCount = max(prepared.cArgumentCount + outCount, 1)
+        storage = .allocate(byteCount: slotCount * Self.slotSize, alignment: 16)
+        storage.initializeMemory(as: UInt8.self, repeating: 0, count: slotCount * Self.slotSize)
         argumentPointers = .allocate(capacity: max(prepared.cArgumentCount, 1))
         result = .allocate(byteCount: Self.slotSize, alignment: 16)
         emptyString = .allocate(capacity: 1)
         emptyString.initialize(to: 0)
-        var slots: [(Int, Int)] = []
+        plan = .allocate(capacity: signature.parameters.count)
         var next = 0, nextOut = prepared.cArgumentCount
-        for p in parameters {
+        for (i, p) in signature.parameters.enumerated() {
             if p.isOut {
-                slots.append((next, nextOut))
+                plan.initializeElement(at: i, to: ParameterPlan(kind: p.type.kind, isOut: true, argumentSlot: next, outSlot: nextOut))
                 // The argument is a pointer to the value slot; it never changes.
                 (storage + next * Self.slotSize).storeBytes(of: storage + nextOut * Self.slotSize, as: UnsafeMutableRawPointer.self)
                 next += 1
                 nextOut += 1
             } else {
-                slots.append((next, -1))
+                plan.initializeElement(at: i, to: ParameterPlan(kind: p.type.kind, isOut: false, argumentSlot: next, outSlot: -1))
                 next += (p.type == .bytes || p.type == .buf) ? 2 : 1
             }
         }
-        self.slots = slots
         for i in 0..<prepared.cArgumentCount { argumentPointers[i] = storage + i * Self.slotSize }
     }
 
-    func slot(_ index: Int) -> UnsafeMutableRawPointer { storage + index * Self.slotSize }
+    deinit {
+        storage.deallocate()
+        argumentPointers.deallocate()
+        result.deallocate()
+        emptyString.deallocate()
+        plan.deallocate()
+    }
+
+    @inline(__always) func slot(_ index: Int) -> UnsafeMutableRawPointer { storage + index &* Self.slotSize }
 
     /// The general path: check and convert every argument, call through libffi, convert the
     /// result and any out-parameters.
     func invoke(_ call: NativeCall) -> Value {
-        let parameters = export.signature.parameters
         var scriptIndex = 0
-        for (i, p) in parameters.enumerated() {
+        for i in 0..<plan.count {
+            let p = plan[i]
             if p.isOut {
-                slot(slots[i].out).storeBytes(of: (0, 0) as (UInt64, UInt64), as: (UInt64, UInt64).self)
+                slot(p.outSlot).storeBytes(of: (0, 0) as (UInt64, UInt64), as: (UInt64, UInt64).self)
                 continue
             }
-            if let message = store(call, scriptIndex, p.type, at: slots[i].argument) {
-                return call.raise("\(qualifiedName): argument \(scriptIndex + 1): \(message)")
+            if let message = store(call, scriptIndex, p.kind, parameter: i, at: p.argumentSlot) {
+                return argumentError(call, scriptIndex, message)
             }
-            scriptIndex += 1
+            scriptIndex &+= 1
         }
-        let previous = bridge.context.enter()
-        ffi_call(prepared.cif, export.function, result, argumentPointers)
-        bridge.context.leave(previous)
-        if export.closesHandle { call.closeHandle(0) }
-        if let message = bridge.context.raised {
-            bridge.context.raised = nil
-            return call.raise("\(qualifiedName): \(message)")
+        let previous = context.enter()
+        ffi_call(cif, function, result, argumentPointers)
+        context.leave(previous)
+        if closesHandle { call.closeHandle(0) }
+        if let message = context.raised {
+            context.raised = nil
+            return raised(call, message)
         }
-        return results(call)
-    }
-
-    private func results(_ call: NativeCall) -> Value {
-        let parameters = export.signature.parameters
-        var values: [Value] = []
-        let resultType = export.signature.result
-        if resultType != .void {
-            switch convertResult(call, resultType, from: result, widened: true) {
-            case .value(let v): values.append(v)
+        if !hasOutParameters {
+            switch convertResult(call, resultKind, handle: plan.count, from: result, widened: true) {
+            case .value(let v): return v
             case .error(let message): return call.raise("\(qualifiedName): \(message)")
             }
         }
-        guard slots.contains(where: { $0.out >= 0 }) else { return values.first ?? call.nilValue }
-        for v in values { call.keep(v) }
-        for (i, p) in parameters.enumerated() where p.isOut {
-            switch convertResult(call, p.type, from: slot(slots[i].out), widened: false) {
+        return resultsWithOutParameters(call)
+    }
+
+    @inline(never)
+    func argumentError(_ call: NativeCall, _ index: Int, _ message: String) -> Value {
+        call.raise("\(qualifiedName): argument \(index + 1): \(message)")
+    }
+
+    @inline(never)
+    func raised(_ call: NativeCall, _ message: String) -> Value {
+        call.raise("\(qualifiedName): \(message)")
+    }
+
+    private func resultsWithOutParameters(_ call: NativeCall) -> Value {
+        var values: [Value] = []
+        if resultKind != .void {
+            switch convertResult(call, resultKind, handle: plan.count, from: result, widened: true) {
+            case .value(let v): call.keep(v); values.append(v)
+            case .error(let message): return call.raise("\(qualifiedName): \(message)")
+            }
+        }
+        for i in 0..<plan.count where plan[i].isOut {
+            switch convertResult(call, plan[i].kind, handle: i, from: slot(plan[i].outSlot), widened: false) {
             case .value(let v): call.keep(v); values.append(v)
             case .error(let message): return call.raise("\(qualifiedName): out argument \(i + 1): \(message)")
             }

@@ -8,9 +8,14 @@ import CapsuleSDK
 final class CallContext {
     let pluginName: String
     /// Set by the host API's raise during a call; read and cleared by the caller afterwards.
-    var raised: String?
+    @exclusivity(unchecked) var raised: String?
+    /// NOTE: a copy of `currentKey`, so the per-call path skips the static's lazy-init check.
+    private let key: pthread_key_t
 
-    init(pluginName: String) { self.pluginName = pluginName }
+    init(pluginName: String) {
+        self.pluginName = pluginName
+        key = CallContext.currentKey
+    }
 
     /// The context of the call running on this thread, if any.
     static var current: CallContext? {
@@ -19,14 +24,14 @@ final class CallContext {
 
     /// Makes this the current context and returns the previous one (for `leave`).
     @inline(__always) func enter() -> UnsafeMutableRawPointer? {
-        let previous = pthread_getspecific(CallContext.currentKey)
-        pthread_setspecific(CallContext.currentKey, Unmanaged.passUnretained(self).toOpaque())
+        let previous = pthread_getspecific(key)
+        pthread_setspecific(key, Unmanaged.passUnretained(self).toOpaque())
         return previous
     }
 
     /// Restores the context `enter` returned.
     @inline(__always) func leave(_ previous: UnsafeMutableRawPointer?) {
-        pthread_setspecific(CallContext.currentKey, previous)
+        pthread_setspecific(key, previous)
     }
 
     /// Runs `body` with this context current, and returns its result and any raised message.

@@ -39,8 +39,11 @@ public struct Signature: Equatable, Sendable, CustomStringConvertible {
 
 /// The types of the signature language.
 public enum ValueType: Equatable, Hashable, Sendable, CustomStringConvertible {
+    /// No value (results only), and C99 `bool`.
     case void, bool
+    /// Fixed-width integers; script ints are range-checked against them.
     case i8, i16, i32, i64, u8, u16, u32, u64
+    /// `float` and `double`; script ints convert.
     case f32, f64
     /// A raw pointer, seen by scripts as an int address (nil for NULL).
     case ptr
@@ -84,6 +87,43 @@ public enum ValueType: Equatable, Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The type without its handle name: what the per-call path switches on.
+    var kind: TypeKind {
+        switch self {
+        case .void: .void
+        case .bool: .bool
+        case .i8: .i8
+        case .i16: .i16
+        case .i32: .i32
+        case .i64: .i64
+        case .u8: .u8
+        case .u16: .u16
+        case .u32: .u32
+        case .u64: .u64
+        case .f32: .f32
+        case .f64: .f64
+        case .ptr: .ptr
+        case .str: .str
+        case .bytes: .bytes
+        case .buf: .buf
+        case .handle: .handle
+        }
+    }
+
+    /// True for the types an `out` parameter may have (fixed-size scalars).
+    var canBeOut: Bool {
+        switch self {
+        case .void, .str, .bytes, .buf, .handle: false
+        default: true
+        }
+    }
+}
+
+/// `ValueType` without the handle name: a one-byte value the call path can copy and switch
+/// on without reference counting.
+enum TypeKind: UInt8 {
+    case void, bool, i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, ptr, str, bytes, buf, handle
+
     /// The range of an integer type as Int64 bounds (u64's upper bound is clipped to
     /// Int64.max, the largest script int); nil for non-integers.
     var intRange: ClosedRange<Int64>? {
@@ -100,13 +140,8 @@ public enum ValueType: Equatable, Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// True for the types an `out` parameter may have (fixed-size scalars).
-    var canBeOut: Bool {
-        switch self {
-        case .void, .str, .bytes, .buf, .handle: false
-        default: true
-        }
-    }
+    /// The name in signatures (`handle` for handles: messages add the type name).
+    var name: String { String(describing: self) }
 }
 
 /// Why a signature did not parse.
