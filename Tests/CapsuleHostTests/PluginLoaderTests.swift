@@ -12,6 +12,8 @@ import Testing
         ("null_function", "export 'missing' of plugin null_function has a NULL function pointer"),
         ("init_fails", "plugin init_fails's init failed with status 3: no configuration found"),
         ("needs_capability", "plugin needs_capability requires capability fs.read:./data, which is not granted"),
+        ("bad_export_name", "plugin bad_export_name: export 1 has name '2fast', which is not an identifier ([A-Za-z_][A-Za-z0-9_]*)"),
+        ("undeclared_handle", "export 'use' of plugin undeclared_handle uses handle<Socket>, which the plugin does not declare"),
     ]
 
     @Test(arguments: refusals)

@@ -16,7 +16,8 @@ enum Paths {
 /// directory as `libcapsule_NAME.so` (the directory is in `Fixtures.directory`).
 enum Fixtures {
     static let names = ["no_entry", "wrong_abi", "wrong_size", "bad_signature", "duplicate_export",
-                        "null_function", "init_fails", "needs_capability", "good"]
+                        "null_function", "init_fails", "needs_capability", "bad_export_name",
+                        "undeclared_handle", "good"]
 
     /// The directory holding the compiled fixtures (compiled on first use).
     static let directory: String = {
