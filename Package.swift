@@ -8,6 +8,9 @@ let package = Package(
         .executable(name: "capsule", targets: ["capsule"]),
         .library(name: "CapsuleCore", targets: ["CapsuleCore"]),
         .library(name: "CapsuleHost", targets: ["CapsuleHost"]),
+        // Bundled plugins: SwiftPM names the file lib<product>.so, which is what
+        // `import "cmath"` looks for.
+        .library(name: "capsule_cmath", type: .dynamic, targets: ["CapsuleCMath"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -18,7 +21,16 @@ let package = Package(
             name: "CapsuleCore",
             dependencies: ["CapsuleSyntax"]
         ),
-        .target(name: "CapsuleHost", dependencies: ["CapsuleCore"]),
+        .target(name: "CapsuleSDK", path: "sdk", exclude: ["README.md"], sources: ["src"], publicHeadersPath: "include"),
+        .systemLibrary(name: "CFFI", path: "Sources/CFFI"),
+        .target(name: "CapsuleHost", dependencies: ["CapsuleCore", "CapsuleSDK", "CFFI"]),
+        .target(
+            name: "CapsuleCMath",
+            dependencies: ["CapsuleSDK"],
+            path: "Plugins/cmath",
+            publicHeadersPath: ".",
+            cSettings: [.unsafeFlags(["-fvisibility=hidden"])]
+        ),
         .systemLibrary(name: "CReadline", path: "Sources/CReadline"),
         .target(
             name: "CapsuleCommands",
@@ -32,6 +44,7 @@ let package = Package(
         .executableTarget(name: "capsule", dependencies: ["CapsuleCommands"]),
         .testTarget(name: "CapsuleSyntaxTests", dependencies: ["CapsuleSyntax"]),
         .testTarget(name: "CapsuleCoreTests", dependencies: ["CapsuleCore"], exclude: ["Snapshots"]),
+        .testTarget(name: "CapsuleHostTests", dependencies: ["CapsuleHost"]),
         .testTarget(
             name: "CapsuleCommandsTests",
             dependencies: ["CapsuleCommands"],

@@ -23,6 +23,7 @@ public struct CapsuleCommand: ParsableCommand {
               capsule disasm hello.cap
               capsule repl
               capsule test Tests/Scripts --filter arith
+              capsule plugin inspect .build/debug/libcapsule_cmath.so
 
             Exit codes: 0 success, 64 usage error, 65 compile error, 70 runtime error, \
             74 I/O error (1 from `capsule test` when a case fails).
@@ -34,6 +35,7 @@ public struct CapsuleCommand: ParsableCommand {
             DisasmCommand.self,
             ReplCommand.self,
             TestCommand.self,
+            PluginCommand.self,
         ]
     )
 

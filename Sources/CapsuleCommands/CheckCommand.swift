@@ -23,7 +23,7 @@ struct CheckCommand: ParsableCommand {
     func run() throws {
         let text: String
         do { text = try readTextFile(atPath: file) } catch { return try finish(error.outcome, console: .standard) }
-        let diagnostics = VM().check(source: text, name: file)
+        let diagnostics = makeVirtualMachine().check(source: text, name: file)
         try finish(Self.outcome(diagnostics, source: Source(name: file, text: text)), console: .standard)
     }
 

@@ -21,7 +21,7 @@ struct DisasmCommand: ParsableCommand {
     func run() throws {
         let text: String
         do { text = try readTextFile(atPath: file) } catch { return try finish(error.outcome, console: .standard) }
-        switch VM().disassemble(source: text, name: file) {
+        switch makeVirtualMachine().disassemble(source: text, name: file) {
         case .success(let listing):
             Console.standard.out(listing.hasSuffix("\n") || listing.isEmpty ? listing : listing + "\n")
         case .failure(let failure):

@@ -98,14 +98,15 @@ public struct GoldenRunner: Sendable {
 }
 
 extension GoldenRunner {
-    /// Runs the case in a fresh `VM` whose `print` output is captured; the error text of the
-    /// outcome is the case's standard error.
+    /// Runs the case in a fresh `VM` (with the plugin host installed, so cases may import
+    /// the bundled plugins) whose `print` output is captured; the error text of the outcome
+    /// is the case's standard error.
     public static let virtualMachine: Executor = { invocation in
         let buffer = OutputBuffer()
         var configuration = Configuration()
         configuration.gcStress = invocation.gcStress
         configuration.output = { text in buffer.append(text) }
-        let outcome = VM(configuration: configuration)
+        let outcome = makeVirtualMachine(configuration)
             .run(source: invocation.source, name: invocation.name, path: invocation.path)
         return GoldenOutput(stdout: buffer.contents, stderr: outcome.errorText)
     }

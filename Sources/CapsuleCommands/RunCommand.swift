@@ -13,6 +13,7 @@ struct RunCommand: ParsableCommand {
             Examples:
               capsule run hello.cap
               capsule run --module-path lib tool.cap --verbose input.txt
+              capsule run --plugin-path build/plugins uses_zlib.cap
               CAPSULE_PATH=lib:vendor capsule run tool.cap
 
             Exits with 0 on success, 65 if the script does not compile, 70 on an uncaught \
@@ -29,7 +30,7 @@ struct RunCommand: ParsableCommand {
     var arguments: [String] = []
 
     func run() throws {
-        let vm = VM(configuration: options.configuration(arguments: arguments))
+        let vm = options.makeVM(arguments: arguments)
         let outcome = vm.runFile(path: file, name: file)
         try finish(outcome, console: .standard)
     }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import CapsuleHost
 
-/// Options shared by the commands that run code: module search path and GC stress.
+/// Options shared by the commands that run code: module and plugin search paths, GC stress.
 struct VMOptions: ParsableArguments {
     @Option(
         name: .customLong("module-path"),
@@ -13,8 +13,23 @@ struct VMOptions: ParsableArguments {
     )
     var modulePaths: [String] = []
 
+    @Option(
+        name: .customLong("plugin-path"),
+        help: ArgumentHelp(
+            "A directory searched for native plugins (repeatable).",
+            discussion: "`import \"NAME\"` looks for libcapsule_NAME.so in these directories, in the order given, then in CAPSULE_PLUGIN_PATH (colon-separated), the script's directory and the capsule executable's directory.",
+            valueName: "dir"
+        )
+    )
+    var pluginPaths: [String] = []
+
     @Flag(help: "Collect garbage on every allocation (slow; finds GC bugs).")
     var gcStress = false
+
+    /// A VM configured from these options, with the plugin host installed.
+    func makeVM(arguments: [String] = []) -> VM {
+        makeVirtualMachine(configuration(arguments: arguments), pluginPaths: pluginPaths)
+    }
 
     /// A VM configuration from these options, the script's arguments and the environment.
     func configuration(
@@ -35,4 +50,12 @@ struct VMOptions: ParsableArguments {
             .map(String.init)
         return flags + fromEnvironment
     }
+}
+
+/// A VM with the plugin host installed: every VM the CLI creates goes through here, so
+/// scripts can `import` native plugins wherever they run.
+func makeVirtualMachine(_ configuration: Configuration = Configuration(), pluginPaths: [String] = []) -> VM {
+    let vm = VM(configuration: configuration)
+    PluginHost(pluginPaths: pluginPaths).install(on: vm)
+    return vm
 }

@@ -1,5 +1,4 @@
-import CapsuleCore
-
-/// The plugin host: dlopen-based native modules, the libffi bridge and capabilities arrive
-/// with the plugin issue. For now it re-exports the core so the CLI depends on one module.
+/// The plugin host: finds native extension modules (`PluginHost`), loads and checks them
+/// (`PluginLoader`, `PluginManifest`), and binds their exports through libffi into a VM
+/// (`FFIBridge`). It re-exports the core so the CLI and embedders depend on one module.
 @_exported import CapsuleCore

@@ -1,0 +1,33 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The three calls the host makes into the dynamic loader. Everything else in CapsuleHost
+/// goes through these, so porting to another loader touches one file.
+enum DynamicLibrary {
+    /// Opens the shared object at `path` with every symbol resolved now and kept local.
+    /// Returns the loader's message on failure.
+    static func open(_ path: String) -> Result<UnsafeMutableRawPointer, PluginLoadError> {
+        _ = dlerror()
+        guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
+            return .failure(PluginLoadError(path: path, reason: lastError() ?? "dlopen failed"))
+        }
+        return .success(handle)
+    }
+
+    /// The address of `symbol` in `library`, or nil when it is not defined there.
+    static func symbol(_ symbol: String, in library: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer? {
+        _ = dlerror()
+        return dlsym(library, symbol)
+    }
+
+    /// Drops one reference to `library` (the loader unmaps it with the last one).
+    static func close(_ library: UnsafeMutableRawPointer) {
+        dlclose(library)
+    }
+
+    private static func lastError() -> String? {
+        guard let message = dlerror() else { return nil }
+        return String(cString: message)
+    }
+}

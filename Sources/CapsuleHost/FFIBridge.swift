@@ -1,0 +1,193 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CFFI
+
+/// Binds a loaded plugin's exports into one VM as native functions. Each export gets its
+/// argument storage allocated here, once: a call writes the converted arguments into it and
+/// runs the prepared `ffi_cif`, with no heap allocation. Common shapes skip libffi.
+///
+/// A bridge belongs to one VM (one thread at a time); the `LoadedPlugin` it binds is shared.
+final class FFIBridge {
+    let plugin: LoadedPlugin
+    let context: CallContext
+    private var bindings: [ExportBinding] = []
+
+    init(plugin: LoadedPlugin) {
+        self.plugin = plugin
+        context = CallContext(pluginName: plugin.manifest.name)
+        bindings = plugin.prepared.map { ExportBinding($0, bridge: self) }
+    }
+
+    /// The module scripts see: one function per export, named as exported.
+    func moduleDefinition() -> NativeModuleDefinition {
+        NativeModuleDefinition(name: plugin.manifest.name, functions: bindings.map { binding in
+            NativeFunctionDefinition(
+                name: binding.export.name,
+                arity: binding.export.signature.scriptArity,
+                body: binding.fastPath() ?? { call in binding.invoke(call) })
+        })
+    }
+
+    /// The name handles of `type` carry in this plugin: `module.Type`.
+    func qualifiedHandleName(_ type: String) -> String { plugin.manifest.name + "." + type }
+
+    /// The destructor declared for the handle type named `module.Type`.
+    func destructor(qualified name: String) -> (@convention(c) (UnsafeMutableRawPointer?) -> Void)? {
+        plugin.manifest.handleTypes.first { qualifiedHandleName($0.name) == name }?.destroy
+    }
+}
+
+/// A parameter as the call path needs it: plain bytes, so reading one costs no reference
+/// counting.
+struct ParameterPlan {
+    var kind: TypeKind
+    var isOut: Bool
+    /// The first C argument slot (bytes/buf use two).
+    var argumentSlot: Int
+    /// For `out` parameters, the slot C writes the value into; -1 otherwise.
+    var outSlot: Int
+}
+
+/// One export bound in one VM: the prepared call interface and preallocated storage.
+final class ExportBinding {
+    let prepared: PreparedExport
+    unowned let bridge: FFIBridge
+    /// The bridge's call context (held here so a call does not go through `unowned`).
+    let context: CallContext
+    /// The manifest's entry (names, signature, doc); the call path uses the copies below.
+    let export: PluginManifest.Export
+    /// `module.function`, for messages.
+    let qualifiedName: String
+
+    // Copied out of `export` so a call touches no strings or arrays.
+    let function: @convention(c) () -> Void
+    let cif: UnsafeMutablePointer<ffi_cif>
+    let closesHandle: Bool
+    let resultKind: TypeKind
+    let hasOutParameters: Bool
+    let plan: UnsafeMutableBufferPointer<ParameterPlan>
+    /// For handle parameters (by parameter index) and a handle result (last): the handle
+    /// type's qualified name, `module.Type`; "" elsewhere.
+    let handleNames: [String]
+
+    /// NOTE: 16 bytes per slot: every C argument type fits and keeps its alignment. Slots
+    /// 0..<cArgumentCount hold the arguments; one more slot per `out` parameter holds what C
+    /// writes through it.
+    static let slotSize = 16
+    let storage: UnsafeMutableRawPointer
+    let argumentPointers: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    let result: UnsafeMutableRawPointer
+    /// An empty C string, passed for empty `str` arguments whose storage has no address.
+    let emptyString: UnsafeMutablePointer<CChar>
+
+    init(_ prepared: PreparedExport, bridge: FFIBridge) {
+        self.prepared = prepared
+        self.bridge = bridge
+        context = bridge.context
+        export = prepared.export
+        qualifiedName = bridge.plugin.manifest.name + "." + prepared.export.name
+        function = prepared.export.function
+        cif = prepared.cif
+        closesHandle = prepared.export.closesHandle
+        let signature = prepared.export.signature
+        resultKind = signature.result.kind
+        hasOutParameters = signature.parameters.contains { $0.isOut }
+        handleNames = (signature.parameters.map(\.type) + [signature.result]).map {
+            if case .handle(let name) = $0 { bridge.qualifiedHandleName(name) } else { "" }
+        }
+
+        let outCount = signature.parameters.count { $0.isOut }
+        let slotCount = max(prepared.cArgumentCount + outCount, 1)
+        storage = .allocate(byteCount: slotCount * Self.slotSize, alignment: 16)
+        storage.initializeMemory(as: UInt8.self, repeating: 0, count: slotCount * Self.slotSize)
+        argumentPointers = .allocate(capacity: max(prepared.cArgumentCount, 1))
+        result = .allocate(byteCount: Self.slotSize, alignment: 16)
+        emptyString = .allocate(capacity: 1)
+        emptyString.initialize(to: 0)
+        plan = .allocate(capacity: signature.parameters.count)
+        var next = 0, nextOut = prepared.cArgumentCount
+        for (i, p) in signature.parameters.enumerated() {
+            if p.isOut {
+                plan.initializeElement(at: i, to: ParameterPlan(kind: p.type.kind, isOut: true, argumentSlot: next, outSlot: nextOut))
+                // The argument is a pointer to the value slot; it never changes.
+                (storage + next * Self.slotSize).storeBytes(of: storage + nextOut * Self.slotSize, as: UnsafeMutableRawPointer.self)
+                next += 1
+                nextOut += 1
+            } else {
+                plan.initializeElement(at: i, to: ParameterPlan(kind: p.type.kind, isOut: false, argumentSlot: next, outSlot: -1))
+                next += (p.type == .bytes || p.type == .buf) ? 2 : 1
+            }
+        }
+        for i in 0..<prepared.cArgumentCount { argumentPointers[i] = storage + i * Self.slotSize }
+    }
+
+    deinit {
+        storage.deallocate()
+        argumentPointers.deallocate()
+        result.deallocate()
+        emptyString.deallocate()
+        plan.deallocate()
+    }
+
+    @inline(__always) func slot(_ index: Int) -> UnsafeMutableRawPointer { storage + index &* Self.slotSize }
+
+    /// The general path: check and convert every argument, call through libffi, convert the
+    /// result and any out-parameters.
+    func invoke(_ call: NativeCall) -> Value {
+        var scriptIndex = 0
+        for i in 0..<plan.count {
+            let p = plan[i]
+            if p.isOut {
+                slot(p.outSlot).storeBytes(of: (0, 0) as (UInt64, UInt64), as: (UInt64, UInt64).self)
+                continue
+            }
+            if let message = store(call, scriptIndex, p.kind, parameter: i, at: p.argumentSlot) {
+                return argumentError(call, scriptIndex, message)
+            }
+            scriptIndex &+= 1
+        }
+        let previous = context.enter()
+        ffi_call(cif, function, result, argumentPointers)
+        context.leave(previous)
+        if closesHandle { call.closeHandle(0) }
+        if let message = context.raised {
+            context.raised = nil
+            return raised(call, message)
+        }
+        if !hasOutParameters {
+            switch convertResult(call, resultKind, handle: plan.count, from: result, widened: true) {
+            case .value(let v): return v
+            case .error(let message): return call.raise("\(qualifiedName): \(message)")
+            }
+        }
+        return resultsWithOutParameters(call)
+    }
+
+    @inline(never)
+    func argumentError(_ call: NativeCall, _ index: Int, _ message: String) -> Value {
+        call.raise("\(qualifiedName): argument \(index + 1): \(message)")
+    }
+
+    @inline(never)
+    func raised(_ call: NativeCall, _ message: String) -> Value {
+        call.raise("\(qualifiedName): \(message)")
+    }
+
+    private func resultsWithOutParameters(_ call: NativeCall) -> Value {
+        var values: [Value] = []
+        if resultKind != .void {
+            switch convertResult(call, resultKind, handle: plan.count, from: result, widened: true) {
+            case .value(let v): call.keep(v); values.append(v)
+            case .error(let message): return call.raise("\(qualifiedName): \(message)")
+            }
+        }
+        for i in 0..<plan.count where plan[i].isOut {
+            switch convertResult(call, plan[i].kind, handle: i, from: slot(plan[i].outSlot), widened: false) {
+            case .value(let v): call.keep(v); values.append(v)
+            case .error(let message): return call.raise("\(qualifiedName): out argument \(i + 1): \(message)")
+            }
+        }
+        return call.listValue(values)
+    }
+}

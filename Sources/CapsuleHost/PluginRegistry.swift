@@ -1,0 +1,47 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The process's loaded plugins: module → loaded version → plugin (with its exports and
+/// parsed signatures). A shared object is loaded and initialised once per process however
+/// many VMs import it, because the dynamic loader maps it once per process anyway.
+///
+/// NOTE: the one piece of process-wide state in CapsuleHost, guarded by a mutex: it mirrors
+/// the loader's own process-wide table of open libraries.
+public final class PluginRegistry: @unchecked Sendable {
+    /// The registry every `PluginHost` in this process uses.
+    public static let shared = PluginRegistry()
+
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private var byPath: [String: LoadedPlugin] = [:]
+    private var failures: [String: PluginLoadError] = [:]
+
+    init() {
+        mutex = .allocate(capacity: 1)
+        pthread_mutex_init(mutex, nil)
+    }
+
+    /// The plugin at `realPath`, loading it on first use. A refused plugin stays refused
+    /// (with the same error) for the life of the process.
+    public func load(realPath: String) -> Result<LoadedPlugin, PluginLoadError> {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        if let plugin = byPath[realPath] { return .success(plugin) }
+        if let failure = failures[realPath] { return .failure(failure) }
+        let result = PluginLoader.load(path: realPath)
+        switch result {
+        case .success(let plugin): byPath[realPath] = plugin
+        case .failure(let error): failures[realPath] = error
+        }
+        return result
+    }
+
+    /// Every loaded plugin: module name → version → plugin.
+    public var modules: [String: [String: LoadedPlugin]] {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        var result: [String: [String: LoadedPlugin]] = [:]
+        for plugin in byPath.values { result[plugin.manifest.name, default: [:]][plugin.manifest.version] = plugin }
+        return result
+    }
+}

@@ -1,0 +1,48 @@
+import CapsuleHost
+@testable import CapsuleCommands
+import Foundation
+import Testing
+
+/// `capsule plugin inspect` and `--plugin-path`.
+@Suite struct PluginCommandTests {
+
+    @Test func inspectPrintsTheManifest() throws {
+        _ = try CapsuleCommand.parseAsRoot(["plugin", "inspect", "x.so"]) as? PluginInspectCommand
+        let captured = CapturedConsole()
+        let status = PluginInspectCommand.execute(path: PluginHost.executableDirectory()! + "/libcapsule_cmath.so", console: captured.console)
+        #expect(status == 0)
+        #expect(captured.err == "")
+        #expect(captured.out.hasPrefix("""
+            name: cmath
+            version: 1.0.0
+            abi: 1
+            description: Small math and string functions, and a Counter handle (the example plugin)
+            capabilities: none
+            handle types: Counter
+            exports:
+              add (i64, i64) -> i64                        a + b
+
+            """))
+        #expect(captured.out.contains("  counter_close (handle<Counter>) -> void      destroys the counter now (closes its handle)\n"))
+    }
+
+    @Test func inspectOfAMissingFileIsAnIOError() {
+        let captured = CapturedConsole()
+        #expect(PluginInspectCommand.execute(path: "/nonexistent/libcapsule_x.so", console: captured.console) == 74)
+        #expect(captured.err == "error: cannot read /nonexistent/libcapsule_x.so\n")
+    }
+
+    @Test func inspectOfANonPluginIsRefused() {
+        let captured = CapturedConsole()
+        let path = URL(fileURLWithPath: #filePath).path
+        #expect(PluginInspectCommand.execute(path: path, console: captured.console) == 65)
+        #expect(captured.err.hasPrefix("error: cannot load plugin \(path): "))
+    }
+
+    @Test func pluginPathIsRepeatableOnRunAndRepl() throws {
+        let run = try #require(try CapsuleCommand.parseAsRoot(["run", "--plugin-path", "a", "--plugin-path", "b", "x.cap"]) as? RunCommand)
+        #expect(run.options.pluginPaths == ["a", "b"])
+        let repl = try #require(try CapsuleCommand.parseAsRoot(["repl", "--plugin-path", "p"]) as? ReplCommand)
+        #expect(repl.options.pluginPaths == ["p"])
+    }
+}

@@ -1,0 +1,70 @@
+@testable import CapsuleHost
+import Foundation
+
+/// Paths of the repository, the SDK header and the built plugins.
+enum Paths {
+    static let repository = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    static let fixtures = repository + "/Tests/PluginFixtures"
+    static let sdkInclude = repository + "/sdk/include"
+    /// Where SwiftPM put the test binary and the bundled plugins (libcapsule_cmath.so).
+    static let buildDirectory = PluginHost.executableDirectory() ?? "."
+    static let cmath = buildDirectory + "/libcapsule_cmath.so"
+}
+
+/// The fixture plugins, each compiled once per test run with `cc` into a temporary
+/// directory as `libcapsule_NAME.so` (the directory is in `Fixtures.directory`).
+enum Fixtures {
+    static let names = ["no_entry", "wrong_abi", "wrong_size", "bad_signature", "duplicate_export",
+                        "null_function", "init_fails", "needs_capability", "bad_export_name",
+                        "undeclared_handle", "good"]
+
+    /// The directory holding the compiled fixtures (compiled on first use).
+    static let directory: String = {
+        let dir = FileManager.default.temporaryDirectory
+            .appendingPathComponent("capsule-fixtures-\(UUID().uuidString)").path
+        try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for name in names {
+            let status = compile(source: "\(Paths.fixtures)/\(name).c", output: "\(dir)/\(PluginHost.fileName(forModule: name))")
+            precondition(status == 0, "cc failed for fixture \(name)")
+        }
+        return dir
+    }()
+
+    /// The path of fixture `name`'s shared object.
+    static func path(_ name: String) -> String { directory + "/" + PluginHost.fileName(forModule: name) }
+
+    /// Compiles a plugin the way sdk/README.md tells authors to.
+    static func compile(source: String, output: String) -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["cc", "-shared", "-fPIC", "-fvisibility=hidden", "-I", Paths.sdkInclude, "-o", output, source]
+        try! process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}
+
+/// Collects what scripts print.
+final class OutputCapture: @unchecked Sendable {
+    private let lock = NSLock()
+    private var buffer = ""
+    var text: String { lock.lock(); defer { lock.unlock() }; return buffer }
+    func append(_ s: String) { lock.lock(); buffer += s; lock.unlock() }
+}
+
+/// Runs `source` in a fresh VM with a plugin host searching `pluginPaths` (and the build
+/// directory, where libcapsule_cmath.so is). Returns what it printed, then "ERROR: " and
+/// the error report's first line when it failed.
+func run(_ source: String, pluginPaths: [String] = [], gcStress: Bool = false) -> String {
+    let capture = OutputCapture()
+    var configuration = Configuration()
+    configuration.gcStress = gcStress
+    configuration.output = { capture.append($0) }
+    let vm = VM(configuration: configuration)
+    PluginHost(pluginPaths: pluginPaths, environment: [:]).install(on: vm)
+    let outcome = vm.run(source: source, name: "test.cap")
+    if case .ok = outcome { return capture.text }
+    let firstLine = outcome.errorText.split(separator: "\n", omittingEmptySubsequences: false).first ?? ""
+    return capture.text + "ERROR: " + firstLine
+}

@@ -1,0 +1,61 @@
+/* Narrow integer and float parameters (for the range checks), a u64 result too big for a
+ * script int, buf/bytes/ptr/NULL-str/out conversions, and a second handle type (for the
+ * wrong-handle-type check). */
+#include <stdlib.h>
+#include "capsule.h"
+
+static int64_t take_u8(uint8_t v) { return v; }
+static int64_t take_i8(int8_t v) { return v; }
+static int64_t take_u32(uint32_t v) { return v; }
+static double take_f32(float v) { return v; }
+static uint64_t big_u64(void) { return UINT64_MAX; }
+
+/* buf: the script's bytes, written in place. */
+static void fill(uint8_t *data, size_t size, uint8_t value) {
+    for (size_t i = 0; i < size; i++) data[i] = value;
+}
+static uint64_t length_of(const uint8_t *data, size_t size) { (void)data; return size; }
+static const char *maybe_text(bool give) { return give ? "text" : NULL; }
+static void *same_ptr(void *p) { return p; }
+/* Out-parameters of several types; the result says whether x was negative. */
+static bool split(double x, int64_t *whole, double *fraction, bool *even) {
+    *whole = (int64_t)x;
+    *fraction = x - (double)*whole;
+    *even = *whole % 2 == 0;
+    return x < 0;
+}
+
+typedef struct { int64_t id; } token;
+static token *token_new(void) { token *t = malloc(sizeof *t); t->id = 7; return t; }
+static int64_t token_id(token *t) { return t->id; }
+static void token_destroy(void *t) { free(t); }
+
+static const capsule_export exports[] = {
+    {"take_u8", "(u8) -> i64", (void (*)(void))take_u8, 0, NULL},
+    {"take_i8", "(i8) -> i64", (void (*)(void))take_i8, 0, NULL},
+    {"take_u32", "(u32) -> i64", (void (*)(void))take_u32, 0, NULL},
+    {"take_f32", "(f32) -> f64", (void (*)(void))take_f32, 0, NULL},
+    {"big_u64", "() -> u64", (void (*)(void))big_u64, 0, NULL},
+    {"fill", "(buf, u8) -> void", (void (*)(void))fill, 0, NULL},
+    {"length_of", "(bytes) -> u64", (void (*)(void))length_of, 0, NULL},
+    {"maybe_text", "(bool) -> str", (void (*)(void))maybe_text, 0, NULL},
+    {"same_ptr", "(ptr) -> ptr", (void (*)(void))same_ptr, 0, NULL},
+    {"split", "(f64, out i64, out f64, out bool) -> bool", (void (*)(void))split, 0, NULL},
+    {"token_new", "() -> handle<Token>", (void (*)(void))token_new, 0, NULL},
+    {"token_id", "(handle<Token>) -> i64", (void (*)(void))token_id, 0, NULL},
+};
+
+static const capsule_handle_type handle_types[] = {{"Token", token_destroy}};
+
+static const capsule_plugin plugin = {
+    .abi_version = CAPSULE_ABI_VERSION,
+    .struct_size = sizeof(capsule_plugin),
+    .name = "narrow",
+    .version = "1.0.0",
+    .exports = exports,
+    .export_count = sizeof exports / sizeof exports[0],
+    .handle_types = handle_types,
+    .handle_type_count = 1,
+};
+
+CAPSULE_PLUGIN(plugin)
