@@ -83,6 +83,8 @@ extension CLITests {
         @Test(arguments: [
             "fn f() {", "[1,", "(1 +", "\"open", "\"a ${ (", "/* open", "/* /* */", "{ \"}\"",
             "\"${ \"}\" ", "fn f() {\n  if x {\n  }",
+            // The lexer's continuation rules: a line may end after an operator, `,` or `=`.
+            "let x = 1 +", "print(1,", "let y =",
         ])
         func incomplete(_ text: String) { #expect(inputIsIncomplete(text)) }
     }
