@@ -1,6 +1,6 @@
 import ArgumentParser
 import CapsuleHost
-import Foundation
+import FoundationEssentials
 
 /// `capsule plugin inspect PATH`: prints what a plugin's descriptor declares.
 struct PluginInspectCommand: ParsableCommand {
