@@ -279,8 +279,9 @@ extension Runtime {
         case .map:
             let m = p.assumingMemoryBound(to: ObjMap.self)
             size += m.pointee.slotCapacity * (MemoryLayout<MapSlot>.stride + MemoryLayout<MapSlotInfo>.stride)
-                + m.pointee.orderCapacity * 4
+                + m.pointee.orderCapacity * 4 + m.pointee.arrayCapacity * 12
             free(m.pointee.slots); free(m.pointee.info); free(m.pointee.order)
+            free(m.pointee.array); free(m.pointee.arrayOrder)
         case .bytes:
             let b = p.assumingMemoryBound(to: ObjBytes.self)
             size += b.pointee.capacity

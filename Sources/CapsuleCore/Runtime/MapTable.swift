@@ -15,7 +15,18 @@ extension Runtime {
         m.pointee.orderCapacity = 0
         m.pointee.live = 0
         m.pointee.version = 0
+        m.pointee.array = nil
+        m.pointee.arrayOrder = nil
+        m.pointee.arrayCapacity = 0
+        m.pointee.arrayCount = 0
         return m
+    }
+
+    /// The array-part index of `k`, or -1 when `k` is not an int in the array part's range.
+    @inline(__always) func arrayIndex(_ m: UnsafeMutablePointer<ObjMap>, _ k: Value) -> Int {
+        guard k.isInlineInt else { return -1 }
+        let i = k.asInlineInt
+        return i >= 0 && i < Int64(m.pointee.arrayCapacity) ? Int(i) : -1
     }
 
     /// The key a value is stored under: floats equal to an int become that int.
@@ -93,6 +104,8 @@ extension Runtime {
     @inline(__always)
     func mapGet(_ m: UnsafeMutablePointer<ObjMap>, _ key: Value) -> Value {
         let k = key.isDouble ? normalizeKey(key) : key
+        let a = arrayIndex(m, k)
+        if a >= 0 { return m.pointee.array.unsafelyUnwrapped[a] }
         let s = mapFind(m, k, hash: hashKey(k))
         return s < 0 ? .empty : m.pointee.slots.unsafelyUnwrapped[s].value
     }
@@ -102,47 +115,155 @@ extension Runtime {
         var k = key
         if k.isDouble { pushRoot(value); k = normalizeKey(k); popRoot() }
         let h = hashKey(k)
-        let found = mapFind(m, k, hash: h)
-        if found >= 0 { m.pointee.slots![found].value = value; return }
-        if (m.pointee.filled + 1) * 4 > m.pointee.slotCapacity * 3 { rehash(m, minimumLive: m.pointee.live + 1) }
-        if m.pointee.used == m.pointee.orderCapacity { growOrder(m) }
-        let slots = m.pointee.slots!
-        let mask = m.pointee.slotCapacity - 1
-        let h32 = UInt32(truncatingIfNeeded: h)
-        var i = probeStart(h32, mask: mask)
-        // Reuse the first tombstone on the probe path, else the empty slot that ended it.
-        while slots[i].key.bits != Value.empty.bits && slots[i].key.bits != Value.tombstone.bits { i = (i + 1) & mask }
-        if slots[i].key.bits == Value.empty.bits { m.pointee.filled += 1 }
-        let position = m.pointee.used
-        slots[i] = MapSlot(key: k, value: value)
-        m.pointee.info![i] = MapSlotInfo(hash: h32, order: Int32(position))
-        m.pointee.order![position] = Int32(i)
-        m.pointee.used += 1
-        m.pointee.live += 1
-        m.pointee.version += 1
+        while true {
+            let a = arrayIndex(m, k)
+            if a >= 0 {
+                let array = m.pointee.array!
+                if array[a].bits != Value.empty.bits { array[a] = value; return }
+                if m.pointee.used == m.pointee.orderCapacity { growOrder(m); continue }
+                let position = m.pointee.used
+                array[a] = value
+                m.pointee.arrayOrder![a] = Int32(position)
+                m.pointee.order![position] = Int32(-2 - a)
+                m.pointee.used += 1
+                m.pointee.live += 1
+                m.pointee.arrayCount += 1
+                m.pointee.version += 1
+                return
+            }
+            let found = mapFind(m, k, hash: h)
+            if found >= 0 { m.pointee.slots![found].value = value; return }
+            // Rebuilding may move keys (this one included) into the array part: look again.
+            if (m.pointee.filled + 1) * 4 > m.pointee.slotCapacity * 3 { rehash(m, adding: k); continue }
+            if m.pointee.used == m.pointee.orderCapacity { growOrder(m); continue }
+            let slots = m.pointee.slots!
+            let mask = m.pointee.slotCapacity - 1
+            let h32 = UInt32(truncatingIfNeeded: h)
+            var i = probeStart(h32, mask: mask)
+            // Reuse the first tombstone on the probe path, else the empty slot that ended it.
+            while slots[i].key.bits != Value.empty.bits && slots[i].key.bits != Value.tombstone.bits { i = (i + 1) & mask }
+            if slots[i].key.bits == Value.empty.bits { m.pointee.filled += 1 }
+            let position = m.pointee.used
+            slots[i] = MapSlot(key: k, value: value)
+            m.pointee.info![i] = MapSlotInfo(hash: h32, order: Int32(position))
+            m.pointee.order![position] = Int32(i)
+            m.pointee.used += 1
+            m.pointee.live += 1
+            m.pointee.version += 1
+            return
+        }
     }
 
-    /// Rebuilds the slot table for at least `minimumLive` entries, dropping tombstones and
-    /// compacting the insertion order.
-    private func rehash(_ m: UnsafeMutablePointer<ObjMap>, minimumLive: Int) {
+    /// The array part size for the live int keys (plus `adding`): the largest power of two n
+    /// such that more than half of the keys 0..<n are present (Lua's rule), or the current
+    /// size if that is larger. Only the slot table is scanned: every key of the array part is
+    /// below any larger candidate, so `arrayCount` stands for them.
+    private func arraySize(_ m: UnsafeMutablePointer<ObjMap>, adding: Value?) -> Int {
+        var counts = [Int](repeating: 0, count: 40)  // counts[b]: slot-table keys in [2^(b-1), 2^b)
+        func count(_ k: Value) {
+            guard k.isInlineInt else { return }
+            let i = k.asInlineInt
+            guard i >= 0 && i < (1 << 38) else { return }
+            counts[i == 0 ? 0 : 64 - i.leadingZeroBitCount] += 1
+        }
+        if let slots = m.pointee.slots {
+            for s in 0..<m.pointee.slotCapacity {
+                let k = slots[s].key
+                if k.bits != Value.empty.bits && k.bits != Value.tombstone.bits { count(k) }
+            }
+        }
+        if let adding { count(adding) }
+        var best = m.pointee.arrayCapacity
+        var below = m.pointee.arrayCount
+        for b in 0..<counts.count {
+            below += counts[b]
+            let n = 1 << b
+            if n > m.pointee.arrayCapacity && below * 2 > n { best = n }
+        }
+        return best
+    }
+
+    /// Rebuilds the map: grows the array part when dense int keys call for it (moving them
+    /// out of the slot table), sizes the slot table for the remaining keys, drops tombstones
+    /// and compacts the insertion order.
+    private func rehash(_ m: UnsafeMutablePointer<ObjMap>, adding: Value?) {
+        let newArray = arraySize(m, adding: adding)
+        let oldArray = m.pointee.arrayCapacity
+        if newArray > oldArray {
+            let array = realloc(m.pointee.array, newArray * 8)!.assumingMemoryBound(to: Value.self)
+            for i in oldArray..<newArray { array[i] = .empty }
+            m.pointee.array = array
+            m.pointee.arrayOrder = realloc(m.pointee.arrayOrder, newArray * 4)!.assumingMemoryBound(to: Int32.self)
+            accountExternal((newArray - oldArray) * 12)
+            m.pointee.arrayCapacity = newArray
+        }
+        // Keys that stay in the slot table.
+        var remaining = adding.map { arrayIndex(m, $0) < 0 ? 1 : 0 } ?? 0
+        if let oldSlots = m.pointee.slots {
+            for s in 0..<m.pointee.slotCapacity {
+                let k = oldSlots[s].key
+                if k.bits != Value.empty.bits && k.bits != Value.tombstone.bits && arrayIndex(m, k) < 0 { remaining += 1 }
+            }
+        }
         var capacity = 8
-        while capacity < minimumLive * 2 { capacity *= 2 }  // at most half full after
+        while capacity < remaining * 2 { capacity *= 2 }  // at most half full after
         let oldSlots = m.pointee.slots, oldInfo = m.pointee.info, oldCapacity = m.pointee.slotCapacity
         let slots = Runtime.allocateTable(capacity * MemoryLayout<MapSlot>.stride).assumingMemoryBound(to: MapSlot.self)
         let info = malloc(capacity * MemoryLayout<MapSlotInfo>.stride)!.assumingMemoryBound(to: MapSlotInfo.self)
         for i in 0..<capacity { slots[i].key = .empty }
         let mask = capacity - 1
-        var n = 0
-        if let oldSlots, let oldInfo, let order = m.pointee.order {
+        var n = 0, filled = 0
+        if m.pointee.used == m.pointee.live, let order = m.pointee.order {
+            // Nothing removed: keep every entry's place in the insertion order and move only
+            // the slot table's entries (O(size of the slot table), not of the whole map).
+            if let oldSlots, let oldInfo {
+                for s in 0..<oldCapacity {
+                    let old = oldSlots[s]
+                    if old.key.bits == Value.empty.bits || old.key.bits == Value.tombstone.bits { continue }
+                    let position = oldInfo[s].order
+                    let a = arrayIndex(m, old.key)
+                    if a >= 0 {
+                        m.pointee.array![a] = old.value
+                        m.pointee.arrayOrder![a] = position
+                        order[Int(position)] = Int32(-2 - a)
+                        m.pointee.arrayCount += 1
+                    } else {
+                        var i = probeStart(oldInfo[s].hash, mask: mask)
+                        while slots[i].key.bits != Value.empty.bits { i = (i + 1) & mask }
+                        slots[i] = old
+                        info[i] = MapSlotInfo(hash: oldInfo[s].hash, order: position)
+                        order[Int(position)] = Int32(i)
+                        filled += 1
+                    }
+                }
+            }
+            n = m.pointee.used
+        } else if let order = m.pointee.order {
             for j in 0..<m.pointee.used {
-                let s = Int(order[j])
-                if s < 0 { continue }
-                let hash = oldInfo[s].hash
-                var i = probeStart(hash, mask: mask)
-                while slots[i].key.bits != Value.empty.bits { i = (i + 1) & mask }
-                slots[i] = oldSlots[s]
-                info[i] = MapSlotInfo(hash: hash, order: Int32(n))
-                order[n] = Int32(i)
+                let location = Int(order[j])
+                if location == -1 { continue }
+                if location <= -2 {
+                    let a = -2 - location
+                    m.pointee.arrayOrder![a] = Int32(n)
+                    order[n] = Int32(location)
+                } else {
+                    let old = oldSlots![location]
+                    let a = arrayIndex(m, old.key)
+                    if a >= 0 {
+                        m.pointee.array![a] = old.value
+                        m.pointee.arrayOrder![a] = Int32(n)
+                        order[n] = Int32(-2 - a)
+                        m.pointee.arrayCount += 1
+                    } else {
+                        let hash = oldInfo![location].hash
+                        var i = probeStart(hash, mask: mask)
+                        while slots[i].key.bits != Value.empty.bits { i = (i + 1) & mask }
+                        slots[i] = old
+                        info[i] = MapSlotInfo(hash: hash, order: Int32(n))
+                        order[n] = Int32(i)
+                        filled += 1
+                    }
+                }
                 n += 1
             }
         }
@@ -153,13 +274,13 @@ extension Runtime {
         m.pointee.slots = slots
         m.pointee.info = info
         m.pointee.slotCapacity = capacity
-        m.pointee.filled = n
+        m.pointee.filled = filled
         m.pointee.used = n
     }
 
     private func growOrder(_ m: UnsafeMutablePointer<ObjMap>) {
-        if m.pointee.live * 2 < m.pointee.used && m.pointee.slots != nil {
-            rehash(m, minimumLive: m.pointee.live + 1)  // compacts the order array too
+        if m.pointee.live * 2 < m.pointee.used {
+            rehash(m, adding: nil)  // compacts the order array too
             if m.pointee.used < m.pointee.orderCapacity { return }
         }
         let capacity = max(8, m.pointee.orderCapacity * 2)
@@ -171,6 +292,18 @@ extension Runtime {
     /// Removes `key`; returns its value or nil when absent.
     func mapRemove(_ m: UnsafeMutablePointer<ObjMap>, _ key: Value) -> Value? {
         let k = normalizeKey(key)
+        let a = arrayIndex(m, k)
+        if a >= 0 {
+            let array = m.pointee.array!
+            let v = array[a]
+            if v.bits == Value.empty.bits { return nil }
+            array[a] = .empty
+            m.pointee.order![Int(m.pointee.arrayOrder![a])] = -1
+            m.pointee.live -= 1
+            m.pointee.arrayCount -= 1
+            m.pointee.version += 1
+            return v
+        }
         let s = mapFind(m, k, hash: hashKey(k))
         guard s >= 0 else { return nil }
         let slots = m.pointee.slots!
@@ -185,6 +318,8 @@ extension Runtime {
 
     func mapClear(_ m: UnsafeMutablePointer<ObjMap>) {
         if let slots = m.pointee.slots { for i in 0..<m.pointee.slotCapacity { slots[i].key = .empty; slots[i].value = .nil } }
+        if let array = m.pointee.array { for i in 0..<m.pointee.arrayCapacity { array[i] = .empty } }
+        m.pointee.arrayCount = 0
         m.pointee.filled = 0
         m.pointee.used = 0
         m.pointee.live = 0
@@ -208,10 +343,16 @@ extension Runtime {
     /// Calls `body` with each live entry, in insertion order.
     @inline(__always)
     func forEachEntry(_ m: UnsafeMutablePointer<ObjMap>, _ body: (Value, Value) -> Void) {
-        guard let slots = m.pointee.slots, let order = m.pointee.order else { return }
+        guard let order = m.pointee.order else { return }
         for j in 0..<m.pointee.used {
-            let s = Int(order[j])
-            if s >= 0 { body(slots[s].key, slots[s].value) }
+            let location = Int(order[j])
+            if location >= 0 {
+                let slot = m.pointee.slots.unsafelyUnwrapped[location]
+                body(slot.key, slot.value)
+            } else if location <= -2 {
+                let a = -2 - location
+                body(Value(inlineInt: Int64(a)), m.pointee.array.unsafelyUnwrapped[a])
+            }
         }
     }
 }

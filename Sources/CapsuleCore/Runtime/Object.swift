@@ -81,8 +81,9 @@ struct MapSlotInfo {
 }
 
 /// An insertion-ordered hash map. Keys and values live together in one open-addressed slot
-/// table (linear probing), so a lookup touches one cache line; a separate array of slot
-/// numbers records insertion order for iteration (-1 marks a removed entry).
+/// table (linear probing), so a lookup touches one cache line; dense non-negative int keys
+/// live in an array part instead; an array of locations records insertion order for
+/// iteration.
 ///
 /// NOTE: the first design kept entries in insertion order and an index table beside them
 /// (CPython's layout); each lookup of a large map then missed the cache twice, and the
@@ -95,6 +96,8 @@ struct ObjMap {
     var slotCapacity: Int
     /// Slots holding a key or a tombstone (for the load factor).
     var filled: Int
+    /// Where each entry lives, in insertion order: a slot index (>= 0), -1 for a removed
+    /// entry, or -2 - k for key k of the array part.
     var order: UnsafeMutablePointer<Int32>?
     /// Entries recorded in `order`, including removed ones.
     var used: Int
@@ -103,6 +106,14 @@ struct ObjMap {
     var live: Int
     /// Bumped on every insertion of a new key and every removal.
     var version: Int
+    /// The array part: the values of int keys 0..<arrayCapacity (`Value.empty` when absent),
+    /// as Lua keeps dense int keys. Keys in that range live only here.
+    var array: UnsafeMutablePointer<Value>?
+    /// Insertion-order position of each array entry.
+    var arrayOrder: UnsafeMutablePointer<Int32>?
+    var arrayCapacity: Int
+    /// Live entries in the array part.
+    var arrayCount: Int
 }
 
 /// A compiled function: bytecode, constants, line table and upvalue descriptors.
