@@ -26,7 +26,7 @@ public func dump(_ statement: Stmt) -> String {
         let methods = decl.methods.map { " " + dumpFunction($0) }.joined()
         return "(class \(decl.name)\(superclass)\(methods))"
     case .importModule(let path, let alias):
-        return "(import \(quote(path))\(alias.map { " as \($0)" } ?? ""))"
+        return "(import \(quoted(path))\(alias.map { " as \($0)" } ?? ""))"
     case .ifStmt(let condition, let thenBody, let elseBody):
         return "(if \(dump(condition)) \(dumpBody(thenBody))\(elseBody.map { " " + dumpBody($0) } ?? ""))"
     case .whileStmt(let condition, let body):
@@ -58,7 +58,7 @@ public func dump(_ expression: Expr) -> String {
     case .boolLiteral(let value): return value ? "true" : "false"
     case .intLiteral(let value): return String(value)
     case .floatLiteral(let value): return String(value)
-    case .stringLiteral(let value): return quote(value)
+    case .stringLiteral(let value): return quoted(value)
     case .interpolation(let parts): return "(interp" + parts.map { " " + dump($0) }.joined() + ")"
     case .list(let elements): return "(list" + elements.map { " " + dump($0) }.joined() + ")"
     case .map(let entries): return "(map" + entries.map { " (\(dump($0.key)) \(dump($0.value)))" }.joined() + ")"
@@ -87,18 +87,3 @@ private func dumpBody(_ body: [Stmt]) -> String {
     "{" + body.map(dump).joined(separator: " ") + "}"
 }
 
-private func quote(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\t": out += "\\t"
-        case "\r": out += "\\r"
-        case "\0": out += "\\0"
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out + "\""
-}

@@ -18,14 +18,8 @@ extension Runtime {
             return pushFrame(callee.obj(ObjClosure.self), base: base, argc: argc)
         case .native:
             let n = callee.obj(ObjNative.self)
-            if n.pointee.arity >= 0 && n.pointee.arity != argc {
-                raise("\(n.pointee.name.obj(ObjString.self).string) expects \(plural(n.pointee.arity, "argument")), got \(argc)")
-                return .failed
-            }
-            let r = n.pointee.body(self, stack + base + 1, argc)
-            if r.bits == Runtime.failure.bits { return .failed }
-            stack[base] = r
-            return .done
+            return callNative(n, base: base, argc: argc, receiver: false,
+                              name: n.pointee.name.obj(ObjString.self).string)
         case .klass:
             let klass = callee.obj(ObjClass.self)
             let instance = Value(newInstance(klass))
@@ -46,14 +40,8 @@ extension Runtime {
             if method.isObject(.closure) { return pushFrame(method.obj(ObjClosure.self), base: base, argc: argc) }
             if method.isObject(.native) {
                 let n = method.obj(ObjNative.self)
-                if n.pointee.arity >= 0 && n.pointee.arity != argc {
-                    raise("\(n.pointee.name.obj(ObjString.self).string) expects \(plural(n.pointee.arity, "argument")), got \(argc)")
-                    return .failed
-                }
-                let r = n.pointee.body(self, stack + base, argc + 1)
-                if r.bits == Runtime.failure.bits { return .failed }
-                stack[base] = r
-                return .done
+                return callNative(n, base: base, argc: argc, receiver: true,
+                                  name: n.pointee.name.obj(ObjString.self).string)
             }
             raise("cannot call \(typeName(method))")
             return .failed
@@ -61,6 +49,21 @@ extension Runtime {
             raise("cannot call \(typeName(callee))")
             return .failed
         }
+    }
+
+    /// Runs native `n` to completion. Its arguments follow `stack[base]`; with `receiver`,
+    /// `stack[base]` itself is passed first (methods of built-in types and bound natives).
+    /// The result replaces `stack[base]`.
+    private func callNative(_ n: UnsafeMutablePointer<ObjNative>, base: Int, argc: Int, receiver: Bool,
+                            name: @autoclosure () -> String) -> CallOutcome {
+        if n.pointee.arity >= 0 && n.pointee.arity != argc {
+            raise("\(name()) expects \(plural(n.pointee.arity, "argument")), got \(argc)")
+            return .failed
+        }
+        let r = receiver ? n.pointee.body(self, stack + base, argc + 1) : n.pointee.body(self, stack + base + 1, argc)
+        if r.bits == Runtime.failure.bits { return .failed }
+        stack[base] = r
+        return .done
     }
 
     /// Pushes a frame for `target` whose register 0 is `stack[base]`.
@@ -94,15 +97,8 @@ extension Runtime {
         let kind = receiver.header.pointee.kind
         // Built-in types first: one table lookup, then the native.
         if let m = methodTables[Int(kind.rawValue)].get(name) {
-            let n = m.obj(ObjNative.self)
-            if n.pointee.arity >= 0 && n.pointee.arity != argc {
-                raise("\(typeName(receiver)).\(name.string) expects \(plural(n.pointee.arity, "argument")), got \(argc)")
-                return .failed
-            }
-            let r = n.pointee.body(self, stack + base, argc + 1)
-            if r.bits == Runtime.failure.bits { return .failed }
-            stack[base] = r
-            return .done
+            return callNative(m.obj(ObjNative.self), base: base, argc: argc, receiver: true,
+                              name: "\(typeName(receiver)).\(name.string)")
         }
         switch kind {
         case .instance:

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CapsuleSyntax
 
 /// Turning values into text: `str()`, `print`, interpolation and error messages.
 extension Runtime {
@@ -97,23 +98,7 @@ extension Runtime {
         }
     }
 
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            case "\0": out += "\\0"
-            default:
-                if u.value < 0x20 || u.value == 0x7F { out += "\\u{" + String(u.value, radix: 16) + "}" }
-                else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
-    }
+    static func quote(_ s: String) -> String { quoted(s) }
 
     /// `str(v)`: strings as themselves, instances through their `str` method if they have
     /// one, everything else as `describe` shows it. Nil after raising.
