@@ -71,6 +71,10 @@ public indirect enum ExprKind: Sendable {
     case slice(Expr, Expr?, Expr?)
     /// An anonymous `fn (params) { body }`.
     case function(FunctionDecl)
+    /// `(object.name)`: a member access in parentheses. Kept as a node so that
+    /// `(object.name)(args)` calls the value read from the member (a field first), while
+    /// `object.name(args)` invokes a method. Other parentheses leave no node.
+    case grouping(Expr)
 }
 
 /// A statement together with where it starts.

@@ -75,6 +75,7 @@ public func dump(_ expression: Expr) -> String {
     case .slice(let object, let low, let high):
         return "(slice \(dump(object)) \(low.map(dump) ?? "_") \(high.map(dump) ?? "_"))"
     case .function(let function): return dumpFunction(function)
+    case .grouping(let inner): return dump(inner)
     }
 }
 

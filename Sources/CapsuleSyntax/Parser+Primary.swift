@@ -42,14 +42,16 @@ extension Parser {
         }
     }
 
-    /// `( expression )`: no node of its own.
+    /// `( expression )`: no node of its own, except around a member access (see
+    /// `ExprKind.grouping`).
     func parseGroup() throws -> Expr {
-        advance()
+        let open = advance()
         let saved = ignoresNewlines
         ignoresNewlines = true
         defer { ignoresNewlines = saved }
         let inner = try parseExpression()
         try expect(.rightParen, "')'", "after expression")
+        if case .member = inner.kind { return Expr(.grouping(inner), open.loc) }
         return inner
     }
 

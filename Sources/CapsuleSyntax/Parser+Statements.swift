@@ -265,11 +265,12 @@ extension Parser {
 
     /// An expression statement, or `target = value` / `target op= value`.
     func parseExpressionOrAssignment() throws -> Stmt {
-        let target = try parseExpression()
+        var target = try parseExpression()
         guard let op = AssignmentOperator(currentKind) else {
             return Stmt(.expression(target), target.loc)
         }
         advance()
+        if case .grouping(let inner) = target.kind { target = inner }  // `(a.b) = v` assigns a.b
         switch target.kind {
         case .variable, .member, .index: break
         default: report("invalid assignment target", at: target.loc)

@@ -121,6 +121,8 @@ extension Compiler {
             if let upper { expression(upper, into: bounds + 1) } else { emit(Instruction.abc(.loadNil, bounds + 1)) }
             setLine(e.loc)
             emit(Instruction.abc(.slice, dest, o, bounds))
+        case .grouping(let inner):
+            expression(inner, into: dest)
         case .function(let decl):
             let k = function(decl, kind: .function, name: decl.name ?? "<fn>")
             setLine(e.loc)
