@@ -11,6 +11,7 @@ let package = Package(
         // Bundled plugins: SwiftPM names the file lib<product>.so, which is what
         // `import "cmath"` looks for.
         .library(name: "capsule_cmath", type: .dynamic, targets: ["CapsuleCMath"]),
+        .library(name: "capsule_zlib", type: .dynamic, targets: ["CapsuleZlib"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -30,6 +31,14 @@ let package = Package(
             path: "Plugins/cmath",
             publicHeadersPath: ".",
             cSettings: [.unsafeFlags(["-fvisibility=hidden"])]
+        ),
+        .target(
+            name: "CapsuleZlib",
+            dependencies: ["CapsuleSDK"],
+            path: "Plugins/zlib",
+            publicHeadersPath: ".",
+            cSettings: [.unsafeFlags(["-fvisibility=hidden"])],
+            linkerSettings: [.linkedLibrary("z")]
         ),
         .systemLibrary(name: "CReadline", path: "Sources/CReadline"),
         .target(

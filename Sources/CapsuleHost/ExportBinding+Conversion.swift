@@ -114,7 +114,14 @@ extension ExportBinding {
             guard let pointer = p.load(as: UnsafeMutableRawPointer?.self) else { return .value(call.nilValue) }
             let name = handleNames[handle]
             return .value(call.handleValue(pointer, typeName: name, destructor: bridge.destructor(qualified: name)))
-        case .bytes, .buf:
+        case .bytes:
+            // Only a function result can be bytes; its length is in the hidden argument's slot.
+            guard let length = resultLength else { return .error("bytes is not an out type") }
+            guard let data = p.load(as: UnsafePointer<UInt8>?.self) else { return .value(call.nilValue) }
+            let count = length.load(as: UInt64.self)
+            guard count <= UInt64(Int32.max) else { return .error("the bytes result's length \(count) is too large") }
+            return .value(call.bytesValue(UnsafeBufferPointer(start: data, count: Int(count))))
+        case .buf:
             return .error("\(type.name) is not a result type")
         }
     }

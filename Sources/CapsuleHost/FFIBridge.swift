@@ -78,6 +78,8 @@ final class ExportBinding {
     let storage: UnsafeMutableRawPointer
     let argumentPointers: UnsafeMutablePointer<UnsafeMutableRawPointer?>
     let result: UnsafeMutableRawPointer
+    /// For a `bytes` result: the slot the hidden trailing `size_t *` argument points to.
+    let resultLength: UnsafeMutableRawPointer?
     /// An empty C string, passed for empty `str` arguments whose storage has no address.
     let emptyString: UnsafeMutablePointer<CChar>
 
@@ -98,7 +100,8 @@ final class ExportBinding {
         }
 
         let outCount = signature.parameters.count { $0.isOut }
-        let slotCount = max(prepared.cArgumentCount + outCount, 1)
+        let returnsBytes = signature.result == .bytes
+        let slotCount = max(prepared.cArgumentCount + outCount + (returnsBytes ? 1 : 0), 1)
         storage = .allocate(byteCount: slotCount * Self.slotSize, alignment: 16)
         storage.initializeMemory(as: UInt8.self, repeating: 0, count: slotCount * Self.slotSize)
         argumentPointers = .allocate(capacity: max(prepared.cArgumentCount, 1))
@@ -118,6 +121,14 @@ final class ExportBinding {
                 plan.initializeElement(at: i, to: ParameterPlan(kind: p.type.kind, isOut: false, argumentSlot: next, outSlot: -1))
                 next += (p.type == .bytes || p.type == .buf) ? 2 : 1
             }
+        }
+        if returnsBytes {
+            // The hidden last C argument points at the length slot, after the out slots.
+            let length = storage + nextOut * Self.slotSize
+            (storage + (prepared.cArgumentCount - 1) * Self.slotSize).storeBytes(of: length, as: UnsafeMutableRawPointer.self)
+            resultLength = length
+        } else {
+            resultLength = nil
         }
         for i in 0..<prepared.cArgumentCount { argumentPointers[i] = storage + i * Self.slotSize }
     }
@@ -147,6 +158,7 @@ final class ExportBinding {
             }
             scriptIndex &+= 1
         }
+        resultLength?.storeBytes(of: 0, as: UInt64.self)
         let previous = context.enter()
         ffi_call(cif, function, result, argumentPointers)
         context.leave(previous)

@@ -25,7 +25,8 @@ public final class LoadedPlugin: @unchecked Sendable {
 }
 
 /// An export's libffi call interface, prepared once at load: the C argument types (a
-/// `bytes` or `buf` parameter is two: pointer and size_t) and the `ffi_cif`.
+/// `bytes` or `buf` parameter is two: pointer and size_t; a `bytes` result adds a trailing
+/// `size_t *` for its length) and the `ffi_cif`.
 final class PreparedExport {
     let export: PluginManifest.Export
     let cif: UnsafeMutablePointer<ffi_cif>
@@ -43,6 +44,8 @@ final class PreparedExport {
             default: types.append(PreparedExport.ffiType(p.type))
             }
         }
+        // A bytes result: the length comes back through a trailing hidden `size_t *`.
+        if export.signature.result == .bytes { types.append(cffi_type_pointer()) }
         self.export = export
         cArgumentCount = types.count
         argumentTypes = .allocate(capacity: max(types.count, 1))

@@ -49,7 +49,9 @@ public enum ValueType: Equatable, Hashable, Sendable, CustomStringConvertible {
     case ptr
     /// `const char*`, NUL-terminated UTF-8, borrowed for the call.
     case str
-    /// `const uint8_t*` then `size_t`, borrowed for the call.
+    /// `const uint8_t*` then `size_t`, borrowed for the call. As a result: the function
+    /// returns `const uint8_t*` and gets a trailing hidden `size_t*` for the length; the host
+    /// copies the bytes (NULL is nil).
     case bytes
     /// `uint8_t*` then `size_t`: the script's byte buffer, writable during the call.
     case buf
@@ -174,7 +176,7 @@ struct SignatureParser {
             skipSpaces()
             let resultColumn = column
             let result = try type()
-            if result == .bytes || result == .buf {
+            if result == .buf {
                 throw SignatureError(message: "\(result) cannot be a result type", column: resultColumn)
             }
             skipSpaces()

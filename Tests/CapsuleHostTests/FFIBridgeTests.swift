@@ -177,4 +177,16 @@ enum NarrowPlugin {
 
             """)
     }
+
+    @Test(arguments: [false, true])
+    func bytesResultsAreCopied(gcStress: Bool) {
+        let output = run("""
+            import "narrow"
+            let a = narrow.repeat_byte(65, 3)
+            let b = narrow.repeat_byte(66, 2)
+            print(type(a), a.hex(), b.hex(), len(narrow.repeat_byte(1, 0)), narrow.repeat_byte(1, -1))
+            print(narrow.halves("abcde"))
+            """, pluginPaths: [NarrowPlugin.directory], gcStress: gcStress)
+        #expect(output == "bytes 414141 4242 0 nil\n[b\"ab\", 3]\n")
+    }
 }

@@ -17,6 +17,13 @@ import Testing
         #expect(try Signature.parse("  ( bytes ,buf )  ->  u64 ").get().description == "(bytes, buf) -> u64")
     }
 
+    @Test func parsesABytesResult() throws {
+        let s = try Signature.parse("(bytes, i64) -> bytes").get()
+        #expect(s.result == .bytes)
+        #expect(s.scriptArity == 2)
+        #expect(s.description == "(bytes, i64) -> bytes")
+    }
+
     @Test(arguments: [
         ("(i64, ) -> i64", "expected a type", 7),
         ("i64 -> i64", "expected '(', found 'i'", 1),
@@ -24,7 +31,7 @@ import Testing
         ("(i64)", "expected '->', found the end", 6),
         ("(int) -> i64", "unknown type 'int'", 2),
         ("(void) -> i64", "void is not a parameter type", 2),
-        ("(i64) -> bytes", "bytes cannot be a result type", 10),
+        ("(i64) -> buf", "buf cannot be a result type", 10),
         ("(out str) -> void", "out str is not supported (out takes a number, bool or ptr)", 6),
         ("(handle<>) -> void", "expected a handle type name", 9),
         ("(i64) -> i64 x", "unexpected text after the result type", 14),

@@ -2,6 +2,7 @@
  * script int, buf/bytes/ptr/NULL-str/out conversions, and a second handle type (for the
  * wrong-handle-type check). */
 #include <stdlib.h>
+#include <string.h>
 #include "capsule.h"
 
 static int64_t take_u8(uint8_t v) { return v; }
@@ -16,6 +17,23 @@ static void fill(uint8_t *data, size_t size, uint8_t value) {
 }
 static uint64_t length_of(const uint8_t *data, size_t size) { (void)data; return size; }
 static const char *maybe_text(bool give) { return give ? "text" : NULL; }
+
+/* A bytes result: the pointer is returned, the length written through the hidden size_t *. */
+static const uint8_t *repeat_byte(uint8_t value, int64_t count, size_t *size) {
+    static uint8_t data[16];
+    if (count < 0) return NULL;
+    if (count > 16) count = 16;
+    memset(data, value, (size_t)count);
+    *size = (size_t)count;
+    return data;
+}
+
+/* A bytes result alongside an out parameter: the hidden length comes after it. */
+static const uint8_t *halves(const uint8_t *p, size_t n, uint64_t *rest, size_t *size) {
+    *rest = n - n / 2;
+    *size = n / 2;
+    return p;
+}
 static void *same_ptr(void *p) { return p; }
 /* Out-parameters of several types; the result says whether x was negative. */
 static bool split(double x, int64_t *whole, double *fraction, bool *even) {
@@ -39,6 +57,8 @@ static const capsule_export exports[] = {
     {"fill", "(buf, u8) -> void", (void (*)(void))fill, 0, NULL},
     {"length_of", "(bytes) -> u64", (void (*)(void))length_of, 0, NULL},
     {"maybe_text", "(bool) -> str", (void (*)(void))maybe_text, 0, NULL},
+    {"repeat_byte", "(u8, i64) -> bytes", (void (*)(void))repeat_byte, 0, NULL},
+    {"halves", "(bytes, out u64) -> bytes", (void (*)(void))halves, 0, NULL},
     {"same_ptr", "(ptr) -> ptr", (void (*)(void))same_ptr, 0, NULL},
     {"split", "(f64, out i64, out f64, out bool) -> bool", (void (*)(void))split, 0, NULL},
     {"token_new", "() -> handle<Token>", (void (*)(void))token_new, 0, NULL},

@@ -24,7 +24,9 @@
  *   Each export declares its C signature as text, parsed once at load, e.g.
  *   "(i64, i64) -> i64". Types: void bool i8 i16 i32 i64 u8 u16 u32 u64 f32 f64 ptr
  *   str (const char*, NUL-terminated UTF-8, borrowed for the call), bytes (const
- *   uint8_t* then size_t, borrowed), buf (uint8_t* then size_t: a mutable byte buffer),
+ *   uint8_t* then size_t, borrowed; as a result: a returned const uint8_t* plus a hidden
+ *   last size_t* argument the length is written through), buf (uint8_t* then size_t: a
+ *   mutable byte buffer),
  *   handle<Name> (a pointer the plugin created, typed by Name), and `out T` parameters,
  *   returned to the script as extra results. Every argument is checked against its
  *   declared type on every call before the function runs.
@@ -32,8 +34,9 @@
  * MEMORY OWNERSHIP
  *   - Arguments of type str, bytes and buf point into VM-owned memory that is valid only
  *     for the duration of the call: copy what you keep.
- *   - A `str` result is copied by the host when the function returns; the plugin keeps
- *     ownership of the pointer it returned (return static or plugin-owned memory).
+ *   - A `str` or `bytes` result is copied by the host when the function returns; the
+ *     plugin keeps ownership of the pointer it returned (return static or plugin-owned
+ *     memory).
  *   - Handles: a function whose result type is handle<Name> returns a pointer the plugin
  *     allocated; from then on the VM owns it and calls the handle type's destructor
  *     exactly once, when the script's handle becomes unreachable (or earlier, when a
