@@ -14,6 +14,7 @@ struct RunCommand: ParsableCommand {
               capsule run hello.cap
               capsule run --module-path lib tool.cap --verbose input.txt
               capsule run --plugin-path build/plugins uses_zlib.cap
+              capsule run --allow-ffi calls_libc.cap
               CAPSULE_PATH=lib:vendor capsule run tool.cap
 
             Exits with 0 on success, 65 if the script does not compile, 70 on an uncaught \

@@ -23,12 +23,21 @@ struct VMOptions: ParsableArguments {
     )
     var pluginPaths: [String] = []
 
+    @Flag(
+        name: .customLong("allow-ffi"),
+        help: ArgumentHelp(
+            "Allow raw FFI: `import \"ffi\"` (denied by default).",
+            discussion: "Scripts can then open any shared library and call any C function, so they can do anything the capsule process can."
+        )
+    )
+    var allowFFI = false
+
     @Flag(help: "Collect garbage on every allocation (slow; finds GC bugs).")
     var gcStress = false
 
     /// A VM configured from these options, with the plugin host installed.
     func makeVM(arguments: [String] = []) -> VM {
-        makeVirtualMachine(configuration(arguments: arguments), pluginPaths: pluginPaths)
+        makeVirtualMachine(configuration(arguments: arguments), pluginPaths: pluginPaths, allowFFI: allowFFI)
     }
 
     /// A VM configuration from these options, the script's arguments and the environment.
@@ -54,8 +63,9 @@ struct VMOptions: ParsableArguments {
 
 /// A VM with the plugin host installed: every VM the CLI creates goes through here, so
 /// scripts can `import` native plugins wherever they run.
-func makeVirtualMachine(_ configuration: Configuration = Configuration(), pluginPaths: [String] = []) -> VM {
+/// Raw FFI (`import "ffi"`) only with `allowFFI` (`--allow-ffi`).
+func makeVirtualMachine(_ configuration: Configuration = Configuration(), pluginPaths: [String] = [], allowFFI: Bool = false) -> VM {
     let vm = VM(configuration: configuration)
-    PluginHost(pluginPaths: pluginPaths).install(on: vm)
+    PluginHost(pluginPaths: pluginPaths, allowFFI: allowFFI).install(on: vm)
     return vm
 }

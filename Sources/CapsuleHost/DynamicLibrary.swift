@@ -21,6 +21,25 @@ enum DynamicLibrary {
         return dlsym(library, symbol)
     }
 
+    /// Opens `path` for raw FFI (nil: the program itself, which sees libc and every library
+    /// already loaded). Returns dlerror's text on failure.
+    static func openForFFI(_ path: String?) -> Result<UnsafeMutableRawPointer, RawFFIError> {
+        _ = dlerror()
+        guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
+            return .failure(RawFFIError(lastError() ?? "dlopen failed"))
+        }
+        return .success(handle)
+    }
+
+    /// The address of `symbol` in `library`, or dlerror's text when it is not defined there.
+    static func lookup(_ symbol: String, in library: UnsafeMutableRawPointer) -> Result<UnsafeMutableRawPointer, RawFFIError> {
+        _ = dlerror()
+        guard let address = dlsym(library, symbol) else {
+            return .failure(RawFFIError(lastError() ?? "undefined symbol: \(symbol)"))
+        }
+        return .success(address)
+    }
+
     /// Drops one reference to `library` (the loader unmaps it with the last one).
     static func close(_ library: UnsafeMutableRawPointer) {
         dlclose(library)

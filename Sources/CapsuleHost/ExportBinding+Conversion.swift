@@ -113,7 +113,7 @@ extension ExportBinding {
         case .handle:
             guard let pointer = p.load(as: UnsafeMutableRawPointer?.self) else { return .value(call.nilValue) }
             let name = handleNames[handle]
-            return .value(call.handleValue(pointer, typeName: name, destructor: bridge.destructor(qualified: name)))
+            return .value(call.handleValue(pointer, typeName: name, destructor: destructor(name)))
         case .bytes:
             // Only a function result can be bytes; its length is in the hidden argument's slot.
             guard let length = resultLength else { return .error("bytes is not an out type") }

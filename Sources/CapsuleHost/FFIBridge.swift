@@ -16,7 +16,12 @@ final class FFIBridge {
     init(plugin: LoadedPlugin) {
         self.plugin = plugin
         context = CallContext(pluginName: plugin.manifest.name)
-        bindings = plugin.prepared.map { ExportBinding($0, bridge: self) }
+        let moduleName = plugin.manifest.name
+        bindings = plugin.prepared.map { prepared in
+            ExportBinding(prepared, moduleName: moduleName, context: context,
+                          handleName: { moduleName + "." + $0 },
+                          destructor: { [unowned self] in self.destructor(qualified: $0) })
+        }
     }
 
     /// The module scripts see: one function per export, named as exported.
@@ -52,9 +57,11 @@ struct ParameterPlan {
 /// One export bound in one VM: the prepared call interface and preallocated storage.
 final class ExportBinding {
     let prepared: PreparedExport
-    unowned let bridge: FFIBridge
-    /// The bridge's call context (held here so a call does not go through `unowned`).
+    /// The call context of the module's calls.
     let context: CallContext
+    /// The destructor of the handle type with a qualified name (`module.Type`), for handle
+    /// results.
+    let destructor: (String) -> (@convention(c) (UnsafeMutableRawPointer?) -> Void)?
     /// The manifest's entry (names, signature, doc); the call path uses the copies below.
     let export: PluginManifest.Export
     /// `module.function`, for messages.
@@ -83,12 +90,16 @@ final class ExportBinding {
     /// An empty C string, passed for empty `str` arguments whose storage has no address.
     let emptyString: UnsafeMutablePointer<CChar>
 
-    init(_ prepared: PreparedExport, bridge: FFIBridge) {
+    /// Binds `prepared` as `moduleName.export`. `handleName` qualifies a handle type name
+    /// from the signature; `destructor` finds a qualified handle type's destructor.
+    init(_ prepared: PreparedExport, moduleName: String, context: CallContext,
+         handleName: (String) -> String,
+         destructor: @escaping (String) -> (@convention(c) (UnsafeMutableRawPointer?) -> Void)?) {
         self.prepared = prepared
-        self.bridge = bridge
-        context = bridge.context
+        self.context = context
+        self.destructor = destructor
         export = prepared.export
-        qualifiedName = bridge.plugin.manifest.name + "." + prepared.export.name
+        qualifiedName = moduleName + "." + prepared.export.name
         function = prepared.export.function
         cif = prepared.cif
         closesHandle = prepared.export.closesHandle
@@ -96,7 +107,7 @@ final class ExportBinding {
         resultKind = signature.result.kind
         hasOutParameters = signature.parameters.contains { $0.isOut }
         handleNames = (signature.parameters.map(\.type) + [signature.result]).map {
-            if case .handle(let name) = $0 { bridge.qualifiedHandleName(name) } else { "" }
+            if case .handle(let name) = $0 { handleName(name) } else { "" }
         }
 
         let outCount = signature.parameters.count { $0.isOut }

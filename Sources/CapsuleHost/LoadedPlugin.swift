@@ -59,6 +59,11 @@ final class PreparedExport {
         }
     }
 
+    deinit {
+        argumentTypes.deallocate()
+        cif.deallocate()
+    }
+
     /// The libffi type of a value of `type` (bool is a C99 `bool`: one byte).
     static func ffiType(_ type: ValueType) -> UnsafeMutablePointer<ffi_type> {
         switch type {

@@ -8,6 +8,7 @@ import Glibc
 /// in order: the `pluginPaths` directories (`--plugin-path`), the directories in
 /// `CAPSULE_PLUGIN_PATH` (colon-separated), the importing script's directory, and the
 /// directory of the running executable (where `swift build` puts the bundled plugins).
+/// The name `ffi` is reserved for raw FFI (`RawFFI`), importable only with `allowFFI`.
 ///
 /// ```swift
 /// let vm = VM()
@@ -19,13 +20,23 @@ public final class PluginHost {
     public let pluginPaths: [String]
     /// The directories from `CAPSULE_PLUGIN_PATH`.
     public let environmentPaths: [String]
+    /// Whether `import "ffi"` (raw FFI from scripts) is allowed. Default deny: scripts that
+    /// can call any C function can do anything the process can.
+    public let allowFFI: Bool
     let registry: PluginRegistry
     private var bridges: [String: FFIBridge] = [:]
+    private lazy var rawFFI = RawFFI()
+
+    /// The error `import "ffi"` fails with when FFI is not allowed.
+    public static let ffiDenied = "denied: ffi (grant with --allow-ffi)"
 
     /// A host searching `pluginPaths`, then `CAPSULE_PLUGIN_PATH` as found in `environment`
-    /// (the process's environment when nil).
-    public init(pluginPaths: [String] = [], environment: [String: String]? = nil, registry: PluginRegistry = .shared) {
+    /// (the process's environment when nil). `allowFFI` makes the raw FFI module `ffi`
+    /// importable (the `--allow-ffi` flag).
+    public init(pluginPaths: [String] = [], environment: [String: String]? = nil,
+                registry: PluginRegistry = .shared, allowFFI: Bool = false) {
         self.pluginPaths = pluginPaths
+        self.allowFFI = allowFFI
         let variable = environment.map { $0["CAPSULE_PLUGIN_PATH"] } ?? getenv("CAPSULE_PLUGIN_PATH").map { String(cString: $0) }
         environmentPaths = (variable ?? "").split(separator: ":", omittingEmptySubsequences: true).map(String.init)
         self.registry = registry
@@ -49,6 +60,7 @@ public final class PluginHost {
     }
 
     func resolve(_ name: String, directory: String?) -> NativeModuleLookup {
+        if name == "ffi" { return allowFFI ? .found(rawFFI.moduleDefinition()) : .failed(Self.ffiDenied) }
         if let bridge = bridges[name] { return .found(bridge.moduleDefinition()) }
         guard isIdentifier(name) else { return .notFound(tried: []) }
         let tried = candidates(for: name, importerDirectory: directory)

@@ -45,4 +45,17 @@ import Testing
         let repl = try #require(try CapsuleCommand.parseAsRoot(["repl", "--plugin-path", "p"]) as? ReplCommand)
         #expect(repl.options.pluginPaths == ["p"])
     }
+
+    @Test func allowFFIIsOffByDefaultAndGatesImportFFI() throws {
+        let plain = try #require(try CapsuleCommand.parseAsRoot(["run", "x.cap"]) as? RunCommand)
+        #expect(plain.options.allowFFI == false)
+        let run = try #require(try CapsuleCommand.parseAsRoot(["run", "--allow-ffi", "x.cap"]) as? RunCommand)
+        #expect(run.options.allowFFI)
+        let repl = try #require(try CapsuleCommand.parseAsRoot(["repl", "--allow-ffi"]) as? ReplCommand)
+        #expect(repl.options.allowFFI)
+        let source = #"import "ffi"\#nlet n = ffi.bind(ffi.open(nil), "strlen", "(str) -> u64")("four")"#
+        #expect(run.options.makeVM().run(source: source, name: "a.cap") == .ok(value: nil))
+        #expect(plain.options.makeVM().run(source: source, name: "a.cap").errorText
+            .hasPrefix("error: denied: ffi (grant with --allow-ffi)"))
+    }
 }

@@ -119,6 +119,15 @@ package struct NativeCall {
         return Value(h)
     }
 
+    /// A native function value (what raw FFI's `bind` returns). The VM keeps `body` (and
+    /// what it captures) alive for as long as the function is reachable.
+    package func functionValue(_ definition: NativeFunctionDefinition) -> Value {
+        let body = definition.body
+        return rt.newNative(name: definition.name, arity: definition.arity) { rt, args, argc in
+            body(NativeCall(rt: rt, args: args, count: argc))
+        }
+    }
+
     // MARK: errors
     /// Makes the call fail with `message`; return `NativeCall.failure` after it.
     package func raise(_ message: String) -> Value { rt.fail(message) }

@@ -122,7 +122,13 @@ public final class VM {
 
     private func runNow(source text: String, name: String, path: String?) -> RunOutcome {
         let module = newScriptModule(name: name, path: path)
-        if let path, let real = Runtime.realPath(path) { rt.modules[real] = Value(module) }
+        var running: String? = nil
+        if let path, let real = Runtime.realPath(path) {
+            rt.modules[real] = Value(module)
+            rt.loadingModules.append(real)
+            running = real
+        }
+        defer { if let running { rt.loadingModules.removeAll { $0 == running } } }
         rt.pushRoot(Value(module))
         defer { rt.popRoot() }
         let (result, _) = parseAndCompile(source: Source(name: name, text: text), module: module, variables: [:], repl: false)

@@ -41,12 +41,13 @@ extension Runtime {
         for (path, display) in candidates {
             tried.append(display)
             guard let resolved = Runtime.realPath(path) else { continue }
-            if let m = modules[resolved] { return m }
+            // A module still running its top level (the main script included) is a cycle.
             if let i = loadingModules.firstIndex(where: { $0 == resolved }) {
                 let chain = (loadingModules[i...] + [resolved]).map { Compiler.moduleBindingName($0) }
                 raise("import cycle: " + chain.joined(separator: " -> "))
                 return nil
             }
+            if let m = modules[resolved] { return m }
             guard let text = Runtime.readFile(resolved) else { continue }
             return loadModule(name: Compiler.moduleBindingName(name), path: resolved, sourceName: display, text: text)
         }

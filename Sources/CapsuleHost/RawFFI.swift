@@ -1,0 +1,135 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A library opened by `ffi.open`. Both the script's `handle<ffi.Library>` and every function
+/// bound from it hold a reference, so the library is closed (dlclose) only when the handle
+/// and all its bound functions are unreachable.
+final class FFILibrary {
+    let handle: UnsafeMutableRawPointer
+    /// How messages name it: `'PATH'`, or `the process` for `ffi.open(nil)`.
+    let displayName: String
+
+    init(handle: UnsafeMutableRawPointer, displayName: String) {
+        self.handle = handle
+        self.displayName = displayName
+    }
+
+    deinit { DynamicLibrary.close(handle) }
+}
+
+/// The `ffi` module: raw FFI from scripts, provided by the plugin host (no shared object).
+/// Only resolvable when the host allows FFI (`PluginHost(allowFFI: true)`, `--allow-ffi`).
+///
+/// ```
+/// import "ffi"
+/// let libm = ffi.open("libm.so.6")
+/// let hypot = ffi.bind(libm, "hypot", "(f64, f64) -> f64")
+/// print(hypot(3, 4))   // 5.0
+/// ```
+///
+/// A bound function goes through the same machinery as a plugin export: the signature
+/// parser, one prepared `ffi_cif`, preallocated argument storage, the same argument checks
+/// and messages (prefixed `ffi.SYMBOL`) and the same fast paths.
+final class RawFFI {
+    /// The handle type name of opened libraries.
+    static let libraryType = "ffi.Library"
+    let context = CallContext(pluginName: "ffi")
+
+    func moduleDefinition() -> NativeModuleDefinition {
+        NativeModuleDefinition(name: "ffi", functions: [
+            NativeFunctionDefinition(name: "open", arity: 1) { [unowned self] call in self.open(call) },
+            NativeFunctionDefinition(name: "bind", arity: 3) { [unowned self] call in self.bind(call) },
+        ])
+    }
+
+    /// The handle destructor: drops the handle's reference to its `FFILibrary`.
+    private static let release: @convention(c) (UnsafeMutableRawPointer?) -> Void = { pointer in
+        guard let pointer else { return }
+        Unmanaged<FFILibrary>.fromOpaque(pointer).release()
+    }
+
+    /// `ffi.open(path)`: dlopen `path` (nil or "": the process itself, with libc).
+    func open(_ call: NativeCall) -> Value {
+        var path: String? = nil
+        if !call.isNil(0) {
+            switch text(call, 0, function: "open", what: "a library path (str) or nil") {
+            case .failure(let error): return call.raise(error.description)
+            case .success(let s): path = s.isEmpty ? nil : s
+            }
+        }
+        switch DynamicLibrary.openForFFI(path) {
+        case .failure(let error):
+            return call.raise("ffi.open: cannot open \(path.map { "'\($0)'" } ?? "the process"): \(error)")
+        case .success(let handle):
+            let library = FFILibrary(handle: handle, displayName: path.map { "'\($0)'" } ?? "the process")
+            return call.handleValue(Unmanaged.passRetained(library).toOpaque(), typeName: Self.libraryType, destructor: Self.release)
+        }
+    }
+
+    /// `ffi.bind(lib, symbol, signature)`: a script function calling `symbol` of `lib`.
+    func bind(_ call: NativeCall) -> Value {
+        guard let h = call.handle(0) else {
+            return call.raise("ffi.bind: argument 1: expected handle<\(Self.libraryType)>, got \(call.typeName(0))")
+        }
+        guard h.typeName == Self.libraryType else {
+            return call.raise("ffi.bind: argument 1: expected handle<\(Self.libraryType)>, got handle<\(h.typeName)>")
+        }
+        guard let pointer = h.pointer else {
+            return call.raise("ffi.bind: argument 1: expected handle<\(Self.libraryType)>, got a closed handle<\(Self.libraryType)>")
+        }
+        let library = Unmanaged<FFILibrary>.fromOpaque(pointer).takeUnretainedValue()
+        let symbol: String, signatureText: String
+        switch text(call, 1, function: "bind", what: "a symbol name (str)") {
+        case .failure(let error): return call.raise(error.description)
+        case .success(let s): symbol = s
+        }
+        switch text(call, 2, function: "bind", what: "a signature (str)") {
+        case .failure(let error): return call.raise(error.description)
+        case .success(let s): signatureText = s
+        }
+        let signature: Signature
+        switch Signature.parse(signatureText) {
+        case .failure(let error):
+            return call.raise("ffi.bind: malformed signature '\(signatureText)' for '\(symbol)': \(error.message) at column \(error.column)")
+        case .success(let s): signature = s
+        }
+        let types = signature.parameters.map(\.type) + [signature.result]
+        if types.contains(where: { if case .handle = $0 { true } else { false } }) {
+            return call.raise("ffi.bind: signature '\(signatureText)' for '\(symbol)': handle<T> is not supported in raw FFI (use ptr)")
+        }
+        let address: UnsafeMutableRawPointer
+        switch DynamicLibrary.lookup(symbol, in: library.handle) {
+        case .failure(let error): return call.raise("ffi.bind: no symbol '\(symbol)' in \(library.displayName): \(error)")
+        case .success(let a): address = a
+        }
+        // NOTE: the signature the script gave is the function's C type; nothing can check it.
+        let export = PluginManifest.Export(
+            name: symbol, signature: signature, flags: 0, doc: nil,
+            function: unsafeBitCast(address, to: (@convention(c) () -> Void).self))
+        guard let prepared = PreparedExport(export) else {
+            return call.raise("ffi.bind: libffi cannot prepare a call interface for '\(signatureText)'")
+        }
+        let binding = ExportBinding(prepared, moduleName: "ffi", context: context,
+                                    handleName: { $0 }, destructor: { _ in nil })
+        let body = binding.fastPath() ?? { call in binding.invoke(call) }
+        return call.functionValue(NativeFunctionDefinition(name: "ffi." + symbol, arity: signature.scriptArity) { call in
+            // The function keeps its library open.
+            withExtendedLifetime(library) { body(call) }
+        })
+    }
+
+    /// String argument `index` as Swift text, refusing non-strings and embedded NULs.
+    private func text(_ call: NativeCall, _ index: Int, function: String, what: String) -> Result<String, RawFFIError> {
+        let prefix = "ffi.\(function): argument \(index + 1): expected \(what)"
+        guard let bytes = call.string(index) else { return .failure(RawFFIError("\(prefix), got \(call.typeName(index))")) }
+        if let i = bytes.firstIndex(of: 0) { return .failure(RawFFIError("\(prefix), got a string with a NUL byte at index \(i)")) }
+        return .success(String(decoding: bytes, as: UTF8.self))
+    }
+}
+
+/// A raw FFI argument error's message.
+struct RawFFIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
