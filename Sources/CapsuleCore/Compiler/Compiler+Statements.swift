@@ -247,19 +247,23 @@ extension Compiler {
                 error("undefined variable '\(name)'", at: target.loc)
                 return
             }
+            // The new value of a variable: `value`, or `target op value` for compound forms.
+            func newValue(into r: Int) {
+                if let op { binary(op, target, value, into: r) } else { expression(value, into: r) }
+            }
             switch resolved {
             case .local(let r, let mutable):
                 if !mutable { error("cannot assign to constant '\(name)'", at: target.loc); return }
-                if let op { binary(op, target, value, into: r) } else { expression(value, into: r) }
+                newValue(into: r)
             case .upvalue(let u, let mutable):
                 if !mutable { error("cannot assign to constant '\(name)'", at: target.loc); return }
                 let r = reserveRegisters()
-                if let op { binary(op, target, value, into: r) } else { expression(value, into: r) }
+                newValue(into: r)
                 emit(Instruction.abc(.setUpval, r, u))
             case .module(let slot, let mutable):
                 if !mutable { error("cannot assign to constant '\(name)'", at: target.loc); return }
                 let r = reserveRegisters()
-                if let op { binary(op, target, value, into: r) } else { expression(value, into: r) }
+                newValue(into: r)
                 emit(Instruction.abx(.setGlobal, r, slot))
             case .builtin:
                 error("cannot assign to built-in '\(name)'", at: target.loc)
@@ -267,14 +271,9 @@ extension Compiler {
         case .member(let object, let name):
             let o = expressionToAnyRegister(object)
             let v = reserveRegisters()
-            if let op {
+            storedValue(op, value, into: v, at: loc) {
                 emit(Instruction.abc(.getField, v, o))
                 emit(Instruction.extra(stringConstant(name)))
-                let rhs = expressionToAnyRegister(value)
-                setLine(loc)
-                emit(Instruction.abc(op.opcode, v, v, rhs))
-            } else {
-                expression(value, into: v)
             }
             setLine(loc)
             emit(Instruction.abc(.setField, o, 0, v))
@@ -283,19 +282,25 @@ extension Compiler {
             let o = expressionToAnyRegister(object)
             let i = expressionToAnyRegister(index)
             let v = reserveRegisters()
-            if let op {
-                emit(Instruction.abc(.getIndex, v, o, i))
-                let rhs = expressionToAnyRegister(value)
-                setLine(loc)
-                emit(Instruction.abc(op.opcode, v, v, rhs))
-            } else {
-                expression(value, into: v)
-            }
+            storedValue(op, value, into: v, at: loc) { emit(Instruction.abc(.getIndex, v, o, i)) }
             setLine(loc)
             emit(Instruction.abc(.setIndex, o, i, v))
         default:
             error("invalid assignment target", at: target.loc)
         }
+    }
+}
+
+extension Compiler {
+    /// Puts the value a field or element assignment stores into register `v`: `value`, or for
+    /// `op=` the current value (emitted by `loadCurrent` into `v`) combined with `value`.
+    fileprivate func storedValue(_ op: BinaryOp?, _ value: Expr, into v: Int, at loc: SourceLocation,
+                                 loadCurrent: () -> Void) {
+        guard let op else { expression(value, into: v); return }
+        loadCurrent()
+        let rhs = expressionToAnyRegister(value)
+        setLine(loc)
+        emit(Instruction.abc(op.opcode, v, v, rhs))
     }
 }
 
