@@ -13,33 +13,12 @@ struct FileReadError: Error, Equatable {
     var outcome: RunOutcome { .ioError(message: message) }
 }
 
-/// Reads a whole file as UTF-8 text (invalid sequences become U+FFFD, as the lexer would
-/// reject them anyway). Uses stdio rather than Foundation to get the `errno` reason.
+/// Reads a whole file as UTF-8 text, through the VM's own reader (`readSourceFile`).
 func readTextFile(atPath path: String) throws(FileReadError) -> String {
-    var info = stat()
-    if stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
-        throw FileReadError(path: path, reason: String(cString: strerror(EISDIR)))
+    switch readSourceFile(atPath: path) {
+    case .success(let text): return text
+    case .failure(let error): throw FileReadError(path: error.path, reason: error.reason)
     }
-    guard let file = fopen(path, "rb") else {
-        throw FileReadError(path: path, reason: String(cString: strerror(errno)))
-    }
-    defer { fclose(file) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-    var readError: Int32 = 0
-    while true {
-        errno = 0
-        let count = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, file) }
-        // Taken at once: later calls (even array appends) may change errno.
-        readError = errno
-        bytes.append(contentsOf: chunk[..<count])
-        if count < chunk.count { break }
-    }
-    if ferror(file) != 0 {
-        // Reading a directory fails here (EISDIR), not in fopen.
-        throw FileReadError(path: path, reason: String(cString: strerror(readError == 0 ? EIO : readError)))
-    }
-    return String(decoding: bytes, as: UTF8.self)
 }
 
 /// A file that could not be written or removed, with the system's reason.

@@ -30,10 +30,10 @@ public final class VM {
 
     /// Reads and runs a file. Missing or unreadable files give `.ioError`.
     public func runFile(path: String, name: String? = nil) -> RunOutcome {
-        guard let text = Runtime.readFile(path) else {
-            return .ioError(message: "cannot read \(path): \(VM.errnoText())")
+        switch readSourceFile(atPath: path) {
+        case .success(let text): return run(source: text, name: name ?? path, path: path)
+        case .failure(let error): return .ioError(message: error.message)
         }
-        return run(source: text, name: name ?? path, path: path)
     }
 
     /// Compiles without running and returns every diagnostic (empty when the code compiles).
@@ -77,10 +77,6 @@ public final class VM {
             self.rt.tempRoots.removeAll()
         }
         return result!
-    }
-
-    static func errnoText() -> String {
-        String(cString: strerror(errno))
     }
 
     func parseAndCompile(source: Source, module: UnsafeMutablePointer<ObjModule>,

@@ -122,26 +122,43 @@ extension Runtime {
 
     /// Reads a whole file as UTF-8 (invalid sequences are replaced). Nil when unreadable.
     static func readFile(_ path: String) -> String? {
-        guard let bytes = readFileBytes(path) else { return nil }
-        return String(decoding: bytes, as: UTF8.self)
+        if case .success(let text) = readSourceFile(atPath: path) { return text }
+        return nil
     }
+}
 
-    static func readFileBytes(_ path: String) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        // NOTE: errno is kept for the caller's message (close does not change it on success).
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { return nil }
-        if (st.st_mode & S_IFMT) == S_IFDIR { errno = EISDIR; return nil }
-        var result: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, 65536) }
-            if n < 0 { if errno == EINTR { continue }; return nil }
-            if n == 0 { break }
-            result.append(contentsOf: chunk[0..<n])
-        }
-        return result
+/// A file that could not be read, with the system's reason (`No such file or directory`).
+public struct SourceReadError: Error, Equatable, Sendable {
+    public var path: String
+    public var reason: String
+    /// `cannot read PATH: REASON`.
+    public var message: String { "cannot read \(path): \(reason)" }
+}
+
+/// Reads a whole file as UTF-8 text (invalid sequences become U+FFFD, which the lexer rejects
+/// anyway). The one file reader of the VM and the CLI: a directory is `Is a directory`, and
+/// the reason is the errno of the call that failed.
+public func readSourceFile(atPath path: String) -> Result<String, SourceReadError> {
+    func failure(_ code: Int32) -> Result<String, SourceReadError> {
+        .failure(SourceReadError(path: path, reason: String(cString: strerror(code))))
     }
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return failure(errno) }
+    defer { close(fd) }
+    var st = stat()
+    guard fstat(fd, &st) == 0 else { return failure(errno) }
+    if (st.st_mode & S_IFMT) == S_IFDIR { return failure(EISDIR) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, 65536) }
+        if n < 0 {
+            let code = errno
+            if code == EINTR { continue }
+            return failure(code)
+        }
+        if n == 0 { break }
+        bytes.append(contentsOf: chunk[0..<n])
+    }
+    return .success(String(decoding: bytes, as: UTF8.self))
 }
