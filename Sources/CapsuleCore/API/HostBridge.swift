@@ -82,8 +82,34 @@ package struct NativeCall {
         let h = args[i].obj(ObjHandle.self)
         if let p = h.pointee.pointer {
             h.pointee.pointer = nil
+            h.pointee.companion = .nil
             h.pointee.destructor?(p)
         }
+    }
+    /// The value a handle argument keeps alive (`handleValue(_:typeName:destructor:keeping:)`),
+    /// nil when it keeps none or is closed.
+    package func handleCompanion(_ i: Int) -> Value? {
+        guard args[i].isObject(.handle) else { return nil }
+        let c = args[i].obj(ObjHandle.self).pointee.companion
+        return c.isNil ? nil : c
+    }
+    /// True for values a script can call: functions, natives, bound methods and classes.
+    package func isCallable(_ i: Int) -> Bool {
+        guard args[i].isObject else { return false }
+        switch args[i].header.pointee.kind {
+        case .closure, .native, .boundMethod, .klass: return true
+        default: return false
+        }
+    }
+    /// The fields of a map argument as (key, value) pairs, in insertion order; nil when it
+    /// is not a map. Keys that are strings come back as Swift strings, others as nil.
+    package func mapEntries(_ i: Int) -> [(key: String?, value: Value)]? {
+        guard args[i].isObject(.map) else { return nil }
+        var entries: [(key: String?, value: Value)] = []
+        rt.forEachEntry(args[i].obj(ObjMap.self)) { k, v in
+            entries.append((k.isString ? k.obj(ObjString.self).string : nil, v))
+        }
+        return entries
     }
 
     // MARK: results
@@ -116,8 +142,68 @@ package struct NativeCall {
         h.pointee.pointer = pointer
         h.pointee.typeName = name
         h.pointee.destructor = destructor
+        h.pointee.companion = .nil
         return Value(h)
     }
+
+    /// A handle like `handleValue(_:typeName:destructor:)` that also keeps `companion` alive
+    /// for as long as the handle is reachable and open.
+    package func handleValue(_ pointer: UnsafeMutableRawPointer?, typeName: String,
+                             destructor: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?,
+                             keeping companion: Value) -> Value {
+        rt.pushRoot(companion)
+        defer { rt.popRoot() }
+        let h = handleValue(pointer, typeName: typeName, destructor: destructor)
+        h.obj(ObjHandle.self).pointee.companion = companion
+        return h
+    }
+
+    /// A map from string keys to values, in order (raw FFI's struct values).
+    package func mapValue(_ entries: [(key: String, value: Value)]) -> Value {
+        for e in entries { rt.pushRoot(e.value) }
+        defer { rt.popRoot(entries.count) }
+        let m = rt.newMap(capacity: entries.count)
+        rt.pushRoot(Value(m))
+        defer { rt.popRoot() }
+        for e in entries {
+            let k = Value(rt.intern(e.key))
+            rt.pushRoot(k)
+            rt.mapSet(m, k, e.value)
+            rt.popRoot()
+        }
+        return Value(m)
+    }
+
+    /// Stops keeping the last `n` values passed to `keep` (innermost first).
+    package func release(_ n: Int) { rt.popRoot(n) }
+
+    // MARK: re-entry (callbacks from C)
+
+    /// A call with no arguments on the same VM, for code that runs later in the same native
+    /// call or a nested one (a C callback). Only its value builders, `callValue` and
+    /// `withValues` may be used, and only while the VM is inside a native call on this thread.
+    package func reentry() -> NativeCall { NativeCall(rt: rt, args: NativeCall.noArguments, count: 0) }
+    nonisolated(unsafe) static let noArguments = UnsafeMutablePointer<Value>.allocate(capacity: 1)
+
+    /// Calls the script value `callee` with `arguments`, re-entering the interpreter, and
+    /// returns its result; nil when it raised (the error is pending: return
+    /// `NativeCall.failure` to propagate it).
+    package func callValue(_ callee: Value, _ arguments: [Value]) -> Value? { rt.call(callee, arguments) }
+
+    /// Runs `body` with a call whose arguments are `values` (kept alive meanwhile), so the
+    /// argument readers and checks apply to values that are not arguments (a callback's
+    /// result, a struct's fields).
+    package func withValues<T>(_ values: [Value], _ body: (NativeCall) -> T) -> T {
+        for v in values { rt.pushRoot(v) }
+        defer { rt.popRoot(values.count) }
+        let buffer = UnsafeMutablePointer<Value>.allocate(capacity: max(values.count, 1))
+        defer { buffer.deallocate() }
+        buffer.initialize(from: values, count: values.count)
+        return body(NativeCall(rt: rt, args: buffer, count: values.count))
+    }
+
+    /// True while an error raised by a nested call (`callValue`) or `raise` is pending.
+    package var hasPendingError: Bool { !rt.pendingError.isNil }
 
     /// A native function value (what raw FFI's `bind` returns). The VM keeps `body` (and
     /// what it captures) alive for as long as the function is reachable.

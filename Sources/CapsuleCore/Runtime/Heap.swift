@@ -235,7 +235,8 @@ extension Runtime {
             let e = p.assumingMemoryBound(to: ObjError.self)
             mark(e.pointee.message); mark(e.pointee.trace)
         case .handle:
-            mark(p.assumingMemoryBound(to: ObjHandle.self).pointee.typeName)
+            let h = p.assumingMemoryBound(to: ObjHandle.self)
+            mark(h.pointee.typeName); mark(h.pointee.companion)
         }
     }
 

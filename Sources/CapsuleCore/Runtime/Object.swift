@@ -227,4 +227,7 @@ struct ObjHandle {
     var pointer: UnsafeMutableRawPointer?
     var typeName: Value
     var destructor: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?
+    /// A value the handle keeps alive (marked with it; nil when none), e.g. the script
+    /// function behind a raw FFI callback.
+    var companion: Value
 }
