@@ -24,4 +24,36 @@ static inline int cffi_prep_cif(ffi_cif *cif, unsigned nargs, ffi_type *result, 
     return ffi_prep_cif(cif, FFI_DEFAULT_ABI, nargs, result, args) == FFI_OK ? 0 : -1;
 }
 
+/* Prepares `cif` for a variadic function: `nfixed` fixed arguments, then the rest. */
+static inline int cffi_prep_cif_var(ffi_cif *cif, unsigned nfixed, unsigned ntotal, ffi_type *result, ffi_type **args) {
+    return ffi_prep_cif_var(cif, FFI_DEFAULT_ABI, nfixed, ntotal, result, args) == FFI_OK ? 0 : -1;
+}
+
+/* Makes `t` a struct type with the NULL-terminated `elements` and computes its size,
+ * alignment and the fields' `offsets` (one per element). */
+static inline int cffi_make_struct(ffi_type *t, ffi_type **elements, size_t *offsets) {
+    t->size = 0;
+    t->alignment = 0;
+    t->type = FFI_TYPE_STRUCT;
+    t->elements = elements;
+    return ffi_get_struct_offsets(FFI_DEFAULT_ABI, t, offsets) == FFI_OK ? 0 : -1;
+}
+
+/* The function type of a closure's C entry. */
+typedef void (*cffi_closure_fn)(ffi_cif *cif, void *result, void **args, void *user_data);
+
+/* Allocates a closure calling `fn(cif, result, args, user_data)` through `cif`; returns the
+ * closure (free it with cffi_closure_free) and sets `*code` to the C function pointer. */
+static inline void *cffi_closure_new(ffi_cif *cif, cffi_closure_fn fn, void *user_data, void **code) {
+    ffi_closure *closure = (ffi_closure *)ffi_closure_alloc(sizeof(ffi_closure), code);
+    if (!closure) return 0;
+    if (ffi_prep_closure_loc(closure, cif, fn, user_data, *code) != FFI_OK) {
+        ffi_closure_free(closure);
+        return 0;
+    }
+    return closure;
+}
+
+static inline void cffi_closure_free(void *closure) { ffi_closure_free(closure); }
+
 #endif

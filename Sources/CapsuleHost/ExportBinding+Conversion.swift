@@ -73,6 +73,9 @@ extension ExportBinding {
             p.storeBytes(of: pointer, as: UnsafeMutableRawPointer.self)
         case .void:
             return "void is not an argument type"
+        case .structure, .callback:
+            // Written by `invokeExtended`, which never gets here with them.
+            return "\(type.name) needs the extended call path"
         }
         return nil
     }
@@ -121,8 +124,11 @@ extension ExportBinding {
             let count = length.load(as: UInt64.self)
             guard count <= UInt64(Int32.max) else { return .error("the bytes result's length \(count) is too large") }
             return .value(call.bytesValue(UnsafeBufferPointer(start: data, count: Int(count))))
-        case .buf:
+        case .buf, .callback:
             return .error("\(type.name) is not a result type")
+        case .structure:
+            // Read by `invokeExtended`, which knows the struct type.
+            return .error("structure results need the extended call path")
         }
     }
 }

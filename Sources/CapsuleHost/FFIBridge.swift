@@ -29,8 +29,8 @@ final class FFIBridge {
         NativeModuleDefinition(name: plugin.manifest.name, functions: bindings.map { binding in
             NativeFunctionDefinition(
                 name: binding.export.name,
-                arity: binding.export.signature.scriptArity,
-                body: binding.fastPath() ?? { call in binding.invoke(call) })
+                arity: binding.scriptArity,
+                body: binding.body())
         })
     }
 
@@ -89,6 +89,9 @@ final class ExportBinding {
     let resultLength: UnsafeMutableRawPointer?
     /// An empty C string, passed for empty `str` arguments whose storage has no address.
     let emptyString: UnsafeMutablePointer<CChar>
+    /// Struct buffers, callback closures, variadic and errno state, for signatures that
+    /// need them (`Signature.needsGeneralPath`); nil otherwise.
+    private(set) var extras: CallExtras?
 
     /// Binds `prepared` as `moduleName.export`. `handleName` qualifies a handle type name
     /// from the signature; `destructor` finds a qualified handle type's destructor.
@@ -116,7 +119,9 @@ final class ExportBinding {
         storage = .allocate(byteCount: slotCount * Self.slotSize, alignment: 16)
         storage.initializeMemory(as: UInt8.self, repeating: 0, count: slotCount * Self.slotSize)
         argumentPointers = .allocate(capacity: max(prepared.cArgumentCount, 1))
-        result = .allocate(byteCount: Self.slotSize, alignment: 16)
+        var resultSize = Self.slotSize
+        if case .structure(let s) = signature.result { resultSize = max(resultSize, s.size) }
+        result = .allocate(byteCount: resultSize, alignment: 16)
         emptyString = .allocate(capacity: 1)
         emptyString.initialize(to: 0)
         plan = .allocate(capacity: signature.parameters.count)
@@ -142,6 +147,7 @@ final class ExportBinding {
             resultLength = nil
         }
         for i in 0..<prepared.cArgumentCount { argumentPointers[i] = storage + i * Self.slotSize }
+        if signature.needsGeneralPath { extras = CallExtras(self) }
     }
 
     deinit {
@@ -157,6 +163,7 @@ final class ExportBinding {
     /// The general path: check and convert every argument, call through libffi, convert the
     /// result and any out-parameters.
     func invoke(_ call: NativeCall) -> Value {
+        if let extras { return invokeExtended(call, extras) }
         var scriptIndex = 0
         for i in 0..<plan.count {
             let p = plan[i]
@@ -174,6 +181,12 @@ final class ExportBinding {
         ffi_call(cif, function, result, argumentPointers)
         context.leave(previous)
         if closesHandle { call.closeHandle(0) }
+        if context.callbackFailed {
+            // C called an `ffi.callback` it kept, and the script function raised: fail with it.
+            context.callbackFailed = false
+            context.raised = nil
+            return NativeCall.failure
+        }
         if let message = context.raised {
             context.raised = nil
             return raised(call, message)

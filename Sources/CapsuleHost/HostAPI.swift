@@ -9,6 +9,9 @@ final class CallContext {
     let pluginName: String
     /// Set by the host API's raise during a call; read and cleared by the caller afterwards.
     @exclusivity(unchecked) var raised: String?
+    /// Set when a script callback called from C during the current call raised: the error
+    /// is pending and the call must fail with it once C returns (`FFICallback`).
+    @exclusivity(unchecked) var callbackFailed = false
     /// NOTE: a copy of `currentKey`, so the per-call path skips the static's lazy-init check.
     private let key: pthread_key_t
 

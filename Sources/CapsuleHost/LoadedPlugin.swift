@@ -51,7 +51,12 @@ final class PreparedExport {
         argumentTypes = .allocate(capacity: max(types.count, 1))
         argumentTypes.initialize(from: types, count: types.count)
         cif = .allocate(capacity: 1)
-        let status = cffi_prep_cif(cif, UInt32(types.count), PreparedExport.ffiType(export.signature.result), argumentTypes)
+        let resultType = PreparedExport.ffiType(export.signature.result)
+        // A variadic function's own cif is for calls with no extra arguments (CallExtras
+        // prepares one per list of extra argument types).
+        let status = export.signature.isVariadic
+            ? cffi_prep_cif_var(cif, UInt32(types.count), UInt32(types.count), resultType, argumentTypes)
+            : cffi_prep_cif(cif, UInt32(types.count), resultType, argumentTypes)
         if status != 0 {
             argumentTypes.deallocate()
             cif.deallocate()
@@ -78,7 +83,8 @@ final class PreparedExport {
         case .u64: cffi_type_uint64()
         case .f32: cffi_type_float()
         case .f64: cffi_type_double()
-        case .ptr, .str, .bytes, .buf, .handle: cffi_type_pointer()
+        case .ptr, .str, .bytes, .buf, .handle, .callback: cffi_type_pointer()
+        case .structure(let s): s.ffiType
         }
     }
 }

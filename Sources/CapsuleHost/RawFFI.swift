@@ -35,11 +35,18 @@ final class RawFFI {
     /// The handle type name of opened libraries.
     static let libraryType = "ffi.Library"
     let context = CallContext(pluginName: "ffi")
+    /// The struct types `ffi.struct` declared in this VM, by name.
+    var structs: [String: StructType] = [:]
 
     func moduleDefinition() -> NativeModuleDefinition {
         NativeModuleDefinition(name: "ffi", functions: [
             NativeFunctionDefinition(name: "open", arity: 1) { [unowned self] call in self.open(call) },
             NativeFunctionDefinition(name: "bind", arity: 3) { [unowned self] call in self.bind(call) },
+            NativeFunctionDefinition(name: "struct", arity: 2) { [unowned self] call in self.declareStruct(call) },
+            NativeFunctionDefinition(name: "sizeof", arity: 1) { [unowned self] call in self.sizeof(call) },
+            NativeFunctionDefinition(name: "callback", arity: 2) { [unowned self] call in self.callback(call) },
+            NativeFunctionDefinition(name: "read", arity: -1) { [unowned self] call in self.read(call) },
+            NativeFunctionDefinition(name: "write", arity: -1) { [unowned self] call in self.write(call) },
         ])
     }
 
@@ -89,7 +96,7 @@ final class RawFFI {
         case .success(let s): signatureText = s
         }
         let signature: Signature
-        switch Signature.parse(signatureText) {
+        switch Signature.parse(signatureText, structs: { [unowned self] in self.structs[$0] }) {
         case .failure(let error):
             return call.raise("ffi.bind: malformed signature '\(signatureText)' for '\(symbol)': \(error.message) at column \(error.column)")
         case .success(let s): signature = s
@@ -112,15 +119,15 @@ final class RawFFI {
         }
         let binding = ExportBinding(prepared, moduleName: "ffi", context: context,
                                     handleName: { $0 }, destructor: { _ in nil })
-        let body = binding.fastPath() ?? { call in binding.invoke(call) }
-        return call.functionValue(NativeFunctionDefinition(name: "ffi." + symbol, arity: signature.scriptArity) { call in
+        let body = binding.body()
+        return call.functionValue(NativeFunctionDefinition(name: "ffi." + symbol, arity: binding.scriptArity) { call in
             // The function keeps its library open.
             withExtendedLifetime(library) { body(call) }
         })
     }
 
     /// String argument `index` as Swift text, refusing non-strings and embedded NULs.
-    private func text(_ call: NativeCall, _ index: Int, function: String, what: String) -> Result<String, RawFFIError> {
+    func text(_ call: NativeCall, _ index: Int, function: String, what: String) -> Result<String, RawFFIError> {
         let prefix = "ffi.\(function): argument \(index + 1): expected \(what)"
         guard let bytes = call.string(index) else { return .failure(RawFFIError("\(prefix), got \(call.typeName(index))")) }
         if let i = bytes.firstIndex(of: 0) { return .failure(RawFFIError("\(prefix), got a string with a NUL byte at index \(i)")) }

@@ -1,15 +1,32 @@
-/// The C signature of a plugin export, parsed once at load from text such as
-/// `"(i64, f64, str) -> f64"` (the grammar is in sdk/include/capsule.h).
+/// The C signature of a plugin export or raw FFI function, parsed once from text such as
+/// `"(i64, f64, str) -> f64"` (the grammar is also in sdk/include/capsule.h and
+/// docs/plugins.md).
 ///
 /// ```
-/// signature := '(' [param (',' param)*] ')' '->' type
+/// signature := '(' [params] ')' '->' type ['!errno']
+/// params    := param (',' param)* [',' '...'] 
 /// param     := ['out'] type
 /// type      := void | bool | i8 | i16 | i32 | i64 | u8 | u16 | u32 | u64 | f32 | f64
 ///            | ptr | str | bytes | buf | handle '<' Name '>'
+///            | callback '<' signature '>'       (parameters only)
+///            | Name                             (a struct type the resolver knows)
+/// struct    := '{' field (',' field)* '}'        (StructType.parseFields)
+/// field     := type Name                         (type: a number, bool, ptr or struct)
 /// ```
-public struct Signature: Equatable, Sendable, CustomStringConvertible {
+///
+/// - `...` makes the function variadic: the fixed parameters come first, and each call
+///   may pass more arguments, whose C types follow from the script values (int → int64_t,
+///   float → double, str → const char*, bytes → its data pointer, nil → NULL, bool → int).
+/// - `!errno`: the host sets errno to 0 right before the call and reads it right after;
+///   the script gets it as an extra last result.
+/// - `callback<(i32) -> void>`: the script passes a function (or an `ffi.callback` handle,
+///   or nil) and C receives a function pointer that calls it. A callback's parameters are
+///   numbers, bool, ptr or str; its result a number, bool, ptr or void.
+/// - A struct type is passed and returned by value, and `out S` passes a pointer to one
+///   that C fills; scripts see a map from field names to values.
+public struct Signature: Hashable, Sendable, CustomStringConvertible {
     /// One parameter: its type, and whether C receives a pointer to write a result through.
-    public struct Parameter: Equatable, Sendable {
+    public struct Parameter: Hashable, Sendable {
         /// The declared type (for `out T`, the pointee type T).
         public var type: ValueType
         /// True for `out T`: the value comes back to the script as an extra result.
@@ -20,19 +37,32 @@ public struct Signature: Equatable, Sendable, CustomStringConvertible {
     public var parameters: [Parameter]
     /// The result type (`void` for none).
     public var result: ValueType
+    /// True when the parameters end with `...`: calls may pass more arguments.
+    public var isVariadic: Bool = false
+    /// True for `!errno`: errno is cleared before the call and returned after it.
+    public var capturesErrno: Bool = false
 
     /// The number of arguments a script passes (`out` parameters are not passed).
     public var scriptArity: Int { parameters.count { !$0.isOut } }
 
-    /// The canonical text: `(i64, out f64) -> void`.
+    /// The canonical text: `(i64, out f64) -> void`, `(buf, str, ...) -> i32 !errno`.
     public var description: String {
-        "(" + parameters.map { ($0.isOut ? "out " : "") + $0.type.description }.joined(separator: ", ")
-            + ") -> " + result.description
+        "(" + (parameters.map { ($0.isOut ? "out " : "") + $0.type.description } + (isVariadic ? ["..."] : []))
+            .joined(separator: ", ")
+            + ") -> " + result.description + (capturesErrno ? " !errno" : "")
     }
 
-    /// Parses `text`; on failure the error says what was expected and at which column (1-based).
-    public static func parse(_ text: String) -> Result<Signature, SignatureError> {
-        var parser = SignatureParser(text)
+    /// True when a call needs more than the fixed shapes the fast paths know: errno,
+    /// variadic arguments, structs or callbacks.
+    var needsGeneralPath: Bool {
+        capturesErrno || isVariadic || (parameters.map(\.type) + [result]).contains { $0.kind == .structure || $0.kind == .callback }
+    }
+
+    /// Parses `text`; on failure the error says what was expected and at which column
+    /// (1-based). `structs` resolves names that are not built-in types (raw FFI's declared
+    /// structs); plugins have none.
+    public static func parse(_ text: String, structs: @escaping (String) -> StructType? = { _ in nil }) -> Result<Signature, SignatureError> {
+        var parser = SignatureParser(text, structs: structs)
         return parser.parseSignature()
     }
 }
@@ -57,6 +87,10 @@ public enum ValueType: Equatable, Hashable, Sendable, CustomStringConvertible {
     case buf
     /// A pointer the plugin created, typed by the handle type's name.
     case handle(String)
+    /// A C struct passed by value (or, with `out`, by pointer); a map in scripts.
+    case structure(StructType)
+    /// A C function pointer that calls a script function with this signature.
+    indirect case callback(Signature)
 
     /// The scalar types, by their names in signatures.
     static let named: [String: ValueType] = [
@@ -86,6 +120,8 @@ public enum ValueType: Equatable, Hashable, Sendable, CustomStringConvertible {
         case .bytes: "bytes"
         case .buf: "buf"
         case .handle(let name): "handle<\(name)>"
+        case .structure(let type): type.name
+        case .callback(let signature): "callback<\(signature)>"
         }
     }
 
@@ -109,13 +145,31 @@ public enum ValueType: Equatable, Hashable, Sendable, CustomStringConvertible {
         case .bytes: .bytes
         case .buf: .buf
         case .handle: .handle
+        case .structure: .structure
+        case .callback: .callback
         }
     }
 
     /// True for the types an `out` parameter may have (fixed-size scalars).
     var canBeOut: Bool {
         switch self {
-        case .void, .str, .bytes, .buf, .handle: false
+        case .void, .str, .bytes, .buf, .handle, .callback: false
+        default: true
+        }
+    }
+
+    /// True for the types a struct field may have: numbers, bool, ptr and structs.
+    var canBeField: Bool {
+        switch self {
+        case .void, .str, .bytes, .buf, .handle, .callback: false
+        default: true
+        }
+    }
+
+    /// True for the types a callback receives: numbers, bool, ptr and str.
+    var canBeCallbackParameter: Bool {
+        switch self {
+        case .void, .bytes, .buf, .handle, .callback, .structure: false
         default: true
         }
     }
@@ -125,6 +179,7 @@ public enum ValueType: Equatable, Hashable, Sendable, CustomStringConvertible {
 /// on without reference counting.
 enum TypeKind: UInt8 {
     case void, bool, i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, ptr, str, bytes, buf, handle
+    case structure, callback
 
     /// The range of an integer type as Int64 bounds (u64's upper bound is clipped to
     /// Int64.max, the largest script int); nil for non-integers.
@@ -158,35 +213,102 @@ public struct SignatureError: Error, Equatable, Sendable {
 struct SignatureParser {
     let bytes: [UInt8]
     var pos = 0
+    let structs: (String) -> StructType?
 
-    init(_ text: String) { bytes = Array(text.utf8) }
+    init(_ text: String, structs: @escaping (String) -> StructType? = { _ in nil }) {
+        bytes = Array(text.utf8)
+        self.structs = structs
+    }
 
     mutating func parseSignature() -> Result<Signature, SignatureError> {
         do {
-            try expect("(")
-            var parameters: [Signature.Parameter] = []
-            skipSpaces()
-            if peek() != UInt8(ascii: ")") {
-                repeat {
-                    parameters.append(try parameter())
-                } while accept(",")
-            }
-            try expect(")")
-            try expect("->")
-            skipSpaces()
-            let resultColumn = column
-            let result = try type()
-            if result == .buf {
-                throw SignatureError(message: "\(result) cannot be a result type", column: resultColumn)
-            }
+            let signature = try signature()
             skipSpaces()
             if pos < bytes.count { throw SignatureError(message: "unexpected text after the result type", column: column) }
-            return .success(Signature(parameters: parameters, result: result))
+            return .success(signature)
         } catch let error as SignatureError {
             return .failure(error)
         } catch {
             fatalError("unreachable")
         }
+    }
+
+    /// Parses a struct's field list, `{i64 tv_sec, i64 tv_usec}`.
+    mutating func parseFields() -> Result<[(name: String, type: ValueType)], SignatureError> {
+        do {
+            try expect("{")
+            var fields: [(name: String, type: ValueType)] = []
+            repeat {
+                skipSpaces()
+                let typeColumn = column
+                let t = try type()
+                if !t.canBeField {
+                    throw SignatureError(message: "a struct field cannot be \(t) (fields take numbers, bool, ptr or structs)", column: typeColumn)
+                }
+                skipSpaces()
+                let nameColumn = column
+                let name = word()
+                guard isIdentifier(name) else { throw SignatureError(message: "expected a field name", column: nameColumn) }
+                if fields.contains(where: { $0.name == name }) {
+                    throw SignatureError(message: "field '\(name)' is declared twice", column: nameColumn)
+                }
+                fields.append((name, t))
+            } while accept(",")
+            try expect("}")
+            skipSpaces()
+            if pos < bytes.count { throw SignatureError(message: "unexpected text after the fields", column: column) }
+            return .success(fields)
+        } catch let error as SignatureError {
+            return .failure(error)
+        } catch {
+            fatalError("unreachable")
+        }
+    }
+
+    private mutating func signature() throws -> Signature {
+        try expect("(")
+        var parameters: [Signature.Parameter] = []
+        var isVariadic = false
+        skipSpaces()
+        if peek() != UInt8(ascii: ")") {
+            repeat {
+                skipSpaces()
+                if accept("...") {
+                    if parameters.isEmpty {
+                        throw SignatureError(message: "'...' needs at least one parameter before it", column: column - 3)
+                    }
+                    isVariadic = true
+                    skipSpaces()
+                    if peek() != UInt8(ascii: ")") {
+                        let found = peek().map { "'\(Character(UnicodeScalar($0)))'" } ?? "the end"
+                        throw SignatureError(message: "expected ')' after '...', found \(found)", column: column)
+                    }
+                    break
+                }
+                parameters.append(try parameter())
+            } while accept(",")
+        }
+        try expect(")")
+        try expect("->")
+        skipSpaces()
+        let resultColumn = column
+        let result = try type()
+        switch result {
+        case .buf, .callback:
+            throw SignatureError(message: "\(result.kind.name) cannot be a result type", column: resultColumn)
+        case .bytes where isVariadic:
+            throw SignatureError(message: "a bytes result cannot be combined with '...'", column: resultColumn)
+        default: break
+        }
+        var capturesErrno = false
+        skipSpaces()
+        if peek() == UInt8(ascii: "!") {
+            pos += 1
+            let markerColumn = column
+            guard word() == "errno" else { throw SignatureError(message: "expected 'errno' after '!'", column: markerColumn) }
+            capturesErrno = true
+        }
+        return Signature(parameters: parameters, result: result, isVariadic: isVariadic, capturesErrno: capturesErrno)
     }
 
     private mutating func parameter() throws -> Signature.Parameter {
@@ -199,7 +321,7 @@ struct SignatureParser {
         let t = try type()
         if t == .void { throw SignatureError(message: "void is not a parameter type", column: typeColumn) }
         if isOut && !t.canBeOut {
-            throw SignatureError(message: "out \(t) is not supported (out takes a number, bool or ptr)", column: typeColumn)
+            throw SignatureError(message: "out \(t.kind == .callback ? "callback" : t.description) is not supported (out takes a number, bool, ptr or struct)", column: typeColumn)
         }
         return Signature.Parameter(type: t, isOut: isOut)
     }
@@ -217,7 +339,25 @@ struct SignatureParser {
             try expect(">")
             return .handle(handleName)
         }
+        if name == "callback" {
+            try expect("<")
+            skipSpaces()
+            let innerColumn = column
+            let inner = try signature()
+            if inner.isVariadic || inner.capturesErrno {
+                throw SignatureError(message: "a callback cannot be variadic or capture errno", column: innerColumn)
+            }
+            for p in inner.parameters where p.isOut || !p.type.canBeCallbackParameter {
+                throw SignatureError(message: "a callback's parameters take numbers, bool, ptr or str, not \(p.isOut ? "out " : "")\(p.type.kind == .callback ? "callback" : p.type.description)", column: innerColumn)
+            }
+            if !(inner.result.canBeField && inner.result.kind != .structure) && inner.result != .void {
+                throw SignatureError(message: "a callback's result is a number, bool, ptr or void, not \(inner.result)", column: innerColumn)
+            }
+            try expect(">")
+            return .callback(inner)
+        }
         if let t = ValueType.named[name] { return t }
+        if !name.isEmpty, let s = structs(name) { return .structure(s) }
         if name.isEmpty { throw SignatureError(message: "expected a type", column: typeColumn) }
         throw SignatureError(message: "unknown type '\(name)'", column: typeColumn)
     }

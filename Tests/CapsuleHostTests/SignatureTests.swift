@@ -32,7 +32,7 @@ import Testing
         ("(int) -> i64", "unknown type 'int'", 2),
         ("(void) -> i64", "void is not a parameter type", 2),
         ("(i64) -> buf", "buf cannot be a result type", 10),
-        ("(out str) -> void", "out str is not supported (out takes a number, bool or ptr)", 6),
+        ("(out str) -> void", "out str is not supported (out takes a number, bool, ptr or struct)", 6),
         ("(handle<>) -> void", "expected a handle type name", 9),
         ("(i64) -> i64 x", "unexpected text after the result type", 14),
     ])
