@@ -45,8 +45,11 @@ extension ExportBinding {
                 p.storeBytes(of: 0, as: UInt64.self)
             } else if let v = call.int(index) {
                 p.storeBytes(of: v, as: Int64.self)
+            } else if let b = call.bytes(index) {
+                // A bytes value passes its data, borrowed for the call like `buf`.
+                p.storeBytes(of: UnsafeRawPointer(b.baseAddress), as: UnsafeRawPointer?.self)
             } else {
-                return "expected ptr (an int address or nil), got \(got(call, index))"
+                return "expected ptr (an int address, bytes or nil), got \(got(call, index))"
             }
         case .str:
             guard let s = call.string(index) else { return "expected str, got \(got(call, index))" }

@@ -205,14 +205,6 @@ extension ExportBinding {
                 message = ScalarConversion.storeStruct(call, scriptIndex, extras.structTypes[i]!, at: extras.structBuffers[i]!)
             case .callback:
                 message = storeCallback(call, scriptIndex, extras.callbacks[i], at: slot(p.argumentSlot))
-            case .ptr:
-                // A bytes value passes its data (borrowed for the call).
-                if let b = call.bytes(scriptIndex) {
-                    slot(p.argumentSlot).storeBytes(of: UnsafeRawPointer(b.baseAddress), as: UnsafeRawPointer?.self)
-                    message = nil
-                } else {
-                    message = store(call, scriptIndex, p.kind, parameter: i, at: p.argumentSlot)
-                }
             default:
                 message = store(call, scriptIndex, p.kind, parameter: i, at: p.argumentSlot)
             }

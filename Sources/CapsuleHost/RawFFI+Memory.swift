@@ -8,6 +8,7 @@ import Glibc
 /// ffi.struct("timeval", "{i64 tv_sec, i64 tv_usec}")    // then `timeval` works in signatures
 /// ffi.sizeof("timeval")                                  // 16 (also scalar type names)
 /// let cb = ffi.callback(fn(x) { ... }, "(i32) -> void")  // a handle<ffi.Callback> C may keep
+/// ffi.close(cb)                                          // frees it now (else the GC does)
 /// ffi.read(address_or_bytes, "i32", offset)              // offset defaults to 0
 /// ffi.write(address_or_bytes, "i32", value, offset)
 /// ```
@@ -86,6 +87,16 @@ extension RawFFI {
         closure.call = call.reentry()
         return call.handleValue(Unmanaged.passRetained(closure).toOpaque(), typeName: FFICallback.handleType,
                                 destructor: FFICallback.release, keeping: call.value(0))
+    }
+
+    /// `ffi.close(callback)`: frees an `ffi.callback` closure now (C must not call it again).
+    /// Closing a closed callback does nothing.
+    func close(_ call: NativeCall) -> Value {
+        guard let h = call.handle(0), h.typeName == FFICallback.handleType else {
+            return call.raise("ffi.close: argument 1: expected handle<\(FFICallback.handleType)>, got \(ScalarConversion.describe(call, 0))")
+        }
+        call.closeHandle(0)
+        return call.nilValue
     }
 
     /// `ffi.read(target, type[, offset])`: the value of `type` at `target + offset`.

@@ -45,6 +45,7 @@ final class RawFFI {
             NativeFunctionDefinition(name: "struct", arity: 2) { [unowned self] call in self.declareStruct(call) },
             NativeFunctionDefinition(name: "sizeof", arity: 1) { [unowned self] call in self.sizeof(call) },
             NativeFunctionDefinition(name: "callback", arity: 2) { [unowned self] call in self.callback(call) },
+            NativeFunctionDefinition(name: "close", arity: 1) { [unowned self] call in self.close(call) },
             NativeFunctionDefinition(name: "read", arity: -1) { [unowned self] call in self.read(call) },
             NativeFunctionDefinition(name: "write", arity: -1) { [unowned self] call in self.write(call) },
         ])

@@ -172,7 +172,7 @@ enum NarrowPlugin {
             narrow.fill: argument 2: expected u8 (0 to 255), got 256
             text nil
             nil 4096
-            narrow.same_ptr: argument 1: expected ptr (an int address or nil), got string
+            narrow.same_ptr: argument 1: expected ptr (an int address, bytes or nil), got string
             [false, 7, 0.25, false] [true, -2, -0.5, true]
 
             """)

@@ -182,8 +182,8 @@ package struct NativeCall {
     /// A call with no arguments on the same VM, for code that runs later in the same native
     /// call or a nested one (a C callback). Only its value builders, `callValue` and
     /// `withValues` may be used, and only while the VM is inside a native call on this thread.
-    package func reentry() -> NativeCall { NativeCall(rt: rt, args: NativeCall.noArguments, count: 0) }
-    nonisolated(unsafe) static let noArguments = UnsafeMutablePointer<Value>.allocate(capacity: 1)
+    /// NOTE: `count` is 0, so the (soon stale) argument pointer is never read.
+    package func reentry() -> NativeCall { NativeCall(rt: rt, args: args, count: 0) }
 
     /// Calls the script value `callee` with `arguments`, re-entering the interpreter, and
     /// returns its result; nil when it raised (the error is pending: return
