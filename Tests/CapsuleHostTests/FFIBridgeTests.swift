@@ -178,6 +178,26 @@ enum NarrowPlugin {
             """)
     }
 
+    /// Plugin exports use the extended signature language too: a script function as a C
+    /// callback, errno capture and variadic arguments.
+    @Test(arguments: [false, true])
+    func callbacksErrnoAndVariadicExports(gcStress: Bool) {
+        let output = run("""
+            import "narrow"
+            print(narrow.apply_twice(fn(x) { return x * 3 }, 5), narrow.fail_with(13))
+            print(narrow.sum_ints(0), narrow.sum_ints(3, 1, 2, 39))
+            try { narrow.apply_twice(fn(x) { throw "no" }, 1) } catch e { print(e) }
+            try { narrow.apply_twice(5, 1) } catch e { print(e.message) }
+            """, pluginPaths: [NarrowPlugin.directory], gcStress: gcStress)
+        #expect(output == """
+            45 [-1, 13]
+            0 42
+            no
+            narrow.apply_twice: argument 1: expected callback<(i64) -> i64> (a function), got int
+
+            """)
+    }
+
     @Test(arguments: [false, true])
     func bytesResultsAreCopied(gcStress: Bool) {
         let output = run("""

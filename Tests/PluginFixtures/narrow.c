@@ -1,6 +1,8 @@
 /* Narrow integer and float parameters (for the range checks), a u64 result too big for a
- * script int, buf/bytes/ptr/NULL-str/out conversions, and a second handle type (for the
- * wrong-handle-type check). */
+ * script int, buf/bytes/ptr/NULL-str/out conversions, callbacks, errno, variadic arguments,
+ * and a second handle type (for the wrong-handle-type check). */
+#include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include "capsule.h"
@@ -48,7 +50,22 @@ static token *token_new(void) { token *t = malloc(sizeof *t); t->id = 7; return 
 static int64_t token_id(token *t) { return t->id; }
 static void token_destroy(void *t) { free(t); }
 
+/* Callbacks, errno and variadic arguments work for plugin exports as for raw FFI. */
+static int64_t apply_twice(int64_t (*f)(int64_t), int64_t x) { return f(f(x)); }
+static int32_t fail_with(int32_t code) { errno = code; return -1; }
+static int64_t sum_ints(int64_t count, ...) {
+    va_list ap;
+    va_start(ap, count);
+    int64_t total = 0;
+    for (int64_t i = 0; i < count; i++) total += va_arg(ap, int64_t);
+    va_end(ap);
+    return total;
+}
+
 static const capsule_export exports[] = {
+    {"apply_twice", "(callback<(i64) -> i64>, i64) -> i64", (void (*)(void))apply_twice, 0, NULL},
+    {"fail_with", "(i32) -> i32 !errno", (void (*)(void))fail_with, 0, NULL},
+    {"sum_ints", "(i64, ...) -> i64", (void (*)(void))sum_ints, 0, NULL},
     {"take_u8", "(u8) -> i64", (void (*)(void))take_u8, 0, NULL},
     {"take_i8", "(i8) -> i64", (void (*)(void))take_i8, 0, NULL},
     {"take_u32", "(u32) -> i64", (void (*)(void))take_u32, 0, NULL},
