@@ -31,6 +31,26 @@
  *   returned to the script as extra results. Every argument is checked against its
  *   declared type on every call before the function runs.
  *
+ *     signature := '(' [params] ')' '->' type ['!errno']
+ *     params    := param (',' param)* [',' '...']
+ *     param     := ['out'] type
+ *     type      := void | bool | i8 | i16 | i32 | i64 | u8 | u16 | u32 | u64 | f32 | f64
+ *                | ptr | str | bytes | buf | handle '<' Name '>'
+ *                | callback '<' signature '>'            (parameters only)
+ *
+ *   - `callback<(i64) -> i64>` is a C function pointer `int64_t (*)(int64_t)` that calls
+ *     the script function passed for it. It is valid only until the export returns (do
+ *     not keep it) and only on the calling thread. Its parameters are numbers, bool, ptr
+ *     or str; its result a number, bool, ptr or void. If the script function raises, the
+ *     pointer returns 0 and the call fails with that error once the export returns.
+ *   - `...` (after at least one parameter) makes the export variadic: extra script ints
+ *     arrive as int64_t, floats as double, bools as int, str/bytes/nil as pointers.
+ *   - `!errno`: the host sets errno to 0 right before the call and reads it right after;
+ *     the script gets `[result, out..., errno]`. As in C, errno means something only when
+ *     the result says the call failed.
+ *   - Structs by value (`name` after `ffi.struct`) exist in raw FFI only; plugins cannot
+ *     declare struct types yet.
+ *
  * MEMORY OWNERSHIP
  *   - Arguments of type str, bytes and buf point into VM-owned memory that is valid only
  *     for the duration of the call: copy what you keep.
