@@ -13,6 +13,8 @@ final class CallExtras {
     let structTypes: [StructType?]
     /// By parameter index: the closure a `callback<...>` parameter passes for a script function.
     let callbacks: [FFICallback?]
+    /// True when some parameter is a callback (its closure state is saved around calls).
+    let hasCallbacks: Bool
     let capturesErrno: Bool
     let isVariadic: Bool
     /// The script arguments before `...`.
@@ -60,6 +62,7 @@ final class CallExtras {
         structBuffers = buffers
         structTypes = types
         self.callbacks = callbacks
+        hasCallbacks = callbacks.contains { $0 != nil }
 
         fixedCount = binding.prepared.cArgumentCount
         let extra = isVariadic ? Self.maxVariadic : 0
@@ -176,15 +179,19 @@ extension ExportBinding {
         return fastPath() ?? { call in self.invoke(call) }
     }
 
+    /// `invoke` for these signatures: the same checks and messages, plus struct arguments
+    /// and results, callback closures, extra variadic arguments, errno capture, and the
+    /// error of a callback that raised. Returns the result alone, or a list when there are
+    /// out parameters or errno: `[result, out1, …, errno]`.
     func invokeExtended(_ call: NativeCall, _ extras: CallExtras) -> Value {
         if extras.isVariadic && call.count < extras.fixedArity {
             return call.raise("\(qualifiedName) expects at least \(extras.fixedArity) argument\(extras.fixedArity == 1 ? "" : "s"), got \(call.count)")
         }
         // A nested call of this same function (from inside one of its callbacks) reuses the
         // callback closures: put back what the outer call had set when this one is done.
-        let saved = extras.callbacks.map { ($0?.function, $0?.call) }
+        let saved = extras.hasCallbacks ? extras.callbacks.map { ($0?.function, $0?.call) } : []
         defer {
-            for (i, c) in extras.callbacks.enumerated() where c != nil {
+            for (i, c) in extras.callbacks.enumerated() where !saved.isEmpty && c != nil {
                 c!.function = saved[i].0
                 c!.call = saved[i].1
             }
@@ -240,20 +247,22 @@ extension ExportBinding {
             context.raised = nil
             return raised(call, message)
         }
-        var values: [Value] = []
-        defer { call.release(values.count) }
+        var resultValue = call.nilValue
         if resultKind != .void {
-            let converted: Converted
             if let s = extras.structTypes[plan.count] {
-                converted = .value(ScalarConversion.loadStruct(call, s, from: result))
+                resultValue = ScalarConversion.loadStruct(call, s, from: result)
             } else {
-                converted = convertResult(call, resultKind, handle: plan.count, from: result, widened: true)
-            }
-            switch converted {
-            case .value(let v): call.keep(v); values.append(v)
-            case .error(let message): return call.raise("\(qualifiedName): \(message)")
+                switch convertResult(call, resultKind, handle: plan.count, from: result, widened: true) {
+                case .value(let v): resultValue = v
+                case .error(let message): return call.raise("\(qualifiedName): \(message)")
+                }
             }
         }
+        // The common case (snprintf, qsort, div) returns here without building a list.
+        if !hasOutParameters && !extras.capturesErrno { return resultValue }
+        var values: [Value] = []
+        defer { call.release(values.count) }
+        if resultKind != .void { call.keep(resultValue); values.append(resultValue) }
         for i in 0..<plan.count where plan[i].isOut {
             if let s = extras.structTypes[i], let buffer = extras.structBuffers[i] {
                 let v = ScalarConversion.loadStruct(call, s, from: buffer)
@@ -268,8 +277,6 @@ extension ExportBinding {
         if extras.capturesErrno {
             let v = call.intValue(Int64(callErrno))
             call.keep(v); values.append(v)
-        } else if !hasOutParameters {
-            return values.first ?? call.nilValue
         }
         return call.listValue(values)
     }

@@ -129,7 +129,6 @@ extension RawFFI {
         case .failure(let error): return call.raise(error.description)
         case .success(let t): type = t
         }
-        if case .scalar(.str) = type { return call.raise("ffi.write: argument 2: str cannot be written (write bytes into a buffer instead)") }
         switch address(call, function: "write", offsetIndex: 3, size: type.size) {
         case .failure(let error): return call.raise(error.description)
         case .success(let p):
@@ -169,7 +168,7 @@ extension RawFFI {
         case .success(let s): name = s
         }
         if let s = structs[name] { return .success(.structure(s)) }
-        if let t = ValueType.named[name], t.canBeField || (t == .str && function == "read") || (t == .str && function == "write") {
+        if let t = ValueType.named[name], t.canBeField || (t == .str && function == "read") {
             return .success(.scalar(t))
         }
         return .failure(RawFFIError("ffi.\(function): argument \(index + 1): expected a number type, bool, ptr\(function == "read" ? ", str" : "") or a declared struct, got '\(name)'"))

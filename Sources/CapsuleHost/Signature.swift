@@ -4,7 +4,7 @@
 ///
 /// ```
 /// signature := '(' [params] ')' '->' type ['!errno']
-/// params    := param (',' param)* [',' '...'] 
+/// params    := param (',' param)* [',' '...']
 /// param     := ['out'] type
 /// type      := void | bool | i8 | i16 | i32 | i64 | u8 | u16 | u32 | u64 | f32 | f64
 ///            | ptr | str | bytes | buf | handle '<' Name '>'

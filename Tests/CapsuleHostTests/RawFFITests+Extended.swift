@@ -344,7 +344,7 @@ extension RawFFITests {
             ffi.read: argument 2: expected a number type, bool, ptr, str or a declared struct, got 'int'
             ffi.write: argument 3: expected u8 (0 to 255), got 256
             ffi.write: argument 3: expected pt, got a map without the field 'y'
-            ffi.write: argument 2: str cannot be written (write bytes into a buffer instead)
+            ffi.write: argument 2: expected a number type, bool, ptr or a declared struct, got 'str'
             ffi.read expects 2 or 3 arguments (target, type, offset), got 1
 
             """)

@@ -202,8 +202,6 @@ package struct NativeCall {
         return body(NativeCall(rt: rt, args: buffer, count: values.count))
     }
 
-    /// True while an error raised by a nested call (`callValue`) or `raise` is pending.
-    package var hasPendingError: Bool { !rt.pendingError.isNil }
 
     /// A native function value (what raw FFI's `bind` returns). The VM keeps `body` (and
     /// what it captures) alive for as long as the function is reachable.
