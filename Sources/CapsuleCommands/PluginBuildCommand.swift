@@ -165,7 +165,7 @@ struct PluginBuildCommand: ParsableCommand {
     }
 
     /// Why a program could not be started.
-    struct SpawnError: Error, CustomStringConvertible {
+    struct SpawnError: Error, Equatable, CustomStringConvertible {
         var description: String
         init(_ description: String) { self.description = description }
     }

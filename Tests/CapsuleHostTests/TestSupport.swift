@@ -35,10 +35,10 @@ enum Fixtures {
     static func path(_ name: String) -> String { directory + "/" + PluginHost.fileName(forModule: name) }
 
     /// Compiles a plugin the way sdk/README.md tells authors to.
-    static func compile(source: String, output: String) -> Int32 {
+    static func compile(source: String, output: String, extraArguments: [String] = []) -> Int32 {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["cc", "-shared", "-fPIC", "-fvisibility=hidden", "-I", Paths.sdkInclude, "-o", output, source]
+        process.arguments = ["cc", "-shared", "-fPIC", "-fvisibility=hidden", "-I", Paths.sdkInclude, "-o", output, source] + extraArguments
         try! process.run()
         process.waitUntilExit()
         return process.terminationStatus
