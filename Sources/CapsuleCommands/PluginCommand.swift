@@ -5,6 +5,6 @@ struct PluginCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plugin",
         abstract: "Work with native plugins (shared objects built against sdk/include/capsule.h).",
-        subcommands: [PluginInspectCommand.self, PluginNewCommand.self]
+        subcommands: [PluginInspectCommand.self, PluginNewCommand.self, PluginBuildCommand.self]
     )
 }

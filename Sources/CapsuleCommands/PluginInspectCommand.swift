@@ -38,11 +38,28 @@ struct PluginInspectCommand: ParsableCommand {
         let loadPath = path.contains("/") ? path : "./" + path
         switch PluginLoader.inspect(path: loadPath) {
         case .success(let manifest):
-            console.out(report(manifest))
+            console.out(report(manifest) + report(ELFImage.read(path: loadPath)))
             return 0
         case .failure(let error):
             console.err("error: \(error)\n")
             return 65
+        }
+    }
+
+    /// What the shared object's dynamic section says: the imports that reach host powers
+    /// (which the load-time audit checks against grants) and what keeps it from unloading.
+    static func report(_ elf: Result<ELFImage, ELFError>) -> String {
+        switch elf {
+        case .failure(let error):
+            return "imports: unreadable (\(error))\n"
+        case .success(let image):
+            let powers = ImportAudit.powers(image)
+            let imports = ImportAudit.Power.allCases.compactMap { power in
+                powers[power].map { "\(power.rawValue) (\($0.joined(separator: ", ")))" }
+            }
+            let blockers = image.unloadBlockers
+            return "imports reaching host powers: \(imports.isEmpty ? "none" : imports.joined(separator: "; "))\n"
+                + "unloadable: \(blockers.isEmpty ? "yes" : "no, " + blockers.joined(separator: "; "))\n"
         }
     }
 

@@ -67,7 +67,7 @@ struct PluginNewCommand: ParsableCommand {
             }
         }
         console.out("created \(dir): \(files.map(\.0).joined(separator: ", "))\n")
-        console.out("next: cd \(dir) && sh build.sh && capsule run example.cap\n")
+        console.out("next: capsule plugin build \(dir) && capsule run \(dir)/example.cap\n")
         return 0
     }
 
@@ -161,9 +161,11 @@ struct PluginNewCommand: ParsableCommand {
         A Capsule plugin. Build it and run the example:
 
         ```
-        sh build.sh
+        capsule plugin build .
         capsule run example.cap
         ```
+
+        `build.sh` holds the same build as one `cc` line, for machines without `capsule`.
 
         `capsule plugin inspect libcapsule_\(name).so` shows what it exports. The plugin
         author's guide is sdk/README.md in the Capsule repository.

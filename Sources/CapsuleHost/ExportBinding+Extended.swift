@@ -187,6 +187,8 @@ extension ExportBinding {
         if extras.isVariadic && call.count < extras.fixedArity {
             return call.raise("\(qualifiedName) expects at least \(extras.fixedArity) argument\(extras.fixedArity == 1 ? "" : "s"), got \(call.count)")
         }
+        let enclosingValues = usesValues ? context.openValues(call) : nil
+        defer { if usesValues { context.closeValues(restoring: enclosingValues) } }
         // A nested call of this same function (from inside one of its callbacks) reuses the
         // callback closures: put back what the outer call had set when this one is done.
         let saved = extras.hasCallbacks ? extras.callbacks.map { ($0?.function, $0?.call) } : []

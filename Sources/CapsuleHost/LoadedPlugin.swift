@@ -9,15 +9,18 @@ public final class LoadedPlugin: @unchecked Sendable {
     public let manifest: PluginManifest
     /// The real path of the shared object.
     public let path: String
+    /// What the shared object's dynamic section says (imports, what keeps it loaded).
+    public let image: ELFImage
     let library: UnsafeMutableRawPointer
     let hostAPI: UnsafeMutablePointer<capsule_host_api>
     /// One prepared call interface per export, in the manifest's order.
     let prepared: [PreparedExport]
 
-    init(manifest: PluginManifest, path: String, library: UnsafeMutableRawPointer,
+    init(manifest: PluginManifest, path: String, image: ELFImage, library: UnsafeMutableRawPointer,
          hostAPI: UnsafeMutablePointer<capsule_host_api>, prepared: [PreparedExport]) {
         self.manifest = manifest
         self.path = path
+        self.image = image
         self.library = library
         self.hostAPI = hostAPI
         self.prepared = prepared
@@ -85,6 +88,7 @@ final class PreparedExport {
         case .f64: cffi_type_double()
         case .ptr, .str, .bytes, .buf, .handle, .callback: cffi_type_pointer()
         case .structure(let s): s.ffiType
+        case .value: cffi_type_uint64()
         }
     }
 }

@@ -8,8 +8,8 @@ public enum PluginLoader {
     /// Runs no plugin code beyond the entry function; the library is closed afterwards.
     public static func inspect(path: String) -> Result<PluginManifest, PluginLoadError> {
         let library: UnsafeMutableRawPointer
-        switch DynamicLibrary.open(path) {
-        case .success(let l): library = l
+        switch openPrivateCopy(path) {
+        case .success(let l): library = l.library
         case .failure(let e): return .failure(e)
         }
         defer { DynamicLibrary.close(library) }
@@ -20,17 +20,34 @@ public enum PluginLoader {
     /// the host grants (none can be granted yet: a plugin that requires any is refused).
     /// On any refusal the library is closed again.
     public static func load(path: String, granted: [String] = []) -> Result<LoadedPlugin, PluginLoadError> {
-        let library: UnsafeMutableRawPointer
-        switch DynamicLibrary.open(path) {
-        case .success(let l): library = l
+        let library: UnsafeMutableRawPointer, image: ELFImage
+        switch openPrivateCopy(path) {
+        case .success(let l): (library, image) = l
         case .failure(let e): return .failure(e)
         }
-        let result = check(library: library, path: path, granted: granted)
+        let result = check(library: library, image: image, path: path, granted: granted)
         if case .failure = result { DynamicLibrary.close(library) }
         return result
     }
 
-    private static func check(library: UnsafeMutableRawPointer, path: String, granted: [String]) -> Result<LoadedPlugin, PluginLoadError> {
+    /// Opens a private copy of `path` (see `PrivateCopy`): what the dynamic loader maps is a
+    /// file no one else can change, and the copy is already deleted when this returns.
+    static func openPrivateCopy(_ path: String) -> Result<(library: UnsafeMutableRawPointer, image: ELFImage), PluginLoadError> {
+        let staged: PrivateCopy.Staged
+        switch PrivateCopy.stage(path) {
+        case .success(let s): staged = s
+        case .failure(let e): return .failure(e)
+        }
+        defer { PrivateCopy.discard(staged) }
+        switch DynamicLibrary.open(staged.path) {
+        case .success(let library): return .success((library, staged.image))
+        case .failure(let e):
+            // The loader's message names the copy; name the user's file instead.
+            return .failure(PluginLoadError(path: path, reason: e.reason.replacing(staged.path, with: path)))
+        }
+    }
+
+    private static func check(library: UnsafeMutableRawPointer, image: ELFImage, path: String, granted: [String]) -> Result<LoadedPlugin, PluginLoadError> {
         func refuse(_ reason: String) -> Result<LoadedPlugin, PluginLoadError> {
             .failure(PluginLoadError(path: path, reason: reason))
         }
@@ -59,7 +76,7 @@ public enum PluginLoader {
                 return refuse("plugin \(manifest.name)'s init failed with status \(status)\(why)")
             }
         }
-        return .success(LoadedPlugin(manifest: manifest, path: path, library: library, hostAPI: hostAPI, prepared: prepared))
+        return .success(LoadedPlugin(manifest: manifest, path: path, image: image, library: library, hostAPI: hostAPI, prepared: prepared))
     }
 
     private static func readManifest(library: UnsafeMutableRawPointer, path: String) -> Result<PluginManifest, PluginLoadError> {

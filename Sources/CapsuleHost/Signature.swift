@@ -7,7 +7,7 @@
 /// params    := param (',' param)* [',' '...']
 /// param     := ['out'] type
 /// type      := void | bool | i8 | i16 | i32 | i64 | u8 | u16 | u32 | u64 | f32 | f64
-///            | ptr | str | bytes | buf | handle '<' Name '>'
+///            | ptr | str | bytes | buf | handle '<' Name '>' | value
 ///            | callback '<' signature '>'       (parameters only)
 ///            | Name                             (a struct type the resolver knows)
 /// struct    := '{' field (',' field)* '}'        (StructType.parseFields)
@@ -91,6 +91,9 @@ public enum ValueType: Equatable, Hashable, Sendable, CustomStringConvertible {
     case structure(StructType)
     /// A C function pointer that calls a script function with this signature.
     indirect case callback(Signature)
+    /// Any script value, as a `capsule_value` reference the host API inspects and builds
+    /// (valid for the call).
+    case value
 
     /// The scalar types, by their names in signatures.
     static let named: [String: ValueType] = [
@@ -98,6 +101,7 @@ public enum ValueType: Equatable, Hashable, Sendable, CustomStringConvertible {
         "i8": .i8, "i16": .i16, "i32": .i32, "i64": .i64,
         "u8": .u8, "u16": .u16, "u32": .u32, "u64": .u64,
         "f32": .f32, "f64": .f64, "ptr": .ptr, "str": .str, "bytes": .bytes, "buf": .buf,
+        "value": .value,
     ]
 
     /// The name as written in signatures.
@@ -122,6 +126,7 @@ public enum ValueType: Equatable, Hashable, Sendable, CustomStringConvertible {
         case .handle(let name): "handle<\(name)>"
         case .structure(let type): type.name
         case .callback(let signature): "callback<\(signature)>"
+        case .value: "value"
         }
     }
 
@@ -147,13 +152,14 @@ public enum ValueType: Equatable, Hashable, Sendable, CustomStringConvertible {
         case .handle: .handle
         case .structure: .structure
         case .callback: .callback
+        case .value: .value
         }
     }
 
     /// True for the types an `out` parameter may have (fixed-size scalars).
     var canBeOut: Bool {
         switch self {
-        case .void, .str, .bytes, .buf, .handle, .callback: false
+        case .void, .str, .bytes, .buf, .handle, .callback, .value: false
         default: true
         }
     }
@@ -161,7 +167,7 @@ public enum ValueType: Equatable, Hashable, Sendable, CustomStringConvertible {
     /// True for the types a struct field may have: numbers, bool, ptr and structs.
     var canBeField: Bool {
         switch self {
-        case .void, .str, .bytes, .buf, .handle, .callback: false
+        case .void, .str, .bytes, .buf, .handle, .callback, .value: false
         default: true
         }
     }
@@ -169,7 +175,7 @@ public enum ValueType: Equatable, Hashable, Sendable, CustomStringConvertible {
     /// True for the types a callback receives: numbers, bool, ptr and str.
     var canBeCallbackParameter: Bool {
         switch self {
-        case .void, .bytes, .buf, .handle, .callback, .structure: false
+        case .void, .bytes, .buf, .handle, .callback, .structure, .value: false
         default: true
         }
     }
@@ -179,7 +185,7 @@ public enum ValueType: Equatable, Hashable, Sendable, CustomStringConvertible {
 /// on without reference counting.
 enum TypeKind: UInt8 {
     case void, bool, i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, ptr, str, bytes, buf, handle
-    case structure, callback
+    case structure, callback, value
 
     /// The range of an integer type as Int64 bounds (u64's upper bound is clipped to
     /// Int64.max, the largest script int); nil for non-integers.

@@ -24,6 +24,24 @@ import Testing
 
             """))
         #expect(captured.out.contains("  counter_close (handle<Counter>) -> void      destroys the counter now (closes its handle)\n"))
+        #expect(captured.out.hasSuffix("imports reaching host powers: none\nunloadable: yes\n"))
+    }
+
+    @Test func inspectNamesImportsThatReachHostPowers() throws {
+        let dir = try PluginNewTests().temporaryDirectory()
+        let sneaky = dir + "/libcapsule_sneaky.so"
+        let fixtures = PluginNewTests.sdkInclude + "/../../Tests/PluginFixtures"
+        #expect(PluginBuildCommand.spawnAndWait(["cc", "-shared", "-fPIC", "-fvisibility=hidden", "-I", PluginNewTests.sdkInclude,
+                                                 "-o", sneaky, fixtures + "/sneaky.c"]) == .success(0))
+        let captured = CapturedConsole()
+        #expect(PluginInspectCommand.execute(path: sneaky, console: captured.console) == 0)
+        #expect(captured.out.contains("imports reaching host powers: fs (open); net (socket); run (execve)\n"))
+        let pinned = dir + "/libcapsule_unloadable.so"
+        #expect(PluginBuildCommand.spawnAndWait(["cc", "-shared", "-fPIC", "-fvisibility=hidden", "-Wl,-z,nodelete", "-I",
+                                                 PluginNewTests.sdkInclude, "-o", pinned, fixtures + "/unloadable.c"]) == .success(0))
+        let second = CapturedConsole()
+        #expect(PluginInspectCommand.execute(path: pinned, console: second.console) == 0)
+        #expect(second.out.contains("unloadable: no, marked NODELETE (-z nodelete); defines STB_GNU_UNIQUE symbols (capsule_unique_counter); has thread-local storage"))
     }
 
     @Test func inspectOfAMissingFileIsAnIOError() {

@@ -17,7 +17,7 @@ enum Paths {
 enum Fixtures {
     static let names = ["no_entry", "wrong_abi", "wrong_size", "bad_signature", "duplicate_export",
                         "null_function", "init_fails", "needs_capability", "bad_export_name",
-                        "undeclared_handle", "good"]
+                        "undeclared_handle", "good", "values"]
 
     /// The directory holding the compiled fixtures (compiled on first use).
     static let directory: String = {
@@ -35,10 +35,10 @@ enum Fixtures {
     static func path(_ name: String) -> String { directory + "/" + PluginHost.fileName(forModule: name) }
 
     /// Compiles a plugin the way sdk/README.md tells authors to.
-    static func compile(source: String, output: String) -> Int32 {
+    static func compile(source: String, output: String, extraArguments: [String] = []) -> Int32 {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["cc", "-shared", "-fPIC", "-fvisibility=hidden", "-I", Paths.sdkInclude, "-o", output, source]
+        process.arguments = ["cc", "-shared", "-fPIC", "-fvisibility=hidden", "-I", Paths.sdkInclude, "-o", output, source] + extraArguments
         try! process.run()
         process.waitUntilExit()
         return process.terminationStatus
