@@ -72,6 +72,7 @@ public final class VM {
         BigStackThread.run(stackSize: configuration.threadStackSize) {
             self.busy = true
             defer { self.busy = false }
+            self.rt.armLimits()
             result = body()
             // Every entry into the VM starts and ends with no temporary roots.
             self.rt.tempRoots.removeAll()
