@@ -165,7 +165,7 @@ public final class VM {
         rt.compilerRoots.removeAll()
         let closure = Value(rt.newClosure(fn))
         rt.popRoot()
-        let result = rt.call(closure, [])
+        let result = rt.finishRun(rt.call(closure, []))
         defer { rt.resetAfterRun() }
         guard let value = result else { return .runtimeError(report: rt.errorReport()) }
         if repl && !value.isNil {

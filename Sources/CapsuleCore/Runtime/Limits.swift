@@ -110,6 +110,21 @@ extension Runtime {
         if pendingError.isObject(.error) { pendingError.header.pointee.flags |= ObjErrorFlags.uncatchable }
     }
 
+    /// The end of a call into the VM: a run that passed the heap limit after its last
+    /// check does not count as a success. Returns `result`, or nil after raising.
+    func finishRun(_ result: Value?) -> Value? {
+        guard let result, memoryErrorPending else { return result }
+        pushRoot(result)
+        defer { popRoot() }
+        memoryErrorPending = false
+        if allocationsBeforeFailure >= 0 && gcPauseCount == 0 {
+            collectGarbage()
+            if bytesAllocated <= heapLimit { return result }
+        }
+        raiseOutOfMemory()
+        return nil
+    }
+
     // MARK: heap
 
     /// An allocation passed the heap limit, or was failed on purpose: note it, and make the
