@@ -4,9 +4,9 @@ import CapsuleCore
 /// Parsing of the resource-limit flags (`--timeout 500ms`, `--max-heap 64M`, …). A bad
 /// value is a usage error (exit 64) naming the accepted forms.
 enum LimitParsing {
-    /// `500ms`, `2s`, `1.5s`, `1m`, or a plain number of seconds; must be positive.
+    /// `500ms`, `2s`, `1.5s`, `1m`, `1h`, or a plain number of seconds; at least 1ms.
     static func duration(_ text: String) throws -> Duration {
-        let units: [(suffix: String, nanoseconds: Double)] = [("ms", 1e6), ("s", 1e9), ("m", 60e9), ("", 1e9)]
+        let units: [(suffix: String, nanoseconds: Double)] = [("ms", 1e6), ("s", 1e9), ("m", 60e9), ("h", 3600e9), ("", 1e9)]
         for unit in units where text.hasSuffix(unit.suffix) {
             let number = text.dropLast(unit.suffix.count)
             guard !number.isEmpty, number.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
@@ -17,7 +17,7 @@ enum LimitParsing {
             }
             return .nanoseconds(Int64(nanoseconds))
         }
-        throw ValidationError("timeout '\(text)' is not a duration (examples: 500ms, 2s, 1.5s, 1m; a plain number is seconds)")
+        throw ValidationError("timeout '\(text)' is not a duration (examples: 500ms, 2s, 1.5s, 1m, 1h; a plain number is seconds)")
     }
 
     /// `512K`, `64M`, `1G` (binary multiples; `KB`/`KiB` spellings too), or plain bytes.

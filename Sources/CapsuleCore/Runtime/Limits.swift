@@ -81,7 +81,7 @@ extension Runtime {
             }
         }
         if deadline != 0 && Runtime.coarseNow() >= deadline {
-            return halt("timeout of \(Runtime.describe(config.timeout!)) exceeded")
+            return halt("timeout of \(LimitText.duration(config.timeout!)) exceeded")
         }
         if config.maxInstructions != nil && fuelReserve &+ fuel < 0 {
             return halt("instruction limit of \(config.maxInstructions!) exceeded")
@@ -166,7 +166,7 @@ extension Runtime {
         if heapLimit == Int.max {
             raise("out of memory (allocation failed by failAllocationAfter)")
         } else {
-            raise("out of memory (heap limit \(Runtime.describeBytes(heapLimit)))")
+            raise("out of memory (heap limit \(LimitText.bytes(heapLimit)))")
         }
     }
 
@@ -178,11 +178,15 @@ extension Runtime {
         clock_gettime(CLOCK_MONOTONIC_COARSE, &ts)
         return Int(ts.tv_sec) &* 1_000_000_000 &+ Int(ts.tv_nsec)
     }
+}
 
-    /// A duration the way the CLI accepts it: `1m`, `2s`, `500ms`, `1.5s`.
-    package static func describe(_ d: Duration) -> String {
+/// Limits as messages show them (and the CLI accepts them).
+package enum LimitText {
+    /// A duration the way the CLI accepts it: `1h`, `1m`, `2s`, `500ms`, `1.5s`.
+    package static func duration(_ d: Duration) -> String {
         let (seconds, attoseconds) = d.components
         if attoseconds == 0 {
+            if seconds != 0 && seconds % 3600 == 0 { return "\(seconds / 3600)h" }
             if seconds != 0 && seconds % 60 == 0 { return "\(seconds / 60)m" }
             return "\(seconds)s"
         }
@@ -192,7 +196,7 @@ extension Runtime {
     }
 
     /// A byte count the way the CLI accepts it: `64 MiB`, `512 KiB`, `1000 bytes`.
-    package static func describeBytes(_ n: Int) -> String {
+    package static func bytes(_ n: Int) -> String {
         for (shift, unit) in [(30, "GiB"), (20, "MiB"), (10, "KiB")] where n >= 1 << shift && n % (1 << shift) == 0 {
             return "\(n >> shift) \(unit)"
         }
