@@ -71,6 +71,22 @@ import Testing
         #expect(vm.evaluate("2 + 3") == .success(5))
     }
 
+    /// The example in docs/embedding.md ("Resource limits"), checked.
+    @Test func documentedExample() {
+        var config = Configuration()
+        config.maxInstructions = 1_000_000_000
+        config.timeout = .milliseconds(500)
+        config.maxHeapBytes = 64 << 20
+        config.maxCallDepth = 10_000
+        let vm = VM(configuration: config)
+        guard case .failure(.runtimeError(let message, _)) = vm.evaluate("while true { }") else {
+            Issue.record("the loop did not stop")
+            return
+        }
+        #expect(message == "timeout of 500ms exceeded")
+        #expect(vm.evaluate("1 + 1") == .success(2))
+    }
+
     // MARK: call depth
 
     @Test func callDepthIsConfigurable() {

@@ -39,10 +39,12 @@ public struct Configuration: Sendable {
     /// pass the limit the collector runs first; if the heap is still too big the script
     /// gets `out of memory (heap limit N)`, an error `try`/`catch` can catch (as in Lua).
     ///
-    /// Large single allocations (string concatenation and repetition, list growth, `bytes`)
-    /// are refused before they happen; small ones complete and the error is raised at the
-    /// next loop back-edge or call, so the heap can pass the limit by what one instruction
-    /// allocates in small pieces.
+    /// Allocations whose size a script chooses (string concatenation and repetition, list
+    /// and bytes concatenation, ranges, `bytes(n)`) are refused before they happen. Others
+    /// complete, so no half-built object is ever seen, and the error is raised at the next
+    /// loop back-edge or call (or when the run ends): the heap can pass the limit by what one
+    /// instruction allocates in small pieces, or one growth step of a list or map. See
+    /// docs/limits.md.
     public var maxHeapBytes: Int? = nil
     /// Testing: heap allocation number N (counted from 1 in each call into the VM) and every
     /// one after it fails as if the heap limit were reached. Used to check that every

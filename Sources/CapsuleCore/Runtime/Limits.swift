@@ -59,7 +59,8 @@ extension Runtime {
 
     /// Called when `fuel` drops below zero. Returns false after raising an error (fuel,
     /// timeout, out of memory); true when the run may go on. `canCollect` is false where
-    /// values may sit in registers the collector does not see (inside `pushFrame`).
+    /// values may sit in registers the collector does not see (inside `pushFrame`, reached
+    /// from natives that call back into scripts).
     @inline(never)
     func checkLimits(canCollect: Bool = true) -> Bool {
         if let haltMessage {
@@ -67,10 +68,13 @@ extension Runtime {
             raiseUncatchable(haltMessage)
             return false
         }
-        if memoryErrorPending {
+        // Where the collector cannot run, a pending memory error waits for the interpreter's
+        // next check: the countdown stays negative, so that comes soon.
+        let memoryCheckDeferred = memoryErrorPending && !canCollect
+        if memoryErrorPending && canCollect {
             memoryErrorPending = false
             var stillOver = true
-            if canCollect && allocationsBeforeFailure >= 0 && gcPauseCount == 0 {
+            if allocationsBeforeFailure >= 0 && gcPauseCount == 0 {
                 collectGarbage()
                 stillOver = bytesAllocated > heapLimit
             }
@@ -86,6 +90,7 @@ extension Runtime {
         if config.maxInstructions != nil && fuelReserve &+ fuel < 0 {
             return halt("instruction limit of \(config.maxInstructions!) exceeded")
         }
+        if memoryCheckDeferred { return true }
         refillFuel()
         return true
     }
