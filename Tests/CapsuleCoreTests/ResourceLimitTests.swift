@@ -115,7 +115,11 @@ import Testing
                        "let m = {}\nvar i = 0\nwhile true { m[\"k${i}\"] = [i]\n i = i + 1 }",
                        "fn f(n) { return [n, f(n + 1)] }\nf(0)",
                        "var l = [1]\nwhile true { l = l + l }",
-                       "let b = bytes(1 << 30)"] {
+                       "let b = bytes(1 << 30)",
+                       "let s = \"a\" * 1000000\nlet t = s.replace(\"a\", \"b\" * 1000)",
+                       "let s = \"ab\" * 1000000\nlet c = s.chars()",
+                       "let s = \"a,\" * 1000000\nlet p = s.split(\",\")",
+                       "let big = \"x\" * 1000000\nlet l = []\nfor i in 0..1000 { l.push(big) }\nlet j = l.join(\"\")"] {
             let (vm, _) = vm { $0.maxHeapBytes = limit }
             let outcome = vm.run(source: source, name: "grow.cap")
             #expect(outcome.errorText.hasPrefix("error: out of memory (heap limit 4 MiB)\n"), "\(source)")

@@ -40,7 +40,8 @@ public struct Configuration: Sendable {
     /// gets `out of memory (heap limit N)`, an error `try`/`catch` can catch (as in Lua).
     ///
     /// Allocations whose size a script chooses (string concatenation and repetition, list
-    /// and bytes concatenation, ranges, `bytes(n)`) are refused before they happen. Others
+    /// and bytes concatenation, ranges, `bytes(n)`, `replace`, `split`, `chars`, `join`) are
+    /// refused before they happen. Others
     /// complete, so no half-built object is ever seen, and the error is raised at the next
     /// loop back-edge or call (or when the run ends): the heap can pass the limit by what one
     /// instruction allocates in small pieces, or one growth step of a list or map. See

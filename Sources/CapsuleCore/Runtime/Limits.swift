@@ -163,6 +163,11 @@ extension Runtime {
         return false
     }
 
+    /// Roughly what a list of `count` new strings holding `bytes` bytes in all costs.
+    static func stringsCost(count: Int, bytes: Int) -> Int {
+        count * (MemoryLayout<ObjString>.stride + 1 + MemoryLayout<Value>.stride) + bytes
+    }
+
     /// Raises the catchable `out of memory` error. Its own allocations (message, trace) do
     /// not signal the limit again.
     func raiseOutOfMemory() {
