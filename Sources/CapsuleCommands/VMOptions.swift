@@ -50,7 +50,7 @@ struct VMOptions: ParsableArguments {
     @Option(
         help: ArgumentHelp(
             "Stop the script after this much wall-clock time (exit 70).",
-            discussion: "500ms, 2s, 1.5s, 1m, or a plain number of seconds. Checked at loop back-edges and calls; try/catch cannot catch it.",
+            discussion: "500ms, 2s, 1.5s, 1m, 1h, or a plain number of seconds. Checked at loop back-edges and calls; try/catch cannot catch it.",
             valueName: "duration"
         ),
         transform: LimitParsing.duration
