@@ -116,3 +116,23 @@ import Testing
         #expect(lists.err.hasPrefix("error: out of memory (heap limit 16 MiB)\n"))
     }
 }
+
+extension LimitFlagTests {
+    @Test func replEntryThatRunsAwayEndsAndTheSessionGoesOn() throws {
+        let command = try #require(try CapsuleCommand.parseAsRoot(["repl", "--max-instructions", "100000"]) as? ReplCommand)
+        let vm = command.options.makeVM()
+        let repl = REPL(evaluate: vm.evaluateREPL)
+        #expect(repl.transcript(["var n = 0", "while true { n = n + 1 }", "n > 0", "for i in 0..10 { n = i }", "n"]) == """
+            > var n = 0
+            > while true { n = n + 1 }
+            error: instruction limit of 100000 exceeded
+              at <script> (<repl>:1)
+            > n > 0
+            true
+            > for i in 0..10 { n = i }
+            > n
+            9
+            > 
+            """)
+    }
+}
