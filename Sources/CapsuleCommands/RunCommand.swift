@@ -15,10 +15,11 @@ struct RunCommand: ParsableCommand {
               capsule run --module-path lib tool.cap --verbose input.txt
               capsule run --plugin-path build/plugins uses_zlib.cap
               capsule run --allow-ffi calls_libc.cap
+              capsule run --timeout 2s --max-heap 64M --max-instructions 100000000 untrusted.cap
               CAPSULE_PATH=lib:vendor capsule run tool.cap
 
             Exits with 0 on success, 65 if the script does not compile, 70 on an uncaught \
-            error and 74 if the file cannot be read.
+            error (including an exceeded limit) and 74 if the file cannot be read.
             """
     )
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CapsuleCore
 import CapsuleHost
 
 /// Options shared by the commands that run code: module and plugin search paths, GC stress.
@@ -35,6 +36,49 @@ struct VMOptions: ParsableArguments {
     @Flag(help: "Collect garbage on every allocation (slow; finds GC bugs).")
     var gcStress = false
 
+    @Option(
+        name: .customLong("max-instructions"),
+        help: ArgumentHelp(
+            "Stop the script after about N instructions (exit 70).",
+            discussion: "Counted at loop back-edges (the loop body's length) and calls (the callee's length). try/catch cannot catch it.",
+            valueName: "N"
+        ),
+        transform: { try LimitParsing.count($0, what: "instruction limit", bound: Int.max) }
+    )
+    var maxInstructions: Int? = nil
+
+    @Option(
+        help: ArgumentHelp(
+            "Stop the script after this much wall-clock time (exit 70).",
+            discussion: "500ms, 2s, 1.5s, 1m, 1h, or a plain number of seconds. Checked at loop back-edges and calls; try/catch cannot catch it.",
+            valueName: "duration"
+        ),
+        transform: LimitParsing.duration
+    )
+    var timeout: Duration? = nil
+
+    @Option(
+        name: .customLong("max-heap"),
+        help: ArgumentHelp(
+            "Limit the garbage-collected heap; past it the script gets `out of memory`.",
+            discussion: "512K, 64M, 1G (binary multiples), or a number of bytes. The error can be caught with try/catch; uncaught it exits with 70.",
+            valueName: "size"
+        ),
+        transform: LimitParsing.size
+    )
+    var maxHeap: Int? = nil
+
+    @Option(
+        name: .customLong("max-depth"),
+        help: ArgumentHelp(
+            "Most nested calls before `stack overflow` (default 200000).",
+            discussion: "At most \(Configuration.maxCallDepthBound).",
+            valueName: "N"
+        ),
+        transform: { try LimitParsing.count($0, what: "call depth", bound: Configuration.maxCallDepthBound) }
+    )
+    var maxDepth: Int? = nil
+
     /// A VM configured from these options, with the plugin host installed.
     func makeVM(arguments: [String] = []) -> VM {
         makeVirtualMachine(configuration(arguments: arguments), pluginPaths: pluginPaths, allowFFI: allowFFI)
@@ -47,6 +91,10 @@ struct VMOptions: ParsableArguments {
     ) -> Configuration {
         var configuration = Configuration()
         configuration.gcStress = gcStress
+        configuration.maxInstructions = maxInstructions
+        configuration.timeout = timeout
+        configuration.maxHeapBytes = maxHeap
+        if let maxDepth { configuration.maxCallDepth = maxDepth }
         configuration.modulePaths = Self.searchPath(flags: modulePaths, environment: environment)
         configuration.arguments = arguments
         return configuration

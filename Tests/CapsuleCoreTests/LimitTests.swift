@@ -9,7 +9,7 @@ import Testing
         try { f(0) } catch e { message = e.message }
         message
         """
-        #expect(value(of: source) == "stack overflow")
+        #expect(value(of: source) == "stack overflow (call depth limit of 200000 exceeded)")
         // The VM is usable again afterwards.
         #expect(value(of: "fn f(n) { return f(n + 1) }\ntry { f(0) } catch e { }\nfn g(n) { if n == 0 { return 0 }\n return 1 + g(n - 1) }\ng(10000)") == 10000)
     }
@@ -17,7 +17,7 @@ import Testing
     @Test func uncaughtStackOverflowIsAReportNotACrash() {
         let outcome = VM().run(source: "fn f(n) { return f(n + 1) }\nf(0)", name: "deep.cap")
         #expect(outcome.exitCode == 70)
-        #expect(outcome.errorText.hasPrefix("error: stack overflow\n  at f (deep.cap:1)\n"))
+        #expect(outcome.errorText.hasPrefix("error: stack overflow (call depth limit of 200000 exceeded)\n  at f (deep.cap:1)\n"))
         #expect(outcome.errorText.contains("more frames"))
     }
 

@@ -70,7 +70,7 @@ extension VM {
                 self.rt.compilerRoots.removeAll()
                 let closure = Value(self.rt.newClosure(fn))
                 self.rt.popRoot()
-                return self.finish(self.rt.call(closure, []))
+                return self.finish(self.rt.finishRun(self.rt.call(closure, [])))
             }
         }
     }
@@ -97,7 +97,7 @@ extension VM {
                 rt.pushRoot(v)
                 values.append(v)
             }
-            let result = rt.call(callee, values)
+            let result = rt.finishRun(rt.call(callee, values))
             rt.popRoot(values.count)
             return self.finish(result)
         }

@@ -72,6 +72,7 @@ public final class VM {
         BigStackThread.run(stackSize: configuration.threadStackSize) {
             self.busy = true
             defer { self.busy = false }
+            self.rt.armLimits()
             result = body()
             // Every entry into the VM starts and ends with no temporary roots.
             self.rt.tempRoots.removeAll()
@@ -164,7 +165,7 @@ public final class VM {
         rt.compilerRoots.removeAll()
         let closure = Value(rt.newClosure(fn))
         rt.popRoot()
-        let result = rt.call(closure, [])
+        let result = rt.finishRun(rt.call(closure, []))
         defer { rt.resetAfterRun() }
         guard let value = result else { return .runtimeError(report: rt.errorReport()) }
         if repl && !value.isNil {

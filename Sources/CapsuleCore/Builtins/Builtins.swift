@@ -102,6 +102,7 @@ extension Runtime {
             let stride = Int128(step).magnitude
             let wide = (Int128(span) + Int128(stride) - 1) / Int128(stride)
             if wide > (1 << 28) { return rt.fail("range is too large") }
+            guard rt.reserveHeap(Int(wide) * MemoryLayout<Value>.stride) else { return Runtime.failure }
             let count = Int64(wide)
             let l = rt.newList(capacity: Int(count))
             rt.pushRoot(Value(l))
@@ -136,6 +137,7 @@ extension Runtime {
             if v.isInt {
                 let n = v.intValue
                 guard n >= 0 && n <= (1 << 31) else { return rt.fail("bytes size \(n) is out of range") }
+                guard rt.reserveHeap(Int(n)) else { return Runtime.failure }
                 return Value(rt.newBytes(count: Int(n)))
             }
             if v.isString {

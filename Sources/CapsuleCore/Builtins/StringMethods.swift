@@ -23,6 +23,7 @@ extension Runtime {
             } else {
                 return rt.fail("string.split expects 0 or 1 arguments, got \(argc - 1)")
             }
+            guard rt.reserveHeap(Runtime.stringsCost(count: parts.count, bytes: s.utf8.count)) else { return Runtime.failure }
             let l = rt.newList(capacity: parts.count)
             rt.pushRoot(Value(l))
             defer { rt.popRoot() }
@@ -57,10 +58,13 @@ extension Runtime {
             let oldText = old.string
             if oldText.isEmpty { return rt.fail("pattern cannot be empty") }
             let parts = Runtime.split(a[0].obj(ObjString.self).string, by: oldText)
+            let size = a[0].obj(ObjString.self).pointee.count + (parts.count - 1) * (new.pointee.count - old.pointee.count)
+            guard rt.reserveHeap(MemoryLayout<ObjString>.stride + size + 1) else { return Runtime.failure }
             return Value(rt.makeString(parts.joined(separator: new.string)))
         }
         defineMethod(&t, "chars", arity: 0) { rt, a, _ in
             let s = a[0].obj(ObjString.self)
+            guard rt.reserveHeap(Runtime.stringsCost(count: s.pointee.scalarCount, bytes: s.pointee.count)) else { return Runtime.failure }
             let l = rt.newList(capacity: s.pointee.scalarCount)
             rt.pushRoot(Value(l))
             defer { rt.popRoot() }
@@ -125,6 +129,8 @@ extension Runtime {
             if j > 0 { out += separator }
             guard let t = toText(l.pointee.items![j]) else { return Runtime.failure }
             out += t
+            // The text grows outside the heap: refuse it once the result would not fit.
+            if bytesAllocated &+ out.utf8.count > heapLimit && !reserveHeap(out.utf8.count) { return Runtime.failure }
         }
         return Value(makeString(out))
     }

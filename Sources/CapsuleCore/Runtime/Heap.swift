@@ -7,10 +7,15 @@ import Glibc
 extension Runtime {
     /// Allocates `size` bytes for an object of `kind`, links it into the object list and
     /// fills in its header. May collect first (every time, in GC-stress mode).
+    /// Past the heap limit (or the failure injector's count) the allocation still succeeds,
+    /// so no caller ever sees a half-built object, and `out of memory` is raised at the
+    /// interpreter's next check (Runtime/Limits.swift).
     @inline(never)
     func allocateObject(kind: ObjKind, size: Int) -> UnsafeMutableRawPointer {
-        if (config.gcStress || bytesAllocated + size > nextGC) && gcPauseCount == 0 {
-            collectGarbage()
+        allocationsBeforeFailure &-= 1
+        // NOTE: `nextGC` never exceeds the heap limit, so one compare covers both.
+        if config.gcStress || bytesAllocated + size > nextGC || allocationsBeforeFailure < 0 {
+            prepareAllocation(size)
         }
         guard let p = malloc(size) else { fatalError("capsule: out of memory allocating \(size) bytes") }
         p.assumingMemoryBound(to: ObjHeader.self).initialize(
@@ -22,8 +27,11 @@ extension Runtime {
     }
 
     /// Accounts for memory an object holds outside its own allocation (list items, …).
+    /// Growth past the heap limit signals `out of memory` for the next check, like
+    /// `allocateObject` (it cannot collect here: the caller may hold unrooted values).
     @inline(__always) func accountExternal(_ delta: Int) {
         bytesAllocated += delta
+        if bytesAllocated > heapLimit && delta > 0 { heapExhausted() }
     }
 
     // MARK: strings
@@ -141,7 +149,7 @@ extension Runtime {
         sweep()
         collections += 1
         freedTotal += before - bytesAllocated
-        nextGC = max(config.initialGCThreshold, bytesAllocated * 2)
+        nextGC = min(max(config.initialGCThreshold, bytesAllocated * 2), heapLimit)
     }
 
     @inline(__always) func mark(_ v: Value) {

@@ -73,10 +73,16 @@ extension Runtime {
             raise("\(f.pointee.name.obj(ObjString.self).string) expects \(plural(f.pointee.arity, "argument")), got \(argc)")
             return .failed
         }
-        if frameCount >= frameLimit || base + f.pointee.maxRegisters > stackLimit {
+        if frameCount >= frameLimit {
+            raise("stack overflow (call depth limit of \(frameLimit) exceeded)")
+            return .failed
+        }
+        if base + f.pointee.maxRegisters > stackLimit {
             raise("stack overflow")
             return .failed
         }
+        fuel &-= f.pointee.codeCount
+        if fuel < 0 && !checkLimits(canCollect: false) { return .failed }
         let top = base + f.pointee.maxRegisters
         if top > stackHighWater { stackHighWater = top }
         frames[frameCount] = CallFrame(closure: target, pc: 0, base: base, isBoundary: boundary)
@@ -306,7 +312,8 @@ extension Runtime {
     /// of this execution, when the error must leave this `execute`.
     @inline(never)
     func unwindToHandler(entryFrame: Int) -> Handler? {
-        if handlerCount > 0 && handlers[handlerCount - 1].frameIndex >= entryFrame {
+        if handlerCount > 0 && handlers[handlerCount - 1].frameIndex >= entryFrame
+            && !(pendingError.isObject(.error) && pendingError.header.pointee.flags & ObjErrorFlags.uncatchable != 0) {
             let h = handlers[handlerCount - 1]
             handlerCount -= 1
             if let open = openUpvalues, open.pointee.stackIndex >= h.register { closeUpvalues(from: h.register) }
@@ -330,4 +337,6 @@ extension Runtime {
 enum ObjErrorFlags {
     /// The error wraps a non-error value thrown with `throw`; `message` holds that value.
     static let wrapsThrownValue: UInt16 = 1
+    /// A limit error (fuel, timeout): handlers do not catch it, so it ends the run.
+    static let uncatchable: UInt16 = 2
 }

@@ -40,9 +40,14 @@ extension Runtime {
             }
         }
         if op == .add {
-            if x.isString && y.isString { return concatenateTwo(x, y) }
+            if x.isString && y.isString {
+                let total = x.obj(ObjString.self).pointee.count + y.obj(ObjString.self).pointee.count
+                guard reserveHeap(MemoryLayout<ObjString>.stride + total + 1) else { return nil }
+                return concatenateTwo(x, y)
+            }
             if x.isObject(.list) && y.isObject(.list) {
                 let a = x.obj(ObjList.self), b = y.obj(ObjList.self)
+                guard reserveHeap((a.pointee.count + b.pointee.count) * MemoryLayout<Value>.stride) else { return nil }
                 let l = newList(capacity: a.pointee.count + b.pointee.count)
                 for j in 0..<a.pointee.count { append(l, a.pointee.items![j]) }
                 for j in 0..<b.pointee.count { append(l, b.pointee.items![j]) }
@@ -50,6 +55,7 @@ extension Runtime {
             }
             if x.isObject(.bytes) && y.isObject(.bytes) {
                 let a = x.obj(ObjBytes.self), b = y.obj(ObjBytes.self)
+                guard reserveHeap(a.pointee.count + b.pointee.count) else { return nil }
                 let r = newBytes(count: a.pointee.count + b.pointee.count)
                 if a.pointee.count > 0 { memcpy(r.pointee.data!, a.pointee.data!, a.pointee.count) }
                 if b.pointee.count > 0 { memcpy(r.pointee.data! + a.pointee.count, b.pointee.data!, b.pointee.count) }
@@ -65,6 +71,7 @@ extension Runtime {
         if n < 0 { raise("cannot repeat a string a negative number of times"); return nil }
         let (total, overflow) = s.pointee.count.multipliedReportingOverflow(by: Int(n))
         if overflow || total > (1 << 31) { raise("string is too long"); return nil }
+        guard reserveHeap(MemoryLayout<ObjString>.stride + total + 1) else { return nil }
         let r = allocateString(count: total)
         for j in 0..<Int(n) { memcpy(r.bytes + j * s.pointee.count, s.bytes, s.pointee.count) }
         finishString(r, scalarCount: s.pointee.scalarCount * Int(n), ascii: s.isASCII)
@@ -412,6 +419,7 @@ extension Runtime {
         if inclusive { if b == Int64.max { raise("range is too large"); return nil }; b += 1 }
         let n = b > a ? b - a : 0
         if n > (1 << 28) { raise("range is too large"); return nil }
+        guard reserveHeap(Int(n) * MemoryLayout<Value>.stride) else { return nil }
         let l = newList(capacity: Int(n))
         pushRoot(Value(l))
         defer { popRoot() }
@@ -527,8 +535,9 @@ extension Runtime {
         return Value(r)
     }
 
-    /// CONCAT: joins `count` strings (TOSTR has already converted every part).
-    func concatenate(_ parts: UnsafeMutablePointer<Value>, count: Int) -> Value {
+    /// CONCAT: joins `count` strings (TOSTR has already converted every part). Nil after
+    /// raising `out of memory`.
+    func concatenate(_ parts: UnsafeMutablePointer<Value>, count: Int) -> Value? {
         var total = 0, scalars = 0, ascii = true
         for j in 0..<count {
             let s = parts[j].obj(ObjString.self)
@@ -536,6 +545,7 @@ extension Runtime {
             scalars += s.pointee.scalarCount
             ascii = ascii && s.isASCII
         }
+        guard reserveHeap(MemoryLayout<ObjString>.stride + total + 1) else { return nil }
         let r = allocateString(count: total)
         var offset = 0
         for j in 0..<count {

@@ -351,7 +351,16 @@ extension Runtime {
                 }
                 continue
             case .jmp:
-                pc &+= Instruction.sj(i)
+                let offset = Instruction.sj(i)
+                if offset < 0 {
+                    // A loop back-edge: charge the loop body (Runtime/Limits.swift).
+                    fuel &+= offset
+                    if fuel < 0 {
+                        frame.pointee.pc = pc
+                        if !checkLimits() { break }
+                    }
+                }
+                pc &+= offset
                 continue
 
             // MARK: calls and returns
@@ -365,6 +374,8 @@ extension Runtime {
                     if f.pointee.arity == Instruction.b(i) && frameCount < frameLimit
                         && newBase &+ f.pointee.maxRegisters <= stackLimit {
                         frame.pointee.pc = pc
+                        fuel &-= f.pointee.codeCount  // a call: charge the callee's length
+                        if fuel < 0 && !checkLimits() { break }
                         let top = newBase &+ f.pointee.maxRegisters
                         if top > stackHighWater { stackHighWater = top }
                         frame += 1
@@ -408,6 +419,8 @@ extension Runtime {
                         if f.pointee.arity == Instruction.b(i) && frameCount < frameLimit
                             && newBase &+ f.pointee.maxRegisters <= stackLimit {
                             frame.pointee.pc = pc
+                            fuel &-= f.pointee.codeCount
+                            if fuel < 0 && !checkLimits() { break }
                             let top = newBase &+ f.pointee.maxRegisters
                             if top > stackHighWater { stackHighWater = top }
                             frame += 1
@@ -579,14 +592,27 @@ extension Runtime {
                         let v = Value(inlineInt: next)
                         regs[a] = v
                         regs[a + 2] = v
-                        pc &+= 1 &+ Instruction.extraValue(code[pc])
+                        let offset = Instruction.extraValue(code[pc])
+                        fuel &+= offset  // a back-edge: charge the loop body
+                        if fuel < 0 {
+                            frame.pointee.pc = pc
+                            if !checkLimits() { break }
+                        }
+                        pc &+= 1 &+ offset
                     } else {
                         pc &+= 1
                     }
                     continue
                 }
                 frame.pointee.pc = pc
-                if forStepSlow(regs + a) { pc &+= 1 &+ Instruction.extraValue(code[pc]) } else { pc &+= 1 }
+                if forStepSlow(regs + a) {
+                    let offset = Instruction.extraValue(code[pc])
+                    fuel &+= offset
+                    if fuel < 0 && !checkLimits() { break }
+                    pc &+= 1 &+ offset
+                } else {
+                    pc &+= 1
+                }
                 continue
             case .iterPrep:
                 frame.pointee.pc = pc
@@ -627,8 +653,7 @@ extension Runtime {
                 if let s = toStringValue(x) { regs[Instruction.a(i)] = s; continue }
             case .concat:
                 frame.pointee.pc = pc
-                regs[Instruction.a(i)] = concatenate(regs + Instruction.b(i), count: Instruction.c(i))
-                continue
+                if let s = concatenate(regs + Instruction.b(i), count: Instruction.c(i)) { regs[Instruction.a(i)] = s; continue }
             case .extra:
                 continue
             }

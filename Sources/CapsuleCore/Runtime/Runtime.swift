@@ -68,6 +68,27 @@ final class Runtime {
     @exclusivity(unchecked) var handlerCapacity = 64
     @exclusivity(unchecked) var nativeDepth = 0
 
+    // MARK: resource limits (Runtime/Limits.swift)
+    /// Counted instructions left before the interpreter must call `checkLimits`: decremented
+    /// at loop back-edges and calls. `Int.max` when neither fuel nor timeout is set, so the
+    /// check stays one compare and branch that is never taken.
+    @exclusivity(unchecked) var fuel = Int.max
+    /// Fuel not yet handed to `fuel` (meaningful only with `maxInstructions`).
+    @exclusivity(unchecked) var fuelReserve = 0
+    /// `CLOCK_MONOTONIC_COARSE` nanoseconds at which the run times out (0: no timeout).
+    @exclusivity(unchecked) var deadline = 0
+    /// The message of a fuel or timeout error once raised: every later check raises it again.
+    @exclusivity(unchecked) var haltMessage: String? = nil
+    /// `maxHeapBytes`, or `Int.max`.
+    @exclusivity(unchecked) var heapLimit = Int.max
+    /// An allocation passed the heap limit (or was failed on purpose): raise `out of
+    /// memory` at the next check.
+    @exclusivity(unchecked) var memoryErrorPending = false
+    /// While positive, allocations do not signal `out of memory` (raising it allocates).
+    @exclusivity(unchecked) var raisingOutOfMemory = 0
+    /// Allocations left before `failAllocationAfter` makes them fail.
+    @exclusivity(unchecked) var allocationsBeforeFailure = Int.max
+
     // MARK: errors
     /// The value being thrown while an error propagates.
     @exclusivity(unchecked) var pendingError: Value = .nil
@@ -115,8 +136,10 @@ final class Runtime {
     init(config: Configuration) {
         self.config = config
         self.nextGC = config.initialGCThreshold
-        stackLimit = max(1 << 16, min(config.maxCallDepth * 64, 1 << 25))
-        frameLimit = max(64, config.maxCallDepth)
+        if let limit = config.maxHeapBytes { heapLimit = max(0, limit) }
+        let depth = min(max(1, config.maxCallDepth), Configuration.maxCallDepthBound)
+        stackLimit = max(1 << 16, min(depth * 64, 1 << 25))
+        frameLimit = depth
         stack = Runtime.reserve(Value.self, count: stackLimit + 256)
         frames = Runtime.reserve(CallFrame.self, count: frameLimit + 1)
         handlers = .allocate(capacity: handlerCapacity)
