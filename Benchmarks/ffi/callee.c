@@ -1,0 +1,15 @@
+/*
+ * libcallee.so: the functions the call benchmark calls from every language. They live in
+ * their own shared object so that every caller (C, Capsule, Lua, Python) reaches the same
+ * code through the same kind of cross-library call. hypot is libm's.
+ */
+#include "callee.h"
+
+int64_t bench_add(int64_t a, int64_t b) { return a + b; }
+
+/* strlen, written out so every caller pays for the same loop. */
+uint64_t bench_count_bytes(const char *s) {
+    const char *p = s;
+    while (*p) p++;
+    return (uint64_t)(p - s);
+}
