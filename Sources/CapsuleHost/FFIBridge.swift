@@ -30,7 +30,8 @@ final class FFIBridge {
             NativeFunctionDefinition(
                 name: binding.export.name,
                 arity: binding.export.signature.scriptArity,
-                body: binding.fastPath() ?? { call in binding.invoke(call) })
+                entry: binding.entry(), target: binding.entryTarget,
+                body: { call in binding.invoke(call) })
         })
     }
 
