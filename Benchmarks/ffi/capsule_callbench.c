@@ -14,6 +14,7 @@ static const capsule_export exports[] = {
     {"add", "(i64, i64) -> i64", (void (*)(void))bench_add, 0, "a + b"},
     {"hypot", "(f64, f64) -> f64", (void (*)(void))hypot, 0, "libm's hypot"},
     {"count_bytes", "(str) -> u64", (void (*)(void))bench_count_bytes, 0, "strlen"},
+    {"cpu_time", "() -> f64", (void (*)(void))bench_cpu_time, 0, "process CPU time in seconds"},
 };
 
 static const capsule_plugin plugin = {

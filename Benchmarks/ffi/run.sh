@@ -72,7 +72,7 @@ done
 # ---- report ------------------------------------------------------------------------------
 {
     echo "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?')," \
-        "N = $N calls, median of $RUNS runs, ns per call (loop overhead subtracted)"
+        "N = $N calls, median of $RUNS runs, ns per call (process CPU time, empty loop subtracted)"
     echo
     "$PYTHON" "$FFI_DIR/report.py" "$MEASUREMENTS"
 } | tee "$RESULTS_DIR/ffi-latest.md"
