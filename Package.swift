@@ -25,7 +25,10 @@ let package = Package(
         ),
         .target(name: "CapsuleSDK", path: "sdk", exclude: ["README.md"], sources: ["src"], publicHeadersPath: "include"),
         .systemLibrary(name: "CFFI", path: "Sources/CFFI"),
-        .target(name: "CapsuleHost", dependencies: ["CapsuleCore", "CapsuleSDK", "CFFI"]),
+        // NOTE: DWARF 4, because valgrind 3.19 (callgrind, used to judge performance work)
+        // gives up on a binary with clang's default DWARF 5 in it.
+        .target(name: "CCurrentCall", cSettings: [.unsafeFlags(["-gdwarf-4"])]),
+        .target(name: "CapsuleHost", dependencies: ["CapsuleCore", "CapsuleSDK", "CFFI", "CCurrentCall"]),
         .target(
             name: "CapsuleCMath",
             dependencies: ["CapsuleSDK"],

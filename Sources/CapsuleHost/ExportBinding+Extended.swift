@@ -173,12 +173,6 @@ extension ExportBinding {
     /// The arity the VM checks: -1 (any; `invoke` checks the minimum) for variadic functions.
     var scriptArity: Int { export.signature.isVariadic ? -1 : export.signature.scriptArity }
 
-    /// The native function body: a fast path when the shape has one and needs nothing extra.
-    func body() -> (NativeCall) -> Value {
-        if extras != nil { return { call in self.invoke(call) } }
-        return fastPath() ?? { call in self.invoke(call) }
-    }
-
     /// `invoke` for these signatures: the same checks and messages, plus struct arguments
     /// and results, callback closures, extra variadic arguments, errno capture, and the
     /// error of a callback that raised. Returns the result alone, or a list when there are

@@ -1,49 +1,137 @@
-/// Direct calls for the commonest signatures: the function pointer is called with its real
-/// Swift type instead of through `ffi_call`. Any argument that does not fit the fast shape
-/// falls back to `invoke`, which produces the same checks and messages.
+/// Typed entries for the commonest signatures: the VM calls them directly (a `NativeEntry`
+/// with the binding as its target), and they call the C function with its real type instead
+/// of through `ffi_call`. No closure, no `[Value]`, no reference counting, no allocation
+/// (except boxing an int result outside the inline range). An argument that does not fit the
+/// fast form (a boxed int, a wrong type) falls back to `invoke`, which makes the same checks
+/// and messages as every other call; so does a call whose C function raised.
+///
+/// The entry loads `function` from the binding on every call: the binding is the slot a hot
+/// reload repoints, and the VM's function value never holds the C address itself.
 extension ExportBinding {
-    /// A body for this export's shape, or nil when there is no fast path for it.
-    func fastPath() -> ((NativeCall) -> Value)? {
+    /// The typed entry for this export's shape, or nil when there is none (the VM then calls
+    /// the general path, `invoke`, through the definition's body).
+    func entry() -> NativeEntry? {
         guard export.flags == 0 else { return nil }
         let signature = export.signature
-        let types = signature.parameters.map { $0.isOut ? nil : $0.type }
-        let context = self.context
-        let function = export.function
-        let name = qualifiedName
-        switch (types, signature.result) {
-        case ([.i64, .i64], .i64):
-            // NOTE: the signature says this is the function's C type; the cast is the fast path.
-            let f = unsafeBitCast(function, to: (@convention(c) (Int64, Int64) -> Int64).self)
-            return { call in
-                guard let a = call.int(0), let b = call.int(1) else { return self.invoke(call) }
-                let previous = context.enter()
-                let r = f(a, b)
-                context.leave(previous)
-                if let message = context.raised { context.raised = nil; return call.raise("\(name): \(message)") }
-                return call.intValue(r)
-            }
-        case ([.f64, .f64], .f64):
-            let f = unsafeBitCast(function, to: (@convention(c) (Double, Double) -> Double).self)
-            return { call in
-                guard let a = call.double(0), let b = call.double(1) else { return self.invoke(call) }
-                let previous = context.enter()
-                let r = f(a, b)
-                context.leave(previous)
-                if let message = context.raised { context.raised = nil; return call.raise("\(name): \(message)") }
-                return call.doubleValue(r)
-            }
-        case ([.i64], .i64):
-            let f = unsafeBitCast(function, to: (@convention(c) (Int64) -> Int64).self)
-            return { call in
-                guard let a = call.int(0) else { return self.invoke(call) }
-                let previous = context.enter()
-                let r = f(a)
-                context.leave(previous)
-                if let message = context.raised { context.raised = nil; return call.raise("\(name): \(message)") }
-                return call.intValue(r)
-            }
-        default:
-            return nil
+        // errno capture, variadics, structs, callbacks and values take `invoke`.
+        guard extras == nil, !usesValues, !signature.needsGeneralPath else { return nil }
+        guard !signature.parameters.contains(where: \.isOut) else { return nil }
+        switch (signature.parameters.map(\.type), signature.result) {
+        case ([.i64, .i64], .i64): return Self.intIntToInt
+        case ([.i64], .i64): return Self.intToInt
+        case ([.f64, .f64], .f64): return Self.doubleDoubleToDouble
+        case ([.f64], .f64): return Self.doubleToDouble
+        case ([.str], .i64): return Self.stringToInt
+        case ([.str], .u64): return Self.stringToUInt
+        default: return nil
         }
+    }
+
+    /// The target the VM passes back to the entry: this binding, unretained (the native's
+    /// body holds the reference that keeps it alive).
+    var entryTarget: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
+
+    /// NOTE: `_withUnsafeGuaranteedRef` borrows the binding without a retain/release pair; the
+    /// function value being called owns it for the whole call.
+    @inline(__always)
+    static func with(_ target: UnsafeMutableRawPointer, _ body: (ExportBinding) -> Value) -> Value {
+        Unmanaged<ExportBinding>.fromOpaque(target)._withUnsafeGuaranteedRef(body)
+    }
+
+    /// The function, as the C type the signature says it has.
+    /// NOTE: the signature is the function's C type (checked when the export was bound).
+    @inline(__always) func cFunction<F>(as type: F.Type) -> F { unsafeBitCast(function, to: type) }
+
+    /// After the C function returned: the error it raised through the host API, or the error
+    /// of a kept `ffi.callback` it called that raised (already pending in the VM), if any.
+    @inline(never)
+    func failAfterCall(_ call: NativeCall) -> Value? {
+        if context.callbackFailed {
+            context.callbackFailed = false
+            context.raised = nil
+            return NativeCall.failure
+        }
+        guard let message = context.raised else { return nil }
+        context.raised = nil
+        return raised(call, message)
+    }
+
+    static let intIntToInt: NativeEntry = { target, call in
+        with(target) { b in
+            guard let x = call.inlineInt(0), let y = call.inlineInt(1) else { return b.invoke(call) }
+            let f = b.cFunction(as: (@convention(c) (Int64, Int64) -> Int64).self)
+            let previous = b.context.enter()
+            let r = f(x, y)
+            b.context.leave(previous)
+            if b.context.raised != nil || b.context.callbackFailed, let failure = b.failAfterCall(call) { return failure }
+            return call.fastIntValue(r)
+        }
+    }
+
+    static let intToInt: NativeEntry = { target, call in
+        with(target) { b in
+            guard let x = call.inlineInt(0) else { return b.invoke(call) }
+            let f = b.cFunction(as: (@convention(c) (Int64) -> Int64).self)
+            let previous = b.context.enter()
+            let r = f(x)
+            b.context.leave(previous)
+            if b.context.raised != nil || b.context.callbackFailed, let failure = b.failAfterCall(call) { return failure }
+            return call.fastIntValue(r)
+        }
+    }
+
+    static let doubleDoubleToDouble: NativeEntry = { target, call in
+        with(target) { b in
+            guard let x = call.inlineDouble(0), let y = call.inlineDouble(1) else { return b.invoke(call) }
+            let f = b.cFunction(as: (@convention(c) (Double, Double) -> Double).self)
+            let previous = b.context.enter()
+            let r = f(x, y)
+            b.context.leave(previous)
+            if b.context.raised != nil || b.context.callbackFailed, let failure = b.failAfterCall(call) { return failure }
+            return call.fastDoubleValue(r)
+        }
+    }
+
+    static let doubleToDouble: NativeEntry = { target, call in
+        with(target) { b in
+            guard let x = call.inlineDouble(0) else { return b.invoke(call) }
+            let f = b.cFunction(as: (@convention(c) (Double) -> Double).self)
+            let previous = b.context.enter()
+            let r = f(x)
+            b.context.leave(previous)
+            if b.context.raised != nil || b.context.callbackFailed, let failure = b.failAfterCall(call) { return failure }
+            return call.fastDoubleValue(r)
+        }
+    }
+
+    static let stringToInt: NativeEntry = { target, call in
+        with(target) { b in
+            guard let s = call.cString(0) else { return b.invoke(call) }
+            let f = b.cFunction(as: (@convention(c) (UnsafePointer<CChar>) -> Int64).self)
+            let previous = b.context.enter()
+            let r = f(s)
+            b.context.leave(previous)
+            if b.context.raised != nil || b.context.callbackFailed, let failure = b.failAfterCall(call) { return failure }
+            return call.fastIntValue(r)
+        }
+    }
+
+    static let stringToUInt: NativeEntry = { target, call in
+        with(target) { b in
+            guard let s = call.cString(0) else { return b.invoke(call) }
+            let f = b.cFunction(as: (@convention(c) (UnsafePointer<CChar>) -> UInt64).self)
+            let previous = b.context.enter()
+            let r = f(s)
+            b.context.leave(previous)
+            if b.context.raised != nil || b.context.callbackFailed, let failure = b.failAfterCall(call) { return failure }
+            // A result past Int64.max: the general conversion's message.
+            guard r <= UInt64(Int64.max) else { return b.unsignedOverflow(call, r) }
+            return call.fastIntValue(Int64(r))
+        }
+    }
+
+    @inline(never)
+    func unsignedOverflow(_ call: NativeCall, _ r: UInt64) -> Value {
+        call.raise("\(qualifiedName): the u64 result \(r) does not fit in a script int")
     }
 }

@@ -30,7 +30,8 @@ final class FFIBridge {
             NativeFunctionDefinition(
                 name: binding.export.name,
                 arity: binding.scriptArity,
-                body: binding.body())
+                entry: binding.entry(), target: binding.entryTarget,
+                body: { call in binding.invoke(call) })
         })
     }
 

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CapsuleSDK
+import CCurrentCall
 
 /// The state of calls from one VM into one plugin: the plugin's name (for log lines) and the
 /// message a `raise` left during the current call.
@@ -12,8 +13,6 @@ final class CallContext {
     /// Set when a script callback called from C during the current call raised: the error
     /// is pending and the call must fail with it once C returns (`FFICallback`).
     @exclusivity(unchecked) var callbackFailed = false
-    /// NOTE: a copy of `currentKey`, so the per-call path skips the static's lazy-init check.
-    private let key: pthread_key_t
     /// The values lent to the plugin during the current call of an export whose signature
     /// uses `value` (nil in other calls); see HostAPI+Values.swift.
     @exclusivity(unchecked) var values: ValueScope?
@@ -22,24 +21,21 @@ final class CallContext {
 
     init(pluginName: String) {
         self.pluginName = pluginName
-        key = CallContext.currentKey
     }
 
     /// The context of the call running on this thread, if any.
     static var current: CallContext? {
-        pthread_getspecific(currentKey).map { Unmanaged<CallContext>.fromOpaque($0).takeUnretainedValue() }
+        capsule_current_call().map { Unmanaged<CallContext>.fromOpaque($0).takeUnretainedValue() }
     }
 
     /// Makes this the current context and returns the previous one (for `leave`).
     @inline(__always) func enter() -> UnsafeMutableRawPointer? {
-        let previous = pthread_getspecific(key)
-        pthread_setspecific(key, Unmanaged.passUnretained(self).toOpaque())
-        return previous
+        capsule_swap_current_call(Unmanaged.passUnretained(self).toOpaque())
     }
 
     /// Restores the context `enter` returned.
     @inline(__always) func leave(_ previous: UnsafeMutableRawPointer?) {
-        pthread_setspecific(key, previous)
+        capsule_swap_current_call(previous)
     }
 
     /// Runs `body` with this context current, and returns its result and any raised message.
@@ -52,13 +48,9 @@ final class CallContext {
         return (result, message)
     }
 
-    /// NOTE: the host API's functions are plain C function pointers with no user data, so
-    /// they find the call they belong to through this per-thread slot, set around each call.
-    static let currentKey: pthread_key_t = {
-        var key = pthread_key_t()
-        precondition(pthread_key_create(&key, nil) == 0, "capsule: pthread_key_create failed")
-        return key
-    }()
+    // NOTE: the host API's functions are plain C function pointers with no user data, so
+    // they find the call they belong to through a per-thread slot (CCurrentCall), set around
+    // each call.
 }
 
 /// The `capsule_host_api` table given to a plugin's init. Its functions work on the current

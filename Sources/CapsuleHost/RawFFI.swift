@@ -123,10 +123,12 @@ final class RawFFI {
         }
         let binding = ExportBinding(prepared, moduleName: "ffi", context: context,
                                     handleName: { $0 }, destructor: { _ in nil })
-        let body = binding.body()
-        return call.functionValue(NativeFunctionDefinition(name: "ffi." + symbol, arity: binding.scriptArity) { call in
-            // The function keeps its library open.
-            withExtendedLifetime(library) { body(call) }
+        return call.functionValue(NativeFunctionDefinition(
+            name: "ffi." + symbol, arity: binding.scriptArity,
+            entry: binding.entry(), target: binding.entryTarget
+        ) { call in
+            // The function keeps its binding (the entry's target) and its library alive.
+            withExtendedLifetime(library) { binding.invoke(call) }
         })
     }
 

@@ -43,6 +43,47 @@ import Testing
         #expect(output == message + "\n2\n")
     }
 
+    /// Function values called directly (the VM's CALL, not `module.name`) take the typed
+    /// entries; what they cannot take (boxed ints, NUL bytes, wrong types, a raise) goes the
+    /// general way, with the same results and messages.
+    @Test(arguments: [false, true])
+    func typedEntriesMatchTheGeneralPath(gcStress: Bool) {
+        let output = run(#"""
+            import "cmath"
+            let add = cmath.add
+            let hypot = cmath.hypot
+            let strlen = cmath.strlen
+            let div = cmath.checked_div
+            print(add(140737488355327, 1), add(-140737488355328, -1), add(9223372036854775806, 1))
+            print(hypot(3, 4), hypot(3.0, 4), hypot(140737488355328, 0))
+            let s = "ab\u{0}c"
+            let t = "héllo"
+            for i in 0..2 {
+                print(strlen(t), strlen(""))
+                try { strlen(s) } catch e { print(e.message) }
+            }
+            try { add(1) } catch e { print(e.message) }
+            try { add(1.5, 2) } catch e { print(e.message) }
+            try { strlen(nil) } catch e { print(e.message) }
+            try { div(1, 0) } catch e { print(e.message) }
+            print(div(9, 3))
+            """#, gcStress: gcStress)
+        #expect(output == """
+            140737488355328 -140737488355329 9223372036854775807
+            5.0 5.0 140737488355328.0
+            6 0
+            cmath.strlen: argument 1: expected str, got a string with a NUL byte at index 2
+            6 0
+            cmath.strlen: argument 1: expected str, got a string with a NUL byte at index 2
+            cmath.add expects 2 arguments, got 1
+            cmath.add: argument 1: expected i64, got float 1.5
+            cmath.strlen: argument 1: expected str, got nil
+            cmath.checked_div: division by zero
+            3
+
+            """)
+    }
+
     @Test func intOutOfRangeForTheCType() {
         // The u8 range check needs an export taking u8: the good fixture has none, so use a
         // signature-driven check through the loader's own binding of cmath's clamp_u8 result

@@ -1,6 +1,9 @@
 /// What the plugin host (CapsuleHost) needs from the core, at `package` visibility: native
 /// modules that `import` can find, fast access to call arguments, results, errors and
 /// handles. The core itself knows nothing of dlopen or libffi; the host brings those.
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Finds a native module for `import "name"` after built-in and script modules were looked
 /// for. `directory` is the importing script's directory (nil for the REPL).
@@ -21,22 +24,37 @@ package struct NativeModuleDefinition {
     package init(name: String, functions: [NativeFunctionDefinition]) { self.name = name; self.functions = functions }
 }
 
-/// A native function. `arity` is checked by the VM before `body` runs (-1: any).
+/// A native function. `arity` is checked by the VM before `body` (or `entry`) runs (-1: any).
 package struct NativeFunctionDefinition {
     package var name: String
     package var arity: Int
     /// Returns the result, or `NativeCall.failure` after `call.raise(...)`.
     package var body: (NativeCall) -> Value
-    package init(name: String, arity: Int, body: @escaping (NativeCall) -> Value) {
+    /// When set, the VM calls `entry(target, call)` instead of `body`: a plain function and a
+    /// pointer, so a call costs no closure context and no reference counting. `target` is not
+    /// retained; `body` must keep what it points to alive (the function value owns `body`).
+    package var entry: NativeEntry?
+    package var target: UnsafeMutableRawPointer?
+    package init(name: String, arity: Int, entry: NativeEntry? = nil, target: UnsafeMutableRawPointer? = nil,
+                 body: @escaping (NativeCall) -> Value) {
         self.name = name; self.arity = arity; self.body = body
+        self.entry = entry; self.target = target
     }
 }
 
+/// A host native's direct entry: called with the `target` its definition gave and the call.
+/// NOTE: `@convention(thin)`: a bare function pointer with the Swift calling convention, no
+/// context to retain; a host stores its per-function state behind `target` (a slot it may
+/// repoint, e.g. for hot reload), so one load reaches the current C function.
+package typealias NativeEntry = @convention(thin) (_ target: UnsafeMutableRawPointer, _ call: NativeCall) -> Value
+
 /// One call of a native function: its arguments, and the ways to build results and errors.
 /// Valid only during the call.
-package struct NativeCall {
+/// NOTE: `@usableFromInline`: without it the `@inlinable` fast forms below are not inlined
+/// into the host (Swift 6.3 does not inline them into another module for a plain `package` type).
+@usableFromInline package struct NativeCall {
     unowned(unsafe) let rt: Runtime
-    let args: UnsafeMutablePointer<Value>
+    @usableFromInline let args: UnsafeMutablePointer<Value>
     package let count: Int
 
     /// Returned by a body after `raise`.
@@ -110,6 +128,45 @@ package struct NativeCall {
             entries.append((k.isString ? k.obj(ObjString.self).string : nil, v))
         }
         return entries
+    }
+
+    // MARK: fast forms, for typed entries
+    // NOTE: `@inlinable` with the tag layout of `Value` spelled out, so a host's entry reads
+    // and builds values without a call into the core. Each returns nil where the general
+    // accessor has more to check; the entry then takes its general path.
+
+    /// An inline int argument (a boxed int or anything else: nil).
+    @inlinable @inline(__always) package func inlineInt(_ i: Int) -> Int64? {
+        let b = args[i].bits
+        return b >> 48 == 0xFFFE ? Int64(bitPattern: b << 16) >> 16 : nil
+    }
+    /// A float argument, or an inline int as a float (a boxed int or anything else: nil).
+    @inlinable @inline(__always) package func inlineDouble(_ i: Int) -> Double? {
+        let b = args[i].bits
+        if b < 0xFFF9_0000_0000_0000 { return Double(bitPattern: b) }
+        return b >> 48 == 0xFFFE ? Double(Int64(bitPattern: b << 16) >> 16) : nil
+    }
+    /// `intValue(i)`, with the inline case inlined.
+    @inlinable @inline(__always) package func fastIntValue(_ i: Int64) -> Value {
+        if i == (i << 16) >> 16 { return Value(bits: 0xFFFE_0000_0000_0000 | (UInt64(bitPattern: i) & 0x0000_FFFF_FFFF_FFFF)) }
+        return boxedIntValue(i)
+    }
+    @usableFromInline @inline(never) func boxedIntValue(_ i: Int64) -> Value { rt.intValue(i) }
+    /// `doubleValue(d)`, inlined.
+    @inlinable @inline(__always) package func fastDoubleValue(_ d: Double) -> Value {
+        // NaNs are made canonical, as `Value(_: Double)` does.
+        Value(bits: d.isNaN ? Double.nan.bitPattern : d.bitPattern)
+    }
+    /// A string argument as a C string, when it has no NUL byte (checked once per string);
+    /// nil for anything else.
+    package func cString(_ i: Int) -> UnsafePointer<CChar>? {
+        guard args[i].isString else { return nil }
+        let s = args[i].obj(ObjString.self)
+        if s.pointee.header.flags & ObjString.checkedNoNULFlag == 0 {
+            if s.pointee.count > 0 && memchr(s.bytes, 0, s.pointee.count) != nil { return nil }
+            s.pointee.header.flags |= ObjString.checkedNoNULFlag
+        }
+        return UnsafeRawPointer(s.bytes).assumingMemoryBound(to: CChar.self)
     }
 
     // MARK: results
@@ -207,7 +264,8 @@ package struct NativeCall {
     /// what it captures) alive for as long as the function is reachable.
     package func functionValue(_ definition: NativeFunctionDefinition) -> Value {
         let body = definition.body
-        return rt.newNative(name: definition.name, arity: definition.arity) { rt, args, argc in
+        return rt.newNative(name: definition.name, arity: definition.arity, entry: definition.entry,
+                            target: definition.target) { rt, args, argc in
             body(NativeCall(rt: rt, args: args, count: argc))
         }
     }
@@ -236,7 +294,8 @@ extension Runtime {
         defer { popRoot() }
         for f in definition.functions {
             let body = f.body
-            let native = newNative(name: "\(definition.name).\(f.name)", arity: f.arity) { rt, args, argc in
+            let native = newNative(name: "\(definition.name).\(f.name)", arity: f.arity, entry: f.entry,
+                                   target: f.target) { rt, args, argc in
                 body(NativeCall(rt: rt, args: args, count: argc))
             }
             pushRoot(native)

@@ -60,7 +60,14 @@ extension Runtime {
             raise("\(name()) expects \(plural(n.pointee.arity, "argument")), got \(argc)")
             return .failed
         }
-        let r = receiver ? n.pointee.body(self, stack + base, argc + 1) : n.pointee.body(self, stack + base + 1, argc)
+        let r: Value
+        if let entry = n.pointee.entry {
+            let call = receiver ? NativeCall(rt: self, args: stack + base, count: argc + 1)
+                                : NativeCall(rt: self, args: stack + base + 1, count: argc)
+            r = entry(n.pointee.target.unsafelyUnwrapped, call)
+        } else {
+            r = receiver ? n.pointee.body(self, stack + base, argc + 1) : n.pointee.body(self, stack + base + 1, argc)
+        }
         if r.bits == Runtime.failure.bits { return .failed }
         stack[base] = r
         return .done

@@ -389,6 +389,17 @@ extension Runtime {
                         pc = 0
                         continue
                     }
+                } else if callee.isObject(.native) {
+                    // A host native with a direct entry (a plugin export, a raw FFI function):
+                    // called here, without a closure or `callSlow`'s dispatch.
+                    let n = callee.obj(ObjNative.self)
+                    if let entry = n.pointee.entry, n.pointee.arity == Instruction.b(i) {
+                        frame.pointee.pc = pc
+                        let r = entry(n.pointee.target.unsafelyUnwrapped,
+                                      NativeCall(rt: self, args: regs + (a &+ 1), count: Instruction.b(i)))
+                        if r.bits != Runtime.failure.bits { regs[a] = r; continue }
+                        break
+                    }
                 }
                 frame.pointee.pc = pc
                 let outcome = callSlow(base: index(regs) &+ a, argc: Instruction.b(i))

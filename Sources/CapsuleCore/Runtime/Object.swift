@@ -33,6 +33,9 @@ struct ObjString {
 
     static let asciiFlag: UInt16 = 1
     static let internedFlag: UInt16 = 2
+    /// Set once a native call has found no NUL byte in the string (strings are immutable,
+    /// so C `str` arguments scan a string at most once).
+    static let checkedNoNULFlag: UInt16 = 4
 }
 
 extension UnsafeMutablePointer where Pointee == ObjString {
@@ -171,6 +174,10 @@ typealias NativeBody = (Runtime, UnsafeMutablePointer<Value>, Int) -> Value
 struct ObjNative {
     var header: ObjHeader
     var body: NativeBody
+    /// A host native's direct entry (plugin exports, raw FFI), called instead of `body` with
+    /// `target`; nil for built-ins. `target` is not retained: `body` owns what it points to.
+    var entry: NativeEntry?
+    var target: UnsafeMutableRawPointer?
     var name: Value
     /// Expected argument count (not counting a method's receiver), or -1 for any.
     var arity: Int

@@ -74,14 +74,16 @@ extension Runtime {
         return c
     }
 
-    func newNative(name: String, arity: Int, isMethod: Bool = false, _ body: @escaping NativeBody) -> Value {
+    func newNative(name: String, arity: Int, isMethod: Bool = false, entry: NativeEntry? = nil,
+                   target: UnsafeMutableRawPointer? = nil, _ body: @escaping NativeBody) -> Value {
         let nameValue = Value(intern(name))
         pushRoot(nameValue)
         defer { popRoot() }
         let p = allocateObject(kind: .native, size: MemoryLayout<ObjNative>.stride)
         let header = p.assumingMemoryBound(to: ObjHeader.self).pointee
         p.assumingMemoryBound(to: ObjNative.self).initialize(
-            to: ObjNative(header: header, body: body, name: nameValue, arity: arity, isMethod: isMethod))
+            to: ObjNative(header: header, body: body, entry: entry, target: target, name: nameValue,
+                          arity: arity, isMethod: isMethod))
         return Value(object: p)
     }
 
