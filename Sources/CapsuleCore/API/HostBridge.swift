@@ -104,6 +104,21 @@ package struct NativeCall {
         defer { rt.popRoot(values.count) }
         return rt.newListValue(values)
     }
+    /// A map from string keys to values, in the order given (for records like `fs.stat`).
+    package func mapValue(_ pairs: [(String, Value)]) -> Value {
+        for (_, v) in pairs { rt.pushRoot(v) }
+        defer { rt.popRoot(pairs.count) }
+        let map = Value(rt.newMap(capacity: pairs.count))
+        rt.pushRoot(map)
+        defer { rt.popRoot() }
+        for (key, v) in pairs {
+            let k = rt.stringValue(key)
+            rt.pushRoot(k)
+            rt.mapSet(map.obj(ObjMap.self), k, v)
+            rt.popRoot()
+        }
+        return map
+    }
     /// Keeps `v` alive across later allocations in this call (until the call returns).
     package func keep(_ v: Value) { rt.pushRoot(v) }
     /// A handle the VM owns: `destructor` runs once, when it becomes unreachable or is closed.
