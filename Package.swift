@@ -24,7 +24,8 @@ let package = Package(
         ),
         .target(name: "CapsuleSDK", path: "sdk", exclude: ["README.md"], sources: ["src"], publicHeadersPath: "include"),
         .systemLibrary(name: "CFFI", path: "Sources/CFFI"),
-        .target(name: "CapsuleHost", dependencies: ["CapsuleCore", "CapsuleSDK", "CFFI"]),
+        .systemLibrary(name: "CConfine", path: "Sources/CConfine"),
+        .target(name: "CapsuleHost", dependencies: ["CapsuleCore", "CapsuleSDK", "CFFI", "CConfine"]),
         .target(
             name: "CapsuleCMath",
             dependencies: ["CapsuleSDK"],

@@ -16,21 +16,47 @@ public enum PluginLoader {
         return readManifest(library: library, path: path)
     }
 
-    /// Loads, checks and initialises the plugin at `path`. `granted` lists the capabilities
-    /// the host grants (none can be granted yet: a plugin that requires any is refused).
-    /// On any refusal the library is closed again.
-    public static func load(path: String, granted: [String] = []) -> Result<LoadedPlugin, PluginLoadError> {
+    /// Loads, checks and initialises the plugin at `path`. Every capability the plugin's
+    /// descriptor requires must be granted to it (by name) by `policy`, or it is refused
+    /// before any of its code beyond the entry function runs. On any refusal the library
+    /// is closed again.
+    public static func load(path: String, policy: Policy = .none) -> Result<LoadedPlugin, PluginLoadError> {
+        load(path: path, enforcer: CapabilityEnforcer(policy: policy, audit: nil))
+    }
+
+    static func load(path: String, enforcer: CapabilityEnforcer) -> Result<LoadedPlugin, PluginLoadError> {
         let library: UnsafeMutableRawPointer
         switch DynamicLibrary.open(path) {
         case .success(let l): library = l
         case .failure(let e): return .failure(e)
         }
-        let result = check(library: library, path: path, granted: granted)
+        let result = check(library: library, path: path, enforcer: enforcer)
         if case .failure = result { DynamicLibrary.close(library) }
         return result
     }
 
-    private static func check(library: UnsafeMutableRawPointer, path: String, granted: [String]) -> Result<LoadedPlugin, PluginLoadError> {
+    /// Why `enforcer`'s policy refuses a plugin with `manifest` (each required capability
+    /// is checked and audited as a use by `plugin:NAME`), or nil when it admits it.
+    static func admissionRefusal(_ manifest: PluginManifest, enforcer: CapabilityEnforcer) -> String? {
+        let who = Principal.plugin(manifest.name)
+        for text in manifest.capabilities {
+            let shown = Capability.sanitized(text)
+            switch Capability.parse(text, baseDirectory: enforcer.workingDirectory) {
+            case .failure(let e):
+                return "plugin \(manifest.name) requires capability '\(shown)', which is malformed: \(e.message)"
+            case .success(let required):
+                // A requirement is met by a grant that covers all of it.
+                let granted = enforcer.policy.allowsAll || enforcer.policy.grants(of: who).contains { $0.covers(required) }
+                enforcer.audit?.record(required, by: who, allowed: granted)
+                if !granted {
+                    return "plugin \(manifest.name) requires capability \(shown), which is not granted (\(Policy.hint(for: required, to: who)))"
+                }
+            }
+        }
+        return nil
+    }
+
+    private static func check(library: UnsafeMutableRawPointer, path: String, enforcer: CapabilityEnforcer) -> Result<LoadedPlugin, PluginLoadError> {
         func refuse(_ reason: String) -> Result<LoadedPlugin, PluginLoadError> {
             .failure(PluginLoadError(path: path, reason: reason))
         }
@@ -39,8 +65,8 @@ public enum PluginLoader {
         case .success(let m): manifest = m
         case .failure(let e): return .failure(e)
         }
-        for capability in manifest.capabilities where !granted.contains(capability) {
-            return refuse("plugin \(manifest.name) requires capability \(capability), which is not granted")
+        if let refusal = admissionRefusal(manifest, enforcer: enforcer) {
+            return .failure(PluginLoadError(path: path, reason: refusal, byPolicy: true))
         }
         var prepared: [PreparedExport] = []
         for export in manifest.exports {
@@ -51,7 +77,7 @@ public enum PluginLoader {
         }
         let hostAPI = HostAPI.makeTable()
         if let initHook = manifest.initHook {
-            let context = CallContext(pluginName: manifest.name)
+            let context = CallContext(pluginName: manifest.name, enforcer: enforcer)
             let (status, raised) = context.run { initHook(UnsafePointer(hostAPI)) }
             if status != 0 {
                 hostAPI.deallocate()
