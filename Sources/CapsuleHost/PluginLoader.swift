@@ -49,7 +49,7 @@ public enum PluginLoader {
                 let granted = enforcer.policy.allowsAll || enforcer.policy.grants(of: who).contains { $0.covers(required) }
                 enforcer.audit?.record(required, by: who, allowed: granted)
                 if !granted {
-                    return "plugin \(manifest.name) requires capability \(shown), which is not granted (\(Policy.hint(for: required, to: who)))"
+                    return "plugin \(manifest.name) requires capability \(shown), which is not granted (grant with --allow-plugin=\(manifest.name)=\(shown) or under \"plugins\" in capsule.json)"
                 }
             }
         }

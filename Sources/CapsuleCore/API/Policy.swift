@@ -77,21 +77,16 @@ public struct Policy: Sendable, Equatable {
         return result
     }
 
-    /// How to grant `request` to `principal`: a flag for the script, the manifest (or
-    /// `--allow-plugin`) for a plugin. Used at the end of denial messages.
+    /// How to grant `request` to `principal`: a flag for the script, `--allow-plugin` or
+    /// the manifest for a plugin. Used at the end of denial messages.
     public static func hint(for request: Capability, to principal: Principal) -> String {
         let shown = Capability.sanitized(request.description)
         switch principal {
         case .plugin(let name):
-            return "grant with --allow-plugin=\(name)=\(shown) or in capsule.json under \"plugins\""
+            return "grant with --allow-plugin=\(name)=\(shown) or under \"plugins\" in capsule.json"
         case .script:
-            switch request.kind {
-            case .clock, .random: return "grant with \(request.kind.flag)"
-            case .netConnect, .netListen:
-                return "grant with \(request.kind.flag)=\(Capability.sanitized(request.resource ?? ""))"
-            default:
-                return "grant with \(request.kind.flag)=\(Capability.sanitized(request.resource ?? ""))"
-            }
+            guard let resource = request.resource else { return "grant with \(request.kind.flag)" }
+            return "grant with \(request.kind.flag)=\(Capability.sanitized(resource))"
         }
     }
 

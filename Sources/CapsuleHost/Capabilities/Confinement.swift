@@ -30,6 +30,13 @@ struct ConfinedPath {
     /// The grant, for messages.
     let grant: String
 
+    /// A path `relative` beneath `anchor` (for tests of the kernel's refusals).
+    init(anchor: String, relative: String, grant: String) {
+        self.anchor = anchor
+        self.relative = relative
+        self.grant = grant
+    }
+
     /// Where `request` (absolute, `.`-free, `..` kept) lies under `grant` (absolute,
     /// normalized). A grant that is not a directory (a file, or not there yet) is anchored
     /// at its parent, so that only its own name is reachable.
@@ -192,9 +199,11 @@ struct ConfinedPath {
     /// Renames this path to `target` (both confined).
     func rename(to target: ConfinedPath) -> Result<Void, FSFailure> {
         withParent("rename") { fromFD, fromName in
-            target.withParent("replace") { toFD, toName in
+            let result = target.withParent("replace") { toFD, toName in
                 renameat(fromFD, fromName, toFD, toName) == 0 ? .success(()) : .failure(.io(errno))
             }
+            if case .failure(.denied(let why)) = result { return .failure(.denied("the new name: \(why)")) }
+            return result
         }
     }
 }
