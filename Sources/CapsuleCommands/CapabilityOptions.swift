@@ -60,7 +60,11 @@ struct CapabilityOptions: ParsableArguments {
     /// command's own options end).
     static let valuedOptions: Set<String> = ["--module-path", "--plugin-path", "--manifest", "--audit", "--allow-plugin", "--filter", "--output", "-o"]
 
-    /// Rewrites bare `--allow-KIND` into `--allow-KIND=` (an empty value: every resource),
+    /// The value a bare `--allow-KIND` is rewritten to: every resource. (ArgumentParser
+    /// takes the next word as the value of `--opt=`, so the value cannot be empty.)
+    static let everything = "\u{1}all"
+
+    /// Rewrites bare `--allow-KIND` into `--allow-KIND=` + `everything`,
     /// before the command's positional arguments only, so a script's own arguments are
     /// passed through untouched.
     static func normalize(_ arguments: [String]) -> [String] {
@@ -72,7 +76,7 @@ struct CapabilityOptions: ParsableArguments {
             let a = arguments[index]
             index += 1
             if a == "--" { result.append(a); break }
-            if bareGrantFlags.contains(a) { result.append(a + "="); continue }
+            if bareGrantFlags.contains(a) { result.append(a + "=" + everything); continue }
             result.append(a)
             if valuedOptions.contains(a), index < arguments.count { result.append(arguments[index]); index += 1; continue }
             if a.hasPrefix("-") { continue }
@@ -92,11 +96,8 @@ struct CapabilityOptions: ParsableArguments {
             for value in values {
                 let items = split ? value.split(separator: ",", omittingEmptySubsequences: false).map(String.init) : [value]
                 for item in items {
-                    if item.isEmpty {
-                        if items.count > 1 { throw ValidationError("\(kind.flag): empty item in '\(Capability.sanitized(value))'") }
-                        policy.grants.append(Capability(kind))
-                        continue
-                    }
+                    if item == Self.everything { policy.grants.append(Capability(kind)); continue }
+                    if item.isEmpty { throw ValidationError("\(kind.flag): empty item in '\(Capability.sanitized(value))'") }
                     switch Capability.parse(kind.rawValue + ":" + item, baseDirectory: directory) {
                     case .failure(let e): throw ValidationError("\(kind.flag): \(e.message)")
                     case .success(let c): if !policy.grants.contains(c) { policy.grants.append(c) }
@@ -112,7 +113,7 @@ struct CapabilityOptions: ParsableArguments {
             for item in value.split(separator: ",").map(String.init) where Capability.parse("net.listen:" + item, baseDirectory: directory).isSuccess {
                 try add(.netListen, [item])
             }
-            if value.isEmpty { try add(.netListen, [""]) }
+            if value == Self.everything { try add(.netListen, [value]) }
         }
         try add(.env, allowEnv)
         try add(.run, allowRun)

@@ -27,7 +27,7 @@ struct VMOptions: ParsableArguments {
     @OptionGroup var capabilities: CapabilityOptions
 
     /// True when raw FFI on every library is granted (`--allow-ffi` bare).
-    var allowFFI: Bool { capabilities.allowFFI.contains("") || capabilities.allowAll }
+    var allowFFI: Bool { capabilities.allowFFI.contains(CapabilityOptions.everything) || capabilities.allowAll }
 
     @Flag(help: "Collect garbage on every allocation (slow; finds GC bugs).")
     var gcStress = false
