@@ -96,13 +96,14 @@ public struct Capability: Hashable, Sendable, CustomStringConvertible {
             guard let (host, port) = splitHostPort(value, portRequired: false), !host.isEmpty else {
                 return .failure(CapabilityError("net.connect: expected HOST or HOST:PORT, got '\(value)'"))
             }
-            return .success(Capability(kind, port.map { "\(host):\($0)" } ?? host))
+            let shownHost = host.contains(":") ? "[\(host)]" : host
+            return .success(Capability(kind, port.map { "\(shownHost):\($0)" } ?? shownHost))
         case .netListen:
             if let port = UInt16(value) { return .success(Capability(kind, String(port))) }
             guard let (host, port) = splitHostPort(value, portRequired: true), let port else {
                 return .failure(CapabilityError("net.listen: expected PORT or HOST:PORT, got '\(value)'"))
             }
-            return .success(Capability(kind, "\(host):\(port)"))
+            return .success(Capability(kind, host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"))
         case .ffi:
             let (library, symbols) = splitLibrary(value)
             if let symbols, symbols.isEmpty || symbols.contains(where: \.isEmpty) {
