@@ -89,6 +89,11 @@ struct CapabilityOptions: ParsableArguments {
         return result
     }
 
+    /// Malformed grants are usage errors (exit 64), reported before anything runs.
+    func validate() throws {
+        _ = try flagPolicy(directory: "/")
+    }
+
     /// The grants the flags give, with relative paths resolved against `directory`.
     func flagPolicy(directory: String) throws(ValidationError) -> Policy {
         var policy = Policy(allowsAll: allowAll)
