@@ -150,8 +150,7 @@ final class FSModule {
         switch perform(call, "list", p, .fsRead, { $0.list() }) {
         case nil: return NativeCall.failure
         case let names?:
-            let values = names.map { name -> Value in let v = call.stringValue(name); call.keep(v); return v }
-            return call.listValue(values)
+            return call.stringListValue(names)
         }
     }
 
@@ -167,12 +166,10 @@ final class FSModule {
             case S_IFLNK: type = "symlink"
             default: type = "other"
             }
-            let typeValue = call.stringValue(type)
-            call.keep(typeValue)
             let modified = Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9
-            return call.mapValue([
-                ("type", typeValue), ("size", call.intValue(Int64(st.st_size))),
-                ("modified", call.doubleValue(modified)), ("mode", call.intValue(Int64(st.st_mode & 0o7777))),
+            return call.recordValue([
+                ("type", .string(type)), ("size", .int(Int64(st.st_size))),
+                ("modified", .double(modified)), ("mode", .int(Int64(st.st_mode & 0o7777))),
             ])
         }
     }
