@@ -120,19 +120,16 @@ enum PolicySuggestion {
             case .ffi:
                 var symbols: [String: [String]] = [:]
                 var libraries: [String] = []
-                var whole: Set<String> = []
                 for use in ofKind {
                     let (library, syms) = splitFFI(use.resource!)
                     if symbols[library] == nil { libraries.append(library); symbols[library] = [] }
                     if let syms { for s in syms where !symbols[library]!.contains(s) { symbols[library]!.append(s) } }
-                    else { whole.insert(library) }
                 }
                 grants = libraries.map { library in
                     let syms = symbols[library]!
                     // Opening alone (no bind) needs the library; any symbol grant allows opening.
                     return syms.isEmpty ? Capability(.ffi, library) : Capability(.ffi, library + ":" + syms.joined(separator: ","))
                 }
-                _ = whole
             default:
                 grants = ofKind
             }
