@@ -12,25 +12,25 @@ import Glibc
 /// comma-separated, except for `--allow-ffi` (repeat it per library, since `,` separates
 /// symbols). Paths resolve against the current directory.
 struct CapabilityOptions: ParsableArguments {
-    @Option(name: .customLong("allow-read"), help: ArgumentHelp("Grant reading PATH (a file, or a directory and everything under it); bare: every path.", valueName: "path,…"))
+    @Option(name: .customLong("allow-read"), help: ArgumentHelp("--allow-read=PATH,…: grant reading PATH (a file, or a directory and everything under it); bare: every path.", valueName: "path,…"))
     var allowRead: [String] = []
 
-    @Option(name: .customLong("allow-write"), help: ArgumentHelp("Grant writing, creating, renaming and removing under PATH; bare: every path.", valueName: "path,…"))
+    @Option(name: .customLong("allow-write"), help: ArgumentHelp("--allow-write=PATH,…: grant writing, creating, renaming and removing under PATH; bare: every path.", valueName: "path,…"))
     var allowWrite: [String] = []
 
-    @Option(name: .customLong("allow-net"), help: ArgumentHelp("Grant connecting to HOST[:PORT] and listening on [HOST:]PORT; bare: all of the network.", valueName: "host[:port],…"))
+    @Option(name: .customLong("allow-net"), help: ArgumentHelp("--allow-net=HOST[:PORT],…: grant connecting to HOST (and listening on [HOST:]PORT); bare: all of the network.", valueName: "host[:port],…"))
     var allowNet: [String] = []
 
-    @Option(name: .customLong("allow-env"), help: ArgumentHelp("Grant reading and setting environment variable NAME (`*` matches any run of characters); bare: all.", valueName: "name,…"))
+    @Option(name: .customLong("allow-env"), help: ArgumentHelp("--allow-env=NAME,…: grant reading and setting environment variable NAME (`*` matches any run of characters); bare: all.", valueName: "name,…"))
     var allowEnv: [String] = []
 
-    @Option(name: .customLong("allow-run"), help: ArgumentHelp("Grant running PROGRAM (matched as written); bare: any program.", valueName: "program,…"))
+    @Option(name: .customLong("allow-run"), help: ArgumentHelp("--allow-run=PROGRAM,…: grant running PROGRAM (matched as written); bare: any program.", valueName: "program,…"))
     var allowRun: [String] = []
 
     @Option(
         name: .customLong("allow-ffi"),
         help: ArgumentHelp(
-            "Grant raw FFI (`import \"ffi\"`) on LIBRARY, optionally only the SYMBOLs; bare: every library (repeatable).",
+            "--allow-ffi=LIBRARY[:SYMBOL,…]: grant raw FFI (`import \"ffi\"`) on LIBRARY, optionally only the SYMBOLs; bare: every library (repeatable).",
             discussion: "Scripts with raw FFI can do anything the capsule process can: no other capability holds against them.",
             valueName: "library[:symbol,…]"))
     var allowFFI: [String] = []

@@ -142,6 +142,19 @@ import Testing
         #expect(other.err.hasPrefix("error: denied: fs.read \(dir.path)/tool.cap"))
     }
 
+    @Test func envSetAndGetInAProcessOfItsOwn() throws {
+        let dir = try ScratchDirectory()
+        try dir.write("uses_env.cap", """
+            import "env"
+            env.set("CAPSULE_APP_MODE", "test")
+            print(env.get("CAPSULE_APP_MODE"))
+            try { env.set("PATH", "") } catch e { print(e.message) }
+            """)
+        let result = try capsule(["run", "--allow-env=CAPSULE_APP_*", "uses_env.cap"], in: dir.path)
+        #expect(result.out == "test\ndenied: env PATH (grant with --allow-env=PATH)\n")
+        #expect(result.status == 0)
+    }
+
     @Test func suggestGroupsPluginsAndMergesFFISymbols() throws {
         let log = """
             {"time":"t","who":"script","capability":"ffi","resource":"libm.so.6","allowed":true}
