@@ -28,7 +28,8 @@ let package = Package(
         // NOTE: DWARF 4, because valgrind 3.19 (callgrind, used to judge performance work)
         // gives up on a binary with clang's default DWARF 5 in it.
         .target(name: "CCurrentCall", cSettings: [.unsafeFlags(["-gdwarf-4"])]),
-        .target(name: "CapsuleHost", dependencies: ["CapsuleCore", "CapsuleSDK", "CFFI", "CCurrentCall"]),
+        .systemLibrary(name: "CConfine", path: "Sources/CConfine"),
+        .target(name: "CapsuleHost", dependencies: ["CapsuleCore", "CapsuleSDK", "CFFI", "CCurrentCall", "CConfine"]),
         .target(
             name: "CapsuleCMath",
             dependencies: ["CapsuleSDK"],

@@ -36,15 +36,26 @@ public struct CapsuleCommand: ParsableCommand {
             ReplCommand.self,
             TestCommand.self,
             PluginCommand.self,
+            PolicyCommand.self,
         ]
     )
 
     /// Creates the command; ArgumentParser calls this while parsing.
     public init() {}
+
+    /// Parses `arguments` (the process's when nil) after rewriting bare `--allow-KIND`
+    /// flags (`CapabilityOptions.normalize`).
+    public static func parseAsRoot(_ arguments: [String]?) throws -> ParsableCommand {
+        try parseAsRoot(arguments: CapabilityOptions.normalize(arguments ?? Array(CommandLine.arguments.dropFirst())))
+    }
+
+    private static func parseAsRoot(arguments: [String]) throws -> ParsableCommand {
+        try (Self.self as ParsableCommand.Type).parseAsRoot(arguments)
+    }
 }
 
 /// Parses the process's arguments and runs the chosen subcommand. Returns on success;
 /// exits the process with the command's status on any failure.
 public func capsuleMain() {
-    CapsuleCommand.main()
+    CapsuleCommand.main(CapabilityOptions.normalize(Array(CommandLine.arguments.dropFirst())))
 }

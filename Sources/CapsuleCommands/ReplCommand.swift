@@ -22,7 +22,7 @@ struct ReplCommand: ParsableCommand {
     @OptionGroup var options: VMOptions
 
     func run() throws {
-        let vm = options.makeVM()
+        let vm = try options.makeVM()
         let repl = REPL(evaluate: { vm.evaluateREPL($0) })
         let console = Console.standard
         if isatty(STDIN_FILENO) != 0 {

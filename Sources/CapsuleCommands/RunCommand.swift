@@ -16,6 +16,7 @@ struct RunCommand: ParsableCommand {
               capsule run --plugin-path build/plugins uses_zlib.cap
               capsule run --allow-ffi calls_libc.cap
               capsule run --timeout 2s --max-heap 64M --max-instructions 100000000 untrusted.cap
+              capsule run --allow-read=data --allow-env=HOME --audit audit.jsonl tool.cap
               CAPSULE_PATH=lib:vendor capsule run tool.cap
 
             Exits with 0 on success, 65 if the script does not compile, 70 on an uncaught \
@@ -32,7 +33,7 @@ struct RunCommand: ParsableCommand {
     var arguments: [String] = []
 
     func run() throws {
-        let vm = options.makeVM(arguments: arguments)
+        let vm = try options.makeVM(arguments: arguments, script: file)
         let outcome = vm.runFile(path: file, name: file)
         try finish(outcome, console: .standard)
     }

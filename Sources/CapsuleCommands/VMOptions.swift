@@ -24,14 +24,11 @@ struct VMOptions: ParsableArguments {
     )
     var pluginPaths: [String] = []
 
-    @Flag(
-        name: .customLong("allow-ffi"),
-        help: ArgumentHelp(
-            "Allow raw FFI: `import \"ffi\"` (denied by default).",
-            discussion: "Scripts can then open any shared library and call any C function, so they can do anything the capsule process can."
-        )
-    )
-    var allowFFI = false
+    /// The capability grants, manifest and audit log (CapabilityOptions.swift).
+    @OptionGroup var capabilities: CapabilityOptions
+
+    /// True when raw FFI on every library is granted (`--allow-ffi` bare).
+    var allowFFI: Bool { capabilities.allowFFI.contains(CapabilityOptions.everything) || capabilities.allowAll }
 
     @Flag(help: "Collect garbage on every allocation (slow; finds GC bugs).")
     var gcStress = false
@@ -79,9 +76,13 @@ struct VMOptions: ParsableArguments {
     )
     var maxDepth: Int? = nil
 
-    /// A VM configured from these options, with the plugin host installed.
-    func makeVM(arguments: [String] = []) -> VM {
-        makeVirtualMachine(configuration(arguments: arguments), pluginPaths: pluginPaths, allowFFI: allowFFI)
+    /// A VM configured from these options, with the plugin host installed, under the
+    /// policy of the capability flags and the manifest (next to `script`, or `--manifest`).
+    /// Throws an exit code after printing when the manifest or audit log is unusable.
+    func makeVM(arguments: [String] = [], script: String? = nil, console: Console = .standard) throws -> VM {
+        var configuration = configuration(arguments: arguments)
+        configuration.policy = try capabilities.policy(script: script, console: console)
+        return makeVirtualMachine(configuration, pluginPaths: pluginPaths, audit: try capabilities.auditLog(console: console))
     }
 
     /// A VM configuration from these options, the script's arguments and the environment.
@@ -111,9 +112,9 @@ struct VMOptions: ParsableArguments {
 
 /// A VM with the plugin host installed: every VM the CLI creates goes through here, so
 /// scripts can `import` native plugins wherever they run.
-/// Raw FFI (`import "ffi"`) only with `allowFFI` (`--allow-ffi`).
-func makeVirtualMachine(_ configuration: Configuration = Configuration(), pluginPaths: [String] = [], allowFFI: Bool = false) -> VM {
+/// What the script and plugins may do is `configuration.policy`; `audit` records it.
+func makeVirtualMachine(_ configuration: Configuration = Configuration(), pluginPaths: [String] = [], audit: AuditLog? = nil) -> VM {
     let vm = VM(configuration: configuration)
-    PluginHost(pluginPaths: pluginPaths, allowFFI: allowFFI).install(on: vm)
+    PluginHost(pluginPaths: pluginPaths, audit: audit).install(on: vm)
     return vm
 }

@@ -13,9 +13,9 @@ final class FFIBridge {
     let context: CallContext
     private var bindings: [ExportBinding] = []
 
-    init(plugin: LoadedPlugin) {
+    init(plugin: LoadedPlugin, enforcer: CapabilityEnforcer? = nil) {
         self.plugin = plugin
-        context = CallContext(pluginName: plugin.manifest.name)
+        context = CallContext(pluginName: plugin.manifest.name, enforcer: enforcer)
         let moduleName = plugin.manifest.name
         bindings = plugin.prepared.map { prepared in
             ExportBinding(prepared, moduleName: moduleName, context: context,

@@ -8,6 +8,9 @@ import CCurrentCall
 /// message a `raise` left during the current call.
 final class CallContext {
     let pluginName: String
+    /// Checks the capability-mediated host-API services against this plugin's grants in
+    /// the calling VM's policy; nil denies them all.
+    let enforcer: CapabilityEnforcer?
     /// Set by the host API's raise during a call; read and cleared by the caller afterwards.
     @exclusivity(unchecked) var raised: String?
     /// Set when a script callback called from C during the current call raised: the error
@@ -19,8 +22,9 @@ final class CallContext {
     /// Numbers value scopes, so a reference from one call is refused in another.
     @exclusivity(unchecked) var valueSerial: UInt32 = 0
 
-    init(pluginName: String) {
+    init(pluginName: String, enforcer: CapabilityEnforcer? = nil) {
         self.pluginName = pluginName
+        self.enforcer = enforcer
     }
 
     /// The context of the call running on this thread, if any.
@@ -79,16 +83,8 @@ enum HostAPI {
             },
             alloc: { size in malloc(size) },
             free: { pointer in Glibc.free(pointer) },
-            open_file: { path, _, _ in
-                let shown = path.map { String(cString: $0) } ?? "NULL"
-                HostAPI.deny("open_file('\(shown)')")
-                return -1
-            },
-            getenv: { name in
-                let shown = name.map { String(cString: $0) } ?? "NULL"
-                HostAPI.deny("getenv('\(shown)')")
-                return nil
-            },
+            open_file: { path, flags, mode in HostAPI.openFile(path, flags, mode) },
+            getenv: { name in HostAPI.getEnvironment(name) },
             value_kind: HostValues.kind,
             value_type_name: HostValues.typeName,
             value_bool: HostValues.bool,
@@ -116,12 +112,65 @@ enum HostAPI {
         return table
     }
 
-    /// Fails the current call: no capability can be granted yet.
-    static func deny(_ what: String) {
-        guard let context = CallContext.current else { return }
-        if context.raised == nil {
-            context.raised = "\(what) denied: plugin \(context.pluginName) has no capability that grants it"
+    /// Makes the current call fail with `message` (the first message wins).
+    static func fail(_ message: String) {
+        guard let context = CallContext.current else {
+            writeLog("host API used outside a call: \(message)")
+            return
         }
+        if context.raised == nil { context.raised = message }
+    }
+
+    /// `host->open_file`: opens `path` confined to the calling plugin's `fs.read` (read
+    /// access) and `fs.write` (write access, O_CREAT, O_TRUNC, O_APPEND) grants, exactly as
+    /// the `fs` module does for scripts. Returns the fd (the plugin owns it) or -1.
+    static func openFile(_ path: UnsafePointer<CChar>?, _ flags: Int32, _ mode: Int32) -> Int32 {
+        guard let context = CallContext.current, let enforcer = context.enforcer else {
+            fail("open_file denied: no capability policy applies to this call")
+            return -1
+        }
+        guard let path else { fail("open_file: path is NULL"); return -1 }
+        let who = Principal.plugin(context.pluginName)
+        let access = flags & O_ACCMODE
+        let writes = access != O_RDONLY || flags & (O_CREAT | O_TRUNC | O_APPEND) != 0
+        var kinds: [Capability.Kind] = []
+        if access != O_WRONLY { kinds.append(.fsRead) }
+        if writes { kinds.append(.fsWrite) }
+        let length = strlen(path)
+        let checked = path.withMemoryRebound(to: UInt8.self, capacity: length) {
+            enforcer.path(UnsafeBufferPointer(start: $0, count: length), kind: kinds[0], by: who)
+        }
+        let absolute: String
+        switch checked {
+        case .failure(let d): fail(d.message); return -1
+        case .success(let p): absolute = p
+        }
+        for kind in kinds.dropFirst() {
+            if case .failure(let d) = enforcer.confine(absolute, kind: kind, by: who) { fail(d.message); return -1 }
+            enforcer.allow(Capability(kind, absolute), by: who)
+        }
+        // Only the flags that make sense for a file; O_DIRECTORY, O_PATH, O_NOFOLLOW… are dropped.
+        let allowed = O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC | O_APPEND
+        switch enforcer.perform(absolute, kind: kinds[0], by: who, { $0.open(flags: flags & allowed, mode: mode_t(mode & 0o777)) }) {
+        case .success(let fd): return fd
+        case .failure(let e): fail(e.message(operation: "open_file", path: absolute)); return -1
+        }
+    }
+
+    /// `host->getenv`: the variable's value if the calling plugin has `env:NAME`, NULL
+    /// (and the call fails) when denied, NULL when unset.
+    static func getEnvironment(_ name: UnsafePointer<CChar>?) -> UnsafePointer<CChar>? {
+        guard let context = CallContext.current, let enforcer = context.enforcer else {
+            fail("getenv denied: no capability policy applies to this call")
+            return nil
+        }
+        guard let name else { fail("getenv: name is NULL"); return nil }
+        let text = String(cString: name)
+        if case .failure(let d) = enforcer.check(Capability(.env, text), by: .plugin(context.pluginName)) {
+            fail(d.message)
+            return nil
+        }
+        return UnsafePointer(Glibc.getenv(name))
     }
 
     static func writeLog(_ line: String) {

@@ -8,7 +8,10 @@ import Glibc
 /// in order: the `pluginPaths` directories (`--plugin-path`), the directories in
 /// `CAPSULE_PLUGIN_PATH` (colon-separated), the importing script's directory, and the
 /// directory of the running executable (where `swift build` puts the bundled plugins).
-/// The name `ffi` is reserved for raw FFI (`RawFFI`), importable only with `allowFFI`.
+/// The names `fs`, `env` and `time` are the host's system modules and `ffi` is raw FFI;
+/// every power they give is checked against the VM's `Configuration.policy` (and each
+/// plugin's calls to the host API against that plugin's grants), and written to `audit`
+/// when given (docs/security.md). `import "ffi"` needs an `ffi` grant.
 ///
 /// ```swift
 /// let vm = VM()
@@ -20,30 +23,44 @@ public final class PluginHost {
     public let pluginPaths: [String]
     /// The directories from `CAPSULE_PLUGIN_PATH`.
     public let environmentPaths: [String]
-    /// Whether `import "ffi"` (raw FFI from scripts) is allowed. Default deny: scripts that
-    /// can call any C function can do anything the process can.
+    /// Whether raw FFI on every library is granted on top of the VM's policy (the same as
+    /// an `ffi` grant). Default deny: scripts that can call any C function can do anything
+    /// the process can.
     public let allowFFI: Bool
+    /// Where capability uses are recorded, if anywhere (`--audit FILE`).
+    public let audit: AuditLog?
     let registry: PluginRegistry
     private var bridges: [String: FFIBridge] = [:]
-    private lazy var rawFFI = RawFFI()
+    /// The policy enforcer of the VM this host is installed on (deny-all before `install`).
+    private(set) var enforcer: CapabilityEnforcer
+    private lazy var rawFFI = RawFFI(enforcer: enforcer)
+    private lazy var fsModule = FSModule(enforcer: enforcer)
+    private lazy var envModule = EnvModule(enforcer: enforcer)
+    private lazy var timeModule = TimeModule(enforcer: enforcer)
 
     /// The error `import "ffi"` fails with when FFI is not allowed.
     public static let ffiDenied = "denied: ffi (grant with --allow-ffi)"
 
     /// A host searching `pluginPaths`, then `CAPSULE_PLUGIN_PATH` as found in `environment`
-    /// (the process's environment when nil). `allowFFI` makes the raw FFI module `ffi`
-    /// importable (the `--allow-ffi` flag).
+    /// (the process's environment when nil). `allowFFI` adds an `ffi` grant (all libraries)
+    /// to the VM's policy; `audit` records every capability use.
     public init(pluginPaths: [String] = [], environment: [String: String]? = nil,
-                registry: PluginRegistry = .shared, allowFFI: Bool = false) {
+                registry: PluginRegistry = .shared, allowFFI: Bool = false, audit: AuditLog? = nil) {
         self.pluginPaths = pluginPaths
         self.allowFFI = allowFFI
+        self.audit = audit
+        enforcer = CapabilityEnforcer(policy: .none, audit: audit)
         let variable = environment.map { $0["CAPSULE_PLUGIN_PATH"] } ?? getenv("CAPSULE_PLUGIN_PATH").map { String(cString: $0) }
         environmentPaths = (variable ?? "").split(separator: ":", omittingEmptySubsequences: true).map(String.init)
         self.registry = registry
     }
 
-    /// Makes `vm`'s `import` find plugins through this host. The VM keeps the host alive.
+    /// Makes `vm`'s `import` find plugins and the system modules through this host, under
+    /// `vm.configuration.policy`. The VM keeps the host alive. Install a host on one VM.
     public func install(on vm: VM) {
+        var policy = vm.configuration.policy
+        if allowFFI { policy = policy.merging(Policy(grants: [Capability(.ffi)])) }
+        enforcer = CapabilityEnforcer(policy: policy, audit: audit)
         vm.setNativeModuleResolver { [self] name, directory in resolve(name, directory: directory) }
     }
 
@@ -60,7 +77,15 @@ public final class PluginHost {
     }
 
     func resolve(_ name: String, directory: String?) -> NativeModuleLookup {
-        if name == "ffi" { return allowFFI ? .found(rawFFI.moduleDefinition()) : .failed(Self.ffiDenied) }
+        switch name {
+        case "ffi":
+            let granted = enforcer.policy.allowsAll || enforcer.policy.grants.contains { $0.kind == .ffi }
+            return granted ? .found(rawFFI.moduleDefinition()) : .failed(Self.ffiDenied)
+        case "fs": return .found(fsModule.moduleDefinition())
+        case "env": return .found(envModule.moduleDefinition())
+        case "time": return .found(timeModule.moduleDefinition())
+        default: break
+        }
         if let bridge = bridges[name] { return .found(bridge.moduleDefinition()) }
         guard isIdentifier(name) else { return .notFound(tried: []) }
         let tried = candidates(for: name, importerDirectory: directory)
@@ -68,14 +93,14 @@ public final class PluginHost {
             guard let real = realpath(path, nil) else { continue }
             let realPath = String(cString: real)
             free(real)
-            switch registry.load(realPath: realPath) {
+            switch registry.load(realPath: realPath, enforcer: enforcer) {
             case .failure(let error):
                 return .failed(PluginLoadError(path: path, reason: error.reason).description)
             case .success(let plugin):
                 guard plugin.manifest.name == name else {
                     return .failed(PluginLoadError(path: path, reason: "the plugin is named '\(plugin.manifest.name)', not '\(name)'").description)
                 }
-                let bridge = FFIBridge(plugin: plugin)
+                let bridge = FFIBridge(plugin: plugin, enforcer: enforcer)
                 bridges[name] = bridge
                 return .found(bridge.moduleDefinition())
             }

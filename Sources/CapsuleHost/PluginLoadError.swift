@@ -5,6 +5,15 @@ public struct PluginLoadError: Error, Equatable, Sendable, CustomStringConvertib
     public var path: String
     /// What is wrong, e.g. "ABI version 2, but this host wants ABI version 1".
     public var reason: String
+    /// True when the capability policy refused it (another policy may admit it), so the
+    /// registry does not remember the refusal.
+    var byPolicy = false
+
+    init(path: String, reason: String, byPolicy: Bool = false) {
+        self.path = path
+        self.reason = reason
+        self.byPolicy = byPolicy
+    }
 
     /// `cannot load plugin PATH: REASON`.
     public var description: String { "cannot load plugin \(path): \(reason)" }

@@ -16,29 +16,38 @@ public enum PluginLoader {
         return readManifest(library: library, path: path)
     }
 
-    /// Loads, checks and initialises the plugin at `path`. `granted` lists the capabilities
-    /// the host grants (none can be granted yet: a plugin that requires any is refused).
-    /// On any refusal the library is closed again.
-    public static func load(path: String, granted: [String] = []) -> Result<LoadedPlugin, PluginLoadError> {
+    /// Loads, checks and initialises the plugin at `path`. Every capability the plugin's
+    /// descriptor requires must be granted to it (by name) by `policy`, or it is refused
+    /// before any of its code beyond the entry function runs. On any refusal the library
+    /// is closed again.
+    public static func load(path: String, policy: Policy = .none) -> Result<LoadedPlugin, PluginLoadError> {
+        load(path: path, enforcer: CapabilityEnforcer(policy: policy, audit: nil))
+    }
+
+    static func load(path: String, enforcer: CapabilityEnforcer) -> Result<LoadedPlugin, PluginLoadError> {
         let library: UnsafeMutableRawPointer, image: ELFImage
-        switch openPrivateCopy(path) {
+        switch openPrivateCopy(path, audit: { image in importAuditRefusal(image, path: path, enforcer: enforcer) }) {
         case .success(let l): (library, image) = l
         case .failure(let e): return .failure(e)
         }
-        let result = check(library: library, image: image, path: path, granted: granted)
+        let result = check(library: library, image: image, path: path, enforcer: enforcer)
         if case .failure = result { DynamicLibrary.close(library) }
         return result
     }
 
     /// Opens a private copy of `path` (see `PrivateCopy`): what the dynamic loader maps is a
     /// file no one else can change, and the copy is already deleted when this returns.
-    static func openPrivateCopy(_ path: String) -> Result<(library: UnsafeMutableRawPointer, image: ELFImage), PluginLoadError> {
+    /// `audit` sees the copy's ELF image before `dlopen` runs any of its code (constructors
+    /// included) and may refuse it.
+    static func openPrivateCopy(_ path: String, audit: (ELFImage) -> PluginLoadError? = { _ in nil })
+        -> Result<(library: UnsafeMutableRawPointer, image: ELFImage), PluginLoadError> {
         let staged: PrivateCopy.Staged
         switch PrivateCopy.stage(path) {
         case .success(let s): staged = s
         case .failure(let e): return .failure(e)
         }
         defer { PrivateCopy.discard(staged) }
+        if let refusal = audit(staged.image) { return .failure(refusal) }
         switch DynamicLibrary.open(staged.path) {
         case .success(let library): return .success((library, staged.image))
         case .failure(let e):
@@ -47,7 +56,52 @@ public enum PluginLoader {
         }
     }
 
-    private static func check(library: UnsafeMutableRawPointer, image: ELFImage, path: String, granted: [String]) -> Result<LoadedPlugin, PluginLoadError> {
+    /// Why `enforcer`'s policy refuses a plugin with `manifest` (each required capability
+    /// is checked and audited as a use by `plugin:NAME`), or nil when it admits it.
+    static func admissionRefusal(_ manifest: PluginManifest, enforcer: CapabilityEnforcer) -> String? {
+        let who = Principal.plugin(manifest.name)
+        for text in manifest.capabilities {
+            let shown = Capability.sanitized(text)
+            switch Capability.parse(text, baseDirectory: enforcer.workingDirectory) {
+            case .failure(let e):
+                return "plugin \(manifest.name) requires capability '\(shown)', which is malformed: \(e.message)"
+            case .success(let required):
+                // A requirement is met by a grant that covers all of it.
+                let granted = enforcer.policy.allowsAll || enforcer.policy.grants(of: who).contains { $0.covers(required) }
+                enforcer.audit?.record(required, by: who, allowed: granted)
+                if !granted {
+                    return "plugin \(manifest.name) requires capability \(shown), which is not granted (grant with --allow-plugin=\(manifest.name)=\(shown) or under \"plugins\" in capsule.json)"
+                }
+            }
+        }
+        return nil
+    }
+
+    /// The load-time import audit (`ImportAudit`): refuses an in-process plugin that imports
+    /// libc functions reaching a power its grants do not include. It runs on the private
+    /// copy before `dlopen`, so the plugin's constructors never run. The plugin's grants are
+    /// looked up by the name its file carries (`libcapsule_NAME.so`); the descriptor, read
+    /// later, must carry the same name to be imported.
+    static func importAuditRefusal(_ image: ELFImage, path: String, enforcer: CapabilityEnforcer) -> PluginLoadError? {
+        if enforcer.policy.allowsAll { return nil }
+        let file = path.split(separator: "/").last.map(String.init) ?? path
+        let name = file.hasPrefix("libcapsule_") && file.hasSuffix(".so") ? String(file.dropFirst(11).dropLast(3)) : file
+        let kinds = Set(enforcer.policy.grants(of: .plugin(name)).map(\.kind))
+        let findings = ImportAudit.findings(image) { power in
+            switch power {
+            case .fs: kinds.contains(.fsRead) || kinds.contains(.fsWrite)
+            case .net: kinds.contains(.netConnect) || kinds.contains(.netListen)
+            case .run: kinds.contains(.run)
+            case .env: kinds.contains(.env)
+            case .ffi: kinds.contains(.ffi)
+            }
+        }
+        guard !findings.isEmpty else { return nil }
+        let list = findings.map(\.description).joined(separator: "; ")
+        return PluginLoadError(path: path, reason: "plugin \(Capability.sanitized(name)) \(list) (the import audit; grant the capability to the plugin, or run it isolated)", byPolicy: true)
+    }
+
+    private static func check(library: UnsafeMutableRawPointer, image: ELFImage, path: String, enforcer: CapabilityEnforcer) -> Result<LoadedPlugin, PluginLoadError> {
         func refuse(_ reason: String) -> Result<LoadedPlugin, PluginLoadError> {
             .failure(PluginLoadError(path: path, reason: reason))
         }
@@ -56,8 +110,8 @@ public enum PluginLoader {
         case .success(let m): manifest = m
         case .failure(let e): return .failure(e)
         }
-        for capability in manifest.capabilities where !granted.contains(capability) {
-            return refuse("plugin \(manifest.name) requires capability \(capability), which is not granted")
+        if let refusal = admissionRefusal(manifest, enforcer: enforcer) {
+            return .failure(PluginLoadError(path: path, reason: refusal, byPolicy: true))
         }
         var prepared: [PreparedExport] = []
         for export in manifest.exports {
@@ -68,7 +122,7 @@ public enum PluginLoader {
         }
         let hostAPI = HostAPI.makeTable()
         if let initHook = manifest.initHook {
-            let context = CallContext(pluginName: manifest.name)
+            let context = CallContext(pluginName: manifest.name, enforcer: enforcer)
             let (status, raised) = context.run { initHook(UnsafePointer(hostAPI)) }
             if status != 0 {
                 hostAPI.deallocate()

@@ -21,17 +21,28 @@ public final class PluginRegistry: @unchecked Sendable {
         pthread_mutex_init(mutex, nil)
     }
 
-    /// The plugin at `realPath`, loading it on first use. A refused plugin stays refused
-    /// (with the same error) for the life of the process.
-    public func load(realPath: String) -> Result<LoadedPlugin, PluginLoadError> {
+    /// The plugin at `realPath`, loading it on first use, if `policy` grants it every
+    /// capability it requires. A plugin refused for any other reason stays refused (with
+    /// the same error) for the life of the process.
+    public func load(realPath: String, policy: Policy = .none) -> Result<LoadedPlugin, PluginLoadError> {
+        load(realPath: realPath, enforcer: CapabilityEnforcer(policy: policy, audit: nil))
+    }
+
+    func load(realPath: String, enforcer: CapabilityEnforcer) -> Result<LoadedPlugin, PluginLoadError> {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
-        if let plugin = byPath[realPath] { return .success(plugin) }
+        if let plugin = byPath[realPath] {
+            // Loaded for another VM: this VM's policy must admit it too.
+            if let refusal = PluginLoader.admissionRefusal(plugin.manifest, enforcer: enforcer) {
+                return .failure(PluginLoadError(path: realPath, reason: refusal, byPolicy: true))
+            }
+            return .success(plugin)
+        }
         if let failure = failures[realPath] { return .failure(failure) }
-        let result = PluginLoader.load(path: realPath)
+        let result = PluginLoader.load(path: realPath, enforcer: enforcer)
         switch result {
         case .success(let plugin): byPath[realPath] = plugin
-        case .failure(let error): failures[realPath] = error
+        case .failure(let error): if !error.byPolicy { failures[realPath] = error }
         }
         return result
     }

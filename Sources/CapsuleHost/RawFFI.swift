@@ -9,17 +9,22 @@ final class FFILibrary {
     let handle: UnsafeMutableRawPointer
     /// How messages name it: `'PATH'`, or `the process` for `ffi.open(nil)`.
     let displayName: String
+    /// How `ffi:` grants name it: the path as given to `ffi.open`, or `process`.
+    let grantName: String
 
-    init(handle: UnsafeMutableRawPointer, displayName: String) {
+    init(handle: UnsafeMutableRawPointer, displayName: String, grantName: String) {
         self.handle = handle
         self.displayName = displayName
+        self.grantName = grantName
     }
 
     deinit { DynamicLibrary.close(handle) }
 }
 
 /// The `ffi` module: raw FFI from scripts, provided by the plugin host (no shared object).
-/// Only resolvable when the host allows FFI (`PluginHost(allowFFI: true)`, `--allow-ffi`).
+/// Only importable when the script has an `ffi` grant (`--allow-ffi[=LIB[:SYM,…]]`); then
+/// `ffi.open` checks `ffi:LIB` and `ffi.bind` checks `ffi:LIB:SYM` (`ffi.open(nil)` is
+/// library `process`).
 ///
 /// ```
 /// import "ffi"
@@ -37,6 +42,9 @@ final class RawFFI {
     let context = CallContext(pluginName: "ffi")
     /// The struct types `ffi.struct` declared in this VM, by name.
     var structs: [String: StructType] = [:]
+    let enforcer: CapabilityEnforcer
+
+    init(enforcer: CapabilityEnforcer) { self.enforcer = enforcer }
 
     func moduleDefinition() -> NativeModuleDefinition {
         NativeModuleDefinition(name: "ffi", functions: [
@@ -66,11 +74,15 @@ final class RawFFI {
             case .success(let s): path = s.isEmpty ? nil : s
             }
         }
+        let grantName = path ?? "process"
+        if case .failure(let denial) = enforcer.check(Capability(.ffi, grantName), by: .script) {
+            return call.raise(denial.message)
+        }
         switch DynamicLibrary.openForFFI(path) {
         case .failure(let error):
             return call.raise("ffi.open: cannot open \(path.map { "'\($0)'" } ?? "the process"): \(error)")
         case .success(let handle):
-            let library = FFILibrary(handle: handle, displayName: path.map { "'\($0)'" } ?? "the process")
+            let library = FFILibrary(handle: handle, displayName: path.map { "'\($0)'" } ?? "the process", grantName: grantName)
             return call.handleValue(Unmanaged.passRetained(library).toOpaque(), typeName: Self.libraryType, destructor: Self.release)
         }
     }
@@ -95,6 +107,9 @@ final class RawFFI {
         switch text(call, 2, function: "bind", what: "a signature (str)") {
         case .failure(let error): return call.raise(error.description)
         case .success(let s): signatureText = s
+        }
+        if case .failure(let denial) = enforcer.check(Capability(.ffi, "\(library.grantName):\(symbol)"), by: .script) {
+            return call.raise(denial.message)
         }
         let signature: Signature
         switch Signature.parse(signatureText, structs: { [unowned self] in self.structs[$0] }) {

@@ -16,7 +16,7 @@ import Testing
         let scratch = try ScratchDirectory()
         try scratch.write("script.cap", source)
         let command = try parse(["run"] + flags + [scratch.path + "/script.cap"])
-        let outcome = command.options.makeVM().runFile(path: command.file, name: "script.cap")
+        let outcome = try command.options.makeVM().runFile(path: command.file, name: "script.cap")
         let captured = CapturedConsole()
         do {
             try finish(outcome, console: captured.console)
@@ -120,7 +120,7 @@ import Testing
 extension LimitFlagTests {
     @Test func replEntryThatRunsAwayEndsAndTheSessionGoesOn() throws {
         let command = try #require(try CapsuleCommand.parseAsRoot(["repl", "--max-instructions", "100000"]) as? ReplCommand)
-        let vm = command.options.makeVM()
+        let vm = try command.options.makeVM()
         let repl = REPL(evaluate: vm.evaluateREPL)
         #expect(repl.transcript(["var n = 0", "while true { n = n + 1 }", "n > 0", "for i in 0..10 { n = i }", "n"]) == """
             > var n = 0

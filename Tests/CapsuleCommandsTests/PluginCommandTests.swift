@@ -72,8 +72,8 @@ import Testing
         let repl = try #require(try CapsuleCommand.parseAsRoot(["repl", "--allow-ffi"]) as? ReplCommand)
         #expect(repl.options.allowFFI)
         let source = #"import "ffi"\#nlet n = ffi.bind(ffi.open(nil), "strlen", "(str) -> u64")("four")"#
-        #expect(run.options.makeVM().run(source: source, name: "a.cap") == .ok(value: nil))
-        #expect(plain.options.makeVM().run(source: source, name: "a.cap").errorText
+        #expect(try run.options.makeVM().run(source: source, name: "a.cap") == .ok(value: nil))
+        #expect(try plain.options.makeVM().run(source: source, name: "a.cap").errorText
             .hasPrefix("error: denied: ffi (grant with --allow-ffi)"))
     }
 }

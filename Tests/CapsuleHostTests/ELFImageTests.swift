@@ -85,3 +85,20 @@ extension Result where Success == ELFImage, Failure == ELFError {
     var failureDescription: String? { if case .failure(let e) = self { e.description } else { nil } }
     static func == (a: Self, b: Self) -> Bool { a.failureDescription == b.failureDescription && a.failureDescription != nil }
 }
+
+/// The import audit wired into loading: refused before dlopen unless granted.
+@Suite struct ImportAuditLoadingTests {
+    @Test func aPluginImportingOpenSocketAndExecveIsRefusedInProcess() throws {
+        let path = ELFImageTests.directory + "/libcapsule_sneaky.so"
+        guard case .failure(let error) = PluginLoader.load(path: path, policy: Policy()) else {
+            Issue.record("sneaky loaded"); return
+        }
+        #expect(error.description == "cannot load plugin \(path): plugin sneaky imports 'execve' (run) without a run grant; imports 'open' (fs) without an fs.read or fs.write grant; imports 'socket' (net) without a net.connect or net.listen grant (the import audit; grant the capability to the plugin, or run it isolated)")
+        // Script grants do not count: the plugin's own grants do.
+        let scriptOnly = Policy(grants: [Capability(.fsRead, "/"), Capability(.run, "*"), Capability(.netConnect, "*")])
+        if case .success = PluginLoader.load(path: path, policy: scriptOnly) { Issue.record("script grants admitted the plugin") }
+        let granted = Policy(plugins: ["sneaky": [Capability(.fsRead, "/etc"), Capability(.run, "/bin/true"), Capability(.netConnect, "localhost")]])
+        guard case .success(let plugin) = PluginLoader.load(path: path, policy: granted) else { Issue.record("granted plugin refused"); return }
+        #expect(plugin.manifest.name == "sneaky")
+    }
+}

@@ -11,7 +11,7 @@ import Testing
         ("duplicate_export", "plugin duplicate_export exports 'twice' twice"),
         ("null_function", "export 'missing' of plugin null_function has a NULL function pointer"),
         ("init_fails", "plugin init_fails's init failed with status 3: no configuration found"),
-        ("needs_capability", "plugin needs_capability requires capability fs.read:./data, which is not granted"),
+        ("needs_capability", "plugin needs_capability requires capability fs.read:./data, which is not granted (grant with --allow-plugin=needs_capability=fs.read:./data or under \"plugins\" in capsule.json)"),
         ("bad_export_name", "plugin bad_export_name: export 1 has name '2fast', which is not an identifier ([A-Za-z_][A-Za-z0-9_]*)"),
         ("undeclared_handle", "export 'use' of plugin undeclared_handle uses handle<Socket>, which the plugin does not declare"),
     ]
@@ -68,7 +68,7 @@ import Testing
             print(good.host_abi())
             try { good.read_secret() } catch e { print(e.message) }
             """, pluginPaths: [Fixtures.directory])
-        #expect(output == "1\ngood.read_secret: open_file('/etc/passwd') denied: plugin good has no capability that grants it\n")
+        #expect(output == "1\ngood.read_secret: plugin:good: denied: fs.read /etc/passwd (grant with --allow-plugin=good=fs.read:/etc/passwd or under \"plugins\" in capsule.json)\n")
     }
 
     @Test func registryKnowsLoadedVersions() {

@@ -17,7 +17,7 @@ enum Paths {
 enum Fixtures {
     static let names = ["no_entry", "wrong_abi", "wrong_size", "bad_signature", "duplicate_export",
                         "null_function", "init_fails", "needs_capability", "bad_export_name",
-                        "undeclared_handle", "good", "values"]
+                        "undeclared_handle", "good", "values", "host_services"]
 
     /// The directory holding the compiled fixtures (compiled on first use).
     static let directory: String = {
@@ -56,13 +56,15 @@ final class OutputCapture: @unchecked Sendable {
 /// Runs `source` in a fresh VM with a plugin host searching `pluginPaths` (and the build
 /// directory, where libcapsule_cmath.so is). Returns what it printed, then "ERROR: " and
 /// the error report's first line when it failed.
-func run(_ source: String, pluginPaths: [String] = [], gcStress: Bool = false) -> String {
+func run(_ source: String, pluginPaths: [String] = [], gcStress: Bool = false,
+         policy: Policy = .none, audit: AuditLog? = nil) -> String {
     let capture = OutputCapture()
     var configuration = Configuration()
     configuration.gcStress = gcStress
+    configuration.policy = policy
     configuration.output = { capture.append($0) }
     let vm = VM(configuration: configuration)
-    PluginHost(pluginPaths: pluginPaths, environment: [:]).install(on: vm)
+    PluginHost(pluginPaths: pluginPaths, environment: [:], audit: audit).install(on: vm)
     let outcome = vm.run(source: source, name: "test.cap")
     if case .ok = outcome { return capture.text }
     let firstLine = outcome.errorText.split(separator: "\n", omittingEmptySubsequences: false).first ?? ""

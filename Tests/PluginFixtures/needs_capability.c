@@ -1,4 +1,4 @@
-/* Requires a capability; none can be granted yet, so the host refuses it. */
+/* Requires a capability: refused unless fs.read:./data is granted to this plugin. */
 #include "capsule.h"
 
 static const char *const capabilities[] = {"fs.read:./data", NULL};

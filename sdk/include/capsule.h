@@ -175,12 +175,22 @@ typedef struct capsule_host_api {
     void (*free)(void *pointer);
 
     /*
-     * Capability-mediated services. Each returns -1 and sets a message retrievable by
-     * the script (as with raise) when the plugin's grants do not allow it. Filled in by
-     * the capability sandbox; until then they always deny.
+     * Capability-mediated services, checked against the calling plugin's OWN grants
+     * (the manifest's "plugins" section, --allow-plugin=NAME=CAP), never the script's.
+     * When denied they fail the current call with the denial message (as raise does).
+     *
+     * open_file: opens `path` (relative paths: the process's current directory) with
+     *   `flags` (O_RDONLY/O_WRONLY/O_RDWR, O_CREAT, O_EXCL, O_TRUNC, O_APPEND; others are
+     *   ignored) and `mode` (with O_CREAT). Needs fs.read for read access and fs.write for
+     *   write access or O_CREAT/O_TRUNC/O_APPEND. The path is resolved beneath the granted
+     *   directory with openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS); only regular
+     *   files with one link are opened. Returns a file descriptor the plugin owns (close
+     *   it), or -1 when denied or when the open fails (the call fails with the reason).
+     * getenv: needs env:NAME. Returns the value (valid until the environment changes;
+     *   copy it), or NULL when unset, or NULL after failing the call when denied.
      */
-    int (*open_file)(const char *path, int flags, int mode);   /* returns an fd */
-    const char *(*getenv)(const char *name);                   /* NULL when denied or unset */
+    int (*open_file)(const char *path, int flags, int mode);
+    const char *(*getenv)(const char *name);
 
     /*
      * Script values (see SCRIPT VALUES above). Callable only during a call of an export

@@ -61,6 +61,10 @@ public struct Configuration: Sendable {
     public var arguments: [String] = []
     /// Print each instruction as it executes (debug builds of tools only; slow).
     public var traceExecution: Bool = false
+    /// What the script and each plugin may do (capabilities). Default: nothing. The plugin
+    /// host enforces it for `import "fs"`, `"env"`, `"time"`, `"ffi"` and plugins
+    /// (docs/security.md); the core itself has no host powers to guard.
+    public var policy: Policy = .none
     /// Where `print` writes. Default: the process's standard output.
     public var output: @Sendable (String) -> Void = { text in writeStandardOutput(text) }
 

@@ -187,6 +187,47 @@ package typealias NativeEntry = @convention(thin) (_ target: UnsafeMutableRawPoi
         defer { rt.popRoot(values.count) }
         return rt.newListValue(values)
     }
+    /// A field of `recordValue`.
+    package enum Field {
+        case string(String), int(Int64), double(Double), bool(Bool)
+    }
+
+    /// A map from string keys to plain values, in the order given (for records like
+    /// `fs.stat`). Every intermediate value stays rooted while the next is allocated.
+    package func recordValue(_ fields: [(String, Field)]) -> Value {
+        let map = Value(rt.newMap())
+        rt.pushRoot(map)
+        defer { rt.popRoot() }
+        for (key, field) in fields {
+            let k = rt.stringValue(key)
+            rt.pushRoot(k)
+            let v: Value
+            switch field {
+            case .string(let s): v = rt.stringValue(s)
+            case .int(let i): v = rt.intValue(i)
+            case .double(let d): v = Value(d)
+            case .bool(let b): v = Value(bool: b)
+            }
+            rt.pushRoot(v)
+            rt.mapSet(map.obj(ObjMap.self), k, v)
+            rt.popRoot(2)
+        }
+        return map
+    }
+
+    /// A list of new strings (every one rooted while the next is allocated).
+    package func stringListValue(_ strings: [String]) -> Value {
+        var values: [Value] = []
+        values.reserveCapacity(strings.count)
+        for s in strings {
+            let v = rt.stringValue(s)
+            rt.pushRoot(v)
+            values.append(v)
+        }
+        defer { rt.popRoot(values.count) }
+        return rt.newListValue(values)
+    }
+
     /// Keeps `v` alive across later allocations in this call (until the call returns).
     package func keep(_ v: Value) { rt.pushRoot(v) }
     /// A handle the VM owns: `destructor` runs once, when it becomes unreachable or is closed.

@@ -27,7 +27,10 @@ extension Runtime {
             let (seconds, attoseconds) = timeout.components
             let nanoseconds = seconds.multipliedReportingOverflow(by: 1_000_000_000)
             let span = nanoseconds.overflow ? Int.max / 2 : Int(nanoseconds.partialValue) + Int(attoseconds / 1_000_000_000)
-            deadline = Runtime.coarseNow() &+ max(1, span)
+            // NOTE: the start is read from the precise clock: the coarse one lags real time by
+            // up to a tick, which would end the run that much early. Checks read the coarse
+            // clock, so the timeout fires at most one tick late, never early.
+            deadline = Runtime.preciseNow() &+ max(1, span)
             if deadline <= 0 { deadline = Int.max }
         }
         fuelReserve = config.maxInstructions.map { max(0, $0) } ?? 0
@@ -181,6 +184,13 @@ extension Runtime {
     }
 
     // MARK: clock and formatting
+
+    /// `CLOCK_MONOTONIC` in nanoseconds.
+    static func preciseNow() -> Int {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int(ts.tv_sec) &* 1_000_000_000 &+ Int(ts.tv_nsec)
+    }
 
     /// `CLOCK_MONOTONIC_COARSE` in nanoseconds (a vDSO read, no system call).
     static func coarseNow() -> Int {

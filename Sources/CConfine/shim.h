@@ -1,0 +1,28 @@
+// openat2(2) for the plugin host's path confinement. Swift cannot call the variadic
+// syscall(2) nor see struct open_how through glibc, so this header wraps the one call.
+#ifndef CAPSULE_CCONFINE_SHIM_H
+#define CAPSULE_CCONFINE_SHIM_H
+
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <errno.h>
+
+/* O_PATH, which glibc's <fcntl.h> hides without _GNU_SOURCE (the Linux value). */
+#define CCONFINE_O_PATH 010000000
+
+/*
+ * openat2(dirfd, path, {flags, mode, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS}): every
+ * component of `path` (including `..` and symlink targets) must stay beneath `dirfd`
+ * (EXDEV otherwise; absolute paths too), and /proc magic links fail with ELOOP.
+ * Returns the fd, or -1 with errno set (ENOSYS on kernels before 5.6).
+ */
+static inline int cconfine_open_beneath(int dirfd, const char *path, unsigned long long flags, unsigned long long mode) {
+    struct open_how how = {0};
+    how.flags = flags;
+    how.mode = mode;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
+#endif

@@ -1,0 +1,133 @@
+/// The policy manifest: a JSON file next to the script (`capsule.json`) that grants
+/// capabilities to the script and to each plugin (docs/security.md#the-manifest).
+///
+/// ```json
+/// {
+///   "allow": ["fs.read:./data", "env:HOME", "clock"],
+///   "plugins": {
+///     "sqlite": ["fs.write:./data"]
+///   }
+/// }
+/// ```
+///
+/// Both keys are optional; any other key is an error. Relative paths resolve against the
+/// manifest's directory. `"allow-all": true` grants everything (like `--allow-all`).
+public enum PolicyManifest {
+    /// The name looked for next to the script.
+    public static let fileName = "capsule.json"
+
+    /// Parses a manifest. `fileName` is used in error positions; `baseDirectory` is the
+    /// manifest's directory (relative paths resolve against it).
+    public static func parse(_ text: String, fileName: String, baseDirectory: String) -> Result<Policy, ManifestError> {
+        func fail(_ message: String, _ line: Int, _ column: Int) -> Result<Policy, ManifestError> {
+            .failure(ManifestError(file: fileName, line: line, column: column, message: message))
+        }
+        let root: JSONNode
+        switch JSONNode.parse(text) {
+        case .failure(let e): return fail(e.message, e.line, e.column)
+        case .success(let n): root = n
+        }
+        guard case .object(let members) = root.kind else {
+            return fail("the manifest must be a JSON object, not \(root.typeName)", root.line, root.column)
+        }
+        var policy = Policy()
+        var seen: Set<String> = []
+        func capabilities(_ node: JSONNode, what: String) -> Result<[Capability], ManifestError> {
+            guard case .array(let items) = node.kind else {
+                return .failure(ManifestError(file: fileName, line: node.line, column: node.column,
+                                              message: "\(what) must be an array of capability strings, not \(node.typeName)"))
+            }
+            var result: [Capability] = []
+            for item in items {
+                guard case .string(let text) = item.kind else {
+                    return .failure(ManifestError(file: fileName, line: item.line, column: item.column,
+                                                  message: "expected a capability string, not \(item.typeName)"))
+                }
+                switch Capability.parse(text, baseDirectory: baseDirectory) {
+                case .failure(let e):
+                    return .failure(ManifestError(file: fileName, line: item.line, column: item.column, message: e.message))
+                case .success(let c): if !result.contains(c) { result.append(c) }
+                }
+            }
+            return .success(result)
+        }
+        for member in members {
+            if !seen.insert(member.key).inserted {
+                return fail("duplicate key \"\(Capability.sanitized(member.key))\"", member.keyLine, member.keyColumn)
+            }
+            switch member.key {
+            case "allow":
+                switch capabilities(member.value, what: "\"allow\"") {
+                case .failure(let e): return .failure(e)
+                case .success(let list): policy.grants = list
+                }
+            case "allow-all":
+                guard case .bool(let b) = member.value.kind else {
+                    return fail("\"allow-all\" must be true or false, not \(member.value.typeName)", member.value.line, member.value.column)
+                }
+                policy.allowsAll = b
+            case "plugins":
+                guard case .object(let plugins) = member.value.kind else {
+                    return fail("\"plugins\" must be an object mapping plugin names to capability arrays, not \(member.value.typeName)",
+                                member.value.line, member.value.column)
+                }
+                for plugin in plugins {
+                    guard isPluginName(plugin.key) else {
+                        return fail("\"\(Capability.sanitized(plugin.key))\" is not a plugin name ([A-Za-z_][A-Za-z0-9_]*)", plugin.keyLine, plugin.keyColumn)
+                    }
+                    if policy.plugins[plugin.key] != nil {
+                        return fail("duplicate plugin \"\(plugin.key)\"", plugin.keyLine, plugin.keyColumn)
+                    }
+                    switch capabilities(plugin.value, what: "plugin \"\(plugin.key)\"") {
+                    case .failure(let e): return .failure(e)
+                    case .success(let list): policy.plugins[plugin.key] = list
+                    }
+                }
+            default:
+                return fail("unknown key \"\(Capability.sanitized(member.key))\" (known: \"allow\", \"allow-all\", \"plugins\")",
+                            member.keyLine, member.keyColumn)
+            }
+        }
+        return .success(policy)
+    }
+
+    /// The manifest text for `policy` (what `capsule policy suggest` prints): absolute
+    /// paths, one capability per line, plugins sorted by name.
+    public static func render(_ policy: Policy) -> String {
+        func list(_ caps: [Capability], indent: String) -> String {
+            if caps.isEmpty { return "[]" }
+            return "[\n" + caps.map { indent + "  " + JSONNode.quote($0.description) }.joined(separator: ",\n") + "\n" + indent + "]"
+        }
+        var parts: [String] = []
+        if policy.allowsAll { parts.append("  \"allow-all\": true") }
+        parts.append("  \"allow\": " + list(policy.grants, indent: "  "))
+        if !policy.plugins.isEmpty {
+            let plugins = policy.plugins.keys.sorted().map { name in
+                "    " + JSONNode.quote(name) + ": " + list(policy.plugins[name]!, indent: "    ")
+            }
+            parts.append("  \"plugins\": {\n" + plugins.joined(separator: ",\n") + "\n  }")
+        }
+        return "{\n" + parts.joined(separator: ",\n") + "\n}\n"
+    }
+
+    static func isPluginName(_ s: String) -> Bool {
+        guard let first = s.utf8.first, first == UInt8(ascii: "_") || (first | 0x20) >= UInt8(ascii: "a") && (first | 0x20) <= UInt8(ascii: "z") else { return false }
+        return s.utf8.allSatisfy { $0 == UInt8(ascii: "_") || ($0 | 0x20) >= UInt8(ascii: "a") && ($0 | 0x20) <= UInt8(ascii: "z") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+    }
+}
+
+/// An error in a policy manifest, at a 1-based line and column.
+public struct ManifestError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The manifest's name as shown.
+    public var file: String
+    /// Line and column of the offending text.
+    public var line: Int, column: Int
+    /// What is wrong.
+    public var message: String
+    /// An error at `line`:`column` of `file`.
+    public init(file: String, line: Int, column: Int, message: String) {
+        self.file = file; self.line = line; self.column = column; self.message = message
+    }
+    /// `FILE:LINE:COL: error: MESSAGE`.
+    public var description: String { "\(file):\(line):\(column): error: \(message)" }
+}

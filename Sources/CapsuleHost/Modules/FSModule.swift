@@ -1,0 +1,308 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An errno as an Error.
+struct Errno: Error { let code: Int32 }
+
+/// An open file of `fs.open`: the descriptor and a read-ahead buffer for `read_line`.
+/// Closed when the script's handle is closed (`fs.close`) or becomes unreachable.
+final class FSFile {
+    var fd: Int32
+    var buffer: [UInt8] = []
+    init(fd: Int32) { self.fd = fd }
+    deinit { if fd >= 0 { close(fd) } }
+}
+
+/// The `fs` module: files and directories, every operation checked against the script's
+/// `fs.read` / `fs.write` grants and confined beneath the granted directory (`ConfinedPath`).
+///
+/// ```
+/// import "fs"
+/// fs.write("out/log.txt", "hello\n")         // fs.write:out
+/// print(fs.read("out/log.txt"))              // fs.read:out
+/// let f = fs.open("big.csv", "r")
+/// while true { let line = fs.read_line(f)  if line == nil { break }  print(line) }
+/// fs.close(f)
+/// ```
+///
+/// Reading (`read`, `read_bytes`, `list`, `stat`, `exists`, `open` with "r") needs
+/// `fs.read`; writing (`write`, `append`, `mkdir`, `remove`, `rename`, `open` with "w"/"a")
+/// needs `fs.write`; `open` with "r+" needs both.
+final class FSModule {
+    static let fileType = "fs.File"
+    let enforcer: CapabilityEnforcer
+    let principal = Principal.script
+
+    init(enforcer: CapabilityEnforcer) { self.enforcer = enforcer }
+
+    func moduleDefinition() -> NativeModuleDefinition {
+        NativeModuleDefinition(name: "fs", functions: [
+            fn("read", 1) { m, c in m.readWhole(c, asBytes: false) },
+            fn("read_bytes", 1) { m, c in m.readWhole(c, asBytes: true) },
+            fn("write", 2) { m, c in m.writeWhole(c, append: false) },
+            fn("append", 2) { m, c in m.writeWhole(c, append: true) },
+            fn("list", 1) { m, c in m.list(c) },
+            fn("stat", 1) { m, c in m.stat(c) },
+            fn("exists", 1) { m, c in m.exists(c) },
+            fn("mkdir", 1) { m, c in m.simple(c, "mkdir") { $0.makeDirectory() } },
+            fn("remove", 1) { m, c in m.simple(c, "remove") { $0.remove() } },
+            fn("rename", 2) { m, c in m.rename(c) },
+            fn("open", 2) { m, c in m.open(c) },
+            fn("read_chunk", 2) { m, c in m.readChunk(c) },
+            fn("read_line", 1) { m, c in m.readLine(c) },
+            fn("write_chunk", 2) { m, c in m.writeChunk(c) },
+            fn("close", 1) { m, c in m.closeFile(c) },
+        ])
+    }
+
+    private func fn(_ name: String, _ arity: Int, _ body: @escaping (FSModule, NativeCall) -> Value) -> NativeFunctionDefinition {
+        NativeFunctionDefinition(name: name, arity: arity) { [unowned self] call in body(self, call) }
+    }
+
+    // MARK: arguments
+
+    /// Argument `i` as a checked absolute path, or nil after raising.
+    private func path(_ call: NativeCall, _ i: Int, _ function: String, kind: Capability.Kind) -> String? {
+        guard let bytes = call.string(i) else {
+            _ = call.raise("fs.\(function): argument \(i + 1): expected a path (str), got \(call.typeName(i))")
+            return nil
+        }
+        switch enforcer.path(bytes, kind: kind, by: principal) {
+        case .failure(let d): _ = call.raise(d.message); return nil
+        case .success(let p): return p
+        }
+    }
+
+    /// Runs a confined operation; nil after raising on failure.
+    private func perform<T>(_ call: NativeCall, _ function: String, _ path: String, _ kind: Capability.Kind,
+                            _ body: (ConfinedPath) -> Result<T, FSFailure>) -> T? {
+        switch enforcer.perform(path, kind: kind, by: principal, body) {
+        case .success(let v): return v
+        case .failure(let e): _ = call.raise(e.message(operation: "fs.\(function)", path: path)); return nil
+        }
+    }
+
+    // MARK: whole files
+
+    func readWhole(_ call: NativeCall, asBytes: Bool) -> Value {
+        let name = asBytes ? "read_bytes" : "read"
+        guard let p = path(call, 0, name, kind: .fsRead) else { return NativeCall.failure }
+        switch perform(call, name, p, .fsRead, { $0.open(flags: O_RDONLY) }) {
+        case nil: return NativeCall.failure
+        case let fd?:
+            defer { close(fd) }
+            switch Self.readAll(fd) {
+            case .failure(let e): return call.raise(FSError.io(e.code).message(operation: "fs.\(name)", path: p))
+            case .success(let data):
+                return data.withUnsafeBufferPointer { asBytes ? call.bytesValue($0) : call.stringValue($0) }
+            }
+        }
+    }
+
+    static func readAll(_ fd: Int32) -> Result<[UInt8], Errno> {
+        var data: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 { if errno == EINTR { continue }; return .failure(Errno(code: errno)) }
+            if n == 0 { return .success(data) }
+            data.append(contentsOf: chunk[0..<n])
+        }
+    }
+
+    /// The bytes of a str or bytes argument.
+    private func data(_ call: NativeCall, _ i: Int, _ function: String) -> UnsafeBufferPointer<UInt8>? {
+        if let s = call.string(i) { return s }
+        if let b = call.bytes(i) { return UnsafeBufferPointer(b) }
+        _ = call.raise("fs.\(function): argument \(i + 1): expected str or bytes, got \(call.typeName(i))")
+        return nil
+    }
+
+    static func writeAll(_ fd: Int32, _ data: UnsafeBufferPointer<UInt8>) -> Int32? {
+        var offset = 0
+        while offset < data.count {
+            let n = write(fd, data.baseAddress! + offset, data.count - offset)
+            if n < 0 { if errno == EINTR { continue }; return errno }
+            offset += n
+        }
+        return nil
+    }
+
+    func writeWhole(_ call: NativeCall, append: Bool) -> Value {
+        let name = append ? "append" : "write"
+        guard let p = path(call, 0, name, kind: .fsWrite) else { return NativeCall.failure }
+        guard let bytes = data(call, 1, name) else { return NativeCall.failure }
+        let flags = O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC)
+        switch perform(call, name, p, .fsWrite, { $0.open(flags: flags) }) {
+        case nil: return NativeCall.failure
+        case let fd?:
+            defer { close(fd) }
+            if let e = Self.writeAll(fd, bytes) { return call.raise(FSError.io(e).message(operation: "fs.\(name)", path: p)) }
+            return call.nilValue
+        }
+    }
+
+    // MARK: directories and metadata
+
+    func list(_ call: NativeCall) -> Value {
+        guard let p = path(call, 0, "list", kind: .fsRead) else { return NativeCall.failure }
+        switch perform(call, "list", p, .fsRead, { $0.list() }) {
+        case nil: return NativeCall.failure
+        case let names?:
+            return call.stringListValue(names)
+        }
+    }
+
+    func stat(_ call: NativeCall) -> Value {
+        guard let p = path(call, 0, "stat", kind: .fsRead) else { return NativeCall.failure }
+        switch perform(call, "stat", p, .fsRead, { $0.status() }) {
+        case nil: return NativeCall.failure
+        case let st?:
+            let type: String
+            switch st.st_mode & S_IFMT {
+            case S_IFREG: type = "file"
+            case S_IFDIR: type = "dir"
+            case S_IFLNK: type = "symlink"
+            default: type = "other"
+            }
+            let modified = Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9
+            return call.recordValue([
+                ("type", .string(type)), ("size", .int(Int64(st.st_size))),
+                ("modified", .double(modified)), ("mode", .int(Int64(st.st_mode & 0o7777))),
+            ])
+        }
+    }
+
+    func exists(_ call: NativeCall) -> Value {
+        guard let p = path(call, 0, "exists", kind: .fsRead) else { return NativeCall.failure }
+        switch enforcer.perform(p, kind: .fsRead, by: principal, { $0.status() }) {
+        case .success: return call.boolValue(true)
+        case .failure(.io(let e)) where e == ENOENT || e == ENOTDIR: return call.boolValue(false)
+        case .failure(let e): return call.raise(e.message(operation: "fs.exists", path: p))
+        }
+    }
+
+    func simple(_ call: NativeCall, _ name: String, _ body: (ConfinedPath) -> Result<Void, FSFailure>) -> Value {
+        guard let p = path(call, 0, name, kind: .fsWrite) else { return NativeCall.failure }
+        switch perform(call, name, p, .fsWrite, body) {
+        case nil: return NativeCall.failure
+        case .some: return call.nilValue
+        }
+    }
+
+    func rename(_ call: NativeCall) -> Value {
+        guard let from = path(call, 0, "rename", kind: .fsWrite),
+              let to = path(call, 1, "rename", kind: .fsWrite) else { return NativeCall.failure }
+        let target: ConfinedPath
+        switch enforcer.confine(to, kind: .fsWrite, by: principal) {
+        case .failure(let d): return call.raise(d.message)
+        case .success(let t): target = t
+        }
+        switch perform(call, "rename", from, .fsWrite, { $0.rename(to: target) }) {
+        case nil: return NativeCall.failure
+        case .some: enforcer.allow(Capability(.fsWrite, to), by: principal); return call.nilValue
+        }
+    }
+
+    // MARK: handles
+
+    private static let release: @convention(c) (UnsafeMutableRawPointer?) -> Void = { pointer in
+        guard let pointer else { return }
+        Unmanaged<FSFile>.fromOpaque(pointer).release()
+    }
+
+    func open(_ call: NativeCall) -> Value {
+        guard let modeBytes = call.string(1) else {
+            return call.raise("fs.open: argument 2: expected a mode (\"r\", \"w\", \"a\" or \"r+\"), got \(call.typeName(1))")
+        }
+        let mode = String(decoding: modeBytes, as: UTF8.self)
+        let flags: Int32
+        let kinds: [Capability.Kind]
+        switch mode {
+        case "r": flags = O_RDONLY; kinds = [.fsRead]
+        case "w": flags = O_WRONLY | O_CREAT | O_TRUNC; kinds = [.fsWrite]
+        case "a": flags = O_WRONLY | O_CREAT | O_APPEND; kinds = [.fsWrite]
+        case "r+": flags = O_RDWR; kinds = [.fsRead, .fsWrite]
+        default: return call.raise("fs.open: unknown mode '\(Capability.sanitized(mode))' (use \"r\", \"w\", \"a\" or \"r+\")")
+        }
+        guard let p = path(call, 0, "open", kind: kinds[0]) else { return NativeCall.failure }
+        for kind in kinds.dropFirst() {
+            if case .failure(let d) = enforcer.confine(p, kind: kind, by: principal) { return call.raise(d.message) }
+            enforcer.allow(Capability(kind, p), by: principal)
+        }
+        switch perform(call, "open", p, kinds[0], { $0.open(flags: flags) }) {
+        case nil: return NativeCall.failure
+        case let fd?:
+            return call.handleValue(Unmanaged.passRetained(FSFile(fd: fd)).toOpaque(), typeName: Self.fileType, destructor: Self.release)
+        }
+    }
+
+    private func file(_ call: NativeCall, _ function: String) -> FSFile? {
+        guard let h = call.handle(0), h.typeName == Self.fileType else {
+            _ = call.raise("fs.\(function): argument 1: expected handle<\(Self.fileType)>, got \(call.typeName(0))")
+            return nil
+        }
+        guard let pointer = h.pointer else {
+            _ = call.raise("fs.\(function): argument 1: the file is closed")
+            return nil
+        }
+        return Unmanaged<FSFile>.fromOpaque(pointer).takeUnretainedValue()
+    }
+
+    /// `read_chunk(file, n)`: up to n bytes; empty bytes at the end of the file.
+    func readChunk(_ call: NativeCall) -> Value {
+        guard let f = file(call, "read_chunk") else { return NativeCall.failure }
+        guard let n = call.int(1), n > 0, n <= 1 << 30 else {
+            return call.raise("fs.read_chunk: argument 2: expected a positive int (at most 2^30), got \(call.typeName(1))")
+        }
+        var out = Array(f.buffer.prefix(Int(n)))
+        f.buffer.removeFirst(out.count)
+        if out.count < n {
+            var chunk = [UInt8](repeating: 0, count: Int(n) - out.count)
+            var got = -1
+            repeat { got = chunk.withUnsafeMutableBytes { read(f.fd, $0.baseAddress, $0.count) } } while got < 0 && errno == EINTR
+            if got < 0 { return call.raise("fs.read_chunk: \(String(cString: strerror(errno)))") }
+            out += chunk[0..<got]
+        }
+        return out.withUnsafeBufferPointer { call.bytesValue($0) }
+    }
+
+    /// `read_line(file)`: the next line without its newline, or nil at the end.
+    func readLine(_ call: NativeCall) -> Value {
+        guard let f = file(call, "read_line") else { return NativeCall.failure }
+        while true {
+            if let nl = f.buffer.firstIndex(of: 10) {
+                let line = Array(f.buffer[..<nl])
+                f.buffer.removeFirst(nl + 1)
+                return line.withUnsafeBufferPointer { call.stringValue($0) }
+            }
+            var chunk = [UInt8](repeating: 0, count: 8192)
+            let got = chunk.withUnsafeMutableBytes { read(f.fd, $0.baseAddress, $0.count) }
+            if got < 0 { if errno == EINTR { continue }; return call.raise("fs.read_line: \(String(cString: strerror(errno)))") }
+            if got == 0 {
+                if f.buffer.isEmpty { return call.nilValue }
+                let line = f.buffer
+                f.buffer = []
+                return line.withUnsafeBufferPointer { call.stringValue($0) }
+            }
+            f.buffer += chunk[0..<got]
+        }
+    }
+
+    /// `write_chunk(file, data)`: writes all of data (str or bytes); returns its length.
+    func writeChunk(_ call: NativeCall) -> Value {
+        guard let f = file(call, "write_chunk") else { return NativeCall.failure }
+        guard let bytes = data(call, 1, "write_chunk") else { return NativeCall.failure }
+        if let e = Self.writeAll(f.fd, bytes) { return call.raise("fs.write_chunk: \(String(cString: strerror(e)))") }
+        return call.intValue(Int64(bytes.count))
+    }
+
+    func closeFile(_ call: NativeCall) -> Value {
+        guard call.handle(0)?.typeName == Self.fileType else {
+            return call.raise("fs.close: argument 1: expected handle<\(Self.fileType)>, got \(call.typeName(0))")
+        }
+        call.closeHandle(0)
+        return call.nilValue
+    }
+}

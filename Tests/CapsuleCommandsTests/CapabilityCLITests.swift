@@ -1,0 +1,177 @@
+import ArgumentParser
+@testable import CapsuleCommands
+import CapsuleHost
+import Foundation
+import Testing
+
+/// The capability flags, the manifest (with its errors), `--audit` and `capsule policy
+/// suggest`, through the parser and through the real `capsule` executable.
+@Suite struct CapabilityCLITests {
+    /// Runs the built `capsule` in `directory`; returns its exit status, stdout and stderr.
+    func capsule(_ arguments: [String], in directory: String) throws -> (status: Int32, out: String, err: String) {
+        let binary = try #require(PluginHost.executableDirectory()).appending("/capsule")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    }
+
+    func runCommand(_ arguments: [String]) throws -> RunCommand {
+        try #require(try CapsuleCommand.parseAsRoot(arguments) as? RunCommand)
+    }
+
+    @Test func bareFlagsAreRewrittenOnlyBeforeTheScript() {
+        let all = CapabilityOptions.everything
+        #expect(CapabilityOptions.normalize(["run", "--allow-read", "--module-path", "--allow-env", "x.cap", "--allow-read"])
+            == ["run", "--allow-read=" + all, "--module-path", "--allow-env", "x.cap", "--allow-read"])
+        #expect(CapabilityOptions.normalize(["repl", "--allow-ffi"]) == ["repl", "--allow-ffi=" + all])
+        #expect(CapabilityOptions.normalize(["run", "--", "--allow-read"]) == ["run", "--", "--allow-read"])
+        #expect(CapabilityOptions.normalize(["policy", "suggest", "f", "--allow-net"]) == ["policy", "suggest", "f", "--allow-net"])
+    }
+
+    @Test func flagsBecomeThePolicy() throws {
+        let run = try runCommand([
+            "run", "--allow-read=data,/etc/hosts", "--allow-write", "--allow-env=HOME,APP_*",
+            "--allow-net=example.com:443,8080", "--allow-run=git", "--allow-ffi=libm.so.6:sin,cos",
+            "--allow-ffi=libz.so.1", "--allow-clock", "--allow-plugin=sqlite=fs.write:db", "x.cap", "--allow-all",
+        ])
+        #expect(run.arguments == ["--allow-all"])
+        let policy = try run.options.capabilities.flagPolicy(directory: "/w")
+        #expect(policy.grants.map(\.description) == [
+            "fs.read:/w/data", "fs.read:/etc/hosts", "fs.write", "net.connect:example.com:443", "net.connect:8080",
+            "net.listen:example.com:443", "net.listen:8080", "env:HOME", "env:APP_*", "run:git",
+            "ffi:libm.so.6:sin,cos", "ffi:libz.so.1", "clock",
+        ])
+        #expect(policy.plugins == ["sqlite": [Capability(.fsWrite, "/w/db")]])
+        #expect(!policy.allowsAll)
+        #expect(try runCommand(["run", "--allow-all", "x.cap"]).options.capabilities.flagPolicy(directory: "/").allowsAll)
+        #expect(try runCommand(["run", "x.cap"]).options.capabilities.flagPolicy(directory: "/") == Policy())
+    }
+
+    @Test(arguments: [
+        (["run", "--allow-net=host:99999", "x.cap"], "--allow-net: net.connect: expected HOST or HOST:PORT, got 'host:99999'"),
+        (["run", "--allow-plugin=fs.read:x", "x.cap"], "--allow-plugin: expected NAME=CAPABILITY, got 'fs.read:x'"),
+        (["run", "--allow-read=a,,b", "x.cap"], "--allow-read: empty item in 'a,,b'"),
+    ])
+    func malformedFlagsAreUsageErrors(_ arguments: [String], _ message: String) {
+        do {
+            _ = try CapsuleCommand.parseAsRoot(arguments)
+            Issue.record("parsed \(arguments)")
+        } catch {
+            #expect(CapsuleCommand.exitCode(for: error).rawValue == 64)
+            #expect(CapsuleCommand.message(for: error) == message)
+        }
+    }
+
+    @Test func manifestErrorsExit65WithLineAndColumn() throws {
+        let dir = try ScratchDirectory()
+        try dir.write("tool.cap", "print(1)\n")
+        try dir.write("capsule.json", "{\n  \"allow\": [\"clock\"],\n  \"plugin\": {}\n}\n")
+        let result = try capsule(["run", "tool.cap"], in: dir.path)
+        #expect(result.status == 65)
+        #expect(result.err == "./capsule.json:3:3: error: unknown key \"plugin\" (known: \"allow\", \"allow-all\", \"plugins\")\n")
+        #expect(result.out == "")
+        // --manifest picks another file; a missing one is an I/O error.
+        let missing = try capsule(["run", "--manifest", "nope.json", "tool.cap"], in: dir.path)
+        #expect(missing.status == 74)
+        #expect(missing.err == "error: cannot read nope.json: No such file or directory (the policy manifest)\n")
+    }
+
+    @Test func auditThenSuggestThenRerunWithTheManifest() throws {
+        let dir = try ScratchDirectory()
+        try dir.write("data/a.txt", "A")
+        try dir.write("data/b.txt", "B")
+        try dir.write("data/c.txt", "C")
+        try dir.write("notes.txt", "N")
+        try dir.write("tool.cap", """
+            import "fs"
+            import "env"
+            import "time"
+            let total = fs.read("data/a.txt") + fs.read("data/b.txt") + fs.read("data/c.txt") + fs.read("notes.txt")
+            fs.write("out.txt", total)
+            print(total, env.get("CAPSULE_AUDIT_TEST") != 1, time.now() > 0)
+            """)
+        // No grants: denied at the first read, and the log says so.
+        let first = try capsule(["run", "--audit", "audit.jsonl", "tool.cap"], in: dir.path)
+        #expect(first.status == 70)
+        #expect(first.err.hasPrefix("error: denied: fs.read \(dir.path)/data/a.txt (grant with --allow-read=\(dir.path)/data/a.txt)\n"))
+        // Suggest a manifest from the log and rerun under it (still auditing) until the run
+        // passes: each round adds what the previous one was denied.
+        var suggestion = (status: Int32(0), out: "", err: "")
+        var rounds = 0
+        while true {
+            rounds += 1
+            suggestion = try capsule(["policy", "suggest", "audit.jsonl"], in: dir.path)
+            #expect(suggestion.status == 0)
+            try dir.write("capsule.json", suggestion.out)
+            let again = try capsule(["run", "--audit", "audit.jsonl", "tool.cap"], in: dir.path)
+            if again.status == 0 || rounds == 10 { break }
+            #expect(again.err.hasPrefix("error: denied: "))
+        }
+        #expect(rounds == 7)   // a.txt, b.txt, c.txt, notes.txt, out.txt, the env var, the clock
+        #expect(suggestion.out == """
+            {
+              "allow": [
+                "fs.read:\(dir.path)/data",
+                "fs.read:\(dir.path)/notes.txt",
+                "fs.write:\(dir.path)/out.txt",
+                "env:CAPSULE_AUDIT_TEST",
+                "clock"
+              ]
+            }\n
+            """)
+        // The suggested manifest, auto-loaded next to the script, lets the run pass.
+        try FileManager.default.removeItem(atPath: dir.path + "/out.txt")
+        let rerun = try capsule(["run", "tool.cap"], in: dir.path)
+        #expect(rerun.err == "")
+        #expect(rerun.status == 0)
+        #expect(rerun.out == "ABCN true true\n")
+        #expect(dir.read("out.txt") == "ABCN")
+        // …and nothing more: another file is still denied.
+        try dir.write("other.cap", #"import "fs"\#nfs.read("tool.cap")"#)
+        let other = try capsule(["run", "other.cap"], in: dir.path)
+        #expect(other.status == 70)
+        #expect(other.err.hasPrefix("error: denied: fs.read \(dir.path)/tool.cap"))
+    }
+
+    @Test func envSetAndGetInAProcessOfItsOwn() throws {
+        let dir = try ScratchDirectory()
+        try dir.write("uses_env.cap", """
+            import "env"
+            env.set("CAPSULE_APP_MODE", "test")
+            print(env.get("CAPSULE_APP_MODE"))
+            try { env.set("PATH", "") } catch e { print(e.message) }
+            """)
+        let result = try capsule(["run", "--allow-env=CAPSULE_APP_*", "uses_env.cap"], in: dir.path)
+        #expect(result.out == "test\ndenied: env PATH (grant with --allow-env=PATH)\n")
+        #expect(result.status == 0)
+    }
+
+    @Test func suggestGroupsPluginsAndMergesFFISymbols() throws {
+        let log = """
+            {"time":"t","who":"script","capability":"ffi","resource":"libm.so.6","allowed":true}
+            {"time":"t","who":"script","capability":"ffi","resource":"libm.so.6:sin","allowed":true}
+            {"time":"t","who":"script","capability":"ffi","resource":"libm.so.6:cos","allowed":false}
+            {"time":"t","who":"plugin:sqlite","capability":"fs.write","resource":"/d/x.db","allowed":false}
+            {"time":"t","who":"script","capability":"fs.read","resource":"/d/x.db","allowed":true}
+            {"time":"t","who":"script","capability":"fs.read","resource":"/d","allowed":true}
+
+            """
+        let policy = try PolicySuggestion.manifest(auditLog: log, fileName: "a.jsonl").get()
+        #expect(policy.grants.map(\.description) == ["fs.read:/d", "ffi:libm.so.6:sin,cos"])
+        #expect(policy.plugins == ["sqlite": [Capability(.fsWrite, "/d/x.db")]])
+        guard case .failure(let error) = PolicySuggestion.manifest(auditLog: log + "{\"who\":\"script\"}\n", fileName: "a.jsonl") else {
+            Issue.record("accepted a bad record")
+            return
+        }
+        #expect(error.description == "a.jsonl:7:1: error: an audit record needs \"who\" and \"capability\" strings")
+    }
+}

@@ -1,0 +1,148 @@
+import CapsuleCore
+import Testing
+
+/// Capability parsing and matching, policies, and the JSON manifest with its error positions.
+@Suite struct PolicyTests {
+    func cap(_ text: String, base: String = "/work") -> Capability {
+        try! Capability.parse(text, baseDirectory: base).get()
+    }
+
+    @Test func parsesEveryKind() {
+        #expect(cap("fs.read:./data/../x/.//y") == Capability(.fsRead, "/work/x/y"))
+        #expect(cap("fs.write:/abs") == Capability(.fsWrite, "/abs"))
+        #expect(cap("fs.read") == Capability(.fsRead))
+        #expect(cap("net.connect:example.com") == Capability(.netConnect, "example.com"))
+        #expect(cap("net.connect:example.com:443") == Capability(.netConnect, "example.com:443"))
+        #expect(cap("net.connect:[::1]:80") == Capability(.netConnect, "[::1]:80"))
+        #expect(cap("net.listen:8080") == Capability(.netListen, "8080"))
+        #expect(cap("net.listen:127.0.0.1:8080") == Capability(.netListen, "127.0.0.1:8080"))
+        #expect(cap("env:HOME") == Capability(.env, "HOME"))
+        #expect(cap("env:AWS_*") == Capability(.env, "AWS_*"))
+        #expect(cap("run:git") == Capability(.run, "git"))
+        #expect(cap("ffi:libm.so.6") == Capability(.ffi, "libm.so.6"))
+        #expect(cap("ffi:/usr/lib/libz.so:crc32,adler32") == Capability(.ffi, "/usr/lib/libz.so:crc32,adler32"))
+        #expect(cap("clock") == Capability(.clock))
+        #expect(cap("random").description == "random")
+        #expect(cap("fs.read:rel", base: "/m").description == "fs.read:/m/rel")
+    }
+
+    @Test(arguments: [
+        ("disk.read:/x", "unknown capability kind 'disk.read' (known: fs.read, fs.write, net.connect, net.listen, env, run, ffi, clock, random)"),
+        ("clock:wall", "capability clock takes no resource (write just 'clock')"),
+        ("net.listen:host", "net.listen: expected PORT or HOST:PORT, got 'host'"),
+        ("net.connect:host:99999", "net.connect: expected HOST or HOST:PORT, got 'host:99999'"),
+        ("ffi:libm.so:", "ffi: expected LIBRARY or LIBRARY:SYMBOL,SYMBOL…, got 'libm.so:'"),
+        ("env:A\u{1b}B", "capability env: the resource contains a control character"),
+        ("bad\u{1b}[2J:x", "unknown capability kind 'bad?[2J' (known: fs.read, fs.write, net.connect, net.listen, env, run, ffi, clock, random)"),
+    ])
+    func refusesMalformedCapabilities(_ text: String, _ message: String) {
+        #expect(Capability.parse(text, baseDirectory: "/").map(\.description) == .failure(CapabilityError(message)))
+    }
+
+    @Test func fsGrantsCoverTheirTreeByComponents() {
+        let g = Capability(.fsRead, "/srv/data")
+        #expect(g.covers(Capability(.fsRead, "/srv/data")))
+        #expect(g.covers(Capability(.fsRead, "/srv/data/a/b")))
+        #expect(!g.covers(Capability(.fsRead, "/srv/database")))
+        #expect(!g.covers(Capability(.fsRead, "/srv")))
+        #expect(!g.covers(Capability(.fsWrite, "/srv/data/a")))
+        #expect(Capability(.fsRead, "/").covers(Capability(.fsRead, "/etc/passwd")))
+        #expect(Capability(.fsRead).covers(Capability(.fsRead, "/anything")))
+        // `..` in a request is left for the confinement: textually it is still "under".
+        #expect(Capability.normalizedPath("a/../b", relativeTo: "/w", applyingParent: false) == "/w/a/../b")
+        #expect(Capability.normalizedPath("a/../b", relativeTo: "/w", applyingParent: true) == "/w/b")
+    }
+
+    @Test func otherKindsMatch() {
+        #expect(Capability(.env, "AWS_*").covers(Capability(.env, "AWS_KEY")))
+        #expect(!Capability(.env, "AWS_*").covers(Capability(.env, "HOME")))
+        #expect(Capability(.env, "*_TOKEN").covers(Capability(.env, "GH_TOKEN")))
+        #expect(!Capability(.env, "HOME").covers(Capability(.env, "HOMEX")))
+        #expect(Capability(.run, "git").covers(Capability(.run, "git")))
+        #expect(!Capability(.run, "git").covers(Capability(.run, "/tmp/git")))
+        #expect(Capability(.netConnect, "example.com").covers(Capability(.netConnect, "EXAMPLE.com:443")))
+        #expect(Capability(.netConnect, "example.com:443").covers(Capability(.netConnect, "example.com:443")))
+        #expect(!Capability(.netConnect, "example.com:443").covers(Capability(.netConnect, "example.com:80")))
+        #expect(!Capability(.netConnect, "example.com").covers(Capability(.netConnect, "evil.com:443")))
+        #expect(Capability(.netListen, "8080").covers(Capability(.netListen, "0.0.0.0:8080")))
+        #expect(!Capability(.netListen, "127.0.0.1:8080").covers(Capability(.netListen, "0.0.0.0:8080")))
+        #expect(!Capability(.netListen, "8080").covers(Capability(.netListen, "8081")))
+        #expect(!Capability(.netListen, "8080").covers(Capability(.netConnect, "localhost:8080")))
+        // FFI: a library grant covers every symbol; a symbol grant covers opening and those symbols.
+        #expect(Capability(.ffi, "libm.so.6").covers(Capability(.ffi, "libm.so.6:sin")))
+        #expect(Capability(.ffi, "libm.so.6:sin,cos").covers(Capability(.ffi, "libm.so.6")))
+        #expect(Capability(.ffi, "libm.so.6:sin,cos").covers(Capability(.ffi, "libm.so.6:cos")))
+        #expect(!Capability(.ffi, "libm.so.6:sin,cos").covers(Capability(.ffi, "libm.so.6:tan")))
+        #expect(!Capability(.ffi, "libm.so.6").covers(Capability(.ffi, "libc.so.6:system")))
+        #expect(Capability(.clock).covers(Capability(.clock)))
+        #expect(!Capability(.clock).covers(Capability(.random)))
+    }
+
+    @Test func policiesArePerPrincipalAndDenyByDefault() {
+        let policy = Policy(grants: [Capability(.fsRead, "/a"), Capability(.fsRead, "/a/b")],
+                            plugins: ["sqlite": [Capability(.fsWrite, "/data")]])
+        #expect(policy.grant(for: Capability(.fsRead, "/a/b/c"), by: .script) == Capability(.fsRead, "/a/b"))
+        #expect(!policy.allows(Capability(.fsWrite, "/data/x"), by: .script))
+        #expect(policy.allows(Capability(.fsWrite, "/data/x"), by: .plugin("sqlite")))
+        #expect(!policy.allows(Capability(.fsRead, "/a/x"), by: .plugin("sqlite")))
+        #expect(!policy.allows(Capability(.fsWrite, "/data/x"), by: .plugin("other")))
+        #expect(!Policy().allows(Capability(.clock), by: .script))
+        #expect(Policy.all.allows(Capability(.run, "rm"), by: .plugin("x")))
+        let merged = policy.merging(Policy(grants: [Capability(.clock)], plugins: ["sqlite": [Capability(.clock)]]))
+        #expect(merged.grants.count == 3 && merged.plugins["sqlite"]?.count == 2)
+    }
+
+    @Test func denialMessagesNameTheCapabilityAndResourceAndHowToGrant() {
+        #expect(Policy.denial(Capability(.fsRead, "/etc/passwd"), by: .script)
+            == "denied: fs.read /etc/passwd (grant with --allow-read=/etc/passwd)")
+        #expect(Policy.denial(Capability(.clock), by: .script) == "denied: clock (grant with --allow-clock)")
+        #expect(Policy.denial(Capability(.netConnect, "example.com:443"), by: .script)
+            == "denied: net.connect example.com:443 (grant with --allow-net=example.com:443)")
+        #expect(Policy.denial(Capability(.run, "rm"), by: .script) == "denied: run rm (grant with --allow-run=rm)")
+        #expect(Policy.denial(Capability(.fsWrite, "/d"), by: .plugin("sqlite"))
+            == "plugin:sqlite: denied: fs.write /d (grant with --allow-plugin=sqlite=fs.write:/d or under \"plugins\" in capsule.json)")
+        // Control characters are not echoed.
+        #expect(Policy.denial(Capability(.fsRead, "/x\u{1b}[2J\u{7}"), by: .script)
+            == "denied: fs.read /x?[2J? (grant with --allow-read=/x?[2J?)")
+    }
+
+    @Test func manifestGrantsTheScriptAndEachPlugin() throws {
+        let text = """
+            {
+              "allow": ["fs.read:./data", "env:HOME", "clock"],
+              "plugins": {
+                "sqlite": ["fs.write:./data"]
+              }
+            }
+            """
+        let policy = try PolicyManifest.parse(text, fileName: "capsule.json", baseDirectory: "/proj").get()
+        #expect(policy.grants == [Capability(.fsRead, "/proj/data"), Capability(.env, "HOME"), Capability(.clock)])
+        #expect(policy.plugins == ["sqlite": [Capability(.fsWrite, "/proj/data")]])
+        #expect(!policy.allowsAll)
+        // What `policy suggest` prints parses back to the same policy.
+        let rendered = PolicyManifest.render(policy)
+        #expect(try PolicyManifest.parse(rendered, fileName: "x", baseDirectory: "/elsewhere").get() == policy)
+        #expect(try PolicyManifest.parse(#"{"allow-all": true}"#, fileName: "x", baseDirectory: "/").get() == Policy.all)
+        #expect(try PolicyManifest.parse("{}", fileName: "x", baseDirectory: "/").get() == Policy())
+    }
+
+    @Test(arguments: [
+        ("{\n  \"allow\": [\"fs.read:x\"],\n  \"alow\": []\n}", "capsule.json:3:3: error: unknown key \"alow\" (known: \"allow\", \"allow-all\", \"plugins\")"),
+        ("{\n  \"allow\": [\n    \"fs.red:x\"\n  ]\n}", "capsule.json:3:5: error: unknown capability kind 'fs.red' (known: fs.read, fs.write, net.connect, net.listen, env, run, ffi, clock, random)"),
+        ("{\n  \"allow\": [\"clock\",]\n}", "capsule.json:2:21: error: expected a value"),
+        ("{\n  \"allow\": \"clock\"\n}", "capsule.json:2:12: error: \"allow\" must be an array of capability strings, not a string"),
+        ("{\"allow\": [1]}", "capsule.json:1:12: error: expected a capability string, not a number"),
+        ("{\"plugins\": {\"sql-ite\": []}}", "capsule.json:1:14: error: \"sql-ite\" is not a plugin name ([A-Za-z_][A-Za-z0-9_]*)"),
+        ("{\"plugins\": {\"s\": {\"allow\": []}}}", "capsule.json:1:19: error: plugin \"s\" must be an array of capability strings, not an object"),
+        ("{\"allow\": [], \"allow\": []}", "capsule.json:1:15: error: duplicate key \"allow\""),
+        ("[]", "capsule.json:1:1: error: the manifest must be a JSON object, not an array"),
+        ("{\"allow\": [\"fs.read:x\"", "capsule.json:1:23: error: unexpected end of input, expected ',' or ']'"),
+        ("", "capsule.json:1:1: error: unexpected end of input, expected a value"),
+    ])
+    func manifestErrorsHaveLineAndColumn(_ text: String, _ message: String) {
+        switch PolicyManifest.parse(text, fileName: "capsule.json", baseDirectory: "/") {
+        case .success: Issue.record("accepted \(text)")
+        case .failure(let error): #expect(error.description == message)
+        }
+    }
+}

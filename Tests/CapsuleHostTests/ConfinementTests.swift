@@ -1,0 +1,265 @@
+@testable import CapsuleHost
+import Foundation
+import Testing
+
+/// A temporary tree for one test: `root/granted` (the grant, with `inside.txt`) next to
+/// `root/outside.txt` (a secret that must never be reached through the grant).
+final class Sandbox {
+    let root: String
+    var granted: String { root + "/granted" }
+    var outside: String { root + "/outside.txt" }
+
+    init() {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("capsule-confine-\(UUID().uuidString)").path
+        try! FileManager.default.createDirectory(atPath: root + "/granted/sub", withIntermediateDirectories: true)
+        try! "inside\n".write(toFile: granted + "/inside.txt", atomically: false, encoding: .utf8)
+        try! "SECRET\n".write(toFile: outside, atomically: false, encoding: .utf8)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: root) }
+
+    func symlink(_ name: String, to target: String) {
+        try! FileManager.default.createSymbolicLink(atPath: granted + "/" + name, withDestinationPath: target)
+    }
+
+    /// Runs `body` (a script) with `import "fs"`; `t(f)` prints f's result or error message.
+    func run(_ body: String, grants: [Capability]) -> String {
+        CapsuleHostTests.run("import \"fs\"\nfn t(f) { try { print(f()) } catch e { print(e.message) } }\n" + body,
+                             policy: Policy(grants: grants))
+    }
+
+    var readGrant: [Capability] { [Capability(.fsRead, granted)] }
+}
+
+/// Path confinement: every way out of a granted directory is denied, and the host keeps
+/// running. Each denial is a catchable script error that starts with `denied: `.
+@Suite struct ConfinementTests {
+    @Test func readsInsideTheGrant() {
+        let s = Sandbox()
+        #expect(s.run(#"t(fn() { return fs.read("\#(s.granted)/inside.txt") })"#, grants: s.readGrant) == "inside\n\n")
+        #expect(s.run(#"t(fn() { return fs.read("\#(s.granted)/sub/../inside.txt") })"#, grants: s.readGrant) == "inside\n\n")
+    }
+
+    @Test func dotDotTraversalIsDenied() {
+        let s = Sandbox()
+        let out = s.run("""
+            t(fn() { return fs.read("\(s.granted)/../outside.txt") })
+            t(fn() { return fs.read("\(s.granted)/sub/../../outside.txt") })
+            t(fn() { return fs.list("\(s.granted)/..") })
+            print("still running")
+            """, grants: s.readGrant)
+        #expect(out == """
+            denied: fs.read \(s.granted)/../outside.txt (the path leads outside the grant \(s.granted))
+            denied: fs.read \(s.granted)/sub/../../outside.txt (the path leads outside the grant \(s.granted))
+            denied: fs.read \(s.granted)/.. (the path leads outside the grant \(s.granted))
+            still running\n
+            """)
+    }
+
+    @Test func absolutePathsOutsideAreDenied() {
+        let s = Sandbox()
+        #expect(s.run(#"t(fn() { return fs.read("/etc/passwd") })"#, grants: s.readGrant)
+            == "denied: fs.read /etc/passwd (grant with --allow-read=/etc/passwd)\n")
+        // The kernel refuses an absolute path beneath the anchor too (the host never passes one).
+        let confined = ConfinedPath(anchor: s.granted, relative: s.outside, grant: s.granted)
+        #expect(confined.open(flags: O_RDONLY) == .failure(.denied("the path leads outside the grant \(s.granted)")))
+    }
+
+    @Test func symlinksPointingOutAreDenied() {
+        let s = Sandbox()
+        s.symlink("abs", to: s.outside)
+        s.symlink("rel", to: "../outside.txt")
+        s.symlink("dir", to: s.root)
+        s.symlink("ok", to: "inside.txt")
+        let out = s.run("""
+            t(fn() { return fs.read("\(s.granted)/abs") })
+            t(fn() { return fs.read("\(s.granted)/rel") })
+            t(fn() { return fs.read("\(s.granted)/dir/outside.txt") })
+            t(fn() { return fs.stat("\(s.granted)/abs") })
+            t(fn() { return fs.read("\(s.granted)/ok") })
+            """, grants: s.readGrant)
+        #expect(out == """
+            denied: fs.read \(s.granted)/abs (the path leads outside the grant \(s.granted))
+            denied: fs.read \(s.granted)/rel (the path leads outside the grant \(s.granted))
+            denied: fs.read \(s.granted)/dir/outside.txt (the path leads outside the grant \(s.granted))
+            denied: fs.read \(s.granted)/abs (the path leads outside the grant \(s.granted))
+            inside\n\n
+            """)
+    }
+
+    /// A thread swaps `link` between a target inside and one outside as fast as it can while
+    /// the test opens it in a loop: no open may ever return the outside file's bytes.
+    @Test func symlinkSwappedDuringOpensNeverReachesOutside() throws {
+        let s = Sandbox()
+        let link = s.granted + "/link"
+        s.symlink("link", to: "inside.txt")
+        let stop = ManagedAtomicFlag()
+        let swaps = ManagedCounter()
+        let swapper = Thread {
+            var flip = false
+            while !stop.isSet {
+                let temporary = s.granted + "/link.tmp"
+                unlink(temporary)
+                _ = Glibc.symlink(flip ? "inside.txt" : s.outside, temporary)
+                _ = Glibc.rename(temporary, link)
+                flip.toggle()
+                swaps.increment()
+            }
+        }
+        swapper.start()
+        defer { stop.set() }
+        while swaps.value < 10 { usleep(1000) }
+        let enforcer = CapabilityEnforcer(policy: Policy(grants: s.readGrant), audit: nil)
+        var opened = 0, denied = 0, attempts = 0
+        let deadline = Date().addingTimeInterval(30)
+        // Until both outcomes were seen many times (the race really ran), or 30 s.
+        while (opened < 200 || denied < 200) && Date() < deadline {
+            attempts += 1
+            switch enforcer.perform(link, kind: .fsRead, by: .script, { $0.open(flags: O_RDONLY) }) {
+            case .success(let fd):
+                let data = FSModule.readAll(fd)
+                close(fd)
+                #expect(try data.get() == Array("inside\n".utf8), "attempt \(attempts) read the outside file")
+                opened += 1
+            case .failure(.denied): denied += 1
+            case .failure(.io): break   // ENOENT in the instant between unlink and rename
+            }
+        }
+        stop.set()
+        #expect(opened > 0)
+        #expect(denied > 0)
+    }
+
+    @Test func hardLinksAreRefused() throws {
+        let s = Sandbox()
+        try FileManager.default.linkItem(atPath: s.outside, toPath: s.granted + "/hard.txt")
+        let out = s.run("""
+            t(fn() { return fs.read("\(s.granted)/hard.txt") })
+            t(fn() { return fs.write("\(s.granted)/hard.txt", "overwritten") })
+            t(fn() { return fs.open("\(s.granted)/hard.txt", "a") })
+            """, grants: s.readGrant + [Capability(.fsWrite, s.granted)])
+        let why = "(the file has 2 hard links, and the others may be outside the grant)"
+        #expect(out == """
+            denied: fs.read \(s.granted)/hard.txt \(why)
+            denied: fs.write \(s.granted)/hard.txt \(why)
+            denied: fs.write \(s.granted)/hard.txt \(why)\n
+            """)
+        // The write did not truncate the outside file before refusing.
+        #expect(try String(contentsOfFile: s.outside, encoding: .utf8) == "SECRET\n")
+        // Under a grant of every path there is no outside: the link opens.
+        #expect(s.run(#"t(fn() { return fs.read("\#(s.granted)/hard.txt") })"#, grants: [Capability(.fsRead)]) == "SECRET\n\n")
+    }
+
+    @Test func procSelfAndDevThroughAGrantAreDenied() {
+        let s = Sandbox()
+        s.symlink("proc", to: "/proc/self")
+        s.symlink("zero", to: "/dev/zero")
+        let out = s.run("""
+            t(fn() { return fs.read("\(s.granted)/proc/environ") })
+            t(fn() { return fs.read("\(s.granted)/zero") })
+            t(fn() { return fs.read("/proc/self/root/etc/passwd") })
+            t(fn() { return fs.read("/proc/self/cwd/Package.swift") })
+            t(fn() { return fs.read("/dev/zero") })
+            t(fn() { return fs.write("/dev/null", "x") })
+            """, grants: s.readGrant + [Capability(.fsRead, "/proc/self"), Capability(.fsRead, "/dev"), Capability(.fsWrite, "/dev")])
+        #expect(out == """
+            denied: fs.read \(s.granted)/proc/environ (the path leads outside the grant \(s.granted))
+            denied: fs.read \(s.granted)/zero (the path leads outside the grant \(s.granted))
+            denied: fs.read /proc/self/root/etc/passwd (the path goes through a /proc magic link or too many symlinks)
+            denied: fs.read /proc/self/cwd/Package.swift (the path goes through a /proc magic link or too many symlinks)
+            denied: fs.read /dev/zero (not a regular file (devices, FIFOs and sockets are never opened))
+            denied: fs.write /dev/null (not a regular file (devices, FIFOs and sockets are never opened))\n
+            """)
+    }
+
+    @Test func nulBytesInvalidUTF8AndLongPathsAreDenied() {
+        let s = Sandbox()
+        let out = s.run("""
+            t(fn() { return fs.read("\(s.granted)/inside.txt\\0.png") })
+            t(fn() { return fs.read("\(s.granted)/" + "a/" * 3000) })
+            t(fn() { return fs.read("\(s.granted)/" + "b" * 300) })
+            t(fn() { return fs.read("\(s.granted)/esc\\u{1b}[31m") })
+            """, grants: s.readGrant)
+        let lines = out.split(separator: "\n").map(String.init)
+        #expect(lines.count == 4)
+        #expect(lines[0] == "denied: fs.read \(s.granted)/inside.txt?.png (the path has a NUL byte at index \(s.granted.utf8.count + 11))")
+        #expect(lines[1].hasPrefix("denied: fs.read \(s.granted)/a/a/") && lines[1].hasSuffix("(the path is longer than 4095 bytes)"))
+        #expect(lines[2].hasSuffix(": File name too long"))
+        // Control characters are not echoed.
+        #expect(lines[3] == "fs.read: \(s.granted)/esc?[31m: No such file or directory")
+        // Invalid UTF-8 can only come from a plugin's C string; the enforcer refuses it.
+        let enforcer = CapabilityEnforcer(policy: Policy(grants: [Capability(.fsRead)]), audit: nil)
+        let bad: [UInt8] = Array("/tmp/x".utf8) + [0xff, 0xfe]
+        let result = bad.withUnsafeBufferPointer { enforcer.path($0, kind: .fsRead, by: .script) }
+        guard case .failure(let denial) = result else { Issue.record("accepted invalid UTF-8"); return }
+        #expect(denial.message == "denied: fs.read /tmp/x\u{fffd}\u{fffd} (the path is not valid UTF-8)")
+    }
+
+    @Test func writesUnderAReadOnlyGrantAreDenied() {
+        let s = Sandbox()
+        let out = s.run("""
+            t(fn() { return fs.write("\(s.granted)/inside.txt", "x") })
+            t(fn() { return fs.append("\(s.granted)/inside.txt", "x") })
+            t(fn() { return fs.open("\(s.granted)/inside.txt", "r+") })
+            t(fn() { return fs.mkdir("\(s.granted)/new") })
+            t(fn() { return fs.remove("\(s.granted)/inside.txt") })
+            t(fn() { return fs.rename("\(s.granted)/inside.txt", "\(s.granted)/moved.txt") })
+            t(fn() { return fs.read("\(s.granted)/inside.txt") })
+            """, grants: s.readGrant)
+        let hint = "(grant with --allow-write="
+        #expect(out == """
+            denied: fs.write \(s.granted)/inside.txt \(hint)\(s.granted)/inside.txt)
+            denied: fs.write \(s.granted)/inside.txt \(hint)\(s.granted)/inside.txt)
+            denied: fs.write \(s.granted)/inside.txt \(hint)\(s.granted)/inside.txt)
+            denied: fs.write \(s.granted)/new \(hint)\(s.granted)/new)
+            denied: fs.write \(s.granted)/inside.txt \(hint)\(s.granted)/inside.txt)
+            denied: fs.write \(s.granted)/moved.txt \(hint)\(s.granted)/moved.txt)
+            inside\n\n
+            """)
+    }
+
+    @Test func theGrantedDirectoryItselfCannotBeRemovedOrRenamedAway() {
+        let s = Sandbox()
+        let out = s.run("""
+            t(fn() { return fs.remove("\(s.granted)") })
+            t(fn() { return fs.rename("\(s.granted)/inside.txt", "\(s.granted)/../stolen.txt") })
+            """, grants: [Capability(.fsWrite, s.granted)])
+        #expect(out == """
+            denied: fs.write \(s.granted) (cannot remove the granted directory itself or a path ending in '..')
+            denied: fs.write \(s.granted)/inside.txt (the new name: the path leads outside the grant \(s.granted))\n
+            """)
+        #expect(FileManager.default.fileExists(atPath: s.granted + "/inside.txt"))
+    }
+
+    @Test func aSingleFileGrantReachesOnlyThatFile() throws {
+        let s = Sandbox()
+        try "other\n".write(toFile: s.granted + "/other.txt", atomically: false, encoding: .utf8)
+        let file = s.granted + "/inside.txt"
+        let out = s.run("""
+            t(fn() { return fs.read("\(file)") })
+            t(fn() { return fs.read("\(s.granted)/other.txt") })
+            t(fn() { return fs.read("\(file)/../other.txt") })
+            """, grants: [Capability(.fsRead, file)])
+        #expect(out == """
+            inside\n
+            denied: fs.read \(s.granted)/other.txt (grant with --allow-read=\(s.granted)/other.txt)
+            fs.read: \(file)/../other.txt: Not a directory\n
+            """)
+    }
+}
+
+/// A counter two threads share.
+final class ManagedCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    var value: Int { lock.lock(); defer { lock.unlock() }; return count }
+    func increment() { lock.lock(); count += 1; lock.unlock() }
+}
+
+/// A flag two threads share.
+final class ManagedAtomicFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+    func set() { lock.lock(); value = true; lock.unlock() }
+}
