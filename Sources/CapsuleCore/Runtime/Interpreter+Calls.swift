@@ -99,6 +99,23 @@ extension Runtime {
 
     func plural(_ n: Int, _ word: String) -> String { n == 1 ? "1 \(word)" : "\(n) \(word)s" }
 
+    /// `module.fn(args…)` when `fn` is a native with a direct entry (a plugin export, a raw FFI
+    /// function) and the arity matches: calls it as CALL does, without `invokeSlow`'s second
+    /// lookup and `callSlow`. Returns the result (or `failure`), or `Value.empty` when it did
+    /// not call (an undefined variable, a closure, an arity mismatch): the caller then takes
+    /// `invokeSlow`, with its checks and messages. Out of line, so INVOKE's case stays small
+    /// (inlined, it cost fib and loop about 5% more instructions).
+    @inline(never)
+    func callModuleEntry(_ m: UnsafeMutablePointer<ObjModule>, _ name: UnsafeMutablePointer<ObjString>,
+                         args: UnsafeMutablePointer<Value>, argc: Int) -> Value {
+        guard let slot = m.pointee.names.get(name) else { return .empty }
+        let v = m.pointee.variables.unsafelyUnwrapped[Int(slot.asInlineInt)]
+        guard v.isObject(.native) else { return .empty }
+        let n = v.obj(ObjNative.self)
+        guard let entry = n.pointee.entry, n.pointee.arity == argc else { return .empty }
+        return entry(n.pointee.target.unsafelyUnwrapped, NativeCall(rt: self, args: args, count: argc))
+    }
+
     /// `receiver.name(args…)` when the receiver is not an instance with that method.
     @inline(never)
     func invokeSlow(base: Int, argc: Int, name: UnsafeMutablePointer<ObjString>) -> CallOutcome {

@@ -455,6 +455,14 @@ extension Runtime {
                         if r.bits != Runtime.failure.bits { regs[a] = r; continue }
                         break
                     }
+                } else if receiver.isObject(.module) {
+                    // `module.fn(…)` on a native with a direct entry: see `callModuleEntry`.
+                    frame.pointee.pc = pc
+                    let r = callModuleEntry(receiver.obj(ObjModule.self), name, args: regs + (a &+ 1), argc: Instruction.b(i))
+                    if r.bits != Value.empty.bits {
+                        if r.bits != Runtime.failure.bits { regs[a] = r; continue }
+                        break
+                    }
                 }
                 frame.pointee.pc = pc
                 let outcome = invokeSlow(base: index(regs) &+ a, argc: Instruction.b(i), name: name)
