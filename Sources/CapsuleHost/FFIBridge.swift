@@ -9,7 +9,8 @@ import CFFI
 ///
 /// A bridge belongs to one VM (one thread at a time); the `LoadedPlugin` it binds is shared.
 final class FFIBridge {
-    let plugin: LoadedPlugin
+    /// The version this VM's calls go to; a hot reload replaces it (see `rebind`).
+    private(set) var plugin: LoadedPlugin
     let context: CallContext
     private var bindings: [ExportBinding] = []
 
@@ -33,6 +34,18 @@ final class FFIBridge {
                 entry: binding.entry(), target: binding.entryTarget,
                 body: { call in binding.invoke(call) })
         })
+    }
+
+    /// Repoints every export at `newPlugin`'s function of the same name. The caller has
+    /// checked (`ReloadCheck`) that each has the identical signature, so the prepared call
+    /// interfaces, plans and storage stay valid. Runs on the VM's thread between calls.
+    /// Exports the new version adds are not bound into modules already imported.
+    func rebind(to newPlugin: LoadedPlugin) {
+        let functions = Dictionary(newPlugin.manifest.exports.map { ($0.name, $0.function) }, uniquingKeysWith: { a, _ in a })
+        for binding in bindings {
+            if let function = functions[binding.export.name] { binding.function = function }
+        }
+        plugin = newPlugin
     }
 
     /// The name handles of `type` carry in this plugin: `module.Type`.
@@ -69,7 +82,8 @@ final class ExportBinding {
     let qualifiedName: String
 
     // Copied out of `export` so a call touches no strings or arrays.
-    let function: @convention(c) () -> Void
+    /// The C function; a hot reload repoints it (`FFIBridge.rebind`), so every call reads it here.
+    var function: @convention(c) () -> Void
     let cif: UnsafeMutablePointer<ffi_cif>
     let closesHandle: Bool
     let resultKind: TypeKind

@@ -25,6 +25,22 @@ public final class LoadedPlugin: @unchecked Sendable {
         self.hostAPI = hostAPI
         self.prepared = prepared
     }
+
+    /// Closes a version that never served a call (a reload refused it after its init ran):
+    /// runs its deinit hook, then dlcloses it unless `image.unloadBlockers` says the loader
+    /// would keep it mapped anyway. Returns the blockers (empty when it was closed).
+    /// NOTE: only for versions no VM has bound: nothing can refer to its code or handles.
+    @discardableResult
+    func discardUnused() -> [String] {
+        if let deinitHook = manifest.deinitHook {
+            _ = CallContext(pluginName: manifest.name).run { deinitHook() }
+        }
+        let blockers = image.unloadBlockers
+        guard blockers.isEmpty else { return blockers }
+        DynamicLibrary.close(library)
+        hostAPI.deallocate()
+        return []
+    }
 }
 
 /// An export's libffi call interface, prepared once at load: the C argument types (a

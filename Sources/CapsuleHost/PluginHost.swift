@@ -83,6 +83,22 @@ public final class PluginHost {
         return .notFound(tried: tried)
     }
 
+    /// Hot-reloads plugin `module` (already imported into this host's VM) from its file, and
+    /// repoints this VM's bound exports at the new version: calls made after this returns
+    /// run the new code. Call it on the VM's thread between calls (a native function such as
+    /// `plugins.reload` is such a point). On refusal nothing changes and the old version
+    /// keeps serving; the error says why.
+    /// NOTE: other VMs sharing the registry keep calling the version they bound until they
+    /// reload too; old versions are never dlclosed yet (see docs/plugins.md).
+    public func reload(module: String) -> Result<PluginRegistry.Reload, PluginLoadError> {
+        guard let bridge = bridges[module] else {
+            return .failure(PluginLoadError(path: module, reason: "plugin \(module) is not imported, so it cannot be reloaded"))
+        }
+        let result = registry.reload(realPath: bridge.plugin.path)
+        if case .success(let reload) = result { bridge.rebind(to: reload.new) }
+        return result
+    }
+
     /// The directory holding the running executable (from /proc/self/exe), or nil.
     public static func executableDirectory() -> String? {
         var buffer = [CChar](repeating: 0, count: 4096)

@@ -13,7 +13,10 @@ public final class PluginRegistry: @unchecked Sendable {
     public static let shared = PluginRegistry()
 
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private var byPath: [String: LoadedPlugin] = [:]
+    var byPath: [String: LoadedPlugin] = [:]
+    /// Versions a reload replaced. They stay open (see docs/plugins.md, "Hot reload"): VMs
+    /// may still hold handles they created.
+    var retired: [LoadedPlugin] = []
     private var failures: [String: PluginLoadError] = [:]
 
     init() {
@@ -24,8 +27,8 @@ public final class PluginRegistry: @unchecked Sendable {
     /// The plugin at `realPath`, loading it on first use. A refused plugin stays refused
     /// (with the same error) for the life of the process.
     public func load(realPath: String) -> Result<LoadedPlugin, PluginLoadError> {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+        lock()
+        defer { unlock() }
         if let plugin = byPath[realPath] { return .success(plugin) }
         if let failure = failures[realPath] { return .failure(failure) }
         let result = PluginLoader.load(path: realPath)
@@ -35,6 +38,9 @@ public final class PluginRegistry: @unchecked Sendable {
         }
         return result
     }
+
+    func lock() { pthread_mutex_lock(mutex) }
+    func unlock() { pthread_mutex_unlock(mutex) }
 
     /// Every loaded plugin: module name → version → plugin.
     public var modules: [String: [String: LoadedPlugin]] {
