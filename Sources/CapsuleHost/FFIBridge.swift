@@ -12,10 +12,13 @@ final class FFIBridge {
     /// The version this VM's calls go to; a hot reload replaces it (see `rebind`).
     private(set) var plugin: LoadedPlugin
     let context: CallContext
+    let registry: PluginRegistry
     private var bindings: [ExportBinding] = []
 
-    init(plugin: LoadedPlugin) {
+    init(plugin: LoadedPlugin, registry: PluginRegistry) {
         self.plugin = plugin
+        self.registry = registry
+        registry.bind(plugin)
         context = CallContext(pluginName: plugin.manifest.name)
         let moduleName = plugin.manifest.name
         bindings = plugin.prepared.map { prepared in
@@ -45,8 +48,13 @@ final class FFIBridge {
         for binding in bindings {
             if let function = functions[binding.export.name] { binding.function = function }
         }
+        let old = plugin
+        registry.bind(newPlugin)
         plugin = newPlugin
+        registry.unbind(old)
     }
+
+    deinit { registry.unbind(plugin) }
 
     /// The name handles of `type` carry in this plugin: `module.Type`.
     func qualifiedHandleName(_ type: String) -> String { plugin.manifest.name + "." + type }

@@ -8,7 +8,8 @@ import Glibc
 /// in order: the `pluginPaths` directories (`--plugin-path`), the directories in
 /// `CAPSULE_PLUGIN_PATH` (colon-separated), the importing script's directory, and the
 /// directory of the running executable (where `swift build` puts the bundled plugins).
-/// The name `ffi` is reserved for raw FFI (`RawFFI`), importable only with `allowFFI`.
+/// The name `ffi` is reserved for raw FFI (`RawFFI`), importable only with `allowFFI`, and
+/// `plugins` for managing plugins from scripts (`PluginsModule.swift`: reload, version).
 ///
 /// ```swift
 /// let vm = VM()
@@ -24,7 +25,7 @@ public final class PluginHost {
     /// can call any C function can do anything the process can.
     public let allowFFI: Bool
     let registry: PluginRegistry
-    private var bridges: [String: FFIBridge] = [:]
+    var bridges: [String: FFIBridge] = [:]
     private lazy var rawFFI = RawFFI()
 
     /// The error `import "ffi"` fails with when FFI is not allowed.
@@ -61,6 +62,7 @@ public final class PluginHost {
 
     func resolve(_ name: String, directory: String?) -> NativeModuleLookup {
         if name == "ffi" { return allowFFI ? .found(rawFFI.moduleDefinition()) : .failed(Self.ffiDenied) }
+        if name == "plugins" { return .found(pluginsModule()) }
         if let bridge = bridges[name] { return .found(bridge.moduleDefinition()) }
         guard isIdentifier(name) else { return .notFound(tried: []) }
         let tried = candidates(for: name, importerDirectory: directory)
@@ -75,7 +77,7 @@ public final class PluginHost {
                 guard plugin.manifest.name == name else {
                     return .failed(PluginLoadError(path: path, reason: "the plugin is named '\(plugin.manifest.name)', not '\(name)'").description)
                 }
-                let bridge = FFIBridge(plugin: plugin)
+                let bridge = FFIBridge(plugin: plugin, registry: registry)
                 bridges[name] = bridge
                 return .found(bridge.moduleDefinition())
             }

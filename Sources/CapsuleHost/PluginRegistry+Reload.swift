@@ -37,7 +37,41 @@ extension PluginRegistry {
         }
         byPath[realPath] = new
         retired.append(old)
+        closeUnusedRetired()
         return .success(Reload(old: old, new: new))
+    }
+
+    /// A VM's bridge binds `plugin` (its calls go there).
+    func bind(_ plugin: LoadedPlugin) {
+        lock()
+        plugin.bindingCount += 1
+        unlock()
+    }
+
+    /// A VM's bridge stopped binding `plugin` (it rebound, or the VM went away): a replaced
+    /// version nothing binds is closed when `retirementBlockers` allows.
+    func unbind(_ plugin: LoadedPlugin) {
+        lock()
+        defer { unlock() }
+        plugin.bindingCount -= 1
+        closeUnusedRetired()
+    }
+
+    /// The number of replaced versions still loaded (for tests and the soak).
+    public var retiredCount: Int {
+        lock()
+        defer { unlock() }
+        return retired.count
+    }
+
+    /// Runs deinit and dlcloses every replaced version that no VM binds and that has no
+    /// retirement blockers. Called with the mutex held.
+    private func closeUnusedRetired() {
+        retired.removeAll { plugin in
+            guard plugin.bindingCount == 0, plugin.retirementBlockers.isEmpty else { return false }
+            plugin.discardUnused()
+            return true
+        }
     }
 
     /// Why `new` cannot replace `old`, or nil: same module name; every export of `old` exists

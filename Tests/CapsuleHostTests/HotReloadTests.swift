@@ -93,9 +93,91 @@ final class HotReloadTests: XCTestCase {
         XCTAssertEqual(evaluate("print(v())"), "\(200 + expected - 100 + 3)\n")
     }
 
+    func testScriptsReloadByHand() {
+        let (_, evaluate) = session()
+        build(["-DVERSION=2", "-DCHANGE_SIGNATURE"])
+        XCTAssertEqual(evaluate("import \"plugins\"\nprint(plugins.reload(\"reloadable\"))"),
+                       "ERROR: error: reload of reloadable refused: reloadable 2.0.0 changes the signature of 'value' from () -> i64 to (i64) -> i64")
+        XCTAssertEqual(evaluate("print(plugins.version(\"reloadable\"), v())"), "1.0.0 102\n")
+        build(["-DVERSION=2"])
+        XCTAssertEqual(evaluate("print(plugins.reload(\"reloadable\"), v(), plugins.version(\"reloadable\"))"), "2.0.0 203 2.0.0\n")
+    }
+
+    /// The soak: reloads alternating v1/v2 builds (renamed over the file each time) with a
+    /// call after every reload; prints reload latency (file replaced → new code answered)
+    /// and checks descriptors, mapped copies and RSS end flat. CAPSULE_SOAK_RELOADS sets the
+    /// count (default 200 to keep `swift test` fast; docs/performance.md uses 1000).
+    func testSoak() {
+        let count = ProcessInfo.processInfo.environment["CAPSULE_SOAK_RELOADS"].flatMap { Int($0) } ?? 200
+        let (host, evaluate) = session()
+        // v2 and v3 alternate (v1 lacks v2's export twice, so v2 -> v1 is refused).
+        let builds = [directory + "/v2.so", directory + "/v3.so"]
+        XCTAssertEqual(Fixtures.compile(source: Paths.fixtures + "/reloadable.c", output: builds[0], extraArguments: ["-DVERSION=2"]), 0)
+        XCTAssertEqual(Fixtures.compile(source: Paths.fixtures + "/reloadable.c", output: builds[1], extraArguments: ["-DVERSION=3"]), 0)
+        func replace(with build: String) {
+            let staging = directory + "/staging.so"
+            try! FileManager.default.copyItem(atPath: build, toPath: staging)
+            XCTAssertEqual(rename(staging, file), 0)
+        }
+        // Warm up (first reload of each version), then measure from here.
+        for i in 0..<4 {
+            replace(with: builds[i % 2])
+            if case .failure(let e) = host.reload(module: "reloadable") { XCTFail(e.reason) }
+        }
+        let before = Resources.now()
+        var latencies: [Double] = [], failures = 0
+        var calls = 1
+        for i in 0..<count {
+            let version = i % 2 + 2  // the warm-up ended on v3
+            replace(with: builds[version - 2])
+            let start = DispatchTime.now().uptimeNanoseconds
+            if case .failure(let e) = host.reload(module: "reloadable") { failures += 1; XCTFail(e.reason); continue }
+            calls += 1
+            let answer = evaluate("print(v())")
+            latencies.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+            if answer != "\(version * 100 + calls)\n" { failures += 1 }
+        }
+        let after = Resources.now()
+        latencies.sort()
+        let median = latencies[latencies.count / 2], p99 = latencies[min(latencies.count - 1, latencies.count * 99 / 100)]
+        print("soak: \(count) reloads, \(failures) failed calls; latency median \(median) ms, p99 \(p99) ms; "
+              + "fds \(before.fds) -> \(after.fds), mapped copies \(before.mappedCopies) -> \(after.mappedCopies), "
+              + "RSS \(before.rssKiB) -> \(after.rssKiB) KiB; retired versions still loaded \(host.registry.retiredCount)")
+        XCTAssertEqual(failures, 0)
+        XCTAssertEqual(after.fds, before.fds)
+        XCTAssertEqual(after.mappedCopies, before.mappedCopies)
+        XCTAssertLessThan(after.rssKiB - before.rssKiB, 8 * 1024, "RSS grew more than 8 MiB")
+        let copies = (try? FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory()))?.filter { $0.hasPrefix("capsule-plugins-") } ?? []
+        for dir in copies {
+            XCTAssertEqual((try? FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory() + "/" + dir))?.count ?? 0, 0, "a private copy was left in \(dir)")
+        }
+    }
+
     func testReloadOfAModuleNotImported() {
         let host = PluginHost(pluginPaths: [directory], environment: [:])
         guard case .failure(let error) = host.reload(module: "reloadable") else { return XCTFail() }
         XCTAssertTrue(error.reason.contains("is not imported"))
+    }
+}
+
+/// Process resources the soak compares before and after.
+struct Resources {
+    var fds: Int, mappedCopies: Int, rssKiB: Int
+
+    static func now() -> Resources {
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd"))?.count ?? -1
+        let maps = read("/proc/self/maps")
+        let copies = maps.split(separator: "\n").filter { $0.contains("capsule-plugins-") }
+        let mappedCopies = Set(copies.compactMap { $0.split(separator: "/", maxSplits: 1).last }).count
+        let statm = read("/proc/self/statm")
+        let pages = Int(statm.split(separator: " ")[1]) ?? 0
+        return Resources(fds: fds, mappedCopies: mappedCopies, rssKiB: pages * 4)
+    }
+
+    /// A /proc file's text (their size reads as 0, so read to the end).
+    static func read(_ path: String) -> String {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return "0 0" }
+        defer { try? handle.close() }
+        return String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
     }
 }

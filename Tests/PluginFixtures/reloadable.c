@@ -1,5 +1,5 @@
 /* A plugin rebuilt during the hot-reload tests, with -DVERSION=1 or 2 and optional breakage:
- *   -DVERSION=2          value() answers 200 + calls, adds export twice()
+ *   -DVERSION=N          value() answers N * 100 + calls; from 2 on, adds export twice()
  *   -DCHANGE_SIGNATURE   value takes an argument
  *   -DDROP_VALUE         no value export
  *   -DINIT_FAILS         init returns 1
@@ -32,7 +32,7 @@ static int64_t value(int64_t x) { return x; }
 static int64_t value(void) { calls++; return VERSION * 100 + calls; }
 #endif
 static int64_t version(void) { return VERSION; }
-#if VERSION == 2
+#if VERSION >= 2
 static int64_t twice(int64_t x) { return 2 * x; }
 #endif
 
@@ -61,7 +61,7 @@ static const capsule_export exports[] = {
 #endif
 #endif
     {"version", "() -> i64", (void (*)(void))version, 0, "VERSION"},
-#if VERSION == 2
+#if VERSION >= 2
     {"twice", "(i64) -> i64", (void (*)(void))twice, 0, "2 * x"},
 #endif
 };
@@ -78,11 +78,9 @@ static const capsule_plugin plugin = {
 #endif
     .struct_size = sizeof(capsule_plugin),
     .name = "reloadable",
-#if VERSION == 2
-    .version = "2.0.0",
-#else
-    .version = "1.0.0",
-#endif
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+    .version = STRINGIFY(VERSION) ".0.0",
     .description = "Rebuilt by the hot-reload tests",
 #ifdef NEEDS_CAPABILITY
     .capabilities = capabilities,
