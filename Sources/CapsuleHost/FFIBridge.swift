@@ -47,6 +47,7 @@ final class FFIBridge {
         let functions = Dictionary(newPlugin.manifest.exports.map { ($0.name, $0.function) }, uniquingKeysWith: { a, _ in a })
         for binding in bindings {
             if let function = functions[binding.export.name] { binding.function = function }
+            binding.replacedVersion = newPlugin.manifest.version
         }
         let old = plugin
         registry.bind(newPlugin)
@@ -114,6 +115,9 @@ final class ExportBinding {
     let resultLength: UnsafeMutableRawPointer?
     /// An empty C string, passed for empty `str` arguments whose storage has no address.
     let emptyString: UnsafeMutablePointer<CChar>
+    /// The current version after a hot reload (nil before any): handle arguments are then
+    /// checked to come from it (`staleHandle`).
+    var replacedVersion: String?
     /// Struct buffers, callback closures, variadic and errno state, for signatures that
     /// need them (`Signature.needsGeneralPath`); nil otherwise.
     private(set) var extras: CallExtras?

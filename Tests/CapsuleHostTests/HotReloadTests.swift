@@ -153,6 +153,20 @@ final class HotReloadTests: XCTestCase {
         }
     }
 
+    /// A handle made by v1 after the swap: passing it to v2 is a clear error (never a crash),
+    /// it stays destroyable by v1's destructor (v1 stays loaded), and v2's handles work.
+    func testHandleFromTheOldVersion() {
+        build(["-DVERSION=1", "-DWITH_HANDLE"])
+        let (host, evaluate) = session()
+        XCTAssertEqual(evaluate("let b1 = reloadable.make()\nprint(reloadable.peek(b1))"), "1\n")
+        build(["-DVERSION=2", "-DWITH_HANDLE"])
+        guard case .success = host.reload(module: "reloadable") else { return XCTFail("refused") }
+        XCTAssertEqual(evaluate("print(reloadable.peek(b1))"),
+                       "ERROR: error: reloadable.peek: argument 1: handle<reloadable.Box> was made by an earlier version of the plugin, which has been replaced by 2.0.0 (handles do not cross a reload)")
+        XCTAssertEqual(evaluate("let b2 = reloadable.make()\nprint(reloadable.peek(b2))"), "2\n")
+        XCTAssertEqual(host.registry.retiredCount > 0, true, "v1 declares handle types, so it stays loaded")
+    }
+
     func testReloadOfAModuleNotImported() {
         let host = PluginHost(pluginPaths: [directory], environment: [:])
         guard case .failure(let error) = host.reload(module: "reloadable") else { return XCTFail() }

@@ -6,6 +6,7 @@
  *   -DRESTORE_FAILS      restore_state returns 1
  *   -DNEEDS_CAPABILITY   requires fs.read:/ (not granted)
  *   -DWRONG_ABI          built for ABI version 99
+ *   -DWITH_HANDLE        handle type Box: make() -> handle<Box>, peek(handle<Box>) -> i64
  * The counter (calls so far) is the state saved by save_state and restored by restore_state. */
 #include "capsule.h"
 #include <string.h>
@@ -36,6 +37,14 @@ static int64_t version(void) { return VERSION; }
 static int64_t twice(int64_t x) { return 2 * x; }
 #endif
 
+#ifdef WITH_HANDLE
+#include <stdlib.h>
+static void destroy_box(void *p) { free(p); }
+static void *make(void) { int64_t *b = malloc(sizeof *b); *b = VERSION; return b; }
+static int64_t peek(void *b) { return *(int64_t *)b; }
+static const capsule_handle_type handle_types[] = {{"Box", destroy_box}};
+#endif
+
 static void *save_state(size_t *size) {
     int64_t *data = host->alloc(sizeof calls);
     *data = calls;
@@ -61,6 +70,10 @@ static const capsule_export exports[] = {
 #endif
 #endif
     {"version", "() -> i64", (void (*)(void))version, 0, "VERSION"},
+#ifdef WITH_HANDLE
+    {"make", "() -> handle<Box>", (void (*)(void))make, 0, "a Box holding VERSION"},
+    {"peek", "(handle<Box>) -> i64", (void (*)(void))peek, 0, "what the Box holds"},
+#endif
 #if VERSION >= 2
     {"twice", "(i64) -> i64", (void (*)(void))twice, 0, "2 * x"},
 #endif
@@ -84,6 +97,10 @@ static const capsule_plugin plugin = {
     .description = "Rebuilt by the hot-reload tests",
 #ifdef NEEDS_CAPABILITY
     .capabilities = capabilities,
+#endif
+#ifdef WITH_HANDLE
+    .handle_types = handle_types,
+    .handle_type_count = 1,
 #endif
     .exports = exports,
     .export_count = sizeof exports / sizeof exports[0],
