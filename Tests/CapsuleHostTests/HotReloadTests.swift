@@ -1,27 +1,27 @@
 @testable import CapsuleHost
 import Foundation
-import XCTest
+import Testing
 
 /// Hot reload through the embedding API (`PluginHost.reload(module:)`), with the fixture
 /// `reloadable.c` rebuilt into the watched file during the test (compiled beside it, then
 /// renamed over it, as build tools do).
-final class HotReloadTests: XCTestCase {
-    var directory = ""
+@Suite(.serialized) final class HotReloadTests {
+    let directory: String
     var file: String { directory + "/" + PluginHost.fileName(forModule: "reloadable") }
 
-    override func setUp() {
+    init() {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("capsule-reload-\(UUID().uuidString)").path
         try! FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         build(["-DVERSION=1"])
     }
 
-    override func tearDown() { try? FileManager.default.removeItem(atPath: directory) }
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
 
     /// Compiles the fixture with `flags` and renames it over the plugin file.
     func build(_ flags: [String]) {
         let staging = directory + "/staging.so"
-        XCTAssertEqual(Fixtures.compile(source: Paths.fixtures + "/reloadable.c", output: staging, extraArguments: flags), 0)
-        XCTAssertEqual(rename(staging, file), 0)
+        expectEqual(Fixtures.compile(source: Paths.fixtures + "/reloadable.c", output: staging, extraArguments: flags), 0)
+        expectEqual(rename(staging, file), 0)
     }
 
     /// A VM with the fixture imported, and a function evaluating script lines in it.
@@ -39,25 +39,25 @@ final class HotReloadTests: XCTestCase {
             if case .ok = outcome { return printed }
             return printed + "ERROR: " + (outcome.errorText.split(separator: "\n").first.map(String.init) ?? "")
         }
-        XCTAssertEqual(evaluate("import \"reloadable\"\nlet v = reloadable.value\nprint(v())"), "101\n")
+        expectEqual(evaluate("import \"reloadable\"\nlet v = reloadable.value\nprint(v())"), "101\n")
         return (host, evaluate)
     }
 
-    func testReloadSwapsCodeKeepsStateAndFunctionValues() {
+    @Test func testReloadSwapsCodeKeepsStateAndFunctionValues() {
         let (host, evaluate) = session()
-        XCTAssertEqual(evaluate("print(reloadable.value())"), "102\n")
+        expectEqual(evaluate("print(reloadable.value())"), "102\n")
         build(["-DVERSION=2"])
-        guard case .success(let reload) = host.reload(module: "reloadable") else { return XCTFail("refused") }
-        XCTAssertEqual(reload.old.manifest.version, "1.0.0")
-        XCTAssertEqual(reload.new.manifest.version, "2.0.0")
+        guard case .success(let reload) = host.reload(module: "reloadable") else { Issue.record("refused"); return }
+        expectEqual(reload.old.manifest.version, "1.0.0")
+        expectEqual(reload.new.manifest.version, "2.0.0")
         // The counter carried over (2 calls), the module and a function value taken from it
         // before the reload both call the new code.
-        XCTAssertEqual(evaluate("print(reloadable.value())"), "203\n")
-        XCTAssertEqual(evaluate("print(v())"), "204\n")
-        XCTAssertEqual(evaluate("print(reloadable.version())"), "2\n")
+        expectEqual(evaluate("print(reloadable.value())"), "203\n")
+        expectEqual(evaluate("print(v())"), "204\n")
+        expectEqual(evaluate("print(reloadable.version())"), "2\n")
     }
 
-    func testRefusalsKeepTheOldVersionServing() {
+    @Test func testRefusalsKeepTheOldVersionServing() {
         let (host, evaluate) = session()
         let cases: [([String], String)] = [
             (["-DVERSION=2", "-DCHANGE_SIGNATURE"], "changes the signature of 'value' from () -> i64 to (i64) -> i64"),
@@ -71,58 +71,58 @@ final class HotReloadTests: XCTestCase {
         for (flags, message) in cases {
             build(flags)
             switch host.reload(module: "reloadable") {
-            case .success: XCTFail("\(flags) was accepted")
-            case .failure(let error): XCTAssertTrue(error.reason.contains(message), "\(flags): \(error.reason)")
+            case .success: Issue.record("\(flags) was accepted")
+            case .failure(let error): expectTrue(error.reason.contains(message), "\(flags): \(error.reason)")
             }
             expected += 1
-            XCTAssertEqual(evaluate("print(reloadable.value())"), "\(expected)\n", "\(flags)")
+            expectEqual(evaluate("print(reloadable.value())"), "\(expected)\n", "\(flags)")
         }
         // A file written half-way: the first 4 KiB of a good build.
         build(["-DVERSION=2"])
         let whole = FileManager.default.contents(atPath: file)!
-        XCTAssertTrue(FileManager.default.createFile(atPath: file, contents: whole.prefix(4096)))
-        if case .success = host.reload(module: "reloadable") { XCTFail("a truncated file was accepted") }
-        XCTAssertEqual(evaluate("print(reloadable.value())"), "\(expected + 1)\n")
+        expectTrue(FileManager.default.createFile(atPath: file, contents: whole.prefix(4096)))
+        if case .success = host.reload(module: "reloadable") { Issue.record("a truncated file was accepted") }
+        expectEqual(evaluate("print(reloadable.value())"), "\(expected + 1)\n")
         // And garbage.
-        XCTAssertTrue(FileManager.default.createFile(atPath: file, contents: Data(repeating: 0x7f, count: 10000)))
-        if case .success = host.reload(module: "reloadable") { XCTFail("a corrupt file was accepted") }
-        XCTAssertEqual(evaluate("print(reloadable.value())"), "\(expected + 2)\n")
+        expectTrue(FileManager.default.createFile(atPath: file, contents: Data(repeating: 0x7f, count: 10000)))
+        if case .success = host.reload(module: "reloadable") { Issue.record("a corrupt file was accepted") }
+        expectEqual(evaluate("print(reloadable.value())"), "\(expected + 2)\n")
         // A good build still goes through afterwards.
         build(["-DVERSION=2"])
-        guard case .success = host.reload(module: "reloadable") else { return XCTFail("refused") }
-        XCTAssertEqual(evaluate("print(v())"), "\(200 + expected - 100 + 3)\n")
+        guard case .success = host.reload(module: "reloadable") else { Issue.record("refused"); return }
+        expectEqual(evaluate("print(v())"), "\(200 + expected - 100 + 3)\n")
     }
 
-    func testScriptsReloadByHand() {
+    @Test func testScriptsReloadByHand() {
         let (_, evaluate) = session()
         build(["-DVERSION=2", "-DCHANGE_SIGNATURE"])
-        XCTAssertEqual(evaluate("import \"plugins\"\nprint(plugins.reload(\"reloadable\"))"),
+        expectEqual(evaluate("import \"plugins\"\nprint(plugins.reload(\"reloadable\"))"),
                        "ERROR: error: reload of reloadable refused: reloadable 2.0.0 changes the signature of 'value' from () -> i64 to (i64) -> i64")
-        XCTAssertEqual(evaluate("print(plugins.version(\"reloadable\"), v())"), "1.0.0 102\n")
+        expectEqual(evaluate("print(plugins.version(\"reloadable\"), v())"), "1.0.0 102\n")
         build(["-DVERSION=2"])
-        XCTAssertEqual(evaluate("print(plugins.reload(\"reloadable\"), v(), plugins.version(\"reloadable\"))"), "2.0.0 203 2.0.0\n")
+        expectEqual(evaluate("print(plugins.reload(\"reloadable\"), v(), plugins.version(\"reloadable\"))"), "2.0.0 203 2.0.0\n")
     }
 
     /// The soak: reloads alternating v1/v2 builds (renamed over the file each time) with a
     /// call after every reload; prints reload latency (file replaced → new code answered)
     /// and checks descriptors, mapped copies and RSS end flat. CAPSULE_SOAK_RELOADS sets the
     /// count (default 200 to keep `swift test` fast; docs/performance.md uses 1000).
-    func testSoak() {
+    @Test func testSoak() {
         let count = ProcessInfo.processInfo.environment["CAPSULE_SOAK_RELOADS"].flatMap { Int($0) } ?? 200
         let (host, evaluate) = session()
         // v2 and v3 alternate (v1 lacks v2's export twice, so v2 -> v1 is refused).
         let builds = [directory + "/v2.so", directory + "/v3.so"]
-        XCTAssertEqual(Fixtures.compile(source: Paths.fixtures + "/reloadable.c", output: builds[0], extraArguments: ["-DVERSION=2"]), 0)
-        XCTAssertEqual(Fixtures.compile(source: Paths.fixtures + "/reloadable.c", output: builds[1], extraArguments: ["-DVERSION=3"]), 0)
+        expectEqual(Fixtures.compile(source: Paths.fixtures + "/reloadable.c", output: builds[0], extraArguments: ["-DVERSION=2"]), 0)
+        expectEqual(Fixtures.compile(source: Paths.fixtures + "/reloadable.c", output: builds[1], extraArguments: ["-DVERSION=3"]), 0)
         func replace(with build: String) {
             let staging = directory + "/staging.so"
             try! FileManager.default.copyItem(atPath: build, toPath: staging)
-            XCTAssertEqual(rename(staging, file), 0)
+            expectEqual(rename(staging, file), 0)
         }
         // Warm up (first reload of each version), then measure from here.
         for i in 0..<4 {
             replace(with: builds[i % 2])
-            if case .failure(let e) = host.reload(module: "reloadable") { XCTFail(e.reason) }
+            if case .failure(let e) = host.reload(module: "reloadable") { Issue.record(Comment(rawValue: e.reason)) }
         }
         let before = Resources.now()
         var latencies: [Double] = [], failures = 0
@@ -131,7 +131,7 @@ final class HotReloadTests: XCTestCase {
             let version = i % 2 + 2  // the warm-up ended on v3
             replace(with: builds[version - 2])
             let start = DispatchTime.now().uptimeNanoseconds
-            if case .failure(let e) = host.reload(module: "reloadable") { failures += 1; XCTFail(e.reason); continue }
+            if case .failure(let e) = host.reload(module: "reloadable") { failures += 1; Issue.record(Comment(rawValue: e.reason)); continue }
             calls += 1
             let answer = evaluate("print(v())")
             latencies.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
@@ -143,34 +143,34 @@ final class HotReloadTests: XCTestCase {
         print("soak: \(count) reloads, \(failures) failed calls; latency median \(median) ms, p99 \(p99) ms; "
               + "fds \(before.fds) -> \(after.fds), mapped copies \(before.mappedCopies) -> \(after.mappedCopies), "
               + "RSS \(before.rssKiB) -> \(after.rssKiB) KiB; retired versions still loaded \(host.registry.retiredCount)")
-        XCTAssertEqual(failures, 0)
-        XCTAssertEqual(after.fds, before.fds)
-        XCTAssertEqual(after.mappedCopies, before.mappedCopies)
-        XCTAssertLessThan(after.rssKiB - before.rssKiB, 8 * 1024, "RSS grew more than 8 MiB")
+        expectEqual(failures, 0)
+        expectEqual(after.fds, before.fds)
+        expectEqual(after.mappedCopies, before.mappedCopies)
+        expectTrue(after.rssKiB - before.rssKiB < 8 * 1024, "RSS grew more than 8 MiB")
         let copies = (try? FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory()))?.filter { $0.hasPrefix("capsule-plugins-") } ?? []
         for dir in copies {
-            XCTAssertEqual((try? FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory() + "/" + dir))?.count ?? 0, 0, "a private copy was left in \(dir)")
+            expectEqual((try? FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory() + "/" + dir))?.count ?? 0, 0, "a private copy was left in \(dir)")
         }
     }
 
     /// A handle made by v1 after the swap: passing it to v2 is a clear error (never a crash),
     /// it stays destroyable by v1's destructor (v1 stays loaded), and v2's handles work.
-    func testHandleFromTheOldVersion() {
+    @Test func testHandleFromTheOldVersion() {
         build(["-DVERSION=1", "-DWITH_HANDLE"])
         let (host, evaluate) = session()
-        XCTAssertEqual(evaluate("let b1 = reloadable.make()\nprint(reloadable.peek(b1))"), "1\n")
+        expectEqual(evaluate("let b1 = reloadable.make()\nprint(reloadable.peek(b1))"), "1\n")
         build(["-DVERSION=2", "-DWITH_HANDLE"])
-        guard case .success = host.reload(module: "reloadable") else { return XCTFail("refused") }
-        XCTAssertEqual(evaluate("print(reloadable.peek(b1))"),
+        guard case .success = host.reload(module: "reloadable") else { Issue.record("refused"); return }
+        expectEqual(evaluate("print(reloadable.peek(b1))"),
                        "ERROR: error: reloadable.peek: argument 1: handle<reloadable.Box> was made by an earlier version of the plugin, which has been replaced by 2.0.0 (handles do not cross a reload)")
-        XCTAssertEqual(evaluate("let b2 = reloadable.make()\nprint(reloadable.peek(b2))"), "2\n")
-        XCTAssertEqual(host.registry.retiredCount > 0, true, "v1 declares handle types, so it stays loaded")
+        expectEqual(evaluate("let b2 = reloadable.make()\nprint(reloadable.peek(b2))"), "2\n")
+        expectTrue(host.registry.retiredCount > 0, "v1 declares handle types, so it stays loaded")
     }
 
-    func testReloadOfAModuleNotImported() {
+    @Test func testReloadOfAModuleNotImported() {
         let host = PluginHost(pluginPaths: [directory], environment: [:])
-        guard case .failure(let error) = host.reload(module: "reloadable") else { return XCTFail() }
-        XCTAssertTrue(error.reason.contains("is not imported"))
+        guard case .failure(let error) = host.reload(module: "reloadable") else { Issue.record(); return }
+        expectTrue(error.reason.contains("is not imported"))
     }
 }
 
@@ -194,4 +194,12 @@ struct Resources {
         defer { try? handle.close() }
         return String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
     }
+}
+
+private func expectEqual<T: Equatable>(_ a: T, _ b: T, _ comment: String = "", sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(a == b, Comment(rawValue: comment), sourceLocation: sourceLocation)
+}
+
+private func expectTrue(_ condition: Bool, _ comment: String = "", sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(condition, Comment(rawValue: comment), sourceLocation: sourceLocation)
 }
