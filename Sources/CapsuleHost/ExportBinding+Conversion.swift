@@ -73,6 +73,7 @@ extension ExportBinding {
             guard let h = call.handle(index) else { return "expected handle<\(expected)>, got \(got(call, index))" }
             guard h.typeName == expected else { return "expected handle<\(expected)>, got handle<\(h.typeName)>" }
             guard let pointer = h.pointer else { return "expected handle<\(expected)>, got a closed handle<\(expected)>" }
+            if let version = replacedVersion, let message = staleHandle(call, index, expected, version) { return message }
             p.storeBytes(of: pointer, as: UnsafeMutableRawPointer.self)
         case .value:
             // Any value: the plugin gets a reference lent for the call.
@@ -143,5 +144,15 @@ extension ExportBinding {
             }
             return .value(v)
         }
+    }
+
+    /// After a hot reload: a handle made by a replaced version (its destructor is not the
+    /// current version's) is refused, not handed to code that may lay it out differently.
+    @inline(never)
+    func staleHandle(_ call: NativeCall, _ index: Int, _ expected: String, _ version: String) -> String? {
+        let made = call.handleDestructor(index).map { unsafeBitCast($0, to: UnsafeRawPointer.self) }
+        let current = destructor(expected).map { unsafeBitCast($0, to: UnsafeRawPointer.self) }
+        guard made != current else { return nil }
+        return "handle<\(expected)> was made by an earlier version of the plugin, which has been replaced by \(version) (handles do not cross a reload)"
     }
 }

@@ -9,12 +9,16 @@ import CFFI
 ///
 /// A bridge belongs to one VM (one thread at a time); the `LoadedPlugin` it binds is shared.
 final class FFIBridge {
-    let plugin: LoadedPlugin
+    /// The version this VM's calls go to; a hot reload replaces it (see `rebind`).
+    private(set) var plugin: LoadedPlugin
     let context: CallContext
+    let registry: PluginRegistry
     private var bindings: [ExportBinding] = []
 
-    init(plugin: LoadedPlugin, enforcer: CapabilityEnforcer? = nil) {
+    init(plugin: LoadedPlugin, registry: PluginRegistry, enforcer: CapabilityEnforcer? = nil) {
         self.plugin = plugin
+        self.registry = registry
+        registry.bind(plugin)
         context = CallContext(pluginName: plugin.manifest.name, enforcer: enforcer)
         let moduleName = plugin.manifest.name
         bindings = plugin.prepared.map { prepared in
@@ -34,6 +38,24 @@ final class FFIBridge {
                 body: { call in binding.invoke(call) })
         })
     }
+
+    /// Repoints every export at `newPlugin`'s function of the same name. The caller has
+    /// checked (`ReloadCheck`) that each has the identical signature, so the prepared call
+    /// interfaces, plans and storage stay valid. Runs on the VM's thread between calls.
+    /// Exports the new version adds are not bound into modules already imported.
+    func rebind(to newPlugin: LoadedPlugin) {
+        let functions = Dictionary(newPlugin.manifest.exports.map { ($0.name, $0.function) }, uniquingKeysWith: { a, _ in a })
+        for binding in bindings {
+            if let function = functions[binding.export.name] { binding.function = function }
+            binding.replacedVersion = newPlugin.manifest.version
+        }
+        let old = plugin
+        registry.bind(newPlugin)
+        plugin = newPlugin
+        registry.unbind(old)
+    }
+
+    deinit { registry.unbind(plugin) }
 
     /// The name handles of `type` carry in this plugin: `module.Type`.
     func qualifiedHandleName(_ type: String) -> String { plugin.manifest.name + "." + type }
@@ -69,7 +91,8 @@ final class ExportBinding {
     let qualifiedName: String
 
     // Copied out of `export` so a call touches no strings or arrays.
-    let function: @convention(c) () -> Void
+    /// The C function; a hot reload repoints it (`FFIBridge.rebind`), so every call reads it here.
+    var function: @convention(c) () -> Void
     let cif: UnsafeMutablePointer<ffi_cif>
     let closesHandle: Bool
     let resultKind: TypeKind
@@ -92,6 +115,9 @@ final class ExportBinding {
     let resultLength: UnsafeMutableRawPointer?
     /// An empty C string, passed for empty `str` arguments whose storage has no address.
     let emptyString: UnsafeMutablePointer<CChar>
+    /// The current version after a hot reload (nil before any): handle arguments are then
+    /// checked to come from it (`staleHandle`).
+    var replacedVersion: String?
     /// Struct buffers, callback closures, variadic and errno state, for signatures that
     /// need them (`Signature.needsGeneralPath`); nil otherwise.
     private(set) var extras: CallExtras?

@@ -15,6 +15,21 @@ public final class LoadedPlugin: @unchecked Sendable {
     let hostAPI: UnsafeMutablePointer<capsule_host_api>
     /// One prepared call interface per export, in the manifest's order.
     let prepared: [PreparedExport]
+    /// How many VMs' bridges bind this version (guarded by the registry's mutex).
+    var bindingCount = 0
+
+    /// Why this version must stay loaded once replaced, even when no VM binds it; empty when
+    /// it can be closed then. Conservative: a handle it created may still be alive in some
+    /// VM (handles do not yet keep their version alive), and C code that calls script
+    /// callbacks may be on the stack of the reload.
+    var retirementBlockers: [String] {
+        var reasons = image.unloadBlockers
+        if !manifest.handleTypes.isEmpty { reasons.append("declares handle types (handles it made may outlive the swap)") }
+        if manifest.exports.contains(where: { $0.signature.description.contains("callback<") }) {
+            reasons.append("takes script callbacks (its code may be on the stack)")
+        }
+        return reasons
+    }
 
     init(manifest: PluginManifest, path: String, image: ELFImage, library: UnsafeMutableRawPointer,
          hostAPI: UnsafeMutablePointer<capsule_host_api>, prepared: [PreparedExport]) {
@@ -24,6 +39,22 @@ public final class LoadedPlugin: @unchecked Sendable {
         self.library = library
         self.hostAPI = hostAPI
         self.prepared = prepared
+    }
+
+    /// Closes a version that never served a call (a reload refused it after its init ran):
+    /// runs its deinit hook, then dlcloses it unless `image.unloadBlockers` says the loader
+    /// would keep it mapped anyway. Returns the blockers (empty when it was closed).
+    /// NOTE: only for versions no VM has bound: nothing can refer to its code or handles.
+    @discardableResult
+    func discardUnused() -> [String] {
+        if let deinitHook = manifest.deinitHook {
+            _ = CallContext(pluginName: manifest.name).run { deinitHook() }
+        }
+        let blockers = image.unloadBlockers
+        guard blockers.isEmpty else { return blockers }
+        DynamicLibrary.close(library)
+        hostAPI.deallocate()
+        return []
     }
 }
 

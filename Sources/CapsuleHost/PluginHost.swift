@@ -12,6 +12,7 @@ import Glibc
 /// every power they give is checked against the VM's `Configuration.policy` (and each
 /// plugin's calls to the host API against that plugin's grants), and written to `audit`
 /// when given (docs/security.md). `import "ffi"` needs an `ffi` grant.
+/// `plugins` manages plugins from scripts (`PluginsModule.swift`: reload, version).
 ///
 /// ```swift
 /// let vm = VM()
@@ -30,7 +31,7 @@ public final class PluginHost {
     /// Where capability uses are recorded, if anywhere (`--audit FILE`).
     public let audit: AuditLog?
     let registry: PluginRegistry
-    private var bridges: [String: FFIBridge] = [:]
+    var bridges: [String: FFIBridge] = [:]
     /// The policy enforcer of the VM this host is installed on (deny-all before `install`).
     private(set) var enforcer: CapabilityEnforcer
     private lazy var rawFFI = RawFFI(enforcer: enforcer)
@@ -84,6 +85,7 @@ public final class PluginHost {
         case "fs": return .found(fsModule.moduleDefinition())
         case "env": return .found(envModule.moduleDefinition())
         case "time": return .found(timeModule.moduleDefinition())
+        case "plugins": return .found(pluginsModule())
         default: break
         }
         if let bridge = bridges[name] { return .found(bridge.moduleDefinition()) }
@@ -100,12 +102,28 @@ public final class PluginHost {
                 guard plugin.manifest.name == name else {
                     return .failed(PluginLoadError(path: path, reason: "the plugin is named '\(plugin.manifest.name)', not '\(name)'").description)
                 }
-                let bridge = FFIBridge(plugin: plugin, enforcer: enforcer)
+                let bridge = FFIBridge(plugin: plugin, registry: registry, enforcer: enforcer)
                 bridges[name] = bridge
                 return .found(bridge.moduleDefinition())
             }
         }
         return .notFound(tried: tried)
+    }
+
+    /// Hot-reloads plugin `module` (already imported into this host's VM) from its file, and
+    /// repoints this VM's bound exports at the new version: calls made after this returns
+    /// run the new code. Call it on the VM's thread between calls (a native function such as
+    /// `plugins.reload` is such a point). On refusal nothing changes and the old version
+    /// keeps serving; the error says why.
+    /// NOTE: other VMs sharing the registry keep calling the version they bound until they
+    /// reload too; old versions are never dlclosed yet (see docs/plugins.md).
+    public func reload(module: String) -> Result<PluginRegistry.Reload, PluginLoadError> {
+        guard let bridge = bridges[module] else {
+            return .failure(PluginLoadError(path: module, reason: "plugin \(module) is not imported, so it cannot be reloaded"))
+        }
+        let result = registry.reload(realPath: bridge.plugin.path, enforcer: enforcer)
+        if case .success(let reload) = result { bridge.rebind(to: reload.new) }
+        return result
     }
 
     /// The directory holding the running executable (from /proc/self/exe), or nil.

@@ -43,6 +43,12 @@ public struct PluginManifest: Sendable {
     /// The handle types, in descriptor order.
     public var handleTypes: [HandleType]
     nonisolated(unsafe) var initHook: (@convention(c) (UnsafePointer<capsule_host_api>?) -> Int32)?
+    /// Runs before the library is closed.
+    nonisolated(unsafe) var deinitHook: (@convention(c) () -> Void)?
+    /// Hot reload: the old version's state, as bytes allocated with `host->alloc` (or NULL).
+    nonisolated(unsafe) var saveState: (@convention(c) (UnsafeMutablePointer<Int>?) -> UnsafeMutableRawPointer?)?
+    /// Hot reload: the new version receives the old version's bytes and version; 0 is success.
+    nonisolated(unsafe) var restoreState: (@convention(c) (UnsafeRawPointer?, Int, UnsafePointer<CChar>?) -> Int32)?
 
     /// The ABI version this host implements.
     public static let hostABIVersion = UInt32(CAPSULE_ABI_VERSION)
@@ -77,6 +83,9 @@ public struct PluginManifest: Sendable {
             version: d.version.map { String(cString: $0) } ?? "",
             description: d.description.map { String(cString: $0) } ?? "",
             abiVersion: abi, capabilities: [], exports: [], handleTypes: [], initHook: d.`init`)
+        manifest.deinitHook = d.deinit
+        manifest.saveState = d.save_state
+        manifest.restoreState = d.restore_state
 
         if var c = d.capabilities {
             while let capability = c.pointee {

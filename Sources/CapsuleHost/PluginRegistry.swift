@@ -13,7 +13,10 @@ public final class PluginRegistry: @unchecked Sendable {
     public static let shared = PluginRegistry()
 
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private var byPath: [String: LoadedPlugin] = [:]
+    var byPath: [String: LoadedPlugin] = [:]
+    /// Versions a reload replaced. They stay open (see docs/plugins.md, "Hot reload"): VMs
+    /// may still hold handles they created.
+    var retired: [LoadedPlugin] = []
     private var failures: [String: PluginLoadError] = [:]
 
     init() {
@@ -29,8 +32,8 @@ public final class PluginRegistry: @unchecked Sendable {
     }
 
     func load(realPath: String, enforcer: CapabilityEnforcer) -> Result<LoadedPlugin, PluginLoadError> {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+        lock()
+        defer { unlock() }
         if let plugin = byPath[realPath] {
             // Loaded for another VM: this VM's policy must admit it too.
             if let refusal = PluginLoader.admissionRefusal(plugin.manifest, enforcer: enforcer) {
@@ -46,6 +49,9 @@ public final class PluginRegistry: @unchecked Sendable {
         }
         return result
     }
+
+    func lock() { pthread_mutex_lock(mutex) }
+    func unlock() { pthread_mutex_unlock(mutex) }
 
     /// Every loaded plugin: module name → version → plugin.
     public var modules: [String: [String: LoadedPlugin]] {

@@ -94,6 +94,11 @@ package typealias NativeEntry = @convention(thin) (_ target: UnsafeMutableRawPoi
         let h = args[i].obj(ObjHandle.self)
         return (rt.describe(h.pointee.typeName, quoted: false), h.pointee.pointer)
     }
+    /// The destructor a handle argument was made with (which plugin version made it).
+    package func handleDestructor(_ i: Int) -> (@convention(c) (UnsafeMutableRawPointer?) -> Void)? {
+        guard args[i].isObject(.handle) else { return nil }
+        return args[i].obj(ObjHandle.self).pointee.destructor
+    }
     /// Runs a handle's destructor now (at most once) and marks it closed.
     package func closeHandle(_ i: Int) {
         guard args[i].isObject(.handle) else { return }

@@ -1,0 +1,122 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Hot reload at the registry: load the file again from a fresh private copy, check the new
+/// version against the current one, migrate state, and make it current for the path.
+extension PluginRegistry {
+    /// What a successful reload replaced.
+    public struct Reload: Sendable {
+        /// The version that was current.
+        public let old: LoadedPlugin
+        /// The version now current.
+        public let new: LoadedPlugin
+    }
+
+    /// Reloads the plugin at `realPath`, which must already be loaded. Refuses, leaving the
+    /// current version current, when: the file does not load (truncated, corrupt, no entry,
+    /// ABI mismatch, init fails, a required capability `policy` does not grant the plugin,
+    /// an import beyond its grants); the new version is a
+    /// different module; an export of the current version is missing or its signature text
+    /// changed; or the new version's restore_state hook fails.
+    public func reload(realPath: String, policy: Policy = .none) -> Result<Reload, PluginLoadError> {
+        reload(realPath: realPath, enforcer: CapabilityEnforcer(policy: policy, audit: nil))
+    }
+
+    func reload(realPath: String, enforcer: CapabilityEnforcer) -> Result<Reload, PluginLoadError> {
+        lock()
+        defer { unlock() }
+        guard let old = byPath[realPath] else {
+            return .failure(PluginLoadError(path: realPath, reason: "not loaded, so it cannot be reloaded"))
+        }
+        let new: LoadedPlugin
+        switch PluginLoader.load(path: realPath, enforcer: enforcer) {
+        case .success(let p): new = p
+        case .failure(let e): return .failure(e)
+        }
+        // A refused new version has run its init but served no call: its deinit runs and it
+        // is closed (unless it can never unload).
+        if let reason = Self.incompatibility(old: old.manifest, new: new.manifest) ?? Self.migrateState(from: old, to: new) {
+            new.discardUnused()
+            return .failure(PluginLoadError(path: realPath, reason: reason))
+        }
+        byPath[realPath] = new
+        retired.append(old)
+        closeUnusedRetired()
+        return .success(Reload(old: old, new: new))
+    }
+
+    /// A VM's bridge binds `plugin` (its calls go there).
+    func bind(_ plugin: LoadedPlugin) {
+        lock()
+        plugin.bindingCount += 1
+        unlock()
+    }
+
+    /// A VM's bridge stopped binding `plugin` (it rebound, or the VM went away): a replaced
+    /// version nothing binds is closed when `retirementBlockers` allows.
+    func unbind(_ plugin: LoadedPlugin) {
+        lock()
+        defer { unlock() }
+        plugin.bindingCount -= 1
+        closeUnusedRetired()
+    }
+
+    /// The number of replaced versions still loaded (for tests and the soak).
+    public var retiredCount: Int {
+        lock()
+        defer { unlock() }
+        return retired.count
+    }
+
+    /// Runs deinit and dlcloses every replaced version that no VM binds and that has no
+    /// retirement blockers. Called with the mutex held.
+    private func closeUnusedRetired() {
+        retired.removeAll { plugin in
+            guard plugin.bindingCount == 0, plugin.retirementBlockers.isEmpty else { return false }
+            plugin.discardUnused()
+            return true
+        }
+    }
+
+    /// Why `new` cannot replace `old`, or nil: same module name; every export of `old` exists
+    /// in `new` with the identical signature text (`Signature.description`) and flags.
+    static func incompatibility(old: PluginManifest, new: PluginManifest) -> String? {
+        guard old.name == new.name else {
+            return "the new file is plugin '\(new.name)', not '\(old.name)'"
+        }
+        let exports = Dictionary(new.exports.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        for export in old.exports {
+            guard let replacement = exports[export.name] else {
+                return "\(old.name) \(new.version) removes export '\(export.name)', which is in use"
+            }
+            let before = export.signature.description, after = replacement.signature.description
+            guard before == after, export.closesHandle == replacement.closesHandle else {
+                return "\(old.name) \(new.version) changes the signature of '\(export.name)' from \(before) to \(after)"
+            }
+        }
+        return nil
+    }
+
+    /// Runs the old version's save_state and hands the bytes to the new version's
+    /// restore_state; nil on success, else why not.
+    static func migrateState(from old: LoadedPlugin, to new: LoadedPlugin) -> String? {
+        guard let restore = new.manifest.restoreState else { return nil }
+        var size = 0
+        var data: UnsafeMutableRawPointer? = nil
+        if let save = old.manifest.saveState {
+            let context = CallContext(pluginName: old.manifest.name)
+            _ = context.run { data = save(&size) }
+        }
+        defer { if let data { Glibc.free(data) } }
+        let context = CallContext(pluginName: new.manifest.name)
+        let (status, raised) = old.manifest.version.withCString { version in
+            context.run { restore(UnsafeRawPointer(data), data == nil ? 0 : size, version) }
+        }
+        if status != 0 {
+            let why = raised.map { ": \($0)" } ?? ""
+            return "\(new.manifest.name) \(new.manifest.version)'s restore_state failed with status \(status)\(why)"
+        }
+        return nil
+    }
+}

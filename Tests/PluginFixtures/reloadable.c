@@ -1,0 +1,112 @@
+/* A plugin rebuilt during the hot-reload tests, with -DVERSION=1 or 2 and optional breakage:
+ *   -DVERSION=N          value() answers N * 100 + calls; from 2 on, adds export twice()
+ *   -DCHANGE_SIGNATURE   value takes an argument
+ *   -DDROP_VALUE         no value export
+ *   -DINIT_FAILS         init returns 1
+ *   -DRESTORE_FAILS      restore_state returns 1
+ *   -DNEEDS_CAPABILITY   requires fs.read:/ (not granted)
+ *   -DWRONG_ABI          built for ABI version 99
+ *   -DWITH_HANDLE        handle type Box: make() -> handle<Box>, peek(handle<Box>) -> i64
+ * The counter (calls so far) is the state saved by save_state and restored by restore_state. */
+#include "capsule.h"
+#include <string.h>
+
+#ifndef VERSION
+#define VERSION 1
+#endif
+
+static const capsule_host_api *host;
+static int64_t calls;
+
+static int init(const capsule_host_api *api) {
+    host = api;
+#ifdef INIT_FAILS
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+#ifdef CHANGE_SIGNATURE
+static int64_t value(int64_t x) { return x; }
+#else
+static int64_t value(void) { calls++; return VERSION * 100 + calls; }
+#endif
+static int64_t version(void) { return VERSION; }
+#if VERSION >= 2
+static int64_t twice(int64_t x) { return 2 * x; }
+#endif
+
+#ifdef WITH_HANDLE
+#include <stdlib.h>
+static void destroy_box(void *p) { free(p); }
+static void *make(void) { int64_t *b = malloc(sizeof *b); *b = VERSION; return b; }
+static int64_t peek(void *b) { return *(int64_t *)b; }
+static const capsule_handle_type handle_types[] = {{"Box", destroy_box}};
+#endif
+
+static void *save_state(size_t *size) {
+    int64_t *data = host->alloc(sizeof calls);
+    *data = calls;
+    *size = sizeof calls;
+    return data;
+}
+
+static int restore_state(const void *data, size_t size, const char *from_version) {
+    (void)from_version;
+#ifdef RESTORE_FAILS
+    return 1;
+#endif
+    if (data && size == sizeof calls) memcpy(&calls, data, sizeof calls);
+    return 0;
+}
+
+static const capsule_export exports[] = {
+#ifndef DROP_VALUE
+#ifdef CHANGE_SIGNATURE
+    {"value", "(i64) -> i64", (void (*)(void))value, 0, "x"},
+#else
+    {"value", "() -> i64", (void (*)(void))value, 0, "VERSION * 100 + calls"},
+#endif
+#endif
+    {"version", "() -> i64", (void (*)(void))version, 0, "VERSION"},
+#ifdef WITH_HANDLE
+    {"make", "() -> handle<Box>", (void (*)(void))make, 0, "a Box holding VERSION"},
+    {"peek", "(handle<Box>) -> i64", (void (*)(void))peek, 0, "what the Box holds"},
+#endif
+#if VERSION >= 2
+    {"twice", "(i64) -> i64", (void (*)(void))twice, 0, "2 * x"},
+#endif
+};
+
+#ifdef NEEDS_CAPABILITY
+static const char *const capabilities[] = {"fs.read:/", NULL};
+#endif
+
+static const capsule_plugin plugin = {
+#ifdef WRONG_ABI
+    .abi_version = 99,
+#else
+    .abi_version = CAPSULE_ABI_VERSION,
+#endif
+    .struct_size = sizeof(capsule_plugin),
+    .name = "reloadable",
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+    .version = STRINGIFY(VERSION) ".0.0",
+    .description = "Rebuilt by the hot-reload tests",
+#ifdef NEEDS_CAPABILITY
+    .capabilities = capabilities,
+#endif
+#ifdef WITH_HANDLE
+    .handle_types = handle_types,
+    .handle_type_count = 1,
+#endif
+    .exports = exports,
+    .export_count = sizeof exports / sizeof exports[0],
+    .init = init,
+    .save_state = save_state,
+    .restore_state = restore_state,
+};
+
+CAPSULE_PLUGIN(plugin)
