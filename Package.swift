@@ -6,6 +6,8 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "capsule", targets: ["capsule"]),
+        // Runs one isolated plugin, locked down; the host looks for it next to itself.
+        .executable(name: "capsule-worker", targets: ["capsule-worker"]),
         .library(name: "CapsuleCore", targets: ["CapsuleCore"]),
         .library(name: "CapsuleHost", targets: ["CapsuleHost"]),
         // Bundled plugins: SwiftPM names the file lib<product>.so, which is what
@@ -24,7 +26,16 @@ let package = Package(
         ),
         .target(name: "CapsuleSDK", path: "sdk", exclude: ["README.md"], sources: ["src"], publicHeadersPath: "include"),
         .systemLibrary(name: "CFFI", path: "Sources/CFFI"),
-        .target(name: "CapsuleHost", dependencies: ["CapsuleCore", "CapsuleSDK", "CFFI"]),
+        // The host ↔ worker protocol (shared-memory layout), header-only C.
+        .target(name: "CapsuleIsolation"),
+        .target(name: "CapsuleHost", dependencies: ["CapsuleCore", "CapsuleSDK", "CFFI", "CapsuleIsolation"]),
+        // The isolated plugin worker: C, so what runs next to the plugin under seccomp is small
+        // and makes only the system calls it is written to make.
+        .executableTarget(
+            name: "capsule-worker",
+            dependencies: ["CapsuleSDK", "CapsuleIsolation"],
+            linkerSettings: [.linkedLibrary("ffi")]
+        ),
         .target(
             name: "CapsuleCMath",
             dependencies: ["CapsuleSDK"],

@@ -32,12 +32,23 @@ struct VMOptions: ParsableArguments {
     )
     var allowFFI = false
 
+    @Option(
+        name: .customLong("isolate"),
+        help: ArgumentHelp(
+            "Run plugin NAME in a locked-down worker process (repeatable).",
+            discussion: "The plugin's code then runs under Landlock and seccomp with only its grants; a crash, a hang or a blocked system call becomes a catchable error and the worker restarts on the next call. See docs/isolation.md.",
+            valueName: "name"
+        )
+    )
+    var isolate: [String] = []
+
     @Flag(help: "Collect garbage on every allocation (slow; finds GC bugs).")
     var gcStress = false
 
     /// A VM configured from these options, with the plugin host installed.
     func makeVM(arguments: [String] = []) -> VM {
-        makeVirtualMachine(configuration(arguments: arguments), pluginPaths: pluginPaths, allowFFI: allowFFI)
+        makeVirtualMachine(configuration(arguments: arguments), pluginPaths: pluginPaths, allowFFI: allowFFI,
+                           isolation: isolate.isEmpty ? .none : .plugins(Set(isolate)))
     }
 
     /// A VM configuration from these options, the script's arguments and the environment.
@@ -63,9 +74,11 @@ struct VMOptions: ParsableArguments {
 
 /// A VM with the plugin host installed: every VM the CLI creates goes through here, so
 /// scripts can `import` native plugins wherever they run.
-/// Raw FFI (`import "ffi"`) only with `allowFFI` (`--allow-ffi`).
-func makeVirtualMachine(_ configuration: Configuration = Configuration(), pluginPaths: [String] = [], allowFFI: Bool = false) -> VM {
+/// Raw FFI (`import "ffi"`) only with `allowFFI` (`--allow-ffi`); `isolation` (`--isolate`)
+/// says which plugins run in worker processes.
+func makeVirtualMachine(_ configuration: Configuration = Configuration(), pluginPaths: [String] = [], allowFFI: Bool = false,
+                        isolation: IsolationPolicy = .none) -> VM {
     let vm = VM(configuration: configuration)
-    PluginHost(pluginPaths: pluginPaths, allowFFI: allowFFI).install(on: vm)
+    PluginHost(pluginPaths: pluginPaths, allowFFI: allowFFI, isolation: isolation).install(on: vm)
     return vm
 }

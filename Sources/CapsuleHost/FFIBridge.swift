@@ -157,6 +157,23 @@ final class ExportBinding {
     /// The general path: check and convert every argument, call through libffi, convert the
     /// result and any out-parameters.
     func invoke(_ call: NativeCall) -> Value {
+        if let failure = storeArguments(call) { return failure }
+        let previous = context.enter()
+        ffi_call(cif, function, result, argumentPointers)
+        context.leave(previous)
+        if closesHandle { call.closeHandle(0) }
+        if let message = context.raised {
+            context.raised = nil
+            return raised(call, message)
+        }
+        return convertResults(call)
+    }
+
+    /// Checks every argument and writes it into the argument storage (and clears the out
+    /// slots and a bytes result's length). Returns nil, or the failed call's value after
+    /// raising the argument error. Shared by in-process and isolated calls.
+    @inline(__always)
+    func storeArguments(_ call: NativeCall) -> Value? {
         var scriptIndex = 0
         for i in 0..<plan.count {
             let p = plan[i]
@@ -170,14 +187,12 @@ final class ExportBinding {
             scriptIndex &+= 1
         }
         resultLength?.storeBytes(of: 0, as: UInt64.self)
-        let previous = context.enter()
-        ffi_call(cif, function, result, argumentPointers)
-        context.leave(previous)
-        if closesHandle { call.closeHandle(0) }
-        if let message = context.raised {
-            context.raised = nil
-            return raised(call, message)
-        }
+        return nil
+    }
+
+    /// Converts the result in `result` (and the out slots) into the call's value. Shared by
+    /// in-process and isolated calls.
+    func convertResults(_ call: NativeCall) -> Value {
         if !hasOutParameters {
             switch convertResult(call, resultKind, handle: plan.count, from: result, widened: true) {
             case .value(let v): return v

@@ -23,8 +23,11 @@ public final class PluginHost {
     /// Whether `import "ffi"` (raw FFI from scripts) is allowed. Default deny: scripts that
     /// can call any C function can do anything the process can.
     public let allowFFI: Bool
+    /// Which plugins run isolated, in a locked-down worker process (docs/isolation.md).
+    public let isolation: IsolationPolicy
     let registry: PluginRegistry
     private var bridges: [String: FFIBridge] = [:]
+    private var isolated: [String: IsolatedPlugin] = [:]
     private lazy var rawFFI = RawFFI()
 
     /// The error `import "ffi"` fails with when FFI is not allowed.
@@ -32,11 +35,13 @@ public final class PluginHost {
 
     /// A host searching `pluginPaths`, then `CAPSULE_PLUGIN_PATH` as found in `environment`
     /// (the process's environment when nil). `allowFFI` makes the raw FFI module `ffi`
-    /// importable (the `--allow-ffi` flag).
+    /// importable (the `--allow-ffi` flag). `isolation` says which plugins run in a worker
+    /// process instead of the host (each VM gets its own worker per isolated plugin).
     public init(pluginPaths: [String] = [], environment: [String: String]? = nil,
-                registry: PluginRegistry = .shared, allowFFI: Bool = false) {
+                registry: PluginRegistry = .shared, allowFFI: Bool = false, isolation: IsolationPolicy = .none) {
         self.pluginPaths = pluginPaths
         self.allowFFI = allowFFI
+        self.isolation = isolation
         let variable = environment.map { $0["CAPSULE_PLUGIN_PATH"] } ?? getenv("CAPSULE_PLUGIN_PATH").map { String(cString: $0) }
         environmentPaths = (variable ?? "").split(separator: ":", omittingEmptySubsequences: true).map(String.init)
         self.registry = registry
@@ -62,12 +67,22 @@ public final class PluginHost {
     func resolve(_ name: String, directory: String?) -> NativeModuleLookup {
         if name == "ffi" { return allowFFI ? .found(rawFFI.moduleDefinition()) : .failed(Self.ffiDenied) }
         if let bridge = bridges[name] { return .found(bridge.moduleDefinition()) }
+        if let plugin = isolated[name] { return .found(plugin.moduleDefinition()) }
         guard isIdentifier(name) else { return .notFound(tried: []) }
         let tried = candidates(for: name, importerDirectory: directory)
         for path in tried {
             guard let real = realpath(path, nil) else { continue }
             let realPath = String(cString: real)
             free(real)
+            if let settings = isolation.settings(name) {
+                // Isolated: the plugin's code never runs in this process.
+                switch IsolatedPlugin.load(path: path, realPath: realPath, name: name, settings: settings) {
+                case .failure(let error): return .failed(error.description)
+                case .success(let plugin):
+                    isolated[name] = plugin
+                    return .found(plugin.moduleDefinition())
+                }
+            }
             switch registry.load(realPath: realPath) {
             case .failure(let error):
                 return .failed(PluginLoadError(path: path, reason: error.reason).description)
