@@ -37,8 +37,9 @@ public struct IsolationSettings: Sendable, Equatable {
     public var openFilesLimit: Int
     /// The largest file the worker may write (RLIMIT_FSIZE), in bytes.
     public var fileSizeLimit: Int
-    /// The size of the shared buffer carrying str/bytes/buf arguments and results; a call
-    /// whose payload does not fit fails with a clear error.
+    /// The size of the shared buffer carrying str/bytes/buf arguments and results (one
+    /// call's arguments and results together); a call whose payload does not fit fails with
+    /// a clear error. Pages are only allocated when touched.
     public var bufferSize: Int
     /// The worker executable; nil: `$CAPSULE_WORKER`, else `capsule-worker` next to the
     /// running executable (where `swift build` puts it).
@@ -49,7 +50,7 @@ public struct IsolationSettings: Sendable, Equatable {
                 connectPorts: Ports = .none, bindPorts: Ports = .none, environment: [String: String] = [:],
                 callDeadline: Double = 10, startDeadline: Double = 10,
                 memoryLimit: Int = 1 << 30, openFilesLimit: Int = 64, fileSizeLimit: Int = 1 << 30,
-                bufferSize: Int = 1 << 20, workerPath: String? = nil) {
+                bufferSize: Int = 16 << 20, workerPath: String? = nil) {
         self.readablePaths = readablePaths
         self.writablePaths = writablePaths
         self.connectPorts = connectPorts

@@ -9,7 +9,7 @@ import CapsuleIsolation
 /// Started with `posix_spawn`, never `fork`: the host is multithreaded, and a forked copy of
 /// it would hold other threads' locks. The worker gets fd 3 (shared memory), fd 4 (socket),
 /// stdin from /dev/null, stdout and stderr on the host's stderr, and an environment holding
-/// only the granted variables.
+/// only the granted variables (and SWIFT_BACKTRACE=enable=no).
 ///
 /// Everything the worker writes is hostile: the host reads each response field once, checks
 /// it, and copies payloads out before using them.
@@ -120,7 +120,12 @@ final class WorkerProcess {
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
 
         let argv: [UnsafeMutablePointer<CChar>?] = [strdup("capsule-worker"), nil]
-        let envp: [UnsafeMutablePointer<CChar>?] = environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        // NOTE: SwiftPM links every executable, even a C one, against the Swift runtime, whose
+        // crash handler would try to start swift-backtrace (blocked) and print noise; the
+        // host reports the worker's crashes itself.
+        var variables = environment
+        variables["SWIFT_BACKTRACE"] = "enable=no"
+        let envp: [UnsafeMutablePointer<CChar>?] = variables.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { for p in argv + envp { free(p) } }
         var pid: pid_t = 0
         let status = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)

@@ -448,9 +448,10 @@ static void call(uint32_t index) {
         uint64_t n = p->header.result_kind == CAPSULE_ISO_KIND_STR ? strlen(pointer) : bytes_length;
         int64_t at = copy_out(&used, pointer, n);
         if (at < 0) {
-            respond_text(CAPSULE_ISO_FAILED, "the %s result (%llu bytes) is larger than the isolation buffer (%llu bytes)",
-                         p->header.result_kind == CAPSULE_ISO_KIND_STR ? "str" : "bytes",
-                         (unsigned long long)n, (unsigned long long)data_size);
+            uint64_t start = shared->response_offset;
+            respond_text(CAPSULE_ISO_FAILED, "the %s result of %llu bytes does not fit in the isolation buffer (%llu bytes left of %llu; raise IsolationSettings.bufferSize)",
+                         p->header.result_kind == CAPSULE_ISO_KIND_STR ? "str" : "bytes", (unsigned long long)n,
+                         (unsigned long long)(start < data_size ? data_size - start : 0), (unsigned long long)data_size);
             return;
         }
         result = (capsule_iso_slot){(uint64_t)at, n};
@@ -523,8 +524,19 @@ int main(int argc, char **argv) {
     memcpy(path, data + config.plugin_path_offset, config.plugin_path_length);
     path[config.plugin_path_length] = 0;
 
+    /* The configuration's strings, copied: responses reuse the data area. */
+    uint64_t strings_size = (uint64_t)config.plugin_path_offset + config.plugin_path_length + 1;
+    for (uint32_t i = 0; i < config.path_count + config.load_path_count && i < CAPSULE_ISO_MAX_PATHS; i++) {
+        uint64_t end = (uint64_t)config.paths[i].offset + config.paths[i].length + 1;
+        if (end > strings_size) strings_size = end;
+    }
+    if (strings_size > data_size) start_failed("bad configuration strings");
+    uint8_t *strings = malloc(strings_size);
+    if (!strings) start_failed("out of memory");
+    memcpy(strings, data, strings_size);
+
     char error[1024];
-    if (capsule_lockdown_stage1(&config, data, data_size, error, sizeof error) != 0)
+    if (capsule_lockdown_stage1(&config, strings, strings_size, error, sizeof error) != 0)
         start_failed("cannot lock down the worker: %s", error);
 
     void *library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -547,7 +559,7 @@ int main(int argc, char **argv) {
         current_seq = seq;
         switch (shared->op) {
         case CAPSULE_ISO_OP_INIT: {
-            if (capsule_lockdown_stage2(&config, data, data_size, error, sizeof error) != 0) {
+            if (capsule_lockdown_stage2(&config, strings, strings_size, error, sizeof error) != 0) {
                 respond_text(CAPSULE_ISO_FAILED, "cannot lock down the worker: %s", error);
                 _exit(0);
             }

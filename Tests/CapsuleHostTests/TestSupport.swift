@@ -17,7 +17,7 @@ enum Paths {
 enum Fixtures {
     static let names = ["no_entry", "wrong_abi", "wrong_size", "bad_signature", "duplicate_export",
                         "null_function", "init_fails", "needs_capability", "bad_export_name",
-                        "undeclared_handle", "good"]
+                        "undeclared_handle", "good", "sneaky", "unruly"]
 
     /// The directory holding the compiled fixtures (compiled on first use).
     static let directory: String = {
@@ -55,14 +55,15 @@ final class OutputCapture: @unchecked Sendable {
 
 /// Runs `source` in a fresh VM with a plugin host searching `pluginPaths` (and the build
 /// directory, where libcapsule_cmath.so is). Returns what it printed, then "ERROR: " and
-/// the error report's first line when it failed.
-func run(_ source: String, pluginPaths: [String] = [], gcStress: Bool = false) -> String {
+/// the error report's first line when it failed. `isolation` says which plugins run in a
+/// worker process.
+func run(_ source: String, pluginPaths: [String] = [], gcStress: Bool = false, isolation: IsolationPolicy = .none) -> String {
     let capture = OutputCapture()
     var configuration = Configuration()
     configuration.gcStress = gcStress
     configuration.output = { capture.append($0) }
     let vm = VM(configuration: configuration)
-    PluginHost(pluginPaths: pluginPaths, environment: [:]).install(on: vm)
+    PluginHost(pluginPaths: pluginPaths, environment: [:], isolation: isolation).install(on: vm)
     let outcome = vm.run(source: source, name: "test.cap")
     if case .ok = outcome { return capture.text }
     let firstLine = outcome.errorText.split(separator: "\n", omittingEmptySubsequences: false).first ?? ""
