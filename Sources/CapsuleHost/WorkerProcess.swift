@@ -40,8 +40,10 @@ final class WorkerProcess {
     private(set) var seq: UInt32 = 1
     private var reaped = false
 
-    /// How long the host spins for a response before it sleeps in poll().
-    static let spinNanoseconds: UInt64 = 50_000
+    /// How long the host spins (then spins yielding) for a response before it sleeps in poll().
+    static let spinNanoseconds: UInt64 = 100_000
+    /// Spins with only a pause instruction before yielding (~2 µs).
+    static let pureSpins = 512
 
     private init(pid: pid_t, socket: Int32, mapping: UnsafeMutableRawPointer, mappingSize: Int, dataSize: Int) {
         self.pid = pid
@@ -154,9 +156,16 @@ final class WorkerProcess {
             let r = capsule_iso_load_acquire(responseSeq)
             if r == expected { return nil }
             if r != expected &- 1 { return fail(.brokeProtocol("it wrote response number \(r) while request \(expected) was in flight")) }
-            capsule_iso_pause()
             spins &+= 1
-            if spins & 255 == 0 && Self.now() &- start > Self.spinNanoseconds { break }
+            // NOTE: pure spinning catches a quick answer from a worker running on another
+            // core; past ~2 µs, yielding lets a worker waiting for this core run (the
+            // machine may have fewer free cores than runnable processes).
+            if spins < Self.pureSpins {
+                capsule_iso_pause()
+            } else {
+                sched_yield()
+                if spins & 15 == 0 && Self.now() &- start > Self.spinNanoseconds { break }
+            }
         }
         let limit = start &+ UInt64(deadline * 1e9)
         while true {

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <ffi.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -141,8 +142,10 @@ static uint64_t now_ns(void) {
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
-/* How long the worker spins for the next request before it sleeps. */
-#define SPIN_NS 50000u
+/* How long the worker spins for the next request before it sleeps, and how many of the
+ * first spins are a bare pause instruction (~2 µs). */
+#define SPIN_NS 100000u
+#define PURE_SPINS 512u
 
 static void exit_if_host_gone(void) {
     struct pollfd p = { .fd = CAPSULE_ISO_SOCKET_FD, .events = POLLIN };
@@ -155,8 +158,14 @@ static uint32_t wait_request(uint32_t last) {
     for (unsigned i = 1;; i++) {
         uint32_t seq = capsule_iso_load_acquire(&shared->request_seq);
         if (seq != last) return seq;
-        capsule_iso_pause();
-        if ((i & 255) == 0 && now_ns() - start > SPIN_NS) break;
+        /* Pure spinning first (the host answers within microseconds when it has a core);
+         * then yielding, so a host waiting for this core gets it. */
+        if (i < PURE_SPINS) {
+            capsule_iso_pause();
+        } else {
+            sched_yield();
+            if ((i & 15) == 0 && now_ns() - start > SPIN_NS) break;
+        }
     }
     for (;;) {
         capsule_iso_store(&shared->worker_idle, 1);
