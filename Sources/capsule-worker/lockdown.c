@@ -16,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -296,8 +297,7 @@ static const uint32_t allowed[] = {
     __NR_pselect6, __NR_epoll_create1, __NR_epoll_ctl, __NR_epoll_wait, __NR_epoll_pwait, __NR_eventfd2,
     __NR_timerfd_create, __NR_timerfd_settime, __NR_timerfd_gettime,
     /* sockets already open (the worker's socketpair; TCP sockets when net is granted) */
-    __NR_connect, __NR_bind, __NR_listen, __NR_accept, __NR_accept4, __NR_sendto, __NR_recvfrom, __NR_sendmsg,
-    __NR_recvmsg, __NR_shutdown, __NR_getsockname, __NR_getpeername, __NR_setsockopt, __NR_getsockopt,
+    __NR_connect, __NR_bind, __NR_listen, __NR_accept, __NR_accept4, __NR_recvfrom, __NR_recvmsg, __NR_shutdown, __NR_getsockname, __NR_getpeername, __NR_setsockopt, __NR_getsockopt,
     /* memory (PROT_EXEC is refused by the stage-2 filter) */
     __NR_mmap, __NR_munmap, __NR_mremap, __NR_mprotect, __NR_madvise, __NR_brk, __NR_msync, __NR_mincore,
     /* threads, synchronisation, scheduling */
@@ -330,14 +330,20 @@ static int seccomp_allow_list(const capsule_iso_config *c, char *error, size_t e
     prologue(&p);
     for (size_t i = 0; i < sizeof killed / sizeof killed[0]; i++) verdict(&p, killed[i], KILL);
     for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++) verdict(&p, allowed[i], ALLOW);
-    /* threads only: clone must carry CLONE_THREAD; clone3 (flags in memory, which a filter
-     * cannot read) says ENOSYS, and glibc falls back to clone. */
-    emit(&p, BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 0, 4);
+    /* threads only: clone must carry CLONE_THREAD and no namespace flag; clone3 (flags in
+     * memory, which a filter cannot read) says ENOSYS, and glibc falls back to clone. */
+    const uint32_t namespaces = CLONE_NEWNS | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC
+                              | CLONE_NEWUTS | CLONE_NEWCGROUP;
+    emit(&p, BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 0, 5);
     emit(&p, BPF_LD | BPF_W | BPF_ABS, arg_low(0), 0, 0);
-    emit(&p, BPF_JMP | BPF_JSET | BPF_K, CLONE_THREAD, 0, 1);
+    emit(&p, BPF_JMP | BPF_JSET | BPF_K, CLONE_THREAD, 0, 2);
+    emit(&p, BPF_JMP | BPF_JSET | BPF_K, namespaces, 1, 0);
     RET(&p, ALLOW);
     RET(&p, DENY(EPERM));
     verdict(&p, __NR_clone3, DENY(ENOSYS));
+    /* sending, but not TCP Fast Open, which connects from inside sendto/sendmsg */
+    deny_if_arg_has(&p, __NR_sendto, 3, MSG_FASTOPEN);
+    deny_if_arg_has(&p, __NR_sendmsg, 2, MSG_FASTOPEN);
     /* signals only to itself (abort() is tgkill(getpid(), tid, SIGABRT)) */
     uint64_t self = (uint64_t)getpid();
     allow_if_arg_equals(&p, __NR_kill, 0, self);
@@ -350,14 +356,18 @@ static int seccomp_allow_list(const capsule_iso_config *c, char *error, size_t e
                                        PR_GET_SECCOMP, PR_SET_SECCOMP, PR_GET_DUMPABLE, 0x53564d41 /* PR_SET_VMA */ };
     allow_if_arg_in(&p, __NR_prctl, 0, prctls, sizeof prctls / sizeof prctls[0]);
     if (c->net_flags & CAPSULE_ISO_NET_SOCKETS) {
-        /* TCP over IPv4/IPv6 only: Landlock restricts TCP ports, nothing restricts UDP. */
-        emit(&p, BPF_JMP | BPF_JEQ | BPF_K, __NR_socket, 0, 8);
+        /* TCP over IPv4/IPv6 only (protocol 0 or IPPROTO_TCP: not SCTP or MPTCP): Landlock
+         * restricts TCP ports, nothing restricts UDP. */
+        emit(&p, BPF_JMP | BPF_JEQ | BPF_K, __NR_socket, 0, 11);
         emit(&p, BPF_LD | BPF_W | BPF_ABS, arg_low(0), 0, 0);
         emit(&p, BPF_JMP | BPF_JEQ | BPF_K, AF_INET, 1, 0);
-        emit(&p, BPF_JMP | BPF_JEQ | BPF_K, AF_INET6, 0, 4);
+        emit(&p, BPF_JMP | BPF_JEQ | BPF_K, AF_INET6, 0, 7);
         emit(&p, BPF_LD | BPF_W | BPF_ABS, arg_low(1), 0, 0);
         emit(&p, BPF_ALU | BPF_AND | BPF_K, 0xf, 0, 0);
-        emit(&p, BPF_JMP | BPF_JEQ | BPF_K, SOCK_STREAM, 0, 1);
+        emit(&p, BPF_JMP | BPF_JEQ | BPF_K, SOCK_STREAM, 0, 4);
+        emit(&p, BPF_LD | BPF_W | BPF_ABS, arg_low(2), 0, 0);
+        emit(&p, BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 0);
+        emit(&p, BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_TCP, 0, 1);
         RET(&p, ALLOW);
         RET(&p, DENY(EPERM));
     }

@@ -55,6 +55,31 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: dir + "-elsewhere.txt"))
     }
 
+    /// A listening TCP socket on 127.0.0.1 and its port.
+    static func listener() -> (fd: Int32, port: UInt16) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        listen(fd, 8)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return (fd, UInt16(bigEndian: address.sin_port))
+    }
+
+    @Test func networkGrantsAreTCPPortsOnly() {
+        let (a, portA) = Self.listener(), (b, portB) = Self.listener()
+        defer { close(a); close(b) }
+        let source = """
+            import "unruly"
+            print(unruly.connect_port(\(portA)), unruly.connect_port(\(portB)), unruly.udp_socket())
+            """
+        #expect(isolated(source) == "-\(EPERM) -\(EPERM) -\(EPERM)\n")
+        #expect(isolated(source, IsolationSettings(connectPorts: .only([portA]))) == "0 -\(EACCES) -\(EPERM)\n")
+        #expect(isolated(source, IsolationSettings(connectPorts: .any)) == "0 0 -\(EPERM)\n")
+    }
+
     @Test func thePluginRunsInAnotherProcess() {
         let output = isolated("""
             import "unruly"

@@ -9,6 +9,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include "capsule.h"
 
 static const capsule_host_api *host;
@@ -78,6 +81,25 @@ static int64_t write_file(const char *path, const uint8_t *data, size_t size) {
     return n < 0 ? -errno : n;
 }
 
+/* Connects to 127.0.0.1:port over TCP: 0, or -errno (of socket() or connect()). */
+static int64_t connect_port(int64_t port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -errno;
+    struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int status = connect(fd, (struct sockaddr *)&address, sizeof address) == 0 ? 0 : -errno;
+    close(fd);
+    return status;
+}
+
+/* A UDP socket's descriptor (closed again), or -errno. */
+static int64_t udp_socket(void) {
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    if (fd < 0) return -errno;
+    close(fd);
+    return fd;
+}
+
 /* Sets every byte of `buffer` to `value`. */
 static void fill(uint8_t *buffer, size_t size, int64_t value) { memset(buffer, (int)value, size); }
 
@@ -125,6 +147,8 @@ static const capsule_export exports[] = {
     {"note", "(str) -> void", (void (*)(void))note, 0, "logs the message"},
     {"read_file", "(str) -> i64", (void (*)(void))read_file, 0, "bytes read, or -errno"},
     {"write_file", "(str, bytes) -> i64", (void (*)(void))write_file, 0, "bytes written, or -errno"},
+    {"connect_port", "(i64) -> i64", (void (*)(void))connect_port, 0, "TCP connect to 127.0.0.1:port"},
+    {"udp_socket", "() -> i64", (void (*)(void))udp_socket, 0, "socket(AF_INET, SOCK_DGRAM)"},
     {"fill", "(buf, i64) -> void", (void (*)(void))fill, 0, "memset"},
     {"repeat", "(bytes, i64) -> bytes", (void (*)(void))repeat, 0, "data * times"},
     {"upper", "(str) -> str", (void (*)(void))upper, 0, "ASCII upper case"},
