@@ -14,6 +14,7 @@ let package = Package(
         // `import "cmath"` looks for.
         .library(name: "capsule_cmath", type: .dynamic, targets: ["CapsuleCMath"]),
         .library(name: "capsule_zlib", type: .dynamic, targets: ["CapsuleZlib"]),
+        .library(name: "capsule_sqlite", type: .dynamic, targets: ["CapsuleSQLite"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -50,6 +51,14 @@ let package = Package(
             publicHeadersPath: ".",
             cSettings: [.unsafeFlags(["-fvisibility=hidden"])],
             linkerSettings: [.linkedLibrary("z")]
+        ),
+        .target(
+            name: "CapsuleSQLite",
+            dependencies: ["CapsuleSDK"],
+            path: "Plugins/sqlite",
+            publicHeadersPath: ".",
+            cSettings: [.unsafeFlags(["-fvisibility=hidden"])],
+            linkerSettings: [.linkedLibrary("sqlite3")]
         ),
         .systemLibrary(name: "CReadline", path: "Sources/CReadline"),
         .target(

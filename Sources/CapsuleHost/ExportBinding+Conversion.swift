@@ -71,6 +71,9 @@ extension ExportBinding {
             guard h.typeName == expected else { return "expected handle<\(expected)>, got handle<\(h.typeName)>" }
             guard let pointer = h.pointer else { return "expected handle<\(expected)>, got a closed handle<\(expected)>" }
             p.storeBytes(of: pointer, as: UnsafeMutableRawPointer.self)
+        case .value:
+            // Any value: the plugin gets a reference lent for the call.
+            p.storeBytes(of: context.reference(to: call.value(index)), as: UInt64.self)
         case .void:
             return "void is not an argument type"
         }
@@ -123,6 +126,13 @@ extension ExportBinding {
             return .value(call.bytesValue(UnsafeBufferPointer(start: data, count: Int(count))))
         case .buf:
             return .error("\(type.name) is not a result type")
+        case .value:
+            let ref = p.load(as: UInt64.self)
+            if ref == 0 { return .value(call.nilValue) }  // CAPSULE_NO_VALUE
+            guard let v = context.resolve(ref) else {
+                return .error("the result is not a valid capsule_value (made in another call, released, or never made)")
+            }
+            return .value(v)
         }
     }
 }

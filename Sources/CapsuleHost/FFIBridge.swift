@@ -73,6 +73,8 @@ final class ExportBinding {
     let closesHandle: Bool
     let resultKind: TypeKind
     let hasOutParameters: Bool
+    /// True when a parameter or the result is `value`: calls lend values (HostAPI+Values.swift).
+    let usesValues: Bool
     let plan: UnsafeMutableBufferPointer<ParameterPlan>
     /// For handle parameters (by parameter index) and a handle result (last): the handle
     /// type's qualified name, `module.Type`; "" elsewhere.
@@ -106,6 +108,7 @@ final class ExportBinding {
         let signature = prepared.export.signature
         resultKind = signature.result.kind
         hasOutParameters = signature.parameters.contains { $0.isOut }
+        usesValues = signature.result == .value || signature.parameters.contains { $0.type == .value }
         handleNames = (signature.parameters.map(\.type) + [signature.result]).map {
             if case .handle(let name) = $0 { handleName(name) } else { "" }
         }
@@ -157,6 +160,8 @@ final class ExportBinding {
     /// The general path: check and convert every argument, call through libffi, convert the
     /// result and any out-parameters.
     func invoke(_ call: NativeCall) -> Value {
+        let enclosingValues = usesValues ? context.openValues(call) : nil
+        defer { if usesValues { context.closeValues(restoring: enclosingValues) } }
         if let failure = storeArguments(call) { return failure }
         let previous = context.enter()
         ffi_call(cif, function, result, argumentPointers)

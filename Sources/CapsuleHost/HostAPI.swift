@@ -11,6 +11,11 @@ final class CallContext {
     @exclusivity(unchecked) var raised: String?
     /// NOTE: a copy of `currentKey`, so the per-call path skips the static's lazy-init check.
     private let key: pthread_key_t
+    /// The values lent to the plugin during the current call of an export whose signature
+    /// uses `value` (nil in other calls); see HostAPI+Values.swift.
+    @exclusivity(unchecked) var values: ValueScope?
+    /// Numbers value scopes, so a reference from one call is refused in another.
+    @exclusivity(unchecked) var valueSerial: UInt32 = 0
 
     init(pluginName: String) {
         self.pluginName = pluginName
@@ -88,7 +93,30 @@ enum HostAPI {
                 let shown = name.map { String(cString: $0) } ?? "NULL"
                 HostAPI.deny("getenv('\(shown)')")
                 return nil
-            }
+            },
+            value_kind: HostValues.kind,
+            value_type_name: HostValues.typeName,
+            value_bool: HostValues.bool,
+            value_int: HostValues.int,
+            value_float: HostValues.float,
+            value_string: HostValues.string,
+            value_bytes: HostValues.bytes,
+            value_length: HostValues.length,
+            list_get: HostValues.listGet,
+            map_next: HostValues.mapNext,
+            map_get: HostValues.mapGet,
+            new_nil: HostValues.newNil,
+            new_bool: HostValues.newBool,
+            new_int: HostValues.newInt,
+            new_float: HostValues.newFloat,
+            new_string: HostValues.newString,
+            new_bytes: HostValues.newBytes,
+            new_list: HostValues.newList,
+            list_push: HostValues.listPush,
+            new_map: HostValues.newMap,
+            map_set: HostValues.mapSet,
+            values_mark: HostValues.mark,
+            values_release: HostValues.release
         ))
         return table
     }

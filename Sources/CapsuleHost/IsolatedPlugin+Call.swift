@@ -23,6 +23,9 @@ extension IsolatedPlugin {
     static let slotSize = MemoryLayout<capsule_iso_slot>.stride
 
     func invoke(_ b: ExportBinding, index: Int, _ call: NativeCall) -> Value {
+        if b.usesValues {
+            return call.raise("\(b.qualifiedName): `value` arguments and results cannot cross into an isolated plugin yet (run plugin \(name) in-process)")
+        }
         if let failure = b.storeArguments(call) { return failure }
         if worker == nil, let error = restart() { return call.raise("\(b.qualifiedName): \(error.message)") }
         let w = worker!

@@ -82,6 +82,7 @@ final class PreparedExport {
         case .f32: cffi_type_float()
         case .f64: cffi_type_double()
         case .ptr, .str, .bytes, .buf, .handle: cffi_type_pointer()
+        case .value: cffi_type_uint64()
         }
     }
 }

@@ -98,6 +98,9 @@ final class RawFFI {
         if types.contains(where: { if case .handle = $0 { true } else { false } }) {
             return call.raise("ffi.bind: signature '\(signatureText)' for '\(symbol)': handle<T> is not supported in raw FFI (use ptr)")
         }
+        if types.contains(.value) {
+            return call.raise("ffi.bind: signature '\(signatureText)' for '\(symbol)': value is only for plugins (it needs the host API)")
+        }
         let address: UnsafeMutableRawPointer
         switch DynamicLibrary.lookup(symbol, in: library.handle) {
         case .failure(let error): return call.raise("ffi.bind: no symbol '\(symbol)' in \(library.displayName): \(error)")

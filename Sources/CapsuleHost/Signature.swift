@@ -5,7 +5,7 @@
 /// signature := '(' [param (',' param)*] ')' '->' type
 /// param     := ['out'] type
 /// type      := void | bool | i8 | i16 | i32 | i64 | u8 | u16 | u32 | u64 | f32 | f64
-///            | ptr | str | bytes | buf | handle '<' Name '>'
+///            | ptr | str | bytes | buf | handle '<' Name '>' | value
 /// ```
 public struct Signature: Equatable, Sendable, CustomStringConvertible {
     /// One parameter: its type, and whether C receives a pointer to write a result through.
@@ -57,6 +57,9 @@ public enum ValueType: Equatable, Hashable, Sendable, CustomStringConvertible {
     case buf
     /// A pointer the plugin created, typed by the handle type's name.
     case handle(String)
+    /// Any script value, as a `capsule_value` reference the host API inspects and builds
+    /// (valid for the call).
+    case value
 
     /// The scalar types, by their names in signatures.
     static let named: [String: ValueType] = [
@@ -64,6 +67,7 @@ public enum ValueType: Equatable, Hashable, Sendable, CustomStringConvertible {
         "i8": .i8, "i16": .i16, "i32": .i32, "i64": .i64,
         "u8": .u8, "u16": .u16, "u32": .u32, "u64": .u64,
         "f32": .f32, "f64": .f64, "ptr": .ptr, "str": .str, "bytes": .bytes, "buf": .buf,
+        "value": .value,
     ]
 
     /// The name as written in signatures.
@@ -86,6 +90,7 @@ public enum ValueType: Equatable, Hashable, Sendable, CustomStringConvertible {
         case .bytes: "bytes"
         case .buf: "buf"
         case .handle(let name): "handle<\(name)>"
+        case .value: "value"
         }
     }
 
@@ -109,13 +114,14 @@ public enum ValueType: Equatable, Hashable, Sendable, CustomStringConvertible {
         case .bytes: .bytes
         case .buf: .buf
         case .handle: .handle
+        case .value: .value
         }
     }
 
     /// True for the types an `out` parameter may have (fixed-size scalars).
     var canBeOut: Bool {
         switch self {
-        case .void, .str, .bytes, .buf, .handle: false
+        case .void, .str, .bytes, .buf, .handle, .value: false
         default: true
         }
     }
@@ -125,6 +131,7 @@ public enum ValueType: Equatable, Hashable, Sendable, CustomStringConvertible {
 /// on without reference counting.
 enum TypeKind: UInt8 {
     case void, bool, i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, ptr, str, bytes, buf, handle
+    case value
 
     /// The range of an integer type as Int64 bounds (u64's upper bound is clipped to
     /// Int64.max, the largest script int); nil for non-integers.

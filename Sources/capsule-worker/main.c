@@ -89,6 +89,34 @@ static int host_open_file(const char *path, int flags, int mode) {
 /* The worker's environment holds only the variables the plugin is granted. */
 static const char *host_getenv(const char *name) { return name ? getenv(name) : NULL; }
 
+/* The value functions (SCRIPT VALUES in capsule.h) need the VM's heap, which is in the host:
+ * isolated plugins do not have them yet. Each raises and fails, as the host's do outside a
+ * call that uses `value`. */
+static void no_values(void) { host_raise("script values (the `value` type) are not available to an isolated plugin yet"); }
+static int value_kind(capsule_value v) { (void)v; no_values(); return -1; }
+static const char *value_type_name(capsule_value v) { (void)v; no_values(); return NULL; }
+static int value_bool(capsule_value v, bool *out) { (void)v; (void)out; no_values(); return -1; }
+static int value_int(capsule_value v, int64_t *out) { (void)v; (void)out; no_values(); return -1; }
+static int value_float(capsule_value v, double *out) { (void)v; (void)out; no_values(); return -1; }
+static const char *value_string(capsule_value v, size_t *n) { (void)v; (void)n; no_values(); return NULL; }
+static const uint8_t *value_bytes(capsule_value v, size_t *n) { (void)v; (void)n; no_values(); return NULL; }
+static int64_t value_length(capsule_value v) { (void)v; no_values(); return -1; }
+static capsule_value list_get(capsule_value l, size_t i) { (void)l; (void)i; no_values(); return CAPSULE_NO_VALUE; }
+static int map_next(capsule_value m, size_t *c, capsule_value *k, capsule_value *v) { (void)m; (void)c; (void)k; (void)v; no_values(); return -1; }
+static capsule_value map_get(capsule_value m, capsule_value k) { (void)m; (void)k; no_values(); return CAPSULE_NO_VALUE; }
+static capsule_value new_nil(void) { no_values(); return CAPSULE_NO_VALUE; }
+static capsule_value new_bool(bool b) { (void)b; no_values(); return CAPSULE_NO_VALUE; }
+static capsule_value new_int(int64_t i) { (void)i; no_values(); return CAPSULE_NO_VALUE; }
+static capsule_value new_float(double d) { (void)d; no_values(); return CAPSULE_NO_VALUE; }
+static capsule_value new_string(const char *s, size_t n) { (void)s; (void)n; no_values(); return CAPSULE_NO_VALUE; }
+static capsule_value new_bytes(const uint8_t *s, size_t n) { (void)s; (void)n; no_values(); return CAPSULE_NO_VALUE; }
+static capsule_value new_list(size_t n) { (void)n; no_values(); return CAPSULE_NO_VALUE; }
+static int list_push(capsule_value l, capsule_value v) { (void)l; (void)v; no_values(); return -1; }
+static capsule_value new_map(void) { no_values(); return CAPSULE_NO_VALUE; }
+static int map_set(capsule_value m, capsule_value k, capsule_value v) { (void)m; (void)k; (void)v; no_values(); return -1; }
+static size_t values_mark(void) { no_values(); return 0; }
+static void values_release(size_t mark) { (void)mark; no_values(); }
+
 static capsule_host_api host_api = {
     .abi_version = CAPSULE_ABI_VERSION,
     .size = sizeof(capsule_host_api),
@@ -98,6 +126,13 @@ static capsule_host_api host_api = {
     .free = host_free,
     .open_file = host_open_file,
     .getenv = host_getenv,
+    .value_kind = value_kind, .value_type_name = value_type_name, .value_bool = value_bool,
+    .value_int = value_int, .value_float = value_float, .value_string = value_string,
+    .value_bytes = value_bytes, .value_length = value_length, .list_get = list_get,
+    .map_next = map_next, .map_get = map_get, .new_nil = new_nil, .new_bool = new_bool,
+    .new_int = new_int, .new_float = new_float, .new_string = new_string, .new_bytes = new_bytes,
+    .new_list = new_list, .list_push = list_push, .new_map = new_map, .map_set = map_set,
+    .values_mark = values_mark, .values_release = values_release,
 };
 
 /* ---- responses ---- */

@@ -17,7 +17,7 @@ enum Paths {
 enum Fixtures {
     static let names = ["no_entry", "wrong_abi", "wrong_size", "bad_signature", "duplicate_export",
                         "null_function", "init_fails", "needs_capability", "bad_export_name",
-                        "undeclared_handle", "good", "sneaky", "unruly"]
+                        "undeclared_handle", "good", "values", "sneaky", "unruly"]
 
     /// The directory holding the compiled fixtures (compiled on first use).
     static let directory: String = {

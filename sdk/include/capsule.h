@@ -27,9 +27,10 @@
  *   uint8_t* then size_t, borrowed; as a result: a returned const uint8_t* plus a hidden
  *   last size_t* argument the length is written through), buf (uint8_t* then size_t: a
  *   mutable byte buffer),
- *   handle<Name> (a pointer the plugin created, typed by Name), and `out T` parameters,
- *   returned to the script as extra results. Every argument is checked against its
- *   declared type on every call before the function runs.
+ *   handle<Name> (a pointer the plugin created, typed by Name), value (any script value,
+ *   as a capsule_value: see SCRIPT VALUES), and `out T` parameters, returned to the
+ *   script as extra results. Every argument is checked against its declared type on every
+ *   call before the function runs.
  *
  * MEMORY OWNERSHIP
  *   - Arguments of type str, bytes and buf point into VM-owned memory that is valid only
@@ -43,6 +44,24 @@
  *     function declared with CAPSULE_EXPORT_CLOSES_HANDLE is called with it). After that
  *     the pointer is never passed to the plugin again: a call with a closed handle is a
  *     script error.
+ *
+ * SCRIPT VALUES
+ *   A parameter or result of type `value` is a capsule_value: a reference to a script
+ *   value of any type (nil, bool, int, float, string, bytes, list, map, …), lent for one
+ *   call like a JNI local reference. The host API's value functions (value_kind …
+ *   values_release, at the end of capsule_host_api) inspect references and make new ones;
+ *   they work only during a call of an export whose signature mentions `value`.
+ *   - Every reference the host hands out (the arguments, and each value_* / list_get /
+ *     map_next / map_get / new_* result) keeps its value alive until the export returns,
+ *     even across collections, unless released earlier with values_release. After that it
+ *     is invalid: never keep one in plugin state (copy the data instead).
+ *   - A `value` result is one of the call's references (or CAPSULE_NO_VALUE for nil); the
+ *     script receives the value it refers to.
+ *   - A function given an invalid reference (from another call, released, or made up)
+ *     raises and fails; a type mismatch (value_int on a string) only fails.
+ *   - Building a large result: take values_mark() before each item, push the item into its
+ *     list or map, then values_release(mark): the container keeps the item alive, and the
+ *     references made for it are not held until the call returns.
  *
  * ERRORS
  *   A function reports failure by calling host->raise(message) and returning; whatever
@@ -75,6 +94,26 @@ extern "C" {
 
 /* Export flags. */
 #define CAPSULE_EXPORT_CLOSES_HANDLE 0x1u /* the first argument (a handle) is destroyed after the call */
+
+/*
+ * A reference to a script value, lent for the current call (see SCRIPT VALUES). Opaque: only
+ * compare it with CAPSULE_NO_VALUE, which is never a valid reference.
+ */
+typedef uint64_t capsule_value;
+#define CAPSULE_NO_VALUE ((capsule_value)0)
+
+/* What capsule_host_api.value_kind returns. */
+#define CAPSULE_KIND_NIL 0
+#define CAPSULE_KIND_BOOL 1
+#define CAPSULE_KIND_INT 2      /* signed 64-bit */
+#define CAPSULE_KIND_FLOAT 3    /* double */
+#define CAPSULE_KIND_STRING 4   /* immutable UTF-8 text */
+#define CAPSULE_KIND_BYTES 5
+#define CAPSULE_KIND_LIST 6
+#define CAPSULE_KIND_MAP 7      /* insertion-ordered; keys are any value but nil */
+#define CAPSULE_KIND_FUNCTION 8
+#define CAPSULE_KIND_HANDLE 9
+#define CAPSULE_KIND_OTHER 10   /* class, instance, module, error: value_type_name tells which */
 
 /* Log levels for capsule_host_api.log. */
 #define CAPSULE_LOG_DEBUG 0
@@ -122,6 +161,68 @@ typedef struct capsule_host_api {
      */
     int (*open_file)(const char *path, int flags, int mode);   /* returns an fd */
     const char *(*getenv)(const char *name);                   /* NULL when denied or unset */
+
+    /*
+     * Script values (see SCRIPT VALUES above). Callable only during a call of an export
+     * whose signature uses `value`; anywhere else each one raises and fails. Any of them
+     * given an invalid reference raises and fails. Failing means returning -1, NULL or
+     * CAPSULE_NO_VALUE as the declaration says.
+     */
+
+    /* The value's kind, CAPSULE_KIND_*; -1 on failure. */
+    int (*value_kind)(capsule_value v);
+    /* The name type() gives the value's type ("int", "map", "instance", …): static text. */
+    const char *(*value_type_name)(capsule_value v);
+    /* Each stores the value in *out and returns 0 when v has that kind, else returns -1
+     * without raising. value_float also takes an int, converted to double. */
+    int (*value_bool)(capsule_value v, bool *out);
+    int (*value_int)(capsule_value v, int64_t *out);
+    int (*value_float)(capsule_value v, double *out);
+    /*
+     * A string's UTF-8 bytes, NUL-terminated after *length bytes (the text itself may
+     * contain NUL bytes), and a bytes value's contents (never NULL, even when empty). NULL
+     * without raising when v is of another kind. The memory is the VM's: read-only, valid
+     * until the export returns (or v is released). `length` may be NULL.
+     */
+    const char *(*value_string)(capsule_value v, size_t *length);
+    const uint8_t *(*value_bytes)(capsule_value v, size_t *length);
+    /* Items of a list, entries of a map, bytes of a string or bytes value; -1 otherwise
+     * (without raising). */
+    int64_t (*value_length)(capsule_value v);
+    /* A list's item at `index` (0-based); raises when v is not a list or index is out of range. */
+    capsule_value (*list_get)(capsule_value list, size_t index);
+    /*
+     * Iterates a map in insertion order: set *cursor = 0, then each call stores the next
+     * entry's references in *key and *value (either may be NULL) and returns 1, or returns 0
+     * at the end. -1 (raising) when v is not a map. Don't change the map while iterating.
+     */
+    int (*map_next)(capsule_value map, size_t *cursor, capsule_value *key, capsule_value *value);
+    /* The value under `key` (strings compare by text), or CAPSULE_NO_VALUE without raising
+     * when absent; raises when `map` is not a map. */
+    capsule_value (*map_get)(capsule_value map, capsule_value key);
+
+    /* New values. Each returns a new reference, or CAPSULE_NO_VALUE having raised. */
+    capsule_value (*new_nil)(void);
+    capsule_value (*new_bool)(bool b);
+    capsule_value (*new_int)(int64_t i);
+    capsule_value (*new_float)(double d);
+    /* Copies `length` bytes (data may be NULL when length is 0); fails unless valid UTF-8. */
+    capsule_value (*new_string)(const char *data, size_t length);
+    /* Copies `length` bytes (data may be NULL when length is 0). */
+    capsule_value (*new_bytes)(const uint8_t *data, size_t length);
+    /* An empty list; `capacity` is a hint. */
+    capsule_value (*new_list)(size_t capacity);
+    /* Appends `item` to `list`. 0, or -1 having raised. */
+    int (*list_push)(capsule_value list, capsule_value item);
+    capsule_value (*new_map)(void);
+    /* Sets map[key] = value (replacing). 0, or -1 having raised (not a map, nil key). */
+    int (*map_set)(capsule_value map, capsule_value key, capsule_value value);
+
+    /* How many references the call holds: a mark for values_release. */
+    size_t (*values_mark)(void);
+    /* Releases every reference made after `mark` (they become invalid); values still
+     * reachable otherwise (pushed into a list, set in a map, an argument) stay alive. */
+    void (*values_release)(size_t mark);
 } capsule_host_api;
 
 /* True when a host API table has the member `m` (for plugins built against newer headers). */

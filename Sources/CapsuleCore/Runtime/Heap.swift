@@ -307,7 +307,8 @@ extension Runtime {
             m.pointee.names.free()
         case .handle:
             let hd = p.assumingMemoryBound(to: ObjHandle.self)
-            if let d = hd.pointee.destructor { d(hd.pointee.pointer) }
+            // A closed handle (pointer nil) had its destructor run already: never run it twice.
+            if let d = hd.pointee.destructor, let pointer = hd.pointee.pointer { d(pointer) }
         }
         bytesAllocated -= size
         objectCount -= 1
