@@ -23,9 +23,9 @@ extension IsolatedPlugin {
     static let slotSize = MemoryLayout<capsule_iso_slot>.stride
 
     func invoke(_ b: ExportBinding, index: Int, _ call: NativeCall) -> Value {
-        if b.usesValues {
-            return call.raise("\(b.qualifiedName): `value` arguments and results cannot cross into an isolated plugin yet (run plugin \(name) in-process)")
-        }
+        // `value` results are lent into a scope, as in-process, so the binding converts them.
+        let enclosingValues = b.usesValues ? context.openValues(call) : nil
+        defer { if b.usesValues { context.closeValues(restoring: enclosingValues) } }
         if let failure = b.storeArguments(call) { return failure }
         if worker == nil, let error = restart() { return call.raise("\(b.qualifiedName): \(error.message)") }
         let w = worker!
@@ -35,6 +35,7 @@ extension IsolatedPlugin {
         // Arguments.
         var used = 0
         var scriptIndex = 0
+        var opaque: [Value] = []
         for i in 0..<b.plan.count {
             let p = b.plan[i]
             if p.isOut { continue }
@@ -54,6 +55,15 @@ extension IsolatedPlugin {
                 to.storeBytes(of: UInt64(used), as: UInt64.self)
                 (to + 8).storeBytes(of: UInt64(count), as: UInt64.self)
                 used = (used + need + 15) & ~15
+            case .value:
+                let room = UnsafeMutableRawBufferPointer(start: w.data + used, count: w.dataSize - used)
+                switch Self.encode(call, call.value(scriptIndex), into: room, opaque: &opaque) {
+                case .failure(let e): return b.argumentError(call, scriptIndex, e.message)
+                case .success(let n):
+                    to.storeBytes(of: UInt64(used), as: UInt64.self)
+                    (to + 8).storeBytes(of: UInt64(n), as: UInt64.self)
+                    used = (used + n + 15) & ~15
+                }
             case .handle:
                 let proxy = Unmanaged<HandleProxy>.fromOpaque(from.load(as: UnsafeRawPointer.self)).takeUnretainedValue()
                 guard proxy.generation == generation else {
@@ -123,6 +133,18 @@ extension IsolatedPlugin {
                 (copy + count).storeBytes(of: 0, as: UInt8.self)
                 b.result.storeBytes(of: UnsafeRawPointer(copy), as: UnsafeRawPointer?.self)
                 b.resultLength?.storeBytes(of: UInt64(count), as: UInt64.self)
+            }
+        case .value:
+            if result.a == 0 {
+                b.result.storeBytes(of: 0, as: UInt64.self)
+            } else {
+                // NOTE: decoded from a private copy: a plugin thread may still write the shared one.
+                let copy = scratchBuffer(payloadLength)
+                copy.copyMemory(from: w.data + responseStart, byteCount: payloadLength)
+                switch Self.decode(call, UnsafeRawBufferPointer(start: copy, count: payloadLength), opaque: opaque) {
+                case .failure(let e): return brokeProtocol(call, b, "a malformed value result: \(e.message)")
+                case .success(let v): b.result.storeBytes(of: context.reference(to: v), as: UInt64.self)
+                }
             }
         case .handle:
             if result.a == 0 {

@@ -30,6 +30,7 @@
 #include "capsule.h"
 #include "capsule_isolation.h"
 #include "lockdown.h"
+#include "values.h"
 
 static capsule_iso_shared *shared;
 static uint8_t *data;
@@ -71,6 +72,8 @@ static void host_log(int level, const char *message) {
     log_line(level >= 0 && level < 4 ? levels[level] : "log", message);
 }
 
+static void raise_for_values(const char *message) { host_raise(message); }
+
 static void *host_alloc(size_t size) { return malloc(size); }
 static void host_free(void *pointer) { free(pointer); }
 
@@ -89,34 +92,6 @@ static int host_open_file(const char *path, int flags, int mode) {
 /* The worker's environment holds only the variables the plugin is granted. */
 static const char *host_getenv(const char *name) { return name ? getenv(name) : NULL; }
 
-/* The value functions (SCRIPT VALUES in capsule.h) need the VM's heap, which is in the host:
- * isolated plugins do not have them yet. Each raises and fails, as the host's do outside a
- * call that uses `value`. */
-static void no_values(void) { host_raise("script values (the `value` type) are not available to an isolated plugin yet"); }
-static int value_kind(capsule_value v) { (void)v; no_values(); return -1; }
-static const char *value_type_name(capsule_value v) { (void)v; no_values(); return NULL; }
-static int value_bool(capsule_value v, bool *out) { (void)v; (void)out; no_values(); return -1; }
-static int value_int(capsule_value v, int64_t *out) { (void)v; (void)out; no_values(); return -1; }
-static int value_float(capsule_value v, double *out) { (void)v; (void)out; no_values(); return -1; }
-static const char *value_string(capsule_value v, size_t *n) { (void)v; (void)n; no_values(); return NULL; }
-static const uint8_t *value_bytes(capsule_value v, size_t *n) { (void)v; (void)n; no_values(); return NULL; }
-static int64_t value_length(capsule_value v) { (void)v; no_values(); return -1; }
-static capsule_value list_get(capsule_value l, size_t i) { (void)l; (void)i; no_values(); return CAPSULE_NO_VALUE; }
-static int map_next(capsule_value m, size_t *c, capsule_value *k, capsule_value *v) { (void)m; (void)c; (void)k; (void)v; no_values(); return -1; }
-static capsule_value map_get(capsule_value m, capsule_value k) { (void)m; (void)k; no_values(); return CAPSULE_NO_VALUE; }
-static capsule_value new_nil(void) { no_values(); return CAPSULE_NO_VALUE; }
-static capsule_value new_bool(bool b) { (void)b; no_values(); return CAPSULE_NO_VALUE; }
-static capsule_value new_int(int64_t i) { (void)i; no_values(); return CAPSULE_NO_VALUE; }
-static capsule_value new_float(double d) { (void)d; no_values(); return CAPSULE_NO_VALUE; }
-static capsule_value new_string(const char *s, size_t n) { (void)s; (void)n; no_values(); return CAPSULE_NO_VALUE; }
-static capsule_value new_bytes(const uint8_t *s, size_t n) { (void)s; (void)n; no_values(); return CAPSULE_NO_VALUE; }
-static capsule_value new_list(size_t n) { (void)n; no_values(); return CAPSULE_NO_VALUE; }
-static int list_push(capsule_value l, capsule_value v) { (void)l; (void)v; no_values(); return -1; }
-static capsule_value new_map(void) { no_values(); return CAPSULE_NO_VALUE; }
-static int map_set(capsule_value m, capsule_value k, capsule_value v) { (void)m; (void)k; (void)v; no_values(); return -1; }
-static size_t values_mark(void) { no_values(); return 0; }
-static void values_release(size_t mark) { (void)mark; no_values(); }
-
 static capsule_host_api host_api = {
     .abi_version = CAPSULE_ABI_VERSION,
     .size = sizeof(capsule_host_api),
@@ -126,13 +101,15 @@ static capsule_host_api host_api = {
     .free = host_free,
     .open_file = host_open_file,
     .getenv = host_getenv,
-    .value_kind = value_kind, .value_type_name = value_type_name, .value_bool = value_bool,
-    .value_int = value_int, .value_float = value_float, .value_string = value_string,
-    .value_bytes = value_bytes, .value_length = value_length, .list_get = list_get,
-    .map_next = map_next, .map_get = map_get, .new_nil = new_nil, .new_bool = new_bool,
-    .new_int = new_int, .new_float = new_float, .new_string = new_string, .new_bytes = new_bytes,
-    .new_list = new_list, .list_push = list_push, .new_map = new_map, .map_set = map_set,
-    .values_mark = values_mark, .values_release = values_release,
+    .value_kind = worker_value_kind, .value_type_name = worker_value_type_name,
+    .value_bool = worker_value_bool, .value_int = worker_value_int, .value_float = worker_value_float,
+    .value_string = worker_value_string, .value_bytes = worker_value_bytes,
+    .value_length = worker_value_length, .list_get = worker_list_get, .map_next = worker_map_next,
+    .map_get = worker_map_get, .new_nil = worker_new_nil, .new_bool = worker_new_bool,
+    .new_int = worker_new_int, .new_float = worker_new_float, .new_string = worker_new_string,
+    .new_bytes = worker_new_bytes, .new_list = worker_new_list, .list_push = worker_list_push,
+    .new_map = worker_new_map, .map_set = worker_map_set, .values_mark = worker_values_mark,
+    .values_release = worker_values_release,
 };
 
 /* ---- responses ---- */
@@ -343,6 +320,7 @@ typedef struct prepared {
     ffi_cif cif;
     ffi_type **types;
     unsigned c_arguments;
+    int uses_values;
     void (*fn)(void);
 } prepared;
 
@@ -358,7 +336,7 @@ static ffi_type *ffi_type_of(uint8_t kind) {
     case CAPSULE_ISO_KIND_U16: return &ffi_type_uint16;
     case CAPSULE_ISO_KIND_I32: return &ffi_type_sint32;
     case CAPSULE_ISO_KIND_U32: return &ffi_type_uint32;
-    case CAPSULE_ISO_KIND_I64: return &ffi_type_sint64;
+    case CAPSULE_ISO_KIND_I64: case CAPSULE_ISO_KIND_VALUE: return &ffi_type_sint64;
     case CAPSULE_ISO_KIND_U64: return &ffi_type_uint64;
     case CAPSULE_ISO_KIND_F32: return &ffi_type_float;
     case CAPSULE_ISO_KIND_F64: return &ffi_type_double;
@@ -385,8 +363,10 @@ static int prepare(uint64_t length, char *error, size_t error_size) {
         memcpy(p->parameters, data + at, n * sizeof *p->parameters);
         at += n * sizeof *p->parameters;
         unsigned c = 0;
+        p->uses_values = p->header.result_kind == CAPSULE_ISO_KIND_VALUE;
         for (size_t k = 0; k < n; k++) {
             uint8_t kind = p->parameters[k].kind;
+            if (kind == CAPSULE_ISO_KIND_VALUE) p->uses_values = 1;
             if (c + 2 >= CAPSULE_ISO_MAX_SLOTS) { snprintf(error, error_size, "too many arguments"); return -1; }
             if (p->parameters[k].is_out) p->types[c++] = &ffi_type_pointer;
             else if (kind == CAPSULE_ISO_KIND_BYTES || kind == CAPSULE_ISO_KIND_BUF) {
@@ -423,6 +403,7 @@ static void call(uint32_t index) {
     void *arguments[CAPSULE_ISO_MAX_SLOTS];
     uint64_t bytes_length = 0;
     unsigned c = 0, out = 0;
+    if (p->uses_values) worker_values_begin();
     for (unsigned k = 0; k < p->header.parameter_count; k++) {
         capsule_iso_plan_parameter *q = &p->parameters[k];
         capsule_iso_slot s = shared->args[c];
@@ -436,6 +417,7 @@ static void call(uint32_t index) {
         switch (q->kind) {
         case CAPSULE_ISO_KIND_STR:
             if (s.a > data_size || s.b >= data_size - s.a || data[s.a + s.b] != 0) {
+                if (p->uses_values) worker_values_end();
                 respond_text(CAPSULE_ISO_FAILED, "argument %u: bad str payload", k + 1);
                 return;
             }
@@ -443,6 +425,7 @@ static void call(uint32_t index) {
             break;
         case CAPSULE_ISO_KIND_BYTES: case CAPSULE_ISO_KIND_BUF:
             if (s.a > data_size || s.b > data_size - s.a) {
+                if (p->uses_values) worker_values_end();
                 respond_text(CAPSULE_ISO_FAILED, "argument %u: bad bytes payload", k + 1);
                 return;
             }
@@ -451,9 +434,18 @@ static void call(uint32_t index) {
             c++;
             values[c].a = s.b;
             break;
+        case CAPSULE_ISO_KIND_VALUE:
+            if (s.a > data_size || s.b > data_size - s.a
+                || (values[c].a = worker_values_decode(data + s.a, s.b)) == CAPSULE_NO_VALUE) {
+                if (p->uses_values) worker_values_end();
+                respond_text(CAPSULE_ISO_FAILED, "argument %u: malformed value", k + 1);
+                return;
+            }
+            break;
         case CAPSULE_ISO_KIND_HANDLE: {
             handle_entry *h = handle_find(s.a);
             if (!h || h->type != q->handle_type) {
+                if (p->uses_values) worker_values_end();
                 respond_text(CAPSULE_ISO_FAILED, "argument %u: unknown handle", k + 1);
                 return;
             }
@@ -479,6 +471,7 @@ static void call(uint32_t index) {
     in_call = 0;
     if (p->header.flags & CAPSULE_EXPORT_CLOSES_HANDLE) handle_destroy(shared->args[0].a);
     if (has_raised) {
+        if (p->uses_values) worker_values_end();
         payload_text(raised);
         respond(CAPSULE_ISO_RAISED);
         return;
@@ -486,6 +479,21 @@ static void call(uint32_t index) {
 
     uint64_t used = 0;
     switch (p->header.result_kind) {
+    case CAPSULE_ISO_KIND_VALUE: {
+        capsule_value ref = result.a;
+        if (ref == CAPSULE_NO_VALUE) { worker_values_end(); result = (capsule_iso_slot){0, 0}; break; }
+        uint64_t at = shared->response_offset;
+        const char *why = "";
+        int64_t n = at <= data_size ? worker_values_encode(ref, data + at, data_size - at, &why) : -1;
+        worker_values_end();
+        if (n < 0) {
+            respond_text(CAPSULE_ISO_FAILED, "%s", why);
+            return;
+        }
+        result = (capsule_iso_slot){1, 0};
+        used = (uint64_t)n;
+        break;
+    }
     case CAPSULE_ISO_KIND_STR: case CAPSULE_ISO_KIND_BYTES: {
         const void *pointer = (const void *)(uintptr_t)result.a;
         if (!pointer) { result = (capsule_iso_slot){0, UINT64_MAX}; break; }
@@ -509,6 +517,7 @@ static void call(uint32_t index) {
     default:
         break;
     }
+    if (p->uses_values && p->header.result_kind != CAPSULE_ISO_KIND_VALUE) worker_values_end();
     shared->result = result;
     for (unsigned k = 0; k < out; k++) shared->outs[k] = outs[k];
     shared->payload_length = (uint32_t)used;
@@ -579,6 +588,7 @@ int main(int argc, char **argv) {
     if (!strings) start_failed("out of memory");
     memcpy(strings, data, strings_size);
 
+    worker_values_init(raise_for_values);
     char error[1024];
     if (capsule_lockdown_stage1(&config, strings, strings_size, error, sizeof error) != 0)
         start_failed("cannot lock down the worker: %s", error);

@@ -274,14 +274,47 @@ import Testing
         #expect(!inProcess.isEmpty)
     }
 
-    /// `value` needs the VM's heap, which is in the host: such exports fail when called
-    /// (the module keeps its shape), and the value functions raise in the worker.
-    @Test func valueExportsAreRefusedWhenCalled() {
+    /// `value` arguments and results cross as deep copies; what cannot be copied (functions,
+    /// handles, errors…) comes back as itself. Output identical to in-process.
+    @Test(arguments: [false, true])
+    func valuesCrossAsDeepCopies(gcStress: Bool) {
+        let source = """
+            import "values"
+            let data = {"a": [1, 2.5, nil, true, "héllo ✓", bytes([0, 255])], 7: {"x": -9223372036854775808},
+                        1.5: 9223372036854775807, "e": [], "m": {}, "b": bytes("")}
+            print(values.copy(data))
+            var big = []
+            for i in 0..\(gcStress ? 100 : 2000) { big.push({"i": i, "s": "row ${i}", "l": [i, i * 2]}) }
+            print(str(values.copy(big)) == str(big))
+            // (A list or map comes back as a copy, so echo(data) == data only in-process.)
+            print(str(values.echo(data)) == str(data), values.echo(nil), values.echo(3), values.echo(print) == print)
+            for v in [nil, true, 5, 2.5, "hé", bytes(3), [1, 2], {"k": 1}, print, Error("x"), values.probe_new()] {
+                print(values.describe(v))
+            }
+            let m = {"a": 1, 7: "seven"}
+            print(values.lookup(m, "a"), values.lookup(m, 7.0), values.lookup(m, "zz"))
+            """
+        let inProcess = run(source, pluginPaths: [Fixtures.directory], gcStress: gcStress)
+        #expect(isolated(source, gcStress: gcStress) == inProcess)
+        #expect(!inProcess.contains("ERROR"))
+    }
+
+    @Test func aCyclicValueIsAClearError() {
         let output = isolated("""
             import "values"
-            try { values.echo(1) } catch e { print(e.message) }
+            var l = [1]
+            l.push(l)
+            try { values.copy(l) } catch e { print(e.message) }
             """)
-        #expect(output == "values.echo: `value` arguments and results cannot cross into an isolated plugin yet (run plugin values in-process)\n")
+        #expect(output == "values.copy: argument 1: a value nested more than 64 deep (or containing itself) cannot cross into an isolated plugin\n")
+    }
+
+    /// The sqlite example, isolated: rows as maps and lists, blobs, transactions, errors.
+    @Test func theSqliteExampleRunsTheSameIsolated() throws {
+        let source = try String(contentsOfFile: Paths.repository + "/examples/sqlite_demo.cap", encoding: .utf8)
+        let inProcess = run(source)
+        #expect(run(source, isolation: .plugins(["sqlite"])) == inProcess)
+        #expect(!inProcess.contains("ERROR"))
     }
 
     @Test func initFailuresAndRefusalsReadAsInProcess() {

@@ -76,8 +76,9 @@
  *   down by the kernel to what the plugin is granted. The plugin's code is unchanged, but
  *   system calls outside its grants fail (EACCES, EPERM) or end the worker (execve, ptrace);
  *   open_file is open(2) under those rules, getenv sees only granted variables, log goes to
- *   the host's stderr, the value functions raise (values live in the host), and handles
- *   die with the worker if it crashes.
+ *   the host's stderr, `value` arguments are deep copies (changing one does not change the
+ *   script's value; functions, handles and instances pass through unchanged but opaque),
+ *   and handles die with the worker if it crashes.
  */
 #ifndef CAPSULE_H
 #define CAPSULE_H

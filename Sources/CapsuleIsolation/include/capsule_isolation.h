@@ -194,6 +194,18 @@ enum {
     CAPSULE_ISO_KIND_HANDLE, CAPSULE_ISO_KIND_VALUE /* never sent: the host refuses value calls */
 };
 
+/*
+ * `value` arguments and results (the worker's values.c; IsolatedPlugin+Values.swift): a
+ * deep copy, each value a CAPSULE_KIND_* byte, then
+ *   nil: nothing; bool: u8; int: i64; float: f64; string, bytes: u32 length, bytes;
+ *   list: u32 count, items; map: u32 count, key and value per entry;
+ *   function, handle, other: u32 index into the host's opaque values of this call,
+ *   u32 length and the type name (they cannot be copied; they come back as themselves).
+ * A value argument's slot is (offset, length) in the data area; a value result is the
+ * response payload (result.a = 1), or nil (result.a = 0).
+ */
+#define CAPSULE_ISO_VALUE_DEPTH 64   /* deeper values (or cyclic ones) are refused */
+
 /* Atomics and futexes on shared memory (process-shared: no FUTEX_PRIVATE_FLAG). */
 static inline uint32_t capsule_iso_load(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
 static inline uint32_t capsule_iso_load_acquire(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
