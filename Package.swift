@@ -6,6 +6,8 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "capsule", targets: ["capsule"]),
+        // Runs one isolated plugin, locked down; the host looks for it next to itself.
+        .executable(name: "capsule-worker", targets: ["capsule-worker"]),
         .library(name: "CapsuleCore", targets: ["CapsuleCore"]),
         .library(name: "CapsuleHost", targets: ["CapsuleHost"]),
         // Bundled plugins: SwiftPM names the file lib<product>.so, which is what
@@ -29,7 +31,16 @@ let package = Package(
         // gives up on a binary with clang's default DWARF 5 in it.
         .target(name: "CCurrentCall", cSettings: [.unsafeFlags(["-gdwarf-4"])]),
         .systemLibrary(name: "CConfine", path: "Sources/CConfine"),
-        .target(name: "CapsuleHost", dependencies: ["CapsuleCore", "CapsuleSDK", "CFFI", "CCurrentCall", "CConfine"]),
+        // The host ↔ worker protocol (shared-memory layout), header-only C.
+        .target(name: "CapsuleIsolation"),
+        .target(name: "CapsuleHost", dependencies: ["CapsuleCore", "CapsuleSDK", "CFFI", "CCurrentCall", "CConfine", "CapsuleIsolation"]),
+        // The isolated plugin worker: C, so what runs next to the plugin under seccomp is small
+        // and makes only the system calls it is written to make.
+        .executableTarget(
+            name: "capsule-worker",
+            dependencies: ["CapsuleSDK", "CapsuleIsolation"],
+            linkerSettings: [.linkedLibrary("ffi")]
+        ),
         .target(
             name: "CapsuleCMath",
             dependencies: ["CapsuleSDK"],

@@ -17,6 +17,9 @@ public struct ELFImage: Sendable {
     public var uniqueSymbols: [String]
     /// Libraries it depends on (`DT_NEEDED`), in order.
     public var needed: [String]
+    /// The library search directories it carries (`DT_RUNPATH`, or `DT_RPATH`), in order;
+    /// `$ORIGIN` entries are kept as written.
+    public var runPaths: [String] = []
     /// Whether it has thread-local storage (`PT_TLS`): TLS destructors can pin it.
     public var hasTLS: Bool
     /// Whether it is marked `DF_1_NODELETE` (linked with `-z nodelete`): never unloaded.
@@ -92,7 +95,8 @@ private struct ELFReader {
     static let ptLoad: UInt32 = 1, ptDynamic: UInt32 = 2, ptTLS: UInt32 = 7
     static let dtNull: Int64 = 0, dtNeeded: Int64 = 1, dtHash: Int64 = 4, dtStrtab: Int64 = 5,
                dtSymtab: Int64 = 6, dtStrsz: Int64 = 10, dtSyment: Int64 = 11,
-               dtFlags1: Int64 = 0x6fff_fffb, dtGnuHash: Int64 = 0x6fff_fef5
+               dtFlags1: Int64 = 0x6fff_fffb, dtGnuHash: Int64 = 0x6fff_fef5,
+               dtRpath: Int64 = 15, dtRunpath: Int64 = 29
     static let df1NoDelete: UInt64 = 0x8
     static let stbGnuUnique: UInt8 = 10
     /// No real object has more; bounds loops over counts read from the file.
@@ -173,6 +177,7 @@ private struct ELFReader {
         var strtab: UInt64?, symtab: UInt64?, strsz: UInt64?, hash: UInt64?, gnuHash: UInt64?
         var syment: UInt64 = 24, flags1: UInt64 = 0
         var neededOffsets: [UInt64] = []
+        var runPathOffset: UInt64?
         for i in 0..<dynamicCount {
             let at = dynamicStart + i * 16
             let tag = Int64(bitPattern: try u64(at))
@@ -187,6 +192,8 @@ private struct ELFReader {
             case Self.dtHash: hash = value
             case Self.dtGnuHash: gnuHash = value
             case Self.dtFlags1: flags1 = value
+            case Self.dtRunpath: runPathOffset = value
+            case Self.dtRpath: runPathOffset = runPathOffset ?? value
             default: break
             }
         }
@@ -223,7 +230,9 @@ private struct ELFReader {
             }
         }
         let needed = try neededOffsets.map { try string(strings + Int(min($0, UInt64(Int.max / 2))), limit: stringsEnd) }
+        let runPath = try runPathOffset.map { try string(strings + Int(min($0, UInt64(Int.max / 2))), limit: stringsEnd) } ?? ""
         return ELFImage(imports: imports.sorted(), uniqueSymbols: unique.sorted(), needed: needed,
+                        runPaths: runPath.split(separator: ":").map(String.init),
                         hasTLS: hasTLS, noDelete: flags1 & Self.df1NoDelete != 0)
     }
 

@@ -196,19 +196,7 @@ final class ExportBinding {
         if let extras { return invokeExtended(call, extras) }
         let enclosingValues = usesValues ? context.openValues(call) : nil
         defer { if usesValues { context.closeValues(restoring: enclosingValues) } }
-        var scriptIndex = 0
-        for i in 0..<plan.count {
-            let p = plan[i]
-            if p.isOut {
-                slot(p.outSlot).storeBytes(of: (0, 0) as (UInt64, UInt64), as: (UInt64, UInt64).self)
-                continue
-            }
-            if let message = store(call, scriptIndex, p.kind, parameter: i, at: p.argumentSlot) {
-                return argumentError(call, scriptIndex, message)
-            }
-            scriptIndex &+= 1
-        }
-        resultLength?.storeBytes(of: 0, as: UInt64.self)
+        if let failure = storeArguments(call) { return failure }
         let previous = context.enter()
         ffi_call(cif, function, result, argumentPointers)
         context.leave(previous)
@@ -223,6 +211,33 @@ final class ExportBinding {
             context.raised = nil
             return raised(call, message)
         }
+        return convertResults(call)
+    }
+
+    /// Checks every argument and writes it into the argument storage (and clears the out
+    /// slots and a bytes result's length). Returns nil, or the failed call's value after
+    /// raising the argument error. Shared by in-process and isolated calls.
+    @inline(__always)
+    func storeArguments(_ call: NativeCall) -> Value? {
+        var scriptIndex = 0
+        for i in 0..<plan.count {
+            let p = plan[i]
+            if p.isOut {
+                slot(p.outSlot).storeBytes(of: (0, 0) as (UInt64, UInt64), as: (UInt64, UInt64).self)
+                continue
+            }
+            if let message = store(call, scriptIndex, p.kind, parameter: i, at: p.argumentSlot) {
+                return argumentError(call, scriptIndex, message)
+            }
+            scriptIndex &+= 1
+        }
+        resultLength?.storeBytes(of: 0, as: UInt64.self)
+        return nil
+    }
+
+    /// Converts the result in `result` (and the out slots) into the call's value. Shared by
+    /// in-process and isolated calls.
+    func convertResults(_ call: NativeCall) -> Value {
         if !hasOutParameters {
             switch convertResult(call, resultKind, handle: plan.count, from: result, widened: true) {
             case .value(let v): return v

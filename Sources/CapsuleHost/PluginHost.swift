@@ -38,18 +38,24 @@ public final class PluginHost {
     private lazy var fsModule = FSModule(enforcer: enforcer)
     private lazy var envModule = EnvModule(enforcer: enforcer)
     private lazy var timeModule = TimeModule(enforcer: enforcer)
+    /// Which plugins run isolated, in a locked-down worker process (docs/isolation.md).
+    public let isolation: IsolationPolicy
+    private var isolated: [String: IsolatedPlugin] = [:]
 
     /// The error `import "ffi"` fails with when FFI is not allowed.
     public static let ffiDenied = "denied: ffi (grant with --allow-ffi)"
 
     /// A host searching `pluginPaths`, then `CAPSULE_PLUGIN_PATH` as found in `environment`
     /// (the process's environment when nil). `allowFFI` adds an `ffi` grant (all libraries)
-    /// to the VM's policy; `audit` records every capability use.
+    /// to the VM's policy; `audit` records every capability use. `isolation` says which plugins
+    /// run in a worker process instead of the host (each VM gets its own worker per plugin).
     public init(pluginPaths: [String] = [], environment: [String: String]? = nil,
-                registry: PluginRegistry = .shared, allowFFI: Bool = false, audit: AuditLog? = nil) {
+                registry: PluginRegistry = .shared, allowFFI: Bool = false, audit: AuditLog? = nil,
+                isolation: IsolationPolicy = .none) {
         self.pluginPaths = pluginPaths
         self.allowFFI = allowFFI
         self.audit = audit
+        self.isolation = isolation
         enforcer = CapabilityEnforcer(policy: .none, audit: audit)
         let variable = environment.map { $0["CAPSULE_PLUGIN_PATH"] } ?? getenv("CAPSULE_PLUGIN_PATH").map { String(cString: $0) }
         environmentPaths = (variable ?? "").split(separator: ":", omittingEmptySubsequences: true).map(String.init)
@@ -89,12 +95,22 @@ public final class PluginHost {
         default: break
         }
         if let bridge = bridges[name] { return .found(bridge.moduleDefinition()) }
+        if let plugin = isolated[name] { return .found(plugin.moduleDefinition()) }
         guard isIdentifier(name) else { return .notFound(tried: []) }
         let tried = candidates(for: name, importerDirectory: directory)
         for path in tried {
             guard let real = realpath(path, nil) else { continue }
             let realPath = String(cString: real)
             free(real)
+            if let settings = isolation.settings(name) {
+                // Isolated: the plugin's code never runs in this process.
+                switch IsolatedPlugin.load(path: path, realPath: realPath, name: name, settings: settings) {
+                case .failure(let error): return .failed(error.description)
+                case .success(let plugin):
+                    isolated[name] = plugin
+                    return .found(plugin.moduleDefinition())
+                }
+            }
             switch registry.load(realPath: realPath, enforcer: enforcer) {
             case .failure(let error):
                 return .failed(PluginLoadError(path: path, reason: error.reason).description)

@@ -59,47 +59,49 @@ public struct PluginManifest: Sendable {
     /// struct size, name, every handle type, every export (name syntax, duplicates, non-NULL
     /// function, signature, known handle types).
     static func read(_ descriptor: UnsafePointer<capsule_plugin>?, path: String) -> Result<PluginManifest, PluginLoadError> {
-        func refuse(_ reason: String) -> Result<PluginManifest, PluginLoadError> {
-            .failure(PluginLoadError(path: path, reason: reason))
-        }
-        guard let descriptor else { return refuse("capsule_plugin_entry returned NULL") }
+        guard let descriptor else { return .failure(PluginLoadError(path: path, reason: "capsule_plugin_entry returned NULL")) }
         // NOTE: only the first two fields are read before the checks pass: their layout is
         // the one thing every ABI version keeps.
         let head = UnsafeRawPointer(descriptor)
         let abi = head.load(as: UInt32.self)
-        guard abi == hostABIVersion else {
-            return refuse("the plugin was built for ABI version \(abi), but this host wants ABI version \(hostABIVersion)")
-        }
         let size = head.load(fromByteOffset: 4, as: UInt32.self)
-        guard size == hostStructSize else {
-            return refuse("the plugin's descriptor is \(size) bytes, but this host wants \(hostStructSize) (sizeof(capsule_plugin)); rebuild it against this host's capsule.h")
+        if let reason = headRefusal(abi: abi, size: size) { return .failure(PluginLoadError(path: path, reason: reason)) }
+        return check(DescriptorFields(descriptor.pointee), path: path)
+    }
+
+    /// Why a descriptor with this ABI version and size is refused, or nil.
+    static func headRefusal(abi: UInt32, size: UInt32) -> String? {
+        guard abi == hostABIVersion else {
+            return "the plugin was built for ABI version \(abi), but this host wants ABI version \(hostABIVersion)"
         }
-        let d = descriptor.pointee
-        guard let namePointer = d.name, case let name = String(cString: namePointer), isIdentifier(name) else {
+        guard size == hostStructSize else {
+            return "the plugin's descriptor is \(size) bytes, but this host wants \(hostStructSize) (sizeof(capsule_plugin)); rebuild it against this host's capsule.h"
+        }
+        return nil
+    }
+
+    /// Checks a descriptor's fields (after the ABI checks passed), whether read from the C
+    /// struct in this process or sent by an isolated plugin's worker.
+    static func check(_ d: DescriptorFields, path: String) -> Result<PluginManifest, PluginLoadError> {
+        func refuse(_ reason: String) -> Result<PluginManifest, PluginLoadError> {
+            .failure(PluginLoadError(path: path, reason: reason))
+        }
+        guard let name = d.name, isIdentifier(name) else {
             return refuse("the plugin's name is missing or not an identifier")
         }
         var manifest = PluginManifest(
-            name: name,
-            version: d.version.map { String(cString: $0) } ?? "",
-            description: d.description.map { String(cString: $0) } ?? "",
-            abiVersion: abi, capabilities: [], exports: [], handleTypes: [], initHook: d.`init`)
-        manifest.deinitHook = d.deinit
-        manifest.saveState = d.save_state
-        manifest.restoreState = d.restore_state
+            name: name, version: d.version ?? "", description: d.description ?? "",
+            abiVersion: hostABIVersion, capabilities: d.capabilities, exports: [], handleTypes: [], initHook: d.initHook)
+        manifest.deinitHook = d.deinitHook
+        manifest.saveState = d.saveState
+        manifest.restoreState = d.restoreState
 
-        if var c = d.capabilities {
-            while let capability = c.pointee {
-                manifest.capabilities.append(String(cString: capability))
-                c += 1
-            }
+        if d.handleTypeCount > 0 && !d.hasHandleTypes {
+            return refuse("plugin \(name) declares \(d.handleTypeCount) handle types but handle_types is NULL")
         }
-
-        if d.handle_type_count > 0 && d.handle_types == nil {
-            return refuse("plugin \(name) declares \(d.handle_type_count) handle types but handle_types is NULL")
-        }
-        for i in 0..<d.handle_type_count {
-            let t = d.handle_types[i]
-            guard let p = t.name, case let typeName = String(cString: p), isIdentifier(typeName) else {
+        for i in 0..<d.handleTypeCount {
+            let t = d.handleType(i)
+            guard let typeName = t.name, isIdentifier(typeName) else {
                 return refuse("plugin \(name): handle type \(i) has a missing or invalid name")
             }
             if manifest.handleTypes.contains(where: { $0.name == typeName }) {
@@ -108,22 +110,22 @@ public struct PluginManifest: Sendable {
             manifest.handleTypes.append(HandleType(name: typeName, destroy: t.destroy))
         }
 
-        if d.export_count > 0 && d.exports == nil {
-            return refuse("plugin \(name) declares \(d.export_count) exports but exports is NULL")
+        if d.exportCount > 0 && !d.hasExports {
+            return refuse("plugin \(name) declares \(d.exportCount) exports but exports is NULL")
         }
-        for i in 0..<d.export_count {
-            let e = d.exports[i]
-            guard let p = e.name, case let exportName = String(cString: p), isIdentifier(exportName) else {
-                let shown = e.name.map { "'\(String(cString: $0))'" } ?? "NULL"
+        for i in 0..<d.exportCount {
+            let e = d.export(i)
+            guard let exportName = e.name, isIdentifier(exportName) else {
+                let shown = e.name.map { "'\($0)'" } ?? "NULL"
                 return refuse("plugin \(name): export \(i) has name \(shown), which is not an identifier ([A-Za-z_][A-Za-z0-9_]*)")
             }
             if manifest.exports.contains(where: { $0.name == exportName }) {
                 return refuse("plugin \(name) exports '\(exportName)' twice")
             }
-            guard let function = e.fn else {
+            guard let function = e.function else {
                 return refuse("export '\(exportName)' of plugin \(name) has a NULL function pointer")
             }
-            guard let signatureText = e.signature.map({ String(cString: $0) }) else {
+            guard let signatureText = e.signature else {
                 return refuse("export '\(exportName)' of plugin \(name) has no signature")
             }
             let signature: Signature
@@ -136,13 +138,74 @@ public struct PluginManifest: Sendable {
             for case .handle(let typeName) in types where !manifest.handleTypes.contains(where: { $0.name == typeName }) {
                 return refuse("export '\(exportName)' of plugin \(name) uses handle<\(typeName)>, which the plugin does not declare")
             }
-            let export = Export(name: exportName, signature: signature, flags: e.flags,
-                                doc: e.doc.map { String(cString: $0) }, function: function)
+            let export = Export(name: exportName, signature: signature, flags: e.flags, doc: e.doc, function: function)
             if export.closesHandle, !(signature.parameters.first.map { if case .handle = $0.type { !$0.isOut } else { false } } ?? false) {
                 return refuse("export '\(exportName)' of plugin \(name) closes a handle, but its first parameter is not a handle")
             }
             manifest.exports.append(export)
         }
         return .success(manifest)
+    }
+}
+
+/// A descriptor's fields before they are checked. In-process they are read from the C
+/// struct on demand (an export is read only when the checks reach it, as before); for an
+/// isolated plugin they come from the worker's message (`IsolatedDescriptor`), where
+/// function pointers are only "present or NULL".
+struct DescriptorFields {
+    struct HandleTypeFields {
+        var name: String?
+        var destroy: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?
+    }
+    struct ExportFields {
+        var name: String?
+        var signature: String?
+        var function: (@convention(c) () -> Void)?
+        var flags: UInt32
+        var doc: String?
+    }
+    var name: String?
+    var version: String?
+    var description: String?
+    var capabilities: [String]
+    var handleTypeCount: Int
+    var hasHandleTypes: Bool
+    var handleType: (Int) -> HandleTypeFields
+    var exportCount: Int
+    var hasExports: Bool
+    var export: (Int) -> ExportFields
+    var initHook: (@convention(c) (UnsafePointer<capsule_host_api>?) -> Int32)?
+    /// Hot reload's hooks (in-process only; an isolated plugin's are not reached yet).
+    var deinitHook: (@convention(c) () -> Void)? = nil
+    var saveState: (@convention(c) (UnsafeMutablePointer<Int>?) -> UnsafeMutableRawPointer?)? = nil
+    var restoreState: (@convention(c) (UnsafeRawPointer?, Int, UnsafePointer<CChar>?) -> Int32)? = nil
+}
+
+extension DescriptorFields {
+    /// The fields of a C descriptor whose ABI version and size were checked.
+    init(_ d: capsule_plugin) {
+        let text: (UnsafePointer<CChar>?) -> String? = { $0.map { String(cString: $0) } }
+        var capabilities: [String] = []
+        if var c = d.capabilities {
+            while let capability = c.pointee {
+                capabilities.append(String(cString: capability))
+                c += 1
+            }
+        }
+        let handleTypes = d.handle_types, exports = d.exports
+        self.init(
+            name: text(d.name), version: text(d.version), description: text(d.description),
+            capabilities: capabilities,
+            handleTypeCount: d.handle_type_count, hasHandleTypes: handleTypes != nil,
+            handleType: { i in HandleTypeFields(name: text(handleTypes![i].name), destroy: handleTypes![i].destroy) },
+            exportCount: d.export_count, hasExports: exports != nil,
+            export: { i in
+                let e = exports![i]
+                return ExportFields(name: text(e.name), signature: text(e.signature), function: e.fn, flags: e.flags, doc: text(e.doc))
+            },
+            initHook: d.`init`)
+        deinitHook = d.deinit
+        saveState = d.save_state
+        restoreState = d.restore_state
     }
 }

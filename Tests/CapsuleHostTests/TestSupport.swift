@@ -17,7 +17,7 @@ enum Paths {
 enum Fixtures {
     static let names = ["no_entry", "wrong_abi", "wrong_size", "bad_signature", "duplicate_export",
                         "null_function", "init_fails", "needs_capability", "bad_export_name",
-                        "undeclared_handle", "good", "values", "host_services"]
+                        "undeclared_handle", "good", "values", "host_services", "sneaky", "unruly"]
 
     /// The directory holding the compiled fixtures (compiled on first use).
     static let directory: String = {
@@ -57,14 +57,14 @@ final class OutputCapture: @unchecked Sendable {
 /// directory, where libcapsule_cmath.so is). Returns what it printed, then "ERROR: " and
 /// the error report's first line when it failed.
 func run(_ source: String, pluginPaths: [String] = [], gcStress: Bool = false,
-         policy: Policy = .none, audit: AuditLog? = nil) -> String {
+         policy: Policy = .none, audit: AuditLog? = nil, isolation: IsolationPolicy = .none) -> String {
     let capture = OutputCapture()
     var configuration = Configuration()
     configuration.gcStress = gcStress
     configuration.policy = policy
     configuration.output = { capture.append($0) }
     let vm = VM(configuration: configuration)
-    PluginHost(pluginPaths: pluginPaths, environment: [:], audit: audit).install(on: vm)
+    PluginHost(pluginPaths: pluginPaths, environment: [:], audit: audit, isolation: isolation).install(on: vm)
     let outcome = vm.run(source: source, name: "test.cap")
     if case .ok = outcome { return capture.text }
     let firstLine = outcome.errorText.split(separator: "\n", omittingEmptySubsequences: false).first ?? ""

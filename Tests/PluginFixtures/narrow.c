@@ -22,7 +22,8 @@ static const char *maybe_text(bool give) { return give ? "text" : NULL; }
 
 /* A bytes result: the pointer is returned, the length written through the hidden size_t *. */
 static const uint8_t *repeat_byte(uint8_t value, int64_t count, size_t *size) {
-    static uint8_t data[16];
+    /* Thread-local: tests run VMs on several threads at once, all calling this. */
+    static _Thread_local uint8_t data[16];
     if (count < 0) return NULL;
     if (count > 16) count = 16;
     memset(data, value, (size_t)count);

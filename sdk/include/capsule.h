@@ -90,6 +90,15 @@
  * THREADING
  *   The host calls a plugin's functions and hooks from one thread at a time (the VM's
  *   thread). Host API functions may only be called from inside a call made by the host.
+ *
+ * ISOLATION
+ *   A host may run a plugin isolated (docs/isolation.md): in its own worker process, locked
+ *   down by the kernel to what the plugin is granted. The plugin's code is unchanged, but
+ *   system calls outside its grants fail (EACCES, EPERM) or end the worker (execve, ptrace);
+ *   open_file is open(2) under those rules, getenv sees only granted variables, log goes to
+ *   the host's stderr, `value` arguments are deep copies (changing one does not change the
+ *   script's value; functions, handles and instances pass through unchanged but opaque),
+ *   and handles die with the worker if it crashes.
  */
 #ifndef CAPSULE_H
 #define CAPSULE_H

@@ -1,0 +1,241 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CapsuleIsolation
+
+/// Calls into an isolated plugin: the arguments are checked and converted by the export's
+/// `ExportBinding` exactly as in-process, then marshalled into the shared memory: scalars as
+/// their C bytes, str/bytes/buf copied into the data area, handles as the worker's ids. The
+/// results come back the same way and are converted by the binding again.
+extension IsolatedPlugin {
+    /// The module scripts see: the same functions as the in-process bridge would bind.
+    func moduleDefinition() -> NativeModuleDefinition {
+        NativeModuleDefinition(name: name, functions: bindings.enumerated().map { index, binding in
+            NativeFunctionDefinition(name: binding.export.name, arity: binding.export.signature.scriptArity) { [self] call in
+                invoke(binding, index: index, call)
+            }
+        })
+    }
+
+    static let argsOffset = MemoryLayout<capsule_iso_shared>.offset(of: \.args)!
+    static let outsOffset = MemoryLayout<capsule_iso_shared>.offset(of: \.outs)!
+    static let destroysOffset = MemoryLayout<capsule_iso_shared>.offset(of: \.destroys)!
+    static let slotSize = MemoryLayout<capsule_iso_slot>.stride
+
+    func invoke(_ b: ExportBinding, index: Int, _ call: NativeCall) -> Value {
+        // `value` results are lent into a scope, as in-process, so the binding converts them.
+        let enclosingValues = b.usesValues ? context.openValues(call) : nil
+        defer { if b.usesValues { context.closeValues(restoring: enclosingValues) } }
+        if let failure = b.storeArguments(call) { return failure }
+        if worker == nil, let error = restart() { return call.raise("\(b.qualifiedName): \(error.message)") }
+        let w = worker!
+        let base = UnsafeMutableRawPointer(w.shared)
+        let args = base + Self.argsOffset
+
+        // Arguments.
+        var used = 0
+        var scriptIndex = 0
+        var opaque: [Value] = []
+        for i in 0..<b.plan.count {
+            let p = b.plan[i]
+            if p.isOut { continue }
+            defer { scriptIndex += 1 }
+            let from = b.slot(p.argumentSlot), to = args + p.argumentSlot * Self.slotSize
+            switch p.kind {
+            case .str, .bytes, .buf:
+                let pointer = from.load(as: UnsafeRawPointer?.self)
+                let count = p.kind == .str ? (pointer.map { strlen($0.assumingMemoryBound(to: CChar.self)) } ?? 0)
+                                           : Int(b.slot(p.argumentSlot + 1).load(as: UInt64.self))
+                let need = count + (p.kind == .str ? 1 : 0)
+                guard need <= w.dataSize - used else {
+                    return b.argumentError(call, scriptIndex, "a \(p.kind.name) of \(count) bytes does not fit in the isolation buffer (\(w.dataSize - used) bytes left of \(w.dataSize); raise IsolationSettings.bufferSize)")
+                }
+                if count > 0, let pointer { (w.data + used).copyMemory(from: pointer, byteCount: count) }
+                if p.kind == .str { (w.data + used + count).storeBytes(of: 0, as: UInt8.self) }
+                to.storeBytes(of: UInt64(used), as: UInt64.self)
+                (to + 8).storeBytes(of: UInt64(count), as: UInt64.self)
+                used = (used + need + 15) & ~15
+            case .value:
+                let room = UnsafeMutableRawBufferPointer(start: w.data + used, count: w.dataSize - used)
+                switch Self.encode(call, call.value(scriptIndex), into: room, opaque: &opaque) {
+                case .failure(let e): return b.argumentError(call, scriptIndex, e.message)
+                case .success(let n):
+                    to.storeBytes(of: UInt64(used), as: UInt64.self)
+                    (to + 8).storeBytes(of: UInt64(n), as: UInt64.self)
+                    used = (used + n + 15) & ~15
+                }
+            case .handle:
+                let proxy = Unmanaged<HandleProxy>.fromOpaque(from.load(as: UnsafeRawPointer.self)).takeUnretainedValue()
+                guard proxy.generation == generation else {
+                    return b.argumentError(call, scriptIndex, "handle belongs to a worker that was restarted (plugin \(name)'s worker died; its handles died with it)")
+                }
+                to.storeBytes(of: proxy.id, as: UInt64.self)
+            default:
+                to.copyMemory(from: from, byteCount: Self.slotSize)
+            }
+        }
+        w.shared.pointee.op = UInt32(CAPSULE_ISO_OP_CALL)
+        w.shared.pointee.export_index = UInt32(index)
+        w.shared.pointee.response_offset = UInt32(used)
+        takeDestroys(w)
+
+        busy = true
+        defer { busy = false }
+        w.send()
+        if let failure = w.wait(deadline: settings.callDeadline) {
+            worker = nil
+            return call.raise(Self.describe(failure, plugin: name, during: b.export.name))
+        }
+
+        // The response: each field read once.
+        let status = w.shared.pointee.status
+        // NOTE: the payload starts where this host said (`used`), not where shared memory says now.
+        let responseStart = used
+        guard let payloadLength = w.checkedPayloadLength(start: responseStart) else { return brokeProtocol(call, b, "a payload outside the shared buffer") }
+        switch status {
+        case UInt32(CAPSULE_ISO_OK), UInt32(CAPSULE_ISO_RAISED):
+            // buf arguments: the plugin may have written into them; copy back into the script's bytes.
+            for i in 0..<b.plan.count where b.plan[i].kind == .buf && !b.plan[i].isOut {
+                let s = b.plan[i].argumentSlot
+                let count = Int(b.slot(s + 1).load(as: UInt64.self))
+                let offset = Int((args + s * Self.slotSize).load(as: UInt64.self))
+                if count > 0, offset <= w.dataSize - count, let target = b.slot(s).load(as: UnsafeMutableRawPointer?.self) {
+                    target.copyMemory(from: w.data + offset, byteCount: count)
+                }
+            }
+            if b.closesHandle, let p = b.slot(b.plan[0].argumentSlot).load(as: UnsafeRawPointer?.self) {
+                Unmanaged<HandleProxy>.fromOpaque(p).takeUnretainedValue().destroyedInWorker = true
+                call.closeHandle(0)
+            }
+            if status == UInt32(CAPSULE_ISO_RAISED) {
+                return b.raised(call, text(w, at: responseStart, length: payloadLength))
+            }
+        case UInt32(CAPSULE_ISO_FAILED):
+            return b.raised(call, text(w, at: responseStart, length: payloadLength))
+        default:
+            return brokeProtocol(call, b, "status \(status)")
+        }
+
+        // Results.
+        let result = w.shared.pointee.result
+        switch b.resultKind {
+        case .str, .bytes:
+            if result.a == 0 && result.b == UInt64.max {
+                b.result.storeBytes(of: nil, as: UnsafeRawPointer?.self)
+            } else {
+                guard result.a >= UInt64(responseStart), result.b <= UInt64(payloadLength),
+                      result.a - UInt64(responseStart) <= UInt64(payloadLength) - result.b else {
+                    return brokeProtocol(call, b, "a result outside its payload")
+                }
+                let count = Int(result.b)
+                let copy = scratchBuffer(count + 1)
+                copy.copyMemory(from: w.data + Int(result.a), byteCount: count)
+                (copy + count).storeBytes(of: 0, as: UInt8.self)
+                b.result.storeBytes(of: UnsafeRawPointer(copy), as: UnsafeRawPointer?.self)
+                b.resultLength?.storeBytes(of: UInt64(count), as: UInt64.self)
+            }
+        case .value:
+            if result.a == 0 {
+                b.result.storeBytes(of: 0, as: UInt64.self)
+            } else {
+                // NOTE: decoded from a private copy: a plugin thread may still write the shared one.
+                let copy = scratchBuffer(payloadLength)
+                copy.copyMemory(from: w.data + responseStart, byteCount: payloadLength)
+                switch Self.decode(call, UnsafeRawBufferPointer(start: copy, count: payloadLength), opaque: opaque) {
+                case .failure(let e): return brokeProtocol(call, b, "a malformed value result: \(e.message)")
+                case .success(let v): b.result.storeBytes(of: context.reference(to: v), as: UInt64.self)
+                }
+            }
+        case .handle:
+            if result.a == 0 {
+                b.result.storeBytes(of: nil, as: UnsafeRawPointer?.self)
+            } else {
+                let proxy = HandleProxy(id: result.a, generation: generation, owner: self)
+                b.result.storeBytes(of: Unmanaged.passRetained(proxy).toOpaque(), as: UnsafeMutableRawPointer.self)
+            }
+        default:
+            b.result.storeBytes(of: result, as: capsule_iso_slot.self)
+        }
+        if b.hasOutParameters {
+            var k = 0
+            for i in 0..<b.plan.count where b.plan[i].isOut {
+                b.slot(b.plan[i].outSlot).copyMemory(from: base + Self.outsOffset + k * Self.slotSize, byteCount: Self.slotSize)
+                k += 1
+            }
+        }
+        return b.convertResults(call)
+    }
+
+    private func brokeProtocol(_ call: NativeCall, _ b: ExportBinding, _ reason: String) -> Value {
+        worker?.terminate()
+        worker = nil
+        return call.raise(Self.describe(.brokeProtocol(reason), plugin: name, during: b.export.name))
+    }
+
+    /// At most CAPSULE_ISO_MESSAGE_MAX bytes of payload text, copied out.
+    private func text(_ w: WorkerProcess, at offset: Int, length: Int) -> String {
+        let n = min(length, Int(CAPSULE_ISO_MESSAGE_MAX))
+        return String(decoding: UnsafeRawBufferPointer(start: w.data + offset, count: n), as: UTF8.self)
+    }
+
+    /// A private buffer of at least `size` bytes for copying results out of shared memory.
+    private func scratchBuffer(_ size: Int) -> UnsafeMutableRawPointer {
+        if size > scratchSize {
+            scratch.deallocate()
+            scratchSize = max(size, scratchSize * 2)
+            scratch = .allocate(byteCount: scratchSize, alignment: 16)
+        }
+        return scratch
+    }
+
+    // MARK: handle destruction
+
+    /// Queues the destruction of a handle whose script value was collected (from the GC, so
+    /// possibly in the middle of another call): sent with the next request, or at once when
+    /// the queue is full and no call is in flight. Handles of a dead worker are dropped.
+    func queueDestroy(_ proxy: HandleProxy) {
+        guard proxy.generation == generation, worker != nil else { return }
+        pendingDestroys.append(proxy.id)
+        if pendingDestroys.count >= Int(CAPSULE_ISO_MAX_DESTROYS) && !busy { flushDestroys() }
+    }
+
+    /// Moves up to CAPSULE_ISO_MAX_DESTROYS queued ids into the request.
+    private func takeDestroys(_ w: WorkerProcess) {
+        let n = min(pendingDestroys.count, Int(CAPSULE_ISO_MAX_DESTROYS))
+        w.shared.pointee.destroy_count = UInt32(n)
+        guard n > 0 else { return }
+        let to = (UnsafeMutableRawPointer(w.shared) + Self.destroysOffset).assumingMemoryBound(to: UInt64.self)
+        for i in 0..<n { to[i] = pendingDestroys[i] }
+        pendingDestroys.removeFirst(n)
+    }
+
+    /// Sends the queued destructions now (a DESTROY request).
+    func flushDestroys() {
+        guard let w = worker, !pendingDestroys.isEmpty else { return }
+        busy = true
+        defer { busy = false }
+        w.shared.pointee.op = UInt32(CAPSULE_ISO_OP_DESTROY)
+        w.shared.pointee.response_offset = 0
+        takeDestroys(w)
+        w.send()
+        if let failure = w.wait(deadline: settings.callDeadline) {
+            worker = nil
+            HostAPI.writeLog(Self.describe(failure, plugin: name, during: "handle destruction"))
+        }
+    }
+}
+
+extension WorkerProcess {
+    /// The response payload's length (at `start`, where the host asked for it), checked against the data area (nil: out of bounds).
+    func checkedPayloadLength(start: Int) -> Int? {
+        let length = Int(shared.pointee.payload_length)
+        guard start <= dataSize, length <= dataSize - start else { return nil }
+        return length
+    }
+
+    /// A copy of the response payload, or nil when it lies outside the data area.
+    func responsePayload(start: Int) -> [UInt8]? {
+        guard let length = checkedPayloadLength(start: start) else { return nil }
+        return Array(UnsafeRawBufferPointer(start: data + start, count: length))
+    }
+}

@@ -1,0 +1,391 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CapsuleIsolation
+import CapsuleSDK
+
+/// A plugin that runs in its own locked-down worker process (`capsule-worker`), bound into
+/// one VM with the same module shape, argument checks and messages as in-process
+/// (docs/isolation.md).
+///
+/// Lifecycle: `load` stages a private copy of the shared object (kept open for restarts),
+/// starts the worker, checks the descriptor the worker sends exactly like an in-process one,
+/// sends the call plans and has the worker run `init`. A worker that dies, overruns a
+/// deadline or breaks the protocol is killed and reaped; the call fails with a catchable
+/// error, and the next call starts a new worker from the same private copy. Handles belong
+/// to the worker that made them: after a restart they are invalid.
+final class IsolatedPlugin {
+    let name: String
+    /// The path the plugin was found at (for messages).
+    let path: String
+    let settings: IsolationSettings
+    let workerExecutable: String
+    /// The checked descriptor (function pointers are placeholders: the code is in the worker).
+    let manifest: PluginManifest
+    let prepared: [PreparedExport]
+    let context: CallContext
+    var bindings: [ExportBinding] = []
+    /// The private copy, kept open: a restart loads exactly the bytes the first start did.
+    private let copy: Int32
+    /// Read-only paths the worker needs only while loading (library directories).
+    private let loadPaths: [String]
+    /// The INIT payload: one call plan per export.
+    private let plans: [UInt8]
+
+    /// The running worker; nil after a failure, until the next call restarts it.
+    var worker: WorkerProcess?
+    /// Counts workers started: a handle made by an earlier one is invalid.
+    private(set) var generation = 1
+    /// Handle ids whose script handles were collected, sent with the next request.
+    var pendingDestroys: [UInt64] = []
+    /// True while a call is between sending and converting its results.
+    var busy = false
+    /// Where str/bytes results are copied out of shared memory before they are converted.
+    var scratch: UnsafeMutableRawPointer
+    var scratchSize = 4096
+
+    /// Placeholders for the C pointers of an isolated manifest: the worker calls the real
+    /// ones. Never called in the host.
+    static let remoteFunction: @convention(c) () -> Void = { fatalError("capsule: an isolated export was called in-process") }
+    static let remoteInit: @convention(c) (UnsafePointer<capsule_host_api>?) -> Int32 = { _ in
+        fatalError("capsule: an isolated plugin's init was called in-process")
+    }
+
+    /// The system library directories the dynamic loader may read while the worker loads the
+    /// plugin (and the plugin's own DT_RUNPATH directories are added).
+    static let libraryDirectories = ["/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/local/lib", "/etc/ld.so.cache"]
+
+    private init(name: String, path: String, settings: IsolationSettings, workerExecutable: String,
+                 manifest: PluginManifest, prepared: [PreparedExport], copy: Int32, loadPaths: [String],
+                 plans: [UInt8], worker: WorkerProcess) {
+        self.name = name
+        self.path = path
+        self.settings = settings
+        self.workerExecutable = workerExecutable
+        self.manifest = manifest
+        self.prepared = prepared
+        self.copy = copy
+        self.loadPaths = loadPaths
+        self.plans = plans
+        self.worker = worker
+        context = CallContext(pluginName: name)
+        scratch = .allocate(byteCount: scratchSize, alignment: 16)
+        bindings = prepared.map { p in
+            ExportBinding(p, moduleName: name, context: context, handleName: { name + "." + $0 },
+                          destructor: { _ in HandleProxy.release })
+        }
+    }
+
+    deinit {
+        worker?.terminate()
+        close(copy)
+        scratch.deallocate()
+    }
+
+    /// The worker executable: the setting, else `$CAPSULE_WORKER`, else `capsule-worker` in
+    /// the running executable's directory.
+    static func workerExecutable(_ settings: IsolationSettings) -> String {
+        if let path = settings.workerPath { return path }
+        if let variable = getenv("CAPSULE_WORKER"), variable.pointee != 0 { return String(cString: variable) }
+        return (PluginHost.executableDirectory() ?? ".") + "/capsule-worker"
+    }
+
+    /// Loads the plugin at `realPath` (found as `path`) into a new worker. `granted` lists
+    /// the capabilities the plugin is granted.
+    static func load(path: String, realPath: String, name: String, settings: IsolationSettings,
+                     granted: [String] = []) -> Result<IsolatedPlugin, PluginLoadError> {
+        func refuse(_ reason: String) -> Result<IsolatedPlugin, PluginLoadError> {
+            .failure(PluginLoadError(path: path, reason: reason))
+        }
+        let executable = workerExecutable(settings)
+        guard access(executable, X_OK) == 0 else {
+            return refuse("cannot isolate plugin \(name): no worker executable at \(executable) (swift build builds capsule-worker; CAPSULE_WORKER overrides the path)")
+        }
+        let staged: PrivateCopy.Staged
+        switch PrivateCopy.stage(realPath) {
+        case .success(let s): staged = s
+        case .failure(let e): return refuse(e.reason)
+        }
+        let copy = open(staged.path, O_RDONLY | O_CLOEXEC)
+        guard copy >= 0 else {
+            PrivateCopy.discard(staged)
+            return refuse("cannot open the private copy: \(WorkerProcess.errorText())")
+        }
+        let runPaths = staged.image.runPaths.filter { $0.hasPrefix("/") && !$0.contains("$") }
+        let loadPaths = libraryDirectories + runPaths
+
+        let started = start(executable: executable, copyPath: staged.path, settings: settings, loadPaths: loadPaths, name: name)
+        PrivateCopy.discard(staged)
+        let worker: WorkerProcess, fields: DescriptorFields
+        switch started {
+        case .failure(let e): close(copy); return refuse(e.message)
+        case .success(let s): (worker, fields) = s
+        }
+        let manifest: PluginManifest
+        switch PluginManifest.check(fields, path: path) {
+        case .failure(let e): close(copy); return .failure(e)
+        case .success(let m): manifest = m
+        }
+        guard manifest.name == name else {
+            close(copy)
+            return refuse("the plugin is named '\(manifest.name)', not '\(name)'")
+        }
+        for capability in manifest.capabilities where !granted.contains(capability) {
+            close(copy)
+            return refuse("plugin \(name) requires capability \(capability), which is not granted")
+        }
+        var prepared: [PreparedExport] = []
+        for export in manifest.exports {
+            // Structs, callbacks, `...` and `!errno` need the in-process bridge (a callback would
+            // have to call back across the process boundary).
+            if export.signature.needsGeneralPath {
+                close(copy)
+                return refuse("export '\(export.name)' of plugin \(name) has signature \(export.signature), which cannot run isolated yet (structs, callbacks, variadics and errno capture are in-process only)")
+            }
+            guard let p = PreparedExport(export), p.cArgumentCount + export.signature.parameters.count(where: { $0.isOut }) <= maximumSlots else {
+                close(copy)
+                return refuse("export '\(export.name)' of plugin \(name) has too many parameters to run isolated")
+            }
+            prepared.append(p)
+        }
+        let plugin = IsolatedPlugin(name: name, path: path, settings: settings, workerExecutable: executable,
+                                    manifest: manifest, prepared: prepared, copy: copy, loadPaths: loadPaths,
+                                    plans: plans(manifest), worker: worker)
+        if let error = plugin.initialize(worker) {
+            plugin.worker = nil
+            return refuse(error.message)
+        }
+        return .success(plugin)
+    }
+
+    /// C argument slots plus out slots an isolated export may use (capsule_isolation.h's
+    /// CAPSULE_ISO_MAX_SLOTS, less room for a bytes result's hidden argument).
+    static let maximumSlots = 60
+
+    /// Starts a worker on the private copy at `copyPath` and reads the descriptor it sends.
+    private static func start(executable: String, copyPath: String, settings: IsolationSettings,
+                              loadPaths: [String], name: String) -> Result<(WorkerProcess, DescriptorFields), IsolationError> {
+        let spawned = WorkerProcess.spawn(executable: executable, bufferSize: settings.bufferSize, environment: settings.environment) { shared, data, size in
+            configure(shared, data: data, size: size, copyPath: copyPath, settings: settings, loadPaths: loadPaths)
+        }
+        let worker: WorkerProcess
+        switch spawned {
+        case .failure(let e): return .failure(IsolationError("cannot start the worker for plugin \(name): \(e.message)"))
+        case .success(let w): worker = w
+        }
+        if let failure = worker.wait(deadline: settings.startDeadline) {
+            return .failure(IsolationError(describe(failure, plugin: name, during: "loading")))
+        }
+        let status = worker.shared.pointee.status
+        guard let payload = worker.responsePayload(start: 0) else {
+            worker.terminate()
+            return .failure(IsolationError("worker for plugin \(name) broke the protocol while loading (a payload outside the shared buffer) and was killed"))
+        }
+        switch status {
+        case UInt32(CAPSULE_ISO_LOADED):
+            switch IsolatedDescriptor.decode(payload) {
+            case .failure(let e):
+                worker.terminate()
+                return .failure(IsolationError("worker for plugin \(name) sent a malformed descriptor (\(e.message)) and was killed"))
+            case .success(let d):
+                if let reason = PluginManifest.headRefusal(abi: d.abi, size: d.size) {
+                    worker.terminate()
+                    return .failure(IsolationError(reason))
+                }
+                return .success((worker, d.fields!))
+            }
+        case UInt32(CAPSULE_ISO_FAILED):
+            worker.terminate()
+            // The loader's message names the copy; name the user's file instead.
+            return .failure(IsolationError(String(decoding: payload, as: UTF8.self).replacing(copyPath, with: "the plugin")))
+        default:
+            worker.terminate()
+            return .failure(IsolationError("worker for plugin \(name) broke the protocol while loading (status \(status)) and was killed"))
+        }
+    }
+
+    /// Sends the call plans and runs the plugin's init in `worker`. Returns nil, or why the
+    /// worker cannot serve calls (it is then killed).
+    private func initialize(_ worker: WorkerProcess) -> IsolationError? {
+        guard plans.count <= worker.dataSize else { return IsolationError("the call plans do not fit in the shared buffer") }
+        plans.withUnsafeBytes { worker.data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        worker.shared.pointee.op = UInt32(CAPSULE_ISO_OP_INIT)
+        worker.shared.pointee.destroy_count = 0
+        let responseStart = (plans.count + 15) & ~15
+        worker.shared.pointee.response_offset = UInt32(responseStart)
+        worker.send()
+        if let failure = worker.wait(deadline: settings.startDeadline) {
+            return IsolationError(Self.describe(failure, plugin: name, during: "init"))
+        }
+        let status = worker.shared.pointee.status
+        let initStatus = Int32(truncatingIfNeeded: worker.shared.pointee.result.a)
+        guard let payload = worker.responsePayload(start: responseStart) else {
+            worker.terminate()
+            return IsolationError("worker for plugin \(name) broke the protocol during init and was killed")
+        }
+        let message = String(decoding: payload, as: UTF8.self)
+        switch status {
+        case UInt32(CAPSULE_ISO_OK) where initStatus == 0:
+            return nil
+        case UInt32(CAPSULE_ISO_OK):
+            worker.terminate()
+            return IsolationError("plugin \(name)'s init failed with status \(initStatus)\(message.isEmpty ? "" : ": " + message)")
+        case UInt32(CAPSULE_ISO_FAILED):
+            worker.terminate()
+            return IsolationError("worker for plugin \(name) failed to start: \(message)")
+        default:
+            worker.terminate()
+            return IsolationError("worker for plugin \(name) broke the protocol during init (status \(status)) and was killed")
+        }
+    }
+
+    /// Starts a new worker after the last one failed: from the same private copy, checked to
+    /// describe the same plugin. Handles of the old worker become invalid.
+    func restart() -> IsolationError? {
+        worker = nil
+        pendingDestroys.removeAll()
+        generation += 1
+        let staged: PrivateCopy.Staged
+        switch PrivateCopy.stage("/proc/self/fd/\(copy)") {
+        case .success(let s): staged = s
+        case .failure(let e): return IsolationError("cannot restart the worker for plugin \(name): \(e.reason)")
+        }
+        let started = Self.start(executable: workerExecutable, copyPath: staged.path, settings: settings, loadPaths: loadPaths, name: name)
+        PrivateCopy.discard(staged)
+        switch started {
+        case .failure(let e): return e
+        case .success(let (w, fields)):
+            switch PluginManifest.check(fields, path: path) {
+            case .success(let m) where m.name == manifest.name && m.exports.map(\.signature) == manifest.exports.map(\.signature)
+                && m.exports.map(\.name) == manifest.exports.map(\.name) && m.handleTypes.map(\.name) == manifest.handleTypes.map(\.name):
+                break
+            default:
+                w.terminate()
+                return IsolationError("the restarted worker for plugin \(name) describes a different plugin")
+            }
+            if let error = initialize(w) { return error }
+            worker = w
+            return nil
+        }
+    }
+
+    /// The message for a failed worker: `worker for plugin P died with SIGSEGV (segmentation
+    /// fault) during f`.
+    static func describe(_ failure: WorkerProcess.Failure, plugin: String, during what: String) -> String {
+        switch failure {
+        case .died(let status):
+            return "worker for plugin \(plugin) \(WorkerProcess.describe(status: status)) during \(what)"
+        case .deadline(let seconds):
+            return "worker for plugin \(plugin) exceeded its deadline of \(formatSeconds(seconds)) during \(what) and was killed"
+        case .brokeProtocol(let reason):
+            return "worker for plugin \(plugin) broke the protocol during \(what) (\(reason)) and was killed"
+        }
+    }
+
+    static func formatSeconds(_ s: Double) -> String {
+        s == s.rounded() ? "\(Int(s)) s" : "\(s) s"
+    }
+
+    // MARK: configuration
+
+    /// Writes the worker's configuration (capsule_iso_config) and its strings.
+    private static func configure(_ shared: UnsafeMutablePointer<capsule_iso_shared>, data: UnsafeMutableRawPointer, size: Int,
+                                  copyPath: String, settings: IsolationSettings, loadPaths: [String]) -> Bool {
+        var used = 0
+        func put(_ text: String) -> (UInt32, UInt32)? {
+            let bytes = Array(text.utf8)
+            guard bytes.count < 4096, used + bytes.count + 1 <= size else { return nil }
+            bytes.withUnsafeBytes { (data + used).copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+            (data + used + bytes.count).storeBytes(of: 0, as: UInt8.self)
+            defer { used += bytes.count + 1 }
+            return (UInt32(used), UInt32(bytes.count))
+        }
+        guard let plugin = put(copyPath) else { return false }
+        var config = shared.pointee.config
+        config.plugin_path_offset = plugin.0
+        config.plugin_path_length = plugin.1
+        config.memory_limit = UInt64(settings.memoryLimit)
+        config.open_files_limit = UInt64(settings.openFilesLimit)
+        config.file_size_limit = UInt64(settings.fileSizeLimit)
+        config.net_flags = (settings.allowsSockets ? UInt32(CAPSULE_ISO_NET_SOCKETS) : 0)
+            | (settings.connectPorts == .any ? UInt32(CAPSULE_ISO_NET_ANY_CONNECT) : 0)
+            | (settings.bindPorts == .any ? UInt32(CAPSULE_ISO_NET_ANY_BIND) : 0)
+
+        // Granted paths (a path both readable and writable is one rule), then load paths.
+        var granted: [(String, UInt32)] = []
+        for p in settings.readablePaths { granted.append((p, UInt32(CAPSULE_ISO_READ))) }
+        for p in settings.writablePaths {
+            if let i = granted.firstIndex(where: { $0.0 == p }) { granted[i].1 |= UInt32(CAPSULE_ISO_WRITE) } else { granted.append((p, UInt32(CAPSULE_ISO_WRITE))) }
+        }
+        let all = granted + loadPaths.map { ($0, UInt32(CAPSULE_ISO_READ)) } + [(copyPath, UInt32(CAPSULE_ISO_READ))]
+        guard all.count <= Int(CAPSULE_ISO_MAX_PATHS) else { return false }
+        var rules: [capsule_iso_path_rule] = []
+        for (p, access) in all {
+            guard let (offset, length) = put(p) else { return false }
+            rules.append(capsule_iso_path_rule(access: access, offset: offset, length: length, reserved: 0))
+        }
+        config.path_count = UInt32(granted.count)
+        config.load_path_count = UInt32(all.count - granted.count)
+
+        var ports: [UInt16: (connect: Bool, bind: Bool)] = [:]
+        if case .only(let list) = settings.connectPorts { for p in list { ports[p, default: (false, false)].connect = true } }
+        if case .only(let list) = settings.bindPorts { for p in list { ports[p, default: (false, false)].bind = true } }
+        guard ports.count <= Int(CAPSULE_ISO_MAX_PORTS) else { return false }
+        config.port_count = UInt32(ports.count)
+        shared.pointee.config = config
+        let configOffset = MemoryLayout<capsule_iso_shared>.offset(of: \.config)!
+        let base = UnsafeMutableRawPointer(shared) + configOffset
+        let pathsAt = base + MemoryLayout<capsule_iso_config>.offset(of: \.paths)!
+        for (i, rule) in rules.enumerated() { (pathsAt + i * MemoryLayout<capsule_iso_path_rule>.stride).storeBytes(of: rule, as: capsule_iso_path_rule.self) }
+        let portsAt = base + MemoryLayout<capsule_iso_config>.offset(of: \.ports)!
+        for (i, (port, access)) in ports.sorted(by: { $0.key < $1.key }).enumerated() {
+            let rule = capsule_iso_port_rule(port: port, connect: access.connect ? 1 : 0, bind: access.bind ? 1 : 0, reserved: 0)
+            (portsAt + i * MemoryLayout<capsule_iso_port_rule>.stride).storeBytes(of: rule, as: capsule_iso_port_rule.self)
+        }
+        return true
+    }
+
+    /// The INIT payload: per export a capsule_iso_plan_header, then its parameters.
+    private static func plans(_ manifest: PluginManifest) -> [UInt8] {
+        var bytes: [UInt8] = []
+        func handleIndex(_ t: ValueType) -> UInt16 {
+            if case .handle(let n) = t { return UInt16(manifest.handleTypes.firstIndex { $0.name == n } ?? 0) }
+            return 0
+        }
+        func append<T>(_ value: T) { withUnsafeBytes(of: value) { bytes += $0 } }
+        for e in manifest.exports {
+            let s = e.signature
+            append(capsule_iso_plan_header(parameter_count: UInt8(s.parameters.count), result_kind: s.result.kind.rawValue,
+                                           result_handle_type: handleIndex(s.result), flags: e.flags))
+            for p in s.parameters {
+                append(capsule_iso_plan_parameter(kind: p.type.kind.rawValue, is_out: p.isOut ? 1 : 0, handle_type: handleIndex(p.type)))
+            }
+        }
+        return bytes
+    }
+}
+
+/// The host's side of a handle made by an isolated plugin: the worker's id for it and the
+/// worker generation that made it. The script handle's pointer is this object (retained);
+/// its destructor queues the id for destruction in the worker, or does nothing when that
+/// worker is gone.
+final class HandleProxy {
+    let id: UInt64
+    let generation: Int
+    weak var owner: IsolatedPlugin?
+    /// Set when the worker already destroyed it (an export flagged CLOSES_HANDLE).
+    var destroyedInWorker = false
+
+    init(id: UInt64, generation: Int, owner: IsolatedPlugin) {
+        self.id = id
+        self.generation = generation
+        self.owner = owner
+    }
+
+    /// The destructor of every isolated handle type.
+    static let release: @convention(c) (UnsafeMutableRawPointer?) -> Void = { pointer in
+        guard let pointer else { return }
+        let proxy = Unmanaged<HandleProxy>.fromOpaque(pointer).takeRetainedValue()
+        if !proxy.destroyedInWorker, let owner = proxy.owner { owner.queueDestroy(proxy) }
+    }
+}
