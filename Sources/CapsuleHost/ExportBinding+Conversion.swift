@@ -18,28 +18,8 @@ extension ExportBinding {
     func store(_ call: NativeCall, _ index: Int, _ type: TypeKind, parameter: Int, at slotIndex: Int) -> String? {
         let p = slot(slotIndex)
         switch type {
-        case .bool:
-            guard let b = call.bool(index) else { return "expected bool, got \(got(call, index))" }
-            p.storeBytes(of: b ? 1 : 0, as: UInt8.self)
-        case .i8, .i16, .i32, .i64, .u8, .u16, .u32, .u64:
-            guard let v = call.int(index) else { return "expected \(type.name), got \(got(call, index))" }
-            let range = type.intRange!
-            guard range.contains(v) else { return "expected \(type.name) (\(range.lowerBound) to \(range.upperBound)), got \(v)" }
-            switch type {
-            case .i8, .u8: p.storeBytes(of: UInt8(truncatingIfNeeded: v), as: UInt8.self)
-            case .i16, .u16: p.storeBytes(of: UInt16(truncatingIfNeeded: v), as: UInt16.self)
-            case .i32, .u32: p.storeBytes(of: UInt32(truncatingIfNeeded: v), as: UInt32.self)
-            default: p.storeBytes(of: v, as: Int64.self)
-            }
-        case .f32:
-            guard let d = call.double(index) else { return "expected f32, got \(got(call, index))" }
-            if d.isFinite && abs(d) > Double(Float.greatestFiniteMagnitude) {
-                return "expected f32 (at most \(Float.greatestFiniteMagnitude) in magnitude), got \(d)"
-            }
-            p.storeBytes(of: Float(d), as: Float.self)
-        case .f64:
-            guard let d = call.double(index) else { return "expected f64, got \(got(call, index))" }
-            p.storeBytes(of: d, as: Double.self)
+        case .bool, .i8, .i16, .i32, .i64, .u8, .u16, .u32, .u64, .f32, .f64:
+            return ScalarConversion.store(call, index, type, at: p)
         case .ptr:
             if call.isNil(index) {
                 p.storeBytes(of: 0, as: UInt64.self)
@@ -49,10 +29,10 @@ extension ExportBinding {
                 // A bytes value passes its data, borrowed for the call like `buf`.
                 p.storeBytes(of: UnsafeRawPointer(b.baseAddress), as: UnsafeRawPointer?.self)
             } else {
-                return "expected ptr (an int address, bytes or nil), got \(got(call, index))"
+                return "expected ptr (an int address, bytes or nil), got \(ScalarConversion.describe(call, index))"
             }
         case .str:
-            guard let s = call.string(index) else { return "expected str, got \(got(call, index))" }
+            guard let s = call.string(index) else { return "expected str, got \(ScalarConversion.describe(call, index))" }
             if let base = s.baseAddress, s.count > 0, let nul = memchr(base, 0, s.count) {
                 return "expected str, got a string with a NUL byte at index \(UnsafeRawPointer(nul) - UnsafeRawPointer(base))"
             }
@@ -64,13 +44,13 @@ extension ExportBinding {
             } else if type == .bytes, let s = call.string(index) {
                 buffer = UnsafeRawBufferPointer(s)
             } else {
-                return "expected \(type == .bytes ? "bytes (or a string)" : "buf (bytes)"), got \(got(call, index))"
+                return "expected \(type == .bytes ? "bytes (or a string)" : "buf (bytes)"), got \(ScalarConversion.describe(call, index))"
             }
             p.storeBytes(of: buffer.baseAddress, as: UnsafeRawPointer?.self)
             slot(slotIndex + 1).storeBytes(of: UInt64(buffer.count), as: UInt64.self)
         case .handle:
             let expected = handleNames[parameter]
-            guard let h = call.handle(index) else { return "expected handle<\(expected)>, got \(got(call, index))" }
+            guard let h = call.handle(index) else { return "expected handle<\(expected)>, got \(ScalarConversion.describe(call, index))" }
             guard h.typeName == expected else { return "expected handle<\(expected)>, got handle<\(h.typeName)>" }
             guard let pointer = h.pointer else { return "expected handle<\(expected)>, got a closed handle<\(expected)>" }
             if let version = replacedVersion, let message = staleHandle(call, index, expected, version) { return message }
@@ -85,13 +65,6 @@ extension ExportBinding {
             return "\(type.name) needs the extended call path"
         }
         return nil
-    }
-
-    /// What a wrong argument was, for messages: its type, and the value for numbers.
-    func got(_ call: NativeCall, _ index: Int) -> String {
-        if call.isFloat(index), let d = call.double(index) { return "float \(d)" }
-        if let h = call.handle(index) { return "handle<\(h.typeName)>" }
-        return call.typeName(index)
     }
 
     /// Reads a C value of `type` at `p`. `widened`: libffi returns integer results narrower
