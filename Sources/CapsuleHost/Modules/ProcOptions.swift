@@ -43,9 +43,10 @@ struct ProcRequest {
                 return fail("argument 2: expected a list of str arguments, got \(call.typeName(1))")
             }
             for i in 0..<n {
-                guard let item = call.item(of: list, at: i), let bytes = call.stringOf(item), let arg = plainString(bytes) else {
-                    return fail("argument 2: item \(i): expected a str without NUL bytes, got \(call.item(of: list, at: i).map(call.typeName(of:)) ?? "nothing")")
+                guard let item = call.item(of: list, at: i), let bytes = call.stringOf(item) else {
+                    return fail("argument 2: item \(i): expected a str, got \(call.item(of: list, at: i).map(call.typeName(of:)) ?? "nothing")")
                 }
+                guard let arg = plainString(bytes) else { return fail("argument 2: item \(i): the str has a NUL byte") }
                 r.arguments.append(arg)
             }
         }
@@ -56,40 +57,42 @@ struct ProcRequest {
                 let shown = key.map { "'\(Capability.sanitized($0))'" } ?? "of type \(call.typeName(of: value)) as a key"
                 return fail("unknown option \(shown) (known: \(options.joined(separator: ", ")))")
             }
+            let got = ", got \(call.typeName(of: value))"
             let problem: String?
             switch key {
             case "env": problem = r.readEnvironment(call, value)
             case "inherit_env": problem = r.readInherit(call, value)
             case "cwd":
-                if let s = call.stringOf(value) { r.directory = s; problem = nil } else { problem = "expected a directory (str)" }
+                if let s = call.stringOf(value) { r.directory = s; problem = nil } else { problem = "expected a directory (str)" + got }
             case "input":
                 if let s = call.stringOf(value) { r.input = Array(s); problem = nil }
                 else if let b = call.bytesOf(value) { r.input = Array(b); problem = nil }
-                else { problem = "expected str or bytes" }
+                else { problem = "expected str or bytes" + got }
             case "bytes":
-                if let b = call.boolOf(value) { r.asBytes = b; problem = nil } else { problem = "expected a bool" }
+                if let b = call.boolOf(value) { r.asBytes = b; problem = nil } else { problem = "expected a bool" + got }
             case "timeout":
                 if let s = call.doubleOf(value), s > 0, s <= 1e7 { r.timeout = s; problem = nil }
-                else { problem = "expected a number of seconds > 0 (at most 1e7)" }
+                else { problem = "expected a number of seconds > 0 (at most 1e7)" + got }
             default: // max_output
                 if let n = call.intOf(value), n > 0, n <= maxOutputLimit { r.outputLimit = Int(n); problem = nil }
-                else { problem = "expected a positive int of bytes (at most 2^30)" }
+                else { problem = "expected a positive int of bytes (at most 2^30)" + got }
             }
-            if let problem { return fail("option '\(key)': \(problem), got \(call.typeName(of: value))") }
+            if let problem { return fail("option '\(key)': \(problem)") }
         }
         return r
     }
 
     private mutating func readEnvironment(_ call: NativeCall, _ map: Value) -> String? {
-        guard call.kind(of: map) == .map else { return "expected a map of str to str" }
+        guard call.kind(of: map) == .map else { return "expected a map of str to str, got \(call.typeName(of: map))" }
         var cursor = 0
         while let e = call.entry(of: map, from: cursor) {
             cursor = e.next
             guard let k = call.stringOf(e.key), let name = Self.plainString(k), Self.isVariableName(name) else {
-                return "expected variable names (non-empty str without '=' or NUL)"
+                let shown = call.stringOf(e.key).map { "'\(Capability.sanitized(String(decoding: $0, as: UTF8.self)))'" } ?? call.typeName(of: e.key)
+                return "\(shown) is not a variable name (a non-empty str without '=' or NUL)"
             }
             guard let v = call.stringOf(e.value), let text = Self.plainString(v) else {
-                return "the value of \(Capability.sanitized(name)) must be a str without NUL bytes"
+                return "the value of \(Capability.sanitized(name)) must be a str without NUL bytes, got \(call.typeName(of: e.value))"
             }
             environment.append((name, text))
         }
@@ -98,11 +101,13 @@ struct ProcRequest {
 
     private mutating func readInherit(_ call: NativeCall, _ value: Value) -> String? {
         if let b = call.boolOf(value) { inherit = b ? .granted : nil; return nil }
-        guard call.kind(of: value) == .list, let n = call.lengthOf(value) else { return "expected true or a list of variable names" }
+        guard call.kind(of: value) == .list, let n = call.lengthOf(value) else {
+            return "expected true or a list of variable names, got \(call.typeName(of: value))"
+        }
         var names: [String] = []
         for i in 0..<n {
             guard let item = call.item(of: value, at: i), let s = call.stringOf(item), let name = Self.plainString(s),
-                  Self.isVariableName(name) else { return "expected true or a list of variable names" }
+                  Self.isVariableName(name) else { return "item \(i) is not a variable name (a non-empty str without '=' or NUL)" }
             names.append(name)
         }
         inherit = .names(names)
