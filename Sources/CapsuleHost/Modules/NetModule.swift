@@ -56,17 +56,24 @@ final class NetModule {
             _ = call.raise("net.\(function): argument 1: expected a host (str without NUL bytes), got \(call.typeName(0))")
             return nil
         }
+        switch Self.grantHost(text) {
+        case .failure(let f): _ = call.raise("net.\(function): argument 1: \(f.message)"); return nil
+        case .success(let h): return h
+        }
+    }
+
+    /// `text` as the grants see it (`shown`) and as it is resolved, or why it is no host.
+    /// Shared with the host API's `connect_tcp` for plugins.
+    static func grantHost(_ text: String) -> Result<(resolve: String, shown: String), HostFailure> {
         guard !text.isEmpty, text.utf8.count <= 253, !text.unicodeScalars.contains(where: { $0.value < 0x21 || $0 == "/" || $0.value == 0x7f }) else {
-            _ = call.raise("net.\(function): argument 1: '\(Capability.sanitized(text))' is not a host name or address")
-            return nil
+            return .failure(HostFailure("'\(Capability.sanitized(text))' is not a host name or address"))
         }
-        if let v6 = Self.canonical(text, family: AF_INET6) { return (v6, "[\(v6)]") }
-        if let v4 = Self.canonical(text, family: AF_INET) { return (v4, v4) }
+        if let v6 = canonical(text, family: AF_INET6) { return .success((v6, "[\(v6)]")) }
+        if let v4 = canonical(text, family: AF_INET) { return .success((v4, v4)) }
         if text.contains(":") || text.contains("[") {
-            _ = call.raise("net.\(function): argument 1: '\(Capability.sanitized(text))' is not a host name or address (write IPv6 addresses without brackets)")
-            return nil
+            return .failure(HostFailure("'\(Capability.sanitized(text))' is not a host name or address (write IPv6 addresses without brackets)"))
         }
-        return (text.lowercased(), text.lowercased())
+        return .success((text.lowercased(), text.lowercased()))
     }
 
     /// `text` as inet_ntop writes it, when it is an address of `family`.

@@ -37,7 +37,7 @@ final class ProcModule {
     func run(_ call: NativeCall) -> Value {
         guard let request = ProcRequest.read(call) else { return NativeCall.failure }
         let executable: String
-        switch resolve(request.program) {
+        switch Self.resolve(request.program, by: .script, enforcer: enforcer) {
         case .failure(let f): return call.raise(f.message)
         case .success(let path): executable = path
         }
@@ -93,30 +93,32 @@ final class ProcModule {
 
     // MARK: grants
 
-    /// The file to execute for `program`, after checking the `run:` grants (see the type's
-    /// summary); the message of the denial or lookup failure otherwise.
-    func resolve(_ program: String) -> Result<String, ProcFailure> {
+    /// The file to execute for `program`, after checking `principal`'s `run:` grants (see
+    /// the type's summary); the message of the denial or lookup failure otherwise. Shared
+    /// with the host API's `run_program` for plugins.
+    static func resolve(_ program: String, by principal: Principal, enforcer: CapabilityEnforcer,
+                        operation: String = "proc.run") -> Result<String, HostFailure> {
         let policy = enforcer.policy
         if program.contains("/") {
             let path = Capability.normalizedPath(program, relativeTo: enforcer.workingDirectory, applyingParent: false)
-            switch enforcer.check(Capability(.run, path), by: .script) {
-            case .failure(let d): return .failure(ProcFailure(d.message))
+            switch enforcer.check(Capability(.run, path), by: principal) {
+            case .failure(let d): return .failure(HostFailure(d.message))
             case .success: return .success(path)
             }
         }
         let byName = Capability(.run, program)
-        if policy.allows(byName, by: .script) {
-            enforcer.allow(byName, by: .script)
-            guard let found = Self.lookUp(program) else {
-                return .failure(ProcFailure("proc.run: \(Capability.sanitized(program)): not found on PATH"))
+        if policy.allows(byName, by: principal) {
+            enforcer.allow(byName, by: principal)
+            guard let found = lookUp(program) else {
+                return .failure(HostFailure("\(operation): \(Capability.sanitized(program)): not found on PATH"))
             }
             return .success(found)
         }
-        if let found = Self.lookUp(program), policy.allows(Capability(.run, found), by: .script) {
-            enforcer.allow(Capability(.run, found), by: .script)
+        if let found = lookUp(program), policy.allows(Capability(.run, found), by: principal) {
+            enforcer.allow(Capability(.run, found), by: principal)
             return .success(found)
         }
-        return .failure(ProcFailure(enforcer.deny(byName, by: .script, reason: Policy.hint(for: byName, to: .script)).message))
+        return .failure(HostFailure(enforcer.deny(byName, by: principal, reason: Policy.hint(for: byName, to: principal)).message))
     }
 
     /// The first executable regular file named `name` in an absolute directory of the host's
@@ -165,20 +167,20 @@ final class ProcModule {
 
     /// Opens `cwd` as a directory under the script's `fs.read` grants, confined as the `fs`
     /// module confines (so `..` and symlinks cannot leave the grant); the child `fchdir`s to it.
-    func openDirectory(_ bytes: UnsafeBufferPointer<UInt8>) -> Result<Int32, ProcFailure> {
+    func openDirectory(_ bytes: UnsafeBufferPointer<UInt8>) -> Result<Int32, HostFailure> {
         let path: String
         switch enforcer.path(bytes, kind: .fsRead, by: .script) {
-        case .failure(let d): return .failure(ProcFailure(d.message))
+        case .failure(let d): return .failure(HostFailure(d.message))
         case .success(let p): path = p
         }
         switch enforcer.perform(path, kind: .fsRead, by: .script, { $0.open(flags: O_RDONLY | O_DIRECTORY) }) {
-        case .failure(.io(ENOTDIR)): return .failure(ProcFailure("proc.run: cwd \(Capability.sanitized(path)): not a directory"))
-        case .failure(let e): return .failure(ProcFailure(e.message(operation: "proc.run: cwd", path: path)))
+        case .failure(.io(ENOTDIR)): return .failure(HostFailure("proc.run: cwd \(Capability.sanitized(path)): not a directory"))
+        case .failure(let e): return .failure(HostFailure(e.message(operation: "proc.run: cwd", path: path)))
         case .success(let fd):
             var st = stat()
             if fstat(fd, &st) != 0 || (st.st_mode & S_IFMT) != S_IFDIR {
                 close(fd)
-                return .failure(ProcFailure("proc.run: cwd \(Capability.sanitized(path)): not a directory"))
+                return .failure(HostFailure("proc.run: cwd \(Capability.sanitized(path)): not a directory"))
             }
             return .success(fd)
         }
@@ -188,8 +190,9 @@ final class ProcModule {
     static func seconds(_ s: Double) -> String { s == s.rounded() && s < 1e15 ? "\(Int(s))s" : "\(s)s" }
 }
 
-/// A `proc.run` failure's script-visible message (a denial, a lookup or cwd error).
-struct ProcFailure: Error {
+/// A host service's failure as the script (or plugin) sees it: a denial, a lookup or cwd
+/// error, a malformed host.
+struct HostFailure: Error {
     let message: String
     init(_ message: String) { self.message = message }
 }
