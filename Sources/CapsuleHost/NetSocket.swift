@@ -175,7 +175,8 @@ final class NetSocket {
 
     // MARK: reading and writing
 
-    /// Up to `count` bytes; empty at the end of the stream.
+    /// Up to `count` bytes (at most 64 KiB), as soon as any arrive; empty at the end of the
+    /// stream.
     func read(_ count: Int, vm: Int?) -> Result<[UInt8], Failure> {
         if !buffer.isEmpty {
             let out = Array(buffer.prefix(count))
@@ -183,7 +184,8 @@ final class NetSocket {
             return .success(out)
         }
         let d = Deadlines(timeout: timeout, vm: vm)
-        var chunk = [UInt8](repeating: 0, count: count)
+        // At most 64 KiB per call: "up to n" lets a huge n cost no more than a small one.
+        var chunk = [UInt8](repeating: 0, count: min(count, 65536))
         while true {
             let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n >= 0 { return .success(Array(chunk[0..<n])) }
