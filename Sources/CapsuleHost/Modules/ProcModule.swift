@@ -58,6 +58,7 @@ final class ProcModule {
         }
         defer { if let directory { close(directory) } }
         let now = MonotonicClock.now()
+        if let d = call.deadline, now >= d { return call.raiseTimeout() }  // nothing is started past it
         let child = ChildProcess(
             executable: executable, arguments: [request.program] + request.arguments, environment: environment,
             directory: directory, input: request.input, outputLimit: request.outputLimit,
