@@ -319,6 +319,17 @@ package typealias NativeEntry = @convention(thin) (_ target: UnsafeMutableRawPoi
     // MARK: errors
     /// Makes the call fail with `message`; return `NativeCall.failure` after it.
     package func raise(_ message: String) -> Value { rt.fail(message) }
+
+    // MARK: the run's deadline (host functions that block)
+    /// When the VM's `timeout` ends this run, in `CLOCK_MONOTONIC` nanoseconds; nil with no
+    /// timeout. A host function that waits (a child process, a socket) waits at most until
+    /// then and returns `raiseTimeout()`.
+    package var deadline: Int? { rt.deadline == 0 ? nil : rt.deadline }
+    /// Ends the run with the VM's uncatchable `timeout of D exceeded`; return its result.
+    package func raiseTimeout() -> Value {
+        rt.haltForTimeout()
+        return Runtime.failure
+    }
 }
 
 extension VM {
