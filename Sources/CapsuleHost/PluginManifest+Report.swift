@@ -11,6 +11,7 @@ extension PluginManifest {
             "description: \(description)",
             "capabilities: \(capabilities.isEmpty ? "none" : capabilities.joined(separator: ", "))",
             "handle types: \(handleTypes.isEmpty ? "none" : handleTypes.map(\.name).joined(separator: ", "))",
+            "struct types: \(structTypes.isEmpty ? "none" : structTypes.map { "\($0.name) \($0.layoutText)" }.joined(separator: "; "))",
             "exports:",
         ]
         let width = exports.map { $0.name.count + $0.signature.description.count + 1 }.max() ?? 0
