@@ -107,7 +107,11 @@ enum HostAPI {
             new_map: HostValues.newMap,
             map_set: HostValues.mapSet,
             values_mark: HostValues.mark,
-            values_release: HostValues.release
+            values_release: HostValues.release,
+            call_failed: {
+                guard let context = CallContext.current else { return 0 }
+                return context.callbackFailed || context.raised != nil ? 1 : 0
+            }
         ))
         return table
     }

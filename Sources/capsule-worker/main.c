@@ -89,6 +89,9 @@ static int host_open_file(const char *path, int flags, int mode) {
     return fd;
 }
 
+/* Whether the current call has raised (no export the worker runs calls script callbacks). */
+static int worker_call_failed(void) { return in_call && has_raised; }
+
 /* The worker's environment holds only the variables the plugin is granted. */
 static const char *host_getenv(const char *name) { return name ? getenv(name) : NULL; }
 
@@ -110,6 +113,7 @@ static capsule_host_api host_api = {
     .new_bytes = worker_new_bytes, .new_list = worker_new_list, .list_push = worker_list_push,
     .new_map = worker_new_map, .map_set = worker_map_set, .values_mark = worker_values_mark,
     .values_release = worker_values_release,
+    .call_failed = worker_call_failed,
 };
 
 /* ---- responses ---- */

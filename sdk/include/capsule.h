@@ -282,6 +282,14 @@ typedef struct capsule_host_api {
     /* Releases every reference made after `mark` (they become invalid); values still
      * reachable otherwise (pushed into a list, set in a map, an argument) stay alive. */
     void (*values_release)(size_t mark);
+
+    /*
+     * Added in SDK 0.2. 1 when the current call has already failed: a script callback it
+     * called raised (the host then reports that error when the export returns, and further
+     * callbacks return 0 without running), or raise was called; else 0. Lets C code that
+     * calls script functions clean up, e.g. roll back, instead of carrying on. 0 outside a call.
+     */
+    int (*call_failed)(void);
 } capsule_host_api;
 
 /* True when a host API table has the member `m` (for plugins built against newer headers). */
