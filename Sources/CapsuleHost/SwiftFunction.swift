@@ -55,8 +55,8 @@ final class SwiftFunction {
     }
 
     /// The export the host binds: this function's pointer under `name`.
-    func export(name: String, doc: String?) -> PluginManifest.Export {
-        PluginManifest.Export(name: name, signature: signature, flags: 0, doc: doc,
+    func export(name: String, doc: String?, flags: UInt32) -> PluginManifest.Export {
+        PluginManifest.Export(name: name, signature: signature, flags: flags, doc: doc,
                               function: unsafeBitCast(code!, to: (@convention(c) () -> Void).self))
     }
 

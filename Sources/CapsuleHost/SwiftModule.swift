@@ -1,3 +1,5 @@
+import CapsuleSDK
+
 /// A module of Swift functions that scripts import like a C plugin, declared with the same
 /// signature language and bound through the same typed registry: every argument is checked
 /// against the declared signature (count, type, integer range, NUL in str, closed or foreign
@@ -35,29 +37,31 @@ public final class SwiftModule {
     }
 
     /// Adds function `name` with C-style `signature` (e.g. `"(i64, str) -> f64"`), run by `body`.
+    /// `closesHandle`: the first parameter is a handle, closed after the call (as
+    /// `CAPSULE_EXPORT_CLOSES_HANDLE` does for C), so later calls with it fail.
     public func function<each A: CapsuleArgument, R: CapsuleResult>(
-        _ name: String, _ signature: String, doc: String? = nil,
+        _ name: String, _ signature: String, doc: String? = nil, closesHandle: Bool = false,
         _ body: @escaping (repeat each A) throws -> R
     ) throws {
-        let parsed = try check(name, signature, arguments: Self.argumentTypes(repeat (each A).self))
+        let parsed = try check(name, signature, closesHandle, arguments: Self.argumentTypes(repeat (each A).self))
         guard R._capsuleAccepts(parsed.result, handles) else {
             throw refusal("function '\(name)' declares result \(parsed.result), which Swift type \(R.self) cannot be returned as")
         }
-        try add(name, parsed, doc) { reader, writer in
+        try add(name, parsed, doc, closesHandle) { reader, writer in
             try body(repeat (each A)._capsuleRead(&reader))._capsuleWrite(&writer)
         }
     }
 
     /// Adds function `name` whose signature's result is `void`.
     public func function<each A: CapsuleArgument>(
-        _ name: String, _ signature: String, doc: String? = nil,
+        _ name: String, _ signature: String, doc: String? = nil, closesHandle: Bool = false,
         _ body: @escaping (repeat each A) throws -> Void
     ) throws {
-        let parsed = try check(name, signature, arguments: Self.argumentTypes(repeat (each A).self))
+        let parsed = try check(name, signature, closesHandle, arguments: Self.argumentTypes(repeat (each A).self))
         guard parsed.result == .void else {
             throw refusal("function '\(name)' declares result \(parsed.result), but the Swift closure returns nothing")
         }
-        try add(name, parsed, doc) { reader, _ in
+        try add(name, parsed, doc, closesHandle) { reader, _ in
             try body(repeat (each A)._capsuleRead(&reader))
             return nil
         }
@@ -70,7 +74,7 @@ public final class SwiftModule {
     }
 
     /// Parses `signature` and checks it against the closure's parameter types.
-    private func check(_ name: String, _ signature: String, arguments: [any CapsuleArgument.Type]) throws -> Signature {
+    private func check(_ name: String, _ signature: String, _ closesHandle: Bool, arguments: [any CapsuleArgument.Type]) throws -> Signature {
         guard isIdentifier(name) else { throw refusal("function name '\(name)' is not an identifier ([A-Za-z_][A-Za-z0-9_]*)") }
         guard !exports.contains(where: { $0.name == name }) else { throw refusal("module \(self.name) exports '\(name)' twice") }
         let parsed: Signature
@@ -89,19 +93,22 @@ public final class SwiftModule {
         guard parsed.parameters.count == arguments.count else {
             throw refusal("function '\(name)' declares \(parsed.parameters.count) parameter\(parsed.parameters.count == 1 ? "" : "s"), but its Swift closure takes \(arguments.count)")
         }
+        if closesHandle, !(parsed.parameters.first.map { $0.type.kind == .handle && !$0.isOut } ?? false) {
+            throw refusal("function '\(name)' closes a handle, but its first parameter is not a handle")
+        }
         for (i, (p, type)) in zip(parsed.parameters, arguments).enumerated() where !type._capsuleAccepts(p, handles) {
             throw refusal("function '\(name)': parameter \(i + 1) is declared \(p.isOut ? "out " : "")\(p.type), which Swift type \(type) cannot receive")
         }
         return parsed
     }
 
-    private func add(_ name: String, _ signature: Signature, _ doc: String?,
+    private func add(_ name: String, _ signature: Signature, _ doc: String?, _ closesHandle: Bool,
                      _ body: @escaping (inout CArguments, inout CResult) throws -> String?) throws {
         guard let function = SwiftFunction(qualifiedName: self.name + "." + name, signature: signature, body: body) else {
             throw refusal("libffi cannot make a C function of signature \(signature) for '\(name)'")
         }
         functions.append(function)
-        exports.append(function.export(name: name, doc: doc))
+        exports.append(function.export(name: name, doc: doc, flags: closesHandle ? UInt32(CAPSULE_EXPORT_CLOSES_HANDLE) : 0))
     }
 
     private func refusal(_ reason: String) -> PluginLoadError {

@@ -88,4 +88,32 @@ import Testing
         #expect(PluginRegistry.incompatibility(old: old, new: new)
             == "structs 1.1.0 changes struct type 'point' from {f64 x, f64 y} to {f32 x, f32 y}")
     }
+
+    /// The declarations no fixture covers, checked on descriptor fields directly.
+    @Test func structDeclarationsAreChecked() {
+        func refusal(_ types: [(String?, String?)], hasTable: Bool = true) -> String? {
+            let d = DescriptorFields(
+                name: "p", version: "1", description: nil, capabilities: [],
+                handleTypeCount: 0, hasHandleTypes: false, handleType: { _ in .init() },
+                structTypeCount: types.count, hasStructTypes: hasTable, structType: { (types[$0].0, types[$0].1) },
+                exportCount: 0, hasExports: false, export: { _ in .init(flags: 0) }, initHook: nil)
+            if case .refused(let reason) = PluginManifest.readStructTypes(d, plugin: "p") { return reason }
+            return nil
+        }
+        #expect(refusal([("i64", "{f64 x}")]) == "plugin p: struct type 'i64' has the name of a built-in type")
+        #expect(refusal([("handle", "{f64 x}")]) == "plugin p: struct type 'handle' has the name of a built-in type")
+        #expect(refusal([("2d", "{f64 x}")]) == "plugin p: struct type 0 has name '2d', which is not an identifier")
+        #expect(refusal([(nil, "{f64 x}")]) == "plugin p: struct type 0 has name NULL, which is not an identifier")
+        #expect(refusal([("p", nil)]) == "plugin p: struct type 'p' has no fields (NULL)")
+        #expect(refusal([("p", "{}")]) == "plugin p: malformed fields '{}' for struct type 'p': expected a type at column 2")
+        #expect(refusal([("p", "{str s}")]) == "plugin p: malformed fields '{str s}' for struct type 'p': a struct field cannot be str (fields take numbers, bool, ptr or structs) at column 2")
+        #expect(refusal([("outer", "{inner i}"), ("inner", "{f64 x}")]) == "plugin p: malformed fields '{inner i}' for struct type 'outer': unknown type 'inner' at column 2")
+        #expect(refusal([("p", "{f64 x}")], hasTable: false) == "plugin p declares 1 struct types but struct_types is NULL")
+        #expect(refusal([("inner", "{f64 x}"), ("outer", "{inner i, u8 tag}")]) == nil)
+    }
+
+    @Test func anIsolatedPluginCannotDeclareStructTypes() {
+        #expect(run("import \"structs\"", pluginPaths: [Fixtures.directory], isolation: .plugins(["structs"])).contains(
+            "the plugin declares struct types, which an isolated plugin cannot use"))
+    }
 }

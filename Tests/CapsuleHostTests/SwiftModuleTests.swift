@@ -38,6 +38,7 @@ func registerSmath(_ host: PluginHost) throws {
             c.value += 1
             return c.value
         }
+        try m.function("counter_close", "(handle<Counter>) -> void", closesHandle: true) { (c: SwiftCounter) in }
         // Beyond cmath: narrow types both ways, f32, buf, bytes results, a bad result.
         try m.function("narrow", "(u8, i16, f32, out u8) -> i32") { (a: Int, b: Int, c: Double, o: Out<Int>) in
             o.value = a
@@ -119,6 +120,14 @@ func runWithSwift(_ source: String, gcStress: Bool = false, register: (PluginHos
             cmath.counter_incr(smath.counter_new())
             """)
         #expect(foreign == "ERROR: error: cmath.counter_incr: argument 1: expected handle<cmath.Counter>, got handle<smath.Counter>")
+        let closed = try runWithSwift("""
+            import "smath"
+            let c = smath.counter_new()
+            smath.counter_close(c)
+            smath.counter_incr(c)
+            """)
+        #expect(closed == "ERROR: error: smath.counter_incr: argument 1: expected handle<smath.Counter>, got a closed handle<smath.Counter>")
+        #expect(SwiftCounter.alive == before)
         let collected = try runWithSwift("""
             import "smath"
             for i in 0..50 { let c = smath.counter_new(); smath.counter_incr(c) }
@@ -195,6 +204,8 @@ func runWithSwift(_ source: String, gcStress: Bool = false, register: (PluginHos
             try $0.function("f", "() -> void") {}
             try $0.function("f", "() -> void") {}
         } == "cannot load plugin swift:m: module m exports 'f' twice")
+        #expect(refusal { try $0.function("f", "(i64) -> void", closesHandle: true) { (a: Int64) in } }
+            == "cannot load plugin swift:m: function 'f' closes a handle, but its first parameter is not a handle")
         #expect(refusal { try $0.function("2f", "() -> void") {} }
             == "cannot load plugin swift:m: function name '2f' is not an identifier ([A-Za-z_][A-Za-z0-9_]*)")
         let host = PluginHost(environment: [:])
