@@ -9,6 +9,7 @@
  *   sqlite.query(db, "select * from t where name = :n", {"n": "héllo"})   // named; rows as maps
  *   sqlite.query_lists(db, "select id, name from t", nil)     // rows as lists
  *   sqlite.begin(db) … sqlite.commit(db) / sqlite.rollback(db)
+ *   sqlite.transaction(db, fn() { … })                        // COMMIT, or ROLLBACK if fn raises
  *   sqlite.close(db)
  *
  * Parameters and rows are dynamic script values, so the exports use the signature type
@@ -132,6 +133,44 @@ static void sq_exec(connection *c, const char *sql) {
 static void sq_begin(connection *c) { sq_exec(c, "BEGIN"); }
 static void sq_commit(connection *c) { sq_exec(c, "COMMIT"); }
 static void sq_rollback(connection *c) { sq_exec(c, "ROLLBACK"); }
+
+/*
+ * transaction(db, fn): BEGIN, call the script function `fn`, then COMMIT; ROLLBACK instead
+ * when fn raised (host->call_failed), and the host then fails this call with fn's error.
+ * The connection is referenced for the duration, so fn may even close the database.
+ */
+static void sq_transaction(connection *c, void (*fn)(void)) {
+    if (!CAPSULE_HOST_HAS(host, call_failed)) {
+        host->raise("this host cannot tell whether a callback raised (it is older than the plugin)");
+        return;
+    }
+    if (!fn) { host->raise("transaction needs a function, got nil"); return; }
+    if (!open_db(c)) return;
+    if (!sqlite3_get_autocommit(c->db)) {
+        host->raise("a transaction is already open (transaction() does not nest; use SAVEPOINT)");
+        return;
+    }
+    sq_exec(c, "BEGIN");
+    if (host->call_failed()) return;
+    c->refs++;
+    fn();
+    if (!c->db) {
+        host->raise("the database was closed inside the transaction");
+    } else if (host->call_failed()) {
+        /* fn raised: undo its changes; the host reports fn's error. */
+        if (!sqlite3_get_autocommit(c->db)) sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    } else if (sqlite3_get_autocommit(c->db)) {
+        host->raise("the transaction was ended inside transaction()'s function (by commit or rollback)");
+    } else {
+        char *error = NULL;
+        if (sqlite3_exec(c->db, "COMMIT", NULL, NULL, &error) != SQLITE_OK) {
+            host->raise(error ? error : sqlite3_errmsg(c->db));
+            sqlite3_free(error);
+            if (!sqlite3_get_autocommit(c->db)) sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+        }
+    }
+    connection_release(c);
+}
 
 static bool sq_in_transaction(connection *c) { return open_db(c) && !sqlite3_get_autocommit(c->db); }
 
@@ -524,6 +563,8 @@ static const capsule_export exports[] = {
     {"begin", "(handle<Database>) -> void", FN(sq_begin), 0, "BEGIN a transaction"},
     {"commit", "(handle<Database>) -> void", FN(sq_commit), 0, "COMMIT the transaction"},
     {"rollback", "(handle<Database>) -> void", FN(sq_rollback), 0, "ROLLBACK the transaction"},
+    {"transaction", "(handle<Database>, callback<() -> void>) -> void", FN(sq_transaction), 0,
+     "runs fn between BEGIN and COMMIT; rolls back and re-raises if fn raises"},
     {"in_transaction", "(handle<Database>) -> bool", FN(sq_in_transaction), 0,
      "true between begin and commit or rollback"},
     {"changes", "(handle<Database>) -> i64", FN(sq_changes), 0,

@@ -38,7 +38,7 @@ struct PluginInspectCommand: ParsableCommand {
         let loadPath = path.contains("/") ? path : "./" + path
         switch PluginLoader.inspect(path: loadPath) {
         case .success(let manifest):
-            console.out(report(manifest) + report(ELFImage.read(path: loadPath)))
+            console.out(manifest.report + report(ELFImage.read(path: loadPath)))
             return 0
         case .failure(let error):
             console.err("error: \(error)\n")
@@ -63,26 +63,4 @@ struct PluginInspectCommand: ParsableCommand {
         }
     }
 
-    /// The report: one `field: value` line each, then the exports with signatures and docs.
-    static func report(_ m: PluginManifest) -> String {
-        var lines = [
-            "name: \(m.name)",
-            "version: \(m.version)",
-            "abi: \(m.abiVersion)",
-            "description: \(m.description)",
-            "capabilities: \(m.capabilities.isEmpty ? "none" : m.capabilities.joined(separator: ", "))",
-            "handle types: \(m.handleTypes.isEmpty ? "none" : m.handleTypes.map(\.name).joined(separator: ", "))",
-            "exports:",
-        ]
-        let width = m.exports.map { $0.name.count + $0.signature.description.count + 1 }.max() ?? 0
-        for e in m.exports {
-            var line = "  \(e.name) \(e.signature)"
-            if let doc = e.doc, !doc.isEmpty {
-                line += String(repeating: " ", count: width - e.name.count - e.signature.description.count - 1) + "  " + doc
-            }
-            if e.closesHandle { line += " (closes its handle)" }
-            lines.append(line)
-        }
-        return lines.joined(separator: "\n") + "\n"
-    }
 }

@@ -205,7 +205,13 @@ extension ExportBinding {
             let message: String?
             switch p.kind {
             case .structure:
-                message = ScalarConversion.storeStruct(call, scriptIndex, extras.structTypes[i]!, at: extras.structBuffers[i]!)
+                let buffer = extras.structBuffers[i]!
+                message = ScalarConversion.storeStruct(call, scriptIndex, extras.structTypes[i]!, at: buffer)
+                // NOTE: libffi 3.4 on x86-64 repoints a by-value struct's argument pointer at
+                // its stack copy when the struct is passed in memory (over 16 bytes): point it
+                // back at the buffer before every call.
+                argumentPointers[p.argumentSlot] = buffer
+                extras.pointers[p.argumentSlot] = buffer
             case .callback:
                 message = storeCallback(call, scriptIndex, extras.callbacks[i], at: slot(p.argumentSlot))
             default:

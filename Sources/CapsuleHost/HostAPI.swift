@@ -109,7 +109,11 @@ enum HostAPI {
             values_mark: HostValues.mark,
             values_release: HostValues.release,
             run_program: HostServices.run,
-            connect_tcp: HostServices.connect
+            connect_tcp: HostServices.connect,
+            call_failed: {
+                guard let context = CallContext.current else { return 0 }
+                return context.callbackFailed || context.raised != nil ? 1 : 0
+            }
         ))
         return table
     }

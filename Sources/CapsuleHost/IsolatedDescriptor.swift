@@ -5,7 +5,7 @@
 ///
 /// Layout (little-endian; a string is a u32 length and the bytes, 0xFFFFFFFF for NULL):
 /// ```
-/// u32 abi_version, u32 struct_size          -- nothing more unless both match the host's
+/// u32 abi_version, u32 struct_size          -- nothing more unless the host knows both (any layout of its ABI)
 /// string name, string version, string description
 /// u32 n, n × string capabilities
 /// u64 handle_type_count, u32 handle_types != NULL, then if non-NULL: per type

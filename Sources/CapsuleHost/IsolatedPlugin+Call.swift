@@ -11,10 +11,18 @@ extension IsolatedPlugin {
     /// The module scripts see: the same functions as the in-process bridge would bind.
     func moduleDefinition() -> NativeModuleDefinition {
         NativeModuleDefinition(name: name, functions: bindings.enumerated().map { index, binding in
-            NativeFunctionDefinition(name: binding.export.name, arity: binding.export.signature.scriptArity) { [self] call in
-                invoke(binding, index: index, call)
+            NativeFunctionDefinition(name: binding.export.name, arity: binding.scriptArity) { [self] call in
+                if binding.export.signature.needsGeneralPath { return Self.inProcessOnly(binding, call) }
+                return invoke(binding, index: index, call)
             }
         })
+    }
+
+    /// The call of an export whose signature has structs, callbacks, `...` or `!errno`:
+    /// those cross only the in-process bridge.
+    @inline(never)
+    static func inProcessOnly(_ binding: ExportBinding, _ call: NativeCall) -> Value {
+        call.raise("\(binding.qualifiedName): its signature \(binding.export.signature) cannot run isolated (structs, callbacks, variadics and errno capture are in-process only)")
     }
 
     static let argsOffset = MemoryLayout<capsule_iso_shared>.offset(of: \.args)!

@@ -137,11 +137,8 @@ final class IsolatedPlugin {
         var prepared: [PreparedExport] = []
         for export in manifest.exports {
             // Structs, callbacks, `...` and `!errno` need the in-process bridge (a callback would
-            // have to call back across the process boundary).
-            if export.signature.needsGeneralPath {
-                close(copy)
-                return refuse("export '\(export.name)' of plugin \(name) has signature \(export.signature), which cannot run isolated yet (structs, callbacks, variadics and errno capture are in-process only)")
-            }
+            // have to call back across the process boundary): such an export is bound to an
+            // error (`IsolatedPlugin.inProcessOnly`), the plugin's other exports work.
             guard let p = PreparedExport(export), p.cArgumentCount + export.signature.parameters.count(where: { $0.isOut }) <= maximumSlots else {
                 close(copy)
                 return refuse("export '\(export.name)' of plugin \(name) has too many parameters to run isolated")

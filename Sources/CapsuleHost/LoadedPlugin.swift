@@ -11,7 +11,12 @@ public final class LoadedPlugin: @unchecked Sendable {
     public let path: String
     /// What the shared object's dynamic section says (imports, what keeps it loaded).
     public let image: ELFImage
-    let library: UnsafeMutableRawPointer
+    /// The dlopen handle; nil for a Swift module (`SwiftModule`), which has no library.
+    let library: UnsafeMutableRawPointer?
+    /// A Swift module's functions, kept alive as long as their pointers are bound.
+    var swiftModule: SwiftModule?
+    /// True for a module of Swift functions an embedding program registered.
+    public var isSwiftModule: Bool { swiftModule != nil }
     let hostAPI: UnsafeMutablePointer<capsule_host_api>
     /// One prepared call interface per export, in the manifest's order.
     let prepared: [PreparedExport]
@@ -31,7 +36,7 @@ public final class LoadedPlugin: @unchecked Sendable {
         return reasons
     }
 
-    init(manifest: PluginManifest, path: String, image: ELFImage, library: UnsafeMutableRawPointer,
+    init(manifest: PluginManifest, path: String, image: ELFImage, library: UnsafeMutableRawPointer?,
          hostAPI: UnsafeMutablePointer<capsule_host_api>, prepared: [PreparedExport]) {
         self.manifest = manifest
         self.path = path
@@ -52,7 +57,7 @@ public final class LoadedPlugin: @unchecked Sendable {
         }
         let blockers = image.unloadBlockers
         guard blockers.isEmpty else { return blockers }
-        DynamicLibrary.close(library)
+        if let library { DynamicLibrary.close(library) }
         hostAPI.deallocate()
         return []
     }

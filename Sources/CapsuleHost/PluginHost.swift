@@ -32,6 +32,8 @@ public final class PluginHost {
     public let audit: AuditLog?
     let registry: PluginRegistry
     var bridges: [String: FFIBridge] = [:]
+    /// Modules of Swift functions the embedding program registered (`register(module:)`).
+    var swiftModules: [String: LoadedPlugin] = [:]
     /// The policy enforcer of the VM this host is installed on (deny-all before `install`).
     private(set) var enforcer: CapabilityEnforcer
     private lazy var rawFFI = RawFFI(enforcer: enforcer)
@@ -98,6 +100,7 @@ public final class PluginHost {
         case "plugins": return .found(pluginsModule())
         default: break
         }
+        if let swift = resolveSwiftModule(name) { return .found(swift) }
         if let bridge = bridges[name] { return .found(bridge.moduleDefinition()) }
         if let plugin = isolated[name] { return .found(plugin.moduleDefinition()) }
         guard isIdentifier(name) else { return .notFound(tried: []) }
@@ -140,6 +143,9 @@ public final class PluginHost {
     public func reload(module: String) -> Result<PluginRegistry.Reload, PluginLoadError> {
         guard let bridge = bridges[module] else {
             return .failure(PluginLoadError(path: module, reason: "plugin \(module) is not imported, so it cannot be reloaded"))
+        }
+        if bridge.plugin.isSwiftModule {
+            return .failure(PluginLoadError(path: module, reason: "\(module) is a Swift module registered by the host, not a plugin file"))
         }
         let result = registry.reload(realPath: bridge.plugin.path, enforcer: enforcer)
         if case .success(let reload) = result { bridge.rebind(to: reload.new) }

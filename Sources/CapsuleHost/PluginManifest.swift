@@ -42,6 +42,8 @@ public struct PluginManifest: Sendable {
     public var exports: [Export]
     /// The handle types, in descriptor order.
     public var handleTypes: [HandleType]
+    /// The struct types the signatures may name, in descriptor order.
+    public var structTypes: [StructType] = []
     nonisolated(unsafe) var initHook: (@convention(c) (UnsafePointer<capsule_host_api>?) -> Int32)?
     /// Runs before the library is closed.
     nonisolated(unsafe) var deinitHook: (@convention(c) () -> Void)?
@@ -54,6 +56,9 @@ public struct PluginManifest: Sendable {
     public static let hostABIVersion = UInt32(CAPSULE_ABI_VERSION)
     /// sizeof(capsule_plugin) as this host knows it.
     public static let hostStructSize = UInt32(MemoryLayout<capsule_plugin>.size)
+    /// The sizes of every `capsule_plugin` layout of this ABI version, oldest first: the
+    /// descriptor only grows at the end (SDK 0.1 ended at `restore_state`).
+    static let knownStructSizes = [UInt32(MemoryLayout<capsule_plugin>.offset(of: \.struct_types)!), hostStructSize]
 
     /// Reads and checks the descriptor `entry` returned. Checks, in order: ABI version,
     /// struct size, name, every handle type, every export (name syntax, duplicates, non-NULL
@@ -66,7 +71,10 @@ public struct PluginManifest: Sendable {
         let abi = head.load(as: UInt32.self)
         let size = head.load(fromByteOffset: 4, as: UInt32.self)
         if let reason = headRefusal(abi: abi, size: size) { return .failure(PluginLoadError(path: path, reason: reason)) }
-        return check(DescriptorFields(descriptor.pointee), path: path)
+        // An older layout: copy only the bytes it has; the members after them read as absent.
+        var fields = capsule_plugin()
+        withUnsafeMutableBytes(of: &fields) { $0.copyMemory(from: UnsafeRawBufferPointer(start: head, count: Int(size))) }
+        return check(DescriptorFields(fields), path: path)
     }
 
     /// Why a descriptor with this ABI version and size is refused, or nil.
@@ -74,7 +82,7 @@ public struct PluginManifest: Sendable {
         guard abi == hostABIVersion else {
             return "the plugin was built for ABI version \(abi), but this host wants ABI version \(hostABIVersion)"
         }
-        guard size == hostStructSize else {
+        guard knownStructSizes.contains(size) else {
             return "the plugin's descriptor is \(size) bytes, but this host wants \(hostStructSize) (sizeof(capsule_plugin)); rebuild it against this host's capsule.h"
         }
         return nil
@@ -110,6 +118,13 @@ public struct PluginManifest: Sendable {
             manifest.handleTypes.append(HandleType(name: typeName, destroy: t.destroy))
         }
 
+        switch readStructTypes(d, plugin: name) {
+        case .refused(let reason): return refuse(reason)
+        case .declared(let types): manifest.structTypes = types
+        }
+        let structs = manifest.structTypes
+        let structNamed: (String) -> StructType? = { name in structs.first { $0.name == name } }
+
         if d.exportCount > 0 && !d.hasExports {
             return refuse("plugin \(name) declares \(d.exportCount) exports but exports is NULL")
         }
@@ -129,7 +144,7 @@ public struct PluginManifest: Sendable {
                 return refuse("export '\(exportName)' of plugin \(name) has no signature")
             }
             let signature: Signature
-            switch Signature.parse(signatureText) {
+            switch Signature.parse(signatureText, structs: structNamed) {
             case .success(let s): signature = s
             case .failure(let error):
                 return refuse("malformed signature '\(signatureText)' for export '\(exportName)': \(error.message) at column \(error.column)")
@@ -171,6 +186,10 @@ struct DescriptorFields {
     var handleTypeCount: Int
     var hasHandleTypes: Bool
     var handleType: (Int) -> HandleTypeFields
+    var structTypeCount = 0
+    var hasStructTypes = false
+    /// Struct type `i`'s name and field list text.
+    var structType: (Int) -> (name: String?, fields: String?) = { _ in (nil, nil) }
     var exportCount: Int
     var hasExports: Bool
     var export: (Int) -> ExportFields
@@ -204,6 +223,10 @@ extension DescriptorFields {
                 return ExportFields(name: text(e.name), signature: text(e.signature), function: e.fn, flags: e.flags, doc: text(e.doc))
             },
             initHook: d.`init`)
+        let structTypes = d.struct_types
+        structTypeCount = d.struct_type_count
+        hasStructTypes = structTypes != nil
+        structType = { i in (text(structTypes![i].name), text(structTypes![i].fields)) }
         deinitHook = d.deinit
         saveState = d.save_state
         restoreState = d.restore_state

@@ -80,10 +80,18 @@ extension PluginRegistry {
     }
 
     /// Why `new` cannot replace `old`, or nil: same module name; every export of `old` exists
-    /// in `new` with the identical signature text (`Signature.description`) and flags.
+    /// in `new` with the identical signature text (`Signature.description`) and flags; every
+    /// struct type of `old` is in `new` with the identical fields.
     static func incompatibility(old: PluginManifest, new: PluginManifest) -> String? {
         guard old.name == new.name else {
             return "the new file is plugin '\(new.name)', not '\(old.name)'"
+        }
+        for type in old.structTypes {
+            // Bound calls keep the old layouts: a struct must keep its fields exactly.
+            let after = new.structTypes.first { $0.name == type.name }?.layoutText
+            guard after == type.layoutText else {
+                return "\(old.name) \(new.version) changes struct type '\(type.name)' from \(type.layoutText) to \(after ?? "nothing")"
+            }
         }
         let exports = Dictionary(new.exports.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         for export in old.exports {

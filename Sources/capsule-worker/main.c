@@ -89,6 +89,9 @@ static int host_open_file(const char *path, int flags, int mode) {
     return fd;
 }
 
+/* Whether the current call has raised (no export the worker runs calls script callbacks). */
+static int worker_call_failed(void) { return in_call && has_raised; }
+
 /* The worker's environment holds only the variables the plugin is granted. */
 static const char *host_getenv(const char *name) { return name ? getenv(name) : NULL; }
 
@@ -128,6 +131,7 @@ static capsule_host_api host_api = {
     .new_map = worker_new_map, .map_set = worker_map_set, .values_mark = worker_values_mark,
     .values_release = worker_values_release,
     .run_program = host_run_program, .connect_tcp = host_connect_tcp,
+    .call_failed = worker_call_failed,
 };
 
 /* ---- responses ---- */
@@ -231,13 +235,19 @@ static void put_string(writer *w, const char *s) {
     put(w, s, n);
 }
 
+/* True for the sizes of the capsule_plugin layouts of this ABI version (it grows at the end;
+ * the worker reads nothing past restore_state). */
+static int known_size(uint32_t size) {
+    return size == sizeof(capsule_plugin) || size == CAPSULE_PLUGIN_SIZE_1_0;
+}
+
 /* The descriptor as the host's PluginManifest check reads it: abi, size, and only if both
  * match, the rest. Layout documented in IsolatedDescriptor.swift. */
 static int write_descriptor(const capsule_plugin *d) {
     writer w = { data + shared->response_offset, 0, data_size - shared->response_offset, 0 };
     put32(&w, d->abi_version);
     put32(&w, d->struct_size);
-    if (d->abi_version == CAPSULE_ABI_VERSION && d->struct_size == sizeof(capsule_plugin)) {
+    if (d->abi_version == CAPSULE_ABI_VERSION && known_size(d->struct_size)) {
         put_string(&w, d->name);
         put_string(&w, d->version);
         put_string(&w, d->description);
@@ -622,7 +632,9 @@ int main(int argc, char **argv) {
     plugin = entry();
     if (!plugin) start_failed("capsule_plugin_entry returned NULL");
     if (write_descriptor(plugin) != 0) start_failed("the plugin's descriptor does not fit in the isolation buffer");
-    if (plugin->abi_version == CAPSULE_ABI_VERSION && plugin->struct_size == sizeof(capsule_plugin) && plugin->name)
+    if (plugin->abi_version == CAPSULE_ABI_VERSION && plugin->struct_size == sizeof(capsule_plugin) && plugin->struct_type_count > 0)
+        start_failed("the plugin declares struct types, which an isolated plugin cannot use (struct values do not cross the worker protocol)");
+    if (plugin->abi_version == CAPSULE_ABI_VERSION && known_size(plugin->struct_size) && plugin->name)
         snprintf(plugin_name, sizeof plugin_name, "%s", plugin->name);
     respond(CAPSULE_ISO_LOADED);
 

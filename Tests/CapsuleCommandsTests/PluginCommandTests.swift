@@ -19,12 +19,29 @@ import Testing
             description: Small math and string functions, and a Counter handle (the example plugin)
             capabilities: none
             handle types: Counter
+            struct types: none
             exports:
               add (i64, i64) -> i64                        a + b
 
             """))
         #expect(captured.out.contains("  counter_close (handle<Counter>) -> void      destroys the counter now (closes its handle)\n"))
         #expect(captured.out.hasSuffix("imports reaching host powers: none\nunloadable: yes\n"))
+    }
+
+    @Test func inspectPrintsDeclaredStructTypes() throws {
+        let dir = try PluginNewTests().temporaryDirectory()
+        let structs = dir + "/libcapsule_structs.so"
+        let fixtures = PluginNewTests.sdkInclude + "/../../Tests/PluginFixtures"
+        #expect(PluginBuildCommand.spawnAndWait(["cc", "-shared", "-fPIC", "-fvisibility=hidden", "-I", PluginNewTests.sdkInclude,
+                                                 "-o", structs, fixtures + "/structs.c"]) == .success(0))
+        let captured = CapturedConsole()
+        #expect(PluginInspectCommand.execute(path: structs, console: captured.console) == 0)
+        #expect(captured.out.contains("""
+            struct types: point {f64 x, f64 y}; rect {point min, point max}; color {u8 r, u8 g, u8 b, bool opaque, i32 id}
+            exports:
+              add (point, point) -> point
+            """))
+        #expect(captured.out.contains("  split (point, out point, out point) -> void"))
     }
 
     @Test func inspectNamesImportsThatReachHostPowers() throws {

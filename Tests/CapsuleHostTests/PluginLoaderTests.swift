@@ -14,6 +14,10 @@ import Testing
         ("needs_capability", "plugin needs_capability requires capability fs.read:./data, which is not granted (grant with --allow-plugin=needs_capability=fs.read:./data or under \"plugins\" in capsule.json)"),
         ("bad_export_name", "plugin bad_export_name: export 1 has name '2fast', which is not an identifier ([A-Za-z_][A-Za-z0-9_]*)"),
         ("undeclared_handle", "export 'use' of plugin undeclared_handle uses handle<Socket>, which the plugin does not declare"),
+        ("bad_struct_field_type", "plugin bad_struct_field_type: malformed fields '{f64 x, f65 y}' for struct type 'point': unknown type 'f65' at column 9"),
+        ("bad_struct_duplicate_field", "plugin bad_struct_duplicate_field: malformed fields '{f64 x, f64 x}' for struct type 'point': field 'x' is declared twice at column 13"),
+        ("bad_struct_unknown_name", "malformed signature '(point, pointt) -> void' for export 'use': unknown type 'pointt' at column 9"),
+        ("bad_struct_duplicate_name", "plugin bad_struct_duplicate_name declares struct type 'point' twice"),
     ]
 
     @Test(arguments: refusals)

@@ -19,7 +19,7 @@ import Testing
         #expect(plugin.manifest.exports.map(\.name) == [
             "version", "open", "close", "exec", "query", "query_lists", "prepare", "run", "all",
             "all_lists", "bind", "step", "step_list", "reset", "columns", "sql", "finalize", "begin",
-            "commit", "rollback", "in_transaction", "changes", "last_insert_rowid", "busy_timeout",
+            "commit", "rollback", "transaction", "in_transaction", "changes", "last_insert_rowid", "busy_timeout",
         ])
         #expect(plugin.manifest.handleTypes.map(\.name) == ["Database", "Statement"])
     }

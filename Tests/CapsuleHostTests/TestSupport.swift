@@ -17,7 +17,9 @@ enum Paths {
 enum Fixtures {
     static let names = ["no_entry", "wrong_abi", "wrong_size", "bad_signature", "duplicate_export",
                         "null_function", "init_fails", "needs_capability", "bad_export_name",
-                        "undeclared_handle", "good", "values", "host_services", "sneaky", "unruly"]
+                        "undeclared_handle", "good", "values", "host_services", "sneaky", "unruly",
+                        "structs", "old_descriptor", "bad_struct_field_type", "bad_struct_duplicate_field",
+                        "bad_struct_unknown_name", "bad_struct_duplicate_name"]
 
     /// The directory holding the compiled fixtures (compiled on first use).
     static let directory: String = {

@@ -12,9 +12,13 @@
  * ABI RULES
  *   - CAPSULE_ABI_VERSION changes on any incompatible change to this header. The host
  *     refuses a plugin whose `abi_version` differs from its own, and one whose
- *     `struct_size` differs from sizeof(capsule_plugin) as the host knows it (the way Lua
- *     checks its numeric sizes). CAPSULE_VERSION_* is the SDK release and does not gate
- *     loading.
+ *     `struct_size` is not the size of a `capsule_plugin` layout of that ABI version (the
+ *     way Lua checks its numeric sizes). CAPSULE_VERSION_* is the SDK release and does not
+ *     gate loading.
+ *   - `capsule_plugin` only grows at the end, within one ABI version: a plugin built
+ *     against an older header of the same ABI version has a smaller `struct_size`, and the
+ *     host reads the members after it as absent (NULL / 0). The layouts of ABI 1 end at
+ *     `restore_state` (CAPSULE_PLUGIN_SIZE_1_0) and at `struct_type_count` (the current one).
  *   - `capsule_host_api` begins with `abi_version` and `size` and only ever grows at the
  *     end: a plugin built against an older header keeps working; a plugin that wants a
  *     newer member checks `size` first (CAPSULE_HOST_HAS).
@@ -38,6 +42,7 @@
  *     type      := void | bool | i8 | i16 | i32 | i64 | u8 | u16 | u32 | u64 | f32 | f64
  *                | ptr | str | bytes | buf | handle '<' Name '>' | value
  *                | callback '<' signature '>'            (parameters only)
+ *                | Name                                  (a struct type the plugin declares)
  *
  *   - `callback<(i64) -> i64>` is a C function pointer `int64_t (*)(int64_t)` that calls
  *     the script function passed for it. It is valid only until the export returns (do
@@ -49,8 +54,13 @@
  *   - `!errno`: the host sets errno to 0 right before the call and reads it right after;
  *     the script gets `[result, out..., errno]`. As in C, errno means something only when
  *     the result says the call failed.
- *   - Structs by value (`name` after `ffi.struct`) exist in raw FFI only; plugins cannot
- *     declare struct types yet.
+ *   - Struct types: the descriptor's `struct_types` declares named C structs by their
+ *     fields, `{"point", "{f64 x, f64 y}"}` for `struct point { double x, y; }` (fields are
+ *     numbers, bool, ptr or struct types declared earlier in the list; the host lays them
+ *     out as the C compiler does). A signature then names them: `(point, point) -> point`
+ *     passes and returns them by value, `out point` passes a `point *` the function fills.
+ *     Scripts pass a map with exactly those fields (`{"x": 1.0, "y": 2.0}`) and receive
+ *     one, the same as raw FFI's `ffi.struct`. A plugin running isolated cannot use them.
  *
  * MEMORY OWNERSHIP
  *   - Arguments of type str, bytes and buf point into VM-owned memory that is valid only
@@ -112,7 +122,7 @@ extern "C" {
 #endif
 
 #define CAPSULE_VERSION_MAJOR 0
-#define CAPSULE_VERSION_MINOR 1
+#define CAPSULE_VERSION_MINOR 2
 #define CAPSULE_VERSION_PATCH 0
 
 /* Bumped on every incompatible change to the structs and rules in this header. */
@@ -164,6 +174,16 @@ typedef struct capsule_handle_type {
     const char *name;                  /* as used in signatures: handle<name> */
     void (*destroy)(void *pointer);    /* called once per handle; may be NULL */
 } capsule_handle_type;
+
+/*
+ * A struct type the plugin's signatures use by value (see SIGNATURES). `fields` is the field
+ * list in declaration order, `{type name, type name, ...}`: each type a number, bool, ptr
+ * or a struct type declared earlier in the same list.
+ */
+typedef struct capsule_struct_type {
+    const char *name;    /* as used in signatures: [A-Za-z_][A-Za-z0-9_]*, not a built-in type */
+    const char *fields;  /* e.g. "{f64 x, f64 y}" */
+} capsule_struct_type;
 
 /*
  * Services the host offers a plugin. Passed to `init`; valid until `deinit` returns.
@@ -265,7 +285,7 @@ typedef struct capsule_host_api {
 
     /*
      * Programs and connections, checked against the calling plugin's OWN grants like
-     * open_file (added after values_release: test with CAPSULE_HOST_HAS(host, run_program)).
+     * open_file (added in SDK 0.2: test with CAPSULE_HOST_HAS(host, run_program)).
      * Both block the VM's thread for at most `timeout_ms` (0: 30000); neither is available
      * to an isolated plugin (they fail the call).
      *
@@ -290,6 +310,14 @@ typedef struct capsule_host_api {
                        const char *const *env, int timeout_ms,
                        char **out, size_t *out_length, char **err, size_t *err_length);
     int (*connect_tcp)(const char *host, int port, int timeout_ms);
+
+    /*
+     * Added in SDK 0.2. 1 when the current call has already failed: a script callback it
+     * called raised (the host then reports that error when the export returns, and further
+     * callbacks return 0 without running), or raise was called; else 0. Lets C code that
+     * calls script functions clean up, e.g. roll back, instead of carrying on. 0 outside a call.
+     */
+    int (*call_failed)(void);
 } capsule_host_api;
 
 /* True when a host API table has the member `m` (for plugins built against newer headers). */
@@ -324,7 +352,14 @@ typedef struct capsule_plugin {
      */
     void *(*save_state)(size_t *size);
     int (*restore_state)(const void *data, size_t size, const char *from_version);
+
+    /* Added in SDK 0.2 (ABI 1, larger struct_size): struct types, or NULL and 0. */
+    const capsule_struct_type *struct_types;
+    size_t struct_type_count;
 } capsule_plugin;
+
+/* sizeof(capsule_plugin) as SDK 0.1 (ABI 1) had it: ending at restore_state. */
+#define CAPSULE_PLUGIN_SIZE_1_0 (offsetof(capsule_plugin, restore_state) + sizeof(void (*)(void)))
 
 /* The entry point's type. */
 typedef const capsule_plugin *(*capsule_entry_fn)(void);
