@@ -22,9 +22,11 @@ final class FFIBridge {
         context = CallContext(pluginName: plugin.manifest.name, enforcer: enforcer)
         let moduleName = plugin.manifest.name
         bindings = plugin.prepared.map { prepared in
-            ExportBinding(prepared, moduleName: moduleName, context: context,
-                          handleName: { moduleName + "." + $0 },
-                          destructor: { [unowned self] in self.destructor(qualified: $0) })
+            let binding = ExportBinding(prepared, moduleName: moduleName, context: context,
+                                        handleName: { moduleName + "." + $0 },
+                                        destructor: { [unowned self] in self.destructor(qualified: $0) })
+            binding.owner = plugin
+            return binding
         }
     }
 
@@ -47,15 +49,29 @@ final class FFIBridge {
         let functions = Dictionary(newPlugin.manifest.exports.map { ($0.name, $0.function) }, uniquingKeysWith: { a, _ in a })
         for binding in bindings {
             if let function = functions[binding.export.name] { binding.function = function }
+            binding.owner = newPlugin
             binding.replacedVersion = newPlugin.manifest.version
         }
         let old = plugin
         registry.bind(newPlugin)
         plugin = newPlugin
-        registry.unbind(old)
+        // A call into the old version is still on this thread's stack (its callback reloaded):
+        // it finishes on the old code, so the old version stays bound until it returns.
+        if context.inFlight > 0 {
+            let previous = context.whenIdle
+            context.whenIdle = { [registry] in
+                previous?()
+                registry.unbind(old)
+            }
+        } else {
+            registry.unbind(old)
+        }
     }
 
-    deinit { registry.unbind(plugin) }
+    deinit {
+        context.becameIdle()
+        registry.unbind(plugin)
+    }
 
     /// The name handles of `type` carry in this plugin: `module.Type`.
     func qualifiedHandleName(_ type: String) -> String { plugin.manifest.name + "." + type }
@@ -118,6 +134,15 @@ final class ExportBinding {
     /// The current version after a hot reload (nil before any): handle arguments are then
     /// checked to come from it (`staleHandle`).
     var replacedVersion: String?
+    /// The plugin version this binding calls (nil for raw FFI and isolated plugins): handles
+    /// it returns carry a reference to it, and a handle argument must come from it.
+    var owner: LoadedPlugin?
+    /// The version the call being converted ran on (a reload in its callback may have
+    /// repointed `owner` meanwhile): handle results belong to it.
+    var callOwner: LoadedPlugin?
+    /// Whether the result or an out parameter is a handle (calls then note `callOwner`).
+    lazy var returnsHandle: Bool = export.signature.result.kind == .handle
+        || export.signature.parameters.contains { $0.isOut && $0.type.kind == .handle }
     /// Struct buffers, callback closures, variadic and errno state, for signatures that
     /// need them (`Signature.needsGeneralPath`); nil otherwise.
     private(set) var extras: CallExtras?
@@ -197,9 +222,11 @@ final class ExportBinding {
         let enclosingValues = usesValues ? context.openValues(call) : nil
         defer { if usesValues { context.closeValues(restoring: enclosingValues) } }
         if let failure = storeArguments(call) { return failure }
+        let version = returnsHandle ? owner : nil
         let previous = context.enter()
         ffi_call(cif, function, result, argumentPointers)
         context.leave(previous)
+        if returnsHandle { callOwner = version }
         if closesHandle { call.closeHandle(0) }
         if context.callbackFailed {
             // C called an `ffi.callback` it kept, and the script function raised: fail with it.

@@ -32,14 +32,30 @@ final class CallContext {
         capsule_current_call().map { Unmanaged<CallContext>.fromOpaque($0).takeUnretainedValue() }
     }
 
+    /// Calls through this context still running (nested when C calls back into the script,
+    /// which calls the plugin again). One VM's thread only, so a plain counter.
+    @exclusivity(unchecked) var inFlight = 0
+    /// Run once `inFlight` drops back to 0, then cleared: a hot reload during a call parks
+    /// the old version's binding here so its code stays loaded until the call returns.
+    @exclusivity(unchecked) var whenIdle: (() -> Void)?
+
     /// Makes this the current context and returns the previous one (for `leave`).
     @inline(__always) func enter() -> UnsafeMutableRawPointer? {
-        capsule_swap_current_call(Unmanaged.passUnretained(self).toOpaque())
+        inFlight &+= 1
+        return capsule_swap_current_call(Unmanaged.passUnretained(self).toOpaque())
     }
 
     /// Restores the context `enter` returned.
     @inline(__always) func leave(_ previous: UnsafeMutableRawPointer?) {
         capsule_swap_current_call(previous)
+        inFlight &-= 1
+        if _slowPath(whenIdle != nil) && inFlight == 0 { becameIdle() }
+    }
+
+    @inline(never) func becameIdle() {
+        let action = whenIdle
+        whenIdle = nil
+        action?()
     }
 
     /// Runs `body` with this context current, and returns its result and any raised message.

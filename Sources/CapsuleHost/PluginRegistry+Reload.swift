@@ -40,6 +40,7 @@ extension PluginRegistry {
             new.discardUnused()
             return .failure(PluginLoadError(path: realPath, reason: reason))
         }
+        new.registry = self
         byPath[realPath] = new
         retired.append(old)
         closeUnusedRetired()
@@ -62,6 +63,22 @@ extension PluginRegistry {
         closeUnusedRetired()
     }
 
+    /// A handle made by `plugin` was created (`LoadedPlugin.ownerReference`).
+    func handleCreated(_ plugin: LoadedPlugin) {
+        lock()
+        plugin.liveHandles += 1
+        unlock()
+    }
+
+    /// A handle made by `plugin` was closed or collected, after its destructor ran: the last
+    /// one of a replaced version nothing binds closes it.
+    func handleReleased(_ plugin: LoadedPlugin) {
+        lock()
+        defer { unlock() }
+        plugin.liveHandles -= 1
+        if plugin.liveHandles == 0 { closeUnusedRetired() }
+    }
+
     /// The number of replaced versions still loaded (for tests and the soak).
     public var retiredCount: Int {
         lock()
@@ -69,11 +86,11 @@ extension PluginRegistry {
         return retired.count
     }
 
-    /// Runs deinit and dlcloses every replaced version that no VM binds and that has no
-    /// retirement blockers. Called with the mutex held.
+    /// Runs deinit and dlcloses every replaced version nothing refers to any more
+    /// (`LoadedPlugin.isUnreachable`). Called with the mutex held.
     private func closeUnusedRetired() {
         retired.removeAll { plugin in
-            guard plugin.bindingCount == 0, plugin.retirementBlockers.isEmpty else { return false }
+            guard plugin.isUnreachable else { return false }
             plugin.discardUnused()
             return true
         }

@@ -14,8 +14,8 @@ public final class PluginRegistry: @unchecked Sendable {
 
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     var byPath: [String: LoadedPlugin] = [:]
-    /// Versions a reload replaced. They stay open (see docs/plugins.md, "Hot reload"): VMs
-    /// may still hold handles they created.
+    /// Versions a reload replaced that something still refers to: a VM's binding, a call in
+    /// flight, a live handle (see docs/plugins.md, "Hot reload"). Closed when unreachable.
     var retired: [LoadedPlugin] = []
     private var failures: [String: PluginLoadError] = [:]
 
@@ -44,7 +44,9 @@ public final class PluginRegistry: @unchecked Sendable {
         if let failure = failures[realPath] { return .failure(failure) }
         let result = PluginLoader.load(path: realPath, enforcer: enforcer)
         switch result {
-        case .success(let plugin): byPath[realPath] = plugin
+        case .success(let plugin):
+            plugin.registry = self
+            byPath[realPath] = plugin
         case .failure(let error): if !error.byPolicy { failures[realPath] = error }
         }
         return result
