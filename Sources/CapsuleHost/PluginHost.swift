@@ -135,7 +135,7 @@ public final class PluginHost {
     /// reload too; old versions are never dlclosed yet (see docs/plugins.md).
     public func reload(module: String) -> Result<PluginRegistry.Reload, PluginLoadError> {
         guard let bridge = bridges[module] else {
-            return .failure(PluginLoadError(path: module, reason: "plugin \(module) is not imported, so it cannot be reloaded"))
+            return .failure(PluginLoadError(path: module, reason: "plugin \(module) is not imported, so it cannot be reloaded (a script module reloads with modules.reload)"))
         }
         let result = registry.reload(realPath: bridge.plugin.path, enforcer: enforcer)
         if case .success(let reload) = result { bridge.rebind(to: reload.new) }
