@@ -41,6 +41,8 @@ public final class PluginHost {
     /// Which plugins run isolated, in a locked-down worker process (docs/isolation.md).
     public let isolation: IsolationPolicy
     private var isolated: [String: IsolatedPlugin] = [:]
+    /// The isolated plugins imported so far, by name.
+    var isolatedPlugins: [String: IsolatedPlugin] { isolated }
 
     /// The error `import "ffi"` fails with when FFI is not allowed.
     public static let ffiDenied = "denied: ffi (grant with --allow-ffi)"
@@ -140,6 +142,26 @@ public final class PluginHost {
         let result = registry.reload(realPath: bridge.plugin.path, enforcer: enforcer)
         if case .success(let reload) = result { bridge.rebind(to: reload.new) }
         return result
+    }
+
+    /// Hot-reloads plugin `module`, in-process (`reload(module:)`) or isolated (a new worker
+    /// on the new file gets the old worker's state; docs/plugins.md, "Isolated plugins"), and
+    /// returns the version now serving. Same rules as `reload(module:)`: on refusal nothing
+    /// changes and the error says why.
+    public func reloadPlugin(named module: String) -> Result<String, PluginLoadError> {
+        if let plugin = isolated[module] {
+            guard let real = realpath(plugin.path, nil) else {
+                return .failure(PluginLoadError(path: plugin.path, reason: "cannot resolve the plugin's path: \(String(cString: strerror(errno)))"))
+            }
+            defer { free(real) }
+            return plugin.reload(realPath: String(cString: real))
+        }
+        return reload(module: module).map { $0.new.manifest.version }
+    }
+
+    /// The version of imported plugin `module` this VM's calls go to, or nil.
+    public func version(of module: String) -> String? {
+        bridges[module]?.plugin.manifest.version ?? isolated[module]?.manifest.version
     }
 
     /// The directory holding the running executable (from /proc/self/exe), or nil.
