@@ -64,6 +64,7 @@ final class FFIBridge {
                 registry.unbind(old)
             }
         } else {
+            context.becameIdle()  // a version parked by a fast-path call (see `leaveFast`)
             registry.unbind(old)
         }
     }
