@@ -15,10 +15,11 @@ final class FFIBridge {
     let registry: PluginRegistry
     private var bindings: [ExportBinding] = []
 
-    init(plugin: LoadedPlugin, registry: PluginRegistry, enforcer: CapabilityEnforcer? = nil) {
+    /// `alreadyBound`: the registry counted this binding when it handed `plugin` out.
+    init(plugin: LoadedPlugin, registry: PluginRegistry, enforcer: CapabilityEnforcer? = nil, alreadyBound: Bool = false) {
         self.plugin = plugin
         self.registry = registry
-        registry.bind(plugin)
+        if !alreadyBound { registry.bind(plugin) }
         context = CallContext(pluginName: plugin.manifest.name, enforcer: enforcer)
         let moduleName = plugin.manifest.name
         bindings = plugin.prepared.map { prepared in
@@ -45,7 +46,8 @@ final class FFIBridge {
     /// checked (`ReloadCheck`) that each has the identical signature, so the prepared call
     /// interfaces, plans and storage stay valid. Runs on the VM's thread between calls.
     /// Exports the new version adds are not bound into modules already imported.
-    func rebind(to newPlugin: LoadedPlugin) {
+    /// `alreadyBound`: the registry counted this binding of `newPlugin` in its reload.
+    func rebind(to newPlugin: LoadedPlugin, alreadyBound: Bool = false) {
         let functions = Dictionary(newPlugin.manifest.exports.map { ($0.name, $0.function) }, uniquingKeysWith: { a, _ in a })
         for binding in bindings {
             if let function = functions[binding.export.name] { binding.function = function }
@@ -53,7 +55,7 @@ final class FFIBridge {
             binding.replacedVersion = newPlugin.manifest.version
         }
         let old = plugin
-        registry.bind(newPlugin)
+        if !alreadyBound { registry.bind(newPlugin) }
         plugin = newPlugin
         // A call into the old version is still on this thread's stack (its callback reloaded):
         // it finishes on the old code, so the old version stays bound until it returns.

@@ -113,14 +113,15 @@ public final class PluginHost {
                     return .found(plugin.moduleDefinition())
                 }
             }
-            switch registry.load(realPath: realPath, enforcer: enforcer) {
+            switch registry.load(realPath: realPath, enforcer: enforcer, bind: true) {
             case .failure(let error):
                 return .failed(PluginLoadError(path: path, reason: error.reason).description)
             case .success(let plugin):
                 guard plugin.manifest.name == name else {
+                    registry.unbind(plugin)
                     return .failed(PluginLoadError(path: path, reason: "the plugin is named '\(plugin.manifest.name)', not '\(name)'").description)
                 }
-                let bridge = FFIBridge(plugin: plugin, registry: registry, enforcer: enforcer)
+                let bridge = FFIBridge(plugin: plugin, registry: registry, enforcer: enforcer, alreadyBound: true)
                 bridges[name] = bridge
                 return .found(bridge.moduleDefinition())
             }
@@ -139,8 +140,8 @@ public final class PluginHost {
         guard let bridge = bridges[module] else {
             return .failure(PluginLoadError(path: module, reason: "plugin \(module) is not imported, so it cannot be reloaded (a script module reloads with modules.reload)"))
         }
-        let result = registry.reload(realPath: bridge.plugin.path, enforcer: enforcer)
-        if case .success(let reload) = result { bridge.rebind(to: reload.new) }
+        let result = registry.reload(realPath: bridge.plugin.path, enforcer: enforcer, bind: true)
+        if case .success(let reload) = result { bridge.rebind(to: reload.new, alreadyBound: true) }
         return result
     }
 

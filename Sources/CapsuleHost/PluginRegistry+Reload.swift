@@ -23,7 +23,9 @@ extension PluginRegistry {
         reload(realPath: realPath, enforcer: CapabilityEnforcer(policy: policy, audit: nil))
     }
 
-    func reload(realPath: String, enforcer: CapabilityEnforcer) -> Result<Reload, PluginLoadError> {
+    /// `bind`: the new version is counted as bound by the caller (an `FFIBridge` that will
+    /// `rebind` to it) under the same lock, so another thread's reload cannot close it first.
+    func reload(realPath: String, enforcer: CapabilityEnforcer, bind: Bool = false) -> Result<Reload, PluginLoadError> {
         lock()
         defer { unlock() }
         guard let old = byPath[realPath] else {
@@ -41,6 +43,7 @@ extension PluginRegistry {
             return .failure(PluginLoadError(path: realPath, reason: reason))
         }
         new.registry = self
+        if bind { new.bindingCount += 1 }
         byPath[realPath] = new
         retired.append(old)
         closeUnusedRetired()

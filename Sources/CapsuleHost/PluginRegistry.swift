@@ -31,7 +31,9 @@ public final class PluginRegistry: @unchecked Sendable {
         load(realPath: realPath, enforcer: CapabilityEnforcer(policy: policy, audit: nil))
     }
 
-    func load(realPath: String, enforcer: CapabilityEnforcer) -> Result<LoadedPlugin, PluginLoadError> {
+    /// `bind`: count a binding for the caller (an `FFIBridge` about to bind it) under the
+    /// same lock, so another thread's reload cannot close it in between.
+    func load(realPath: String, enforcer: CapabilityEnforcer, bind: Bool = false) -> Result<LoadedPlugin, PluginLoadError> {
         lock()
         defer { unlock() }
         if let plugin = byPath[realPath] {
@@ -39,6 +41,7 @@ public final class PluginRegistry: @unchecked Sendable {
             if let refusal = PluginLoader.admissionRefusal(plugin.manifest, enforcer: enforcer) {
                 return .failure(PluginLoadError(path: realPath, reason: refusal, byPolicy: true))
             }
+            if bind { plugin.bindingCount += 1 }
             return .success(plugin)
         }
         if let failure = failures[realPath] { return .failure(failure) }
@@ -47,6 +50,7 @@ public final class PluginRegistry: @unchecked Sendable {
         case .success(let plugin):
             plugin.registry = self
             byPath[realPath] = plugin
+            if bind { plugin.bindingCount += 1 }
         case .failure(let error): if !error.byPolicy { failures[realPath] = error }
         }
         return result
