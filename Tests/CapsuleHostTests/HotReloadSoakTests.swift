@@ -14,6 +14,8 @@ import Testing
         private(set) var failures: [String] = []
         private(set) var calls = 0
         private(set) var copies = Set<String>()
+        struct Weak { weak var plugin: LoadedPlugin? }
+        private(set) var versions: [Weak] = []
         private var stopped = false
         var isStopped: Bool { lock.lock(); defer { lock.unlock() }; return stopped }
         func stop() { lock.lock(); stopped = true; lock.unlock() }
@@ -21,7 +23,7 @@ import Testing
         func called(_ n: Int) { lock.lock(); calls += n; lock.unlock() }
         func loaded(_ plugin: LoadedPlugin) {
             guard let path = ReloadFixture.copyPath(of: plugin) else { fail("no mapping for a loaded version"); return }
-            lock.lock(); copies.insert(path); lock.unlock()
+            lock.lock(); copies.insert(path); versions.append(Weak(plugin: plugin)); lock.unlock()
         }
     }
 
@@ -35,6 +37,9 @@ import Testing
         }
         let registry = PluginRegistry()
         let tally = Tally()
+        // NOTE: freed memory stays in the callers' malloc arenas; trimming before both
+        // measurements makes RSS show what is still allocated.
+        trimMalloc()
         let before = Resources.now()
         let round = """
             var ok = 0
@@ -92,22 +97,32 @@ import Testing
             // The VMs go away here: their handles are destroyed by the versions that made
             // them and their bindings released, which closes every replaced version.
         }
+        trimMalloc()
         let after = Resources.now()
         let current = registry.modules["reloadable"]?.values.first
         let currentCopy = current.flatMap { ReloadFixture.copyPath(of: $0) }
         let stillMapped = tally.copies.filter { $0 != currentCopy && ReloadFixture.isMapped($0) }
+        let stillAlive = tally.versions.filter { $0.plugin != nil && $0.plugin !== current }.count
         print("threaded soak: \(reloads) reloads by the reloader + callers' own, \(tally.copies.count) versions loaded, "
               + "\(tally.calls) calls from \(callerCount + 1) VMs, \(tally.failures.count) failed; "
               + "fds \(before.fds) -> \(after.fds), RSS \(before.rssKiB) -> \(after.rssKiB) KiB, "
-              + "retired still loaded \(registry.retiredCount), replaced copies still mapped \(stillMapped.count)")
+              + "retired still loaded \(registry.retiredCount), replaced copies still mapped \(stillMapped.count), replaced versions still in memory \(stillAlive)")
         #expect(tally.failures.isEmpty, "\(tally.failures.prefix(3))")
         #expect(tally.calls >= reloads * 150)
         #expect(tally.copies.count > reloads, "the callers reloaded too")
         #expect(registry.retiredCount == 0, "every replaced version was closed")
         #expect(stillMapped.isEmpty, "replaced versions' copies are unmapped: \(stillMapped.prefix(3))")
+        #expect(stillAlive == 0, "every replaced version's LoadedPlugin was freed")
         #expect(currentCopy != nil && ReloadFixture.isMapped(currentCopy!), "the current version stays for the next import")
         // Other suites run in parallel in this process and open files: a small tolerance.
         #expect(abs(after.fds - before.fds) <= 4, "fds \(before.fds) -> \(after.fds)")
         #expect(after.rssKiB - before.rssKiB < 16 * 1024, "RSS grew more than 16 MiB")
     }
+}
+
+/// glibc's malloc_trim(0): returns free memory in every arena to the system (not in Swift's
+/// Glibc module, so found with dlsym).
+func trimMalloc() {
+    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return }
+    _ = unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)(0)
 }
