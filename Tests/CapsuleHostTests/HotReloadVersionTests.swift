@@ -92,4 +92,45 @@ import Testing
         #expect(evaluate(nested) == "4001\n", "both calls ran v2's code: 2000 + (2000 + 1)")
         #expect(evaluate("print(reloadable.call_back(fn() { return 7 }))") == "3007\n")
     }
+
+    /// A slow v1 call on another VM's thread while this VM reloads: it finishes on v1 (that
+    /// VM still binds v1), and v1 is closed once that VM reloads too.
+    @Test func testCallOnAnotherThreadFinishesOnItsVersion() {
+        let fixture = ReloadFixture(["-DVERSION=1", "-DWITH_SLOW"])
+        let registry = PluginRegistry()
+        let (_, hostA, evaluateA) = fixture.session(registry: registry)
+        let (_, hostB, evaluateB) = fixture.session(registry: registry)
+        #expect(evaluateA("import \"reloadable\"\nprint(reloadable.slow(nil, 0))") == "1\n")
+        #expect(evaluateB("import \"reloadable\"\nprint(reloadable.slow(nil, 0))") == "1\n")
+        guard let v1 = hostB.bridges["reloadable"]?.plugin, let copy = ReloadFixture.copyPath(of: v1) else {
+            Issue.record("no bridge or copy"); return
+        }
+        fixture.build(["-DVERSION=2", "-DWITH_SLOW"])
+        let started = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
+        started.initialize(to: 0)
+        defer { started.deallocate() }
+        let finished = DispatchSemaphore(value: 0)
+        let answer = OutputCapture()
+        let address = Int(bitPattern: started)
+        Thread {
+            answer.append(evaluateB("print(reloadable.slow(\(address), 300))"))
+            finished.signal()
+        }.start()
+        while UnsafeAtomicLoad(started) == 0 { usleep(1000) }
+        // B is inside v1's slow(): A reloads and calls v2 meanwhile.
+        guard case .success = hostA.reload(module: "reloadable") else { Issue.record("refused"); return }
+        #expect(evaluateA("print(reloadable.slow(nil, 0))") == "2\n")
+        finished.wait()
+        #expect(answer.text == "1\n", "B's call finished on v1")
+        #expect(ReloadFixture.isMapped(copy), "B still binds v1")
+        guard case .success = hostB.reload(module: "reloadable") else { Issue.record("refused"); return }
+        #expect(!ReloadFixture.isMapped(copy), "v1 closed once no VM binds it")
+        #expect(evaluateB("print(reloadable.slow(nil, 0))") == "2\n")
+    }
+}
+
+/// Reads a word another thread writes (the polling loop calls usleep between reads, which the
+/// optimizer must assume may change it).
+private func UnsafeAtomicLoad(_ p: UnsafeMutablePointer<Int64>) -> Int64 {
+    UnsafeRawPointer(p).withMemoryRebound(to: Int64.self, capacity: 1) { $0.pointee }
 }

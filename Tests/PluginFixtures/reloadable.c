@@ -8,6 +8,7 @@
  *   -DWRONG_ABI          built for ABI version 99
  *   -DWITH_HANDLE        handle type Box: make() -> handle<Box>, peek(handle<Box>) -> i64,
  *                        make_tracked(ptr) -> handle<Box>: destroying it stores VERSION at ptr
+ *   -DWITH_SLOW          slow(ptr started, i64 ms) -> i64: stores 1 at started, sleeps ms, returns VERSION
  *   -DWITH_CALLBACK      call_back(callback<() -> i64>) -> i64: VERSION * 1000 + what cb returned,
  *                        computed by this version's code after cb returns
  * The counter (calls so far) is the state saved by save_state and restored by restore_state. */
@@ -36,6 +37,15 @@ static int64_t value(int64_t x) { return x; }
 static int64_t value(void) { calls++; return VERSION * 100 + calls; }
 #endif
 static int64_t version(void) { return VERSION; }
+#ifdef WITH_SLOW
+#include <time.h>
+static int64_t slow(volatile int64_t *started, int64_t ms) {
+    if (started) *started = 1;
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&t, NULL);
+    return VERSION;
+}
+#endif
 #ifdef WITH_CALLBACK
 static int64_t call_back(int64_t (*cb)(void)) {
     int64_t r = cb();
@@ -94,6 +104,9 @@ static const capsule_export exports[] = {
     {"make", "() -> handle<Box>", (void (*)(void))make, 0, "a Box holding VERSION"},
     {"peek", "(handle<Box>) -> i64", (void (*)(void))peek, 0, "what the Box holds"},
     {"make_tracked", "(ptr) -> handle<Box>", (void (*)(void))make_tracked, 0, "a Box recording its destructor's VERSION"},
+#endif
+#ifdef WITH_SLOW
+    {"slow", "(ptr, i64) -> i64", (void (*)(void))slow, 0, "VERSION, after ms milliseconds"},
 #endif
 #ifdef WITH_CALLBACK
     {"call_back", "(callback<() -> i64>) -> i64", (void (*)(void))call_back, 0, "VERSION * 1000 + cb()"},
