@@ -62,7 +62,7 @@ extension ExportBinding {
             let f = b.cFunction(as: (@convention(c) (Int64, Int64) -> Int64).self)
             let previous = b.context.enter()
             let r = f(x, y)
-            b.context.leaveFast(previous)
+            b.context.leave(previous)
             if b.context.raised != nil || b.context.callbackFailed, let failure = b.failAfterCall(call) { return failure }
             return call.fastIntValue(r)
         }
@@ -74,7 +74,7 @@ extension ExportBinding {
             let f = b.cFunction(as: (@convention(c) (Int64) -> Int64).self)
             let previous = b.context.enter()
             let r = f(x)
-            b.context.leaveFast(previous)
+            b.context.leave(previous)
             if b.context.raised != nil || b.context.callbackFailed, let failure = b.failAfterCall(call) { return failure }
             return call.fastIntValue(r)
         }
@@ -86,7 +86,7 @@ extension ExportBinding {
             let f = b.cFunction(as: (@convention(c) (Double, Double) -> Double).self)
             let previous = b.context.enter()
             let r = f(x, y)
-            b.context.leaveFast(previous)
+            b.context.leave(previous)
             if b.context.raised != nil || b.context.callbackFailed, let failure = b.failAfterCall(call) { return failure }
             return call.fastDoubleValue(r)
         }
@@ -98,7 +98,7 @@ extension ExportBinding {
             let f = b.cFunction(as: (@convention(c) (Double) -> Double).self)
             let previous = b.context.enter()
             let r = f(x)
-            b.context.leaveFast(previous)
+            b.context.leave(previous)
             if b.context.raised != nil || b.context.callbackFailed, let failure = b.failAfterCall(call) { return failure }
             return call.fastDoubleValue(r)
         }
@@ -110,7 +110,7 @@ extension ExportBinding {
             let f = b.cFunction(as: (@convention(c) (UnsafePointer<CChar>) -> Int64).self)
             let previous = b.context.enter()
             let r = f(s)
-            b.context.leaveFast(previous)
+            b.context.leave(previous)
             if b.context.raised != nil || b.context.callbackFailed, let failure = b.failAfterCall(call) { return failure }
             return call.fastIntValue(r)
         }
@@ -122,7 +122,7 @@ extension ExportBinding {
             let f = b.cFunction(as: (@convention(c) (UnsafePointer<CChar>) -> UInt64).self)
             let previous = b.context.enter()
             let r = f(s)
-            b.context.leaveFast(previous)
+            b.context.leave(previous)
             if b.context.raised != nil || b.context.callbackFailed, let failure = b.failAfterCall(call) { return failure }
             // A result past Int64.max: the general conversion's message.
             guard r <= UInt64(Int64.max) else { return b.unsignedOverflow(call, r) }

@@ -66,7 +66,7 @@ final class FFIBridge {
                 registry.unbind(old)
             }
         } else {
-            context.becameIdle()  // a version parked by a fast-path call (see `leaveFast`)
+            context.becameIdle()  // a version parked during a fast-path call (see `settle`)
             registry.unbind(old)
         }
     }
@@ -221,6 +221,8 @@ final class ExportBinding {
     /// The general path: check and convert every argument, call through libffi, convert the
     /// result and any out-parameters.
     func invoke(_ call: NativeCall) -> Value {
+        // Once the call is completely done: release a version a reload parked meanwhile.
+        defer { context.settle() }
         if let extras { return invokeExtended(call, extras) }
         let enclosingValues = usesValues ? context.openValues(call) : nil
         defer { if usesValues { context.closeValues(restoring: enclosingValues) } }

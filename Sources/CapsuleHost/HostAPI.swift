@@ -45,22 +45,20 @@ final class CallContext {
         return capsule_swap_current_call(Unmanaged.passUnretained(self).toOpaque())
     }
 
-    /// Restores the context `enter` returned, and runs `whenIdle` when this was the last
-    /// call in flight.
+    /// Restores the context `enter` returned.
     @inline(__always) func leave(_ previous: UnsafeMutableRawPointer?) {
         capsule_swap_current_call(previous)
         inFlight &-= 1
-        if _slowPath(whenIdle != nil) && inFlight == 0 { becameIdle() }
     }
 
-    /// `leave` for the typed fast paths (ExportBinding+FastPath.swift), without the `whenIdle`
-    /// check: their C functions cannot call script code the usual way, so a reload during one
-    /// is pathological (C calling a kept `ffi.callback` it got as an int). The parked version
-    /// is then released at the next general call's end, the next reload or the VM's end:
-    /// later than it could be, never earlier.
-    @inline(__always) func leaveFast(_ previous: UnsafeMutableRawPointer?) {
-        capsule_swap_current_call(previous)
-        inFlight &-= 1
+    /// Runs `whenIdle` if no call is in flight any more. The general call paths call it when
+    /// the call is completely done (results converted, so a handle result already holds its
+    /// version); the typed fast paths do not (their C functions cannot call script code the
+    /// usual way, so a reload during one is pathological: C calling a kept `ffi.callback` it
+    /// got as an int). A version parked then is released at the next general call's end, the
+    /// next reload or the VM's end: later than it could be, never earlier.
+    @inline(__always) func settle() {
+        if _slowPath(whenIdle != nil) && inFlight == 0 { becameIdle() }
     }
 
     @inline(never) func becameIdle() {

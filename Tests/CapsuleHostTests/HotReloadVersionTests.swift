@@ -93,6 +93,29 @@ import Testing
         #expect(evaluate("print(reloadable.call_back(fn() { return 7 }))") == "3007\n")
     }
 
+    /// A handle returned by a v1 call whose callback reloaded belongs to v1: v1's code made
+    /// it, so v1's destructor destroys it and v1 stays loaded until then.
+    @Test func testHandleMadeByACallThatOutlivedItsVersion() {
+        let fixture = ReloadFixture(["-DVERSION=1", "-DWITH_HANDLE", "-DWITH_CALLBACK"])
+        let (_, host, evaluate) = fixture.session(gcStress: true)
+        let record = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
+        record.pointee = 0
+        defer { record.deallocate() }
+        #expect(evaluate("import \"reloadable\"\nimport \"plugins\"\nprint(reloadable.version())") == "1\n")
+        guard let v1 = host.bridges["reloadable"]?.plugin, let copy = ReloadFixture.copyPath(of: v1) else {
+            Issue.record("no bridge or copy"); return
+        }
+        fixture.build(["-DVERSION=2", "-DWITH_HANDLE", "-DWITH_CALLBACK"])
+        let made = "var b = reloadable.make_after(fn() { plugins.reload(\"reloadable\"); return 0 }, \(Int(bitPattern: record)))"
+        #expect(evaluate(made + "\nprint(plugins.version(\"reloadable\"), reloadable.version())") == "2.0.0 2\n")
+        #expect(ReloadFixture.isMapped(copy), "the handle keeps v1")
+        #expect(v1.liveHandles == 1)
+        #expect(evaluate("print(reloadable.peek(b))").contains("was made by an earlier version of the plugin"))
+        #expect(evaluate("b = nil\nlet l = [1]\nprint(len(l))") == "1\n")
+        #expect(record.pointee == 1, "v1's destructor ran")
+        #expect(!ReloadFixture.isMapped(copy))
+    }
+
     /// A slow v1 call on another VM's thread while this VM reloads: it finishes on v1 (that
     /// VM still binds v1), and v1 is closed once that VM reloads too.
     @Test func testCallOnAnotherThreadFinishesOnItsVersion() {

@@ -10,7 +10,9 @@
  *                        make_tracked(ptr) -> handle<Box>: destroying it stores VERSION at ptr
  *   -DWITH_SLOW          slow(ptr started, i64 ms) -> i64: stores 1 at started, sleeps ms, returns VERSION
  *   -DWITH_CALLBACK      call_back(callback<() -> i64>) -> i64: VERSION * 1000 + what cb returned,
- *                        computed by this version's code after cb returns
+ *                        computed by this version's code after cb returns; with WITH_HANDLE
+ *                        also make_after(callback<() -> i64>, ptr) -> handle<Box>: calls cb,
+ *                        then returns make_tracked(ptr)
  * The counter (calls so far) is the state saved by save_state and restored by restore_state. */
 #include "capsule.h"
 #include <string.h>
@@ -74,6 +76,12 @@ static void *make(void) { return make_tracked(NULL); }
 static int64_t peek(void *b) { return ((struct box *)b)->value; }
 static const capsule_handle_type handle_types[] = {{"Box", destroy_box}};
 #endif
+#if defined(WITH_HANDLE) && defined(WITH_CALLBACK)
+static void *make_after(int64_t (*cb)(void), void *record) {
+    cb();
+    return make_tracked(record);
+}
+#endif
 
 static void *save_state(size_t *size) {
     int64_t *data = host->alloc(sizeof calls);
@@ -110,6 +118,9 @@ static const capsule_export exports[] = {
 #endif
 #ifdef WITH_CALLBACK
     {"call_back", "(callback<() -> i64>) -> i64", (void (*)(void))call_back, 0, "VERSION * 1000 + cb()"},
+#ifdef WITH_HANDLE
+    {"make_after", "(callback<() -> i64>, ptr) -> handle<Box>", (void (*)(void))make_after, 0, "cb(), then make_tracked(ptr)"},
+#endif
 #endif
 #if VERSION >= 2
     {"twice", "(i64) -> i64", (void (*)(void))twice, 0, "2 * x"},
