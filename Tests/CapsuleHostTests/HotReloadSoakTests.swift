@@ -114,8 +114,9 @@ import Testing
         #expect(stillMapped.isEmpty, "replaced versions' copies are unmapped: \(stillMapped.prefix(3))")
         #expect(stillAlive == 0, "every replaced version's LoadedPlugin was freed")
         #expect(currentCopy != nil && ReloadFixture.isMapped(currentCopy!), "the current version stays for the next import")
-        // Other suites run in parallel in this process and open files: a small tolerance.
-        #expect(abs(after.fds - before.fds) <= 4, "fds \(before.fds) -> \(after.fds)")
+        // Other suites run in parallel in this process and open files: descriptors on this
+        // soak's files only.
+        #expect(fixture.descriptors(onCopies: Array(tally.copies)) == 0, "descriptors left on the plugin's files or copies")
         #expect(after.rssKiB - before.rssKiB < 16 * 1024, "RSS grew more than 16 MiB")
     }
 }

@@ -63,4 +63,18 @@ final class ReloadFixture {
     static func isMapped(_ path: String) -> Bool {
         Resources.read("/proc/self/maps").contains(path)
     }
+
+    /// Open descriptors on this fixture's files: its directory, or one of `copies` (private
+    /// copies of versions it loaded). Other suites running at the same time cannot change it.
+    func descriptors(onCopies copies: [String]) -> Int { Self.descriptors(under: directory, onCopies: copies) }
+
+    static func descriptors(under directory: String, onCopies copies: [String]) -> Int {
+        let wanted = Set(copies)
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        return entries.filter { entry in
+            guard var target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + entry) else { return false }
+            if target.hasSuffix(" (deleted)") { target.removeLast(" (deleted)".count) }
+            return target.hasPrefix(directory) || wanted.contains(target)
+        }.count
+    }
 }
