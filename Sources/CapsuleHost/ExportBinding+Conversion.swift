@@ -96,7 +96,14 @@ extension ExportBinding {
         case .handle:
             guard let pointer = p.load(as: UnsafeMutableRawPointer?.self) else { return .value(call.nilValue) }
             let name = handleNames[handle]
-            return .value(call.handleValue(pointer, typeName: name, destructor: destructor(name)))
+            guard let version = callOwner ?? owner else {
+                return .value(call.handleValue(pointer, typeName: name, destructor: destructor(name)))
+            }
+            // The version that ran the call made it: its destructor, and a reference keeping
+            // it loaded until the handle is closed or collected.
+            let type = String(name.dropFirst(version.manifest.name.count + 1))
+            return .value(call.handleValue(pointer, typeName: name, destructor: version.handleDestructor(type),
+                                           owner: version.ownerReference(), releaseOwner: LoadedPlugin.releaseHandle))
         case .bytes:
             // Only a function result can be bytes; its length is in the hidden argument's slot.
             guard let length = resultLength else { return .error("bytes is not an out type") }
@@ -119,13 +126,13 @@ extension ExportBinding {
         }
     }
 
-    /// After a hot reload: a handle made by a replaced version (its destructor is not the
-    /// current version's) is refused, not handed to code that may lay it out differently.
+    /// After a hot reload: a handle made by a replaced version (its owner is not the current
+    /// version) is refused, not handed to code that may lay it out differently. The rule is
+    /// the simple sound one: the new version cannot know the old one's memory layout.
     @inline(never)
     func staleHandle(_ call: NativeCall, _ index: Int, _ expected: String, _ version: String) -> String? {
-        let made = call.handleDestructor(index).map { unsafeBitCast($0, to: UnsafeRawPointer.self) }
-        let current = destructor(expected).map { unsafeBitCast($0, to: UnsafeRawPointer.self) }
-        guard made != current else { return nil }
+        guard let owner else { return nil }
+        guard call.handleOwner(index) != Unmanaged.passUnretained(owner).toOpaque() else { return nil }
         return "handle<\(expected)> was made by an earlier version of the plugin, which has been replaced by \(version) (handles do not cross a reload)"
     }
 }

@@ -229,6 +229,7 @@ extension ExportBinding {
             }
         }
         resultLength?.storeBytes(of: 0, as: UInt64.self)
+        let version = returnsHandle ? owner : nil
         let previous = context.enter()
         context.callbackFailed = false
         // NOTE: errno is cleared and read with nothing in between but the call, so no other
@@ -239,6 +240,7 @@ extension ExportBinding {
         let callbackFailed = context.callbackFailed
         context.callbackFailed = false
         context.leave(previous)
+        if returnsHandle { callOwner = version }
         if closesHandle { call.closeHandle(0) }
         if callbackFailed {
             // The callback's error is pending; a `raise` from C is dropped in its favour.

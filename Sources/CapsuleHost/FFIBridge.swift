@@ -15,16 +15,19 @@ final class FFIBridge {
     let registry: PluginRegistry
     private var bindings: [ExportBinding] = []
 
-    init(plugin: LoadedPlugin, registry: PluginRegistry, enforcer: CapabilityEnforcer? = nil) {
+    /// `alreadyBound`: the registry counted this binding when it handed `plugin` out.
+    init(plugin: LoadedPlugin, registry: PluginRegistry, enforcer: CapabilityEnforcer? = nil, alreadyBound: Bool = false) {
         self.plugin = plugin
         self.registry = registry
-        registry.bind(plugin)
+        if !alreadyBound { registry.bind(plugin) }
         context = CallContext(pluginName: plugin.manifest.name, enforcer: enforcer)
         let moduleName = plugin.manifest.name
         bindings = plugin.prepared.map { prepared in
-            ExportBinding(prepared, moduleName: moduleName, context: context,
-                          handleName: { moduleName + "." + $0 },
-                          destructor: { [unowned self] in self.destructor(qualified: $0) })
+            let binding = ExportBinding(prepared, moduleName: moduleName, context: context,
+                                        handleName: { moduleName + "." + $0 },
+                                        destructor: { [unowned self] in self.destructor(qualified: $0) })
+            binding.owner = plugin
+            return binding
         }
     }
 
@@ -43,19 +46,35 @@ final class FFIBridge {
     /// checked (`ReloadCheck`) that each has the identical signature, so the prepared call
     /// interfaces, plans and storage stay valid. Runs on the VM's thread between calls.
     /// Exports the new version adds are not bound into modules already imported.
-    func rebind(to newPlugin: LoadedPlugin) {
+    /// `alreadyBound`: the registry counted this binding of `newPlugin` in its reload.
+    func rebind(to newPlugin: LoadedPlugin, alreadyBound: Bool = false) {
         let functions = Dictionary(newPlugin.manifest.exports.map { ($0.name, $0.function) }, uniquingKeysWith: { a, _ in a })
         for binding in bindings {
             if let function = functions[binding.export.name] { binding.function = function }
+            binding.owner = newPlugin
             binding.replacedVersion = newPlugin.manifest.version
         }
         let old = plugin
-        registry.bind(newPlugin)
+        if !alreadyBound { registry.bind(newPlugin) }
         plugin = newPlugin
-        registry.unbind(old)
+        // A call into the old version is still on this thread's stack (its callback reloaded):
+        // it finishes on the old code, so the old version stays bound until it returns.
+        if context.inFlight > 0 {
+            let previous = context.whenIdle
+            context.whenIdle = { [registry] in
+                previous?()
+                registry.unbind(old)
+            }
+        } else {
+            context.becameIdle()  // a version parked during a fast-path call (see `settle`)
+            registry.unbind(old)
+        }
     }
 
-    deinit { registry.unbind(plugin) }
+    deinit {
+        context.becameIdle()
+        registry.unbind(plugin)
+    }
 
     /// The name handles of `type` carry in this plugin: `module.Type`.
     func qualifiedHandleName(_ type: String) -> String { plugin.manifest.name + "." + type }
@@ -118,6 +137,15 @@ final class ExportBinding {
     /// The current version after a hot reload (nil before any): handle arguments are then
     /// checked to come from it (`staleHandle`).
     var replacedVersion: String?
+    /// The plugin version this binding calls (nil for raw FFI and isolated plugins): handles
+    /// it returns carry a reference to it, and a handle argument must come from it.
+    var owner: LoadedPlugin?
+    /// The version the call being converted ran on (a reload in its callback may have
+    /// repointed `owner` meanwhile): handle results belong to it.
+    var callOwner: LoadedPlugin?
+    /// Whether the result or an out parameter is a handle (calls then note `callOwner`).
+    lazy var returnsHandle: Bool = export.signature.result.kind == .handle
+        || export.signature.parameters.contains { $0.isOut && $0.type.kind == .handle }
     /// Struct buffers, callback closures, variadic and errno state, for signatures that
     /// need them (`Signature.needsGeneralPath`); nil otherwise.
     private(set) var extras: CallExtras?
@@ -193,13 +221,17 @@ final class ExportBinding {
     /// The general path: check and convert every argument, call through libffi, convert the
     /// result and any out-parameters.
     func invoke(_ call: NativeCall) -> Value {
+        // Once the call is completely done: release a version a reload parked meanwhile.
+        defer { context.settle() }
         if let extras { return invokeExtended(call, extras) }
         let enclosingValues = usesValues ? context.openValues(call) : nil
         defer { if usesValues { context.closeValues(restoring: enclosingValues) } }
         if let failure = storeArguments(call) { return failure }
+        let version = returnsHandle ? owner : nil
         let previous = context.enter()
         ffi_call(cif, function, result, argumentPointers)
         context.leave(previous)
+        if returnsHandle { callOwner = version }
         if closesHandle { call.closeHandle(0) }
         if context.callbackFailed {
             // C called an `ffi.callback` it kept, and the script function raised: fail with it.

@@ -32,14 +32,39 @@ final class CallContext {
         capsule_current_call().map { Unmanaged<CallContext>.fromOpaque($0).takeUnretainedValue() }
     }
 
+    /// Calls through this context still running (nested when C calls back into the script,
+    /// which calls the plugin again). One VM's thread only, so a plain counter.
+    @exclusivity(unchecked) var inFlight = 0
+    /// Run once `inFlight` drops back to 0, then cleared: a hot reload during a call parks
+    /// the old version's binding here so its code stays loaded until the call returns.
+    @exclusivity(unchecked) var whenIdle: (() -> Void)?
+
     /// Makes this the current context and returns the previous one (for `leave`).
     @inline(__always) func enter() -> UnsafeMutableRawPointer? {
-        capsule_swap_current_call(Unmanaged.passUnretained(self).toOpaque())
+        inFlight &+= 1
+        return capsule_swap_current_call(Unmanaged.passUnretained(self).toOpaque())
     }
 
     /// Restores the context `enter` returned.
     @inline(__always) func leave(_ previous: UnsafeMutableRawPointer?) {
         capsule_swap_current_call(previous)
+        inFlight &-= 1
+    }
+
+    /// Runs `whenIdle` if no call is in flight any more. The general call paths call it when
+    /// the call is completely done (results converted, so a handle result already holds its
+    /// version); the typed fast paths do not (their C functions cannot call script code the
+    /// usual way, so a reload during one is pathological: C calling a kept `ffi.callback` it
+    /// got as an int). A version parked then is released at the next general call's end, the
+    /// next reload or the VM's end: later than it could be, never earlier.
+    @inline(__always) func settle() {
+        if _slowPath(whenIdle != nil) && inFlight == 0 { becameIdle() }
+    }
+
+    @inline(never) func becameIdle() {
+        let action = whenIdle
+        whenIdle = nil
+        action?()
     }
 
     /// Runs `body` with this context current, and returns its result and any raised message.

@@ -75,6 +75,9 @@ extension IsolatedPlugin {
             case .handle:
                 let proxy = Unmanaged<HandleProxy>.fromOpaque(from.load(as: UnsafeRawPointer.self)).takeUnretainedValue()
                 guard proxy.generation == generation else {
+                    if proxy.generation < reloadedGeneration {
+                        return b.argumentError(call, scriptIndex, "handle<\(b.handleNames[i])> was made by an earlier version of the plugin, which has been replaced by \(manifest.version) (handles do not cross a reload)")
+                    }
                     return b.argumentError(call, scriptIndex, "handle belongs to a worker that was restarted (plugin \(name)'s worker died; its handles died with it)")
                 }
                 to.storeBytes(of: proxy.id, as: UInt64.self)
@@ -83,7 +86,7 @@ extension IsolatedPlugin {
             }
         }
         w.shared.pointee.op = UInt32(CAPSULE_ISO_OP_CALL)
-        w.shared.pointee.export_index = UInt32(index)
+        w.shared.pointee.export_index = UInt32(exportIndices[index])
         w.shared.pointee.response_offset = UInt32(used)
         takeDestroys(w)
 

@@ -20,22 +20,31 @@ final class IsolatedPlugin {
     let path: String
     let settings: IsolationSettings
     let workerExecutable: String
-    /// The checked descriptor (function pointers are placeholders: the code is in the worker).
-    let manifest: PluginManifest
+    /// The checked descriptor (function pointers are placeholders: the code is in the worker);
+    /// a hot reload replaces it (`IsolatedPlugin+Reload.swift`).
+    var manifest: PluginManifest
     let prepared: [PreparedExport]
     let context: CallContext
     var bindings: [ExportBinding] = []
-    /// The private copy, kept open: a restart loads exactly the bytes the first start did.
-    private let copy: Int32
+    /// The private copy, kept open: a restart loads exactly the bytes the first start did
+    /// (a hot reload replaces it with the new version's copy).
+    var copy: Int32
     /// Read-only paths the worker needs only while loading (library directories).
-    private let loadPaths: [String]
-    /// The INIT payload: one call plan per export.
-    private let plans: [UInt8]
+    var loadPaths: [String]
+    /// The INIT payload: one call plan per export of `manifest`.
+    var plans: [UInt8]
+    /// For each binding (the exports of the version first loaded), its export's index in
+    /// `manifest`: a reloaded version may order its exports differently.
+    var exportIndices: [Int]
+    /// The capabilities the plugin is granted (a reloaded version may require no more).
+    let granted: [String]
 
     /// The running worker; nil after a failure, until the next call restarts it.
     var worker: WorkerProcess?
     /// Counts workers started: a handle made by an earlier one is invalid.
-    private(set) var generation = 1
+    var generation = 1
+    /// The generation a hot reload started (0 before any): older handles name the reload.
+    var reloadedGeneration = 0
     /// Handle ids whose script handles were collected, sent with the next request.
     var pendingDestroys: [UInt64] = []
     /// True while a call is between sending and converting its results.
@@ -57,7 +66,7 @@ final class IsolatedPlugin {
 
     private init(name: String, path: String, settings: IsolationSettings, workerExecutable: String,
                  manifest: PluginManifest, prepared: [PreparedExport], copy: Int32, loadPaths: [String],
-                 plans: [UInt8], worker: WorkerProcess) {
+                 plans: [UInt8], granted: [String], worker: WorkerProcess) {
         self.name = name
         self.path = path
         self.settings = settings
@@ -67,6 +76,8 @@ final class IsolatedPlugin {
         self.copy = copy
         self.loadPaths = loadPaths
         self.plans = plans
+        self.granted = granted
+        exportIndices = Array(manifest.exports.indices)
         self.worker = worker
         context = CallContext(pluginName: name)
         scratch = .allocate(byteCount: scratchSize, alignment: 16)
@@ -147,7 +158,7 @@ final class IsolatedPlugin {
         }
         let plugin = IsolatedPlugin(name: name, path: path, settings: settings, workerExecutable: executable,
                                     manifest: manifest, prepared: prepared, copy: copy, loadPaths: loadPaths,
-                                    plans: plans(manifest), worker: worker)
+                                    plans: plans(manifest), granted: granted, worker: worker)
         if let error = plugin.initialize(worker) {
             plugin.worker = nil
             return refuse(error.message)
@@ -160,7 +171,7 @@ final class IsolatedPlugin {
     static let maximumSlots = 60
 
     /// Starts a worker on the private copy at `copyPath` and reads the descriptor it sends.
-    private static func start(executable: String, copyPath: String, settings: IsolationSettings,
+    static func start(executable: String, copyPath: String, settings: IsolationSettings,
                               loadPaths: [String], name: String) -> Result<(WorkerProcess, DescriptorFields), IsolationError> {
         let spawned = WorkerProcess.spawn(executable: executable, bufferSize: settings.bufferSize, environment: settings.environment) { shared, data, size in
             configure(shared, data: data, size: size, copyPath: copyPath, settings: settings, loadPaths: loadPaths)
@@ -203,7 +214,7 @@ final class IsolatedPlugin {
 
     /// Sends the call plans and runs the plugin's init in `worker`. Returns nil, or why the
     /// worker cannot serve calls (it is then killed).
-    private func initialize(_ worker: WorkerProcess) -> IsolationError? {
+    func initialize(_ worker: WorkerProcess) -> IsolationError? {
         guard plans.count <= worker.dataSize else { return IsolationError("the call plans do not fit in the shared buffer") }
         plans.withUnsafeBytes { worker.data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         worker.shared.pointee.op = UInt32(CAPSULE_ISO_OP_INIT)
@@ -343,7 +354,7 @@ final class IsolatedPlugin {
     }
 
     /// The INIT payload: per export a capsule_iso_plan_header, then its parameters.
-    private static func plans(_ manifest: PluginManifest) -> [UInt8] {
+    static func plans(_ manifest: PluginManifest) -> [UInt8] {
         var bytes: [UInt8] = []
         func handleIndex(_ t: ValueType) -> UInt16 {
             if case .handle(let n) = t { return UInt16(manifest.handleTypes.firstIndex { $0.name == n } ?? 0) }

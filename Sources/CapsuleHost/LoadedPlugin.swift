@@ -1,9 +1,10 @@
 import CapsuleSDK
 import CFFI
 
-/// A plugin the loader accepted and initialised: its library stays open and its exports'
-/// call interfaces stay prepared for the life of the process (unloading arrives with hot
-/// reload). Immutable after loading, so every VM in the process can share it.
+/// A plugin the loader accepted and initialised: one version of one plugin. Its library stays
+/// open while anything reachable refers to it: the registry (while current), a VM's binding,
+/// a call in flight, or a handle it made (docs/plugins.md, "Hot reload"). Immutable after
+/// loading apart from those counts, so every VM in the process can share it.
 public final class LoadedPlugin: @unchecked Sendable {
     /// The checked descriptor.
     public let manifest: PluginManifest
@@ -20,20 +21,42 @@ public final class LoadedPlugin: @unchecked Sendable {
     let hostAPI: UnsafeMutablePointer<capsule_host_api>
     /// One prepared call interface per export, in the manifest's order.
     let prepared: [PreparedExport]
-    /// How many VMs' bridges bind this version (guarded by the registry's mutex).
+    /// How many VMs' bridges bind this version, counting a bridge that rebound while a call
+    /// into this version was still on its stack until that call returned (guarded by the
+    /// registry's mutex).
     var bindingCount = 0
+    /// Handles this version made that are neither closed nor collected (guarded by the
+    /// registry's mutex). Each holds a reference to this version (`ownerReference`).
+    var liveHandles = 0
+    /// The registry that loaded this version; set before any VM sees it.
+    weak var registry: PluginRegistry?
 
-    /// Why this version must stay loaded once replaced, even when no VM binds it; empty when
-    /// it can be closed then. Conservative: a handle it created may still be alive in some
-    /// VM (handles do not yet keep their version alive), and C code that calls script
-    /// callbacks may be on the stack of the reload.
-    var retirementBlockers: [String] {
-        var reasons = image.unloadBlockers
-        if !manifest.handleTypes.isEmpty { reasons.append("declares handle types (handles it made may outlive the swap)") }
-        if manifest.exports.contains(where: { $0.signature.description.contains("callback<") }) {
-            reasons.append("takes script callbacks (its code may be on the stack)")
-        }
-        return reasons
+    /// Why this version must stay loaded once replaced even when nothing refers to it; empty
+    /// when it can be closed then: the dynamic loader would keep it mapped anyway
+    /// (`STB_GNU_UNIQUE`, TLS, `NODELETE`).
+    var retirementBlockers: [String] { image.unloadBlockers }
+
+    /// Whether a replaced version can be closed now: no VM binds it (or has a call into it
+    /// in flight), no handle it made is alive, and the loader would really unmap it.
+    var isUnreachable: Bool { bindingCount == 0 && liveHandles == 0 && retirementBlockers.isEmpty }
+
+    /// The owner a handle made by this version carries: a +1 reference and one more live
+    /// handle, given back by `releaseHandle` after the handle's destructor ran.
+    func ownerReference() -> UnsafeMutableRawPointer {
+        registry?.handleCreated(self)
+        return Unmanaged.passRetained(self).toOpaque()
+    }
+
+    /// The core calls this once per handle, after its destructor (this version's code) ran.
+    static let releaseHandle: @convention(c) (UnsafeMutableRawPointer?) -> Void = { owner in
+        guard let owner else { return }
+        let plugin = Unmanaged<LoadedPlugin>.fromOpaque(owner).takeRetainedValue()
+        plugin.registry?.handleReleased(plugin)
+    }
+
+    /// The destructor this version declares for handle type `Type` (unqualified).
+    func handleDestructor(_ type: String) -> (@convention(c) (UnsafeMutableRawPointer?) -> Void)? {
+        manifest.handleTypes.first { $0.name == type }?.destroy
     }
 
     init(manifest: PluginManifest, path: String, image: ELFImage, library: UnsafeMutableRawPointer?,
@@ -46,10 +69,11 @@ public final class LoadedPlugin: @unchecked Sendable {
         self.prepared = prepared
     }
 
-    /// Closes a version that never served a call (a reload refused it after its init ran):
-    /// runs its deinit hook, then dlcloses it unless `image.unloadBlockers` says the loader
-    /// would keep it mapped anyway. Returns the blockers (empty when it was closed).
-    /// NOTE: only for versions no VM has bound: nothing can refer to its code or handles.
+    /// Closes a version nothing refers to (a reload refused it after its init ran, or it was
+    /// replaced and became unreachable): runs its deinit hook, then dlcloses it unless
+    /// `image.unloadBlockers` says the loader would keep it mapped anyway. Returns the
+    /// blockers (empty when it was closed).
+    /// NOTE: only when `isUnreachable` (or never bound): no code, call or handle of it is left.
     @discardableResult
     func discardUnused() -> [String] {
         if let deinitHook = manifest.deinitHook {

@@ -45,6 +45,8 @@ public final class PluginHost {
     /// Which plugins run isolated, in a locked-down worker process (docs/isolation.md).
     public let isolation: IsolationPolicy
     private var isolated: [String: IsolatedPlugin] = [:]
+    /// The isolated plugins imported so far, by name.
+    var isolatedPlugins: [String: IsolatedPlugin] { isolated }
 
     /// The error `import "ffi"` fails with when FFI is not allowed.
     public static let ffiDenied = "denied: ffi (grant with --allow-ffi)"
@@ -118,14 +120,15 @@ public final class PluginHost {
                     return .found(plugin.moduleDefinition())
                 }
             }
-            switch registry.load(realPath: realPath, enforcer: enforcer) {
+            switch registry.load(realPath: realPath, enforcer: enforcer, bind: true) {
             case .failure(let error):
                 return .failed(PluginLoadError(path: path, reason: error.reason).description)
             case .success(let plugin):
                 guard plugin.manifest.name == name else {
+                    registry.unbind(plugin)
                     return .failed(PluginLoadError(path: path, reason: "the plugin is named '\(plugin.manifest.name)', not '\(name)'").description)
                 }
-                let bridge = FFIBridge(plugin: plugin, registry: registry, enforcer: enforcer)
+                let bridge = FFIBridge(plugin: plugin, registry: registry, enforcer: enforcer, alreadyBound: true)
                 bridges[name] = bridge
                 return .found(bridge.moduleDefinition())
             }
@@ -142,14 +145,34 @@ public final class PluginHost {
     /// reload too; old versions are never dlclosed yet (see docs/plugins.md).
     public func reload(module: String) -> Result<PluginRegistry.Reload, PluginLoadError> {
         guard let bridge = bridges[module] else {
-            return .failure(PluginLoadError(path: module, reason: "plugin \(module) is not imported, so it cannot be reloaded"))
+            return .failure(PluginLoadError(path: module, reason: "plugin \(module) is not imported, so it cannot be reloaded (a script module reloads with modules.reload)"))
         }
         if bridge.plugin.isSwiftModule {
             return .failure(PluginLoadError(path: module, reason: "\(module) is a Swift module registered by the host, not a plugin file"))
         }
-        let result = registry.reload(realPath: bridge.plugin.path, enforcer: enforcer)
-        if case .success(let reload) = result { bridge.rebind(to: reload.new) }
+        let result = registry.reload(realPath: bridge.plugin.path, enforcer: enforcer, bind: true)
+        if case .success(let reload) = result { bridge.rebind(to: reload.new, alreadyBound: true) }
         return result
+    }
+
+    /// Hot-reloads plugin `module`, in-process (`reload(module:)`) or isolated (a new worker
+    /// on the new file gets the old worker's state; docs/plugins.md, "Isolated plugins"), and
+    /// returns the version now serving. Same rules as `reload(module:)`: on refusal nothing
+    /// changes and the error says why.
+    public func reloadPlugin(named module: String) -> Result<String, PluginLoadError> {
+        if let plugin = isolated[module] {
+            guard let real = realpath(plugin.path, nil) else {
+                return .failure(PluginLoadError(path: plugin.path, reason: "cannot resolve the plugin's path: \(String(cString: strerror(errno)))"))
+            }
+            defer { free(real) }
+            return plugin.reload(realPath: String(cString: real))
+        }
+        return reload(module: module).map { $0.new.manifest.version }
+    }
+
+    /// The version of imported plugin `module` this VM's calls go to, or nil.
+    public func version(of module: String) -> String? {
+        bridges[module]?.plugin.manifest.version ?? isolated[module]?.manifest.version
     }
 
     /// The directory holding the running executable (from /proc/self/exe), or nil.

@@ -23,7 +23,9 @@ extension PluginRegistry {
         reload(realPath: realPath, enforcer: CapabilityEnforcer(policy: policy, audit: nil))
     }
 
-    func reload(realPath: String, enforcer: CapabilityEnforcer) -> Result<Reload, PluginLoadError> {
+    /// `bind`: the new version is counted as bound by the caller (an `FFIBridge` that will
+    /// `rebind` to it) under the same lock, so another thread's reload cannot close it first.
+    func reload(realPath: String, enforcer: CapabilityEnforcer, bind: Bool = false) -> Result<Reload, PluginLoadError> {
         lock()
         defer { unlock() }
         guard let old = byPath[realPath] else {
@@ -40,6 +42,8 @@ extension PluginRegistry {
             new.discardUnused()
             return .failure(PluginLoadError(path: realPath, reason: reason))
         }
+        new.registry = self
+        if bind { new.bindingCount += 1 }
         byPath[realPath] = new
         retired.append(old)
         closeUnusedRetired()
@@ -62,6 +66,22 @@ extension PluginRegistry {
         closeUnusedRetired()
     }
 
+    /// A handle made by `plugin` was created (`LoadedPlugin.ownerReference`).
+    func handleCreated(_ plugin: LoadedPlugin) {
+        lock()
+        plugin.liveHandles += 1
+        unlock()
+    }
+
+    /// A handle made by `plugin` was closed or collected, after its destructor ran: the last
+    /// one of a replaced version nothing binds closes it.
+    func handleReleased(_ plugin: LoadedPlugin) {
+        lock()
+        defer { unlock() }
+        plugin.liveHandles -= 1
+        if plugin.liveHandles == 0 { closeUnusedRetired() }
+    }
+
     /// The number of replaced versions still loaded (for tests and the soak).
     public var retiredCount: Int {
         lock()
@@ -69,11 +89,11 @@ extension PluginRegistry {
         return retired.count
     }
 
-    /// Runs deinit and dlcloses every replaced version that no VM binds and that has no
-    /// retirement blockers. Called with the mutex held.
+    /// Runs deinit and dlcloses every replaced version nothing refers to any more
+    /// (`LoadedPlugin.isUnreachable`). Called with the mutex held.
     private func closeUnusedRetired() {
         retired.removeAll { plugin in
-            guard plugin.bindingCount == 0, plugin.retirementBlockers.isEmpty else { return false }
+            guard plugin.isUnreachable else { return false }
             plugin.discardUnused()
             return true
         }

@@ -14,8 +14,8 @@ public final class PluginRegistry: @unchecked Sendable {
 
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     var byPath: [String: LoadedPlugin] = [:]
-    /// Versions a reload replaced. They stay open (see docs/plugins.md, "Hot reload"): VMs
-    /// may still hold handles they created.
+    /// Versions a reload replaced that something still refers to: a VM's binding, a call in
+    /// flight, a live handle (see docs/plugins.md, "Hot reload"). Closed when unreachable.
     var retired: [LoadedPlugin] = []
     private var failures: [String: PluginLoadError] = [:]
 
@@ -31,7 +31,9 @@ public final class PluginRegistry: @unchecked Sendable {
         load(realPath: realPath, enforcer: CapabilityEnforcer(policy: policy, audit: nil))
     }
 
-    func load(realPath: String, enforcer: CapabilityEnforcer) -> Result<LoadedPlugin, PluginLoadError> {
+    /// `bind`: count a binding for the caller (an `FFIBridge` about to bind it) under the
+    /// same lock, so another thread's reload cannot close it in between.
+    func load(realPath: String, enforcer: CapabilityEnforcer, bind: Bool = false) -> Result<LoadedPlugin, PluginLoadError> {
         lock()
         defer { unlock() }
         if let plugin = byPath[realPath] {
@@ -39,12 +41,16 @@ public final class PluginRegistry: @unchecked Sendable {
             if let refusal = PluginLoader.admissionRefusal(plugin.manifest, enforcer: enforcer) {
                 return .failure(PluginLoadError(path: realPath, reason: refusal, byPolicy: true))
             }
+            if bind { plugin.bindingCount += 1 }
             return .success(plugin)
         }
         if let failure = failures[realPath] { return .failure(failure) }
         let result = PluginLoader.load(path: realPath, enforcer: enforcer)
         switch result {
-        case .success(let plugin): byPath[realPath] = plugin
+        case .success(let plugin):
+            plugin.registry = self
+            byPath[realPath] = plugin
+            if bind { plugin.bindingCount += 1 }
         case .failure(let error): if !error.byPolicy { failures[realPath] = error }
         }
         return result

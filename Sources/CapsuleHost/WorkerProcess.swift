@@ -130,7 +130,17 @@ final class WorkerProcess {
         let envp: [UnsafeMutablePointer<CChar>?] = variables.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { for p in argv + envp { free(p) } }
         var pid: pid_t = 0
-        let status = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        var status: Int32 = 0
+        // On the spawner thread: the worker's parent-death signal follows the thread that
+        // started it (SpawnerThread.swift).
+        withUnsafeMutablePointer(to: &actions) { actions in
+            withUnsafeMutablePointer(to: &attributes) { attributes in
+                withUnsafeMutablePointer(to: &pid) { pidPointer in
+                    let (a, b, p) = (actions, attributes, pidPointer)
+                    SpawnerThread.run { status = posix_spawn(p, executable, a, b, argv, envp) }
+                }
+            }
+        }
         guard status == 0 else {
             close(pair[0])
             munmap(mapping, size)

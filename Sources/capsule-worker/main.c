@@ -571,6 +571,65 @@ static void start_failed(const char *format, ...) {
     _exit(0);
 }
 
+/* ---- hot reload: state migration between an old and a new worker ---- */
+
+/* SAVE_STATE: the plugin's save_state bytes as the response payload (result.a = 1), or
+ * result.a = 0 when it has none. Bytes that do not fit the data area are a FAILED response. */
+static void save_state(void) {
+    shared->result = (capsule_iso_slot){0, 0};
+    shared->payload_length = 0;
+    if (!plugin->save_state) { respond(CAPSULE_ISO_OK); return; }
+    size_t size = 0;
+    has_raised = 0;
+    in_call = 1;
+    void *bytes = plugin->save_state(&size);
+    in_call = 0;
+    if (!bytes) { respond(CAPSULE_ISO_OK); return; }
+    uint64_t at = shared->response_offset;
+    if (at > data_size || size > data_size - at) {
+        free(bytes);
+        respond_text(CAPSULE_ISO_FAILED, "save_state returned %zu bytes, more than the isolation buffer holds", size);
+        return;
+    }
+    memcpy(data + at, bytes, size);
+    free(bytes);
+    shared->payload_length = (uint32_t)size;
+    shared->result = (capsule_iso_slot){1, 0};
+    respond(CAPSULE_ISO_OK);
+}
+
+/* RESTORE_STATE: hands the state in the request payload to restore_state. */
+static void restore_state(void) {
+    uint64_t version_length = shared->args[0].a, size = shared->args[0].b;
+    if (version_length > 255 || size > data_size || version_length + size > data_size) {
+        respond_text(CAPSULE_ISO_FAILED, "bad restore_state request");
+        return;
+    }
+    if (!plugin->restore_state) {
+        shared->result = (capsule_iso_slot){0, 0};
+        payload_text("");
+        respond(CAPSULE_ISO_OK);
+        return;
+    }
+    char version[256];
+    memcpy(version, data, version_length);
+    version[version_length] = 0;
+    void *state = NULL;
+    if (size > 0) {
+        state = malloc(size);
+        if (!state) { respond_text(CAPSULE_ISO_FAILED, "out of memory"); return; }
+        memcpy(state, data + version_length, size);
+    }
+    has_raised = 0;
+    in_call = 1;
+    int status = plugin->restore_state(state, size, version);
+    in_call = 0;
+    free(state);
+    shared->result = (capsule_iso_slot){(uint64_t)(int64_t)status, 1};
+    payload_text(has_raised ? raised : "");
+    respond(CAPSULE_ISO_OK);
+}
+
 int main(int argc, char **argv) {
     (void)argc; (void)argv;
     struct stat info;
@@ -671,6 +730,13 @@ int main(int argc, char **argv) {
             run_destroys();
             shared->payload_length = 0;
             respond(CAPSULE_ISO_OK);
+            break;
+        case CAPSULE_ISO_OP_SAVE_STATE:
+            run_destroys();
+            save_state();
+            break;
+        case CAPSULE_ISO_OP_RESTORE_STATE:
+            restore_state();
             break;
         default:
             respond_text(CAPSULE_ISO_FAILED, "unknown request %u", shared->op);

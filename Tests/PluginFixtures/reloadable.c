@@ -6,7 +6,13 @@
  *   -DRESTORE_FAILS      restore_state returns 1
  *   -DNEEDS_CAPABILITY   requires fs.read:/ (not granted)
  *   -DWRONG_ABI          built for ABI version 99
- *   -DWITH_HANDLE        handle type Box: make() -> handle<Box>, peek(handle<Box>) -> i64
+ *   -DWITH_HANDLE        handle type Box: make() -> handle<Box>, peek(handle<Box>) -> i64,
+ *                        make_tracked(ptr) -> handle<Box>: destroying it stores VERSION at ptr
+ *   -DWITH_SLOW          slow(ptr started, i64 ms) -> i64: stores 1 at started, sleeps ms, returns VERSION
+ *   -DWITH_CALLBACK      call_back(callback<() -> i64>) -> i64: VERSION * 1000 + what cb returned,
+ *                        computed by this version's code after cb returns; with WITH_HANDLE
+ *                        also make_after(callback<() -> i64>, ptr) -> handle<Box>: calls cb,
+ *                        then returns make_tracked(ptr)
  * The counter (calls so far) is the state saved by save_state and restored by restore_state. */
 #include "capsule.h"
 #include <string.h>
@@ -33,16 +39,48 @@ static int64_t value(int64_t x) { return x; }
 static int64_t value(void) { calls++; return VERSION * 100 + calls; }
 #endif
 static int64_t version(void) { return VERSION; }
+#ifdef WITH_SLOW
+#include <time.h>
+static int64_t slow(volatile int64_t *started, int64_t ms) {
+    if (started) *started = 1;
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&t, NULL);
+    return VERSION;
+}
+#endif
+#ifdef WITH_CALLBACK
+static int64_t call_back(int64_t (*cb)(void)) {
+    int64_t r = cb();
+    return VERSION * 1000 + r;
+}
+#endif
 #if VERSION >= 2
 static int64_t twice(int64_t x) { return 2 * x; }
 #endif
 
 #ifdef WITH_HANDLE
 #include <stdlib.h>
-static void destroy_box(void *p) { free(p); }
-static void *make(void) { int64_t *b = malloc(sizeof *b); *b = VERSION; return b; }
-static int64_t peek(void *b) { return *(int64_t *)b; }
+struct box { int64_t value; int64_t *record; };
+static void destroy_box(void *p) {
+    struct box *b = p;
+    if (b->record) *b->record = VERSION; /* proves which version's destructor ran */
+    free(b);
+}
+static void *make_tracked(void *record) {
+    struct box *b = malloc(sizeof *b);
+    b->value = VERSION;
+    b->record = record;
+    return b;
+}
+static void *make(void) { return make_tracked(NULL); }
+static int64_t peek(void *b) { return ((struct box *)b)->value; }
 static const capsule_handle_type handle_types[] = {{"Box", destroy_box}};
+#endif
+#if defined(WITH_HANDLE) && defined(WITH_CALLBACK)
+static void *make_after(int64_t (*cb)(void), void *record) {
+    cb();
+    return make_tracked(record);
+}
 #endif
 
 static void *save_state(size_t *size) {
@@ -73,6 +111,16 @@ static const capsule_export exports[] = {
 #ifdef WITH_HANDLE
     {"make", "() -> handle<Box>", (void (*)(void))make, 0, "a Box holding VERSION"},
     {"peek", "(handle<Box>) -> i64", (void (*)(void))peek, 0, "what the Box holds"},
+    {"make_tracked", "(ptr) -> handle<Box>", (void (*)(void))make_tracked, 0, "a Box recording its destructor's VERSION"},
+#endif
+#ifdef WITH_SLOW
+    {"slow", "(ptr, i64) -> i64", (void (*)(void))slow, 0, "VERSION, after ms milliseconds"},
+#endif
+#ifdef WITH_CALLBACK
+    {"call_back", "(callback<() -> i64>) -> i64", (void (*)(void))call_back, 0, "VERSION * 1000 + cb()"},
+#ifdef WITH_HANDLE
+    {"make_after", "(callback<() -> i64>, ptr) -> handle<Box>", (void (*)(void))make_after, 0, "cb(), then make_tracked(ptr)"},
+#endif
 #endif
 #if VERSION >= 2
     {"twice", "(i64) -> i64", (void (*)(void))twice, 0, "2 * x"},

@@ -74,6 +74,9 @@
  *     function declared with CAPSULE_EXPORT_CLOSES_HANDLE is called with it). After that
  *     the pointer is never passed to the plugin again: a call with a closed handle is a
  *     script error.
+ *   - Hot reload: the destructor that runs is the one of the version that made the handle,
+ *     and that version stays loaded (its deinit has not run) until its last handle is
+ *     destroyed. A handle is never passed to a different version of the plugin.
  *
  * SCRIPT VALUES
  *   A parameter or result of type `value` is a capsule_value: a reference to a script

@@ -107,7 +107,17 @@ package typealias NativeEntry = @convention(thin) (_ target: UnsafeMutableRawPoi
             h.pointee.pointer = nil
             h.pointee.companion = .nil
             h.pointee.destructor?(p)
+            if let owner = h.pointee.owner {
+                h.pointee.owner = nil
+                h.pointee.releaseOwner?(owner)
+            }
         }
+    }
+    /// The owner a handle argument was made with (`handleValue(_:typeName:destructor:owner:releaseOwner:)`),
+    /// nil when it has none or is closed.
+    package func handleOwner(_ i: Int) -> UnsafeMutableRawPointer? {
+        guard args[i].isObject(.handle) else { return nil }
+        return args[i].obj(ObjHandle.self).pointee.owner
     }
     /// The value a handle argument keeps alive (`handleValue(_:typeName:destructor:keeping:)`),
     /// nil when it keeps none or is closed.
@@ -246,7 +256,23 @@ package typealias NativeEntry = @convention(thin) (_ target: UnsafeMutableRawPoi
         h.pointee.typeName = name
         h.pointee.destructor = destructor
         h.pointee.companion = .nil
+        h.pointee.owner = nil
+        h.pointee.releaseOwner = nil
         return Value(h)
+    }
+
+    /// A handle like `handleValue(_:typeName:destructor:)` that keeps `owner` (opaque here;
+    /// the caller has taken a reference for the handle) until `releaseOwner(owner)` runs, once,
+    /// right after the destructor: when the handle is closed or collected. Plugin handles
+    /// keep the plugin version that made them loaded this way.
+    package func handleValue(_ pointer: UnsafeMutableRawPointer?, typeName: String,
+                             destructor: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?,
+                             owner: UnsafeMutableRawPointer,
+                             releaseOwner: @escaping @convention(c) (UnsafeMutableRawPointer?) -> Void) -> Value {
+        let h = handleValue(pointer, typeName: typeName, destructor: destructor)
+        h.obj(ObjHandle.self).pointee.owner = owner
+        h.obj(ObjHandle.self).pointee.releaseOwner = releaseOwner
+        return h
     }
 
     /// A handle like `handleValue(_:typeName:destructor:)` that also keeps `companion` alive

@@ -180,6 +180,11 @@ extension Runtime {
             defer { rt.gcPauseCount -= 1 }
             return rt.makeMathModule()
         }
+        builtinModuleFactories["modules"] = { rt in
+            rt.gcPauseCount += 1
+            defer { rt.gcPauseCount -= 1 }
+            return rt.makeModulesModule()
+        }
     }
 
     func convertToInt(_ v: Value) -> Value? {

@@ -318,6 +318,10 @@ extension Runtime {
             let hd = p.assumingMemoryBound(to: ObjHandle.self)
             // A closed handle (pointer nil) had its destructor run already: never run it twice.
             if let d = hd.pointee.destructor, let pointer = hd.pointee.pointer { d(pointer) }
+            if let owner = hd.pointee.owner {
+                hd.pointee.owner = nil
+                hd.pointee.releaseOwner?(owner)
+            }
         }
         bytesAllocated -= size
         objectCount -= 1

@@ -237,4 +237,9 @@ struct ObjHandle {
     /// A value the handle keeps alive (marked with it; nil when none), e.g. the script
     /// function behind a raw FFI callback.
     var companion: Value
+    /// What made the handle, kept alive by it (opaque to the core; nil when nothing): passed
+    /// to `releaseOwner` once, after the destructor ran (at close or at the sweep). A plugin
+    /// version stays loaded while its handles are alive this way.
+    var owner: UnsafeMutableRawPointer?
+    var releaseOwner: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?
 }

@@ -72,6 +72,13 @@ enum {
     CAPSULE_ISO_OP_INIT = 1,     /* payload: the call plans; prepare calls, lock down, run init */
     CAPSULE_ISO_OP_CALL = 2,     /* call export `export_index` with `args` */
     CAPSULE_ISO_OP_DESTROY = 3,  /* only run the `destroys` */
+    CAPSULE_ISO_OP_SAVE_STATE = 4,    /* hot reload, old worker: run `destroys`, then save_state;
+                                       * the bytes are the response payload, result.a = 1 when
+                                       * the plugin has save_state and returned data, else 0 */
+    CAPSULE_ISO_OP_RESTORE_STATE = 5, /* hot reload, new worker: payload = from_version (args[0].a
+                                       * bytes, no NUL) then the state (args[0].b bytes);
+                                       * result.a = restore_state's status, result.b = 1 when the
+                                       * plugin has restore_state (else nothing ran, status 0) */
 };
 
 /* Responses (`status`). */

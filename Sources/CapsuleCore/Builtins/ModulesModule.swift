@@ -1,0 +1,88 @@
+import CapsuleSyntax
+
+/// The `modules` built-in module: `modules.reload(m)` reloads an imported script module in
+/// place (Python's `importlib.reload`, Erlang's code reload for script code).
+///
+/// The file is read again, parsed and compiled; any error refuses the reload with the
+/// compiler's `file:line:col: error:` diagnostics and changes nothing. Then its top level
+/// runs again **in the same module object**: every top-level name it declares is rebound,
+/// so `m.f()` and the module's own functions call the new code from then on, and names the
+/// new file no longer declares keep their old values. Values taken out before (`let f = m.f`,
+/// an instance of an old class) are unchanged and keep the old code. A runtime error in the
+/// new top level propagates after the names before it were rebound (as in Python).
+extension Runtime {
+    func makeModulesModule() -> Value {
+        let m = newModule(name: "modules", sourceName: "<modules>", directory: nil)
+        let mv = Value(m)
+        pushRoot(mv)
+        defer { popRoot() }
+        let reload = newNative(name: "reload", arity: 1) { rt, a, _ in
+            rt.reloadModule(a[0]) ?? Runtime.failure
+        }
+        pushRoot(reload)
+        let slot = addModuleVariable(m, name: intern("reload"))
+        m.pointee.variables![slot] = reload
+        popRoot()
+        return mv
+    }
+
+    /// Reloads the script module `moduleValue` in place and returns it; nil after raising.
+    func reloadModule(_ moduleValue: Value) -> Value? {
+        guard moduleValue.isObject(.module) else {
+            raise("modules.reload: argument 1: expected a module, got \(typeName(moduleValue))")
+            return nil
+        }
+        let module = moduleValue.obj(ObjModule.self)
+        let name = module.pointee.name.isString ? module.pointee.name.obj(ObjString.self).string : "?"
+        guard let path = modules.first(where: { $0.value == moduleValue && !$0.key.hasPrefix("builtin:") && !$0.key.hasPrefix("native:") })?.key else {
+            let native = modules.contains { $0.value == moduleValue && $0.key.hasPrefix("native:") }
+            raise("modules.reload: '\(name)' is not a script module" + (native ? " (reload a plugin with plugins.reload(\"\(name)\"))" : ""))
+            return nil
+        }
+        if loadingModules.contains(path) {
+            raise("modules.reload: '\(name)' is still running its top level")
+            return nil
+        }
+        let sourceName = module.pointee.sourceName.isString ? module.pointee.sourceName.obj(ObjString.self).string : path
+        guard let text = Runtime.readFile(path) else {
+            raise("reload of module '\(sourceName)' refused: cannot read \(path)")
+            return nil
+        }
+        let source = Source(name: sourceName, text: text)
+        let (program, parseDiagnostics) = parse(source)
+        if !parseDiagnostics.isEmpty {
+            raise("reload of module '\(sourceName)' refused:\n" + parseDiagnostics.map { $0.render(source: source) }.joined(separator: "\n"))
+            return nil
+        }
+        // Compile once into a scratch module: a refused file must not even add names to the
+        // live module.
+        let directory = module.pointee.directory.isString ? module.pointee.directory.obj(ObjString.self).string : nil
+        let scratch = newModule(name: name, sourceName: sourceName, directory: directory)
+        pushRoot(Value(scratch))
+        let check = Compiler(rt: self, source: source, module: scratch)
+        let checked = check.compile(program)
+        compilerRoots.removeAll()
+        popRoot()
+        guard checked != nil else {
+            raise("reload of module '\(sourceName)' refused:\n" + check.diagnostics.map { $0.render(source: source) }.joined(separator: "\n"))
+            return nil
+        }
+        pushRoot(moduleValue)
+        defer { popRoot() }
+        let compiler = Compiler(rt: self, source: source, module: module)
+        guard let fn = compiler.compile(program) else {
+            compilerRoots.removeAll()
+            raise("reload of module '\(sourceName)' refused:\n" + compiler.diagnostics.map { $0.render(source: source) }.joined(separator: "\n"))
+            return nil
+        }
+        let fnValue = Value(fn)
+        pushRoot(fnValue)
+        compilerRoots.removeAll()
+        let closure = Value(newClosure(fn))
+        popRoot()
+        loadingModules.append(path)
+        defer { loadingModules.removeLast() }
+        guard call(closure, []) != nil else { return nil }
+        return moduleValue
+    }
+}
