@@ -6,7 +6,7 @@ import CapsuleSDK
 
 /// A plugin that runs in its own locked-down worker process (`capsule-worker`), bound into
 /// one VM with the same module shape, argument checks and messages as in-process
-/// (docs/isolation.md).
+/// (docs/security.md#isolated-plugins).
 ///
 /// Lifecycle: `load` stages a private copy of the shared object (kept open for restarts),
 /// starts the worker, checks the descriptor the worker sends exactly like an in-process one,
@@ -90,16 +90,32 @@ final class IsolatedPlugin {
         return (PluginHost.executableDirectory() ?? ".") + "/capsule-worker"
     }
 
-    /// Loads the plugin at `realPath` (found as `path`) into a new worker. `granted` lists
-    /// the capabilities the plugin is granted.
-    static func load(path: String, realPath: String, name: String, settings: IsolationSettings,
-                     granted: [String] = []) -> Result<IsolatedPlugin, PluginLoadError> {
-        func refuse(_ reason: String) -> Result<IsolatedPlugin, PluginLoadError> {
+    /// What `load` did.
+    enum Loaded {
+        /// The plugin runs in its worker.
+        case isolated(IsolatedPlugin)
+        /// `keep` said the plugin need not be isolated: the worker was stopped before the
+        /// plugin's init; load it in-process.
+        case inProcess
+        /// Isolation is unavailable here (no worker executable, no Landlock, no spawn);
+        /// none of the plugin's code ran. The error says why.
+        case unavailable(PluginLoadError)
+    }
+
+    /// Loads the plugin at `realPath` (found as `path`) into a new worker started with
+    /// `settings`. The descriptor the worker sends is checked like an in-process one,
+    /// including the capabilities it requires against `enforcer`'s policy; then `keep`
+    /// decides whether it stays isolated. `hint` ends refusals of exports that cannot run
+    /// isolated (why the plugin is isolated, how to run it in-process).
+    static func load(path: String, realPath: String, name: String, settings: IsolationSettings, enforcer: CapabilityEnforcer,
+                     keep: (PluginManifest) -> Bool = { _ in true },
+                     hint: (PluginManifest) -> String? = { _ in nil }) -> Result<Loaded, PluginLoadError> {
+        func refuse(_ reason: String) -> Result<Loaded, PluginLoadError> {
             .failure(PluginLoadError(path: path, reason: reason))
         }
         let executable = workerExecutable(settings)
         guard access(executable, X_OK) == 0 else {
-            return refuse("cannot isolate plugin \(name): no worker executable at \(executable) (swift build builds capsule-worker; CAPSULE_WORKER overrides the path)")
+            return .success(.unavailable(PluginLoadError(path: path, reason: "cannot isolate plugin \(name): no worker executable at \(executable) (swift build builds capsule-worker; CAPSULE_WORKER overrides the path)")))
         }
         let staged: PrivateCopy.Staged
         switch PrivateCopy.stage(realPath) {
@@ -118,33 +134,36 @@ final class IsolatedPlugin {
         PrivateCopy.discard(staged)
         let worker: WorkerProcess, fields: DescriptorFields
         switch started {
-        case .failure(let e): close(copy); return refuse(e.message)
+        case .failure(let e):
+            close(copy)
+            return e.unavailable ? .success(.unavailable(PluginLoadError(path: path, reason: e.message))) : refuse(e.message)
         case .success(let s): (worker, fields) = s
+        }
+        func stop(_ result: Result<Loaded, PluginLoadError>) -> Result<Loaded, PluginLoadError> {
+            worker.terminate()
+            close(copy)
+            return result
         }
         let manifest: PluginManifest
         switch PluginManifest.check(fields, path: path) {
-        case .failure(let e): close(copy); return .failure(e)
+        case .failure(let e): return stop(.failure(e))
         case .success(let m): manifest = m
         }
-        guard manifest.name == name else {
-            close(copy)
-            return refuse("the plugin is named '\(manifest.name)', not '\(name)'")
+        guard manifest.name == name else { return stop(refuse("the plugin is named '\(manifest.name)', not '\(name)'")) }
+        if let refusal = PluginLoader.admissionRefusal(manifest, enforcer: enforcer) {
+            return stop(.failure(PluginLoadError(path: path, reason: refusal, byPolicy: true)))
         }
-        for capability in manifest.capabilities where !granted.contains(capability) {
-            close(copy)
-            return refuse("plugin \(name) requires capability \(capability), which is not granted")
-        }
+        guard keep(manifest) else { return stop(.success(.inProcess)) }
+        let why = hint(manifest).map { "; " + $0 } ?? ""
         var prepared: [PreparedExport] = []
         for export in manifest.exports {
             // Structs, callbacks, `...` and `!errno` need the in-process bridge (a callback would
             // have to call back across the process boundary).
             if export.signature.needsGeneralPath {
-                close(copy)
-                return refuse("export '\(export.name)' of plugin \(name) has signature \(export.signature), which cannot run isolated yet (structs, callbacks, variadics and errno capture are in-process only)")
+                return stop(refuse("export '\(export.name)' of plugin \(name) has signature \(export.signature), which cannot run isolated yet (structs, callbacks, variadics and errno capture are in-process only)\(why)"))
             }
             guard let p = PreparedExport(export), p.cArgumentCount + export.signature.parameters.count(where: { $0.isOut }) <= maximumSlots else {
-                close(copy)
-                return refuse("export '\(export.name)' of plugin \(name) has too many parameters to run isolated")
+                return stop(refuse("export '\(export.name)' of plugin \(name) has too many parameters to run isolated\(why)"))
             }
             prepared.append(p)
         }
@@ -155,7 +174,7 @@ final class IsolatedPlugin {
             plugin.worker = nil
             return refuse(error.message)
         }
-        return .success(plugin)
+        return .success(.isolated(plugin))
     }
 
     /// C argument slots plus out slots an isolated export may use (capsule_isolation.h's
@@ -170,7 +189,7 @@ final class IsolatedPlugin {
         }
         let worker: WorkerProcess
         switch spawned {
-        case .failure(let e): return .failure(IsolationError("cannot start the worker for plugin \(name): \(e.message)"))
+        case .failure(let e): return .failure(IsolationError("cannot start the worker for plugin \(name): \(e.message)", unavailable: true))
         case .success(let w): worker = w
         }
         if let failure = worker.wait(deadline: settings.startDeadline) {
@@ -196,8 +215,10 @@ final class IsolatedPlugin {
             }
         case UInt32(CAPSULE_ISO_FAILED):
             worker.terminate()
-            // The loader's message names the copy; name the user's file instead.
-            return .failure(IsolationError(String(decoding: payload, as: UTF8.self).replacing(copyPath, with: "the plugin")))
+            // The loader's message names the copy; name the user's file instead. A lockdown
+            // failure comes before dlopen: isolation is unavailable on this machine.
+            let message = String(decoding: payload, as: UTF8.self).replacing(copyPath, with: "the plugin")
+            return .failure(IsolationError(message, unavailable: message.hasPrefix("cannot lock down the worker")))
         default:
             worker.terminate()
             return .failure(IsolationError("worker for plugin \(name) broke the protocol while loading (status \(status)) and was killed"))

@@ -31,23 +31,33 @@ public final class PluginRegistry: @unchecked Sendable {
         load(realPath: realPath, enforcer: CapabilityEnforcer(policy: policy, audit: nil))
     }
 
-    func load(realPath: String, enforcer: CapabilityEnforcer) -> Result<LoadedPlugin, PluginLoadError> {
+    /// `refusal` is a further check of the descriptor, before the plugin's init (where the
+    /// plugin may run: see `PluginHost`); its refusals are not remembered either.
+    func load(realPath: String, enforcer: CapabilityEnforcer,
+              refusal: (PluginManifest) -> String? = { _ in nil }) -> Result<LoadedPlugin, PluginLoadError> {
         lock()
         defer { unlock() }
         if let plugin = byPath[realPath] {
             // Loaded for another VM: this VM's policy must admit it too.
-            if let refusal = PluginLoader.admissionRefusal(plugin.manifest, enforcer: enforcer) {
+            if let refusal = PluginLoader.admissionRefusal(plugin.manifest, enforcer: enforcer) ?? refusal(plugin.manifest) {
                 return .failure(PluginLoadError(path: realPath, reason: refusal, byPolicy: true))
             }
             return .success(plugin)
         }
         if let failure = failures[realPath] { return .failure(failure) }
-        let result = PluginLoader.load(path: realPath, enforcer: enforcer)
+        let result = PluginLoader.load(path: realPath, enforcer: enforcer, refusal: refusal)
         switch result {
         case .success(let plugin): byPath[realPath] = plugin
         case .failure(let error): if !error.byPolicy { failures[realPath] = error }
         }
         return result
+    }
+
+    /// The descriptor of the plugin loaded in-process from `realPath`, if it is loaded.
+    func loadedManifest(realPath: String) -> PluginManifest? {
+        lock()
+        defer { unlock() }
+        return byPath[realPath]?.manifest
     }
 
     func lock() { pthread_mutex_lock(mutex) }
