@@ -71,6 +71,9 @@ struct PluginInspectCommand: ParsableCommand {
             "abi: \(m.abiVersion)",
             "description: \(m.description)",
             "capabilities: \(m.capabilities.isEmpty ? "none" : m.capabilities.joined(separator: ", "))",
+            Policy().runsIsolated(plugin: m.name, declaring: m.declaredKinds)
+                ? "runs: isolated by default (it declares \(m.isolatingCapabilities); --trust=\(m.name) runs it in-process)"
+                : "runs: in-process by default (--isolate=\(m.name) isolates it)",
             "handle types: \(m.handleTypes.isEmpty ? "none" : m.handleTypes.map(\.name).joined(separator: ", "))",
             "exports:",
         ]

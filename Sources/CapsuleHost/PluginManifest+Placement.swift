@@ -19,7 +19,7 @@ extension PluginManifest {
     }
 
     /// The kinds of every well-formed capability the plugin declares, required or optional.
-    var declaredKinds: [Capability.Kind] {
+    package var declaredKinds: [Capability.Kind] {
         capabilities.compactMap { text in
             let body = Self.splitOptional(text).capability
             let kind = body.firstIndex(of: ":").map { String(body[..<$0]) } ?? body
@@ -29,7 +29,7 @@ extension PluginManifest {
 
     /// The declared capabilities whose kinds isolate the plugin by default, as written
     /// (for messages): `fs.read (optional), net.connect:db:5432`.
-    var isolatingCapabilities: String {
+    package var isolatingCapabilities: String {
         capabilities.compactMap { text -> String? in
             let (optional, body) = Self.splitOptional(text)
             let kind = body.firstIndex(of: ":").map { String(body[..<$0]) } ?? body
