@@ -103,9 +103,9 @@ final class IsolatedPlugin {
     }
 
     /// Loads the plugin at `realPath` (found as `path`) into a new worker started with
-    /// `settings`. The descriptor the worker sends is checked like an in-process one,
-    /// including the capabilities it requires against `enforcer`'s policy; then `keep`
-    /// decides whether it stays isolated. `hint` ends refusals of exports that cannot run
+    /// `settings`. The descriptor the worker sends is checked like an in-process one; `keep`
+    /// decides whether the plugin stays isolated, and then the capabilities it requires are
+    /// checked against `enforcer`'s policy. `hint` ends refusals of exports that cannot run
     /// isolated (why the plugin is isolated, how to run it in-process).
     static func load(path: String, realPath: String, name: String, settings: IsolationSettings, enforcer: CapabilityEnforcer,
                      keep: (PluginManifest) -> Bool = { _ in true },
@@ -150,10 +150,11 @@ final class IsolatedPlugin {
         case .success(let m): manifest = m
         }
         guard manifest.name == name else { return stop(refuse("the plugin is named '\(manifest.name)', not '\(name)'")) }
+        // (Before the requirements are checked: an in-process load checks them itself.)
+        guard keep(manifest) else { return stop(.success(.inProcess)) }
         if let refusal = PluginLoader.admissionRefusal(manifest, enforcer: enforcer) {
             return stop(.failure(PluginLoadError(path: path, reason: refusal, byPolicy: true)))
         }
-        guard keep(manifest) else { return stop(.success(.inProcess)) }
         let why = hint(manifest).map { "; " + $0 } ?? ""
         var prepared: [PreparedExport] = []
         for export in manifest.exports {
