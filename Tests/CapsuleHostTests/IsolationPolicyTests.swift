@@ -129,4 +129,13 @@ import Testing
         let granted = placed("import \"needs_capability\"\nprint(\"loaded\")", Policy(plugins: ["needs_capability": [Capability(.fsRead, cwd)]]))
         #expect(granted.output == "loaded\n" && granted.isolated == ["needs_capability"])
     }
+
+    @Test func anIsolatedPluginCannotBeReloadedYet() {
+        var reason = ""
+        let output = run("import \"unruly\"\nprint(unruly.add(1, 1))", pluginPaths: [Fixtures.directory]) { host in
+            if case .failure(let e) = host.reload(module: "unruly") { reason = e.reason }
+        }
+        #expect(output == "2\n")
+        #expect(reason == "plugin unruly runs isolated, and isolated plugins cannot be reloaded yet (trust it to run it in-process: --trust=unruly)")
+    }
 }
