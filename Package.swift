@@ -31,9 +31,11 @@ let package = Package(
         // gives up on a binary with clang's default DWARF 5 in it.
         .target(name: "CCurrentCall", cSettings: [.unsafeFlags(["-gdwarf-4"])]),
         .systemLibrary(name: "CConfine", path: "Sources/CConfine"),
+        // posix_spawn's fchdir/closefrom file actions and pidfd_open, for the `proc` module.
+        .systemLibrary(name: "CSpawn", path: "Sources/CSpawn"),
         // The host ↔ worker protocol (shared-memory layout), header-only C.
         .target(name: "CapsuleIsolation"),
-        .target(name: "CapsuleHost", dependencies: ["CapsuleCore", "CapsuleSDK", "CFFI", "CCurrentCall", "CConfine", "CapsuleIsolation"]),
+        .target(name: "CapsuleHost", dependencies: ["CapsuleCore", "CapsuleSDK", "CFFI", "CCurrentCall", "CConfine", "CSpawn", "CapsuleIsolation"]),
         // The isolated plugin worker: C, so what runs next to the plugin under seccomp is small
         // and makes only the system calls it is written to make.
         .executableTarget(

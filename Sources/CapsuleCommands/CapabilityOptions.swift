@@ -24,7 +24,7 @@ struct CapabilityOptions: ParsableArguments {
     @Option(name: .customLong("allow-env"), help: ArgumentHelp("--allow-env=NAME,…: grant reading and setting environment variable NAME (`*` matches any run of characters); bare: all.", valueName: "name,…"))
     var allowEnv: [String] = []
 
-    @Option(name: .customLong("allow-run"), help: ArgumentHelp("--allow-run=PROGRAM,…: grant running PROGRAM (matched as written); bare: any program.", valueName: "program,…"))
+    @Option(name: .customLong("allow-run"), help: ArgumentHelp("--allow-run=PROGRAM,…: grant running PROGRAM: a bare name (as found on PATH) or a path (made absolute); bare: any program.", valueName: "program,…"))
     var allowRun: [String] = []
 
     @Option(

@@ -100,12 +100,20 @@ public struct GoldenRunner: Sendable {
 extension GoldenRunner {
     /// Runs the case in a fresh `VM` (with the plugin host installed, so cases may import
     /// the bundled plugins) whose `print` output is captured; the error text of the outcome
-    /// is the case's standard error.
+    /// is the case's standard error. A case's `// flags:` lines grant capabilities and set
+    /// limits as `capsule run` flags would (GoldenFlags.swift).
     public static let virtualMachine: Executor = { invocation in
         let buffer = OutputBuffer()
         var configuration = Configuration()
         configuration.gcStress = invocation.gcStress
         configuration.output = { text in buffer.append(text) }
+        let flags = GoldenFlags.words(in: invocation.source)
+        if !flags.isEmpty {
+            switch GoldenFlags.configuration(flags, base: configuration, scriptPath: invocation.path) {
+            case .failure(let error): return GoldenOutput(stdout: "", stderr: "error: bad // flags: line: \(error.message)\n")
+            case .success(let c): configuration = c
+            }
+        }
         let outcome = makeVirtualMachine(configuration)
             .run(source: invocation.source, name: invocation.name, path: invocation.path)
         return GoldenOutput(stdout: buffer.contents, stderr: outcome.errorText)

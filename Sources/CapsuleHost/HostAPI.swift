@@ -107,7 +107,9 @@ enum HostAPI {
             new_map: HostValues.newMap,
             map_set: HostValues.mapSet,
             values_mark: HostValues.mark,
-            values_release: HostValues.release
+            values_release: HostValues.release,
+            run_program: HostServices.run,
+            connect_tcp: HostServices.connect
         ))
         return table
     }

@@ -8,7 +8,7 @@ import Glibc
 /// in order: the `pluginPaths` directories (`--plugin-path`), the directories in
 /// `CAPSULE_PLUGIN_PATH` (colon-separated), the importing script's directory, and the
 /// directory of the running executable (where `swift build` puts the bundled plugins).
-/// The names `fs`, `env` and `time` are the host's system modules and `ffi` is raw FFI;
+/// The names `fs`, `env`, `time`, `proc` and `net` are the host's system modules and `ffi` is raw FFI;
 /// every power they give is checked against the VM's `Configuration.policy` (and each
 /// plugin's calls to the host API against that plugin's grants), and written to `audit`
 /// when given (docs/security.md). `import "ffi"` needs an `ffi` grant.
@@ -38,6 +38,8 @@ public final class PluginHost {
     private lazy var fsModule = FSModule(enforcer: enforcer)
     private lazy var envModule = EnvModule(enforcer: enforcer)
     private lazy var timeModule = TimeModule(enforcer: enforcer)
+    private lazy var procModule = ProcModule(enforcer: enforcer)
+    private lazy var netModule = NetModule(enforcer: enforcer)
     /// Plugins isolated beyond what the VM's policy says, and the settings of isolated
     /// plugins (docs/security.md#isolated-plugins). Which plugins run isolated is otherwise
     /// the policy's `isolated`/`trusted` sets and the default rule (`Policy.runsIsolated`).
@@ -99,6 +101,8 @@ public final class PluginHost {
         case "fs": return .found(fsModule.moduleDefinition())
         case "env": return .found(envModule.moduleDefinition())
         case "time": return .found(timeModule.moduleDefinition())
+        case "proc": return .found(procModule.moduleDefinition())
+        case "net": return .found(netModule.moduleDefinition())
         case "plugins": return .found(pluginsModule())
         default: break
         }

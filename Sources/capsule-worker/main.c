@@ -92,6 +92,23 @@ static int host_open_file(const char *path, int flags, int mode) {
 /* The worker's environment holds only the variables the plugin is granted. */
 static const char *host_getenv(const char *name) { return name ? getenv(name) : NULL; }
 
+/* Programs and connections are the host's services; an isolated plugin cannot have them
+ * (its seccomp filter forbids execve, and its grants are not passed to the worker). */
+static int host_run_program(const char *program, const char *const *args, size_t arg_count,
+                            const char *const *env, int timeout_ms,
+                            char **out, size_t *out_length, char **err, size_t *err_length) {
+    (void)program; (void)args; (void)arg_count; (void)env; (void)timeout_ms;
+    (void)out; (void)out_length; (void)err; (void)err_length;
+    host_raise("run_program is not available to an isolated plugin");
+    return -1;
+}
+
+static int host_connect_tcp(const char *host, int port, int timeout_ms) {
+    (void)host; (void)port; (void)timeout_ms;
+    host_raise("connect_tcp is not available to an isolated plugin");
+    return -1;
+}
+
 static capsule_host_api host_api = {
     .abi_version = CAPSULE_ABI_VERSION,
     .size = sizeof(capsule_host_api),
@@ -110,6 +127,7 @@ static capsule_host_api host_api = {
     .new_bytes = worker_new_bytes, .new_list = worker_new_list, .list_push = worker_list_push,
     .new_map = worker_new_map, .map_set = worker_map_set, .values_mark = worker_values_mark,
     .values_release = worker_values_release,
+    .run_program = host_run_program, .connect_tcp = host_connect_tcp,
 };
 
 /* ---- responses ---- */

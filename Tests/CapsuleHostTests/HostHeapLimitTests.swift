@@ -62,4 +62,16 @@ import Testing
             """, pluginPaths: [Fixtures.directory], policy: policy, maxHeap: Self.limit)
         #expect(output == "\(isolated)\nunruly.repeat: \(Self.oom): the bytes result has 4000000 bytes\n2000\n")
     }
+
+    /// `proc.run`'s captured output is checked before it becomes script strings.
+    @Test func aProgramsOutputBiggerThanTheHeapIsOutOfMemory() throws {
+        let dir = try Self.files()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let output = run("""
+            import "proc"
+            try { proc.run("/bin/cat", ["\(dir)/big.txt"]) } catch e { print(e.message) }
+            print(proc.run("/bin/cat", ["\(dir)/small.txt"])["stdout"])
+            """, policy: Policy(grants: [Capability(.run, "/bin/cat")]), maxHeap: Self.limit)
+        #expect(output == "proc.run: /bin/cat: \(Self.oom): the output has 4194304 bytes\nsmall\n\n")
+    }
 }

@@ -1,8 +1,11 @@
-/* Uses the capability-mediated host services: host->open_file and host->getenv, which the
- * host checks against this plugin's own grants (not the script's). */
+/* Uses the capability-mediated host services: host->open_file, host->getenv,
+ * host->run_program and host->connect_tcp, which the host checks against this plugin's own
+ * grants (not the script's). */
 #include "capsule.h"
 #include <fcntl.h>
 #include <unistd.h>
+#include <stdio.h>
+#include <string.h>
 
 static const capsule_host_api *host;
 static char buffer[256];
@@ -38,10 +41,38 @@ static const char *get(const char *name) {
     return value ? value : "(unset)";
 }
 
+/* Runs `program` with one argument and the environment {GREETING=hello}; returns
+ * "STATUS|STDOUT|STDERR", or "" after the host raised. */
+static char run_buffer[4096];
+static const char *run(const char *program, const char *arg) {
+    if (!CAPSULE_HOST_HAS(host, run_program)) return "(no run_program)";
+    const char *args[] = {arg};
+    const char *env[] = {"GREETING=hello", NULL};
+    char *out = NULL, *err = NULL;
+    size_t out_length = 0;
+    int status = host->run_program(program, args, 1, env, 5000, &out, &out_length, &err, NULL);
+    if (status < 0) return "";
+    snprintf(run_buffer, sizeof run_buffer, "%d|%.*s|%s", status, (int)out_length, out, err);
+    host->free(out);
+    host->free(err);
+    return run_buffer;
+}
+
+/* Connects to host:port, writes `text` and closes; returns the bytes written or -1. */
+static int64_t send_text(const char *target, int64_t port, const char *text) {
+    int fd = host->connect_tcp(target, (int)port, 2000);
+    if (fd < 0) return -1;
+    ssize_t n = write(fd, text, strlen(text));
+    close(fd);
+    return n;
+}
+
 static const capsule_export exports[] = {
     {"read_head", "(str) -> str", (void (*)(void))read_head, 0, "host->open_file for reading"},
     {"write_text", "(str, str) -> i64", (void (*)(void))write_text, 0, "host->open_file for writing"},
     {"get", "(str) -> str", (void (*)(void))get, 0, "host->getenv"},
+    {"run", "(str, str) -> str", (void (*)(void))run, 0, "host->run_program"},
+    {"send_text", "(str, i64, str) -> i64", (void (*)(void))send_text, 0, "host->connect_tcp"},
 };
 
 static const capsule_plugin plugin = {
@@ -50,7 +81,7 @@ static const capsule_plugin plugin = {
     .name = "host_services",
     .version = "1.0.0",
     .exports = exports,
-    .export_count = 3,
+    .export_count = 5,
     .init = init,
 };
 

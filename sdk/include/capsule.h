@@ -264,6 +264,34 @@ typedef struct capsule_host_api {
     /* Releases every reference made after `mark` (they become invalid); values still
      * reachable otherwise (pushed into a list, set in a map, an argument) stay alive. */
     void (*values_release)(size_t mark);
+
+    /*
+     * Programs and connections, checked against the calling plugin's OWN grants like
+     * open_file (added after values_release: test with CAPSULE_HOST_HAS(host, run_program)).
+     * Both block the VM's thread for at most `timeout_ms` (0: 30000); neither is available
+     * to an isolated plugin (they fail the call).
+     *
+     * run_program: runs `program` to completion, as the `proc` module does for scripts
+     *   (docs/security.md#proc-running-programs): a path (absolute, or relative to the
+     *   current directory) needs run:PATH exactly; a bare name needs run:NAME, or a grant
+     *   of the path the host's PATH finds. argv is `program` then the `arg_count` strings of
+     *   `args`; the environment is exactly `env` ("NAME=VALUE" strings ending with NULL;
+     *   NULL: empty), stdin is /dev/null, descriptors other than 0-2 are not inherited, and
+     *   the program runs in its own process group, killed at the timeout. Its stdout and
+     *   stderr (16 MiB each at most) are stored in *out / *err as NUL-terminated buffers
+     *   from host->alloc that the plugin frees with host->free, with their lengths in
+     *   *out_length / *err_length; any of the four may be NULL to discard. Returns the exit
+     *   status (0-255), 128 + N when signal N ended it, or -1 after failing the call
+     *   (denied, cannot run, timed out, too much output); nothing is stored then.
+     * connect_tcp: connects to `host`:`port` (1-65535), needing net.connect:HOST:PORT with
+     *   HOST as written (IPv6 addresses without brackets; matched in canonical form), and
+     *   returns a connected, blocking TCP socket the plugin owns (close it), or -1 after
+     *   failing the call (denied, refused, unreachable, timed out).
+     */
+    int (*run_program)(const char *program, const char *const *args, size_t arg_count,
+                       const char *const *env, int timeout_ms,
+                       char **out, size_t *out_length, char **err, size_t *err_length);
+    int (*connect_tcp)(const char *host, int port, int timeout_ms);
 } capsule_host_api;
 
 /* True when a host API table has the member `m` (for plugins built against newer headers). */

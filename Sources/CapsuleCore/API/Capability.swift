@@ -15,7 +15,7 @@
 /// | `net.connect:HOST[:PORT]` | connecting to HOST (on any port, or PORT) |
 /// | `net.listen:[HOST:]PORT` | listening on PORT (on any address, or HOST) |
 /// | `env:NAME` | the environment variable NAME; `*` in NAME matches any run of characters |
-/// | `run:PROGRAM` | running PROGRAM (matched exactly as written: a name or a path) |
+/// | `run:PROGRAM` | running PROGRAM: a bare name (found on PATH) or an absolute path, matched exactly |
 /// | `ffi:LIBRARY[:SYM,…]` | raw FFI on LIBRARY (as given to `ffi.open`), all or only the SYMs |
 /// | `clock`, `random` | the wall clock and sleeping; randomness |
 /// | `KIND` alone | every resource of KIND (`fs.read`, `env`, `ffi`, …) |
@@ -115,6 +115,9 @@ public struct Capability: Hashable, Sendable, CustomStringConvertible {
                 return .failure(CapabilityError("ffi: expected LIBRARY or LIBRARY:SYMBOL,SYMBOL…, got '\(value)'"))
             }
             return .success(Capability(kind, symbols.map { "\(library):\($0.joined(separator: ","))" } ?? library))
+        case .run where value.contains("/"):
+            // A path: made absolute like fs grants; a bare name stays a name (PATH lookup).
+            return .success(Capability(kind, normalizedPath(value, relativeTo: baseDirectory, applyingParent: true)))
         case .env, .run, .clock, .random:
             return .success(Capability(kind, value))
         }

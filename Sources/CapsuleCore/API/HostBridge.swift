@@ -329,6 +329,17 @@ package typealias NativeEntry = @convention(thin) (_ target: UnsafeMutableRawPoi
     /// `out of memory (heap limit N)` when `bytes` more would not fit under the heap limit
     /// even after a collection, or nil; raises nothing (the caller reports it).
     package func heapShortfall(_ bytes: Int) -> String? { rt.heapShortfall(bytes) }
+
+    // MARK: the run's deadline (host functions that block)
+    /// When the VM's `timeout` ends this run, in `CLOCK_MONOTONIC` nanoseconds; nil with no
+    /// timeout. A host function that waits (a child process, a socket) waits at most until
+    /// then and returns `raiseTimeout()`.
+    package var deadline: Int? { rt.deadline == 0 ? nil : rt.deadline }
+    /// Ends the run with the VM's uncatchable `timeout of D exceeded`; return its result.
+    package func raiseTimeout() -> Value {
+        rt.haltForTimeout()
+        return Runtime.failure
+    }
 }
 
 extension VM {

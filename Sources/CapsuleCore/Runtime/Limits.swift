@@ -104,6 +104,11 @@ extension Runtime {
         refillFuel()
     }
 
+    /// Ends the run with the timeout error: a host function blocked until `deadline`.
+    func haltForTimeout() {
+        _ = halt("timeout of \(config.timeout.map(LimitText.duration) ?? "the run") exceeded")
+    }
+
     private func halt(_ message: String) -> Bool {
         haltMessage = message
         fuel = -1
