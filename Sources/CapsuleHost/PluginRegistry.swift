@@ -38,7 +38,8 @@ public final class PluginRegistry: @unchecked Sendable {
         lock()
         defer { unlock() }
         if let plugin = byPath[realPath] {
-            // Loaded for another VM: this VM's policy must admit it too.
+            // Loaded for another VM: this VM's policy must admit it too, import audit included.
+            if let audit = PluginLoader.importAuditRefusal(plugin.image, path: realPath, enforcer: enforcer) { return .failure(audit) }
             if let refusal = PluginLoader.admissionRefusal(plugin.manifest, enforcer: enforcer) ?? refusal(plugin.manifest) {
                 return .failure(PluginLoadError(path: realPath, reason: refusal, byPolicy: true))
             }
