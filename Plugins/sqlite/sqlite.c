@@ -580,10 +580,17 @@ static const capsule_handle_type handle_types[] = {
     {"Statement", statement_destroy},
 };
 
+/* SQLite opens the files it is given itself (not through host->open_file), so the plugin
+ * declares that it uses the filesystem: on whatever it is granted, nothing being required
+ * (":memory:" needs no file). Declaring fs makes the host run it isolated by default, where
+ * Landlock confines it to its fs.read / fs.write grants (docs/security.md). */
+static const char *const capabilities[] = {"optional:fs.read", "optional:fs.write", NULL};
+
 static const capsule_plugin plugin = {
     .abi_version = CAPSULE_ABI_VERSION,
     .struct_size = sizeof(capsule_plugin),
     .name = "sqlite",
+    .capabilities = capabilities,
     .version = "1.0.0",
     .description = "SQLite databases (system libsqlite3)",
     .exports = exports,

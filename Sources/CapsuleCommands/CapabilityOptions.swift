@@ -47,6 +47,22 @@ struct CapabilityOptions: ParsableArguments {
     @Flag(name: .customLong("allow-all"), help: "Grant everything to the script and every plugin.")
     var allowAll = false
 
+    @Option(
+        name: .customLong("isolate"),
+        help: ArgumentHelp(
+            "Run plugin NAME in a locked-down worker process, whatever it declares (repeatable, or NAME,…).",
+            discussion: "The plugin's code then runs under Landlock and seccomp with only its own grants; a crash, a hang or a blocked system call becomes a catchable error and the worker restarts on the next call. Plugins declaring capabilities beyond clock and random are isolated without it. See docs/security.md.",
+            valueName: "name"))
+    var isolate: [String] = []
+
+    @Option(
+        name: .customLong("trust"),
+        help: ArgumentHelp(
+            "Run plugin NAME in the capsule process although it declares capabilities that would isolate it (repeatable, or NAME,…).",
+            discussion: "Trust adds no grants: the host still checks what it does for the plugin, but the plugin's own native code is not confined. See docs/security.md.",
+            valueName: "name"))
+    var trust: [String] = []
+
     @Option(name: .customLong("manifest"), help: ArgumentHelp("The policy manifest (default: capsule.json next to the script, if there is one).", valueName: "file"))
     var manifest: String?
 
@@ -58,7 +74,8 @@ struct CapabilityOptions: ParsableArguments {
 
     /// Options of the capsule commands that take a separate value (to find where the
     /// command's own options end).
-    static let valuedOptions: Set<String> = ["--module-path", "--plugin-path", "--manifest", "--audit", "--allow-plugin", "--filter", "--output", "-o"]
+    static let valuedOptions: Set<String> = ["--module-path", "--plugin-path", "--manifest", "--audit", "--allow-plugin", "--isolate", "--trust",
+                                             "--filter", "--output", "-o"]
 
     /// The value a bare `--allow-KIND` is rewritten to: every resource. (ArgumentParser
     /// takes the next word as the value of `--opt=`, so the value cannot be empty.)
@@ -134,7 +151,26 @@ struct CapabilityOptions: ParsableArguments {
             case .success(let c): policy.plugins[name, default: []].append(c)
             }
         }
+        policy.isolated = try Self.pluginNames(isolate, flag: "--isolate")
+        policy.trusted = try Self.pluginNames(trust, flag: "--trust")
+        if let both = policy.isolated.intersection(policy.trusted).sorted().first {
+            throw ValidationError("plugin \(both) cannot be both isolated (--isolate) and trusted (--trust)")
+        }
         return policy
+    }
+
+    /// The plugin names of a repeatable, comma-separated flag.
+    static func pluginNames(_ values: [String], flag: String) throws(ValidationError) -> Set<String> {
+        var names: Set<String> = []
+        for value in values {
+            for name in value.split(separator: ",", omittingEmptySubsequences: false).map(String.init) {
+                guard Policy.isPluginName(name) else {
+                    throw ValidationError("\(flag): '\(Capability.sanitized(name))' is not a plugin name ([A-Za-z_][A-Za-z0-9_]*)")
+                }
+                names.insert(name)
+            }
+        }
+        return names
     }
 
     /// The manifest to read: `--manifest`, or `capsule.json` next to `script` if present.
@@ -168,7 +204,15 @@ struct CapabilityOptions: ParsableArguments {
             case .success(let p): policy = p
             }
         }
-        return policy.merging(try flagPolicy(directory: cwd))
+        let flags = try flagPolicy(directory: cwd)
+        // The manifest and the flags must not disagree about where a plugin runs.
+        for (name, isolated) in policy.isolated.intersection(flags.trusted).map({ ($0, true) })
+            + policy.trusted.intersection(flags.isolated).map({ ($0, false) }) {
+            let (manifestSays, flagSays) = isolated ? ("\"isolate\": true", "--trust") : ("\"trusted\": true", "--isolate")
+            console.err("error: plugin \(name) is \(isolated ? "isolated" : "trusted") by the manifest (\(manifestSays)) and \(isolated ? "trusted" : "isolated") by \(flagSays)\n")
+            throw ExitCode(64)
+        }
+        return policy.merging(flags)
     }
 
     /// The audit log `--audit` names, if any (exit 74 when it cannot be opened).

@@ -38,7 +38,7 @@ struct PluginInspectCommand: ParsableCommand {
         let loadPath = path.contains("/") ? path : "./" + path
         switch PluginLoader.inspect(path: loadPath) {
         case .success(let manifest):
-            console.out(manifest.report + report(ELFImage.read(path: loadPath)))
+            console.out(manifest.report(runs: manifest.defaultPlacement) + report(ELFImage.read(path: loadPath)))
             return 0
         case .failure(let error):
             console.err("error: \(error)\n")

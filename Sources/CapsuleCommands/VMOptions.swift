@@ -30,16 +30,6 @@ struct VMOptions: ParsableArguments {
     /// True when raw FFI on every library is granted (`--allow-ffi` bare).
     var allowFFI: Bool { capabilities.allowFFI.contains(CapabilityOptions.everything) || capabilities.allowAll }
 
-    @Option(
-        name: .customLong("isolate"),
-        help: ArgumentHelp(
-            "Run plugin NAME in a locked-down worker process (repeatable).",
-            discussion: "The plugin's code then runs under Landlock and seccomp with only its grants; a crash, a hang or a blocked system call becomes a catchable error and the worker restarts on the next call. See docs/isolation.md.",
-            valueName: "name"
-        )
-    )
-    var isolate: [String] = []
-
     @Flag(help: "Collect garbage on every allocation (slow; finds GC bugs).")
     var gcStress = false
 
@@ -92,8 +82,7 @@ struct VMOptions: ParsableArguments {
     func makeVM(arguments: [String] = [], script: String? = nil, console: Console = .standard) throws -> VM {
         var configuration = configuration(arguments: arguments)
         configuration.policy = try capabilities.policy(script: script, console: console)
-        return makeVirtualMachine(configuration, pluginPaths: pluginPaths, audit: try capabilities.auditLog(console: console),
-                                  isolation: isolate.isEmpty ? .none : .plugins(Set(isolate)))
+        return makeVirtualMachine(configuration, pluginPaths: pluginPaths, audit: try capabilities.auditLog(console: console))
     }
 
     /// A VM configuration from these options, the script's arguments and the environment.
@@ -123,11 +112,10 @@ struct VMOptions: ParsableArguments {
 
 /// A VM with the plugin host installed: every VM the CLI creates goes through here, so
 /// scripts can `import` native plugins wherever they run.
-/// What the script and plugins may do is `configuration.policy`; `audit` records it;
-/// `isolation` (`--isolate`) says which plugins run in worker processes.
-func makeVirtualMachine(_ configuration: Configuration = Configuration(), pluginPaths: [String] = [], audit: AuditLog? = nil,
-                        isolation: IsolationPolicy = .none) -> VM {
+/// What the script and plugins may do, and which plugins run isolated, is
+/// `configuration.policy`; `audit` records it.
+func makeVirtualMachine(_ configuration: Configuration = Configuration(), pluginPaths: [String] = [], audit: AuditLog? = nil) -> VM {
     let vm = VM(configuration: configuration)
-    PluginHost(pluginPaths: pluginPaths, audit: audit, isolation: isolation).install(on: vm)
+    PluginHost(pluginPaths: pluginPaths, audit: audit).install(on: vm)
     return vm
 }

@@ -92,7 +92,9 @@ extension ExportBinding {
             return .value(v == 0 ? call.nilValue : call.intValue(v))
         case .str:
             guard let s = p.load(as: UnsafePointer<UInt8>?.self) else { return .value(call.nilValue) }
-            return .value(call.stringValue(UnsafeBufferPointer(start: s, count: strlen(UnsafeRawPointer(s).assumingMemoryBound(to: CChar.self)))))
+            let count = strlen(UnsafeRawPointer(s).assumingMemoryBound(to: CChar.self))
+            if let oom = call.heapShortfall(count) { return .error("\(oom): the str result has \(count) bytes") }
+            return .value(call.stringValue(UnsafeBufferPointer(start: s, count: count)))
         case .handle:
             guard let pointer = p.load(as: UnsafeMutableRawPointer?.self) else { return .value(call.nilValue) }
             let name = handleNames[handle]
@@ -110,6 +112,8 @@ extension ExportBinding {
             guard let data = p.load(as: UnsafePointer<UInt8>?.self) else { return .value(call.nilValue) }
             let count = length.load(as: UInt64.self)
             guard count <= UInt64(Int32.max) else { return .error("the bytes result's length \(count) is too large") }
+            // Checked before the copy: a plugin's result may be bigger than the heap has room for.
+            if let oom = call.heapShortfall(Int(count)) { return .error("\(oom): the bytes result has \(count) bytes") }
             return .value(call.bytesValue(UnsafeBufferPointer(start: data, count: Int(count))))
         case .buf, .callback:
             return .error("\(type.name) is not a result type")

@@ -210,6 +210,10 @@ enum HostValues {
             fail(context, "host->new_string: NULL data with length \(UInt(bitPattern: length))")
             return 0
         }
+        if let oom = context.values.unsafelyUnwrapped.call.heapShortfall(length) {
+            fail(context, "host->new_string: \(oom): \(length) bytes")
+            return 0
+        }
         let bytes = UnsafeBufferPointer(start: UnsafeRawPointer(data)?.assumingMemoryBound(to: UInt8.self), count: length)
         guard let s = context.values.unsafelyUnwrapped.call.validatedStringValue(bytes) else {
             fail(context, "host->new_string: the text is not valid UTF-8")
@@ -222,6 +226,10 @@ enum HostValues {
         guard let context = context("new_bytes") else { return 0 }
         guard length >= 0, data != nil || length == 0 else {
             fail(context, "host->new_bytes: NULL data with length \(UInt(bitPattern: length))")
+            return 0
+        }
+        if let oom = context.values.unsafelyUnwrapped.call.heapShortfall(length) {
+            fail(context, "host->new_bytes: \(oom): \(length) bytes")
             return 0
         }
         return lend(context, context.values.unsafelyUnwrapped.call.bytesValue(UnsafeBufferPointer(start: data, count: length)))

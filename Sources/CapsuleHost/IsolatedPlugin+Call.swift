@@ -22,7 +22,8 @@ extension IsolatedPlugin {
     /// those cross only the in-process bridge.
     @inline(never)
     static func inProcessOnly(_ binding: ExportBinding, _ call: NativeCall) -> Value {
-        call.raise("\(binding.qualifiedName): its signature \(binding.export.signature) cannot run isolated (structs, callbacks, variadics and errno capture are in-process only)")
+        let module = binding.qualifiedName.prefix { $0 != "." }
+        return call.raise("\(binding.qualifiedName): its signature \(binding.export.signature) cannot run isolated (structs, callbacks, variadics and errno capture are in-process only; trust the plugin to run it in-process: --trust=\(module))")
     }
 
     static let argsOffset = MemoryLayout<capsule_iso_shared>.offset(of: \.args)!
@@ -139,6 +140,8 @@ extension IsolatedPlugin {
                     return brokeProtocol(call, b, "a result outside its payload")
                 }
                 let count = Int(result.b)
+                // Checked before the host copies it: the result becomes a script value.
+                if let oom = call.heapShortfall(count) { return b.raised(call, "\(oom): the \(b.resultKind == .str ? "str" : "bytes") result has \(count) bytes") }
                 let copy = scratchBuffer(count + 1)
                 copy.copyMemory(from: w.data + Int(result.a), byteCount: count)
                 (copy + count).storeBytes(of: 0, as: UInt8.self)
@@ -150,6 +153,7 @@ extension IsolatedPlugin {
                 b.result.storeBytes(of: 0, as: UInt64.self)
             } else {
                 // NOTE: decoded from a private copy: a plugin thread may still write the shared one.
+                if let oom = call.heapShortfall(payloadLength) { return b.raised(call, "\(oom): the value result has \(payloadLength) bytes") }
                 let copy = scratchBuffer(payloadLength)
                 copy.copyMemory(from: w.data + responseStart, byteCount: payloadLength)
                 switch Self.decode(call, UnsafeRawBufferPointer(start: copy, count: payloadLength), opaque: opaque) {

@@ -53,12 +53,7 @@ extension IsolatedPlugin {
         case .success(let m): newManifest = m
         }
         if let reason = PluginRegistry.incompatibility(old: manifest, new: newManifest) { return abandon(reason) }
-        for capability in newManifest.capabilities where !granted.contains(capability) {
-            return abandon("plugin \(name) requires capability \(capability), which is not granted")
-        }
-        for export in newManifest.exports where export.signature.needsGeneralPath {
-            return abandon("export '\(export.name)' of plugin \(name) has signature \(export.signature), which cannot run isolated yet")
-        }
+        if let refusal = PluginLoader.admissionRefusal(newManifest, enforcer: enforcer) { return abandon(refusal) }
         let newPlans = Self.plans(newManifest)
         let indices = bindings.map { b in newManifest.exports.firstIndex { $0.name == b.export.name }! }
         let previousPlans = plans

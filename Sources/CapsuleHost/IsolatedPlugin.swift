@@ -6,7 +6,7 @@ import CapsuleSDK
 
 /// A plugin that runs in its own locked-down worker process (`capsule-worker`), bound into
 /// one VM with the same module shape, argument checks and messages as in-process
-/// (docs/isolation.md).
+/// (docs/security.md#isolated-plugins).
 ///
 /// Lifecycle: `load` stages a private copy of the shared object (kept open for restarts),
 /// starts the worker, checks the descriptor the worker sends exactly like an in-process one,
@@ -36,8 +36,8 @@ final class IsolatedPlugin {
     /// For each binding (the exports of the version first loaded), its export's index in
     /// `manifest`: a reloaded version may order its exports differently.
     var exportIndices: [Int]
-    /// The capabilities the plugin is granted (a reloaded version may require no more).
-    let granted: [String]
+    /// The policy it was loaded under (a reloaded version's requirements are checked against it).
+    let enforcer: CapabilityEnforcer
 
     /// The running worker; nil after a failure, until the next call restarts it.
     var worker: WorkerProcess?
@@ -66,7 +66,7 @@ final class IsolatedPlugin {
 
     private init(name: String, path: String, settings: IsolationSettings, workerExecutable: String,
                  manifest: PluginManifest, prepared: [PreparedExport], copy: Int32, loadPaths: [String],
-                 plans: [UInt8], granted: [String], worker: WorkerProcess) {
+                 plans: [UInt8], enforcer: CapabilityEnforcer, worker: WorkerProcess) {
         self.name = name
         self.path = path
         self.settings = settings
@@ -76,7 +76,7 @@ final class IsolatedPlugin {
         self.copy = copy
         self.loadPaths = loadPaths
         self.plans = plans
-        self.granted = granted
+        self.enforcer = enforcer
         exportIndices = Array(manifest.exports.indices)
         self.worker = worker
         context = CallContext(pluginName: name)
@@ -101,16 +101,32 @@ final class IsolatedPlugin {
         return (PluginHost.executableDirectory() ?? ".") + "/capsule-worker"
     }
 
-    /// Loads the plugin at `realPath` (found as `path`) into a new worker. `granted` lists
-    /// the capabilities the plugin is granted.
-    static func load(path: String, realPath: String, name: String, settings: IsolationSettings,
-                     granted: [String] = []) -> Result<IsolatedPlugin, PluginLoadError> {
-        func refuse(_ reason: String) -> Result<IsolatedPlugin, PluginLoadError> {
+    /// What `load` did.
+    enum Loaded {
+        /// The plugin runs in its worker.
+        case isolated(IsolatedPlugin)
+        /// `keep` said the plugin need not be isolated: the worker was stopped before the
+        /// plugin's init; load it in-process.
+        case inProcess
+        /// Isolation is unavailable here (no worker executable, no Landlock, no spawn);
+        /// none of the plugin's code ran. The error says why.
+        case unavailable(PluginLoadError)
+    }
+
+    /// Loads the plugin at `realPath` (found as `path`) into a new worker started with
+    /// `settings`. The descriptor the worker sends is checked like an in-process one; `keep`
+    /// decides whether the plugin stays isolated, and then the capabilities it requires are
+    /// checked against `enforcer`'s policy. `hint` ends refusals of exports that cannot run
+    /// isolated (why the plugin is isolated, how to run it in-process).
+    static func load(path: String, realPath: String, name: String, settings: IsolationSettings, enforcer: CapabilityEnforcer,
+                     keep: (PluginManifest) -> Bool = { _ in true },
+                     hint: (PluginManifest) -> String? = { _ in nil }) -> Result<Loaded, PluginLoadError> {
+        func refuse(_ reason: String) -> Result<Loaded, PluginLoadError> {
             .failure(PluginLoadError(path: path, reason: reason))
         }
         let executable = workerExecutable(settings)
         guard access(executable, X_OK) == 0 else {
-            return refuse("cannot isolate plugin \(name): no worker executable at \(executable) (swift build builds capsule-worker; CAPSULE_WORKER overrides the path)")
+            return .success(.unavailable(PluginLoadError(path: path, reason: "cannot isolate plugin \(name): no worker executable at \(executable) (swift build builds capsule-worker; CAPSULE_WORKER overrides the path)")))
         }
         let staged: PrivateCopy.Staged
         switch PrivateCopy.stage(realPath) {
@@ -129,41 +145,46 @@ final class IsolatedPlugin {
         PrivateCopy.discard(staged)
         let worker: WorkerProcess, fields: DescriptorFields
         switch started {
-        case .failure(let e): close(copy); return refuse(e.message)
+        case .failure(let e):
+            close(copy)
+            return e.unavailable ? .success(.unavailable(PluginLoadError(path: path, reason: e.message))) : refuse(e.message)
         case .success(let s): (worker, fields) = s
+        }
+        func stop(_ result: Result<Loaded, PluginLoadError>) -> Result<Loaded, PluginLoadError> {
+            worker.terminate()
+            close(copy)
+            return result
         }
         let manifest: PluginManifest
         switch PluginManifest.check(fields, path: path) {
-        case .failure(let e): close(copy); return .failure(e)
+        case .failure(let e): return stop(.failure(e))
         case .success(let m): manifest = m
         }
-        guard manifest.name == name else {
-            close(copy)
-            return refuse("the plugin is named '\(manifest.name)', not '\(name)'")
+        guard manifest.name == name else { return stop(refuse("the plugin is named '\(manifest.name)', not '\(name)'")) }
+        // (Before the requirements are checked: an in-process load checks them itself.)
+        guard keep(manifest) else { return stop(.success(.inProcess)) }
+        if let refusal = PluginLoader.admissionRefusal(manifest, enforcer: enforcer) {
+            return stop(.failure(PluginLoadError(path: path, reason: refusal, byPolicy: true)))
         }
-        for capability in manifest.capabilities where !granted.contains(capability) {
-            close(copy)
-            return refuse("plugin \(name) requires capability \(capability), which is not granted")
-        }
+        let why = hint(manifest).map { "; " + $0 } ?? ""
         var prepared: [PreparedExport] = []
         for export in manifest.exports {
             // Structs, callbacks, `...` and `!errno` need the in-process bridge (a callback would
             // have to call back across the process boundary): such an export is bound to an
             // error (`IsolatedPlugin.inProcessOnly`), the plugin's other exports work.
             guard let p = PreparedExport(export), p.cArgumentCount + export.signature.parameters.count(where: { $0.isOut }) <= maximumSlots else {
-                close(copy)
-                return refuse("export '\(export.name)' of plugin \(name) has too many parameters to run isolated")
+                return stop(refuse("export '\(export.name)' of plugin \(name) has too many parameters to run isolated\(why)"))
             }
             prepared.append(p)
         }
         let plugin = IsolatedPlugin(name: name, path: path, settings: settings, workerExecutable: executable,
                                     manifest: manifest, prepared: prepared, copy: copy, loadPaths: loadPaths,
-                                    plans: plans(manifest), granted: granted, worker: worker)
+                                    plans: plans(manifest), enforcer: enforcer, worker: worker)
         if let error = plugin.initialize(worker) {
             plugin.worker = nil
             return refuse(error.message)
         }
-        return .success(plugin)
+        return .success(.isolated(plugin))
     }
 
     /// C argument slots plus out slots an isolated export may use (capsule_isolation.h's
@@ -178,7 +199,7 @@ final class IsolatedPlugin {
         }
         let worker: WorkerProcess
         switch spawned {
-        case .failure(let e): return .failure(IsolationError("cannot start the worker for plugin \(name): \(e.message)"))
+        case .failure(let e): return .failure(IsolationError("cannot start the worker for plugin \(name): \(e.message)", unavailable: true))
         case .success(let w): worker = w
         }
         if let failure = worker.wait(deadline: settings.startDeadline) {
@@ -204,8 +225,13 @@ final class IsolatedPlugin {
             }
         case UInt32(CAPSULE_ISO_FAILED):
             worker.terminate()
-            // The loader's message names the copy; name the user's file instead.
-            return .failure(IsolationError(String(decoding: payload, as: UTF8.self).replacing(copyPath, with: "the plugin")))
+            // The loader's message names the copy; name the user's file instead. A lockdown
+            // failure comes before dlopen: isolation is unavailable on this machine. A plugin
+            // declaring struct types cannot be isolated either: placement then decides from
+            // its descriptor whether it may run in-process.
+            let message = String(decoding: payload, as: UTF8.self).replacing(copyPath, with: "the plugin")
+            let unavailable = message.hasPrefix("cannot lock down the worker") || message.hasPrefix(Self.structTypesRefusal)
+            return .failure(IsolationError(message, unavailable: unavailable))
         default:
             worker.terminate()
             return .failure(IsolationError("worker for plugin \(name) broke the protocol while loading (status \(status)) and was killed"))
@@ -290,86 +316,11 @@ final class IsolatedPlugin {
         }
     }
 
+    /// How the worker refuses a plugin that declares struct types (capsule-worker/main.c).
+    static let structTypesRefusal = "the plugin declares struct types"
+
     static func formatSeconds(_ s: Double) -> String {
         s == s.rounded() ? "\(Int(s)) s" : "\(s) s"
-    }
-
-    // MARK: configuration
-
-    /// Writes the worker's configuration (capsule_iso_config) and its strings.
-    private static func configure(_ shared: UnsafeMutablePointer<capsule_iso_shared>, data: UnsafeMutableRawPointer, size: Int,
-                                  copyPath: String, settings: IsolationSettings, loadPaths: [String]) -> Bool {
-        var used = 0
-        func put(_ text: String) -> (UInt32, UInt32)? {
-            let bytes = Array(text.utf8)
-            guard bytes.count < 4096, used + bytes.count + 1 <= size else { return nil }
-            bytes.withUnsafeBytes { (data + used).copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
-            (data + used + bytes.count).storeBytes(of: 0, as: UInt8.self)
-            defer { used += bytes.count + 1 }
-            return (UInt32(used), UInt32(bytes.count))
-        }
-        guard let plugin = put(copyPath) else { return false }
-        var config = shared.pointee.config
-        config.plugin_path_offset = plugin.0
-        config.plugin_path_length = plugin.1
-        config.memory_limit = UInt64(settings.memoryLimit)
-        config.open_files_limit = UInt64(settings.openFilesLimit)
-        config.file_size_limit = UInt64(settings.fileSizeLimit)
-        config.net_flags = (settings.allowsSockets ? UInt32(CAPSULE_ISO_NET_SOCKETS) : 0)
-            | (settings.connectPorts == .any ? UInt32(CAPSULE_ISO_NET_ANY_CONNECT) : 0)
-            | (settings.bindPorts == .any ? UInt32(CAPSULE_ISO_NET_ANY_BIND) : 0)
-
-        // Granted paths (a path both readable and writable is one rule), then load paths.
-        var granted: [(String, UInt32)] = []
-        for p in settings.readablePaths { granted.append((p, UInt32(CAPSULE_ISO_READ))) }
-        for p in settings.writablePaths {
-            if let i = granted.firstIndex(where: { $0.0 == p }) { granted[i].1 |= UInt32(CAPSULE_ISO_WRITE) } else { granted.append((p, UInt32(CAPSULE_ISO_WRITE))) }
-        }
-        let all = granted + loadPaths.map { ($0, UInt32(CAPSULE_ISO_READ)) } + [(copyPath, UInt32(CAPSULE_ISO_READ))]
-        guard all.count <= Int(CAPSULE_ISO_MAX_PATHS) else { return false }
-        var rules: [capsule_iso_path_rule] = []
-        for (p, access) in all {
-            guard let (offset, length) = put(p) else { return false }
-            rules.append(capsule_iso_path_rule(access: access, offset: offset, length: length, reserved: 0))
-        }
-        config.path_count = UInt32(granted.count)
-        config.load_path_count = UInt32(all.count - granted.count)
-
-        var ports: [UInt16: (connect: Bool, bind: Bool)] = [:]
-        if case .only(let list) = settings.connectPorts { for p in list { ports[p, default: (false, false)].connect = true } }
-        if case .only(let list) = settings.bindPorts { for p in list { ports[p, default: (false, false)].bind = true } }
-        guard ports.count <= Int(CAPSULE_ISO_MAX_PORTS) else { return false }
-        config.port_count = UInt32(ports.count)
-        shared.pointee.config = config
-        let configOffset = MemoryLayout<capsule_iso_shared>.offset(of: \.config)!
-        let base = UnsafeMutableRawPointer(shared) + configOffset
-        let pathsAt = base + MemoryLayout<capsule_iso_config>.offset(of: \.paths)!
-        for (i, rule) in rules.enumerated() { (pathsAt + i * MemoryLayout<capsule_iso_path_rule>.stride).storeBytes(of: rule, as: capsule_iso_path_rule.self) }
-        let portsAt = base + MemoryLayout<capsule_iso_config>.offset(of: \.ports)!
-        for (i, (port, access)) in ports.sorted(by: { $0.key < $1.key }).enumerated() {
-            let rule = capsule_iso_port_rule(port: port, connect: access.connect ? 1 : 0, bind: access.bind ? 1 : 0, reserved: 0)
-            (portsAt + i * MemoryLayout<capsule_iso_port_rule>.stride).storeBytes(of: rule, as: capsule_iso_port_rule.self)
-        }
-        return true
-    }
-
-    /// The INIT payload: per export a capsule_iso_plan_header, then its parameters.
-    static func plans(_ manifest: PluginManifest) -> [UInt8] {
-        var bytes: [UInt8] = []
-        func handleIndex(_ t: ValueType) -> UInt16 {
-            if case .handle(let n) = t { return UInt16(manifest.handleTypes.firstIndex { $0.name == n } ?? 0) }
-            return 0
-        }
-        func append<T>(_ value: T) { withUnsafeBytes(of: value) { bytes += $0 } }
-        for e in manifest.exports {
-            let s = e.signature
-            append(capsule_iso_plan_header(parameter_count: UInt8(s.parameters.count), result_kind: s.result.kind.rawValue,
-                                           result_handle_type: handleIndex(s.result), flags: e.flags))
-            for p in s.parameters {
-                append(capsule_iso_plan_parameter(kind: p.type.kind.rawValue, is_out: p.isOut ? 1 : 0, handle_type: handleIndex(p.type)))
-            }
-        }
-        return bytes
     }
 }
 

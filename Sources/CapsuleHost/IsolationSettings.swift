@@ -1,8 +1,9 @@
-/// How an isolated plugin's worker is confined and limited (docs/isolation.md).
+/// How an isolated plugin's worker is confined and limited (docs/security.md#isolated-plugins).
 ///
 /// The grants are what the kernel enforces in the worker: Landlock allows exactly these
 /// paths and TCP ports, seccomp allows sockets only when some network access is granted.
-/// Everything not granted is denied.
+/// Everything not granted is denied. The plugin host adds the plugin's own grants from the
+/// VM's `Policy` to these (`granting(_:to:environment:)`).
 public struct IsolationSettings: Sendable, Equatable {
     /// TCP ports a worker may connect to or bind.
     public enum Ports: Sendable, Equatable {
@@ -69,34 +70,46 @@ public struct IsolationSettings: Sendable, Equatable {
     public var allowsSockets: Bool { connectPorts != .none || bindPorts != .none }
 }
 
-/// Which plugins a `PluginHost` runs isolated, and how: a function from the plugin's module
-/// name to its settings (nil: in-process).
+/// How a `PluginHost` isolates plugins beyond what the VM's `Policy` says: plugins the
+/// embedder isolates explicitly (with their own settings), and the settings (limits,
+/// deadlines, worker path) of plugins the policy isolates (`Policy.isolated`, or by default
+/// because they declare capabilities beyond `clock` and `random`). Either way the plugin's
+/// grants in the policy are added to the settings.
 public struct IsolationPolicy: Sendable {
-    /// The settings for plugin `name`, or nil to load it into the host process.
+    /// The settings for plugin `name` when the embedder isolates it whatever the policy
+    /// says, or nil to let the policy decide.
     public var settings: @Sendable (_ name: String) -> IsolationSettings?
+    /// The settings of plugins the policy isolates.
+    public var defaults: IsolationSettings
 
-    /// A policy deciding per plugin name.
-    public init(_ settings: @escaping @Sendable (_ name: String) -> IsolationSettings?) {
+    /// A policy isolating the plugins for which `settings` gives settings; `defaults` for
+    /// the plugins the VM's policy isolates.
+    public init(defaults: IsolationSettings = IsolationSettings(),
+                _ settings: @escaping @Sendable (_ name: String) -> IsolationSettings? = { _ in nil }) {
         self.settings = settings
+        self.defaults = defaults
     }
 
-    /// Every plugin in-process (the default).
-    public static let none = IsolationPolicy { _ in nil }
+    /// Nothing beyond the VM's policy, with default settings.
+    public static let none = IsolationPolicy()
 
-    /// The plugins in `names` isolated with `settings`, the others in-process.
+    /// The plugins in `names` isolated with `settings`; the others as the policy says.
     public static func plugins(_ names: Set<String>, settings: IsolationSettings = IsolationSettings()) -> IsolationPolicy {
-        IsolationPolicy { names.contains($0) ? settings : nil }
+        IsolationPolicy(defaults: settings) { names.contains($0) ? settings : nil }
     }
 
     /// Every plugin isolated with `settings`.
     public static func all(_ settings: IsolationSettings = IsolationSettings()) -> IsolationPolicy {
-        IsolationPolicy { _ in settings }
+        IsolationPolicy(defaults: settings) { _ in settings }
     }
 }
 
 /// Why an isolated plugin's worker could not be started or used: a message for the script.
 struct IsolationError: Error, CustomStringConvertible {
     var message: String
-    init(_ message: String) { self.message = message }
+    /// True when isolation is unavailable here (no worker executable, no Landlock, spawn
+    /// failed), before any of the plugin's code ran.
+    var unavailable = false
+    init(_ message: String, unavailable: Bool = false) { self.message = message; self.unavailable = unavailable }
     var description: String { message }
 }

@@ -42,9 +42,15 @@ public final class PluginHost {
     private lazy var timeModule = TimeModule(enforcer: enforcer)
     private lazy var procModule = ProcModule(enforcer: enforcer)
     private lazy var netModule = NetModule(enforcer: enforcer)
-    /// Which plugins run isolated, in a locked-down worker process (docs/isolation.md).
+    /// Plugins isolated beyond what the VM's policy says, and the settings of isolated
+    /// plugins (docs/security.md#isolated-plugins). Which plugins run isolated is otherwise
+    /// the policy's `isolated`/`trusted` sets and the default rule (`Policy.runsIsolated`).
     public let isolation: IsolationPolicy
-    private var isolated: [String: IsolatedPlugin] = [:]
+    /// The plugins of this host's VM that run in workers.
+    var isolated: [String: IsolatedPlugin] = [:]
+    /// Where `env:` grants of isolated plugins take their values from (nil: the process's
+    /// environment when the plugin is loaded).
+    let hostEnvironment: [String: String]?
     /// The isolated plugins imported so far, by name.
     var isolatedPlugins: [String: IsolatedPlugin] { isolated }
 
@@ -52,9 +58,10 @@ public final class PluginHost {
     public static let ffiDenied = "denied: ffi (grant with --allow-ffi)"
 
     /// A host searching `pluginPaths`, then `CAPSULE_PLUGIN_PATH` as found in `environment`
-    /// (the process's environment when nil). `allowFFI` adds an `ffi` grant (all libraries)
-    /// to the VM's policy; `audit` records every capability use. `isolation` says which plugins
-    /// run in a worker process instead of the host (each VM gets its own worker per plugin).
+    /// (the process's environment when nil; isolated plugins' `env:` grants read it too).
+    /// `allowFFI` adds an `ffi` grant (all libraries) to the VM's policy; `audit` records
+    /// every capability use. `isolation` isolates plugins beyond the VM's policy and sets the
+    /// limits of isolated ones (each VM gets its own worker per isolated plugin).
     public init(pluginPaths: [String] = [], environment: [String: String]? = nil,
                 registry: PluginRegistry = .shared, allowFFI: Bool = false, audit: AuditLog? = nil,
                 isolation: IsolationPolicy = .none) {
@@ -62,6 +69,7 @@ public final class PluginHost {
         self.allowFFI = allowFFI
         self.audit = audit
         self.isolation = isolation
+        hostEnvironment = environment
         enforcer = CapabilityEnforcer(policy: .none, audit: audit)
         let variable = environment.map { $0["CAPSULE_PLUGIN_PATH"] } ?? getenv("CAPSULE_PLUGIN_PATH").map { String(cString: $0) }
         environmentPaths = (variable ?? "").split(separator: ":", omittingEmptySubsequences: true).map(String.init)
@@ -111,27 +119,7 @@ public final class PluginHost {
             guard let real = realpath(path, nil) else { continue }
             let realPath = String(cString: real)
             free(real)
-            if let settings = isolation.settings(name) {
-                // Isolated: the plugin's code never runs in this process.
-                switch IsolatedPlugin.load(path: path, realPath: realPath, name: name, settings: settings) {
-                case .failure(let error): return .failed(error.description)
-                case .success(let plugin):
-                    isolated[name] = plugin
-                    return .found(plugin.moduleDefinition())
-                }
-            }
-            switch registry.load(realPath: realPath, enforcer: enforcer, bind: true) {
-            case .failure(let error):
-                return .failed(PluginLoadError(path: path, reason: error.reason).description)
-            case .success(let plugin):
-                guard plugin.manifest.name == name else {
-                    registry.unbind(plugin)
-                    return .failed(PluginLoadError(path: path, reason: "the plugin is named '\(plugin.manifest.name)', not '\(name)'").description)
-                }
-                let bridge = FFIBridge(plugin: plugin, registry: registry, enforcer: enforcer, alreadyBound: true)
-                bridges[name] = bridge
-                return .found(bridge.moduleDefinition())
-            }
+            return place(name, path: path, realPath: realPath)
         }
         return .notFound(tried: tried)
     }
@@ -141,10 +129,14 @@ public final class PluginHost {
     /// run the new code. Call it on the VM's thread between calls (a native function such as
     /// `plugins.reload` is such a point). On refusal nothing changes and the old version
     /// keeps serving; the error says why.
-    /// NOTE: other VMs sharing the registry keep calling the version they bound until they
-    /// reload too; old versions are never dlclosed yet (see docs/plugins.md).
+    /// Other VMs sharing the registry keep calling the version they bound until they reload
+    /// too; an old version is closed once nothing binds it, no handle of it is alive and no
+    /// call into it runs (docs/plugins.md). Isolated plugins reload with `reloadPlugin(named:)`.
     public func reload(module: String) -> Result<PluginRegistry.Reload, PluginLoadError> {
         guard let bridge = bridges[module] else {
+            if isolated[module] != nil {
+                return .failure(PluginLoadError(path: module, reason: "plugin \(module) runs isolated: reload it with reloadPlugin(named:), which starts a new worker"))
+            }
             return .failure(PluginLoadError(path: module, reason: "plugin \(module) is not imported, so it cannot be reloaded (a script module reloads with modules.reload)"))
         }
         if bridge.plugin.isSwiftModule {

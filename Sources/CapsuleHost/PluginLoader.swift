@@ -24,13 +24,14 @@ public enum PluginLoader {
         load(path: path, enforcer: CapabilityEnforcer(policy: policy, audit: nil))
     }
 
-    static func load(path: String, enforcer: CapabilityEnforcer) -> Result<LoadedPlugin, PluginLoadError> {
+    static func load(path: String, enforcer: CapabilityEnforcer,
+                     refusal: (PluginManifest) -> String? = { _ in nil }) -> Result<LoadedPlugin, PluginLoadError> {
         let library: UnsafeMutableRawPointer, image: ELFImage
         switch openPrivateCopy(path, audit: { image in importAuditRefusal(image, path: path, enforcer: enforcer) }) {
         case .success(let l): (library, image) = l
         case .failure(let e): return .failure(e)
         }
-        let result = check(library: library, image: image, path: path, enforcer: enforcer)
+        let result = check(library: library, image: image, path: path, enforcer: enforcer, refusal: refusal)
         if case .failure = result { DynamicLibrary.close(library) }
         return result
     }
@@ -58,13 +59,18 @@ public enum PluginLoader {
 
     /// Why `enforcer`'s policy refuses a plugin with `manifest` (each required capability
     /// is checked and audited as a use by `plugin:NAME`), or nil when it admits it.
+    /// `optional:` capabilities are only checked to be well-formed: the plugin uses them on
+    /// whatever it is granted.
     static func admissionRefusal(_ manifest: PluginManifest, enforcer: CapabilityEnforcer) -> String? {
         let who = Principal.plugin(manifest.name)
-        for text in manifest.capabilities {
+        for declared in manifest.capabilities {
+            let (optional, text) = PluginManifest.splitOptional(declared)
             let shown = Capability.sanitized(text)
             switch Capability.parse(text, baseDirectory: enforcer.workingDirectory) {
             case .failure(let e):
-                return "plugin \(manifest.name) requires capability '\(shown)', which is malformed: \(e.message)"
+                return "plugin \(manifest.name) \(optional ? "declares optional" : "requires") capability '\(shown)', which is malformed: \(e.message)"
+            case .success where optional:
+                continue
             case .success(let required):
                 // A requirement is met by a grant that covers all of it.
                 let granted = enforcer.policy.allowsAll || enforcer.policy.grants(of: who).contains { $0.covers(required) }
@@ -101,7 +107,8 @@ public enum PluginLoader {
         return PluginLoadError(path: path, reason: "plugin \(Capability.sanitized(name)) \(list) (the import audit; grant the capability to the plugin, or run it isolated)", byPolicy: true)
     }
 
-    private static func check(library: UnsafeMutableRawPointer, image: ELFImage, path: String, enforcer: CapabilityEnforcer) -> Result<LoadedPlugin, PluginLoadError> {
+    private static func check(library: UnsafeMutableRawPointer, image: ELFImage, path: String, enforcer: CapabilityEnforcer,
+                              refusal extraRefusal: (PluginManifest) -> String?) -> Result<LoadedPlugin, PluginLoadError> {
         func refuse(_ reason: String) -> Result<LoadedPlugin, PluginLoadError> {
             .failure(PluginLoadError(path: path, reason: reason))
         }
@@ -110,7 +117,7 @@ public enum PluginLoader {
         case .success(let m): manifest = m
         case .failure(let e): return .failure(e)
         }
-        if let refusal = admissionRefusal(manifest, enforcer: enforcer) {
+        if let refusal = admissionRefusal(manifest, enforcer: enforcer) ?? extraRefusal(manifest) {
             return .failure(PluginLoadError(path: path, reason: refusal, byPolicy: true))
         }
         var prepared: [PreparedExport] = []

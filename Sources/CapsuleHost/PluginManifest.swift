@@ -36,7 +36,8 @@ public struct PluginManifest: Sendable {
     public var description: String
     /// The ABI version the plugin was built for (always the host's, once checked).
     public var abiVersion: UInt32
-    /// Capabilities the plugin declares it requires.
+    /// Capabilities the plugin declares: each is required, or, written `optional:CAPABILITY`,
+    /// used on whatever the plugin is granted (see `PluginManifest+Placement.swift`).
     public var capabilities: [String]
     /// The exports, in descriptor order.
     public var exports: [Export]

@@ -32,20 +32,24 @@ public final class PluginRegistry: @unchecked Sendable {
     }
 
     /// `bind`: count a binding for the caller (an `FFIBridge` about to bind it) under the
-    /// same lock, so another thread's reload cannot close it in between.
-    func load(realPath: String, enforcer: CapabilityEnforcer, bind: Bool = false) -> Result<LoadedPlugin, PluginLoadError> {
+    /// same lock, so another thread's reload cannot close it in between. `refusal` is a
+    /// further check of the descriptor, before the plugin's init (where the plugin may run:
+    /// see `PluginHost`); its refusals are not remembered either.
+    func load(realPath: String, enforcer: CapabilityEnforcer, bind: Bool = false,
+              refusal: (PluginManifest) -> String? = { _ in nil }) -> Result<LoadedPlugin, PluginLoadError> {
         lock()
         defer { unlock() }
         if let plugin = byPath[realPath] {
-            // Loaded for another VM: this VM's policy must admit it too.
-            if let refusal = PluginLoader.admissionRefusal(plugin.manifest, enforcer: enforcer) {
+            // Loaded for another VM: this VM's policy must admit it too, import audit included.
+            if let audit = PluginLoader.importAuditRefusal(plugin.image, path: realPath, enforcer: enforcer) { return .failure(audit) }
+            if let refusal = PluginLoader.admissionRefusal(plugin.manifest, enforcer: enforcer) ?? refusal(plugin.manifest) {
                 return .failure(PluginLoadError(path: realPath, reason: refusal, byPolicy: true))
             }
             if bind { plugin.bindingCount += 1 }
             return .success(plugin)
         }
         if let failure = failures[realPath] { return .failure(failure) }
-        let result = PluginLoader.load(path: realPath, enforcer: enforcer)
+        let result = PluginLoader.load(path: realPath, enforcer: enforcer, refusal: refusal)
         switch result {
         case .success(let plugin):
             plugin.registry = self
@@ -54,6 +58,13 @@ public final class PluginRegistry: @unchecked Sendable {
         case .failure(let error): if !error.byPolicy { failures[realPath] = error }
         }
         return result
+    }
+
+    /// The descriptor of the plugin loaded in-process from `realPath`, if it is loaded.
+    func loadedManifest(realPath: String) -> PluginManifest? {
+        lock()
+        defer { unlock() }
+        return byPath[realPath]?.manifest
     }
 
     func lock() { pthread_mutex_lock(mutex) }

@@ -1,5 +1,5 @@
 /*
- * The worker's lockdown, in two stages (docs/isolation.md):
+ * The worker's lockdown, in two stages (docs/security.md#isolated-plugins):
  *
  *   stage 1, before dlopen: rlimits, PR_SET_NO_NEW_PRIVS, a Landlock layer allowing the
  *   plugin's grants plus read access to what loading needs (the private copy, the system

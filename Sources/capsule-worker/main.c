@@ -1,5 +1,5 @@
 /*
- * capsule-worker: runs one isolated plugin for one host (docs/isolation.md).
+ * capsule-worker: runs one isolated plugin for one host (docs/security.md#isolated-plugins).
  *
  * Started by the host with posix_spawn (never fork: the host is multithreaded), with the
  * sealed shared memory as fd 3 and its end of a socketpair as fd 4 (capsule_isolation.h).

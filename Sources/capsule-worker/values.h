@@ -1,6 +1,6 @@
 /*
  * Script values in the worker: the host API's value functions over deep copies of the
- * script's values, and their wire encoding (values.c; docs/isolation.md).
+ * script's values, and their wire encoding (values.c; docs/security.md#call-protocol).
  */
 #ifndef CAPSULE_WORKER_VALUES_H
 #define CAPSULE_WORKER_VALUES_H

@@ -18,6 +18,7 @@ import Testing
             abi: 1
             description: Small math and string functions, and a Counter handle (the example plugin)
             capabilities: none
+            runs: in-process by default (--isolate=cmath isolates it)
             handle types: Counter
             struct types: none
             exports:
@@ -26,6 +27,13 @@ import Testing
             """))
         #expect(captured.out.contains("  counter_close (handle<Counter>) -> void      destroys the counter now (closes its handle)\n"))
         #expect(captured.out.hasSuffix("imports reaching host powers: none\nunloadable: yes\n"))
+        let sqlite = CapturedConsole()
+        #expect(PluginInspectCommand.execute(path: PluginHost.executableDirectory()! + "/libcapsule_sqlite.so", console: sqlite.console) == 0)
+        #expect(sqlite.out.contains("""
+            capabilities: optional:fs.read, optional:fs.write
+            runs: isolated by default (it declares fs.read (optional), fs.write (optional); --trust=sqlite runs it in-process)
+
+            """))
     }
 
     @Test func inspectPrintsDeclaredStructTypes() throws {

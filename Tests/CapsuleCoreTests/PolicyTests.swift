@@ -126,6 +126,43 @@ import Testing
         #expect(try PolicyManifest.parse("{}", fileName: "x", baseDirectory: "/").get() == Policy())
     }
 
+    @Test func manifestPluginsMayBeIsolatedOrTrusted() throws {
+        let text = """
+            {
+              "plugins": {
+                "sqlite": {"allow": ["fs.read:./data", "fs.write:./data"], "isolate": true},
+                "fast": {"trusted": true, "isolate": false},
+                "zlib": {"isolate": false},
+                "cmath": []
+              }
+            }
+            """
+        let policy = try PolicyManifest.parse(text, fileName: "capsule.json", baseDirectory: "/proj").get()
+        #expect(policy.plugins == ["sqlite": [Capability(.fsRead, "/proj/data"), Capability(.fsWrite, "/proj/data")],
+                                   "fast": [], "zlib": [], "cmath": []])
+        #expect(policy.isolated == ["sqlite"] && policy.trusted == ["fast"])
+        let rendered = PolicyManifest.render(policy)
+        #expect(rendered.contains("\"isolate\": true") && rendered.contains("\"trusted\": true"))
+        #expect(try PolicyManifest.parse(rendered, fileName: "x", baseDirectory: "/elsewhere").get() == policy)
+        #expect(Policy(plugins: ["a": []], trusted: ["b"]).merging(Policy(isolated: ["c"], trusted: ["d"]))
+            == Policy(plugins: ["a": []], isolated: ["c"], trusted: ["b", "d"]))
+    }
+
+    @Test func pluginsDeclaringMoreThanClockAndRandomRunIsolatedUnlessTrusted() {
+        let none = Policy()
+        #expect(!none.runsIsolated(plugin: "p", declaring: []))
+        #expect(!none.runsIsolated(plugin: "p", declaring: [.clock, .random]))
+        for kind in Capability.Kind.allCases where kind != .clock && kind != .random {
+            #expect(none.runsIsolated(plugin: "p", declaring: [.clock, kind]), "\(kind)")
+        }
+        #expect(!Policy(trusted: ["p"]).runsIsolated(plugin: "p", declaring: [.fsRead]))
+        #expect(Policy(trusted: ["q"]).runsIsolated(plugin: "p", declaring: [.fsRead]))
+        #expect(!Policy.all.runsIsolated(plugin: "p", declaring: [.fsRead]))
+        #expect(Policy(isolated: ["p"]).runsIsolated(plugin: "p", declaring: []))
+        // Isolation wins over trust and over --allow-all.
+        #expect(Policy(allowsAll: true, isolated: ["p"], trusted: ["p"]).runsIsolated(plugin: "p", declaring: []))
+    }
+
     @Test(arguments: [
         ("{\n  \"allow\": [\"fs.read:x\"],\n  \"alow\": []\n}", "capsule.json:3:3: error: unknown key \"alow\" (known: \"allow\", \"allow-all\", \"plugins\")"),
         ("{\n  \"allow\": [\n    \"fs.red:x\"\n  ]\n}", "capsule.json:3:5: error: unknown capability kind 'fs.red' (known: fs.read, fs.write, net.connect, net.listen, env, run, ffi, clock, random)"),
@@ -133,7 +170,14 @@ import Testing
         ("{\n  \"allow\": \"clock\"\n}", "capsule.json:2:12: error: \"allow\" must be an array of capability strings, not a string"),
         ("{\"allow\": [1]}", "capsule.json:1:12: error: expected a capability string, not a number"),
         ("{\"plugins\": {\"sql-ite\": []}}", "capsule.json:1:14: error: \"sql-ite\" is not a plugin name ([A-Za-z_][A-Za-z0-9_]*)"),
-        ("{\"plugins\": {\"s\": {\"allow\": []}}}", "capsule.json:1:19: error: plugin \"s\" must be an array of capability strings, not an object"),
+        ("{\"plugins\": {\"s\": 5}}", "capsule.json:1:19: error: plugin \"s\" must be an array of capability strings or an object with \"allow\", \"isolate\", \"trusted\", not a number"),
+        ("{\"plugins\": {\"s\": {\n  \"isolate\": \"yes\"}}}", "capsule.json:2:14: error: \"isolate\" of plugin \"s\" must be true or false, not a string"),
+        ("{\"plugins\": {\"s\": {\"trusted\": 1}}}", "capsule.json:1:31: error: \"trusted\" of plugin \"s\" must be true or false, not a number"),
+        ("{\"plugins\": {\"s\": {\"allow\": \"clock\"}}}", "capsule.json:1:29: error: \"allow\" of plugin \"s\" must be an array of capability strings, not a string"),
+        ("{\"plugins\": {\"s\": {\"allow\": [\"fs.red\"]}}}", "capsule.json:1:30: error: unknown capability kind 'fs.red' (known: fs.read, fs.write, net.connect, net.listen, env, run, ffi, clock, random)"),
+        ("{\"plugins\": {\"s\": {\"isolated\": true}}}", "capsule.json:1:20: error: unknown key \"isolated\" in plugin \"s\" (known: \"allow\", \"isolate\", \"trusted\")"),
+        ("{\"plugins\": {\"s\": {\"trusted\": true, \"trusted\": true}}}", "capsule.json:1:37: error: duplicate key \"trusted\" in plugin \"s\""),
+        ("{\"plugins\": {\"s\": {\"isolate\": true,\n  \"trusted\": true}}}", "capsule.json:2:14: error: plugin \"s\" cannot be both \"isolate\" and \"trusted\""),
         ("{\"allow\": [], \"allow\": []}", "capsule.json:1:15: error: duplicate key \"allow\""),
         ("[]", "capsule.json:1:1: error: the manifest must be a JSON object, not an array"),
         ("{\"allow\": [\"fs.read:x\"", "capsule.json:1:23: error: unexpected end of input, expected ',' or ']'"),

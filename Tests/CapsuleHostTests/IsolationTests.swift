@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// Isolated plugins: the worker process, its lockdown, the call protocol, and the host
-/// surviving whatever the plugin does (docs/isolation.md).
+/// surviving whatever the plugin does (docs/security.md#isolated-plugins).
 @Suite struct IsolationTests {
     /// Runs `source` with every plugin isolated under `settings`.
     func isolated(_ source: String, _ settings: IsolationSettings = IsolationSettings(), gcStress: Bool = false) -> String {
@@ -309,11 +309,14 @@ import Testing
         #expect(output == "values.copy: argument 1: a value nested more than 64 deep (or containing itself) cannot cross into an isolated plugin\n")
     }
 
-    /// The sqlite example, isolated: rows as maps and lists, blobs, transactions, errors.
+    /// The sqlite example, isolated (sqlite's default) and trusted (in-process): rows as maps
+    /// and lists, blobs, transactions, errors.
     @Test func theSqliteExampleRunsTheSameIsolated() throws {
         let source = try String(contentsOfFile: Paths.repository + "/examples/sqlite_demo.cap", encoding: .utf8)
-        let inProcess = run(source)
-        #expect(run(source, isolation: .plugins(["sqlite"])) == inProcess)
+        var placements: [Set<String>] = []
+        let inProcess = run(source, policy: Policy(trusted: ["sqlite"])) { placements.append(Set($0.bridges.keys)) }
+        #expect(run(source) { placements.append(Set($0.isolated.keys)) } == inProcess)
+        #expect(placements == [["sqlite"], ["sqlite"]])
         #expect(!inProcess.contains("ERROR"))
     }
 

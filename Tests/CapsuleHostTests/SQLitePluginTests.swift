@@ -4,8 +4,17 @@ import Testing
 
 /// The bundled SQLite plugin (libcapsule_sqlite.so, next to the test binary): value round
 /// trips, parameters, rows as maps and lists, transactions, errors, and handles finalised by
-/// the GC.
+/// the GC. It declares optional fs capabilities, so it runs isolated by default: these tests
+/// trust it (in-process) unless they say otherwise.
 @Suite struct SQLitePluginTests {
+    /// Runs `source` with sqlite trusted (in-process), or, given `directory`, isolated (its
+    /// default) with reading and writing `directory` granted to it.
+    func run(_ source: String, gcStress: Bool = false, isolatedIn directory: String? = nil) -> String {
+        let policy = directory.map { Policy(plugins: ["sqlite": [Capability(.fsRead, $0), Capability(.fsWrite, $0)]]) }
+            ?? Policy(trusted: ["sqlite"])
+        return CapsuleHostTests.run(source, gcStress: gcStress, policy: policy)
+    }
+
     /// A new empty directory for database files.
     func temporaryDirectory() -> String {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("capsule-sqlite-\(UUID().uuidString)").path
@@ -226,11 +235,14 @@ import Testing
         #expect(output == message + "\n[[\"a\"]]\n")
     }
 
-    @Test(arguments: [false, true])
-    func unreachableHandlesAreFinalizedAndCloseTheDatabase(gcStress: Bool) {
+    /// In-process and isolated (with the database's directory granted: the handles are the
+    /// worker's, destroyed there when the script's proxies are collected).
+    @Test(arguments: [false, true], [false, true])
+    func unreachableHandlesAreFinalizedAndCloseTheDatabase(gcStress: Bool, isolated: Bool) {
         // A second connection can only write once the first one's locks are gone: its open
         // transaction (rolled back by closing) and its statement in the middle of a read.
-        let path = temporaryDirectory() + "/gc.db"
+        let directory = temporaryDirectory()
+        let path = directory + "/gc.db"
         let output = run("""
             import "sqlite"
             let path = "\(path)"
@@ -264,7 +276,7 @@ import Testing
             gc()
             print(tryWrite(7))
             print(sqlite.query_lists(other, "select x from t order by x", nil))
-            """, gcStress: gcStress)
+            """, gcStress: gcStress, isolatedIn: isolated ? directory : nil)
         #expect(output == """
             sqlite.query: database is locked
             wrote
@@ -307,5 +319,30 @@ import Testing
         // 29 kept statements (i = 0, 7, …, 196); those of closed databases (i % 35 == 0: 6 of
         // them) fail, the rest count one row.
         #expect(output == "623\n")
+    }
+
+    /// Isolated by default, sqlite reaches exactly the files granted to it: Landlock refuses
+    /// the others, although SQLite opens them itself.
+    @Test func isolatedSqliteReachesOnlyItsGrants() throws {
+        let granted = temporaryDirectory(), other = temporaryDirectory()
+        defer { for d in [granted, other] { try? FileManager.default.removeItem(atPath: d) } }
+        let source = """
+            import "sqlite"
+            let db = sqlite.open("\(granted)/app.db")
+            sqlite.exec(db, "create table if not exists t(x); delete from t; insert into t values ('kept')")
+            sqlite.close(db)
+            print(sqlite.query_lists(sqlite.open("\(granted)/app.db"), "select x from t", nil))
+            try { sqlite.open("\(other)/x.db") } catch e { print(e.message) }
+            """
+        var placement: Set<String> = []
+        let isolated = CapsuleHostTests.run(source, policy: Policy(plugins: ["sqlite": [Capability(.fsRead, granted), Capability(.fsWrite, granted)]])) {
+            placement = Set($0.isolated.keys)
+        }
+        #expect(isolated == "[[\"kept\"]]\nsqlite.open: cannot open '\(other)/x.db': unable to open database file\n")
+        #expect(placement == ["sqlite"])
+        #expect(!FileManager.default.fileExists(atPath: other + "/x.db"))
+        // Trusted, it runs in-process and SQLite opens what the process can.
+        #expect(run(source) == "[[\"kept\"]]\n")
+        #expect(FileManager.default.fileExists(atPath: other + "/x.db"))
     }
 }

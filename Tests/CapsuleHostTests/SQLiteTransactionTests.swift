@@ -1,4 +1,5 @@
 @testable import CapsuleHost
+import CapsuleCore
 import Testing
 
 /// `sqlite.transaction(db, fn)`: COMMIT when fn returns, ROLLBACK and fn's error when it
@@ -13,6 +14,12 @@ import Testing
         fn balances() { return sqlite.query_lists(db, "select balance from acct order by id", nil) }
 
         """
+
+    /// Runs `source` with sqlite trusted: `transaction` takes a callback, which only the
+    /// in-process bridge carries.
+    func run(_ source: String, gcStress: Bool = false) -> String {
+        CapsuleHostTests.run(source, gcStress: gcStress, policy: Policy(trusted: ["sqlite"]))
+    }
 
     @Test(arguments: [false, true])
     func commitsWhenTheFunctionReturns(gcStress: Bool) {
@@ -83,13 +90,14 @@ import Testing
     }
 
     @Test func isolatedItIsRefusedCallByCallAndTheRestWorks() {
-        #expect(run("""
+        // sqlite's default placement: isolated.
+        #expect(CapsuleHostTests.run("""
             import "sqlite"
             let db = sqlite.open(":memory:")
             try { sqlite.transaction(db, fn() {}) } catch e { print(e.message) }
             print(sqlite.query_lists(db, "select 1 + 1", nil))
-            """, isolation: .plugins(["sqlite"])) == """
-            sqlite.transaction: its signature (handle<Database>, callback<() -> void>) -> void cannot run isolated (structs, callbacks, variadics and errno capture are in-process only)
+            """) == """
+            sqlite.transaction: its signature (handle<Database>, callback<() -> void>) -> void cannot run isolated (structs, callbacks, variadics and errno capture are in-process only; trust the plugin to run it in-process: --trust=sqlite)
             [[2]]
 
             """)

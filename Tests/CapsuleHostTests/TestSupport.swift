@@ -58,15 +58,21 @@ final class OutputCapture: @unchecked Sendable {
 /// Runs `source` in a fresh VM with a plugin host searching `pluginPaths` (and the build
 /// directory, where libcapsule_cmath.so is). Returns what it printed, then "ERROR: " and
 /// the error report's first line when it failed.
+/// `environment` is the host's environment as the plugin host sees it (`env:` grants of
+/// isolated plugins copy from it); `maxHeap` is `Configuration.maxHeapBytes`.
 func run(_ source: String, pluginPaths: [String] = [], gcStress: Bool = false,
-         policy: Policy = .none, audit: AuditLog? = nil, isolation: IsolationPolicy = .none) -> String {
+         policy: Policy = .none, audit: AuditLog? = nil, isolation: IsolationPolicy = .none,
+         environment: [String: String] = [:], maxHeap: Int? = nil, host: ((PluginHost) -> Void)? = nil) -> String {
     let capture = OutputCapture()
     var configuration = Configuration()
     configuration.gcStress = gcStress
     configuration.policy = policy
+    configuration.maxHeapBytes = maxHeap
     configuration.output = { capture.append($0) }
     let vm = VM(configuration: configuration)
-    PluginHost(pluginPaths: pluginPaths, environment: [:], audit: audit, isolation: isolation).install(on: vm)
+    let pluginHost = PluginHost(pluginPaths: pluginPaths, environment: environment, audit: audit, isolation: isolation)
+    pluginHost.install(on: vm)
+    defer { host?(pluginHost) }
     let outcome = vm.run(source: source, name: "test.cap")
     if case .ok = outcome { return capture.text }
     let firstLine = outcome.errorText.split(separator: "\n", omittingEmptySubsequences: false).first ?? ""

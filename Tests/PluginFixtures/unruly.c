@@ -133,7 +133,17 @@ static box *box_new(int64_t value) {
 static int64_t box_get(box *b) { return b->value; }
 static int64_t box_destroyed(void) { return boxes_destroyed; }
 
+/* The worker's own environment variable `name` (getenv(3), not the host API), or "(unset)". */
+static const char *env_get(const char *name) {
+    const char *value = getenv(name);
+    return value ? value : "(unset)";
+}
+
 static const capsule_export exports[] = {
+#ifdef WITH_ERRNO_EXPORT
+    {"close_fd", "(i32) -> i32 !errno", (void (*)(void))close, 0, "close(2), with errno: in-process only"},
+#endif
+    {"env_get", "(str) -> str", (void (*)(void))env_get, 0, "getenv(name) in the worker, or \"(unset)\""},
     {"add", "(i64, i64) -> i64", (void (*)(void))add, 0, "a + b"},
     {"worker_pid", "() -> i64", (void (*)(void))worker_pid, 0, "the process the plugin runs in"},
     {"segfault", "() -> i64", (void (*)(void))segfault, 0, "reads address 16"},
@@ -161,8 +171,12 @@ static const capsule_handle_type handle_types[] = {
     {"Box", box_destroy},
 };
 
+/* What it reaches for, on whatever it is granted: so it runs isolated by default. */
+static const char *const capabilities[] = {"optional:fs.read", "optional:fs.write", "optional:net.connect", "optional:env", NULL};
+
 static const capsule_plugin plugin = {
     .abi_version = CAPSULE_ABI_VERSION,
+    .capabilities = capabilities,
     .struct_size = sizeof(capsule_plugin),
     .name = "unruly",
     .version = "1.0.0",

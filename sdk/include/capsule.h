@@ -105,8 +105,10 @@
  *   thread). Host API functions may only be called from inside a call made by the host.
  *
  * ISOLATION
- *   A host may run a plugin isolated (docs/isolation.md): in its own worker process, locked
- *   down by the kernel to what the plugin is granted. The plugin's code is unchanged, but
+ *   A host may run a plugin isolated (docs/security.md): in its own worker process, locked
+ *   down by the kernel to what the plugin is granted. Capsule does so by default for a
+ *   plugin whose `capabilities` include anything beyond "clock" and "random", unless the
+ *   user trusts it (--trust=NAME); and for any plugin the user isolates (--isolate=NAME). The plugin's code is unchanged, but
  *   system calls outside its grants fail (EACCES, EPERM) or end the worker (execve, ptrace);
  *   open_file is open(2) under those rules, getenv sees only granted variables, log goes to
  *   the host's stderr, `value` arguments are deep copies (changing one does not change the
@@ -335,7 +337,14 @@ typedef struct capsule_plugin {
     const char *version;         /* semantic version "MAJOR.MINOR.PATCH" */
     const char *description;
 
-    /* Capabilities the plugin requires, e.g. "fs.read:./data"; NULL-terminated, or NULL. */
+    /*
+     * Capabilities the plugin uses; NULL-terminated, or NULL. "fs.read:./data" is required:
+     * the plugin is refused at load unless it is granted. "optional:fs.read" is used on
+     * whatever the plugin is granted (it loads without a grant). Either way a kind beyond
+     * "clock" and "random" makes the host run the plugin isolated unless it is trusted:
+     * declare what your C code reaches for itself (open, socket, getenv, ...), not only what
+     * it asks the host for (docs/security.md, "Which plugins run isolated").
+     */
     const char *const *capabilities;
 
     const capsule_export *exports;

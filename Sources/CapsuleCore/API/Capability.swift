@@ -51,6 +51,11 @@ public struct Capability: Hashable, Sendable, CustomStringConvertible {
 
         /// Whether the resource is a filesystem path.
         public var isFileSystem: Bool { self == .fsRead || self == .fsWrite }
+
+        /// Whether a plugin declaring this kind runs isolated unless it is trusted: every
+        /// kind but `clock` and `random`, which reach no file, socket, variable, program or
+        /// library (docs/security.md#which-plugins-run-isolated).
+        public var isolatesByDefault: Bool { self != .clock && self != .random }
     }
 
     /// The kind.
@@ -188,7 +193,7 @@ public struct Capability: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// `HOST`, `HOST:PORT` or `[V6]:PORT` split; nil when the port is not a number.
-    static func splitHostPort(_ text: String, portRequired: Bool) -> (host: String, port: UInt16?)? {
+    package static func splitHostPort(_ text: String, portRequired: Bool) -> (host: String, port: UInt16?)? {
         if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
             let host = String(text[text.index(after: text.startIndex)..<close])
             let rest = text[text.index(after: close)...]
@@ -205,7 +210,7 @@ public struct Capability: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// `PORT` (any address: host nil) or `HOST:PORT`.
-    static func listenParts(_ text: String) -> (host: String?, port: UInt16)? {
+    package static func listenParts(_ text: String) -> (host: String?, port: UInt16)? {
         if let port = UInt16(text) { return (nil, port) }
         guard let (host, port) = splitHostPort(text, portRequired: true), let port else { return nil }
         return (host, port)

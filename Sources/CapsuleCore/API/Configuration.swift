@@ -44,8 +44,9 @@ public struct Configuration: Sendable {
     /// refused before they happen. Others
     /// complete, so no half-built object is ever seen, and the error is raised at the next
     /// loop back-edge or call (or when the run ends): the heap can pass the limit by what one
-    /// instruction allocates in small pieces, or one growth step of a list or map. See
-    /// docs/limits.md.
+    /// instruction allocates in small pieces, or one growth step of a list or map. Buffers the
+    /// plugin host builds for a script (file reads, plugin results) are checked against the
+    /// limit before they are allocated. See docs/limits.md.
     public var maxHeapBytes: Int? = nil
     /// Testing: heap allocation number N (counted from 1 in each call into the VM) and every
     /// one after it fails as if the heap limit were reached. Used to check that every

@@ -346,6 +346,16 @@ package typealias NativeEntry = @convention(thin) (_ target: UnsafeMutableRawPoi
     /// Makes the call fail with `message`; return `NativeCall.failure` after it.
     package func raise(_ message: String) -> Value { rt.fail(message) }
 
+    /// Whether `bytes` more fit under the heap limit (collecting if needed); raises the
+    /// catchable `out of memory (heap limit N)` and returns false when they do not. For host
+    /// code about to build a buffer or value whose size the script or a file chooses
+    /// (docs/limits.md). Values the caller holds must be rooted.
+    package func reserveHeap(_ bytes: Int) -> Bool { rt.reserveHeap(bytes) }
+
+    /// `out of memory (heap limit N)` when `bytes` more would not fit under the heap limit
+    /// even after a collection, or nil; raises nothing (the caller reports it).
+    package func heapShortfall(_ bytes: Int) -> String? { rt.heapShortfall(bytes) }
+
     // MARK: the run's deadline (host functions that block)
     /// When the VM's `timeout` ends this run, in `CLOCK_MONOTONIC` nanoseconds; nil with no
     /// timeout. A host function that waits (a child process, a socket) waits at most until

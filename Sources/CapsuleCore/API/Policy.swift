@@ -15,15 +15,21 @@ public enum Principal: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// What a VM's code may do: the grants of the script and, separately, of each plugin.
-/// Default deny: `Policy()` grants nothing. Set it as `Configuration.policy`; the plugin
-/// host enforces it (docs/security.md).
+/// What a VM's code may do: the grants of the script and, separately, of each plugin, and
+/// where each native plugin runs. Default deny: `Policy()` grants nothing. Set it as
+/// `Configuration.policy`; the plugin host enforces it (docs/security.md).
 ///
 /// ```swift
 /// var configuration = Configuration()
 /// configuration.policy = Policy(grants: [Capability(.fsRead, "/srv/data"), Capability(.clock)],
-///                               plugins: ["sqlite": [Capability(.fsWrite, "/srv/data/db")]])
+///                               plugins: ["sqlite": [Capability(.fsRead, "/srv/data"), Capability(.fsWrite, "/srv/data")]],
+///                               isolated: ["imagetool"], trusted: ["zstd"])
 /// ```
+///
+/// `isolated` and `trusted` are plain data for the plugin host: a plugin named in `isolated`
+/// runs in a locked-down worker process whatever it declares; one named in `trusted` runs in
+/// the host process; any other runs isolated when it declares a capability beyond `clock`
+/// and `random` (`runsIsolated`). Isolation wins when a name is in both.
 public struct Policy: Sendable, Equatable {
     /// Everything is granted to everyone (`--allow-all`).
     public var allowsAll: Bool
@@ -31,12 +37,39 @@ public struct Policy: Sendable, Equatable {
     public var grants: [Capability]
     /// Each plugin's grants, by module name. A plugin gets only these (not the script's).
     public var plugins: [String: [Capability]]
+    /// Plugins that run isolated whatever they declare (`--isolate=NAME`, `"isolate": true`).
+    public var isolated: Set<String>
+    /// Plugins that run in the host process even though what they declare would isolate
+    /// them (`--trust=NAME`, `"trusted": true`). Trust adds no grants.
+    public var trusted: Set<String>
 
-    /// A policy granting `grants` to the script and `plugins[NAME]` to plugin NAME.
-    public init(grants: [Capability] = [], plugins: [String: [Capability]] = [:], allowsAll: Bool = false) {
+    /// A policy granting `grants` to the script and `plugins[NAME]` to plugin NAME, running
+    /// the plugins in `isolated` isolated and those in `trusted` in the host process.
+    public init(grants: [Capability] = [], plugins: [String: [Capability]] = [:], allowsAll: Bool = false,
+                isolated: Set<String> = [], trusted: Set<String> = []) {
         self.grants = grants
         self.plugins = plugins
         self.allowsAll = allowsAll
+        self.isolated = isolated
+        self.trusted = trusted
+    }
+
+    /// Whether plugin `name`, whose descriptor declares capabilities of `declared` kinds,
+    /// runs isolated: when it is in `isolated`; otherwise not when it is in `trusted` or
+    /// everything is granted (`allowsAll`: confining it would take away what was granted);
+    /// otherwise when it declares any kind beyond `clock` and `random`.
+    public func runsIsolated(plugin name: String, declaring declared: [Capability.Kind]) -> Bool {
+        if isolated.contains(name) { return true }
+        if trusted.contains(name) || allowsAll { return false }
+        return declared.contains { $0.isolatesByDefault }
+    }
+
+    /// Whether plugin `name` runs isolated whatever it declares.
+    public func alwaysIsolates(plugin name: String) -> Bool { isolated.contains(name) }
+
+    /// Whether plugin `name` runs in the host process whatever it declares.
+    public func neverIsolates(plugin name: String) -> Bool {
+        !isolated.contains(name) && (trusted.contains(name) || allowsAll)
     }
 
     /// Grants nothing.
@@ -74,7 +107,16 @@ public struct Policy: Sendable, Equatable {
         for (name, list) in other.plugins {
             for g in list where !(result.plugins[name] ?? []).contains(g) { result.plugins[name, default: []].append(g) }
         }
+        result.isolated.formUnion(other.isolated)
+        result.trusted.formUnion(other.trusted)
         return result
+    }
+
+    /// True when `name` can name a plugin: `[A-Za-z_][A-Za-z0-9_]*`.
+    public static func isPluginName(_ name: String) -> Bool {
+        func letter(_ c: UInt8) -> Bool { c == UInt8(ascii: "_") || ((c | 0x20) >= UInt8(ascii: "a") && (c | 0x20) <= UInt8(ascii: "z")) }
+        guard let first = name.utf8.first, letter(first) else { return false }
+        return name.utf8.allSatisfy { letter($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
     }
 
     /// How to grant `request` to `principal`: a flag for the script, `--allow-plugin` or

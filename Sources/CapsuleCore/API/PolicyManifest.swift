@@ -5,13 +5,17 @@
 /// {
 ///   "allow": ["fs.read:./data", "env:HOME", "clock"],
 ///   "plugins": {
-///     "sqlite": ["fs.write:./data"]
+///     "zlib": [],
+///     "sqlite": {"allow": ["fs.read:./data", "fs.write:./data"], "isolate": true},
+///     "fastjson": {"trusted": true}
 ///   }
 /// }
 /// ```
 ///
-/// Both keys are optional; any other key is an error. Relative paths resolve against the
-/// manifest's directory. `"allow-all": true` grants everything (like `--allow-all`).
+/// Every key is optional; any other key is an error. A plugin's entry is its grants, or an
+/// object with `allow` (its grants), `isolate` and `trusted` (booleans, not both true).
+/// Relative paths resolve against the manifest's directory. `"allow-all": true` grants
+/// everything (like `--allow-all`).
 public enum PolicyManifest {
     /// The name looked for next to the script.
     public static let fileName = "capsule.json"
@@ -72,11 +76,19 @@ public enum PolicyManifest {
                                 member.value.line, member.value.column)
                 }
                 for plugin in plugins {
-                    guard isPluginName(plugin.key) else {
+                    guard Policy.isPluginName(plugin.key) else {
                         return fail("\"\(Capability.sanitized(plugin.key))\" is not a plugin name ([A-Za-z_][A-Za-z0-9_]*)", plugin.keyLine, plugin.keyColumn)
                     }
                     if policy.plugins[plugin.key] != nil {
                         return fail("duplicate plugin \"\(plugin.key)\"", plugin.keyLine, plugin.keyColumn)
+                    }
+                    if case .object(let settings) = plugin.value.kind {
+                        if let error = pluginSettings(plugin.key, settings, into: &policy, fileName: fileName, capabilities: capabilities) { return .failure(error) }
+                        continue
+                    }
+                    guard case .array = plugin.value.kind else {
+                        return fail("plugin \"\(plugin.key)\" must be an array of capability strings or an object with \"allow\", \"isolate\", \"trusted\", not \(plugin.value.typeName)",
+                                    plugin.value.line, plugin.value.column)
                     }
                     switch capabilities(plugin.value, what: "plugin \"\(plugin.key)\"") {
                     case .failure(let e): return .failure(e)
@@ -101,18 +113,62 @@ public enum PolicyManifest {
         var parts: [String] = []
         if policy.allowsAll { parts.append("  \"allow-all\": true") }
         parts.append("  \"allow\": " + list(policy.grants, indent: "  "))
-        if !policy.plugins.isEmpty {
-            let plugins = policy.plugins.keys.sorted().map { name in
-                "    " + JSONNode.quote(name) + ": " + list(policy.plugins[name]!, indent: "    ")
+        let names = Set(policy.plugins.keys).union(policy.isolated).union(policy.trusted)
+        if !names.isEmpty {
+            let plugins = names.sorted().map { name in
+                let grants = list(policy.plugins[name] ?? [], indent: "      ")
+                var flags: [String] = []
+                if policy.isolated.contains(name) { flags.append("\"isolate\": true") }
+                if policy.trusted.contains(name) { flags.append("\"trusted\": true") }
+                if flags.isEmpty { return "    " + JSONNode.quote(name) + ": " + list(policy.plugins[name] ?? [], indent: "    ") }
+                return "    " + JSONNode.quote(name) + ": {\n      \"allow\": " + grants + ",\n"
+                    + flags.map { "      " + $0 }.joined(separator: ",\n") + "\n    }"
             }
             parts.append("  \"plugins\": {\n" + plugins.joined(separator: ",\n") + "\n  }")
         }
         return "{\n" + parts.joined(separator: ",\n") + "\n}\n"
     }
 
-    static func isPluginName(_ s: String) -> Bool {
-        guard let first = s.utf8.first, first == UInt8(ascii: "_") || (first | 0x20) >= UInt8(ascii: "a") && (first | 0x20) <= UInt8(ascii: "z") else { return false }
-        return s.utf8.allSatisfy { $0 == UInt8(ascii: "_") || ($0 | 0x20) >= UInt8(ascii: "a") && ($0 | 0x20) <= UInt8(ascii: "z") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+    /// One plugin's object form, `{"allow": [...], "isolate": true, "trusted": false}`, into
+    /// `policy`; the error, or nil.
+    private static func pluginSettings(_ name: String, _ members: [(key: String, keyLine: Int, keyColumn: Int, value: JSONNode)],
+                                       into policy: inout Policy, fileName: String,
+                                       capabilities: (JSONNode, String) -> Result<[Capability], ManifestError>) -> ManifestError? {
+        var seen: Set<String> = []
+        var flags: [String: (value: Bool, line: Int, column: Int)] = [:]
+        policy.plugins[name] = []
+        for member in members {
+            func error(_ message: String, _ line: Int, _ column: Int) -> ManifestError {
+                ManifestError(file: fileName, line: line, column: column, message: message)
+            }
+            if !seen.insert(member.key).inserted {
+                return error("duplicate key \"\(Capability.sanitized(member.key))\" in plugin \"\(name)\"", member.keyLine, member.keyColumn)
+            }
+            switch member.key {
+            case "allow":
+                switch capabilities(member.value, "\"allow\" of plugin \"\(name)\"") {
+                case .failure(let e): return e
+                case .success(let list): policy.plugins[name] = list
+                }
+            case "isolate", "trusted":
+                guard case .bool(let b) = member.value.kind else {
+                    return error("\"\(member.key)\" of plugin \"\(name)\" must be true or false, not \(member.value.typeName)",
+                                 member.value.line, member.value.column)
+                }
+                flags[member.key] = (b, member.value.line, member.value.column)
+            default:
+                return error("unknown key \"\(Capability.sanitized(member.key))\" in plugin \"\(name)\" (known: \"allow\", \"isolate\", \"trusted\")",
+                             member.keyLine, member.keyColumn)
+            }
+        }
+        if let isolate = flags["isolate"], let trusted = flags["trusted"], isolate.value && trusted.value {
+            let later = isolate.line > trusted.line || (isolate.line == trusted.line && isolate.column > trusted.column) ? isolate : trusted
+            return ManifestError(file: fileName, line: later.line, column: later.column,
+                                 message: "plugin \"\(name)\" cannot be both \"isolate\" and \"trusted\"")
+        }
+        if flags["isolate"]?.value == true { policy.isolated.insert(name) }
+        if flags["trusted"]?.value == true { policy.trusted.insert(name) }
+        return nil
     }
 }
 

@@ -171,6 +171,17 @@ extension Runtime {
         return false
     }
 
+    /// The `out of memory` message when `bytes` more would not fit under the heap limit even
+    /// after a collection, or nil when they fit. Raises nothing: for host code that checks a
+    /// size before it builds a temporary buffer or a value and reports the error its own way.
+    /// Values the caller holds must be rooted (this may collect).
+    func heapShortfall(_ bytes: Int) -> String? {
+        if bytes <= 0 || bytesAllocated &+ bytes <= heapLimit { return nil }
+        if gcPauseCount == 0 { collectGarbage() }
+        if bytesAllocated &+ bytes <= heapLimit { return nil }
+        return "out of memory (heap limit \(LimitText.bytes(heapLimit)))"
+    }
+
     /// Roughly what a list of `count` new strings holding `bytes` bytes in all costs.
     static func stringsCost(count: Int, bytes: Int) -> Int {
         count * (MemoryLayout<ObjString>.stride + 1 + MemoryLayout<Value>.stride) + bytes

@@ -85,6 +85,10 @@ final class FSModule {
 
     // MARK: whole files
 
+    /// `read` / `read_bytes`. The file's size is checked against the heap limit before the
+    /// host reads it into a buffer, and again as the buffer grows (the file may grow, and
+    /// some files report no size): a file bigger than the heap has room for is `out of
+    /// memory`, not a buffer the limit never saw.
     func readWhole(_ call: NativeCall, asBytes: Bool) -> Value {
         let name = asBytes ? "read_bytes" : "read"
         guard let p = path(call, 0, name, kind: .fsRead) else { return NativeCall.failure }
@@ -92,21 +96,39 @@ final class FSModule {
         case nil: return NativeCall.failure
         case let fd?:
             defer { close(fd) }
-            switch Self.readAll(fd) {
-            case .failure(let e): return call.raise(FSError.io(e.code).message(operation: "fs.\(name)", path: p))
+            switch Self.readAll(fd, shortfall: call.heapShortfall) {
+            case .failure(.io(let code)): return call.raise(FSError.io(code).message(operation: "fs.\(name)", path: p))
+            case .failure(.memory(let oom, let size)):
+                return call.raise("fs.\(name): \(Capability.sanitized(p)): \(oom) reading \(size) bytes")
             case .success(let data):
                 return data.withUnsafeBufferPointer { asBytes ? call.bytesValue($0) : call.stringValue($0) }
             }
         }
     }
 
-    static func readAll(_ fd: Int32) -> Result<[UInt8], Errno> {
+    /// Why `readAll` stopped.
+    enum ReadFailure: Error {
+        /// A read failed with this errno.
+        case io(Int32)
+        /// The buffer would have grown to this size, for which `shortfall` gave this message.
+        case memory(String, Int)
+    }
+
+    /// Everything left in `fd`. `shortfall(n)` is asked before the buffer grows to n bytes
+    /// (first to the file's size); a message from it stops the read.
+    static func readAll(_ fd: Int32, shortfall: (Int) -> String? = { _ in nil }) -> Result<[UInt8], ReadFailure> {
         var data: [UInt8] = []
+        var info = Glibc.stat()
+        if fstat(fd, &info) == 0, info.st_size > 0 {
+            if let oom = shortfall(Int(info.st_size)) { return .failure(.memory(oom, Int(info.st_size))) }
+            data.reserveCapacity(Int(info.st_size))
+        }
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 { if errno == EINTR { continue }; return .failure(Errno(code: errno)) }
+            if n < 0 { if errno == EINTR { continue }; return .failure(.io(errno)) }
             if n == 0 { return .success(data) }
+            if let oom = shortfall(data.count + n) { return .failure(.memory(oom, data.count + n)) }
             data.append(contentsOf: chunk[0..<n])
         }
     }
@@ -256,10 +278,20 @@ final class FSModule {
         guard let n = call.int(1), n > 0, n <= 1 << 30 else {
             return call.raise("fs.read_chunk: argument 2: expected a positive int (at most 2^30), got \(call.typeName(1))")
         }
-        var out = Array(f.buffer.prefix(Int(n)))
-        f.buffer.removeFirst(out.count)
-        if out.count < n {
-            var chunk = [UInt8](repeating: 0, count: Int(n) - out.count)
+        let buffered = min(f.buffer.count, Int(n))
+        var want = Int(n) - buffered
+        if want > 0 {
+            // The buffer is at most what is left of the file (fs.open opens regular files
+            // only), and what it will hold must fit under the heap limit.
+            var info = Glibc.stat()
+            let offset = lseek(f.fd, 0, SEEK_CUR)
+            if fstat(f.fd, &info) == 0, offset >= 0 { want = min(want, max(Int(info.st_size - offset), 0) + 1) }
+            if let oom = call.heapShortfall(buffered + want) { return call.raise("fs.read_chunk: \(oom) reading \(buffered + want) bytes") }
+        }
+        var out = Array(f.buffer.prefix(buffered))
+        f.buffer.removeFirst(buffered)
+        if want > 0 {
+            var chunk = [UInt8](repeating: 0, count: want)
             var got = -1
             repeat { got = chunk.withUnsafeMutableBytes { read(f.fd, $0.baseAddress, $0.count) } } while got < 0 && errno == EINTR
             if got < 0 { return call.raise("fs.read_chunk: \(String(cString: strerror(errno)))") }
@@ -285,6 +317,10 @@ final class FSModule {
                 let line = f.buffer
                 f.buffer = []
                 return line.withUnsafeBufferPointer { call.stringValue($0) }
+            }
+            // A line longer than the heap has room for is `out of memory`.
+            if let oom = call.heapShortfall(f.buffer.count + got) {
+                return call.raise("fs.read_line: \(oom) reading a line of more than \(f.buffer.count) bytes")
             }
             f.buffer += chunk[0..<got]
         }

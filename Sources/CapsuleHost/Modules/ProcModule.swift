@@ -73,6 +73,9 @@ final class ProcModule {
         case .failure(.outputLimit(let stream)):
             return call.raise("proc.run: \(shown) wrote more than \(LimitText.bytes(request.outputLimit)) to \(stream) and was killed (raise the limit with max_output)")
         case .success(let finished):
+            // The captured output becomes script values: it must fit under the heap limit.
+            let size = finished.stdout.count + finished.stderr.count
+            if let oom = call.heapShortfall(size) { return call.raise("proc.run: \(shown): \(oom): the output has \(size) bytes") }
             return result(call, finished, asBytes: request.asBytes)
         }
     }

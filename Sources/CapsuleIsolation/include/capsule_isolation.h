@@ -1,8 +1,8 @@
 /*
  * capsule_isolation.h — the protocol between the plugin host and an isolated plugin's
  * worker process (`capsule-worker`). One definition, shared by the Swift host and the C
- * worker, as capsule.h is shared by the host and the plugins. docs/isolation.md describes
- * the design; this file is the wire format.
+ * worker, as capsule.h is shared by the host and the plugins. docs/security.md (Isolated
+ * plugins) describes the design; this file is the wire format.
  *
  * TRANSPORT
  *   The host creates a sealed memfd (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL: the worker

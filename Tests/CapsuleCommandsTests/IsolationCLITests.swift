@@ -1,0 +1,80 @@
+import ArgumentParser
+@testable import CapsuleCommands
+import CapsuleHost
+import Foundation
+import Testing
+
+/// `--isolate` and `--trust` (CapabilityOptions), the manifest's per-plugin `isolate` and
+/// `trusted`, and sqlite isolated by default through the real `capsule` executable.
+@Suite struct IsolationCLITests {
+    let cli = CapabilityCLITests()
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    @Test func isolateAndTrustFlagsBecomeThePolicy() throws {
+        let run = try cli.runCommand(["run", "--isolate=cmath,zlib", "--trust", "sqlite", "--isolate=values", "x.cap", "--trust=y"])
+        #expect(run.arguments == ["--trust=y"])
+        let policy = try run.options.capabilities.flagPolicy(directory: "/")
+        #expect(policy.isolated == ["cmath", "zlib", "values"])
+        #expect(policy.trusted == ["sqlite"])
+        #expect(CapabilityOptions.normalize(["run", "--isolate", "cmath", "--allow-read", "x.cap"])
+            == ["run", "--isolate", "cmath", "--allow-read=" + CapabilityOptions.everything, "x.cap"])
+    }
+
+    @Test(arguments: [
+        (["run", "--isolate=sqlite", "--trust=sqlite", "x.cap"], "plugin sqlite cannot be both isolated (--isolate) and trusted (--trust)"),
+        (["run", "--trust=lib-z", "x.cap"], "--trust: 'lib-z' is not a plugin name ([A-Za-z_][A-Za-z0-9_]*)"),
+        (["run", "--isolate=a,,b", "x.cap"], "--isolate: '' is not a plugin name ([A-Za-z_][A-Za-z0-9_]*)"),
+    ])
+    func badPluginFlagsAreUsageErrors(_ arguments: [String], _ message: String) {
+        do {
+            _ = try CapsuleCommand.parseAsRoot(arguments)
+            Issue.record("parsed \(arguments)")
+        } catch {
+            #expect(CapsuleCommand.exitCode(for: error).rawValue == 64)
+            #expect(CapsuleCommand.message(for: error) == message)
+        }
+    }
+
+    /// The sqlite example runs isolated by default with the same output as trusted; a
+    /// database file works once its directory is granted, through the manifest.
+    @Test func sqliteRunsIsolatedByDefaultAndReachesOnlyItsGrants() throws {
+        let dir = try ScratchDirectory()
+        let example = try String(contentsOfFile: Self.repository + "/examples/sqlite_demo.cap", encoding: .utf8)
+        let expected = try String(contentsOfFile: Self.repository + "/Tests/Scripts/examples/sqlite_demo.out", encoding: .utf8)
+        try dir.write("demo.cap", example)
+        let isolated = try cli.capsule(["run", "demo.cap"], in: dir.path)
+        #expect(isolated.status == 0 && isolated.out == expected && isolated.err == "")
+        let trusted = try cli.capsule(["run", "--trust=sqlite", "demo.cap"], in: dir.path)
+        #expect(trusted.status == 0 && trusted.out == expected)
+
+        try dir.write("data/.keep", "")
+        try dir.write("app.cap", """
+            import "sqlite"
+            let db = sqlite.open("data/app.db")
+            sqlite.exec(db, "create table if not exists t(x); insert into t values (1)")
+            print(sqlite.query_lists(db, "select count(*) from t", nil))
+            try { sqlite.open("elsewhere.db") } catch e { print(e.message) }
+            """)
+        let ungranted = try cli.capsule(["run", "app.cap"], in: dir.path)
+        #expect(ungranted.status == 70)
+        #expect(ungranted.err.hasPrefix("error: sqlite.open: cannot open 'data/app.db': unable to open database file"))
+        try dir.write("capsule.json", """
+            {"plugins": {"sqlite": {"allow": ["fs.read:data", "fs.write:data"]}}}
+            """)
+        let granted = try cli.capsule(["run", "app.cap"], in: dir.path)
+        #expect(granted.out == "[[1]]\nsqlite.open: cannot open 'elsewhere.db': unable to open database file\n")
+        #expect(granted.status == 0)
+        #expect(!FileManager.default.fileExists(atPath: dir.path + "/elsewhere.db"))
+        // Trusted by the manifest: in-process, where SQLite opens what the process can.
+        try dir.write("capsule.json", """
+            {"plugins": {"sqlite": {"allow": ["fs.read:data", "fs.write:data"], "trusted": true}}}
+            """)
+        let inProcess = try cli.capsule(["run", "app.cap"], in: dir.path)
+        #expect(inProcess.out == "[[2]]\n" && inProcess.status == 0)
+        #expect(FileManager.default.fileExists(atPath: dir.path + "/elsewhere.db"))
+        // The manifest and the flags must not disagree.
+        let conflict = try cli.capsule(["run", "--isolate=sqlite", "app.cap"], in: dir.path)
+        #expect(conflict.status == 64)
+        #expect(conflict.err == "error: plugin sqlite is trusted by the manifest (\"trusted\": true) and isolated by --isolate\n")
+    }
+}
