@@ -14,6 +14,7 @@ struct RunCommand: ParsableCommand {
               capsule run hello.cap
               capsule run --module-path lib tool.cap --verbose input.txt
               capsule run --plugin-path build/plugins uses_zlib.cap
+              capsule run --watch --plugin-path build/plugins app.cap   (hot reload on rebuild)
               capsule run --allow-ffi calls_libc.cap
               capsule run --timeout 2s --max-heap 64M --max-instructions 100000000 untrusted.cap
               capsule run --allow-read=data --allow-env=HOME --audit audit.jsonl tool.cap
@@ -26,6 +27,11 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var options: VMOptions
 
+    @Flag(help: ArgumentHelp(
+        "Hot-reload plugins when their .so files are replaced (rebuilt), logging each reload to standard error.",
+        discussion: "Lines: `capsule: reloaded NAME OLD -> NEW in T ms` and `capsule: reload of NAME refused: WHY; OLD keeps serving`."))
+    var watch = false
+
     @Argument(help: "The script to run.")
     var file: String
 
@@ -33,7 +39,18 @@ struct RunCommand: ParsableCommand {
     var arguments: [String] = []
 
     func run() throws {
-        let vm = try options.makeVM(arguments: arguments, script: file)
+        let console = Console.standard
+        var watchError: (any Error)? = nil
+        let vm = try options.makeVM(arguments: arguments, script: file, console: console) { host in
+            guard watch else { return }
+            host.observeReloads { event in console.err("capsule: \(event)\n") }
+            host.reportHandlerErrors { message in console.err("capsule: \(message)\n") }
+            do { try host.watchPlugins() } catch { watchError = error }
+        }
+        if let watchError {
+            console.err("capsule: --watch: \(watchError)\n")
+            throw ExitCode(74)
+        }
         let outcome = vm.runFile(path: file, name: file)
         try finish(outcome, console: .standard)
     }

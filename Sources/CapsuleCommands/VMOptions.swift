@@ -89,11 +89,13 @@ struct VMOptions: ParsableArguments {
     /// A VM configured from these options, with the plugin host installed, under the
     /// policy of the capability flags and the manifest (next to `script`, or `--manifest`).
     /// Throws an exit code after printing when the manifest or audit log is unusable.
-    func makeVM(arguments: [String] = [], script: String? = nil, console: Console = .standard) throws -> VM {
+    /// `setUp` runs once the host is installed (`run --watch` starts watching there).
+    func makeVM(arguments: [String] = [], script: String? = nil, console: Console = .standard,
+                setUp: (PluginHost) -> Void = { _ in }) throws -> VM {
         var configuration = configuration(arguments: arguments)
         configuration.policy = try capabilities.policy(script: script, console: console)
         return makeVirtualMachine(configuration, pluginPaths: pluginPaths, audit: try capabilities.auditLog(console: console),
-                                  isolation: isolate.isEmpty ? .none : .plugins(Set(isolate)))
+                                  isolation: isolate.isEmpty ? .none : .plugins(Set(isolate)), setUp: setUp)
     }
 
     /// A VM configuration from these options, the script's arguments and the environment.
@@ -126,8 +128,10 @@ struct VMOptions: ParsableArguments {
 /// What the script and plugins may do is `configuration.policy`; `audit` records it;
 /// `isolation` (`--isolate`) says which plugins run in worker processes.
 func makeVirtualMachine(_ configuration: Configuration = Configuration(), pluginPaths: [String] = [], audit: AuditLog? = nil,
-                        isolation: IsolationPolicy = .none) -> VM {
+                        isolation: IsolationPolicy = .none, setUp: (PluginHost) -> Void = { _ in }) -> VM {
     let vm = VM(configuration: configuration)
-    PluginHost(pluginPaths: pluginPaths, audit: audit, isolation: isolation).install(on: vm)
+    let host = PluginHost(pluginPaths: pluginPaths, audit: audit, isolation: isolation)
+    host.install(on: vm)
+    setUp(host)
     return vm
 }

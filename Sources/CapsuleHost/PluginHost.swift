@@ -41,6 +41,8 @@ public final class PluginHost {
     /// Which plugins run isolated, in a locked-down worker process (docs/isolation.md).
     public let isolation: IsolationPolicy
     private var isolated: [String: IsolatedPlugin] = [:]
+    /// Watching, reload events and the scripts' reload handlers (PluginHost+Watch.swift).
+    let reloads = ReloadCoordinator()
 
     /// The error `import "ffi"` fails with when FFI is not allowed.
     public static let ffiDenied = "denied: ffi (grant with --allow-ffi)"
@@ -65,6 +67,7 @@ public final class PluginHost {
     /// Makes `vm`'s `import` find plugins and the system modules through this host, under
     /// `vm.configuration.policy`. The VM keeps the host alive. Install a host on one VM.
     public func install(on vm: VM) {
+        reloads.vm = vm
         var policy = vm.configuration.policy
         if allowFFI { policy = policy.merging(Policy(grants: [Capability(.ffi)])) }
         enforcer = CapabilityEnforcer(policy: policy, audit: audit)
@@ -120,6 +123,7 @@ public final class PluginHost {
                 }
                 let bridge = FFIBridge(plugin: plugin, registry: registry, enforcer: enforcer)
                 bridges[name] = bridge
+                pluginImported(name, realPath: realPath)
                 return .found(bridge.moduleDefinition())
             }
         }
@@ -130,16 +134,13 @@ public final class PluginHost {
     /// repoints this VM's bound exports at the new version: calls made after this returns
     /// run the new code. Call it on the VM's thread between calls (a native function such as
     /// `plugins.reload` is such a point). On refusal nothing changes and the old version
-    /// keeps serving; the error says why.
+    /// keeps serving; the error says why. Exports the new version adds appear in the module
+    /// object scripts hold. Observers (`observeReloads`) see the event before this returns;
+    /// scripts' `plugins.on_reload` handlers at the VM's next safe point.
     /// NOTE: other VMs sharing the registry keep calling the version they bound until they
-    /// reload too; old versions are never dlclosed yet (see docs/plugins.md).
+    /// reload too (see docs/plugins.md).
     public func reload(module: String) -> Result<PluginRegistry.Reload, PluginLoadError> {
-        guard let bridge = bridges[module] else {
-            return .failure(PluginLoadError(path: module, reason: "plugin \(module) is not imported, so it cannot be reloaded"))
-        }
-        let result = registry.reload(realPath: bridge.plugin.path, enforcer: enforcer)
-        if case .success(let reload) = result { bridge.rebind(to: reload.new) }
-        return result
+        reload(module: module, call: nil)
     }
 
     /// The directory holding the running executable (from /proc/self/exe), or nil.
