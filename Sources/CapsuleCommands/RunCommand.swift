@@ -32,6 +32,12 @@ struct RunCommand: ParsableCommand {
         discussion: "Lines: `capsule: reloaded NAME OLD -> NEW in T ms` and `capsule: reload of NAME refused: WHY; OLD keeps serving`."))
     var watch = false
 
+    @Option(
+        help: ArgumentHelp("With --watch: how long a replaced plugin file must stay quiet before it is reloaded.",
+                           discussion: "Default 1ms (docs/performance.md, \"Reload latency\").", valueName: "duration"),
+        transform: { try LimitParsing.duration($0, what: "debounce", minimum: 0) })
+    var watchDebounce: Duration? = nil
+
     @Argument(help: "The script to run.")
     var file: String
 
@@ -45,7 +51,8 @@ struct RunCommand: ParsableCommand {
             guard watch else { return }
             host.observeReloads { event in console.err("capsule: \(event)\n") }
             host.reportHandlerErrors { message in console.err("capsule: \(message)\n") }
-            do { try host.watchPlugins() } catch { watchError = error }
+            let debounce = watchDebounce.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
+            do { try host.watchPlugins(debounce: debounce ?? PluginHost.defaultWatchDebounce) } catch { watchError = error }
         }
         if let watchError {
             console.err("capsule: --watch: \(watchError)\n")
