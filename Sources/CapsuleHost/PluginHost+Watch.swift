@@ -45,9 +45,10 @@ extension PluginHost {
 
     // MARK: the VM's thread
 
-    /// A plugin's bridge was created: watch its file (when watching).
-    func pluginImported(_ module: String, realPath: String) {
-        if let error = reloads.imported(module: module, realPath: realPath) {
+    /// A plugin's bridge was created from the file at `realPath`, which was `identity` before
+    /// it was loaded: watch it (when watching).
+    func pluginImported(_ module: String, realPath: String, identity: FileIdentity?) {
+        if let error = reloads.imported(module: module, realPath: realPath, identity: identity) {
             reloads.reportHandlerError("cannot watch plugin \(module): \(error)")
         }
     }

@@ -114,6 +114,7 @@ public final class PluginHost {
                     return .found(plugin.moduleDefinition())
                 }
             }
+            let identity = FileIdentity(realPath)
             switch registry.load(realPath: realPath, enforcer: enforcer) {
             case .failure(let error):
                 return .failed(PluginLoadError(path: path, reason: error.reason).description)
@@ -123,7 +124,7 @@ public final class PluginHost {
                 }
                 let bridge = FFIBridge(plugin: plugin, registry: registry, enforcer: enforcer)
                 bridges[name] = bridge
-                pluginImported(name, realPath: realPath)
+                pluginImported(name, realPath: realPath, identity: identity)
                 return .found(bridge.moduleDefinition())
             }
         }

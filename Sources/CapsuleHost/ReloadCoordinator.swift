@@ -75,13 +75,16 @@ final class ReloadCoordinator: @unchecked Sendable {
         pthread_mutex_unlock(mutex)
     }
 
-    /// A plugin was imported from `realPath`: watch it too when watching. Returns the
-    /// watch error, if any (the plugin still works; it is just not watched).
-    func imported(module: String, realPath: String) -> FileWatcherError? {
+    /// A plugin was imported from `realPath` (`identity` before loading): watch it too when
+    /// watching. A file replaced between the load and the watch (its events went unseen) is
+    /// reloaded now. Returns the watch error, if any (the plugin works, unwatched).
+    func imported(module: String, realPath: String, identity: FileIdentity?) -> FileWatcherError? {
         pthread_mutex_lock(mutex)
         modulesByPath[realPath] = module
         pthread_mutex_unlock(mutex)
-        do { try watcher?.watch(realPath) } catch { return error }
+        guard let watcher else { return nil }
+        do { try watcher.watch(realPath) } catch { return error }
+        if FileIdentity(realPath) != identity { fileChanged(realPath) }
         return nil
     }
 
@@ -112,5 +115,22 @@ final class ReloadCoordinator: @unchecked Sendable {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+}
+
+/// What tells one version of a file from the next: device, inode, size and modification
+/// time (a rename-over changes the inode, a rewrite in place the size or time).
+struct FileIdentity: Equatable {
+    let device: UInt64, inode: UInt64, size: Int64, seconds: Int, nanoseconds: Int
+
+    /// The identity of the file at `path`; nil when it cannot be read.
+    init?(_ path: String) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
+        size = Int64(info.st_size)
+        seconds = info.st_mtim.tv_sec
+        nanoseconds = info.st_mtim.tv_nsec
     }
 }
