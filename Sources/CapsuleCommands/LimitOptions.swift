@@ -6,18 +6,24 @@ import CapsuleCore
 enum LimitParsing {
     /// `500ms`, `2s`, `1.5s`, `1m`, `1h`, or a plain number of seconds; at least 1ms.
     static func duration(_ text: String) throws -> Duration {
+        try duration(text, what: "timeout", minimum: 1e6)
+    }
+
+    /// A duration of at most 10000000s and at least `minimum` nanoseconds; `what` names it
+    /// in errors.
+    static func duration(_ text: String, what: String, minimum: Double) throws -> Duration {
         let units: [(suffix: String, nanoseconds: Double)] = [("ms", 1e6), ("s", 1e9), ("m", 60e9), ("h", 3600e9), ("", 1e9)]
         for unit in units where text.hasSuffix(unit.suffix) {
             let number = text.dropLast(unit.suffix.count)
             guard !number.isEmpty, number.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
                   let value = Double(number) else { continue }
             let nanoseconds = value * unit.nanoseconds
-            guard nanoseconds >= 1e6, nanoseconds < 1e18 else {
-                throw ValidationError("timeout '\(text)' must be between 1ms and 10000000s")
+            guard nanoseconds >= minimum, nanoseconds < 1e18 else {
+                throw ValidationError("\(what) '\(text)' must be between \(minimum == 0 ? "0" : "1ms") and 10000000s")
             }
             return .nanoseconds(Int64(nanoseconds))
         }
-        throw ValidationError("timeout '\(text)' is not a duration (examples: 500ms, 2s, 1.5s, 1m, 1h; a plain number is seconds)")
+        throw ValidationError("\(what) '\(text)' is not a duration (examples: 500ms, 2s, 1.5s, 1m, 1h; a plain number is seconds)")
     }
 
     /// `512K`, `64M`, `1G` (binary multiples; `KB`/`KiB` spellings too), or plain bytes.

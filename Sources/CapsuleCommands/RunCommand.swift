@@ -14,6 +14,7 @@ struct RunCommand: ParsableCommand {
               capsule run hello.cap
               capsule run --module-path lib tool.cap --verbose input.txt
               capsule run --plugin-path build/plugins uses_zlib.cap
+              capsule run --watch --plugin-path build/plugins app.cap   (hot reload on rebuild)
               capsule run --allow-ffi calls_libc.cap
               capsule run --timeout 2s --max-heap 64M --max-instructions 100000000 untrusted.cap
               capsule run --allow-read=data --allow-env=HOME --audit audit.jsonl tool.cap
@@ -26,6 +27,17 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var options: VMOptions
 
+    @Flag(help: ArgumentHelp(
+        "Hot-reload plugins when their .so files are replaced (rebuilt), logging each reload to standard error.",
+        discussion: "Lines: `capsule: reloaded NAME OLD -> NEW in T ms` and `capsule: reload of NAME refused: WHY; OLD keeps serving`."))
+    var watch = false
+
+    @Option(
+        help: ArgumentHelp("With --watch: how long a replaced plugin file must stay quiet before it is reloaded.",
+                           discussion: "Default 1ms (docs/performance.md, \"Reload latency\").", valueName: "duration"),
+        transform: { try LimitParsing.duration($0, what: "debounce", minimum: 0) })
+    var watchDebounce: Duration? = nil
+
     @Argument(help: "The script to run.")
     var file: String
 
@@ -33,7 +45,19 @@ struct RunCommand: ParsableCommand {
     var arguments: [String] = []
 
     func run() throws {
-        let vm = try options.makeVM(arguments: arguments, script: file)
+        let console = Console.standard
+        var watchError: (any Error)? = nil
+        let vm = try options.makeVM(arguments: arguments, script: file, console: console) { host in
+            guard watch else { return }
+            host.observeReloads { event in console.err("capsule: \(event)\n") }
+            host.reportHandlerErrors { message in console.err("capsule: \(message)\n") }
+            let debounce = watchDebounce.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
+            do { try host.watchPlugins(debounce: debounce ?? PluginHost.defaultWatchDebounce) } catch { watchError = error }
+        }
+        if let watchError {
+            console.err("capsule: --watch: \(watchError)\n")
+            throw ExitCode(74)
+        }
         let outcome = vm.runFile(path: file, name: file)
         try finish(outcome, console: .standard)
     }

@@ -79,10 +79,12 @@ struct VMOptions: ParsableArguments {
     /// A VM configured from these options, with the plugin host installed, under the
     /// policy of the capability flags and the manifest (next to `script`, or `--manifest`).
     /// Throws an exit code after printing when the manifest or audit log is unusable.
-    func makeVM(arguments: [String] = [], script: String? = nil, console: Console = .standard) throws -> VM {
+    /// `setUp` runs once the host is installed (`run --watch` starts watching there).
+    func makeVM(arguments: [String] = [], script: String? = nil, console: Console = .standard,
+                setUp: (PluginHost) -> Void = { _ in }) throws -> VM {
         var configuration = configuration(arguments: arguments)
         configuration.policy = try capabilities.policy(script: script, console: console)
-        return makeVirtualMachine(configuration, pluginPaths: pluginPaths, audit: try capabilities.auditLog(console: console))
+        return makeVirtualMachine(configuration, pluginPaths: pluginPaths, audit: try capabilities.auditLog(console: console), setUp: setUp)
     }
 
     /// A VM configuration from these options, the script's arguments and the environment.
@@ -113,9 +115,12 @@ struct VMOptions: ParsableArguments {
 /// A VM with the plugin host installed: every VM the CLI creates goes through here, so
 /// scripts can `import` native plugins wherever they run.
 /// What the script and plugins may do, and which plugins run isolated, is
-/// `configuration.policy`; `audit` records it.
-func makeVirtualMachine(_ configuration: Configuration = Configuration(), pluginPaths: [String] = [], audit: AuditLog? = nil) -> VM {
+/// `configuration.policy`; `audit` records it; `setUp` sees the plugin host before the run.
+func makeVirtualMachine(_ configuration: Configuration = Configuration(), pluginPaths: [String] = [], audit: AuditLog? = nil,
+                        setUp: (PluginHost) -> Void = { _ in }) -> VM {
     let vm = VM(configuration: configuration)
-    PluginHost(pluginPaths: pluginPaths, audit: audit).install(on: vm)
+    let host = PluginHost(pluginPaths: pluginPaths, audit: audit)
+    host.install(on: vm)
+    setUp(host)
     return vm
 }

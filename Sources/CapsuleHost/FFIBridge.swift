@@ -33,27 +33,42 @@ final class FFIBridge {
 
     /// The module scripts see: one function per export, named as exported.
     func moduleDefinition() -> NativeModuleDefinition {
-        NativeModuleDefinition(name: plugin.manifest.name, functions: bindings.map { binding in
-            NativeFunctionDefinition(
-                name: binding.export.name,
-                arity: binding.scriptArity,
-                entry: binding.entry(), target: binding.entryTarget,
-                body: { call in binding.invoke(call) })
-        })
+        NativeModuleDefinition(name: plugin.manifest.name, functions: bindings.map(Self.function))
+    }
+
+    private static func function(_ binding: ExportBinding) -> NativeFunctionDefinition {
+        NativeFunctionDefinition(
+            name: binding.export.name,
+            arity: binding.scriptArity,
+            entry: binding.entry(), target: binding.entryTarget,
+            body: { call in binding.invoke(call) })
     }
 
     /// Repoints every export at `newPlugin`'s function of the same name. The caller has
-    /// checked (`ReloadCheck`) that each has the identical signature, so the prepared call
-    /// interfaces, plans and storage stay valid. Runs on the VM's thread between calls.
-    /// Exports the new version adds are not bound into modules already imported.
+    /// checked (`incompatibility`) that each has the identical signature, so the prepared
+    /// call interfaces, plans and storage stay valid. Runs on the VM's thread between calls.
+    /// Returns the functions of exports the new version adds, bound here from now on: the
+    /// caller adds them to the module object scripts hold.
     /// `alreadyBound`: the registry counted this binding of `newPlugin` in its reload.
-    func rebind(to newPlugin: LoadedPlugin, alreadyBound: Bool = false) {
+    @discardableResult
+    func rebind(to newPlugin: LoadedPlugin, alreadyBound: Bool = false) -> [NativeFunctionDefinition] {
         let functions = Dictionary(newPlugin.manifest.exports.map { ($0.name, $0.function) }, uniquingKeysWith: { a, _ in a })
         for binding in bindings {
             if let function = functions[binding.export.name] { binding.function = function }
             binding.owner = newPlugin
             binding.replacedVersion = newPlugin.manifest.version
         }
+        let bound = Set(bindings.map(\.export.name))
+        let moduleName = newPlugin.manifest.name
+        let added = newPlugin.prepared.filter { !bound.contains($0.export.name) }.map { prepared in
+            let binding = ExportBinding(prepared, moduleName: moduleName, context: context,
+                                        handleName: { moduleName + "." + $0 },
+                                        destructor: { [unowned self] in self.destructor(qualified: $0) })
+            binding.owner = newPlugin
+            binding.replacedVersion = newPlugin.manifest.version
+            return binding
+        }
+        bindings += added
         let old = plugin
         if !alreadyBound { registry.bind(newPlugin) }
         plugin = newPlugin
@@ -69,6 +84,7 @@ final class FFIBridge {
             context.becameIdle()  // a version parked during a fast-path call (see `settle`)
             registry.unbind(old)
         }
+        return added.map(Self.function)
     }
 
     deinit {

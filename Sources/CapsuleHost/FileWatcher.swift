@@ -101,8 +101,8 @@ public final class FileWatcher: @unchecked Sendable {
     // MARK: the thread
 
     private func loop() {
-        // path → time of its last event, and whether a writer finished (close or rename):
-        // IN_MODIFY and IN_CREATE alone mean a write is still going on.
+        // path → time of its last event, and whether that event finished a write (close or
+        // rename): IN_MODIFY and IN_CREATE mean a write is going on.
         var pending: [String: (last: Double, ready: Bool)] = [:]
         var fds = [pollfd(fd: inotify, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeup.0, events: Int16(POLLIN), revents: 0)]
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: 64 * 1024, alignment: 8)
@@ -131,8 +131,11 @@ public final class FileWatcher: @unchecked Sendable {
                         pthread_mutex_unlock(mutex)
                         if let directory, watched {
                             let path = directory + "/" + name
+                            // Ready only when the latest event finished a write: a write that
+                            // starts after another finished (truncate, then write) must close
+                            // too, or a pause in it would report a half-written file.
                             let finished = event.mask & UInt32(IN_CLOSE_WRITE | IN_MOVED_TO) != 0
-                            pending[path] = (Self.now(), finished || (pending[path]?.ready ?? false))
+                            pending[path] = (Self.now(), finished)
                         }
                     }
                 }

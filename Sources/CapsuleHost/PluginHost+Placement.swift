@@ -78,6 +78,7 @@ extension PluginHost {
             guard let reason, policy.runsIsolated(plugin: name, declaring: manifest.declaredKinds) else { return nil }
             return "plugin \(name) must run isolated, but \(reason); \(Self.trustHint(name, manifest))"
         }
+        let identity = FileIdentity(realPath)
         switch registry.load(realPath: realPath, enforcer: enforcer, bind: true, refusal: refusal) {
         case .failure(let error):
             return .failed(PluginLoadError(path: path, reason: error.reason).description)
@@ -88,6 +89,7 @@ extension PluginHost {
             }
             let bridge = FFIBridge(plugin: plugin, registry: registry, enforcer: enforcer, alreadyBound: true)
             bridges[name] = bridge
+            pluginImported(name, realPath: realPath, identity: identity)
             return .found(bridge.moduleDefinition())
         }
     }

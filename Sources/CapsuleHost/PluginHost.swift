@@ -53,6 +53,8 @@ public final class PluginHost {
     let hostEnvironment: [String: String]?
     /// The isolated plugins imported so far, by name.
     var isolatedPlugins: [String: IsolatedPlugin] { isolated }
+    /// Watching, reload events and the scripts' reload handlers (PluginHost+Watch.swift).
+    let reloads = ReloadCoordinator()
 
     /// The error `import "ffi"` fails with when FFI is not allowed.
     public static let ffiDenied = "denied: ffi (grant with --allow-ffi)"
@@ -79,6 +81,7 @@ public final class PluginHost {
     /// Makes `vm`'s `import` find plugins and the system modules through this host, under
     /// `vm.configuration.policy`. The VM keeps the host alive. Install a host on one VM.
     public func install(on vm: VM) {
+        reloads.vm = vm
         var policy = vm.configuration.policy
         if allowFFI { policy = policy.merging(Policy(grants: [Capability(.ffi)])) }
         enforcer = CapabilityEnforcer(policy: policy, audit: audit)
@@ -128,23 +131,14 @@ public final class PluginHost {
     /// repoints this VM's bound exports at the new version: calls made after this returns
     /// run the new code. Call it on the VM's thread between calls (a native function such as
     /// `plugins.reload` is such a point). On refusal nothing changes and the old version
-    /// keeps serving; the error says why.
+    /// keeps serving; the error says why. Exports the new version adds appear in the module
+    /// object scripts hold. Observers (`observeReloads`) see the event before this returns;
+    /// scripts' `plugins.on_reload` handlers at the VM's next safe point.
     /// Other VMs sharing the registry keep calling the version they bound until they reload
     /// too; an old version is closed once nothing binds it, no handle of it is alive and no
     /// call into it runs (docs/plugins.md). Isolated plugins reload with `reloadPlugin(named:)`.
     public func reload(module: String) -> Result<PluginRegistry.Reload, PluginLoadError> {
-        guard let bridge = bridges[module] else {
-            if isolated[module] != nil {
-                return .failure(PluginLoadError(path: module, reason: "plugin \(module) runs isolated: reload it with reloadPlugin(named:), which starts a new worker"))
-            }
-            return .failure(PluginLoadError(path: module, reason: "plugin \(module) is not imported, so it cannot be reloaded (a script module reloads with modules.reload)"))
-        }
-        if bridge.plugin.isSwiftModule {
-            return .failure(PluginLoadError(path: module, reason: "\(module) is a Swift module registered by the host, not a plugin file"))
-        }
-        let result = registry.reload(realPath: bridge.plugin.path, enforcer: enforcer, bind: true)
-        if case .success(let reload) = result { bridge.rebind(to: reload.new, alreadyBound: true) }
-        return result
+        reload(module: module, call: nil)
     }
 
     /// Hot-reloads plugin `module`, in-process (`reload(module:)`) or isolated (a new worker
@@ -152,14 +146,26 @@ public final class PluginHost {
     /// returns the version now serving. Same rules as `reload(module:)`: on refusal nothing
     /// changes and the error says why.
     public func reloadPlugin(named module: String) -> Result<String, PluginLoadError> {
+        reloadPlugin(named: module, call: nil)
+    }
+
+    /// `reloadPlugin(named:)`; with `call` (from `plugins.reload`), the scripts' handlers of
+    /// an in-process reload run before it returns.
+    func reloadPlugin(named module: String, call: NativeCall?) -> Result<String, PluginLoadError> {
         if let plugin = isolated[module] {
             guard let real = realpath(plugin.path, nil) else {
                 return .failure(PluginLoadError(path: plugin.path, reason: "cannot resolve the plugin's path: \(String(cString: strerror(errno)))"))
             }
             defer { free(real) }
-            return plugin.reload(realPath: String(cString: real))
+            let started = ReloadCoordinator.monotonicNanoseconds()
+            let oldVersion = plugin.manifest.version
+            let result = plugin.reload(realPath: String(cString: real))
+            publish(module: module, oldVersion: oldVersion, newVersion: try? result.get(),
+                    error: { if case .failure(let e) = result { return e } else { return nil } }(), started: started, trigger: .call)
+            if let call { deliverEventsToScripts(call) }
+            return result
         }
-        return reload(module: module).map { $0.new.manifest.version }
+        return reload(module: module, call: call).map { $0.new.manifest.version }
     }
 
     /// The version of imported plugin `module` this VM's calls go to, or nil.

@@ -26,6 +26,25 @@ extension PluginRegistry {
     /// `bind`: the new version is counted as bound by the caller (an `FFIBridge` that will
     /// `rebind` to it) under the same lock, so another thread's reload cannot close it first.
     func reload(realPath: String, enforcer: CapabilityEnforcer, bind: Bool = false) -> Result<Reload, PluginLoadError> {
+        prepareReload(realPath: realPath, enforcer: enforcer).flatMap { commitReload($0, bind: bind) }
+    }
+
+    /// A new version loaded, initialised and checked against the version that was current,
+    /// not yet current: `commitReload` migrates state and swaps it in, `abandon` drops it.
+    struct PreparedReload: @unchecked Sendable {
+        let realPath: String
+        /// The version current when it was prepared.
+        let old: LoadedPlugin
+        let new: LoadedPlugin
+
+        /// Drops a prepared version that will not be committed (runs its deinit, closes it).
+        func abandon() { new.discardUnused() }
+    }
+
+    /// The expensive half of a reload, safe on any thread while the old version serves
+    /// calls: private copy, import audit, dlopen, ABI handshake, the new version's init, and
+    /// the export comparison. Refuses as `reload` does, except for the restore_state hook.
+    func prepareReload(realPath: String, enforcer: CapabilityEnforcer) -> Result<PreparedReload, PluginLoadError> {
         lock()
         defer { unlock() }
         guard let old = byPath[realPath] else {
@@ -38,7 +57,27 @@ extension PluginRegistry {
         }
         // A refused new version has run its init but served no call: its deinit runs and it
         // is closed (unless it can never unload).
-        if let reason = Self.incompatibility(old: old.manifest, new: new.manifest) ?? Self.migrateState(from: old, to: new) {
+        if let reason = Self.incompatibility(old: old.manifest, new: new.manifest) {
+            new.discardUnused()
+            return .failure(PluginLoadError(path: realPath, reason: reason))
+        }
+        return .success(PreparedReload(realPath: realPath, old: old, new: new))
+    }
+
+    /// The cheap half, on the thread of the VM whose calls go to the old version, between
+    /// its calls: save_state/restore_state, then the new version becomes current for the
+    /// path. When another reload replaced the old version meanwhile, the new one is
+    /// checked against that one instead. `bind` as for `reload`.
+    func commitReload(_ prepared: PreparedReload, bind: Bool = false) -> Result<Reload, PluginLoadError> {
+        lock()
+        defer { unlock() }
+        let realPath = prepared.realPath, new = prepared.new
+        guard let old = byPath[realPath] else {
+            new.discardUnused()
+            return .failure(PluginLoadError(path: realPath, reason: "not loaded, so it cannot be reloaded"))
+        }
+        let recheck = old === prepared.old ? nil : Self.incompatibility(old: old.manifest, new: new.manifest)
+        if let reason = recheck ?? Self.migrateState(from: old, to: new) {
             new.discardUnused()
             return .failure(PluginLoadError(path: realPath, reason: reason))
         }

@@ -56,3 +56,38 @@ import Testing
         #expect(throws: FileWatcherError.self) { try watcher.watch("/nonexistent-dir/libcapsule_x.so") }
     }
 }
+
+/// A write that starts right after another one finished is waited for: the watcher reports
+/// only once the latest writer closed (never the half-written state between them).
+@Suite struct FileWatcherSecondWriteTests {
+    @Test func aSecondWriteIsReportedAfterItsOwnClose() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("capsule-watch-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let target = dir + "/libcapsule_x.so"
+        try Data("v1".utf8).write(to: URL(fileURLWithPath: target))
+        let reports = FileWatcherTests.Reports()
+        let sizes = FileWatcherTests.Reports()
+        let watcher = try FileWatcher(debounce: 0.1) { path in
+            reports.add(path)
+            sizes.add(String((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? -1))
+        }
+        try watcher.watch(target)
+        watcher.start()
+        defer { watcher.stop() }
+        // A first writer closes; a second truncates at once and pauses longer than the
+        // debounce mid-write before closing.
+        let first = try FileHandle(forWritingTo: URL(fileURLWithPath: target))
+        first.write(Data("first".utf8))
+        try first.close()
+        let second = try FileHandle(forWritingTo: URL(fileURLWithPath: target))
+        second.truncateFile(atOffset: 0)
+        second.write(Data("half".utf8))
+        usleep(400_000)
+        second.write(Data("-and-the-rest".utf8))
+        try second.close()
+        #expect(reports.wait(for: 1) == [target])
+        usleep(250_000)
+        #expect(sizes.all == ["17"], "reported once, after the second writer closed")
+    }
+}

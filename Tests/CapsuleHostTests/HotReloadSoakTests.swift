@@ -28,7 +28,9 @@ import Testing
     }
 
     @Test func testReloadsWhileSeveralVMsCall() {
-        let reloads = ProcessInfo.processInfo.environment["CAPSULE_SOAK_THREADED_RELOADS"].flatMap { Int($0) } ?? 60
+        let requested = ProcessInfo.processInfo.environment["CAPSULE_SOAK_THREADED_RELOADS"].flatMap { Int($0) }
+        let dedicatedRun = requested != nil
+        let reloads = requested ?? 60
         let callerCount = 3
         let fixture = ReloadFixture(["-DVERSION=2", "-DWITH_HANDLE"])
         let builds = [fixture.directory + "/v2.so", fixture.directory + "/v3.so"]
@@ -117,7 +119,12 @@ import Testing
         // Other suites run in parallel in this process and open files: descriptors on this
         // soak's files only.
         #expect(fixture.descriptors(onCopies: Array(tally.copies)) == 0, "descriptors left on the plugin's files or copies")
-        #expect(after.rssKiB - before.rssKiB < 16 * 1024, "RSS grew more than 16 MiB")
+        // RSS is the whole process's: in a full `swift test` every other suite allocates in it
+        // at the same time (one run saw +50 MiB there, +4 MiB with this suite alone), so the
+        // bound is checked in the dedicated run, where this soak has the process to itself.
+        if dedicatedRun {
+            #expect(after.rssKiB - before.rssKiB < 16 * 1024, "RSS grew more than 16 MiB")
+        }
     }
 }
 

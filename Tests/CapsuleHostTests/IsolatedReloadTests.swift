@@ -37,6 +37,25 @@ import Testing
         #expect(host.isolatedPlugin("reloadable")?.manifest.version == "2.0.0")
     }
 
+    @Test func testScriptsAndObserversHearOfIsolatedReloads() {
+        let fixture = ReloadFixture()
+        let (_, host, evaluate) = fixture.session(isolation: isolation)
+        var events: [String] = []
+        host.observeReloads { events.append("\($0.module) \($0.oldVersion) -> \($0.newVersion ?? "refused")") }
+        #expect(evaluate("""
+            import "reloadable"
+            import "plugins"
+            plugins.on_reload(fn(name, old, new) { print("reloaded", name, old, new) })
+            plugins.on_reload_failed(fn(name, version, message) { print("refused", name, version) })
+            print(reloadable.value())
+            """) == "101\n")
+        fixture.build(["-DVERSION=2"])
+        #expect(evaluate("print(plugins.reload(\"reloadable\"))") == "reloaded reloadable 1.0.0 2.0.0\n2.0.0\n")
+        fixture.build(["-DVERSION=3", "-DCHANGE_SIGNATURE"])
+        #expect(evaluate("try { plugins.reload(\"reloadable\") } catch e { print(\"caught\") }") == "refused reloadable 2.0.0\ncaught\n")
+        #expect(events == ["reloadable 1.0.0 -> 2.0.0", "reloadable 2.0.0 -> refused"])
+    }
+
     @Test func testRefusalsKeepTheOldWorkerServing() {
         let fixture = ReloadFixture()
         let (_, host, evaluate) = fixture.session(isolation: isolation)

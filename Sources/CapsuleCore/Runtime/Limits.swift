@@ -9,10 +9,15 @@ import Glibc
 /// distance jumped) and calls (by the callee's code length). Only when it drops below zero
 /// does it call `checkLimits`, which does the real work: raise a pending `out of memory`,
 /// read the clock, or charge the fuel reserve and hand out the next slice. With no limits
-/// set, `fuel` is `Int.max` and the check never fires.
+/// set, `fuel` is `Int.max` and the check never fires. A safe-point handler (another
+/// thread's pending work, API/SafePoint.swift) makes the countdown run in slices too, so a
+/// request is seen within one slice of counted instructions.
 extension Runtime {
     /// Counted instructions between clock reads when a timeout is set.
     static let fuelSlice = 1 << 16
+    /// Counted instructions between checks while a safe-point handler is installed: a
+    /// request waits at most this long (~0.1 ms of a tight loop; docs/performance.md).
+    static let safePointSlice = 1 << 14
 
     /// Resets every limit for a new call into the VM.
     func armLimits() {
@@ -41,13 +46,14 @@ extension Runtime {
     /// Moves the next slice of fuel from the reserve into the countdown. With a fuel limit,
     /// `fuelReserve + fuel` is always the fuel left (negative once overdrawn).
     private func refillFuel() {
+        let slice = safePointHandler != nil ? Runtime.safePointSlice : deadline != 0 ? Runtime.fuelSlice : Int.max
         if config.maxInstructions != nil {
             let total = fuelReserve &+ fuel
-            let take = deadline != 0 ? min(total, Runtime.fuelSlice) : total
+            let take = min(total, slice)
             fuel = take
             fuelReserve = total - take
         } else {
-            fuel = deadline != 0 ? Runtime.fuelSlice : Int.max
+            fuel = slice
             fuelReserve = 0
         }
     }
@@ -86,6 +92,11 @@ extension Runtime {
                 raiseOutOfMemory()
                 return false
             }
+        }
+        // Safe-point work (API/SafePoint.swift) runs only where the collector may run: the
+        // interpreter's checks, not `pushFrame`'s (values sit in unseen registers there).
+        if canCollect && safePointHandler != nil && !inSafePoint && safePointTrigger.isRequested {
+            runSafePointWork()
         }
         if deadline != 0 && Runtime.coarseNow() >= deadline {
             return halt("timeout of \(LimitText.duration(config.timeout!)) exceeded")

@@ -88,6 +88,13 @@ final class Runtime {
     @exclusivity(unchecked) var raisingOutOfMemory = 0
     /// Allocations left before `failAllocationAfter` makes them fail.
     @exclusivity(unchecked) var allocationsBeforeFailure = Int.max
+    /// Work another thread asked to run at the next safe point (API/SafePoint.swift); nil:
+    /// none installed, and the countdown stays `Int.max` when no limit is set either.
+    @exclusivity(unchecked) var safePointHandler: ((NativeCall) -> Void)? = nil
+    /// Set from any thread; read at `checkLimits` while a handler is installed.
+    let safePointTrigger = SafePointTrigger()
+    /// True while the handler runs (its script calls reach checks too: no re-entry).
+    @exclusivity(unchecked) var inSafePoint = false
 
     // MARK: errors
     /// The value being thrown while an error propagates.

@@ -1,0 +1,136 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The state of one `PluginHost`'s hot reloads: the file watcher and its thread's half of
+/// each reload, the queue handing prepared versions to the VM's thread, the event observers
+/// and the scripts' handlers. `PluginHost+Watch.swift` does the VM thread's half.
+///
+/// Threads: the watcher's thread runs `fileChanged` (the expensive half: copy, audit, dlopen,
+/// handshake, init, export comparison) and queues the result under `mutex`; everything else
+/// runs on the VM's thread.
+final class ReloadCoordinator: @unchecked Sendable {
+    /// A reload the watcher's thread prepared (or refused), waiting for a safe point.
+    struct Ready {
+        let module: String
+        /// `monotonicNanoseconds()` when the watcher reported the file.
+        let started: UInt64
+        let result: Result<PluginRegistry.PreparedReload, PluginLoadError>
+    }
+
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    // Guarded by `mutex`:
+    /// Real path of each imported plugin's file → its module name.
+    private var modulesByPath: [String: String] = [:]
+    private var ready: [Ready] = []
+    /// Whether the host's `PluginHost` is still there (the watcher thread may outlive it).
+    private var prepare: ((String) -> Result<PluginRegistry.PreparedReload, PluginLoadError>)?
+    private var trigger: SafePointTrigger?
+
+    // The VM's thread only:
+    /// The VM the host is installed on (it keeps the host alive).
+    weak var vm: VM?
+    var watcher: FileWatcher?
+    /// Whether the VM's safe-point handler is installed.
+    var handlesSafePoints = false
+    var observers: [(ReloadEvent) -> Void] = []
+    /// The scripts' `plugins.on_reload` and `plugins.on_reload_failed` functions.
+    var reloadHandlers: [Value] = []
+    var failureHandlers: [Value] = []
+    /// Events the scripts' handlers have not seen yet.
+    var undelivered: [ReloadEvent] = []
+    /// Where errors raised by the scripts' handlers go (standard error unless set).
+    var reportHandlerError: (String) -> Void = { message in fputs("capsule: \(message)\n", stderr) }
+
+    init() { pthread_mutex_init(mutex, nil) }
+
+    deinit {
+        watcher?.stop()
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    /// Starts watching: `prepare` runs the expensive half of a reload of a real path on the
+    /// watcher's thread; `trigger` asks the VM for a safe point.
+    func start(debounce: Double, trigger: SafePointTrigger,
+               prepare: @escaping (String) -> Result<PluginRegistry.PreparedReload, PluginLoadError>) throws(FileWatcherError) {
+        guard watcher == nil else { return }
+        let watcher = try FileWatcher(debounce: debounce) { [weak self] path in self?.fileChanged(path) }
+        pthread_mutex_lock(mutex)
+        self.prepare = prepare
+        self.trigger = trigger
+        let paths = Array(modulesByPath.keys)
+        pthread_mutex_unlock(mutex)
+        for path in paths { try watcher.watch(path) }
+        watcher.start()
+        self.watcher = watcher
+    }
+
+    /// Stops watching (prepared reloads already queued are still applied).
+    func stop() {
+        watcher?.stop()
+        watcher = nil
+        pthread_mutex_lock(mutex)
+        prepare = nil
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// A plugin was imported from `realPath` (`identity` before loading): watch it too when
+    /// watching. A file replaced between the load and the watch (its events went unseen) is
+    /// reloaded now. Returns the watch error, if any (the plugin works, unwatched).
+    func imported(module: String, realPath: String, identity: FileIdentity?) -> FileWatcherError? {
+        pthread_mutex_lock(mutex)
+        modulesByPath[realPath] = module
+        pthread_mutex_unlock(mutex)
+        guard let watcher else { return nil }
+        do { try watcher.watch(realPath) } catch { return error }
+        if FileIdentity(realPath) != identity { fileChanged(realPath) }
+        return nil
+    }
+
+    /// On the watcher's thread: `path` was replaced and its writer is done.
+    private func fileChanged(_ path: String) {
+        let started = Self.monotonicNanoseconds()
+        pthread_mutex_lock(mutex)
+        let module = modulesByPath[path], prepare = self.prepare, trigger = self.trigger
+        pthread_mutex_unlock(mutex)
+        guard let module, let prepare, let trigger else { return }
+        let result = prepare(path)
+        pthread_mutex_lock(mutex)
+        ready.append(Ready(module: module, started: started, result: result))
+        pthread_mutex_unlock(mutex)
+        trigger.request()
+    }
+
+    /// Takes the reloads waiting for the VM, oldest first.
+    func takeReady() -> [Ready] {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        let taken = ready
+        ready.removeAll()
+        return taken
+    }
+
+    static func monotonicNanoseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+}
+
+/// What tells one version of a file from the next: device, inode, size and modification
+/// time (a rename-over changes the inode, a rewrite in place the size or time).
+struct FileIdentity: Equatable {
+    let device: UInt64, inode: UInt64, size: Int64, seconds: Int, nanoseconds: Int
+
+    /// The identity of the file at `path`; nil when it cannot be read.
+    init?(_ path: String) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
+        size = Int64(info.st_size)
+        seconds = info.st_mtim.tv_sec
+        nanoseconds = info.st_mtim.tv_nsec
+    }
+}

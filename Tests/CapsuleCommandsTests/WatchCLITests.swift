@@ -1,0 +1,181 @@
+import CapsuleHost
+import Foundation
+import Testing
+
+/// `capsule run --watch` through the real executable: a script calls the plugin in a loop
+/// while the test replaces the `.so` (renamed over, rewritten in place, half-written then
+/// completed) and reads the log lines on standard error.
+@Suite(.serialized) final class WatchCLITests {
+    let directory: String
+    var plugin: String { directory + "/libcapsule_reloadable.so" }
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("capsule-watch-cli-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
+
+    /// Compiles `Tests/PluginFixtures/reloadable.c` as `version` to `vN.so`; its bytes.
+    func build(_ version: Int) throws -> Data {
+        let output = directory + "/v\(version).so"
+        let cc = Process()
+        cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        cc.arguments = ["cc", "-shared", "-fPIC", "-fvisibility=hidden", "-I", Self.repository + "/sdk/include",
+                        "-o", output, Self.repository + "/Tests/PluginFixtures/reloadable.c", "-DVERSION=\(version)"]
+        try cc.run()
+        cc.waitUntilExit()
+        try #require(cc.terminationStatus == 0)
+        return try #require(FileManager.default.contents(atPath: output))
+    }
+
+    /// What a running process wrote to one pipe so far (read on a thread of its own).
+    final class Stream: @unchecked Sendable {
+        private let lock = NSLock()
+        private var data = Data()
+        init(_ pipe: Pipe) {
+            let handle = pipe.fileHandleForReading
+            Thread.detachNewThread { [self] in
+                while true {
+                    let chunk = handle.availableData
+                    if chunk.isEmpty { return }
+                    lock.lock(); data.append(chunk); lock.unlock()
+                }
+            }
+        }
+        var text: String { lock.lock(); defer { lock.unlock() }; return String(decoding: data, as: UTF8.self) }
+        /// Waits up to `seconds` until `text` occurs `count` times.
+        func wait(for text: String, count: Int = 1, seconds: Double = 15) -> Bool {
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline {
+                if self.text.components(separatedBy: text).count - 1 >= count { return true }
+                usleep(2000)
+            }
+            return false
+        }
+    }
+
+    /// Starts `capsule run --watch` on `script` (written to the directory).
+    func start(_ script: String) throws -> (Process, out: Stream, err: Stream) {
+        try script.write(toFile: directory + "/app.cap", atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try #require(PluginHost.executableDirectory()) + "/capsule")
+        process.arguments = ["run", "--watch", "--plugin-path", directory, directory + "/app.cap"]
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        return (process, Stream(out), Stream(err))
+    }
+
+    /// Waits until the process has mapped the plugin (its private copy): it was imported,
+    /// so its file is watched.
+    func waitUntilImported(_ process: Process) -> Bool {
+        let deadline = Date().addingTimeInterval(15)
+        while Date() < deadline {
+            // /proc files report size 0: read to the end.
+            guard process.isRunning, let handle = FileHandle(forReadingAtPath: "/proc/\(process.processIdentifier)/maps") else { return false }
+            let maps = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+            try? handle.close()
+            if maps.contains("libcapsule_reloadable.") { return true }
+            usleep(2000)
+        }
+        return false
+    }
+
+    /// Waits up to `seconds` for the process to exit (killing it after): whether it did.
+    func waitForExit(_ process: Process, seconds: Double = 20) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { usleep(2000) }
+        guard process.isRunning else { return true }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        return false
+    }
+
+    /// Writes `data` over the plugin file in place (truncate, write, close), as `cc -o` does.
+    func rewriteInPlace(_ data: Data) throws {
+        let handle = try #require(FileHandle(forWritingAtPath: plugin))
+        handle.truncateFile(atOffset: 0)
+        handle.write(data)
+        try handle.close()
+    }
+
+    @Test func reloadsOnRenameOverAndInPlaceRewriteAndRefusesAHalfWrittenFile() throws {
+        let v1 = try build(1), v2 = try build(2), v3 = try build(3), v4 = try build(4)
+        #expect(FileManager.default.createFile(atPath: plugin, contents: v1))
+        let (process, out, err) = try start("""
+            import "plugins"
+            import "reloadable"
+            plugins.on_reload(fn(name, old, new) { print("on_reload", name, old, new) })
+            plugins.on_reload_failed(fn(name, version, message) { print("on_reload_failed", name, version) })
+            var last = reloadable.version()
+            while last != 4 {
+                let v = reloadable.version()
+                if v != last {
+                    print("v" + str(v), reloadable.value(), reloadable.twice(v))
+                    last = v
+                }
+            }
+            """)
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        #expect(waitUntilImported(process))
+        // Rename-over, as build tools do.
+        #expect(FileManager.default.createFile(atPath: directory + "/staging.so", contents: v2))
+        #expect(rename(directory + "/staging.so", plugin) == 0)
+        #expect(err.wait(for: "capsule: reloaded reloadable 1.0.0 -> 2.0.0 in "))
+        // A plain in-place rewrite.
+        try rewriteInPlace(v3)
+        #expect(err.wait(for: "capsule: reloaded reloadable 2.0.0 -> 3.0.0 in "))
+        // Half a file, closed: refused, 3.0.0 keeps serving; the complete write later reloads.
+        try rewriteInPlace(v4.prefix(v4.count / 2))
+        #expect(err.wait(for: "capsule: reload of reloadable refused: "))
+        try rewriteInPlace(v4)
+        #expect(err.wait(for: "capsule: reloaded reloadable 3.0.0 -> 4.0.0 in "))
+        #expect(waitForExit(process))
+        #expect(process.terminationStatus == 0)
+        // value() is VERSION * 100 + calls so far: the count carried over each reload.
+        #expect(out.wait(for: "v4 "))
+        // The half-written file may be refused more than once (a writer's close, a quiet
+        // millisecond, then the next write): one line per kind of event is compared.
+        var lines: [Substring] = []
+        for line in out.text.split(separator: "\n", omittingEmptySubsequences: false) where line != lines.last { lines.append(line) }
+        #expect(lines.joined(separator: "\n") == """
+            on_reload reloadable 1.0.0 2.0.0
+            v2 201 4
+            on_reload reloadable 2.0.0 3.0.0
+            v3 302 6
+            on_reload_failed reloadable 3.0.0
+            on_reload reloadable 3.0.0 4.0.0
+            v4 403 8
+
+            """)
+        let log = err.text.split(separator: "\n")
+        #expect(log.count >= 4, "\(log)")
+        #expect(log.dropFirst(2).dropLast().allSatisfy { $0.hasPrefix("capsule: reload of reloadable refused: not a loadable shared object")
+                && $0.hasSuffix("; 3.0.0 keeps serving") }, "\(log)")
+        #expect(log.last?.hasPrefix("capsule: reloaded reloadable 3.0.0 -> 4.0.0 in ") == true)
+    }
+
+    @Test func aFailingHandlerIsReportedAndTheRunGoesOn() throws {
+        let v1 = try build(1), v2 = try build(2)
+        #expect(FileManager.default.createFile(atPath: plugin, contents: v1))
+        let (process, out, err) = try start("""
+            import "plugins"
+            import "reloadable"
+            plugins.on_reload(fn(name, old, new) { throw "no thanks" })
+            while reloadable.version() == 1 {}
+            print("v" + str(reloadable.version()), "after the handler failed")
+            """)
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        #expect(waitUntilImported(process))
+        #expect(FileManager.default.createFile(atPath: directory + "/staging.so", contents: v2))
+        #expect(rename(directory + "/staging.so", plugin) == 0)
+        #expect(waitForExit(process))
+        #expect(process.terminationStatus == 0)
+        #expect(out.wait(for: "v2 after the handler failed\n"))
+        #expect(err.wait(for: "capsule: plugins.on_reload handler failed: no thanks (at <fn> ("))
+        #expect(err.text.hasPrefix("capsule: reloaded reloadable 1.0.0 -> 2.0.0 in "))
+    }
+}
