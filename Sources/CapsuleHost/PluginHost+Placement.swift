@@ -19,6 +19,7 @@
 extension PluginHost {
     func place(_ name: String, path: String, realPath: String) -> NativeModuleLookup {
         let policy = enforcer.policy
+        let identity = FileIdentity(realPath)  // before loading: --watch sees later changes
         if let settings = isolation.settings(name) {
             return isolate(name, path: path, realPath: realPath, settings: settings, byDefault: nil)
         }
@@ -41,6 +42,7 @@ extension PluginHost {
         case .failure(let error): return .failed(error.description)
         case .success(.isolated(let plugin)):
             isolated[name] = plugin
+            pluginImported(name, realPath: realPath, identity: identity, isolated: true)
             return .found(plugin.moduleDefinition())
         case .success(.inProcess):
             return loadInProcess(name, path: path, realPath: realPath,
@@ -55,6 +57,7 @@ extension PluginHost {
     /// known descriptor when only that isolates it (refusals then say how to trust it).
     private func isolate(_ name: String, path: String, realPath: String, settings: IsolationSettings,
                          byDefault known: PluginManifest?) -> NativeModuleLookup {
+        let identity = FileIdentity(realPath)
         let granted = settings.granting(enforcer.policy, to: name, environment: hostEnvironment ?? IsolationSettings.processEnvironment())
         switch IsolatedPlugin.load(path: path, realPath: realPath, name: name, settings: granted, enforcer: enforcer,
                                    hint: { known != nil ? Self.trustHint(name, $0) : nil }) {
@@ -66,6 +69,7 @@ extension PluginHost {
         case .success(.inProcess): return .failed(PluginLoadError(path: path, reason: "plugin \(name) was not isolated").description)
         case .success(.isolated(let plugin)):
             isolated[name] = plugin
+            pluginImported(name, realPath: realPath, identity: identity, isolated: true)
             return .found(plugin.moduleDefinition())
         }
     }

@@ -15,7 +15,9 @@ extension PluginHost {
     /// thread at its next safe point, a loop back-edge or a call. A script blocked in a
     /// native call (`time.sleep`) gets it when that call returns. Every reload, refused or
     /// not, is an event (`observeReloads`). Call after `install(on:)`, on the VM's thread.
-    /// Throws when inotify is unavailable. Isolated plugins are not watched.
+    /// Throws when inotify is unavailable. An isolated plugin's whole reload (a new worker on
+    /// the new file, state moved over the protocol, the old worker drained) runs at the safe
+    /// point: it has no in-process half to prepare.
     public func watchPlugins(debounce: Double = PluginHost.defaultWatchDebounce) throws(FileWatcherError) {
         guard let vm = reloads.vm else { throw FileWatcherError("install the plugin host on a VM before watching") }
         installSafePointHandler(vm)
@@ -47,8 +49,8 @@ extension PluginHost {
 
     /// A plugin's bridge was created from the file at `realPath`, which was `identity` before
     /// it was loaded: watch it (when watching).
-    func pluginImported(_ module: String, realPath: String, identity: FileIdentity?) {
-        if let error = reloads.imported(module: module, realPath: realPath, identity: identity) {
+    func pluginImported(_ module: String, realPath: String, identity: FileIdentity?, isolated: Bool = false) {
+        if let error = reloads.imported(module: module, realPath: realPath, identity: identity, isolated: isolated) {
             reloads.reportHandlerError("cannot watch plugin \(module): \(error)")
         }
     }
@@ -64,12 +66,16 @@ extension PluginHost {
 
     /// Swaps in a version the watcher's thread prepared (or reports its refusal).
     private func apply(_ ready: ReloadCoordinator.Ready) {
+        guard let prepared = ready.result else {
+            if isolated[ready.module] != nil { _ = reloadIsolated(ready.module, started: ready.started, trigger: .fileChanged) }
+            return
+        }
         guard let bridge = bridges[ready.module] else {
-            if case .success(let prepared) = ready.result { prepared.abandon() }
+            if case .success(let prepared) = prepared { prepared.abandon() }
             return
         }
         let old = bridge.plugin.manifest.version
-        let result = ready.result.flatMap { registry.commitReload($0, bind: true) }
+        let result = prepared.flatMap { registry.commitReload($0, bind: true) }
         finish(bridge, result, oldVersion: old, started: ready.started, trigger: .fileChanged)
     }
 

@@ -152,20 +152,30 @@ public final class PluginHost {
     /// `reloadPlugin(named:)`; with `call` (from `plugins.reload`), the scripts' handlers of
     /// an in-process reload run before it returns.
     func reloadPlugin(named module: String, call: NativeCall?) -> Result<String, PluginLoadError> {
-        if let plugin = isolated[module] {
-            guard let real = realpath(plugin.path, nil) else {
-                return .failure(PluginLoadError(path: plugin.path, reason: "cannot resolve the plugin's path: \(String(cString: strerror(errno)))"))
-            }
-            defer { free(real) }
-            let started = ReloadCoordinator.monotonicNanoseconds()
-            let oldVersion = plugin.manifest.version
-            let result = plugin.reload(realPath: String(cString: real))
-            publish(module: module, oldVersion: oldVersion, newVersion: try? result.get(),
-                    error: { if case .failure(let e) = result { return e } else { return nil } }(), started: started, trigger: .call)
+        if isolated[module] != nil {
+            let result = reloadIsolated(module, started: ReloadCoordinator.monotonicNanoseconds(), trigger: .call)
             if let call { deliverEventsToScripts(call) }
             return result
         }
         return reload(module: module, call: call).map { $0.new.manifest.version }
+    }
+
+    /// Reloads isolated plugin `module` into a new worker and publishes the event.
+    func reloadIsolated(_ module: String, started: UInt64, trigger: ReloadEvent.Trigger) -> Result<String, PluginLoadError> {
+        guard let plugin = isolated[module] else {
+            return .failure(PluginLoadError(path: module, reason: "plugin \(module) is not imported, so it cannot be reloaded"))
+        }
+        let oldVersion = plugin.manifest.version
+        let result: Result<String, PluginLoadError>
+        if let real = realpath(plugin.path, nil) {
+            result = plugin.reload(realPath: String(cString: real))
+            free(real)
+        } else {
+            result = .failure(PluginLoadError(path: plugin.path, reason: "cannot resolve the plugin's path: \(String(cString: strerror(errno)))"))
+        }
+        let error: PluginLoadError? = if case .failure(let e) = result { e } else { nil }
+        publish(module: module, oldVersion: oldVersion, newVersion: try? result.get(), error: error, started: started, trigger: trigger)
+        return result
     }
 
     /// The version of imported plugin `module` this VM's calls go to, or nil.

@@ -15,13 +15,17 @@ final class ReloadCoordinator: @unchecked Sendable {
         let module: String
         /// `monotonicNanoseconds()` when the watcher reported the file.
         let started: UInt64
-        let result: Result<PluginRegistry.PreparedReload, PluginLoadError>
+        /// The prepared in-process version or its refusal; nil for an isolated plugin, whose
+        /// reload (a new worker, state moved over the protocol) runs whole at the safe point.
+        let result: Result<PluginRegistry.PreparedReload, PluginLoadError>?
     }
 
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     // Guarded by `mutex`:
     /// Real path of each imported plugin's file → its module name.
     private var modulesByPath: [String: String] = [:]
+    /// The real paths of plugins that run isolated.
+    private var isolatedPaths: Set<String> = []
     private var ready: [Ready] = []
     /// Whether the host's `PluginHost` is still there (the watcher thread may outlive it).
     private var prepare: ((String) -> Result<PluginRegistry.PreparedReload, PluginLoadError>)?
@@ -78,9 +82,10 @@ final class ReloadCoordinator: @unchecked Sendable {
     /// A plugin was imported from `realPath` (`identity` before loading): watch it too when
     /// watching. A file replaced between the load and the watch (its events went unseen) is
     /// reloaded now. Returns the watch error, if any (the plugin works, unwatched).
-    func imported(module: String, realPath: String, identity: FileIdentity?) -> FileWatcherError? {
+    func imported(module: String, realPath: String, identity: FileIdentity?, isolated: Bool = false) -> FileWatcherError? {
         pthread_mutex_lock(mutex)
         modulesByPath[realPath] = module
+        if isolated { isolatedPaths.insert(realPath) } else { isolatedPaths.remove(realPath) }
         pthread_mutex_unlock(mutex)
         guard let watcher else { return nil }
         do { try watcher.watch(realPath) } catch { return error }
@@ -93,9 +98,10 @@ final class ReloadCoordinator: @unchecked Sendable {
         let started = Self.monotonicNanoseconds()
         pthread_mutex_lock(mutex)
         let module = modulesByPath[path], prepare = self.prepare, trigger = self.trigger
+        let isolated = isolatedPaths.contains(path)
         pthread_mutex_unlock(mutex)
         guard let module, let prepare, let trigger else { return }
-        let result = prepare(path)
+        let result = isolated ? nil : prepare(path)
         pthread_mutex_lock(mutex)
         ready.append(Ready(module: module, started: started, result: result))
         pthread_mutex_unlock(mutex)

@@ -110,6 +110,37 @@ import Testing
 
     /// The watcher's path: a script loops on the VM's own thread while the file is replaced
     /// (renamed over; then a half-written file; then the whole file rewritten in place).
+    @Test func anIsolatedPluginIsWatchedAndReloadsIntoANewWorker() throws {
+        let output = OutputCapture(), events = Log(), finished = Log()
+        let host = PluginHost(pluginPaths: [directory], environment: [:], isolation: .plugins(["reloadable"]))
+        host.observeReloads { events.add("\($0.trigger) \($0)") }
+        let v2 = try #require(build(version: 2))
+        let thread = Thread {
+            let evaluate = self.session(host: host, output: output)
+            do { try host.watchPlugins() } catch { finished.add("watch failed: \(error)") }
+            finished.add("done: " + evaluate("""
+                import "reloadable"
+                import "time"
+                let started = time.monotonic()
+                print("serving", reloadable.version(), reloadable.value())
+                while reloadable.version() != 2 and time.monotonic() - started < 20 {}
+                print("now", reloadable.version(), reloadable.value())
+                """))
+        }
+        thread.stackSize = 16 << 20
+        thread.start()
+        #expect(output.wait(for: "serving 1 101"))
+        #expect(host.watchedFiles == [file])
+        try FileManager.default.copyItem(atPath: v2, toPath: directory + "/staging.so")
+        #expect(rename(directory + "/staging.so", file) == 0)
+        #expect(finished.wait(for: "done: "))
+        #expect(events.all.first?.hasPrefix("fileChanged reloaded reloadable 1.0.0 -> 2.0.0 in ") == true, "\(events.all)")
+        // The counter moved to the new worker: the calls made while waiting count too.
+        let last = output.text.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(last.hasPrefix("now 2 2"), "\(output.text)")
+        #expect(host.isolatedPlugins["reloadable"]?.manifest.version == "2.0.0")
+    }
+
     @Test func watchedFilesReloadAtTheNextSafePoint() throws {
         let output = OutputCapture(), events = Log()
         let host = PluginHost(pluginPaths: [directory], environment: [:])
