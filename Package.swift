@@ -33,9 +33,10 @@ let package = Package(
         .systemLibrary(name: "CConfine", path: "Sources/CConfine"),
         // posix_spawn's fchdir/closefrom file actions and pidfd_open, for the `proc` module.
         .systemLibrary(name: "CSpawn", path: "Sources/CSpawn"),
+        .systemLibrary(name: "CRandom", path: "Sources/CRandom"),
         // The host ↔ worker protocol (shared-memory layout), header-only C.
         .target(name: "CapsuleIsolation"),
-        .target(name: "CapsuleHost", dependencies: ["CapsuleCore", "CapsuleSDK", "CFFI", "CCurrentCall", "CConfine", "CSpawn", "CapsuleIsolation"]),
+        .target(name: "CapsuleHost", dependencies: ["CapsuleCore", "CapsuleSDK", "CFFI", "CCurrentCall", "CConfine", "CSpawn", "CRandom", "CapsuleIsolation"]),
         // The isolated plugin worker: C, so what runs next to the plugin under seccomp is small
         // and makes only the system calls it is written to make.
         .executableTarget(

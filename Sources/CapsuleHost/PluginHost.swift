@@ -40,6 +40,7 @@ public final class PluginHost {
     private lazy var fsModule = FSModule(enforcer: enforcer)
     private lazy var envModule = EnvModule(enforcer: enforcer)
     private lazy var timeModule = TimeModule(enforcer: enforcer)
+    private lazy var randomModule = RandomModule(enforcer: enforcer)
     private lazy var procModule = ProcModule(enforcer: enforcer)
     private lazy var netModule = NetModule(enforcer: enforcer)
     /// Plugins isolated beyond what the VM's policy says, and the settings of isolated
@@ -108,6 +109,7 @@ public final class PluginHost {
         case "fs": return .found(fsModule.moduleDefinition())
         case "env": return .found(envModule.moduleDefinition())
         case "time": return .found(timeModule.moduleDefinition())
+        case "random": return .found(randomModule.moduleDefinition())
         case "proc": return .found(procModule.moduleDefinition())
         case "net": return .found(netModule.moduleDefinition())
         case "plugins": return .found(pluginsModule())
