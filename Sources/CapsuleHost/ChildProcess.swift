@@ -78,22 +78,12 @@ struct ChildProcess {
         // Nothing of the host's leaks in: no audit log, plugin files, sockets or other pipes.
         cspawn_add_closefrom(&actions, 3)
 
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t(), allSignals = sigset_t()
-        sigemptyset(&noSignals)
-        sigfillset(&allSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        posix_spawnattr_setsigdefault(&attributes, &allSignals)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
-
-        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) } + [nil]
-        defer { for p in argv + envp { free(p) } }
         var pid: pid_t = 0
-        let status = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        let status = PosixSpawn.withAttributes(ownProcessGroup: true) { attributes in
+            PosixSpawn.withArgv(arguments, environment: environment) { argv, envp in
+                posix_spawn(&pid, executable, &actions, attributes, argv, envp)
+            }
+        }
         // The child's ends belong to the child now (or to nobody).
         for fd in [stdinPipe[0], outPipe[1], errPipe[1]] where fd >= 0 { close(fd) }
         stdinPipe[0] = -1; outPipe[1] = -1; errPipe[1] = -1
@@ -151,7 +141,7 @@ private struct Running {
         stdout = -1; stderr = -1; pidfd = -1
         guard !reaped else { return }
         killGroup()
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        status = PosixSpawn.reap(pid)
         reaped = true
     }
 

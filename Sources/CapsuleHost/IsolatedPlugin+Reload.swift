@@ -21,25 +21,10 @@ extension IsolatedPlugin {
             .failure(PluginLoadError(path: path, reason: reason))
         }
         guard !busy else { return refuse("plugin \(name) is in a call") }
-        let staged: PrivateCopy.Staged
-        switch PrivateCopy.stage(realPath) {
-        case .success(let s): staged = s
-        case .failure(let e): return refuse(e.reason)
-        }
-        let newCopy = open(staged.path, O_RDONLY | O_CLOEXEC)
-        guard newCopy >= 0 else {
-            PrivateCopy.discard(staged)
-            return refuse("cannot open the private copy: \(WorkerProcess.errorText())")
-        }
-        let runPaths = staged.image.runPaths.filter { $0.hasPrefix("/") && !$0.contains("$") }
-        let newLoadPaths = Self.libraryDirectories + runPaths
-        let started = Self.start(executable: workerExecutable, copyPath: staged.path, settings: settings,
-                                 loadPaths: newLoadPaths, name: name)
-        PrivateCopy.discard(staged)
-        let newWorker: WorkerProcess, fields: DescriptorFields
-        switch started {
-        case .failure(let e): close(newCopy); return refuse(e.message)
-        case .success(let s): (newWorker, fields) = s
+        let newWorker: WorkerProcess, fields: DescriptorFields, newCopy: Int32, newLoadPaths: [String]
+        switch Self.launch(realPath: realPath, executable: workerExecutable, settings: settings, name: name) {
+        case .failure(let e): return refuse(e.message)
+        case .success(let l): (newWorker, fields, newCopy, newLoadPaths) = (l.worker, l.fields, l.copy, l.loadPaths)
         }
         // From here a refusal stops the new worker; the old one keeps serving.
         func abandon(_ reason: String) -> Result<String, PluginLoadError> {

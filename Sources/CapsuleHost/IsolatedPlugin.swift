@@ -128,27 +128,11 @@ final class IsolatedPlugin {
         guard access(executable, X_OK) == 0 else {
             return .success(.unavailable(PluginLoadError(path: path, reason: "cannot isolate plugin \(name): no worker executable at \(executable) (swift build builds capsule-worker; CAPSULE_WORKER overrides the path)")))
         }
-        let staged: PrivateCopy.Staged
-        switch PrivateCopy.stage(realPath) {
-        case .success(let s): staged = s
-        case .failure(let e): return refuse(e.reason)
-        }
-        let copy = open(staged.path, O_RDONLY | O_CLOEXEC)
-        guard copy >= 0 else {
-            PrivateCopy.discard(staged)
-            return refuse("cannot open the private copy: \(WorkerProcess.errorText())")
-        }
-        let runPaths = staged.image.runPaths.filter { $0.hasPrefix("/") && !$0.contains("$") }
-        let loadPaths = libraryDirectories + runPaths
-
-        let started = start(executable: executable, copyPath: staged.path, settings: settings, loadPaths: loadPaths, name: name)
-        PrivateCopy.discard(staged)
-        let worker: WorkerProcess, fields: DescriptorFields
-        switch started {
+        let worker: WorkerProcess, fields: DescriptorFields, copy: Int32, loadPaths: [String]
+        switch launch(realPath: realPath, executable: executable, settings: settings, name: name) {
         case .failure(let e):
-            close(copy)
             return e.unavailable ? .success(.unavailable(PluginLoadError(path: path, reason: e.message))) : refuse(e.message)
-        case .success(let s): (worker, fields) = s
+        case .success(let l): (worker, fields, copy, loadPaths) = (l.worker, l.fields, l.copy, l.loadPaths)
         }
         func stop(_ result: Result<Loaded, PluginLoadError>) -> Result<Loaded, PluginLoadError> {
             worker.terminate()
@@ -190,6 +174,45 @@ final class IsolatedPlugin {
     /// C argument slots plus out slots an isolated export may use (capsule_isolation.h's
     /// CAPSULE_ISO_MAX_SLOTS, less room for a bytes result's hidden argument).
     static let maximumSlots = 60
+
+    /// A worker started on a new private copy of a plugin file, with the descriptor it sent:
+    /// how a first load and a hot reload both begin.
+    struct Launch {
+        let worker: WorkerProcess
+        let fields: DescriptorFields
+        /// The private copy, open (the staged file itself is already removed).
+        let copy: Int32
+        /// `libraryDirectories` and the plugin's absolute DT_RUNPATH directories.
+        let loadPaths: [String]
+    }
+
+    /// Stages a private copy of the file at `realPath`, keeps it open and starts a worker on
+    /// it. On failure the copy is closed again; only a worker that could not be spawned at
+    /// all (`start`) makes the error `unavailable`.
+    static func launch(realPath: String, executable: String, settings: IsolationSettings,
+                       name: String) -> Result<Launch, IsolationError> {
+        let staged: PrivateCopy.Staged
+        switch PrivateCopy.stage(realPath) {
+        case .success(let s): staged = s
+        case .failure(let e): return .failure(IsolationError(e.reason))
+        }
+        let copy = open(staged.path, O_RDONLY | O_CLOEXEC)
+        guard copy >= 0 else {
+            PrivateCopy.discard(staged)
+            return .failure(IsolationError("cannot open the private copy: \(WorkerProcess.errorText())"))
+        }
+        let runPaths = staged.image.runPaths.filter { $0.hasPrefix("/") && !$0.contains("$") }
+        let loadPaths = libraryDirectories + runPaths
+        let started = start(executable: executable, copyPath: staged.path, settings: settings, loadPaths: loadPaths, name: name)
+        PrivateCopy.discard(staged)
+        switch started {
+        case .failure(let e):
+            close(copy)
+            return .failure(e)
+        case .success(let (worker, fields)):
+            return .success(Launch(worker: worker, fields: fields, copy: copy, loadPaths: loadPaths))
+        }
+    }
 
     /// Starts a worker on the private copy at `copyPath` and reads the descriptor it sends.
     static func start(executable: String, copyPath: String, settings: IsolationSettings,

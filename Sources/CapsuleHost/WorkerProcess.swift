@@ -111,33 +111,23 @@ final class WorkerProcess {
         posix_spawn_file_actions_adddup2(&actions, 2, 1)
         posix_spawn_file_actions_adddup2(&actions, workerShared, CAPSULE_ISO_SHARED_FD)
         posix_spawn_file_actions_adddup2(&actions, workerSocket, CAPSULE_ISO_SOCKET_FD)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t(), allSignals = sigset_t()
-        sigemptyset(&noSignals)
-        sigfillset(&allSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        posix_spawnattr_setsigdefault(&attributes, &allSignals)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("capsule-worker"), nil]
         // NOTE: SwiftPM links every executable, even a C one, against the Swift runtime, whose
         // crash handler would try to start swift-backtrace (blocked) and print noise; the
         // host reports the worker's crashes itself.
         var variables = environment
         variables["SWIFT_BACKTRACE"] = "enable=no"
-        let envp: [UnsafeMutablePointer<CChar>?] = variables.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { for p in argv + envp { free(p) } }
+        let assignments = variables.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         var pid: pid_t = 0
         var status: Int32 = 0
         // On the spawner thread: the worker's parent-death signal follows the thread that
         // started it (SpawnerThread.swift).
-        withUnsafeMutablePointer(to: &actions) { actions in
-            withUnsafeMutablePointer(to: &attributes) { attributes in
-                withUnsafeMutablePointer(to: &pid) { pidPointer in
-                    let (a, b, p) = (actions, attributes, pidPointer)
-                    SpawnerThread.run { status = posix_spawn(p, executable, a, b, argv, envp) }
+        PosixSpawn.withAttributes(ownProcessGroup: false) { attributes in
+            PosixSpawn.withArgv(["capsule-worker"], environment: assignments) { argv, envp in
+                withUnsafeMutablePointer(to: &actions) { actions in
+                    withUnsafeMutablePointer(to: &pid) { pidPointer in
+                        let (a, b, p) = (actions, attributes, pidPointer)
+                        SpawnerThread.run { status = posix_spawn(p, executable, a, b, argv, envp) }
+                    }
                 }
             }
         }
@@ -232,16 +222,12 @@ final class WorkerProcess {
     func terminate() {
         guard !reaped else { return }
         kill(pid, SIGKILL)
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        PosixSpawn.reap(pid)
         reaped = true
     }
 
-    static func now() -> UInt64 {
-        var t = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &t)
-        return UInt64(t.tv_sec) &* 1_000_000_000 &+ UInt64(t.tv_nsec)
-    }
+    /// `MonotonicClock.now()`, unsigned.
+    static func now() -> UInt64 { UInt64(MonotonicClock.now()) }
 
     static func errorText() -> String { String(cString: strerror(errno)) }
     private func errorText() -> String { Self.errorText() }

@@ -7,27 +7,6 @@ import Testing
 /// The capability flags, the manifest (with its errors), `--audit` and `capsule policy
 /// suggest`, through the parser and through the real `capsule` executable.
 @Suite struct CapabilityCLITests {
-    /// Runs the built `capsule` in `directory`; returns its exit status, stdout and stderr.
-    func capsule(_ arguments: [String], in directory: String) throws -> (status: Int32, out: String, err: String) {
-        let binary = try #require(PluginHost.executableDirectory()).appending("/capsule")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
-    }
-
-    func runCommand(_ arguments: [String]) throws -> RunCommand {
-        try #require(try CapsuleCommand.parseAsRoot(arguments) as? RunCommand)
-    }
-
     @Test func bareFlagsAreRewrittenOnlyBeforeTheScript() {
         let all = CapabilityOptions.everything
         #expect(CapabilityOptions.normalize(["run", "--allow-read", "--module-path", "--allow-env", "x.cap", "--allow-read"])
@@ -62,13 +41,7 @@ import Testing
         (["run", "--allow-read=a,,b", "x.cap"], "--allow-read: empty item in 'a,,b'"),
     ])
     func malformedFlagsAreUsageErrors(_ arguments: [String], _ message: String) {
-        do {
-            _ = try CapsuleCommand.parseAsRoot(arguments)
-            Issue.record("parsed \(arguments)")
-        } catch {
-            #expect(CapsuleCommand.exitCode(for: error).rawValue == 64)
-            #expect(CapsuleCommand.message(for: error) == message)
-        }
+        expectUsageError(arguments, message)
     }
 
     @Test func manifestErrorsExit65WithLineAndColumn() throws {

@@ -1,5 +1,7 @@
 @testable import CapsuleCommands
+import CapsuleHost
 import Foundation
+import Testing
 
 /// A scratch directory of golden cases, removed when the test ends.
 final class ScratchDirectory {
@@ -44,4 +46,37 @@ final class CapturedConsole {
     var out = ""
     var err = ""
     var console: Console { Console(out: { self.out += $0 }, err: { self.err += $0 }) }
+}
+
+/// Runs the built `capsule` in `directory`; returns its exit status, stdout and stderr.
+func capsule(_ arguments: [String], in directory: String) throws -> (status: Int32, out: String, err: String) {
+    let binary = try #require(PluginHost.executableDirectory()).appending("/capsule")
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: binary)
+    process.arguments = arguments
+    process.currentDirectoryURL = URL(fileURLWithPath: directory)
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+}
+
+/// Parses `arguments` as the command line of `capsule run`.
+func runCommand(_ arguments: [String]) throws -> RunCommand {
+    try #require(try CapsuleCommand.parseAsRoot(arguments) as? RunCommand)
+}
+
+/// Expects `arguments` to be refused by the parser as a usage error (exit 64) with `message`.
+func expectUsageError(_ arguments: [String], _ message: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    do {
+        _ = try CapsuleCommand.parseAsRoot(arguments)
+        Issue.record("parsed \(arguments)", sourceLocation: sourceLocation)
+    } catch {
+        #expect(CapsuleCommand.exitCode(for: error).rawValue == 64, sourceLocation: sourceLocation)
+        #expect(CapsuleCommand.message(for: error) == message, sourceLocation: sourceLocation)
+    }
 }

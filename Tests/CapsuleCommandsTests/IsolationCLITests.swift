@@ -7,11 +7,10 @@ import Testing
 /// `--isolate` and `--trust` (CapabilityOptions), the manifest's per-plugin `isolate` and
 /// `trusted`, and sqlite isolated by default through the real `capsule` executable.
 @Suite struct IsolationCLITests {
-    let cli = CapabilityCLITests()
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
     @Test func isolateAndTrustFlagsBecomeThePolicy() throws {
-        let run = try cli.runCommand(["run", "--isolate=cmath,zlib", "--trust", "sqlite", "--isolate=values", "x.cap", "--trust=y"])
+        let run = try runCommand(["run", "--isolate=cmath,zlib", "--trust", "sqlite", "--isolate=values", "x.cap", "--trust=y"])
         #expect(run.arguments == ["--trust=y"])
         let policy = try run.options.capabilities.flagPolicy(directory: "/")
         #expect(policy.isolated == ["cmath", "zlib", "values"])
@@ -26,13 +25,7 @@ import Testing
         (["run", "--isolate=a,,b", "x.cap"], "--isolate: '' is not a plugin name ([A-Za-z_][A-Za-z0-9_]*)"),
     ])
     func badPluginFlagsAreUsageErrors(_ arguments: [String], _ message: String) {
-        do {
-            _ = try CapsuleCommand.parseAsRoot(arguments)
-            Issue.record("parsed \(arguments)")
-        } catch {
-            #expect(CapsuleCommand.exitCode(for: error).rawValue == 64)
-            #expect(CapsuleCommand.message(for: error) == message)
-        }
+        expectUsageError(arguments, message)
     }
 
     /// The sqlite example runs isolated by default with the same output as trusted; a
@@ -42,9 +35,9 @@ import Testing
         let example = try String(contentsOfFile: Self.repository + "/examples/sqlite_demo.cap", encoding: .utf8)
         let expected = try String(contentsOfFile: Self.repository + "/Tests/Scripts/examples/sqlite_demo.out", encoding: .utf8)
         try dir.write("demo.cap", example)
-        let isolated = try cli.capsule(["run", "demo.cap"], in: dir.path)
+        let isolated = try capsule(["run", "demo.cap"], in: dir.path)
         #expect(isolated.status == 0 && isolated.out == expected && isolated.err == "")
-        let trusted = try cli.capsule(["run", "--trust=sqlite", "demo.cap"], in: dir.path)
+        let trusted = try capsule(["run", "--trust=sqlite", "demo.cap"], in: dir.path)
         #expect(trusted.status == 0 && trusted.out == expected)
 
         try dir.write("data/.keep", "")
@@ -55,13 +48,13 @@ import Testing
             print(sqlite.query_lists(db, "select count(*) from t", nil))
             try { sqlite.open("elsewhere.db") } catch e { print(e.message) }
             """)
-        let ungranted = try cli.capsule(["run", "app.cap"], in: dir.path)
+        let ungranted = try capsule(["run", "app.cap"], in: dir.path)
         #expect(ungranted.status == 70)
         #expect(ungranted.err.hasPrefix("error: sqlite.open: cannot open 'data/app.db': unable to open database file"))
         try dir.write("capsule.json", """
             {"plugins": {"sqlite": {"allow": ["fs.read:data", "fs.write:data"]}}}
             """)
-        let granted = try cli.capsule(["run", "app.cap"], in: dir.path)
+        let granted = try capsule(["run", "app.cap"], in: dir.path)
         #expect(granted.out == "[[1]]\nsqlite.open: cannot open 'elsewhere.db': unable to open database file\n")
         #expect(granted.status == 0)
         #expect(!FileManager.default.fileExists(atPath: dir.path + "/elsewhere.db"))
@@ -69,11 +62,11 @@ import Testing
         try dir.write("capsule.json", """
             {"plugins": {"sqlite": {"allow": ["fs.read:data", "fs.write:data"], "trusted": true}}}
             """)
-        let inProcess = try cli.capsule(["run", "app.cap"], in: dir.path)
+        let inProcess = try capsule(["run", "app.cap"], in: dir.path)
         #expect(inProcess.out == "[[2]]\n" && inProcess.status == 0)
         #expect(FileManager.default.fileExists(atPath: dir.path + "/elsewhere.db"))
         // The manifest and the flags must not disagree.
-        let conflict = try cli.capsule(["run", "--isolate=sqlite", "app.cap"], in: dir.path)
+        let conflict = try capsule(["run", "--isolate=sqlite", "app.cap"], in: dir.path)
         #expect(conflict.status == 64)
         #expect(conflict.err == "error: plugin sqlite is trusted by the manifest (\"trusted\": true) and isolated by --isolate\n")
     }

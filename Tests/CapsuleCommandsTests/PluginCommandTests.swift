@@ -36,12 +36,21 @@ import Testing
             """))
     }
 
+    /// Compiles `Tests/PluginFixtures/NAME.c` as sdk/README.md tells authors to (with
+    /// `linkerFlags`) into `directory` as `libcapsule_NAME.so`; the library's path.
+    func buildFixture(_ name: String, in directory: String, linkerFlags: [String] = [],
+                      sourceLocation: SourceLocation = #_sourceLocation) -> String {
+        let library = directory + "/libcapsule_\(name).so"
+        let source = PluginNewTests.sdkInclude + "/../../Tests/PluginFixtures/\(name).c"
+        #expect(PluginBuildCommand.spawnAndWait(["cc", "-shared", "-fPIC", "-fvisibility=hidden"] + linkerFlags
+                                                + ["-I", PluginNewTests.sdkInclude, "-o", library, source]) == .success(0),
+                sourceLocation: sourceLocation)
+        return library
+    }
+
     @Test func inspectPrintsDeclaredStructTypes() throws {
         let dir = try PluginNewTests().temporaryDirectory()
-        let structs = dir + "/libcapsule_structs.so"
-        let fixtures = PluginNewTests.sdkInclude + "/../../Tests/PluginFixtures"
-        #expect(PluginBuildCommand.spawnAndWait(["cc", "-shared", "-fPIC", "-fvisibility=hidden", "-I", PluginNewTests.sdkInclude,
-                                                 "-o", structs, fixtures + "/structs.c"]) == .success(0))
+        let structs = buildFixture("structs", in: dir)
         let captured = CapturedConsole()
         #expect(PluginInspectCommand.execute(path: structs, console: captured.console) == 0)
         #expect(captured.out.contains("""
@@ -54,16 +63,11 @@ import Testing
 
     @Test func inspectNamesImportsThatReachHostPowers() throws {
         let dir = try PluginNewTests().temporaryDirectory()
-        let sneaky = dir + "/libcapsule_sneaky.so"
-        let fixtures = PluginNewTests.sdkInclude + "/../../Tests/PluginFixtures"
-        #expect(PluginBuildCommand.spawnAndWait(["cc", "-shared", "-fPIC", "-fvisibility=hidden", "-I", PluginNewTests.sdkInclude,
-                                                 "-o", sneaky, fixtures + "/sneaky.c"]) == .success(0))
+        let sneaky = buildFixture("sneaky", in: dir)
         let captured = CapturedConsole()
         #expect(PluginInspectCommand.execute(path: sneaky, console: captured.console) == 0)
         #expect(captured.out.contains("imports reaching host powers: fs (open); net (socket); run (execve)\n"))
-        let pinned = dir + "/libcapsule_unloadable.so"
-        #expect(PluginBuildCommand.spawnAndWait(["cc", "-shared", "-fPIC", "-fvisibility=hidden", "-Wl,-z,nodelete", "-I",
-                                                 PluginNewTests.sdkInclude, "-o", pinned, fixtures + "/unloadable.c"]) == .success(0))
+        let pinned = buildFixture("unloadable", in: dir, linkerFlags: ["-Wl,-z,nodelete"])
         let second = CapturedConsole()
         #expect(PluginInspectCommand.execute(path: pinned, console: second.console) == 0)
         #expect(second.out.contains("unloadable: no, marked NODELETE (-z nodelete); defines STB_GNU_UNIQUE symbols (capsule_unique_counter); has thread-local storage"))

@@ -7,8 +7,6 @@ import Testing
 /// `capsule policy suggest` → manifest round trip for run: and net grants, and the golden
 /// runner's `// flags:` lines.
 @Suite struct ProcNetCLITests {
-    let cli = CapabilityCLITests()
-
     @Test func allowRunAndAllowNetWorkEndToEnd() throws {
         let dir = try ScratchDirectory()
         try dir.write("tool.cap", """
@@ -20,21 +18,21 @@ import Testing
             net.write(net.accept(server), "over tcp\\n")
             print(net.read_line(c))
             """)
-        let granted = try cli.capsule(["run", "--allow-run=/bin/echo", "--allow-net=127.0.0.1,127.0.0.1:0", "tool.cap"], in: dir.path)
+        let granted = try capsule(["run", "--allow-run=/bin/echo", "--allow-net=127.0.0.1,127.0.0.1:0", "tool.cap"], in: dir.path)
         #expect(granted.err == "")
         #expect(granted.out == "from echo\nover tcp\n")
         #expect(granted.status == 0)
-        let noRun = try cli.capsule(["run", "--allow-net", "tool.cap"], in: dir.path)
+        let noRun = try capsule(["run", "--allow-net", "tool.cap"], in: dir.path)
         #expect(noRun.status == 70)
         #expect(noRun.err.hasPrefix("error: denied: run /bin/echo (grant with --allow-run=/bin/echo)\n"))
         // --allow-net=127.0.0.1 allows connecting but not listening (that needs a port).
-        let noListen = try cli.capsule(["run", "--allow-run", "--allow-net=127.0.0.1", "tool.cap"], in: dir.path)
+        let noListen = try capsule(["run", "--allow-run", "--allow-net=127.0.0.1", "tool.cap"], in: dir.path)
         #expect(noListen.status == 70)
         #expect(noListen.err.hasPrefix("error: denied: net.listen 127.0.0.1:0 (grant with --allow-net=127.0.0.1:0)\n"))
     }
 
     @Test func runFlagsResolveRelativePathsAndKeepNames() throws {
-        let run = try cli.runCommand(["run", "--allow-run=git,./bin/tool,/usr/bin/env", "x.cap"])
+        let run = try runCommand(["run", "--allow-run=git,./bin/tool,/usr/bin/env", "x.cap"])
         let policy = try run.options.capabilities.flagPolicy(directory: "/w")
         #expect(policy.grants.map(\.description) == ["run:git", "run:/w/bin/tool", "run:/usr/bin/env"])
     }
@@ -60,10 +58,10 @@ import Testing
         var rounds = 0
         while true {
             rounds += 1
-            last = try cli.capsule(["run", "--audit", "audit.jsonl", "tool.cap"], in: dir.path)
+            last = try capsule(["run", "--audit", "audit.jsonl", "tool.cap"], in: dir.path)
             if last.status == 0 || rounds == 10 { break }
             #expect(last.err.hasPrefix("error: denied: "))
-            suggestion = try cli.capsule(["policy", "suggest", "audit.jsonl"], in: dir.path)
+            suggestion = try capsule(["policy", "suggest", "audit.jsonl"], in: dir.path)
             #expect(suggestion.status == 0)
             try dir.write("capsule.json", suggestion.out)
         }
@@ -82,7 +80,7 @@ import Testing
             """)
         // The manifest allows exactly that: another program is still denied.
         try dir.write("other.cap", #"import "proc"\#nproc.run("/bin/cat")"#)
-        let other = try cli.capsule(["run", "other.cap"], in: dir.path)
+        let other = try capsule(["run", "other.cap"], in: dir.path)
         #expect(other.status == 70)
         #expect(other.err.hasPrefix("error: denied: run /bin/cat (grant with --allow-run=/bin/cat)"))
     }

@@ -6,39 +6,11 @@ import Testing
 /// `reloadable.c` rebuilt into the watched file during the test (compiled beside it, then
 /// renamed over it, as build tools do).
 @Suite(.serialized) final class HotReloadTests {
-    let directory: String
-    var file: String { directory + "/" + PluginHost.fileName(forModule: "reloadable") }
-
-    init() {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("capsule-reload-\(UUID().uuidString)").path
-        try! FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        build(["-DVERSION=1"])
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: directory) }
-
-    /// Compiles the fixture with `flags` and renames it over the plugin file.
-    func build(_ flags: [String]) {
-        let staging = directory + "/staging.so"
-        expectEqual(Fixtures.compile(source: Paths.fixtures + "/reloadable.c", output: staging, extraArguments: flags), 0)
-        expectEqual(rename(staging, file), 0)
-    }
+    let fixture = ReloadFixture()
 
     /// A VM with the fixture imported, and a function evaluating script lines in it.
     func session() -> (PluginHost, (String) -> String) {
-        let capture = OutputCapture()
-        var configuration = Configuration()
-        configuration.output = { capture.append($0) }
-        let vm = VM(configuration: configuration)
-        let host = PluginHost(pluginPaths: [directory], environment: [:])
-        host.install(on: vm)
-        let evaluate = { (line: String) -> String in
-            let before = capture.text.count
-            let outcome = vm.evaluateREPL(line)
-            let printed = String(capture.text.dropFirst(before))
-            if case .ok = outcome { return printed }
-            return printed + "ERROR: " + (outcome.errorText.split(separator: "\n").first.map(String.init) ?? "")
-        }
+        let (_, host, evaluate) = fixture.session()
         expectEqual(evaluate("import \"reloadable\"\nlet v = reloadable.value\nprint(v())"), "101\n")
         return (host, evaluate)
     }
@@ -46,7 +18,7 @@ import Testing
     @Test func testReloadSwapsCodeKeepsStateAndFunctionValues() {
         let (host, evaluate) = session()
         expectEqual(evaluate("print(reloadable.value())"), "102\n")
-        build(["-DVERSION=2"])
+        fixture.build(["-DVERSION=2"])
         guard case .success(let reload) = host.reload(module: "reloadable") else { Issue.record("refused"); return }
         expectEqual(reload.old.manifest.version, "1.0.0")
         expectEqual(reload.new.manifest.version, "2.0.0")
@@ -69,7 +41,7 @@ import Testing
         ]
         var expected = 101
         for (flags, message) in cases {
-            build(flags)
+            fixture.build(flags)
             switch host.reload(module: "reloadable") {
             case .success: Issue.record("\(flags) was accepted")
             case .failure(let error): expectTrue(error.reason.contains(message), "\(flags): \(error.reason)")
@@ -78,28 +50,28 @@ import Testing
             expectEqual(evaluate("print(reloadable.value())"), "\(expected)\n", "\(flags)")
         }
         // A file written half-way: the first 4 KiB of a good build.
-        build(["-DVERSION=2"])
-        let whole = FileManager.default.contents(atPath: file)!
-        expectTrue(FileManager.default.createFile(atPath: file, contents: whole.prefix(4096)))
+        fixture.build(["-DVERSION=2"])
+        let whole = FileManager.default.contents(atPath: fixture.file)!
+        expectTrue(FileManager.default.createFile(atPath: fixture.file, contents: whole.prefix(4096)))
         if case .success = host.reload(module: "reloadable") { Issue.record("a truncated file was accepted") }
         expectEqual(evaluate("print(reloadable.value())"), "\(expected + 1)\n")
         // And garbage.
-        expectTrue(FileManager.default.createFile(atPath: file, contents: Data(repeating: 0x7f, count: 10000)))
+        expectTrue(FileManager.default.createFile(atPath: fixture.file, contents: Data(repeating: 0x7f, count: 10000)))
         if case .success = host.reload(module: "reloadable") { Issue.record("a corrupt file was accepted") }
         expectEqual(evaluate("print(reloadable.value())"), "\(expected + 2)\n")
         // A good build still goes through afterwards.
-        build(["-DVERSION=2"])
+        fixture.build(["-DVERSION=2"])
         guard case .success = host.reload(module: "reloadable") else { Issue.record("refused"); return }
         expectEqual(evaluate("print(v())"), "\(200 + expected - 100 + 3)\n")
     }
 
     @Test func testScriptsReloadByHand() {
         let (_, evaluate) = session()
-        build(["-DVERSION=2", "-DCHANGE_SIGNATURE"])
+        fixture.build(["-DVERSION=2", "-DCHANGE_SIGNATURE"])
         expectEqual(evaluate("import \"plugins\"\nprint(plugins.reload(\"reloadable\"))"),
                        "ERROR: error: reload of reloadable refused: reloadable 2.0.0 changes the signature of 'value' from () -> i64 to (i64) -> i64")
         expectEqual(evaluate("print(plugins.version(\"reloadable\"), v())"), "1.0.0 102\n")
-        build(["-DVERSION=2"])
+        fixture.build(["-DVERSION=2"])
         expectEqual(evaluate("print(plugins.reload(\"reloadable\"), v(), plugins.version(\"reloadable\"))"), "2.0.0 203 2.0.0\n")
     }
 
@@ -111,13 +83,13 @@ import Testing
         let count = ProcessInfo.processInfo.environment["CAPSULE_SOAK_RELOADS"].flatMap { Int($0) } ?? 200
         let (host, evaluate) = session()
         // v2 and v3 alternate (v1 lacks v2's export twice, so v2 -> v1 is refused).
-        let builds = [directory + "/v2.so", directory + "/v3.so"]
+        let builds = [fixture.directory + "/v2.so", fixture.directory + "/v3.so"]
         expectEqual(Fixtures.compile(source: Paths.fixtures + "/reloadable.c", output: builds[0], extraArguments: ["-DVERSION=2"]), 0)
         expectEqual(Fixtures.compile(source: Paths.fixtures + "/reloadable.c", output: builds[1], extraArguments: ["-DVERSION=3"]), 0)
         func replace(with build: String) {
-            let staging = directory + "/staging.so"
+            let staging = fixture.directory + "/staging.so"
             try! FileManager.default.copyItem(atPath: build, toPath: staging)
-            expectEqual(rename(staging, file), 0)
+            expectEqual(rename(staging, fixture.file), 0)
         }
         // Warm up (first reload of each version), then measure from here.
         for i in 0..<4 {
@@ -153,7 +125,7 @@ import Testing
         // Other suites load plugins and open files in this process at the same time, so
         // descriptors are counted on plugin files only, and this soak's own copies are checked:
         // every replaced version's copy is unmapped, the current one is mapped.
-        expectEqual(ReloadFixture.descriptors(under: directory, onCopies: loaded), 0, "descriptors left on the plugin's files or copies")
+        expectEqual(ReloadFixture.descriptors(under: fixture.directory, onCopies: loaded), 0, "descriptors left on the plugin's files or copies")
         expectEqual(loaded.dropLast().filter { ReloadFixture.isMapped($0) }, [])
         expectTrue(loaded.last.map { ReloadFixture.isMapped($0) } ?? false, "the current version is mapped")
         expectTrue(after.rssKiB - before.rssKiB < 8 * 1024, "RSS grew more than 8 MiB")
@@ -166,10 +138,10 @@ import Testing
     /// A handle made by v1 after the swap: passing it to v2 is a clear error (never a crash),
     /// it stays destroyable by v1's destructor (v1 stays loaded), and v2's handles work.
     @Test func testHandleFromTheOldVersion() {
-        build(["-DVERSION=1", "-DWITH_HANDLE"])
+        fixture.build(["-DVERSION=1", "-DWITH_HANDLE"])
         let (host, evaluate) = session()
         expectEqual(evaluate("let b1 = reloadable.make()\nprint(reloadable.peek(b1))"), "1\n")
-        build(["-DVERSION=2", "-DWITH_HANDLE"])
+        fixture.build(["-DVERSION=2", "-DWITH_HANDLE"])
         guard case .success = host.reload(module: "reloadable") else { Issue.record("refused"); return }
         expectEqual(evaluate("print(reloadable.peek(b1))"),
                        "ERROR: error: reloadable.peek: argument 1: handle<reloadable.Box> was made by an earlier version of the plugin, which has been replaced by 2.0.0 (handles do not cross a reload)")
@@ -178,7 +150,7 @@ import Testing
     }
 
     @Test func testReloadOfAModuleNotImported() {
-        let host = PluginHost(pluginPaths: [directory], environment: [:])
+        let host = PluginHost(pluginPaths: [fixture.directory], environment: [:])
         guard case .failure(let error) = host.reload(module: "reloadable") else { Issue.record(); return }
         expectTrue(error.reason.contains("is not imported"))
     }

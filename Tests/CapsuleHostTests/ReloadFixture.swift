@@ -35,14 +35,19 @@ final class ReloadFixture {
         let vm = VM(configuration: configuration)
         let host = PluginHost(pluginPaths: [directory], environment: [:], registry: registry, isolation: isolation)
         host.install(on: vm)
-        let evaluate = { (line: String) -> String in
-            let before = capture.text.count
+        return (vm, host, Self.evaluator(vm, output: capture))
+    }
+
+    /// Evaluates script lines in `vm`, whose output goes to `output`: what a line printed,
+    /// then `ERROR: ` and the error's first line when it failed.
+    static func evaluator(_ vm: VM, output: OutputCapture) -> (String) -> String {
+        { line in
+            let before = output.text.count
             let outcome = vm.evaluateREPL(line)
-            let printed = String(capture.text.dropFirst(before))
+            let printed = String(output.text.dropFirst(before))
             if case .ok = outcome { return printed }
             return printed + "ERROR: " + (outcome.errorText.split(separator: "\n").first.map(String.init) ?? "")
         }
-        return (vm, host, evaluate)
     }
 
     /// The private copy a loaded version was mapped from: the /proc/self/maps line whose

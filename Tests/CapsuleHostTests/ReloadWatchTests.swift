@@ -7,18 +7,10 @@ import Testing
 /// and exports a new version adds appearing in the module object scripts hold. The fixture
 /// `reloadable.c` is rebuilt during the test.
 @Suite(.serialized) final class ReloadWatchTests {
-    let directory: String
-    var file: String { directory + "/" + PluginHost.fileName(forModule: "reloadable") }
-
-    init() {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("capsule-watch-\(UUID().uuidString)").path
-        try! FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let v1 = build(version: 1)
-        #expect(v1 != nil)
-        #expect(rename(v1 ?? "", file) == 0)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: directory) }
+    /// Version 1 in the plugin file, to start with.
+    let fixture = ReloadFixture()
+    var directory: String { fixture.directory }
+    var file: String { fixture.file }
 
     /// Compiles the fixture as `VERSION` into `vN.so` beside the plugin file; its path.
     func build(version: Int) -> String? {
@@ -50,13 +42,7 @@ import Testing
         configuration.output = { output.append($0) }
         let vm = VM(configuration: configuration)
         host.install(on: vm)
-        return { line in
-            let before = output.text.count
-            let outcome = vm.evaluateREPL(line)
-            let printed = String(output.text.dropFirst(before))
-            if case .ok = outcome { return printed }
-            return printed + "ERROR: " + (outcome.errorText.split(separator: "\n").first.map(String.init) ?? "")
-        }
+        return ReloadFixture.evaluator(vm, output: output)
     }
 
     @Test func newExportsAppearInTheModuleObjectAlreadyHeld() throws {

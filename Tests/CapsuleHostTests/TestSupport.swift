@@ -15,19 +15,27 @@ enum Paths {
 /// The fixture plugins, each compiled once per test run with `cc` into a temporary
 /// directory as `libcapsule_NAME.so` (the directory is in `Fixtures.directory`).
 enum Fixtures {
+    /// Fixtures built from `NAME.c` as it is.
     static let names = ["no_entry", "wrong_abi", "wrong_size", "bad_signature", "duplicate_export",
                         "null_function", "init_fails", "needs_capability", "bad_export_name",
                         "undeclared_handle", "good", "values", "host_services", "sneaky", "unruly",
-                        "structs", "old_descriptor", "bad_struct_field_type", "bad_struct_duplicate_field",
-                        "bad_struct_unknown_name", "bad_struct_duplicate_name"]
+                        "structs", "old_descriptor"]
+    /// Fixtures built from one shared source with -D flags: module name, source, flags.
+    static let variants: [(name: String, source: String, flags: [String])] = [
+        ("bad_struct_field_type", "bad_struct", ["-DFIELD_TYPE"]),
+        ("bad_struct_duplicate_field", "bad_struct", ["-DDUPLICATE_FIELD"]),
+        ("bad_struct_unknown_name", "bad_struct", ["-DUNKNOWN_NAME"]),
+        ("bad_struct_duplicate_name", "bad_struct", ["-DDUPLICATE_NAME"]),
+    ]
 
     /// The directory holding the compiled fixtures (compiled on first use).
     static let directory: String = {
         let dir = FileManager.default.temporaryDirectory
             .appendingPathComponent("capsule-fixtures-\(UUID().uuidString)").path
         try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        for name in names {
-            let status = compile(source: "\(Paths.fixtures)/\(name).c", output: "\(dir)/\(PluginHost.fileName(forModule: name))")
+        for (name, source, flags) in names.map({ ($0, $0, [String]()) }) + variants {
+            let status = compile(source: "\(Paths.fixtures)/\(source).c", output: "\(dir)/\(PluginHost.fileName(forModule: name))",
+                                 extraArguments: flags)
             precondition(status == 0, "cc failed for fixture \(name)")
         }
         return dir

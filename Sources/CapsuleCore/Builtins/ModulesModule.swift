@@ -50,8 +50,9 @@ extension Runtime {
         }
         let source = Source(name: sourceName, text: text)
         let (program, parseDiagnostics) = parse(source)
+        let heading = "reload of module '\(sourceName)' refused:"
         if !parseDiagnostics.isEmpty {
-            raise("reload of module '\(sourceName)' refused:\n" + parseDiagnostics.map { $0.render(source: source) }.joined(separator: "\n"))
+            raise(heading, parseDiagnostics, in: source)
             return nil
         }
         // Compile once into a scratch module: a refused file must not even add names to the
@@ -64,25 +65,12 @@ extension Runtime {
         compilerRoots.removeAll()
         popRoot()
         guard checked != nil else {
-            raise("reload of module '\(sourceName)' refused:\n" + check.diagnostics.map { $0.render(source: source) }.joined(separator: "\n"))
+            raise(heading, check.diagnostics, in: source)
             return nil
         }
         pushRoot(moduleValue)
         defer { popRoot() }
-        let compiler = Compiler(rt: self, source: source, module: module)
-        guard let fn = compiler.compile(program) else {
-            compilerRoots.removeAll()
-            raise("reload of module '\(sourceName)' refused:\n" + compiler.diagnostics.map { $0.render(source: source) }.joined(separator: "\n"))
-            return nil
-        }
-        let fnValue = Value(fn)
-        pushRoot(fnValue)
-        compilerRoots.removeAll()
-        let closure = Value(newClosure(fn))
-        popRoot()
-        loadingModules.append(path)
-        defer { loadingModules.removeLast() }
-        guard call(closure, []) != nil else { return nil }
+        guard runModule(program, source: source, in: module, path: path, heading: heading) else { return nil }
         return moduleValue
     }
 }

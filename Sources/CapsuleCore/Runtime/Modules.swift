@@ -76,20 +76,30 @@ extension Runtime {
     private func loadModule(name: String, path: String, sourceName: String, text: String) -> Value? {
         let source = Source(name: sourceName, text: text)
         let (program, parseDiagnostics) = parse(source)
+        let heading = "cannot compile module '\(sourceName)':"
         if !parseDiagnostics.isEmpty {
-            raise("cannot compile module '\(sourceName)':\n" + parseDiagnostics.map { $0.render(source: source) }.joined(separator: "\n"))
+            raise(heading, parseDiagnostics, in: source)
             return nil
         }
         let module = newModule(name: name, sourceName: sourceName, directory: Runtime.directoryOf(path))
         let moduleValue = Value(module)
         pushRoot(moduleValue)
         defer { popRoot() }
+        guard runModule(program, source: source, in: module, path: path, heading: heading) else { return nil }
+        modules[path] = moduleValue
+        return moduleValue
+    }
+
+    /// Compiles `program` into `module` (which the caller keeps rooted) and runs its top level
+    /// with `path` on `loadingModules` meanwhile: the step a first import and `modules.reload`
+    /// share. False after raising; a compile error raises `heading` and the diagnostics.
+    func runModule(_ program: Program, source: Source, in module: UnsafeMutablePointer<ObjModule>,
+                   path: String, heading: String) -> Bool {
         let compiler = Compiler(rt: self, source: source, module: module)
-        let compiled = compiler.compile(program)
-        guard let fn = compiled else {
+        guard let fn = compiler.compile(program) else {
             compilerRoots.removeAll()
-            raise("cannot compile module '\(sourceName)':\n" + compiler.diagnostics.map { $0.render(source: source) }.joined(separator: "\n"))
-            return nil
+            raise(heading, compiler.diagnostics, in: source)
+            return false
         }
         let fnValue = Value(fn)
         pushRoot(fnValue)
@@ -98,9 +108,12 @@ extension Runtime {
         popRoot()
         loadingModules.append(path)
         defer { loadingModules.removeLast() }
-        guard call(closure, []) != nil else { return nil }
-        modules[path] = moduleValue
-        return moduleValue
+        return call(closure, []) != nil
+    }
+
+    /// Raises `heading` followed by `diagnostics` rendered against `source`, one per line.
+    func raise(_ heading: String, _ diagnostics: [Diagnostic], in source: Source) {
+        raise(heading + "\n" + diagnostics.map { $0.render(source: source) }.joined(separator: "\n"))
     }
 
     static func joinPath(_ dir: String, _ file: String) -> String {
