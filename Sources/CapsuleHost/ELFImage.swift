@@ -20,7 +20,8 @@ public struct ELFImage: Sendable {
     /// The library search directories it carries (`DT_RUNPATH`, or `DT_RPATH`), in order;
     /// `$ORIGIN` entries are kept as written.
     public var runPaths: [String] = []
-    /// Whether it has thread-local storage (`PT_TLS`): TLS destructors can pin it.
+    /// Whether it has thread-local storage (`PT_TLS`). Plain TLS does not keep it loaded
+    /// (glibc frees the block at dlclose); registered TLS destructors do.
     public var hasTLS: Bool
     /// Whether it is marked `DF_1_NODELETE` (linked with `-z nodelete`): never unloaded.
     public var noDelete: Bool
@@ -33,8 +34,16 @@ public struct ELFImage: Sendable {
         if !uniqueSymbols.isEmpty {
             reasons.append("defines STB_GNU_UNIQUE symbols (\(uniqueSymbols.prefix(3).joined(separator: ", "))\(uniqueSymbols.count > 3 ? ", …" : ""))")
         }
-        if hasTLS { reasons.append("has thread-local storage (a thread-local destructor can keep it loaded)") }
+        if registersThreadLocalDestructors {
+            reasons.append("registers thread-local destructors (__cxa_thread_atexit_impl: glibc keeps it loaded while a thread that ran one lives)")
+        }
         return reasons
+    }
+
+    /// Whether it imports the C++ runtime's hook for `thread_local` objects with destructors
+    /// (a destructor registered on a thread keeps the library loaded until that thread exits).
+    public var registersThreadLocalDestructors: Bool {
+        imports.contains("__cxa_thread_atexit_impl") || imports.contains("__cxa_thread_atexit")
     }
 
     /// The largest file read (plugins are small; this bounds the host's memory).

@@ -70,7 +70,7 @@ import Testing
         let pinned = buildFixture("unloadable", in: dir, linkerFlags: ["-Wl,-z,nodelete"])
         let second = CapturedConsole()
         #expect(PluginInspectCommand.execute(path: pinned, console: second.console) == 0)
-        #expect(second.out.contains("unloadable: no, marked NODELETE (-z nodelete); defines STB_GNU_UNIQUE symbols (capsule_unique_counter); has thread-local storage"))
+        #expect(second.out.contains("unloadable: no, marked NODELETE (-z nodelete); defines STB_GNU_UNIQUE symbols (capsule_unique_counter); registers thread-local destructors"))
     }
 
     @Test func inspectOfAMissingFileIsAnIOError() {

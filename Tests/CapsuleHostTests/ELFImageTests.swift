@@ -41,10 +41,19 @@ import Testing
     @Test func reportsWhatKeepsAPluginLoaded() throws {
         let pinned = try image(Self.directory + "/libcapsule_unloadable.so")
         #expect(pinned.noDelete)
-        #expect(pinned.hasTLS)
+        #expect(pinned.hasTLS && pinned.registersThreadLocalDestructors)
         #expect(pinned.uniqueSymbols == ["capsule_unique_counter"])
         #expect(pinned.unloadBlockers.count == 3)
         #expect(pinned.unloadBlockers[0] == "marked NODELETE (-z nodelete)")
+    }
+
+    /// Plain thread-local storage (zlib's per-thread scratch buffer) does not pin a library:
+    /// glibc frees the TLS block at dlclose. Reporting it made every zlib reload leak a copy.
+    @Test func plainThreadLocalStorageDoesNotPin() throws {
+        let zlib = try image(Paths.buildDirectory + "/libcapsule_zlib.so")
+        #expect(zlib.hasTLS)
+        #expect(!zlib.registersThreadLocalDestructors)
+        #expect(zlib.unloadBlockers == [])
     }
 
     @Test func foldsGlibcVariants() {
