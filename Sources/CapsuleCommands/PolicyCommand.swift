@@ -38,9 +38,12 @@ struct PolicySuggestCommand: ParsableCommand {
         case .failure(let error): console.err("error: \(error.message)\n"); throw ExitCode(74)
         case .success(let t): text = t
         }
-        switch PolicySuggestion.manifest(auditLog: text, fileName: file) {
+        var skipped: [String] = []
+        switch PolicySuggestion.manifest(auditLog: text, fileName: file, skipped: &skipped) {
         case .failure(let error): console.err(error.description + "\n"); throw ExitCode(65)
-        case .success(let policy): console.out(PolicyManifest.render(policy))
+        case .success(let policy):
+            for reason in skipped { console.err("capsule: not granted: \(reason)\n") }
+            console.out(PolicyManifest.render(policy))
         }
     }
 }
@@ -52,6 +55,13 @@ enum PolicySuggestion {
 
     /// Parses the log's lines and reduces them (errors name the line).
     static func manifest(auditLog text: String, fileName: String) -> Result<Policy, ManifestError> {
+        var skipped: [String] = []
+        return manifest(auditLog: text, fileName: fileName, skipped: &skipped)
+    }
+
+    /// The same; uses no grant can name (a resource with control characters: a manifest
+    /// holding one would be refused) are left out and described in `skipped`.
+    static func manifest(auditLog text: String, fileName: String, skipped: inout [String]) -> Result<Policy, ManifestError> {
         var uses: [Principal: [Capability]] = [:]
         var order: [Principal] = []
         for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
@@ -79,6 +89,11 @@ enum PolicySuggestion {
             if case .string(let r)? = fields["resource"] { resource = r }
             if uses[principal] == nil { order.append(principal) }
             let use = Capability(kind, resource)
+            if case .failure(let error) = Capability.parse(use.description, baseDirectory: "/") {
+                let why = "\(Capability.sanitized(use.description)) (line \(number + 1)): \(error.message)"
+                if !skipped.contains(why) { skipped.append(why) }
+                continue
+            }
             if !(uses[principal] ?? []).contains(use) { uses[principal, default: []].append(use) }
         }
         var policy = Policy()

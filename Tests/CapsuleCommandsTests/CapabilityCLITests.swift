@@ -147,4 +147,20 @@ import Testing
         }
         #expect(error.description == "a.jsonl:7:1: error: an audit record needs \"who\" and \"capability\" strings")
     }
+
+    /// A denied use no grant can name (a control character in the path) is left out and
+    /// reported, so the suggested manifest always loads.
+    @Test func suggestLeavesOutUsesNoGrantCanName() throws {
+        let log = """
+            {"time":"t","who":"script","capability":"fs.read","resource":"/d/a\\u001b[2Jb","allowed":false}
+            {"time":"t","who":"script","capability":"fs.read","resource":"/d/x","allowed":true}
+
+            """
+        var skipped: [String] = []
+        let policy = try PolicySuggestion.manifest(auditLog: log, fileName: "a.jsonl", skipped: &skipped).get()
+        #expect(policy.grants.map(\.description) == ["fs.read:/d/x"])
+        #expect(skipped == ["fs.read:/d/a?[2Jb (line 1): capability fs.read: the resource contains a control character"])
+        let text = PolicyManifest.render(policy)
+        #expect(throws: Never.self) { try PolicyManifest.parse(text, fileName: "capsule.json", baseDirectory: "/").get() }
+    }
 }
