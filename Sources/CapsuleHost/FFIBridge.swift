@@ -21,14 +21,17 @@ final class FFIBridge {
         self.registry = registry
         if !alreadyBound { registry.bind(plugin) }
         context = CallContext(pluginName: plugin.manifest.name, enforcer: enforcer)
-        let moduleName = plugin.manifest.name
-        bindings = plugin.prepared.map { prepared in
-            let binding = ExportBinding(prepared, moduleName: moduleName, context: context,
-                                        handleName: { moduleName + "." + $0 },
-                                        destructor: { [unowned self] in self.destructor(qualified: $0) })
-            binding.owner = plugin
-            return binding
-        }
+        bindings = plugin.prepared.map { makeBinding($0, owner: plugin) }
+    }
+
+    /// The binding of one export of `owner`, calling through this bridge's context.
+    private func makeBinding(_ prepared: PreparedExport, owner: LoadedPlugin) -> ExportBinding {
+        let moduleName = owner.manifest.name
+        let binding = ExportBinding(prepared, moduleName: moduleName, context: context,
+                                    handleName: { moduleName + "." + $0 },
+                                    destructor: { [unowned self] in self.destructor(qualified: $0) })
+        binding.owner = owner
+        return binding
     }
 
     /// The module scripts see: one function per export, named as exported.
@@ -49,9 +52,8 @@ final class FFIBridge {
     /// call interfaces, plans and storage stay valid. Runs on the VM's thread between calls.
     /// Returns the functions of exports the new version adds, bound here from now on: the
     /// caller adds them to the module object scripts hold.
-    /// `alreadyBound`: the registry counted this binding of `newPlugin` in its reload.
-    @discardableResult
-    func rebind(to newPlugin: LoadedPlugin, alreadyBound: Bool = false) -> [NativeFunctionDefinition] {
+    /// The registry counted this bridge's binding of `newPlugin` when it committed the reload.
+    func rebind(to newPlugin: LoadedPlugin) -> [NativeFunctionDefinition] {
         let functions = Dictionary(newPlugin.manifest.exports.map { ($0.name, $0.function) }, uniquingKeysWith: { a, _ in a })
         for binding in bindings {
             if let function = functions[binding.export.name] { binding.function = function }
@@ -59,18 +61,13 @@ final class FFIBridge {
             binding.replacedVersion = newPlugin.manifest.version
         }
         let bound = Set(bindings.map(\.export.name))
-        let moduleName = newPlugin.manifest.name
         let added = newPlugin.prepared.filter { !bound.contains($0.export.name) }.map { prepared in
-            let binding = ExportBinding(prepared, moduleName: moduleName, context: context,
-                                        handleName: { moduleName + "." + $0 },
-                                        destructor: { [unowned self] in self.destructor(qualified: $0) })
-            binding.owner = newPlugin
+            let binding = makeBinding(prepared, owner: newPlugin)
             binding.replacedVersion = newPlugin.manifest.version
             return binding
         }
         bindings += added
         let old = plugin
-        if !alreadyBound { registry.bind(newPlugin) }
         plugin = newPlugin
         // A call into the old version is still on this thread's stack (its callback reloaded):
         // it finishes on the old code, so the old version stays bound until it returns.

@@ -19,19 +19,19 @@
 extension PluginHost {
     func place(_ name: String, path: String, realPath: String) -> NativeModuleLookup {
         let policy = enforcer.policy
-        let identity = FileIdentity(realPath)  // before loading: --watch sees later changes
+        let identity = FileIdentity(realPath)  // before loading: --watch sees changes made during it
         if let settings = isolation.settings(name) {
-            return isolate(name, path: path, realPath: realPath, settings: settings, byDefault: nil)
+            return isolate(name, path: path, realPath: realPath, identity: identity, settings: settings, byDefault: nil)
         }
         if policy.alwaysIsolates(plugin: name) {
-            return isolate(name, path: path, realPath: realPath, settings: isolation.defaults, byDefault: nil)
+            return isolate(name, path: path, realPath: realPath, identity: identity, settings: isolation.defaults, byDefault: nil)
         }
-        if policy.neverIsolates(plugin: name) { return loadInProcess(name, path: path, realPath: realPath) }
+        if policy.neverIsolates(plugin: name) { return loadInProcess(name, path: path, realPath: realPath, identity: identity) }
         if let known = registry.loadedManifest(realPath: realPath) {
             guard policy.runsIsolated(plugin: name, declaring: known.declaredKinds) else {
-                return loadInProcess(name, path: path, realPath: realPath)
+                return loadInProcess(name, path: path, realPath: realPath, identity: identity)
             }
-            return isolate(name, path: path, realPath: realPath, settings: isolation.defaults, byDefault: known)
+            return isolate(name, path: path, realPath: realPath, identity: identity, settings: isolation.defaults, byDefault: known)
         }
         // Undecided: read the descriptor in a worker, and keep the worker if it isolates.
         let settings = isolation.defaults.granting(policy, to: name, environment: hostEnvironment ?? IsolationSettings.processEnvironment())
@@ -41,23 +41,20 @@ extension PluginHost {
         switch loaded {
         case .failure(let error): return .failed(error.description)
         case .success(.isolated(let plugin)):
-            isolated[name] = plugin
-            pluginImported(name, realPath: realPath, identity: identity, isolated: true)
-            return .found(plugin.moduleDefinition())
+            return adopt(plugin, name, realPath: realPath, identity: identity)
         case .success(.inProcess):
-            return loadInProcess(name, path: path, realPath: realPath,
+            return loadInProcess(name, path: path, realPath: realPath, identity: identity,
                                  unlessIsolating: "the descriptor it gave in the worker declared nothing that isolates it")
         case .success(.unavailable(let error)):
             let why = error.reason.hasPrefix(IsolatedPlugin.structTypesRefusal) ? error.reason : "isolation is unavailable here: \(error.reason)"
-            return loadInProcess(name, path: path, realPath: realPath, unlessIsolating: why)
+            return loadInProcess(name, path: path, realPath: realPath, identity: identity, unlessIsolating: why)
         }
     }
 
     /// Starts plugin `name` in a worker with `settings` plus its grants. `byDefault` is its
     /// known descriptor when only that isolates it (refusals then say how to trust it).
-    private func isolate(_ name: String, path: String, realPath: String, settings: IsolationSettings,
-                         byDefault known: PluginManifest?) -> NativeModuleLookup {
-        let identity = FileIdentity(realPath)
+    private func isolate(_ name: String, path: String, realPath: String, identity: FileIdentity?,
+                         settings: IsolationSettings, byDefault known: PluginManifest?) -> NativeModuleLookup {
         let granted = settings.granting(enforcer.policy, to: name, environment: hostEnvironment ?? IsolationSettings.processEnvironment())
         switch IsolatedPlugin.load(path: path, realPath: realPath, name: name, settings: granted, enforcer: enforcer,
                                    hint: { known != nil ? Self.trustHint(name, $0) : nil }) {
@@ -68,21 +65,19 @@ extension PluginHost {
             return .failed(PluginLoadError(path: path, reason: reason).description)
         case .success(.inProcess): return .failed(PluginLoadError(path: path, reason: "plugin \(name) was not isolated").description)
         case .success(.isolated(let plugin)):
-            isolated[name] = plugin
-            pluginImported(name, realPath: realPath, identity: identity, isolated: true)
-            return .found(plugin.moduleDefinition())
+            return adopt(plugin, name, realPath: realPath, identity: identity)
         }
     }
 
     /// Loads plugin `name` into this process. With `unlessIsolating`, a descriptor that
     /// would isolate the plugin is refused before its init, for that reason.
-    private func loadInProcess(_ name: String, path: String, realPath: String, unlessIsolating reason: String? = nil) -> NativeModuleLookup {
+    private func loadInProcess(_ name: String, path: String, realPath: String, identity: FileIdentity?,
+                               unlessIsolating reason: String? = nil) -> NativeModuleLookup {
         let policy = enforcer.policy
         let refusal: (PluginManifest) -> String? = { manifest in
             guard let reason, policy.runsIsolated(plugin: name, declaring: manifest.declaredKinds) else { return nil }
             return "plugin \(name) must run isolated, but \(reason); \(Self.trustHint(name, manifest))"
         }
-        let identity = FileIdentity(realPath)
         switch registry.load(realPath: realPath, enforcer: enforcer, bind: true, refusal: refusal) {
         case .failure(let error):
             return .failed(PluginLoadError(path: path, reason: error.reason).description)
@@ -96,6 +91,13 @@ extension PluginHost {
             pluginImported(name, realPath: realPath, identity: identity)
             return .found(bridge.moduleDefinition())
         }
+    }
+
+    /// Makes `plugin`, started in a worker, this VM's module `name` (watched under --watch).
+    private func adopt(_ plugin: IsolatedPlugin, _ name: String, realPath: String, identity: FileIdentity?) -> NativeModuleLookup {
+        isolated[name] = plugin
+        pluginImported(name, realPath: realPath, identity: identity, isolated: true)
+        return .found(plugin.moduleDefinition())
     }
 
     /// Why a plugin is isolated by default and how to run it in-process instead.

@@ -110,7 +110,7 @@ extension PluginHost {
         var newVersion: String? = nil, error: PluginLoadError? = nil
         switch result {
         case .success(let reload):
-            let added = bridge.rebind(to: reload.new, alreadyBound: true)
+            let added = bridge.rebind(to: reload.new)
             if !added.isEmpty { reloads.vm?.addNativeFunctions(toModule: module, added) }
             newVersion = reload.new.manifest.version
         case .failure(let e):

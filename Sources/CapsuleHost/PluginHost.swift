@@ -8,7 +8,7 @@ import Glibc
 /// in order: the `pluginPaths` directories (`--plugin-path`), the directories in
 /// `CAPSULE_PLUGIN_PATH` (colon-separated), the importing script's directory, and the
 /// directory of the running executable (where `swift build` puts the bundled plugins).
-/// The names `fs`, `env`, `time`, `proc` and `net` are the host's system modules and `ffi` is raw FFI;
+/// The names `fs`, `env`, `time`, `random`, `proc` and `net` are the host's system modules and `ffi` is raw FFI;
 /// every power they give is checked against the VM's `Configuration.policy` (and each
 /// plugin's calls to the host API against that plugin's grants), and written to `audit`
 /// when given (docs/security.md). `import "ffi"` needs an `ffi` grant.
@@ -52,8 +52,6 @@ public final class PluginHost {
     /// Where `env:` grants of isolated plugins take their values from (nil: the process's
     /// environment when the plugin is loaded).
     let hostEnvironment: [String: String]?
-    /// The isolated plugins imported so far, by name.
-    var isolatedPlugins: [String: IsolatedPlugin] { isolated }
     /// Watching, reload events and the scripts' reload handlers (PluginHost+Watch.swift).
     let reloads = ReloadCoordinator()
 

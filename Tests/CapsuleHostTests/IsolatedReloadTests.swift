@@ -107,5 +107,5 @@ import Testing
 
 extension PluginHost {
     /// The isolated plugin imported as `name` (tests only).
-    func isolatedPlugin(_ name: String) -> IsolatedPlugin? { isolatedPlugins[name] }
+    func isolatedPlugin(_ name: String) -> IsolatedPlugin? { isolated[name] }
 }

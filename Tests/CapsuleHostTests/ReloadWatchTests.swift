@@ -124,7 +124,7 @@ import Testing
         // The counter moved to the new worker: the calls made while waiting count too.
         let last = output.text.split(separator: "\n").last.map(String.init) ?? ""
         #expect(last.hasPrefix("now 2 2"), "\(output.text)")
-        #expect(host.isolatedPlugins["reloadable"]?.manifest.version == "2.0.0")
+        #expect(host.isolated["reloadable"]?.manifest.version == "2.0.0")
     }
 
     @Test func watchedFilesReloadAtTheNextSafePoint() throws {

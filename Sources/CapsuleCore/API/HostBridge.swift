@@ -335,11 +335,7 @@ package typealias NativeEntry = @convention(thin) (_ target: UnsafeMutableRawPoi
     /// A native function value (what raw FFI's `bind` returns). The VM keeps `body` (and
     /// what it captures) alive for as long as the function is reachable.
     package func functionValue(_ definition: NativeFunctionDefinition) -> Value {
-        let body = definition.body
-        return rt.newNative(name: definition.name, arity: definition.arity, entry: definition.entry,
-                            target: definition.target) { rt, args, argc in
-            body(NativeCall(rt: rt, args: args, count: argc))
-        }
+        rt.newNative(definition, name: definition.name)
     }
 
     // MARK: errors
@@ -382,20 +378,27 @@ extension Runtime {
         gcPauseCount += 1
         defer { gcPauseCount -= 1 }
         let m = newModule(name: definition.name, sourceName: "<\(definition.name)>", directory: nil)
-        let mv = Value(m)
-        pushRoot(mv)
-        defer { popRoot() }
-        for f in definition.functions {
-            let body = f.body
-            let native = newNative(name: "\(definition.name).\(f.name)", arity: f.arity, entry: f.entry,
-                                   target: f.target) { rt, args, argc in
-                body(NativeCall(rt: rt, args: args, count: argc))
-            }
-            pushRoot(native)
-            let slot = addModuleVariable(m, name: intern(f.name))
-            m.pointee.variables![slot] = native
-            popRoot()
+        addNatives(definition.functions, to: m, moduleName: definition.name)
+        return Value(m)
+    }
+
+    /// Defines each of `functions` in `m` as a native named `moduleName.f`; names `m` already
+    /// has are left alone. The caller pauses the collector.
+    func addNatives(_ functions: [NativeFunctionDefinition], to m: UnsafeMutablePointer<ObjModule>, moduleName: String) {
+        for f in functions {
+            let key = intern(f.name)
+            if m.pointee.names.get(key) != nil { continue }
+            let slot = addModuleVariable(m, name: key)
+            m.pointee.variables![slot] = newNative(f, name: "\(moduleName).\(f.name)")
         }
-        return mv
+    }
+
+    /// The native function value for `definition`, named `name`; it keeps `definition.body`
+    /// alive for as long as it is reachable.
+    func newNative(_ definition: NativeFunctionDefinition, name: String) -> Value {
+        let body = definition.body
+        return newNative(name: name, arity: definition.arity, entry: definition.entry, target: definition.target) { rt, args, argc in
+            body(NativeCall(rt: rt, args: args, count: argc))
+        }
     }
 }

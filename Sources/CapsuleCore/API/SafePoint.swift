@@ -75,15 +75,6 @@ extension VM {
         let m = mv.obj(ObjModule.self)
         rt.gcPauseCount += 1
         defer { rt.gcPauseCount -= 1 }
-        for f in functions {
-            let key = rt.intern(f.name)
-            if m.pointee.names.get(key) != nil { continue }
-            let body = f.body
-            let native = rt.newNative(name: "\(name).\(f.name)", arity: f.arity, entry: f.entry, target: f.target) { rt, args, argc in
-                body(NativeCall(rt: rt, args: args, count: argc))
-            }
-            let slot = rt.addModuleVariable(m, name: key)
-            m.pointee.variables![slot] = native
-        }
+        rt.addNatives(functions, to: m, moduleName: name)
     }
 }
