@@ -5,10 +5,10 @@ import Glibc
 /// One long-lived thread that starts every worker process.
 ///
 /// A worker asks the kernel to kill it when its parent dies (`PR_SET_PDEATHSIG`), and Linux
-/// counts the *thread* that forked it as the parent: a worker started on a VM's entry thread
-/// (`BigStackThread`, a fresh thread per `run`/`evaluate`/REPL line) was killed as soon as
-/// that entry returned. Spawning from this thread, which never exits, ties the worker to the
-/// host process instead.
+/// counts the *thread* that forked it as the parent: a worker started on a VM's own thread
+/// (`ExecutionThread`, which ends with its VM) would be killed when that VM goes away, and one
+/// started on an embedder's short-lived thread when that thread returns. Spawning from this
+/// thread, which never exits, ties the worker to the host process instead.
 ///
 /// NOTE: process-wide, like the registry: it mirrors the kernel's per-thread parent rule.
 enum SpawnerThread {

@@ -1,8 +1,9 @@
 import CapsuleSyntax
 
 /// A Capsule virtual machine: a heap, loaded modules and an interpreter.
-/// One VM runs one script at a time; create several for isolation. Not thread-safe: call it
-/// from one thread at a time (it runs the interpreter on its own big-stack thread).
+/// One VM runs one script at a time; create several for isolation. It runs the interpreter on
+/// a big-stack thread of its own; entries (`run`, `evaluate`, `call`, …) from several threads
+/// take turns there.
 public final class VM {
     public let configuration: Configuration
     let rt: Runtime
@@ -12,10 +13,13 @@ public final class VM {
     var replVariables: [String: (slot: Int, mutable: Bool)] = [:]
     /// True while a call into the VM is running (guards against re-entry from host functions).
     var busy = false
+    /// The thread the interpreter runs on (see ExecutionThread).
+    let thread: ExecutionThread
 
     /// Creates a VM with the given settings.
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
+        thread = ExecutionThread(stackSize: configuration.threadStackSize)
         rt = Runtime(config: configuration)
         rt.installBuiltins()
         rt.setArguments(configuration.arguments)
@@ -67,9 +71,11 @@ public final class VM {
     // MARK: implementation
 
     func onVMThread<T>(_ body: @escaping () -> T) -> T {
-        precondition(!busy, "capsule: a VM was re-entered while running (from a host function?)")
         var result: T? = nil
-        BigStackThread.run(stackSize: configuration.threadStackSize) {
+        // Callers on other threads queue for the VM's thread; only a host function calling
+        // back into its own VM finds it busy.
+        thread.run {
+            precondition(!self.busy, "capsule: a VM was re-entered while running (from a host function?)")
             self.busy = true
             defer { self.busy = false }
             self.rt.armLimits()

@@ -1,0 +1,114 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The thread a VM runs its interpreter on: one long-lived thread with a large stack, so deep
+/// native recursion (the parser, the compiler, re-entrant calls) hits Capsule's own depth
+/// limits long before the native stack runs out. It starts on the VM's first entry, serves
+/// every later one, and ends when the VM goes away.
+///
+/// NOTE: one thread per VM, not one per entry. A fresh thread per `run`/`evaluate` cost a
+/// thread creation on every embedding call, and with several VMs on several threads it
+/// scattered each VM's allocations over glibc's malloc arenas (a new thread takes whichever
+/// arena is free), so freed memory could not be returned: the threaded hot-reload soak grew
+/// RSS with every reload although nothing leaked.
+final class ExecutionThread {
+    /// Shared with the thread, which holds its own reference until it exits.
+    private final class State {
+        let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+        let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+        var job: (() -> Void)?
+        /// Jobs handed over and jobs finished: a caller waits for its own number.
+        var submitted = 0
+        var finished = 0
+        var stopping = false
+
+        init() {
+            pthread_mutex_init(mutex, nil)
+            pthread_cond_init(condition, nil)
+        }
+
+        deinit {
+            pthread_cond_destroy(condition)
+            pthread_mutex_destroy(mutex)
+            condition.deallocate()
+            mutex.deallocate()
+        }
+
+        /// The thread's body: run jobs until told to stop.
+        func serve() {
+            pthread_mutex_lock(mutex)
+            while true {
+                while job == nil && !stopping { pthread_cond_wait(condition, mutex) }
+                guard let work = job else { break }
+                pthread_mutex_unlock(mutex)
+                work()
+                pthread_mutex_lock(mutex)
+                job = nil
+                finished += 1
+                pthread_cond_broadcast(condition)
+            }
+            pthread_mutex_unlock(mutex)
+        }
+    }
+
+    private let state = State()
+    private var thread: pthread_t?
+    private let stackSize: Int
+
+    init(stackSize: Int) {
+        self.stackSize = max(stackSize, 1 << 20)
+    }
+
+    deinit {
+        pthread_mutex_lock(state.mutex)
+        state.stopping = true
+        pthread_cond_broadcast(state.condition)
+        pthread_mutex_unlock(state.mutex)
+        guard let thread else { return }
+        if pthread_equal(thread, pthread_self()) == 0 { pthread_join(thread, nil) } else { pthread_detach(thread) }
+    }
+
+    /// Runs `body` on the thread and waits for it. Called on the thread itself (a VM entered
+    /// from its own host function), it runs in place; if no thread can be started (resource
+    /// limits), it runs on the caller's.
+    func run(_ body: @escaping () -> Void) {
+        pthread_mutex_lock(state.mutex)
+        if let thread, pthread_equal(thread, pthread_self()) != 0 {
+            pthread_mutex_unlock(state.mutex)
+            body()
+            return
+        }
+        guard thread != nil || start() else {
+            pthread_mutex_unlock(state.mutex)
+            body()
+            return
+        }
+        // Callers from other threads take turns.
+        while state.finished < state.submitted { pthread_cond_wait(state.condition, state.mutex) }
+        state.job = body
+        state.submitted += 1
+        let ticket = state.submitted
+        pthread_cond_broadcast(state.condition)
+        while state.finished < ticket { pthread_cond_wait(state.condition, state.mutex) }
+        pthread_mutex_unlock(state.mutex)
+    }
+
+    /// Starts the thread; called with the mutex held.
+    private func start() -> Bool {
+        var attr = pthread_attr_t()
+        pthread_attr_init(&attr)
+        defer { pthread_attr_destroy(&attr) }
+        pthread_attr_setstacksize(&attr, stackSize)
+        let shared = Unmanaged.passRetained(state)
+        var t = pthread_t()
+        let rc = pthread_create(&t, &attr, { arg in
+            let state = Unmanaged<State>.fromOpaque(arg!).takeRetainedValue()
+            state.serve()
+            return nil
+        }, shared.toOpaque())
+        guard rc == 0 else { shared.release(); return false }
+        thread = t
+        return true
+    }
+}
