@@ -8,9 +8,9 @@ import Synchronization
 /// Cost: nothing in the dispatch loop. Without a handler the countdown stays `Int.max` (no
 /// limits set) and the check is never reached; with one, the countdown runs in slices of
 /// `Runtime.fuelSlice` counted instructions, as with a timeout, and each slice's check reads
-/// one atomic flag. A request is seen within a slice; a script blocked in a native call (a
-/// `time.sleep`, a read) sees it once that call returns and the script reaches a back-edge
-/// or a call.
+/// one atomic flag. A request is seen within a slice; a script blocked in a host function
+/// that waits (a `time.sleep`, a read) sees it as soon as that call returns and the script
+/// reaches a back-edge or a call (`NativeCall.afterBlocking`).
 
 /// Asks a VM to run its safe-point handler. `request` may be called from any thread.
 package final class SafePointTrigger: Sendable {
@@ -57,6 +57,14 @@ extension Runtime {
 }
 
 extension NativeCall {
+    /// For host functions that wait (a sleep, a read, a child process): call on the way out,
+    /// so a safe-point request that came meanwhile runs at the script's next back-edge or
+    /// call. Without it, a script that mostly waits would run its slice of counted
+    /// instructions first, which can take many waits. Costs one atomic load.
+    package func afterBlocking() {
+        if rt.safePointHandler != nil && rt.safePointTrigger.isRequested { rt.tripLimitCheck() }
+    }
+
     /// Keeps `v` alive for the life of the VM (a handler function the host calls later).
     package func keepForever(_ v: Value) { rt.permanentRoots.append(v) }
 

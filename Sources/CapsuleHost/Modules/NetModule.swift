@@ -44,7 +44,11 @@ final class NetModule {
     }
 
     private func fn(_ name: String, _ arity: Int, _ body: @escaping (NetModule, NativeCall) -> Value) -> NativeFunctionDefinition {
-        NativeFunctionDefinition(name: name, arity: arity) { [unowned self] call in body(self, call) }
+        // Connects, accepts and reads wait: a reload requested meanwhile runs right after.
+        NativeFunctionDefinition(name: name, arity: arity) { [unowned self] call in
+            defer { call.afterBlocking() }
+            return body(self, call)
+        }
     }
 
     // MARK: arguments and grants

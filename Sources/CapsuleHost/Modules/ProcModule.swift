@@ -30,7 +30,10 @@ final class ProcModule {
 
     func moduleDefinition() -> NativeModuleDefinition {
         NativeModuleDefinition(name: "proc", functions: [
-            NativeFunctionDefinition(name: "run", arity: -1) { [unowned self] call in run(call) },
+            NativeFunctionDefinition(name: "run", arity: -1) { [unowned self] call in
+                defer { call.afterBlocking() }
+                return run(call)
+            },
         ])
     }
 

@@ -35,6 +35,7 @@ final class TimeModule {
                 var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1e9))
                 var remaining = timespec()
                 while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
+                call.afterBlocking()
                 return call.nilValue
             },
         ])
