@@ -18,6 +18,11 @@ extension PluginHost {
     /// Throws when inotify is unavailable. An isolated plugin's whole reload (a new worker on
     /// the new file, state moved over the protocol, the old worker drained) runs at the safe
     /// point: it has no in-process half to prepare.
+    ///
+    /// Script modules the VM imports (`.cap` files, not the main script) are watched too: a
+    /// changed one is re-run in place at the next safe point, as `modules.reload` does, and
+    /// reported as an event of kind `.scriptModule` (observers only: the scripts'
+    /// `plugins.on_reload` handlers are for plugins).
     public func watchPlugins(debounce: Double = PluginHost.defaultWatchDebounce) throws(FileWatcherError) {
         guard let vm = reloads.vm else { throw FileWatcherError("install the plugin host on a VM before watching") }
         installSafePointHandler(vm)
@@ -25,6 +30,8 @@ extension PluginHost {
         try reloads.start(debounce: debounce, trigger: vm.safePointTrigger) { path in
             registry.prepareReload(realPath: path, enforcer: enforcer.value)
         }
+        for (name, path) in vm.importedScriptModules { watchScriptModule(name, realPath: path) }
+        vm.observeScriptModuleImports { [unowned self] name, path in watchScriptModule(name, realPath: path) }
     }
 
     /// Stops watching plugin files.
@@ -55,17 +62,26 @@ extension PluginHost {
         }
     }
 
+    /// A script module is imported from `realPath` (while watching): watch its file.
+    private func watchScriptModule(_ name: String, realPath: String) {
+        if let error = reloads.importingScript(name: name, realPath: realPath) {
+            reloads.reportHandlerError("cannot watch script module \(name): \(error)")
+        }
+    }
+
     func installSafePointHandler(_ vm: VM) {
         guard !reloads.handlesSafePoints else { return }
         reloads.handlesSafePoints = true
         vm.setSafePointHandler { [unowned self] call in
-            for ready in reloads.takeReady() { apply(ready) }
+            for ready in reloads.takeReady() { apply(ready, call) }
             deliverEventsToScripts(call)
         }
     }
 
-    /// Swaps in a version the watcher's thread prepared (or reports its refusal).
-    private func apply(_ ready: ReloadCoordinator.Ready) {
+    /// Swaps in a version the watcher's thread prepared (or reports its refusal); re-runs a
+    /// changed script module.
+    private func apply(_ ready: ReloadCoordinator.Ready, _ call: NativeCall) {
+        if let path = ready.scriptPath { return reloadScriptModule(ready, path: path, call) }
         guard let prepared = ready.result else {
             if isolated[ready.module] != nil { _ = reloadIsolated(ready.module, started: ready.started, trigger: .fileChanged) }
             return
@@ -77,6 +93,29 @@ extension PluginHost {
         let old = bridge.plugin.manifest.version
         let result = prepared.flatMap { registry.commitReload($0, bind: true) }
         finish(bridge, result, oldVersion: old, started: ready.started, trigger: .fileChanged)
+    }
+
+    /// Re-runs the changed script module at `path` (`modules.reload` semantics) and publishes
+    /// what happened.
+    private func reloadScriptModule(_ ready: ReloadCoordinator.Ready, path: String, _ call: NativeCall) {
+        var error: PluginLoadError? = nil
+        var ran = true
+        switch call.reloadScriptModule(atPath: path) {
+        case .reloaded: break
+        case .notImported: return
+        case .stillLoading: return reloads.retry(ready)
+        case .refused(let report):
+            // The diagnostics' headline lines (`file:line:col: error: …`), without the
+            // source excerpts under them.
+            let headlines = report.split(separator: "\n").filter { $0.contains(": error: ") }.map { $0.drop(while: { $0 == " " }) }
+            let why = headlines.isEmpty ? Self.oneLine(report) : headlines.joined(separator: "; ")
+            error = PluginLoadError(path: path, reason: why + "; the old code keeps serving")
+            ran = false
+        case .failed(let report):
+            error = PluginLoadError(path: path, reason: Self.oneLine(report) + "; names bound before the error are the new ones")
+        }
+        publish(module: ready.module, oldVersion: "", newVersion: ran ? "" : nil, error: error,
+                started: ready.started, trigger: .fileChanged, kind: .scriptModule)
     }
 
     /// `reload(module:)`; with `call` (from `plugins.reload`), the scripts' handlers run
@@ -121,11 +160,11 @@ extension PluginHost {
 
     /// Tells the observers about a reload or its refusal and queues it for the scripts' handlers.
     func publish(module: String, oldVersion: String, newVersion: String?, error: PluginLoadError?,
-                 started: UInt64, trigger: ReloadEvent.Trigger) {
+                 started: UInt64, trigger: ReloadEvent.Trigger, kind: ReloadEvent.Kind = .plugin) {
         let event = ReloadEvent(module: module, oldVersion: oldVersion, newVersion: newVersion, error: error,
-                                nanoseconds: ReloadCoordinator.monotonicNanoseconds() &- started, trigger: trigger)
+                                nanoseconds: ReloadCoordinator.monotonicNanoseconds() &- started, trigger: trigger, kind: kind)
         for observer in reloads.observers { observer(event) }
-        if !(reloads.reloadHandlers.isEmpty && reloads.failureHandlers.isEmpty) { reloads.undelivered.append(event) }
+        if kind == .plugin && !(reloads.reloadHandlers.isEmpty && reloads.failureHandlers.isEmpty) { reloads.undelivered.append(event) }
     }
 
     /// Runs the scripts' handlers for each undelivered event, in order. A handler's error is

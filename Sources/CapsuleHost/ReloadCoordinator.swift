@@ -2,9 +2,10 @@
 import Glibc
 #endif
 
-/// The state of one `PluginHost`'s hot reloads: the file watcher and its thread's half of
-/// each reload, the queue handing prepared versions to the VM's thread, the event observers
-/// and the scripts' handlers. `PluginHost+Watch.swift` does the VM thread's half.
+/// The state of one `PluginHost`'s hot reloads: the file watcher (plugins' files and, with
+/// them, imported script modules') and its thread's half of each plugin reload, the queue
+/// handing prepared versions to the VM's thread, the event observers and the scripts'
+/// handlers. `PluginHost+Watch.swift` does the VM thread's half.
 ///
 /// Threads: the watcher's thread runs `fileChanged` (the expensive half: copy, audit, dlopen,
 /// handshake, init, export comparison) and queues the result under `mutex`; everything else
@@ -16,8 +17,11 @@ final class ReloadCoordinator: @unchecked Sendable {
         /// `monotonicNanoseconds()` when the watcher reported the file.
         let started: UInt64
         /// The prepared in-process version or its refusal; nil for an isolated plugin, whose
-        /// reload (a new worker, state moved over the protocol) runs whole at the safe point.
+        /// reload (a new worker, state moved over the protocol) runs whole at the safe point,
+        /// and for a script module, which the VM reloads there.
         let result: Result<PluginRegistry.PreparedReload, PluginLoadError>?
+        /// The real path of a script module's file; nil for a plugin.
+        var scriptPath: String? = nil
     }
 
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
@@ -26,6 +30,8 @@ final class ReloadCoordinator: @unchecked Sendable {
     private var modulesByPath: [String: String] = [:]
     /// The real paths of plugins that run isolated.
     private var isolatedPaths: Set<String> = []
+    /// Real path of each imported script module → its name in messages.
+    private var scriptsByPath: [String: String] = [:]
     private var ready: [Ready] = []
     /// Whether the host's `PluginHost` is still there (the watcher thread may outlive it).
     private var prepare: ((String) -> Result<PluginRegistry.PreparedReload, PluginLoadError>)?
@@ -63,7 +69,7 @@ final class ReloadCoordinator: @unchecked Sendable {
         pthread_mutex_lock(mutex)
         self.prepare = prepare
         self.trigger = trigger
-        let paths = Array(modulesByPath.keys)
+        let paths = Array(modulesByPath.keys) + Array(scriptsByPath.keys)
         pthread_mutex_unlock(mutex)
         for path in paths { try watcher.watch(path) }
         watcher.start()
@@ -93,12 +99,40 @@ final class ReloadCoordinator: @unchecked Sendable {
         return nil
     }
 
+    /// A script module is about to be read from `realPath`: watch it too when watching.
+    /// (The watch starts before the read, so no change is missed and no identity compared.)
+    /// Returns the watch error, if any.
+    func importingScript(name: String, realPath: String) -> FileWatcherError? {
+        pthread_mutex_lock(mutex)
+        scriptsByPath[realPath] = name
+        pthread_mutex_unlock(mutex)
+        do { try watcher?.watch(realPath) } catch { return error }
+        return nil
+    }
+
+    /// Puts back a reload the VM could not do yet (a script module still running its first
+    /// top level) and asks for another safe point.
+    func retry(_ reload: Ready) {
+        pthread_mutex_lock(mutex)
+        ready.append(reload)
+        let trigger = self.trigger
+        pthread_mutex_unlock(mutex)
+        trigger?.request()
+    }
+
     /// On the watcher's thread: `path` was replaced and its writer is done.
     private func fileChanged(_ path: String) {
         let started = Self.monotonicNanoseconds()
         pthread_mutex_lock(mutex)
-        let module = modulesByPath[path], prepare = self.prepare, trigger = self.trigger
+        let module = modulesByPath[path], script = scriptsByPath[path], prepare = self.prepare, trigger = self.trigger
         let isolated = isolatedPaths.contains(path)
+        if let script, prepare != nil, let trigger {
+            // A script module is read, compiled and run by its VM, at the safe point.
+            ready.append(Ready(module: script, started: started, result: nil, scriptPath: path))
+            pthread_mutex_unlock(mutex)
+            trigger.request()
+            return
+        }
         pthread_mutex_unlock(mutex)
         guard let module, let prepare, let trigger else { return }
         let result = isolated ? nil : prepare(path)

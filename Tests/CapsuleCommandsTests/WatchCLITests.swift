@@ -57,11 +57,11 @@ import Testing
     }
 
     /// Starts `capsule run --watch` on `script` (written to the directory).
-    func start(_ script: String) throws -> (Process, out: Stream, err: Stream) {
+    func start(_ script: String, flags: [String] = []) throws -> (Process, out: Stream, err: Stream) {
         try script.write(toFile: directory + "/app.cap", atomically: true, encoding: .utf8)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try #require(PluginHost.executableDirectory()) + "/capsule")
-        process.arguments = ["run", "--watch", "--plugin-path", directory, directory + "/app.cap"]
+        process.arguments = ["run", "--watch", "--plugin-path", directory] + flags + [directory + "/app.cap"]
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -79,6 +79,23 @@ import Testing
             let maps = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
             try? handle.close()
             if maps.contains("libcapsule_reloadable.") { return true }
+            usleep(2000)
+        }
+        return false
+    }
+
+    /// Waits until the process has an inotify watch (on the directory of a file it watches):
+    /// for script modules, which are not mapped like a plugin.
+    func waitUntilWatching(_ process: Process) -> Bool {
+        let deadline = Date().addingTimeInterval(15)
+        let fdinfo = "/proc/\(process.processIdentifier)/fdinfo"
+        while Date() < deadline && process.isRunning {
+            for fd in (try? FileManager.default.contentsOfDirectory(atPath: fdinfo)) ?? [] {
+                guard let handle = FileHandle(forReadingAtPath: fdinfo + "/" + fd) else { continue }
+                let info = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+                try? handle.close()
+                if info.contains("inotify wd:") { return true }
+            }
             usleep(2000)
         }
         return false
@@ -177,5 +194,69 @@ import Testing
         #expect(out.wait(for: "v2 after the handler failed\n"))
         #expect(err.wait(for: "capsule: plugins.on_reload handler failed: no thanks (at <fn> ("))
         #expect(err.text.hasPrefix("capsule: reloaded reloadable 1.0.0 -> 2.0.0 in "))
+    }
+
+    /// Imported `.cap` modules are watched too, and a script that mostly sleeps picks each
+    /// change up right after its sleep (not a slice of counted instructions later, which at
+    /// a few instructions per 20 ms round would be many seconds).
+    @Test func reloadsAnImportedScriptModuleWhileTheScriptSleeps() throws {
+        let library = directory + "/lib.cap"
+        try "fn greet() { return \"v1\" }\n".write(toFile: library, atomically: true, encoding: .utf8)
+        let (process, out, err) = try start("""
+            import "lib"
+            import "time"
+            let started = time.monotonic()
+            var last = ""
+            while last != "v3" and time.monotonic() - started < 20 {
+                let v = lib.greet()
+                if v != last {
+                    print(v)
+                    last = v
+                }
+                time.sleep(0.02)
+            }
+            """, flags: ["--allow-clock"])
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        // (Standard output is a pipe, so block-buffered: each log line flushes it.)
+        #expect(waitUntilWatching(process))
+        // Rename-over, as editors do.
+        try "fn greet() { return \"v2\" }\n".write(toFile: library, atomically: true, encoding: .utf8)
+        #expect(err.wait(for: "lib.cap in ", seconds: 3))
+        // Does not compile: refused, nothing changed.
+        try "fn greet() { return \"v3\"\n".write(toFile: library, atomically: false, encoding: .utf8)
+        #expect(err.wait(for: "lib.cap refused: ", seconds: 3))
+        // Compiles, then raises in its top level: greet is already the new one.
+        try "fn greet() { return \"v3\" }\nlet boom = [1][3]\n".write(toFile: library, atomically: false, encoding: .utf8)
+        #expect(err.wait(for: "lib.cap failed: ", seconds: 3))
+        #expect(waitForExit(process))
+        #expect(process.terminationStatus == 0)
+        #expect(out.text == "v1\nv2\nv3\n")
+        let log = err.text.split(separator: "\n")
+        #expect(log.count == 3, "\(log)")
+        #expect(log.first?.hasPrefix("capsule: reloaded script module \(library) in ") == true, "\(log)")
+        #expect(log.dropFirst().first == "capsule: reload of script module \(library) refused: \(library):2:1: error: unexpected end of file, expected '}'; the old code keeps serving")
+        #expect(log.last?.hasPrefix("capsule: reload of script module \(library) failed: index 3 out of range") == true, "\(log)")
+        #expect(log.last?.hasSuffix("; names bound before the error are the new ones") == true, "\(log)")
+    }
+
+    /// A module changed while its first import is still running its top level is reloaded
+    /// once that ends: the watch starts before the file is read.
+    @Test func aModuleChangedDuringItsFirstImportIsReloadedAfterIt() throws {
+        let library = directory + "/slow.cap"
+        try "import \"time\"\ntime.sleep(1)\nfn greet() { return \"v1\" }\n".write(toFile: library, atomically: true, encoding: .utf8)
+        let (process, out, err) = try start("""
+            import "slow"
+            import "time"
+            let started = time.monotonic()
+            while slow.greet() != "v2" and time.monotonic() - started < 10 { time.sleep(0.02) }
+            print(slow.greet())
+            """, flags: ["--allow-clock"])
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        // Within the module's one-second top level (or, on a slow start, before it is read).
+        usleep(400_000)
+        try "fn greet() { return \"v2\" }\n".write(toFile: library, atomically: true, encoding: .utf8)
+        #expect(waitForExit(process))
+        #expect(process.terminationStatus == 0)
+        #expect(out.text == "v2\n", "\(err.text)")
     }
 }

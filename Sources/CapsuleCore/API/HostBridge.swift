@@ -372,6 +372,51 @@ extension VM {
     }
 }
 
+/// What `NativeCall.reloadScriptModule(atPath:)` did.
+package enum ScriptModuleReload: Equatable {
+    /// The new top level ran: the module's names are rebound.
+    case reloaded
+    /// The file could not be read or compiled: nothing changed. The diagnostics as reported.
+    case refused(String)
+    /// The new top level raised: names before the error were rebound. The error and its trace.
+    case failed(String)
+    /// No script module was imported from that path.
+    case notImported
+    /// The module's first import is still running its top level: reload it once that ends.
+    case stillLoading
+}
+
+extension VM {
+    /// Calls `observer` on the VM's thread with each script module `import` is about to read
+    /// (before the read, so a watch set up there misses no change): the name used in its
+    /// messages and its real path. Modules already loaded are in `importedScriptModules`.
+    package func observeScriptModuleImports(_ observer: @escaping (_ name: String, _ path: String) -> Void) {
+        rt.scriptModuleObserver = observer
+    }
+
+    /// The script modules imported so far: name in messages, real path.
+    package var importedScriptModules: [(name: String, path: String)] {
+        rt.modules.compactMap { key, value in
+            guard Runtime.isScriptModuleKey(key), value.isObject(.module) else { return nil }
+            let m = value.obj(ObjModule.self)
+            return (m.pointee.sourceName.isString ? m.pointee.sourceName.obj(ObjString.self).string : key, key)
+        }
+    }
+}
+
+extension NativeCall {
+    /// Reloads the script module imported from `path` as `modules.reload` does, reporting
+    /// instead of raising (for a host reloading at a safe point).
+    package func reloadScriptModule(atPath path: String) -> ScriptModuleReload {
+        guard let module = rt.modules[path] else { return rt.loadingModules.contains(path) ? .stillLoading : .notImported }
+        switch rt.reloadScriptModule(module) {
+        case .reloaded: return .reloaded
+        case .refused: return .refused(rt.errorReport())
+        case .failed: return .failed(rt.errorReport())
+        }
+    }
+}
+
 extension Runtime {
     /// Builds the module object for a native module definition.
     func makeNativeModule(_ definition: NativeModuleDefinition) -> Value {

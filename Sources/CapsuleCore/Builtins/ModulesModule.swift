@@ -26,34 +26,48 @@ extension Runtime {
         return mv
     }
 
+    /// Whether `key` of `modules` is a script module's (its real path), not a built-in or
+    /// native module's.
+    static func isScriptModuleKey(_ key: String) -> Bool { !key.hasPrefix("builtin:") && !key.hasPrefix("native:") }
+
     /// Reloads the script module `moduleValue` in place and returns it; nil after raising.
     func reloadModule(_ moduleValue: Value) -> Value? {
+        reloadScriptModule(moduleValue) == .reloaded ? moduleValue : nil
+    }
+
+    /// What a reload of a script module did: `refused` (a compile or read error, nothing
+    /// changed) and `failed` (the new top level raised after rebinding the names before the
+    /// error) leave the error pending.
+    enum ScriptReloadOutcome { case reloaded, refused, failed }
+
+    /// Reloads the script module `moduleValue` in place.
+    func reloadScriptModule(_ moduleValue: Value) -> ScriptReloadOutcome {
         guard moduleValue.isObject(.module) else {
             raise("modules.reload: argument 1: expected a module, got \(typeName(moduleValue))")
-            return nil
+            return .refused
         }
         let module = moduleValue.obj(ObjModule.self)
         let name = module.pointee.name.isString ? module.pointee.name.obj(ObjString.self).string : "?"
-        guard let path = modules.first(where: { $0.value == moduleValue && !$0.key.hasPrefix("builtin:") && !$0.key.hasPrefix("native:") })?.key else {
+        guard let path = modules.first(where: { $0.value == moduleValue && Runtime.isScriptModuleKey($0.key) })?.key else {
             let native = modules.contains { $0.value == moduleValue && $0.key.hasPrefix("native:") }
             raise("modules.reload: '\(name)' is not a script module" + (native ? " (reload a plugin with plugins.reload(\"\(name)\"))" : ""))
-            return nil
+            return .refused
         }
         if loadingModules.contains(path) {
             raise("modules.reload: '\(name)' is still running its top level")
-            return nil
+            return .refused
         }
         let sourceName = module.pointee.sourceName.isString ? module.pointee.sourceName.obj(ObjString.self).string : path
         guard let text = Runtime.readFile(path) else {
             raise("reload of module '\(sourceName)' refused: cannot read \(path)")
-            return nil
+            return .refused
         }
         let source = Source(name: sourceName, text: text)
         let (program, parseDiagnostics) = parse(source)
         let heading = "reload of module '\(sourceName)' refused:"
         if !parseDiagnostics.isEmpty {
             raise(heading, parseDiagnostics, in: source)
-            return nil
+            return .refused
         }
         // Compile once into a scratch module: a refused file must not even add names to the
         // live module.
@@ -66,11 +80,11 @@ extension Runtime {
         popRoot()
         guard checked != nil else {
             raise(heading, check.diagnostics, in: source)
-            return nil
+            return .refused
         }
         pushRoot(moduleValue)
         defer { popRoot() }
-        guard runModule(program, source: source, in: module, path: path, heading: heading) else { return nil }
-        return moduleValue
+        guard runModule(program, source: source, in: module, path: path, heading: heading) else { return .failed }
+        return .reloaded
     }
 }

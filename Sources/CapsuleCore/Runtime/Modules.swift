@@ -48,6 +48,8 @@ extension Runtime {
                 return nil
             }
             if let m = modules[resolved] { return m }
+            // Before the read: a host that watches the file then sees every change after it.
+            scriptModuleObserver?(display, resolved)
             guard let text = Runtime.readFile(resolved) else { continue }
             return loadModule(name: Compiler.moduleBindingName(name), path: resolved, sourceName: display, text: text)
         }

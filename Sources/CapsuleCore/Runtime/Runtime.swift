@@ -131,6 +131,9 @@ final class Runtime {
     @exclusivity(unchecked) var builtinModuleFactories: [String: (Runtime) -> Value] = [:]
     /// The plugin host's resolver for `import` of native modules (nil: none installed).
     @exclusivity(unchecked) var nativeModuleResolver: NativeModuleResolver? = nil
+    /// Told of each script module `import` is about to read (its name in messages, its real
+    /// path), before the read.
+    var scriptModuleObserver: ((String, String) -> Void)? = nil
     /// Native functions registered through the embedding API.
     @exclusivity(unchecked) var hostFunctions: [String: Value] = [:]
 
