@@ -28,8 +28,8 @@ struct RunCommand: ParsableCommand {
     @OptionGroup var options: VMOptions
 
     @Flag(help: ArgumentHelp(
-        "Hot-reload plugins when their .so files are replaced (rebuilt), logging each reload to standard error.",
-        discussion: "Lines: `capsule: reloaded NAME OLD -> NEW in T ms` and `capsule: reload of NAME refused: WHY; OLD keeps serving`."))
+        "Hot-reload plugins when their .so files are replaced (rebuilt), and imported .cap modules when they change, logging each reload to standard error.",
+        discussion: "Lines: `capsule: reloaded NAME OLD -> NEW in T ms`, `capsule: reload of NAME refused: WHY; OLD keeps serving`, and for script modules `capsule: reloaded script module FILE in T ms` or `capsule: reload of script module FILE refused: WHY` (docs/plugins.md#script-modules)."))
     var watch = false
 
     @Option(
@@ -58,6 +58,7 @@ struct RunCommand: ParsableCommand {
             console.err("capsule: --watch: \(watchError)\n")
             throw ExitCode(74)
         }
+        TerminationSignals.flushOutputOnTermination()
         let outcome = vm.runFile(path: file, name: file)
         try finish(outcome, console: .standard)
     }
