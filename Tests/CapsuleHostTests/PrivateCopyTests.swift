@@ -39,13 +39,25 @@ import Testing
     }
 
     @Test func aRefusedPluginLeavesNoCopy() throws {
-        let staged = try #require(try? PrivateCopy.stage(Fixtures.path("good")).get())
+        // Files named for this test alone: other suites stage copies of the same fixtures in
+        // the same directory at the same time.
+        let tag = "copytest-\(UUID().uuidString)"
+        let dir = Fixtures.directory + "/" + tag
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func copy(_ fixture: String) throws -> String {
+            let path = dir + "/\(tag)-\(fixture).so"
+            try FileManager.default.copyItem(atPath: Fixtures.path(fixture), toPath: path)
+            return path
+        }
+        let good = try copy("good"), wrongABI = try copy("wrong_abi"), noEntry = try copy("no_entry")
+        let staged = try #require(try? PrivateCopy.stage(good).get())
         let directory = String(staged.path[..<staged.path.lastIndex(of: "/")!])
         PrivateCopy.discard(staged)
-        _ = PluginLoader.load(path: Fixtures.path("wrong_abi"))
-        _ = PluginLoader.load(path: Fixtures.path("no_entry"))
-        if case .success = PluginLoader.load(path: Fixtures.path("good")) {} else { Issue.record("good did not load") }
-        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == [])
+        if case .success = PluginLoader.load(path: wrongABI) { Issue.record("wrong_abi loaded") }
+        if case .success = PluginLoader.load(path: noEntry) { Issue.record("no_entry loaded") }
+        if case .success = PluginLoader.load(path: good) {} else { Issue.record("good did not load") }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.contains(tag) } == [])
     }
 
     @Test func aFileThatIsNotAnObjectIsRefusedBeforeDlopen() throws {
