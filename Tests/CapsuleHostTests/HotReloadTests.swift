@@ -78,9 +78,11 @@ import Testing
     /// The soak: reloads alternating v1/v2 builds (renamed over the file each time) with a
     /// call after every reload; prints reload latency (file replaced → new code answered)
     /// and checks descriptors and RSS end flat and every replaced copy is unmapped. CAPSULE_SOAK_RELOADS sets the
-    /// count (default 200 to keep `swift test` fast; docs/performance.md uses 1000).
+    /// count (default 200 to keep `swift test` fast; `.ci/run` and docs/performance.md use 1000)
+    /// and marks a dedicated run, the only one where the process-wide RSS bound means anything.
     @Test func testSoak() {
-        let count = ProcessInfo.processInfo.environment["CAPSULE_SOAK_RELOADS"].flatMap { Int($0) } ?? 200
+        let requested = ProcessInfo.processInfo.environment["CAPSULE_SOAK_RELOADS"].flatMap { Int($0) }
+        let count = requested ?? 200
         let (host, evaluate) = session()
         // v2 and v3 alternate (v1 lacks v2's export twice, so v2 -> v1 is refused).
         let builds = [fixture.directory + "/v2.so", fixture.directory + "/v3.so"]
@@ -128,7 +130,12 @@ import Testing
         expectEqual(ReloadFixture.descriptors(under: fixture.directory, onCopies: loaded), 0, "descriptors left on the plugin's files or copies")
         expectEqual(loaded.dropLast().filter { ReloadFixture.isMapped($0) }, [])
         expectTrue(loaded.last.map { ReloadFixture.isMapped($0) } ?? false, "the current version is mapped")
-        expectTrue(after.rssKiB - before.rssKiB < 8 * 1024, "RSS grew more than 8 MiB")
+        // RSS is the whole process's: in a full `swift test` every other suite allocates in it at
+        // the same time (a CI run saw +63 MiB over this soak's 200 reloads that way), so the bound
+        // is checked in the dedicated run, where this soak has the process to itself.
+        if requested != nil {
+            expectTrue(after.rssKiB - before.rssKiB < 8 * 1024, "RSS grew \(after.rssKiB - before.rssKiB) KiB, more than 8 MiB")
+        }
         // This soak's private copies are gone from the staging directory (each is unlinked
         // right after dlopen). Other processes' and suites' copies come and go meanwhile.
         expectEqual(loaded.filter { FileManager.default.fileExists(atPath: $0) }, [], "private copies left in the staging directory")
