@@ -19,7 +19,9 @@ extension VM {
     ///
     /// Built-in names (`print`, `len`, …) take precedence over registered ones, so register
     /// under another name. Registering a name again replaces the function for scripts
-    /// compiled afterwards. `body` must not call back into this VM (that traps).
+    /// compiled afterwards. `body` may call back into this VM with `call` (and `register`,
+    /// `check`, `disassemble`); `evaluate`, `run` and `evaluateREPL` from it are refused with
+    /// an error (see docs/embedding.md, "Calling back from a host function").
     public func register(_ name: String, parameters: [ScriptType], result: ScriptType,
                          _ body: @escaping ([ScriptValue]) throws -> ScriptValue) {
         onVMThread {
@@ -58,7 +60,8 @@ extension VM {
     /// and `evaluateREPL` calls of this VM; a redeclaration replaces the earlier binding.
     /// `name` is the source name used in diagnostics and traces.
     public func evaluate(_ source: String, name: String = "<eval>") -> Result<ScriptValue, ScriptFailure> {
-        onVMThread {
+        let refusal = VM.nestedRunMessage("evaluate")
+        return onVMThread(nested: { .failure(.runtimeError(message: refusal, report: "error: \(refusal)\n")) }) {
             let module = self.replModule(named: name)
             let (compiled, variables) = self.parseAndCompile(source: Source(name: name, text: source), module: module,
                                                              variables: self.replVariables, repl: true)
@@ -103,9 +106,10 @@ extension VM {
         }
     }
 
-    /// Turns the end of a run into a `Result` and leaves the VM ready for the next one.
+    /// Turns the end of a run into a `Result` and leaves the VM ready for the next one (or,
+    /// for a call back from a host function, the running entry as it was).
     private func finish(_ result: Value?) -> Result<ScriptValue, ScriptFailure> {
-        defer { rt.resetAfterRun() }
+        defer { if !isNested { rt.resetAfterRun() } }
         if let value = result, let copied = rt.scriptValue(from: value) { return .success(copied) }
         let (message, report) = rt.errorParts()
         return .failure(.runtimeError(message: message, report: report))

@@ -11,8 +11,9 @@ public final class VM {
     /// `evaluate` and `call` share it (see VM+Embedding.swift).
     var replModule: UnsafeMutablePointer<ObjModule>? = nil
     var replVariables: [String: (slot: Int, mutable: Bool)] = [:]
-    /// True while a call into the VM is running (guards against re-entry from host functions).
-    var busy = false
+    /// Entries running: 1 while a call into the VM runs, more while a host function it called
+    /// has called back in (see `onVMThread`).
+    var depth = 0
     /// The thread the interpreter runs on (see ExecutionThread).
     let thread: ExecutionThread
 
@@ -29,7 +30,9 @@ public final class VM {
     /// typed it); `path`, when given, is the file's real path, used to resolve `import`s
     /// relative to the script's directory.
     public func run(source: String, name: String, path: String? = nil) -> RunOutcome {
-        onVMThread { self.runNow(source: source, name: name, path: path) }
+        onVMThread(nested: { .runtimeError(report: "error: \(VM.nestedRunMessage("run"))\n") }) {
+            self.runNow(source: source, name: name, path: path)
+        }
     }
 
     /// Reads and runs a file. Missing or unreadable files give `.ioError`.
@@ -65,25 +68,45 @@ public final class VM {
     /// Runs one REPL entry in a persistent top-level scope: declarations stay visible to later
     /// entries, and a lone expression's value comes back in `.ok(value:)`.
     public func evaluateREPL(_ input: String) -> RunOutcome {
-        onVMThread { self.replNow(input) }
+        onVMThread(nested: { .runtimeError(report: "error: \(VM.nestedRunMessage("evaluateREPL"))\n") }) {
+            self.replNow(input)
+        }
     }
 
     // MARK: implementation
 
-    func onVMThread<T>(_ body: @escaping () -> T) -> T {
+    /// Runs `body` on the VM's thread. Callers on other threads queue for it; a host function
+    /// the running script called is already on it, and calls back in *nested*: then `nested`,
+    /// when given, answers instead (entries that would compile into or start a top level the
+    /// running code may be using), and otherwise `body` runs inside the running entry, under
+    /// its limits and roots, like a native calling a script function.
+    func onVMThread<T>(nested: (() -> T)? = nil, _ body: @escaping () -> T) -> T {
         var result: T? = nil
-        // Callers on other threads queue for the VM's thread; only a host function calling
-        // back into its own VM finds it busy.
         thread.run {
-            precondition(!self.busy, "capsule: a VM was re-entered while running (from a host function?)")
-            self.busy = true
-            defer { self.busy = false }
+            if self.depth > 0 {
+                if let nested { result = nested(); return }
+                self.depth += 1
+                defer { self.depth -= 1 }
+                result = body()
+                return
+            }
+            self.depth = 1
+            defer { self.depth = 0 }
             self.rt.armLimits()
             result = body()
             // Every entry into the VM starts and ends with no temporary roots.
             self.rt.tempRoots.removeAll()
         }
         return result!
+    }
+
+    /// True inside a host function's call back into the running VM.
+    var isNested: Bool { depth > 1 }
+
+    /// Why `entry` was refused from a host function of the running VM.
+    static func nestedRunMessage(_ entry: String) -> String {
+        "VM.\(entry) was called from a host function while this VM is running a script; "
+            + "a host function may call back with VM.call, or run source in another VM"
     }
 
     func parseAndCompile(source: Source, module: UnsafeMutablePointer<ObjModule>,
