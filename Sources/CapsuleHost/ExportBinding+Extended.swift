@@ -240,6 +240,7 @@ extension ExportBinding {
         let callbackFailed = context.callbackFailed
         context.callbackFailed = false
         context.leave(previous)
+        call.afterBlocking()
         if returnsHandle { callOwner = version }
         if closesHandle { call.closeHandle(0) }
         if callbackFailed {

@@ -44,8 +44,11 @@ extension ExportBinding {
 
     /// After the C function returned: the error it raised through the host API, or the error
     /// of a kept `ffi.callback` it called that raised (already pending in the VM), if any.
+    /// Also where a safe-point request that came during the call (a reload) is passed on, so
+    /// an export that blocks does not hold it back for a slice of counted instructions.
     @inline(never)
     func failAfterCall(_ call: NativeCall) -> Value? {
+        call.afterBlocking()
         if context.callbackFailed {
             context.callbackFailed = false
             context.raised = nil
@@ -63,7 +66,7 @@ extension ExportBinding {
             let previous = b.context.enter()
             let r = f(x, y)
             b.context.leave(previous)
-            if b.context.raised != nil || b.context.callbackFailed, let failure = b.failAfterCall(call) { return failure }
+            if b.context.raised != nil || b.context.callbackFailed || call.safePointRequested, let failure = b.failAfterCall(call) { return failure }
             return call.fastIntValue(r)
         }
     }
@@ -75,7 +78,7 @@ extension ExportBinding {
             let previous = b.context.enter()
             let r = f(x)
             b.context.leave(previous)
-            if b.context.raised != nil || b.context.callbackFailed, let failure = b.failAfterCall(call) { return failure }
+            if b.context.raised != nil || b.context.callbackFailed || call.safePointRequested, let failure = b.failAfterCall(call) { return failure }
             return call.fastIntValue(r)
         }
     }
@@ -87,7 +90,7 @@ extension ExportBinding {
             let previous = b.context.enter()
             let r = f(x, y)
             b.context.leave(previous)
-            if b.context.raised != nil || b.context.callbackFailed, let failure = b.failAfterCall(call) { return failure }
+            if b.context.raised != nil || b.context.callbackFailed || call.safePointRequested, let failure = b.failAfterCall(call) { return failure }
             return call.fastDoubleValue(r)
         }
     }
@@ -99,7 +102,7 @@ extension ExportBinding {
             let previous = b.context.enter()
             let r = f(x)
             b.context.leave(previous)
-            if b.context.raised != nil || b.context.callbackFailed, let failure = b.failAfterCall(call) { return failure }
+            if b.context.raised != nil || b.context.callbackFailed || call.safePointRequested, let failure = b.failAfterCall(call) { return failure }
             return call.fastDoubleValue(r)
         }
     }
@@ -111,7 +114,7 @@ extension ExportBinding {
             let previous = b.context.enter()
             let r = f(s)
             b.context.leave(previous)
-            if b.context.raised != nil || b.context.callbackFailed, let failure = b.failAfterCall(call) { return failure }
+            if b.context.raised != nil || b.context.callbackFailed || call.safePointRequested, let failure = b.failAfterCall(call) { return failure }
             return call.fastIntValue(r)
         }
     }
@@ -123,7 +126,7 @@ extension ExportBinding {
             let previous = b.context.enter()
             let r = f(s)
             b.context.leave(previous)
-            if b.context.raised != nil || b.context.callbackFailed, let failure = b.failAfterCall(call) { return failure }
+            if b.context.raised != nil || b.context.callbackFailed || call.safePointRequested, let failure = b.failAfterCall(call) { return failure }
             // A result past Int64.max: the general conversion's message.
             guard r <= UInt64(Int64.max) else { return b.unsignedOverflow(call, r) }
             return call.fastIntValue(Int64(r))

@@ -244,6 +244,7 @@ final class ExportBinding {
         let previous = context.enter()
         ffi_call(cif, function, result, argumentPointers)
         context.leave(previous)
+        call.afterBlocking()
         if returnsHandle { callOwner = version }
         if closesHandle { call.closeHandle(0) }
         if context.callbackFailed {

@@ -94,7 +94,9 @@ extension IsolatedPlugin {
         busy = true
         defer { busy = false }
         w.send()
-        if let failure = w.wait(deadline: settings.callDeadline) {
+        let failure = w.wait(deadline: settings.callDeadline)
+        call.afterBlocking()
+        if let failure {
             worker = nil
             return call.raise(Self.describe(failure, plugin: name, during: b.export.name))
         }

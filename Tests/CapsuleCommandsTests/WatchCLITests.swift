@@ -18,12 +18,12 @@ import Testing
     deinit { try? FileManager.default.removeItem(atPath: directory) }
 
     /// Compiles `Tests/PluginFixtures/reloadable.c` as `version` to `vN.so`; its bytes.
-    func build(_ version: Int) throws -> Data {
+    func build(_ version: Int, _ flags: [String] = []) throws -> Data {
         let output = directory + "/v\(version).so"
         let cc = Process()
         cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         cc.arguments = ["cc", "-shared", "-fPIC", "-fvisibility=hidden", "-I", Self.repository + "/sdk/include",
-                        "-o", output, Self.repository + "/Tests/PluginFixtures/reloadable.c", "-DVERSION=\(version)"]
+                        "-o", output, Self.repository + "/Tests/PluginFixtures/reloadable.c", "-DVERSION=\(version)"] + flags
         try cc.run()
         cc.waitUntilExit()
         try #require(cc.terminationStatus == 0)
@@ -194,6 +194,44 @@ import Testing
         #expect(out.wait(for: "v2 after the handler failed\n"))
         #expect(err.wait(for: "capsule: plugins.on_reload handler failed: no thanks (at <fn> ("))
         #expect(err.text.hasPrefix("capsule: reloaded reloadable 1.0.0 -> 2.0.0 in "))
+    }
+
+    /// A script that spends its time in a plugin export that blocks (here a 50 ms sleep in C)
+    /// picks the new version up right after the call in progress returns, in process and
+    /// isolated. Before, it waited for a slice of counted instructions: at a few per call,
+    /// thousands of calls, minutes.
+    @Test(arguments: [[], ["--isolate", "reloadable"]])
+    func reloadsWhileTheScriptWaitsInABlockingExport(flags: [String]) throws {
+        let v1 = try build(1, ["-DWITH_NAP"]), v2 = try build(2, ["-DWITH_NAP"])
+        #expect(FileManager.default.createFile(atPath: plugin, contents: v1))
+        let (process, out, err) = try start("""
+            import "reloadable"
+            var last = 0
+            var calls = 0
+            while last != 2 and calls < 600 {
+                let v = reloadable.nap(50)
+                if v != last {
+                    print("v" + str(v))
+                    last = v
+                }
+                calls += 1
+            }
+            """, flags: flags)
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        #expect(waitUntilWatching(process))
+        // A few calls in, then rename v2 over the file.
+        usleep(200_000)
+        let staging = directory + "/staging.so"
+        #expect(FileManager.default.createFile(atPath: staging, contents: v2))
+        #expect(rename(staging, plugin) == 0)
+        let replaced = Date()
+        #expect(waitForExit(process, seconds: 40))
+        let took = Date().timeIntervalSince(replaced)
+        #expect(process.terminationStatus == 0)
+        #expect(out.text == "v1\nv2\n", "\(err.text)")
+        #expect(err.text.hasPrefix("capsule: reloaded reloadable 1.0.0 -> 2.0.0 in "), "\(err.text)")
+        // The watcher's debounce, one call in flight and the swap: well under a second.
+        #expect(took < 3, "the reload took \(took) s after the file was replaced")
     }
 
     /// Imported `.cap` modules are watched too, and a script that mostly sleeps picks each

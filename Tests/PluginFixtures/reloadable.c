@@ -9,6 +9,8 @@
  *   -DWITH_HANDLE        handle type Box: make() -> handle<Box>, peek(handle<Box>) -> i64,
  *                        make_tracked(ptr) -> handle<Box>: destroying it stores VERSION at ptr
  *   -DWITH_SLOW          slow(ptr started, i64 ms) -> i64: stores 1 at started, sleeps ms, returns VERSION
+ *   -DWITH_NAP           nap(i64 ms) -> i64: sleeps ms, returns VERSION (a blocking export of the
+ *                        shape the host calls without libffi)
  *   -DWITH_CALLBACK      call_back(callback<() -> i64>) -> i64: VERSION * 1000 + what cb returned,
  *                        computed by this version's code after cb returns; with WITH_HANDLE
  *                        also make_after(callback<() -> i64>, ptr) -> handle<Box>: calls cb,
@@ -39,8 +41,17 @@ static int64_t value(int64_t x) { return x; }
 static int64_t value(void) { calls++; return VERSION * 100 + calls; }
 #endif
 static int64_t version(void) { return VERSION; }
-#ifdef WITH_SLOW
+#if defined(WITH_SLOW) || defined(WITH_NAP)
 #include <time.h>
+#endif
+#ifdef WITH_NAP
+static int64_t nap(int64_t ms) {
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&t, NULL);
+    return VERSION;
+}
+#endif
+#ifdef WITH_SLOW
 static int64_t slow(volatile int64_t *started, int64_t ms) {
     if (started) *started = 1;
     struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
@@ -112,6 +123,9 @@ static const capsule_export exports[] = {
     {"make", "() -> handle<Box>", (void (*)(void))make, 0, "a Box holding VERSION"},
     {"peek", "(handle<Box>) -> i64", (void (*)(void))peek, 0, "what the Box holds"},
     {"make_tracked", "(ptr) -> handle<Box>", (void (*)(void))make_tracked, 0, "a Box recording its destructor's VERSION"},
+#endif
+#ifdef WITH_NAP
+    {"nap", "(i64) -> i64", (void (*)(void))nap, 0, "VERSION, after ms milliseconds"},
 #endif
 #ifdef WITH_SLOW
     {"slow", "(ptr, i64) -> i64", (void (*)(void))slow, 0, "VERSION, after ms milliseconds"},

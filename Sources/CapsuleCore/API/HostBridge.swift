@@ -53,7 +53,7 @@ package typealias NativeEntry = @convention(thin) (_ target: UnsafeMutableRawPoi
 /// NOTE: `@usableFromInline`: without it the `@inlinable` fast forms below are not inlined
 /// into the host (Swift 6.3 does not inline them into another module for a plain `package` type).
 @usableFromInline package struct NativeCall {
-    unowned(unsafe) let rt: Runtime
+    @usableFromInline unowned(unsafe) let rt: Runtime
     @usableFromInline let args: UnsafeMutablePointer<Value>
     package let count: Int
 

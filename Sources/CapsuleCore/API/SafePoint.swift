@@ -9,12 +9,12 @@ import Synchronization
 /// limits set) and the check is never reached; with one, the countdown runs in slices of
 /// `Runtime.fuelSlice` counted instructions, as with a timeout, and each slice's check reads
 /// one atomic flag. A request is seen within a slice; a script blocked in a host function
-/// that waits (a `time.sleep`, a read) sees it as soon as that call returns and the script
-/// reaches a back-edge or a call (`NativeCall.afterBlocking`).
+/// that waits (a `time.sleep`, a read) or in a plugin export sees it as soon as that call
+/// returns and the script reaches a back-edge or a call (`NativeCall.afterBlocking`).
 
 /// Asks a VM to run its safe-point handler. `request` may be called from any thread.
-package final class SafePointTrigger: Sendable {
-    private let requested = Atomic<Bool>(false)
+@usableFromInline package final class SafePointTrigger: Sendable {
+    @usableFromInline let requested = Atomic<Bool>(false)
 
     package init() {}
 
@@ -22,7 +22,7 @@ package final class SafePointTrigger: Sendable {
     package func request() { requested.store(true, ordering: .releasing) }
 
     /// Whether a request is waiting (read at each check while a handler is installed).
-    var isRequested: Bool { requested.load(ordering: .relaxed) }
+    @inlinable package var isRequested: Bool { requested.load(ordering: .relaxed) }
 
     /// Takes the request: true if one was waiting.
     func take() -> Bool { requested.exchange(false, ordering: .acquiringAndReleasing) }
@@ -64,6 +64,10 @@ extension NativeCall {
     package func afterBlocking() {
         if rt.safePointHandler != nil && rt.safePointTrigger.isRequested { rt.tripLimitCheck() }
     }
+
+    /// Whether a safe-point request is waiting: one relaxed atomic load, for a fast path to
+    /// test before calling `afterBlocking` out of line.
+    @inlinable @inline(__always) package var safePointRequested: Bool { rt.safePointTrigger.isRequested }
 
     /// Keeps `v` alive for the life of the VM (a handler function the host calls later).
     package func keepForever(_ v: Value) { rt.permanentRoots.append(v) }

@@ -29,7 +29,7 @@ struct Handler {
 /// the VM's own thread, and dynamic exclusivity checks were measured as the largest single
 /// cost of a Swift interpreter (PERFORMANCE.md); the callgrind profile of the hash-map
 /// benchmark showed them at 6% of all instructions before this.
-final class Runtime {
+@usableFromInline final class Runtime {
     let config: Configuration
 
     // MARK: heap
@@ -92,7 +92,7 @@ final class Runtime {
     /// none installed, and the countdown stays `Int.max` when no limit is set either.
     @exclusivity(unchecked) var safePointHandler: ((NativeCall) -> Void)? = nil
     /// Set from any thread; read at `checkLimits` while a handler is installed.
-    let safePointTrigger = SafePointTrigger()
+    @usableFromInline let safePointTrigger = SafePointTrigger()
     /// True while the handler runs (its script calls reach checks too: no re-entry).
     @exclusivity(unchecked) var inSafePoint = false
 
