@@ -73,23 +73,14 @@ extension ExportBinding {
     func convertResult(_ call: NativeCall, _ type: TypeKind, handle: Int, from p: UnsafeMutableRawPointer, widened: Bool) -> Converted {
         switch type {
         case .void: return .value(call.nilValue)
-        case .bool: return .value(call.boolValue(p.load(as: UInt8.self) != 0))
-        case .i8: return .value(call.intValue(Int64(p.load(as: Int8.self))))
-        case .u8: return .value(call.intValue(Int64(p.load(as: UInt8.self))))
-        case .i16: return .value(call.intValue(Int64(p.load(as: Int16.self))))
-        case .u16: return .value(call.intValue(Int64(p.load(as: UInt16.self))))
-        case .i32: return .value(call.intValue(Int64(p.load(as: Int32.self))))
-        case .u32: return .value(call.intValue(Int64(p.load(as: UInt32.self))))
-        case .i64: return .value(call.intValue(p.load(as: Int64.self)))
+        case .bool, .i8, .u8, .i16, .u16, .i32, .u32, .i64, .f32, .f64, .ptr:
+            return .value(ScalarConversion.load(call, type, from: p))
         case .u64:
+            // Unlike a struct field or a callback argument, a result has an error path: a u64
+            // that does not fit is an error, not a wrapped negative int.
             let v = p.load(as: UInt64.self)
             guard v <= UInt64(Int64.max) else { return .error("the u64 result \(v) does not fit in a script int") }
             return .value(call.intValue(Int64(v)))
-        case .f32: return .value(call.doubleValue(Double(p.load(as: Float.self))))
-        case .f64: return .value(call.doubleValue(p.load(as: Double.self)))
-        case .ptr:
-            let v = p.load(as: Int64.self)
-            return .value(v == 0 ? call.nilValue : call.intValue(v))
         case .str:
             guard let s = p.load(as: UnsafePointer<UInt8>?.self) else { return .value(call.nilValue) }
             let count = strlen(UnsafeRawPointer(s).assumingMemoryBound(to: CChar.self))
