@@ -38,13 +38,20 @@ extension Runtime {
             }
             for p in config.modulePaths { candidates.append((Runtime.joinPath(p, file), Runtime.joinPath(p, file))) }
         }
+        // A module never imports itself: a `fs.cap` that imports "fs" means the host's `fs`,
+        // which its own file would otherwise shadow. Only when nothing else answers is its own
+        // file an import cycle.
+        var importsItself: String? = nil
         for (path, display) in candidates {
             tried.append(display)
             guard let resolved = Runtime.realPath(path) else { continue }
+            if let own = modules[resolved], own.isObject(.module), own.obj(ObjModule.self) == function.pointee.module {
+                importsItself = resolved
+                continue
+            }
             // A module still running its top level (the main script included) is a cycle.
             if let i = loadingModules.firstIndex(where: { $0 == resolved }) {
-                let chain = (loadingModules[i...] + [resolved]).map { Compiler.moduleBindingName($0) }
-                raise("import cycle: " + chain.joined(separator: " -> "))
+                raiseImportCycle(from: i, to: resolved)
                 return nil
             }
             if let m = modules[resolved] { return m }
@@ -70,9 +77,22 @@ extension Runtime {
                 tried += places
             }
         }
+        if let own = importsItself {
+            if let i = loadingModules.firstIndex(of: own) {
+                raiseImportCycle(from: i, to: own)
+                return nil
+            }
+            return modules[own]
+        }
         if tried.isEmpty { tried.append(file) }
         raise("module '\(name)' not found (looked in: \(tried.joined(separator: ", ")))")
         return nil
+    }
+
+    /// Raises `import cycle: a -> b -> a` for the modules loading from index `i` on.
+    private func raiseImportCycle(from i: Int, to resolved: String) {
+        let chain = (loadingModules[i...] + [resolved]).map { Compiler.moduleBindingName($0) }
+        raise("import cycle: " + chain.joined(separator: " -> "))
     }
 
     private func loadModule(name: String, path: String, sourceName: String, text: String) -> Value? {
