@@ -28,3 +28,18 @@ extension ScriptValue {
         switch self { case .int(let i): return Double(i); case .float(let d): return d; default: return nil }
     }
 }
+
+/// The event-handler example of docs/embedding.md, "Functions".
+@Suite struct EmbeddingFunctionsDocExampleTests {
+    @Test func theHandlerExampleBehavesAsDocumented() {
+        let (vm, printed) = capturingVM()
+        var handlers: [ScriptFunction] = []
+        vm.register("on_tick", parameters: [.function], result: .nil) { args in
+            if case .function(let f) = args[0] { handlers.append(f) }
+            return .nil
+        }
+        _ = vm.evaluate("on_tick(fn(n) { print(\"tick\", n) })")
+        for handler in handlers { _ = vm.call(handler, [1]) }
+        #expect(printed.text == "tick 1\n")
+    }
+}

@@ -87,14 +87,18 @@ private struct PlainSwiftError: Error, CustomStringConvertible {
         #expect(vm.evaluate("describe([1, \"a\"])") == .success("list([CapsuleCore.ScriptValue.int(1), CapsuleCore.ScriptValue.string(\"a\")])"))
     }
 
-    @Test func otherValuesBecomeObjects() {
+    @Test func otherValuesBecomeObjectsAndFunctionsReferences() {
         let vm = VM()
         #expect(vm.evaluate("class P {}\nP()") == .success(.object(typeName: "instance", description: "<P instance>")))
         #expect(vm.evaluate("P") == .success(.object(typeName: "class", description: "<class P>")))
-        #expect(vm.evaluate("len") == .success(.object(typeName: "function", description: "<native fn len>")))
         #expect(vm.evaluate("Error(\"x\")").map(\.typeName) == .success("error"))
-        if case .success(.object(let type, _)) = vm.evaluate("fn(x) { return x }") { #expect(type == "function") }
-        else { Issue.record("a closure should come back as an object") }
+        guard case .success(.function(let len)) = vm.evaluate("len") else { Issue.record("len is a function"); return }
+        #expect(len.description == "<native fn len>")
+        guard case .success(.function(let closure)) = vm.evaluate("fn(x) { return x }") else { Issue.record("a closure is a function"); return }
+        #expect(ScriptValue.function(closure).typeName == "function")
+        // The same function copied out twice is equal; another is not.
+        #expect(vm.evaluate("len") == .success(.function(len)))
+        #expect(ScriptValue.function(len) != .function(closure))
     }
 
     @Test func cyclesHitTheDepthLimit() {
@@ -220,7 +224,8 @@ private struct PlainSwiftError: Error, CustomStringConvertible {
         #expect(ScriptType.number.accepts(1) && ScriptType.number.accepts(1.5) && !ScriptType.number.accepts("1"))
         #expect(ScriptType.float.accepts(1.5) && !ScriptType.float.accepts(1))
         #expect(ScriptType.any.accepts(nil) && ScriptType.nil.accepts(nil) && !ScriptType.nil.accepts(false))
-        #expect(ScriptType.function.accepts(.object(typeName: "function", description: "")))
+        if case .success(let f) = VM().evaluate("fn() {}") { #expect(ScriptType.function.accepts(f)) }
+        #expect(!ScriptType.function.accepts(.object(typeName: "function", description: "")))
         #expect(!ScriptType.function.accepts(.object(typeName: "instance", description: "")))
         #expect(ScriptType.map.accepts(.map([])) && !ScriptType.list.accepts(.map([])))
     }

@@ -43,6 +43,8 @@ extension Runtime {
                 pairs.append((k, x))
             }
             return .map(pairs)
+        case .closure, .native, .boundMethod, .function:
+            return .function(ScriptFunction(pins: pinned, value: v, description: describe(v, quoted: false)))
         default:
             return .object(typeName: typeName(v), description: describe(v, quoted: false))
         }
@@ -87,6 +89,12 @@ extension Runtime {
                 mapSet(m, key, v)
             }
             return Value(m)
+        case .function(let f):
+            guard f.pins === pinned, let v = pinned.value(f.id) else {
+                raise("cannot pass \(f.description) into another VM than the one it came from")
+                return nil
+            }
+            return v
         case .object(let typeName, _):
             raise("cannot pass a \(typeName) from Swift into a script")
             return nil

@@ -21,7 +21,7 @@ public enum ScriptType: String, Sendable, CaseIterable {
     /// A map.
     case map
     /// Something callable: a script function, closure, native or bound method. It reaches
-    /// Swift as `.object(typeName: "function", …)` and cannot be called from there.
+    /// Swift as `.function`, which `VM.call(_:_:)` calls.
     case function
 
     /// The name used in error messages (`"int"`, `"number"`, …).
@@ -32,9 +32,8 @@ public enum ScriptType: String, Sendable, CaseIterable {
         switch (self, v) {
         case (.any, _), (.nil, .nil), (.bool, .bool), (.int, .int), (.float, .float),
              (.number, .int), (.number, .float), (.string, .string), (.bytes, .bytes),
-             (.list, .list), (.map, .map):
+             (.list, .list), (.map, .map), (.function, .function):
             return true
-        case (.function, .object(let t, _)): return t == "function"
         default: return false
         }
     }

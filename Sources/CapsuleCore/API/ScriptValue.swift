@@ -1,7 +1,8 @@
 /// A Capsule value copied out of (or into) a VM, for Swift code that embeds one.
 ///
-/// Scalars, strings, bytes, lists and maps are copied deeply; any other value (functions,
-/// classes, instances, modules, errors, handles) becomes `.object` with its type name and a
+/// Scalars, strings, bytes, lists and maps are copied deeply; a function becomes `.function`,
+/// a reference Swift can call and pass back into the same VM; any other value (classes,
+/// instances, modules, errors, handles) becomes `.object` with its type name and a
 /// description, and cannot be passed back into a VM.
 public enum ScriptValue: Equatable, Sendable {
     /// `nil`.
@@ -20,6 +21,9 @@ public enum ScriptValue: Equatable, Sendable {
     case list([ScriptValue])
     /// A map's entries in insertion order.
     case map([(key: ScriptValue, value: ScriptValue)])
+    /// A script function, closure, native or bound method, kept alive in its VM while the
+    /// `ScriptFunction` lives: call it with `VM.call(_:_:)`, or pass it back into that VM.
+    case function(ScriptFunction)
     /// A value with no Swift counterpart: its `type()` name and a `str`-like description
     /// (computed without running script code).
     case object(typeName: String, description: String)
@@ -35,6 +39,7 @@ public enum ScriptValue: Equatable, Sendable {
         case .bytes: return "bytes"
         case .list: return "list"
         case .map: return "map"
+        case .function: return "function"
         case .object(let t, _): return t
         }
     }
@@ -51,6 +56,7 @@ public enum ScriptValue: Equatable, Sendable {
         case let (.list(x), .list(y)): return x == y
         case let (.map(x), .map(y)):
             return x.count == y.count && zip(x, y).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+        case let (.function(f), .function(g)): return f.pins === g.pins && f.identity == g.identity
         case let (.object(t1, d1), .object(t2, d2)): return t1 == t2 && d1 == d2
         default: return false
         }

@@ -84,26 +84,42 @@ extension VM {
     /// `.runtimeError`s.
     public func call(_ functionName: String, _ args: [ScriptValue]) -> Result<ScriptValue, ScriptFailure> {
         onVMThread {
-            let rt = self.rt
             guard let module = self.replModule, let slot = self.replVariables[functionName]?.slot,
                   slot < module.pointee.variableCount, module.pointee.variables![slot] != .undefined else {
-                rt.raise("undefined function '\(functionName)'")
+                self.rt.raise("undefined function '\(functionName)'")
                 return self.finish(nil)
             }
-            let callee = module.pointee.variables![slot]
-            var values: [Value] = []
-            for a in args {
-                guard let v = rt.value(from: a) else {
-                    rt.popRoot(values.count)
-                    return self.finish(nil)
-                }
-                rt.pushRoot(v)
-                values.append(v)
-            }
-            let result = rt.finishRun(rt.call(callee, values))
-            rt.popRoot(values.count)
-            return self.finish(result)
+            return self.callNow(module.pointee.variables![slot], args)
         }
+    }
+
+    /// Calls a function copied out of this VM (`ScriptValue.function`: a result, an argument
+    /// of a host function, a list element, …) with `args`, and returns its result. Works from
+    /// a host function while a script runs (see `register`). A function from another VM is a
+    /// `.runtimeError`.
+    public func call(_ function: ScriptFunction, _ args: [ScriptValue]) -> Result<ScriptValue, ScriptFailure> {
+        onVMThread {
+            guard let callee = self.rt.value(from: .function(function)) else { return self.finish(nil) }
+            return self.callNow(callee, args)
+        }
+    }
+
+    /// Copies `args` in, calls `callee`, and finishes the entry.
+    private func callNow(_ callee: Value, _ args: [ScriptValue]) -> Result<ScriptValue, ScriptFailure> {
+        rt.pushRoot(callee)
+        defer { rt.popRoot() }
+        var values: [Value] = []
+        for a in args {
+            guard let v = rt.value(from: a) else {
+                rt.popRoot(values.count)
+                return finish(nil)
+            }
+            rt.pushRoot(v)
+            values.append(v)
+        }
+        let result = rt.finishRun(rt.call(callee, values))
+        rt.popRoot(values.count)
+        return finish(result)
     }
 
     /// Turns the end of a run into a `Result` and leaves the VM ready for the next one (or,

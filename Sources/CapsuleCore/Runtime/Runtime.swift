@@ -93,6 +93,8 @@ struct Handler {
     @exclusivity(unchecked) var safePointHandler: ((NativeCall) -> Void)? = nil
     /// Set from any thread; read at `checkLimits` while a handler is installed.
     @usableFromInline let safePointTrigger = SafePointTrigger()
+    /// Values Swift holds (`ScriptFunction`s): roots until released, from any thread.
+    let pinned = PinnedValues()
     /// True while the handler runs (its script calls reach checks too: no re-entry).
     @exclusivity(unchecked) var inSafePoint = false
 

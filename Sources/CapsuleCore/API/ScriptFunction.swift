@@ -1,0 +1,59 @@
+import Synchronization
+
+/// A script function held by Swift: what a function value (a script function, closure,
+/// native or bound method) becomes when it is copied out of a VM as `ScriptValue.function`.
+///
+/// It keeps the function alive in its VM (a pinned root the collector marks) until it is
+/// released, and can be called with `VM.call(_:_:)` (also from a host function while the
+/// script runs: callbacks and event handlers) or passed back into the same VM as an
+/// argument or result. Releasing the last reference, on any thread, unpins the function.
+public final class ScriptFunction: @unchecked Sendable, CustomStringConvertible {
+    let pins: PinnedValues
+    let id: Int
+    /// The function object's address: the same function pinned twice compares equal.
+    let identity: UInt64
+    /// How `str` shows the function (`<fn name>`), computed when it was copied out.
+    public let description: String
+
+    init(pins: PinnedValues, value: Value, description: String) {
+        self.pins = pins
+        self.id = pins.pin(value)
+        self.identity = value.bits
+        self.description = description
+    }
+
+    deinit { pins.release(id) }
+}
+
+/// The values Swift holds in one VM (`ScriptFunction`s), marked as roots by the collector.
+/// NOTE: released from any thread (a `ScriptFunction` dies wherever its last reference
+/// goes), so the table is behind a mutex; the collector copies it out before marking.
+final class PinnedValues: @unchecked Sendable {
+    private struct State {
+        var values: [Int: Value] = [:]
+        var next = 0
+    }
+    private let state = Mutex(State())
+
+    func pin(_ v: Value) -> Int {
+        state.withLock { s in
+            s.next += 1
+            s.values[s.next] = v
+            return s.next
+        }
+    }
+
+    func value(_ id: Int) -> Value? { state.withLock { $0.values[id] } }
+
+    func release(_ id: Int) { _ = state.withLock { $0.values.removeValue(forKey: id) } }
+
+    /// Every pinned value (a copy, taken under the lock).
+    var all: [Value] { state.withLock { Array($0.values.values) } }
+
+    var count: Int { state.withLock { $0.values.count } }
+}
+
+extension VM {
+    /// How many values Swift holds pinned in this VM (for tests and diagnostics).
+    var pinnedCount: Int { rt.pinned.count }
+}
