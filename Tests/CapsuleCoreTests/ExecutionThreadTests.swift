@@ -56,4 +56,39 @@ import Testing
         #expect(failures.value == 0)
         #expect((try? vm.evaluate("total").get()) == .int(200))
     }
+
+    /// Without a thread (pthread_create failed), entries run on their callers' threads, still
+    /// one at a time, and a call back from inside one runs in place instead of waiting.
+    @Test func withoutAThreadCallersStillTakeTurns() {
+        let runner = ExecutionThread(stackSize: 1 << 20, canStart: false)
+        final class Record: @unchecked Sendable {
+            let lock = NSLock()
+            var inside = 0, most = 0, runs = 0, nested = 0, elsewhere = 0
+            func enter() { lock.lock(); inside += 1; most = max(most, inside); runs += 1; lock.unlock() }
+            func leave() { lock.lock(); inside -= 1; lock.unlock() }
+            func count(_ keyPath: ReferenceWritableKeyPath<Record, Int>) { lock.lock(); self[keyPath: keyPath] += 1; lock.unlock() }
+        }
+        let record = Record()
+        let group = DispatchGroup()
+        for _ in 0..<4 {
+            group.enter()
+            Thread {
+                let caller = ExecutionThreadTests.threadID()
+                for _ in 0..<50 {
+                    runner.run {
+                        record.enter()
+                        if ExecutionThreadTests.threadID() != caller { record.count(\.elsewhere) }
+                        usleep(100)
+                        runner.run { record.count(\.nested) }
+                        record.leave()
+                    }
+                }
+                group.leave()
+            }.start()
+        }
+        group.wait()
+        #expect(record.runs == 200 && record.nested == 200)
+        #expect(record.most == 1, "entries overlapped")
+        #expect(record.elsewhere == 0, "each ran on its caller's thread")
+    }
 }

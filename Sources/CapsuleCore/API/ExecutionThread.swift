@@ -22,6 +22,8 @@ final class ExecutionThread {
         var submitted = 0
         var finished = 0
         var stopping = false
+        /// The caller running a job on its own thread because none could be started.
+        var inlineOwner: pthread_t?
 
         init() {
             pthread_mutex_init(mutex, nil)
@@ -55,9 +57,12 @@ final class ExecutionThread {
     private let state = State()
     private var thread: pthread_t?
     private let stackSize: Int
+    /// False only in tests: behave as if no thread could be started.
+    private let canStart: Bool
 
-    init(stackSize: Int) {
+    init(stackSize: Int, canStart: Bool = true) {
         self.stackSize = max(stackSize, 1 << 20)
+        self.canStart = canStart
     }
 
     deinit {
@@ -70,22 +75,34 @@ final class ExecutionThread {
     }
 
     /// Runs `body` on the thread and waits for it. Called on the thread itself (a VM entered
-    /// from its own host function), it runs in place; if no thread can be started (resource
-    /// limits), it runs on the caller's.
+    /// from its own host function), it runs in place. If no thread can be started (resource
+    /// limits), it runs on the caller's, still one caller at a time.
     func run(_ body: @escaping () -> Void) {
         pthread_mutex_lock(state.mutex)
-        if let thread, pthread_equal(thread, pthread_self()) != 0 {
+        let me = pthread_self()
+        if let thread, pthread_equal(thread, me) != 0 {
             pthread_mutex_unlock(state.mutex)
             body()
             return
         }
+        if let owner = state.inlineOwner, pthread_equal(owner, me) != 0 {
+            // A call back from a job running on this caller's thread.
+            pthread_mutex_unlock(state.mutex)
+            body()
+            return
+        }
+        // Callers from other threads take turns, on the thread or, without one, on their own.
+        while state.finished < state.submitted || state.inlineOwner != nil { pthread_cond_wait(state.condition, state.mutex) }
         guard thread != nil || start() else {
+            state.inlineOwner = me
             pthread_mutex_unlock(state.mutex)
             body()
+            pthread_mutex_lock(state.mutex)
+            state.inlineOwner = nil
+            pthread_cond_broadcast(state.condition)
+            pthread_mutex_unlock(state.mutex)
             return
         }
-        // Callers from other threads take turns.
-        while state.finished < state.submitted { pthread_cond_wait(state.condition, state.mutex) }
         state.job = body
         state.submitted += 1
         let ticket = state.submitted
@@ -96,6 +113,7 @@ final class ExecutionThread {
 
     /// Starts the thread; called with the mutex held.
     private func start() -> Bool {
+        guard canStart else { return false }
         var attr = pthread_attr_t()
         pthread_attr_init(&attr)
         defer { pthread_attr_destroy(&attr) }
