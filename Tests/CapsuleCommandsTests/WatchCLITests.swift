@@ -85,16 +85,23 @@ import Testing
     }
 
     /// Waits until the process has an inotify watch (on the directory of a file it watches):
-    /// for script modules, which are not mapped like a plugin.
-    func waitUntilWatching(_ process: Process) -> Bool {
+    /// for script modules, which are not mapped like a plugin, and isolated plugins, which are
+    /// mapped in their worker. With `directory`, only a watch on that directory counts.
+    func waitUntilWatching(_ process: Process, directory: String? = nil) -> Bool {
         let deadline = Date().addingTimeInterval(15)
         let fdinfo = "/proc/\(process.processIdentifier)/fdinfo"
+        var wanted = "inotify wd:"
+        if let directory {
+            var s = stat()
+            guard stat(directory, &s) == 0 else { return false }
+            wanted = " ino:" + String(s.st_ino, radix: 16) + " "
+        }
         while Date() < deadline && process.isRunning {
             for fd in (try? FileManager.default.contentsOfDirectory(atPath: fdinfo)) ?? [] {
                 guard let handle = FileHandle(forReadingAtPath: fdinfo + "/" + fd) else { continue }
                 let info = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
                 try? handle.close()
-                if info.contains("inotify wd:") { return true }
+                if info.split(separator: "\n").contains(where: { $0.hasPrefix("inotify wd:") && $0.contains(wanted) }) { return true }
             }
             usleep(2000)
         }
@@ -218,8 +225,8 @@ import Testing
             }
             """, flags: flags)
         defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
-        #expect(waitUntilWatching(process))
-        // A few calls in, then rename v2 over the file.
+        // The plugin's directory is watched (it was imported), then a few calls in, rename v2 over.
+        #expect(waitUntilWatching(process, directory: directory))
         usleep(200_000)
         let staging = directory + "/staging.so"
         #expect(FileManager.default.createFile(atPath: staging, contents: v2))
