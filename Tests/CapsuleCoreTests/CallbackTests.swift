@@ -169,3 +169,15 @@ import Testing
         #expect(other.call(double, [1]).failureMessage == "cannot pass <fn double> into another VM than the one it came from")
     }
 }
+
+extension ScriptFunctionTests {
+    /// `dump` and test-failure output reflect a function value without walking its VM's pins.
+    @Test func aFunctionValueReflectsAsItsDescription() {
+        let vm = VM()
+        guard case .success(let value) = vm.evaluate("fn double(x) { return x * 2 }\ndouble") else { Issue.record(); return }
+        var text = ""
+        dump(value, to: &text)
+        #expect(text.contains("<fn double>"))
+        #expect(!text.contains("pins"))
+    }
+}

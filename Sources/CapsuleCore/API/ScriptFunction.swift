@@ -7,7 +7,7 @@ import Synchronization
 /// released, and can be called with `VM.call(_:_:)` (also from a host function while the
 /// script runs: callbacks and event handlers) or passed back into the same VM as an
 /// argument or result. Releasing the last reference, on any thread, unpins the function.
-public final class ScriptFunction: @unchecked Sendable, CustomStringConvertible {
+public final class ScriptFunction: @unchecked Sendable, CustomStringConvertible, CustomReflectable {
     let pins: PinnedValues
     let id: Int
     /// The function object's address: the same function pinned twice compares equal.
@@ -23,6 +23,10 @@ public final class ScriptFunction: @unchecked Sendable, CustomStringConvertible 
     }
 
     deinit { pins.release(id) }
+
+    /// Reflection (`dump`, test failure output) shows the description only: the pin table
+    /// behind it holds raw VM values and a mutex, which a mirror must not walk.
+    public var customMirror: Mirror { Mirror(self, children: ["description": description], displayStyle: .class) }
 }
 
 /// The values Swift holds in one VM (`ScriptFunction`s), marked as roots by the collector.
