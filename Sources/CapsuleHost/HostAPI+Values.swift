@@ -266,6 +266,65 @@ enum HostValues {
         return 0
     }
 
+    // MARK: keeping and calling (SDK 0.3)
+
+    static let pin: @convention(c) (capsule_value) -> UInt64 = { ref in
+        guard let (context, call, v) = resolve(ref, "value_pin") else { return 0 }
+        guard let id = call.pin(v) else {
+            fail(context, "host->value_pin: this VM has pinned 2^32 values")
+            return 0
+        }
+        return id
+    }
+
+    static let pinned: @convention(c) (UInt64) -> capsule_value = { id in
+        guard let context = context("pinned_value") else { return 0 }
+        switch context.values.unsafelyUnwrapped.call.pinnedValue(id) {
+        case .value(let v): return lend(context, v)
+        case .otherVM:
+            fail(context, "host->pinned_value: id \(id) was pinned in another VM (plugin state is shared by every VM in the process)")
+        case .unknown:
+            fail(context, "host->pinned_value: id \(id) is not pinned (unpinned, or never made by value_pin)")
+        }
+        return 0
+    }
+
+    static let unpin: @convention(c) (UInt64) -> Void = { id in
+        guard let context = context("value_unpin") else { return }
+        context.values.unsafelyUnwrapped.call.unpin(id)
+    }
+
+    static let callValue: @convention(c) (capsule_value, UnsafePointer<capsule_value>?, Int) -> capsule_value = { ref, args, count in
+        guard let (context, call, function) = resolve(ref, "call_value") else { return 0 }
+        // After a callback raised, the call is failing: nothing more runs.
+        if context.callbackFailed { return 0 }
+        guard call.kind(of: function) == .function else {
+            fail(context, "host->call_value: expected a function, got \(call.typeName(of: function))")
+            return 0
+        }
+        guard count >= 0, args != nil || count == 0 else {
+            fail(context, "host->call_value: NULL args with count \(UInt(bitPattern: count))")
+            return 0
+        }
+        var arguments: [Value] = []
+        arguments.reserveCapacity(count)
+        for i in 0..<count {
+            // Each argument is one of this call's references, so already rooted.
+            guard let v = context.resolve(args.unsafelyUnwrapped[i]) else {
+                fail(context, "host->call_value: argument \(i + 1) is not a valid capsule_value (made in another call, released, or never made)")
+                return 0
+            }
+            arguments.append(v)
+        }
+        // The function may call this plugin again: nested calls save and restore the
+        // context's current call and value scope.
+        guard let result = call.callValue(function, arguments) else {
+            context.callbackFailed = true
+            return 0
+        }
+        return lend(context, result)
+    }
+
     static let mark: @convention(c) () -> Int = {
         guard let context = context("values_mark") else { return 0 }
         let scope = context.values.unsafelyUnwrapped

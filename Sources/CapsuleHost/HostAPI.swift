@@ -138,7 +138,11 @@ enum HostAPI {
             call_failed: {
                 guard let context = CallContext.current else { return 0 }
                 return context.callbackFailed || context.raised != nil ? 1 : 0
-            }
+            },
+            value_pin: HostValues.pin,
+            pinned_value: HostValues.pinned,
+            value_unpin: HostValues.unpin,
+            call_value: HostValues.callValue
         ))
         return table
     }

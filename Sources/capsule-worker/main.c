@@ -112,6 +112,24 @@ static int host_connect_tcp(const char *host, int port, int timeout_ms) {
     return -1;
 }
 
+/* Pinning and calling script functions need the VM, which is in the host process. */
+static uint64_t host_value_pin(capsule_value v) {
+    (void)v;
+    host_raise("value_pin is not available to an isolated plugin");
+    return 0;
+}
+static capsule_value host_pinned_value(uint64_t id) {
+    (void)id;
+    host_raise("pinned_value is not available to an isolated plugin");
+    return CAPSULE_NO_VALUE;
+}
+static void host_value_unpin(uint64_t id) { (void)id; }
+static capsule_value host_call_value(capsule_value function, const capsule_value *args, size_t count) {
+    (void)function; (void)args; (void)count;
+    host_raise("call_value is not available to an isolated plugin");
+    return CAPSULE_NO_VALUE;
+}
+
 static capsule_host_api host_api = {
     .abi_version = CAPSULE_ABI_VERSION,
     .size = sizeof(capsule_host_api),
@@ -132,6 +150,8 @@ static capsule_host_api host_api = {
     .values_release = worker_values_release,
     .run_program = host_run_program, .connect_tcp = host_connect_tcp,
     .call_failed = worker_call_failed,
+    .value_pin = host_value_pin, .pinned_value = host_pinned_value,
+    .value_unpin = host_value_unpin, .call_value = host_call_value,
 };
 
 /* ---- responses ---- */

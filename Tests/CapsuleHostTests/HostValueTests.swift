@@ -114,4 +114,75 @@ import Testing
             """, name: "test.cap")
         #expect(capture.text == "ffi.bind: signature '(value) -> u64' for 'strlen': value is only for plugins (it needs the host API)\n")
     }
+
+    /// Pinned values (SDK 0.3): a hub pins the functions a script gives it and calls them
+    /// from later calls, after collections; a handler may call the plugin again; a handler's
+    /// error fails the emitting call and is catchable; unpinned handlers are gone.
+    @Test(arguments: [false, true])
+    func pinnedHandlersAreCalledFromLaterCalls(gcStress: Bool) {
+        let output = runValues("""
+            let hub = values.hub_new()
+            var seen = []
+            fn make(k) {
+                return fn(x) {
+                    seen.push(x)
+                    return x * k
+                }
+            }
+            print(values.hub_on(hub, make(2)), values.hub_on(hub, make(10)))
+            for i in 0..200 { let junk = [i, str(i)] }
+            gc()
+            print(values.hub_emit(hub, 3), seen)
+            values.hub_on(hub, fn(x) { return values.call_with(fn(y) { return y + 1 }, x) })
+            print(values.hub_emit(hub, 1))
+            values.hub_on(hub, fn(x) { throw "boom " + str(x) })
+            try { values.hub_emit(hub, 7) } catch e { print("caught:", e) }
+            print(len(seen))
+            values.hub_clear(hub)
+            print(values.hub_emit(hub, 1))
+            try { values.call_with(5, 1) } catch e { print(e.message) }
+            try { values.pinned_unknown() } catch e { print(e.message) }
+            print(values.call_with(str, 42) == "42")
+            """, gcStress: gcStress)
+        #expect(output == """
+            1 2
+            [6, 30] [3, 3]
+            [2, 10, 2]
+            caught: boom 7
+            6
+            []
+            values.call_with: host->call_value: expected a function, got int
+            values.pinned_unknown: host->pinned_value: id 12345 is not pinned (unpinned, or never made by value_pin)
+            true
+
+            """)
+    }
+
+    /// A plugin's state is shared by every VM in the process: an id pinned in one VM is
+    /// refused in another instead of naming a value there.
+    @Test func anIdPinnedInOneVMIsRefusedInAnother() {
+        #expect(runValues("print(values.pin_global(fn() { return 1 }))") == "1\n")
+        #expect(runValues("try { values.global_pinned() } catch e { print(e.message) }").hasPrefix(
+            "values.global_pinned: host->pinned_value: id "))
+        #expect(runValues("try { values.global_pinned() } catch e { print(e.message) }").hasSuffix(
+            " was pinned in another VM (plugin state is shared by every VM in the process)\n"))
+    }
+
+    /// Isolated, the plugin's code runs in a worker without the VM: pinning and calling are
+    /// refused with a message, and the rest of the value API still works.
+    @Test func anIsolatedPluginCannotPinOrCall() {
+        let output = run("""
+            import "values"
+            let hub = values.hub_new()
+            try { values.hub_on(hub, print) } catch e { print(e.message) }
+            try { values.call_with(print, 1) } catch e { print(e.message) }
+            print(values.echo([1, "two"]))
+            """, pluginPaths: [Fixtures.directory], isolation: .plugins(["values"]))
+        #expect(output == """
+            values.hub_on: value_pin is not available to an isolated plugin
+            values.call_with: call_value is not available to an isolated plugin
+            [1, "two"]
+
+            """)
+    }
 }

@@ -11,7 +11,7 @@ static const capsule_host_api *host;
 
 static int init(const capsule_host_api *api) {
     host = api;
-    return CAPSULE_HOST_HAS(api, values_release) ? 0 : 1;
+    return CAPSULE_HOST_HAS(api, call_value) ? 0 : 1;
 }
 
 /* (value) -> value: the argument's own reference. */
@@ -111,6 +111,46 @@ static void probe_destroy(void *p) {
 static void *probe_new(void) { return malloc(1); }
 static void probe_close(void *p) { (void)p; }
 
+/* Handlers kept between calls (SDK 0.3): a Hub pins the functions `on` gives it, and
+ * `emit` calls each one with its argument, collecting the results. */
+#define HUB_MAX 8
+typedef struct { uint64_t ids[HUB_MAX]; int count; } hub;
+static void hub_destroy(void *p) { free(p); }   /* no call here: pins die with the VM */
+static void *hub_new(void) { return calloc(1, sizeof(hub)); }
+static int64_t hub_on(void *p, capsule_value f) {
+    hub *h = p;
+    if (h->count == HUB_MAX) { host->raise("hub is full"); return -1; }
+    uint64_t id = host->value_pin(f);
+    if (!id) return -1;
+    h->ids[h->count++] = id;
+    return h->count;
+}
+static capsule_value hub_emit(void *p, capsule_value x) {
+    hub *h = p;
+    capsule_value results = host->new_list((size_t)h->count);
+    for (int i = 0; i < h->count; i++) {
+        capsule_value f = host->pinned_value(h->ids[i]);
+        if (f == CAPSULE_NO_VALUE) return CAPSULE_NO_VALUE;
+        capsule_value r = host->call_value(f, &x, 1);
+        if (r == CAPSULE_NO_VALUE) return CAPSULE_NO_VALUE;   /* it raised: the call fails with it */
+        host->list_push(results, r);
+    }
+    return results;
+}
+static capsule_value hub_clear(void *p) {
+    hub *h = p;
+    for (int i = 0; i < h->count; i++) host->value_unpin(h->ids[i]);
+    h->count = 0;
+    return host->new_nil();
+}
+/* (value, value) -> value: f(x), and misuse of call_value and pinned_value. */
+static capsule_value call_with(capsule_value f, capsule_value x) { return host->call_value(f, &x, 1); }
+static capsule_value pinned_unknown(void) { return host->pinned_value(12345); }
+/* One id in process-wide state, as a plugin serving several VMs would keep it. */
+static uint64_t global_id;
+static int64_t pin_global(capsule_value v) { global_id = host->value_pin(v); return global_id != 0; }
+static capsule_value global_pinned(void) { return host->pinned_value(global_id); }
+
 #define FN(f) ((void (*)(void))(f))
 
 static const capsule_export exports[] = {
@@ -129,10 +169,19 @@ static const capsule_export exports[] = {
     {"push_to_map", "() -> value", FN(push_to_map), 0, NULL},
     {"probe_new", "() -> handle<Probe>", FN(probe_new), 0, NULL},
     {"probe_close", "(handle<Probe>) -> void", FN(probe_close), CAPSULE_EXPORT_CLOSES_HANDLE, NULL},
+    {"hub_new", "() -> handle<Hub>", FN(hub_new), 0, NULL},
+    {"hub_on", "(handle<Hub>, value) -> i64", FN(hub_on), 0, NULL},
+    {"hub_emit", "(handle<Hub>, value) -> value", FN(hub_emit), 0, NULL},
+    {"hub_clear", "(handle<Hub>) -> value", FN(hub_clear), 0, NULL},
+    {"call_with", "(value, value) -> value", FN(call_with), 0, NULL},
+    {"pinned_unknown", "() -> value", FN(pinned_unknown), 0, NULL},
+    {"pin_global", "(value) -> i64", FN(pin_global), 0, NULL},
+    {"global_pinned", "() -> value", FN(global_pinned), 0, NULL},
 };
 
 static const capsule_handle_type handle_types[] = {
     {"Probe", probe_destroy},
+    {"Hub", hub_destroy},
 };
 
 static const capsule_plugin plugin = {

@@ -87,7 +87,11 @@
  *   - Every reference the host hands out (the arguments, and each value_* / list_get /
  *     map_next / map_get / new_* result) keeps its value alive until the export returns,
  *     even across collections, unless released earlier with values_release. After that it
- *     is invalid: never keep one in plugin state (copy the data instead).
+ *     is invalid: never keep one in plugin state (copy the data, or pin the value).
+ *   - To keep a value between calls (a handler a script registered, called from a later
+ *     export), pin it: value_pin gives an id that stays valid in later calls from the same
+ *     VM until value_unpin; pinned_value lends it again in a later call. call_value calls
+ *     a script function value (SDK 0.3).
  *   - A `value` result is one of the call's references (or CAPSULE_NO_VALUE for nil); the
  *     script receives the value it refers to.
  *   - A function given an invalid reference (from another call, released, or made up)
@@ -323,6 +327,33 @@ typedef struct capsule_host_api {
      * calls script functions clean up, e.g. roll back, instead of carrying on. 0 outside a call.
      */
     int (*call_failed)(void);
+
+    /*
+     * Added in SDK 0.3 (test with CAPSULE_HOST_HAS(host, call_value)). Values kept between
+     * calls, and calling script functions: an event source pins the function a script
+     * registered and calls it from a later export. Like the value functions above, callable
+     * only during a call of an export whose signature uses `value`, on the calling thread;
+     * none is available to an isolated plugin (each fails the call).
+     *
+     * value_pin: pins v's value in the calling VM and returns a nonzero id, valid in later
+     *   calls from that VM until value_unpin (or the VM goes away); the value stays alive
+     *   meanwhile. 0 having raised. An id is a number: keep it in plugin state, pass it
+     *   through save_state across a hot reload.
+     * pinned_value: a reference, for this call, to the value pinned under `id`;
+     *   CAPSULE_NO_VALUE having raised for an id that was unpinned, never made, or pinned
+     *   in another VM (a plugin's state is shared by every VM in the process).
+     * value_unpin: releases a pin of the calling VM (other ids are ignored).
+     * call_value: calls `function` (a script function, closure, native or bound method) with
+     *   the `count` values of `args` (NULL when count is 0) and returns a reference to its
+     *   result. When the function raises, returns CAPSULE_NO_VALUE: that error then fails
+     *   the export when it returns (call_failed says 1 meanwhile, and further call_value
+     *   calls return CAPSULE_NO_VALUE without running), as with a callback<…> parameter.
+     *   The function may call this plugin's exports again.
+     */
+    uint64_t (*value_pin)(capsule_value v);
+    capsule_value (*pinned_value)(uint64_t id);
+    void (*value_unpin)(uint64_t id);
+    capsule_value (*call_value)(capsule_value function, const capsule_value *args, size_t count);
 } capsule_host_api;
 
 /* True when a host API table has the member `m` (for plugins built against newer headers). */

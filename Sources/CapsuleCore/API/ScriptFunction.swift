@@ -38,6 +38,13 @@ final class PinnedValues: @unchecked Sendable {
         var next = 0
     }
     private let state = Mutex(State())
+    /// Process-unique: the high half of the ids plugins get (`NativeCall.pin`), so an id
+    /// pinned in one VM is told from one pinned in another.
+    let tag: UInt64
+
+    private static let tags = Atomic<UInt32>(0)
+
+    init() { tag = UInt64(Self.tags.add(1, ordering: .relaxed).newValue) }
 
     func pin(_ v: Value) -> Int {
         state.withLock { s in
@@ -60,4 +67,38 @@ final class PinnedValues: @unchecked Sendable {
 extension VM {
     /// How many values Swift holds pinned in this VM (for tests and diagnostics).
     var pinnedCount: Int { rt.pinned.count }
+}
+
+/// What `NativeCall.pinnedValue` found for an id.
+package enum PinnedLookup {
+    case value(Value)
+    /// The id was pinned in another VM.
+    case otherVM
+    /// Never pinned, or unpinned.
+    case unknown
+}
+
+extension NativeCall {
+    /// Pins `v` in this VM until `unpin` (or the VM goes away): a nonzero id naming the VM and
+    /// the value, for plugins that keep values between calls. Nil when this VM has pinned
+    /// 2^32 values.
+    package func pin(_ v: Value) -> UInt64? {
+        let id = rt.pinned.pin(v)
+        guard id <= Int(UInt32.max) else { rt.pinned.release(id); return nil }
+        return rt.pinned.tag << 32 | UInt64(id)
+    }
+
+    /// The value pinned under `id` in this VM.
+    package func pinnedValue(_ id: UInt64) -> PinnedLookup {
+        // Tags start at 1: an id whose high half is 0 was never made by `pin`.
+        guard id >> 32 == rt.pinned.tag else { return id >> 32 == 0 ? .unknown : .otherVM }
+        guard let v = rt.pinned.value(Int(id & 0xFFFF_FFFF)) else { return .unknown }
+        return .value(v)
+    }
+
+    /// Releases a pin made by `pin` in this VM (other ids are ignored).
+    package func unpin(_ id: UInt64) {
+        guard id >> 32 == rt.pinned.tag else { return }
+        rt.pinned.release(Int(id & 0xFFFF_FFFF))
+    }
 }
