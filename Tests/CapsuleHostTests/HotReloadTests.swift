@@ -29,6 +29,17 @@ import Testing
         expectEqual(evaluate("print(reloadable.version())"), "2\n")
     }
 
+    /// A pinned script function (SDK 0.3) survives the reload: its id is a number in the
+    /// saved state, and the pin belongs to the VM, not to the version that made it.
+    @Test func testAPinnedFunctionCrossesTheReloadInTheState() {
+        fixture.build(["-DVERSION=1", "-DWITH_PIN"])
+        let (host, evaluate) = session()
+        expectEqual(evaluate("print(reloadable.remember(fn(x) { return \"kept \" + str(x) }))"), "1\n")
+        fixture.build(["-DVERSION=2", "-DWITH_PIN"])
+        guard case .success = host.reload(module: "reloadable") else { Issue.record("refused"); return }
+        expectEqual(evaluate("gc()\nprint(reloadable.recall(2), reloadable.version())"), "kept 2 2\n")
+    }
+
     @Test func testRefusalsKeepTheOldVersionServing() {
         let (host, evaluate) = session()
         let cases: [([String], String)] = [

@@ -11,6 +11,8 @@
  *   -DWITH_SLOW          slow(ptr started, i64 ms) -> i64: stores 1 at started, sleeps ms, returns VERSION
  *   -DWITH_NAP           nap(i64 ms) -> i64: sleeps ms, returns VERSION (a blocking export of the
  *                        shape the host calls without libffi)
+ *   -DWITH_PIN           remember(value f) -> i64 pins f (SDK 0.3), recall(value x) -> value
+ *                        calls it with x; the pin's id is part of the saved state
  *   -DWITH_CALLBACK      call_back(callback<() -> i64>) -> i64: VERSION * 1000 + what cb returned,
  *                        computed by this version's code after cb returns; with WITH_HANDLE
  *                        also make_after(callback<() -> i64>, ptr) -> handle<Box>: calls cb,
@@ -94,10 +96,24 @@ static void *make_after(int64_t (*cb)(void), void *record) {
 }
 #endif
 
+/* The pinned function's id: a number, carried over a reload with the counter. */
+static uint64_t pinned;
+#ifdef WITH_PIN
+static int64_t remember(capsule_value f) {
+    pinned = host->value_pin(f);
+    return pinned != 0;
+}
+static capsule_value recall(capsule_value x) {
+    capsule_value f = host->pinned_value(pinned);
+    return f == CAPSULE_NO_VALUE ? f : host->call_value(f, &x, 1);
+}
+#endif
+
 static void *save_state(size_t *size) {
-    int64_t *data = host->alloc(sizeof calls);
-    *data = calls;
-    *size = sizeof calls;
+    int64_t *data = host->alloc(2 * sizeof(int64_t));
+    data[0] = calls;
+    data[1] = (int64_t)pinned;
+    *size = 2 * sizeof(int64_t);
     return data;
 }
 
@@ -106,7 +122,11 @@ static int restore_state(const void *data, size_t size, const char *from_version
 #ifdef RESTORE_FAILS
     return 1;
 #endif
-    if (data && size == sizeof calls) memcpy(&calls, data, sizeof calls);
+    if (data && size == 2 * sizeof(int64_t)) {
+        const int64_t *d = data;
+        calls = d[0];
+        pinned = (uint64_t)d[1];
+    }
     return 0;
 }
 
@@ -123,6 +143,10 @@ static const capsule_export exports[] = {
     {"make", "() -> handle<Box>", (void (*)(void))make, 0, "a Box holding VERSION"},
     {"peek", "(handle<Box>) -> i64", (void (*)(void))peek, 0, "what the Box holds"},
     {"make_tracked", "(ptr) -> handle<Box>", (void (*)(void))make_tracked, 0, "a Box recording its destructor's VERSION"},
+#endif
+#ifdef WITH_PIN
+    {"remember", "(value) -> i64", (void (*)(void))remember, 0, "pins f"},
+    {"recall", "(value) -> value", (void (*)(void))recall, 0, "the pinned f(x)"},
 #endif
 #ifdef WITH_NAP
     {"nap", "(i64) -> i64", (void (*)(void))nap, 0, "VERSION, after ms milliseconds"},
