@@ -83,22 +83,22 @@ extension NativeCall {
     /// the value, for plugins that keep values between calls. Nil when this VM has pinned
     /// 2^32 values.
     package func pin(_ v: Value) -> UInt64? {
-        let id = rt.pinned.pin(v)
-        guard id <= Int(UInt32.max) else { rt.pinned.release(id); return nil }
-        return rt.pinned.tag << 32 | UInt64(id)
+        let id = rt.pluginPins.pin(v)
+        guard id <= Int(UInt32.max) else { rt.pluginPins.release(id); return nil }
+        return rt.pluginPins.tag << 32 | UInt64(id)
     }
 
     /// The value pinned under `id` in this VM.
     package func pinnedValue(_ id: UInt64) -> PinnedLookup {
         // Tags start at 1: an id whose high half is 0 was never made by `pin`.
-        guard id >> 32 == rt.pinned.tag else { return id >> 32 == 0 ? .unknown : .otherVM }
-        guard let v = rt.pinned.value(Int(id & 0xFFFF_FFFF)) else { return .unknown }
+        guard id >> 32 == rt.pluginPins.tag else { return id >> 32 == 0 ? .unknown : .otherVM }
+        guard let v = rt.pluginPins.value(Int(id & 0xFFFF_FFFF)) else { return .unknown }
         return .value(v)
     }
 
     /// Releases a pin made by `pin` in this VM (other ids are ignored).
     package func unpin(_ id: UInt64) {
-        guard id >> 32 == rt.pinned.tag else { return }
-        rt.pinned.release(Int(id & 0xFFFF_FFFF))
+        guard id >> 32 == rt.pluginPins.tag else { return }
+        rt.pluginPins.release(Int(id & 0xFFFF_FFFF))
     }
 }

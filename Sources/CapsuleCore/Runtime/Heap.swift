@@ -189,6 +189,7 @@ extension Runtime {
         for v in tempRoots { mark(v) }
         for v in permanentRoots { mark(v) }
         for v in pinned.all { mark(v) }
+        for v in pluginPins.all { mark(v) }
         for v in compilerRoots { mark(v) }
         for (_, v) in builtins { mark(v) }
         for (_, v) in modules { mark(v) }

@@ -95,6 +95,9 @@ struct Handler {
     @usableFromInline let safePointTrigger = SafePointTrigger()
     /// Values Swift holds (`ScriptFunction`s): roots until released, from any thread.
     let pinned = PinnedValues()
+    /// Values plugins keep between calls (`NativeCall.pin`): a table of their own, so no id a
+    /// plugin passes can release a `ScriptFunction`'s pin.
+    let pluginPins = PinnedValues()
     /// True while the handler runs (its script calls reach checks too: no re-entry).
     @exclusivity(unchecked) var inSafePoint = false
 
