@@ -59,6 +59,19 @@ import Testing
         #expect(run(script, pluginPaths: [dir]) == expected)
     }
 
+    /// examples/events: the hub plugin built as its README says, the app printing what the
+    /// README shows (handlers pinned by the plugin, called from later exports).
+    @Test func theEventsExamplePrintsWhatItsReadmeShows() throws {
+        let readme = try String(contentsOfFile: Paths.repository + "/examples/events/README.md", encoding: .utf8)
+        let expected = try #require(Self.block(after: "It prints:", in: readme, fence: "```"))
+        let dir = Fixtures.directory + "/events"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        #expect(Fixtures.compile(source: Paths.repository + "/examples/events/hub/hub.c", output: dir + "/libcapsule_hub.so") == 0)
+        let app = try String(contentsOfFile: Paths.repository + "/examples/events/app.cap", encoding: .utf8)
+        #expect(run(app, pluginPaths: [dir]) == expected)
+        #expect(run(app, pluginPaths: [dir], gcStress: true) == expected)
+    }
+
     /// The text of the first fenced block opening with `fence` after `marker`.
     static func block(after marker: String, in text: String, fence: String) -> String? {
         guard let m = text.range(of: marker),
