@@ -34,17 +34,29 @@ import Testing
     final class Stream: @unchecked Sendable {
         private let lock = NSLock()
         private var data = Data()
+        private var ended = false
         init(_ pipe: Pipe) {
             let handle = pipe.fileHandleForReading
             Thread.detachNewThread { [self] in
                 while true {
                     let chunk = handle.availableData
-                    if chunk.isEmpty { return }
+                    if chunk.isEmpty { lock.lock(); ended = true; lock.unlock(); return }
                     lock.lock(); data.append(chunk); lock.unlock()
                 }
             }
         }
         var text: String { lock.lock(); defer { lock.unlock() }; return String(decoding: data, as: UTF8.self) }
+        /// Everything the process wrote: waits (up to `seconds`) until the reader has seen the
+        /// end of the pipe, which comes after the process exits.
+        var all: String {
+            let deadline = Date().addingTimeInterval(10)
+            while Date() < deadline {
+                lock.lock(); let done = ended; lock.unlock()
+                if done { break }
+                usleep(1000)
+            }
+            return text
+        }
         /// Waits up to `seconds` until `text` occurs `count` times.
         func wait(for text: String, count: Int = 1, seconds: Double = 15) -> Bool {
             let deadline = Date().addingTimeInterval(seconds)
@@ -164,7 +176,7 @@ import Testing
         // The half-written file may be refused more than once (a writer's close, a quiet
         // millisecond, then the next write): one line per kind of event is compared.
         var lines: [Substring] = []
-        for line in out.text.split(separator: "\n", omittingEmptySubsequences: false) where line != lines.last { lines.append(line) }
+        for line in out.all.split(separator: "\n", omittingEmptySubsequences: false) where line != lines.last { lines.append(line) }
         #expect(lines.joined(separator: "\n") == """
             on_reload reloadable 1.0.0 2.0.0
             v2 201 4
@@ -175,7 +187,7 @@ import Testing
             v4 403 8
 
             """)
-        let log = err.text.split(separator: "\n")
+        let log = err.all.split(separator: "\n")
         #expect(log.count >= 4, "\(log)")
         #expect(log.dropFirst(2).dropLast().allSatisfy { $0.hasPrefix("capsule: reload of reloadable refused: not a loadable shared object")
                 && $0.hasSuffix("; 3.0.0 keeps serving") }, "\(log)")
@@ -200,7 +212,7 @@ import Testing
         #expect(process.terminationStatus == 0)
         #expect(out.wait(for: "v2 after the handler failed\n"))
         #expect(err.wait(for: "capsule: plugins.on_reload handler failed: no thanks (at <fn> ("))
-        #expect(err.text.hasPrefix("capsule: reloaded reloadable 1.0.0 -> 2.0.0 in "))
+        #expect(err.all.hasPrefix("capsule: reloaded reloadable 1.0.0 -> 2.0.0 in "))
     }
 
     /// A script that spends its time in a plugin export that blocks (here a 50 ms sleep in C)
@@ -235,8 +247,8 @@ import Testing
         #expect(waitForExit(process, seconds: 40))
         let took = Date().timeIntervalSince(replaced)
         #expect(process.terminationStatus == 0)
-        #expect(out.text == "v1\nv2\n", "\(err.text)")
-        #expect(err.text.hasPrefix("capsule: reloaded reloadable 1.0.0 -> 2.0.0 in "), "\(err.text)")
+        #expect(out.all == "v1\nv2\n", "\(err.text)")
+        #expect(err.all.hasPrefix("capsule: reloaded reloadable 1.0.0 -> 2.0.0 in "), "\(err.text)")
         // The watcher's debounce, one call in flight and the swap: well under a second.
         #expect(took < 3, "the reload took \(took) s after the file was replaced")
     }
@@ -275,8 +287,8 @@ import Testing
         #expect(err.wait(for: "lib.cap failed: ", seconds: 3))
         #expect(waitForExit(process))
         #expect(process.terminationStatus == 0)
-        #expect(out.text == "v1\nv2\nv3\n")
-        let log = err.text.split(separator: "\n")
+        #expect(out.all == "v1\nv2\nv3\n")
+        let log = err.all.split(separator: "\n")
         #expect(log.count == 3, "\(log)")
         #expect(log.first?.hasPrefix("capsule: reloaded script module \(library) in ") == true, "\(log)")
         #expect(log.dropFirst().first == "capsule: reload of script module \(library) refused: \(library):2:1: error: unexpected end of file, expected '}'; the old code keeps serving")
@@ -302,6 +314,6 @@ import Testing
         try "fn greet() { return \"v2\" }\n".write(toFile: library, atomically: true, encoding: .utf8)
         #expect(waitForExit(process))
         #expect(process.terminationStatus == 0)
-        #expect(out.text == "v2\n", "\(err.text)")
+        #expect(out.all == "v2\n", "\(err.text)")
     }
 }
