@@ -88,7 +88,9 @@ import Testing
         while Date() < deadline {
             // /proc files report size 0: read to the end.
             guard process.isRunning, let handle = FileHandle(forReadingAtPath: "/proc/\(process.processIdentifier)/maps") else { return false }
-            let maps = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+            // NOTE: readToEnd, which throws, not readDataToEndOfFile, which traps: another
+            // process's /proc files vanish when it exits or closes a descriptor mid-read.
+            let maps = String(decoding: (try? handle.readToEnd()) ?? Data(), as: UTF8.self)
             try? handle.close()
             if maps.contains("libcapsule_reloadable.") { return true }
             usleep(2000)
@@ -111,7 +113,7 @@ import Testing
         while Date() < deadline && process.isRunning {
             for fd in (try? FileManager.default.contentsOfDirectory(atPath: fdinfo)) ?? [] {
                 guard let handle = FileHandle(forReadingAtPath: fdinfo + "/" + fd) else { continue }
-                let info = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+                let info = String(decoding: (try? handle.readToEnd()) ?? Data(), as: UTF8.self)
                 try? handle.close()
                 if info.split(separator: "\n").contains(where: { $0.hasPrefix("inotify wd:") && $0.contains(wanted) }) { return true }
             }
