@@ -115,7 +115,10 @@ public final class FileWatcher: @unchecked Sendable {
             let n = poll(&fds, 2, timeout)
             if n < 0 && errno != EINTR { return }
             if fds[1].revents != 0 { return }
-            if fds[0].revents != 0 {
+            // NOTE: drained whether or not poll saw it readable: when poll returns on its
+            // timeout, a write may have started since, and its events must be seen before a
+            // report (or a writer that resumed right after the debounce is reported half-way).
+            do {
                 while true {
                     let count = read(inotify, buffer, 64 * 1024)
                     guard count > 0 else { break }
