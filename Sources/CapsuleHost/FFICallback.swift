@@ -83,12 +83,9 @@ final class FFICallback {
             values.append(v)
         }
         // The script may call into C again: this context's "current call" slot is ours.
-        let r = call.callValue(function, values)
+        let r = context.callScript(call, function, values)
         call.release(values.count)
-        guard let r else {
-            context.callbackFailed = true
-            return
-        }
+        guard let r else { return }
         guard resultKind != .void, let result else { return }
         let message = call.withValues([r]) { ScalarConversion.store($0, 0, resultKind, at: result, widened: true) }
         if let message {

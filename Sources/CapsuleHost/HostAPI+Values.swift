@@ -318,10 +318,7 @@ enum HostValues {
         }
         // The function may call this plugin again: nested calls save and restore the
         // context's current call and value scope.
-        guard let result = call.callValue(function, arguments) else {
-            context.callbackFailed = true
-            return 0
-        }
+        guard let result = context.callScript(call, function, arguments) else { return 0 }
         return lend(context, result)
     }
 

@@ -67,6 +67,19 @@ final class CallContext {
         action?()
     }
 
+    /// Calls a script function for C during the current call (a `callback<…>` parameter or
+    /// `host->call_value`): its result, or nil when it raised, or when an earlier one in this
+    /// call did. Its error stays pending and the call fails with it once C returns; until then
+    /// nothing more runs.
+    func callScript(_ call: NativeCall, _ function: Value, _ arguments: [Value]) -> Value? {
+        if callbackFailed { return nil }
+        guard let result = call.callValue(function, arguments) else {
+            callbackFailed = true
+            return nil
+        }
+        return result
+    }
+
     /// Runs `body` with this context current, and returns its result and any raised message.
     func run<T>(_ body: () -> T) -> (T, String?) {
         let previous = enter()
