@@ -42,6 +42,14 @@ extension ExportBinding {
     /// NOTE: the signature is the function's C type (checked when the export was bound).
     @inline(__always) func cFunction<F>(as type: F.Type) -> F { unsafeBitCast(function, to: type) }
 
+    /// After the C function returned, in every typed entry: nothing to do in the common case
+    /// (a few loads, inlined), else `failAfterCall`.
+    @inline(__always)
+    func afterCall(_ call: NativeCall) -> Value? {
+        guard context.raised != nil || context.callbackFailed || call.safePointRequested else { return nil }
+        return failAfterCall(call)
+    }
+
     /// After the C function returned: the error it raised through the host API, or the error
     /// of a kept `ffi.callback` it called that raised (already pending in the VM), if any.
     /// Also where a safe-point request that came during the call (a reload) is passed on, so
@@ -66,7 +74,7 @@ extension ExportBinding {
             let previous = b.context.enter()
             let r = f(x, y)
             b.context.leave(previous)
-            if b.context.raised != nil || b.context.callbackFailed || call.safePointRequested, let failure = b.failAfterCall(call) { return failure }
+            if let failure = b.afterCall(call) { return failure }
             return call.fastIntValue(r)
         }
     }
@@ -78,7 +86,7 @@ extension ExportBinding {
             let previous = b.context.enter()
             let r = f(x)
             b.context.leave(previous)
-            if b.context.raised != nil || b.context.callbackFailed || call.safePointRequested, let failure = b.failAfterCall(call) { return failure }
+            if let failure = b.afterCall(call) { return failure }
             return call.fastIntValue(r)
         }
     }
@@ -90,7 +98,7 @@ extension ExportBinding {
             let previous = b.context.enter()
             let r = f(x, y)
             b.context.leave(previous)
-            if b.context.raised != nil || b.context.callbackFailed || call.safePointRequested, let failure = b.failAfterCall(call) { return failure }
+            if let failure = b.afterCall(call) { return failure }
             return call.fastDoubleValue(r)
         }
     }
@@ -102,7 +110,7 @@ extension ExportBinding {
             let previous = b.context.enter()
             let r = f(x)
             b.context.leave(previous)
-            if b.context.raised != nil || b.context.callbackFailed || call.safePointRequested, let failure = b.failAfterCall(call) { return failure }
+            if let failure = b.afterCall(call) { return failure }
             return call.fastDoubleValue(r)
         }
     }
@@ -114,7 +122,7 @@ extension ExportBinding {
             let previous = b.context.enter()
             let r = f(s)
             b.context.leave(previous)
-            if b.context.raised != nil || b.context.callbackFailed || call.safePointRequested, let failure = b.failAfterCall(call) { return failure }
+            if let failure = b.afterCall(call) { return failure }
             return call.fastIntValue(r)
         }
     }
@@ -126,7 +134,7 @@ extension ExportBinding {
             let previous = b.context.enter()
             let r = f(s)
             b.context.leave(previous)
-            if b.context.raised != nil || b.context.callbackFailed || call.safePointRequested, let failure = b.failAfterCall(call) { return failure }
+            if let failure = b.afterCall(call) { return failure }
             // A result past Int64.max: the general conversion's message.
             guard r <= UInt64(Int64.max) else { return b.unsignedOverflow(call, r) }
             return call.fastIntValue(Int64(r))
