@@ -36,7 +36,11 @@ let package = Package(
         .systemLibrary(name: "CRandom", path: "Sources/CRandom"),
         // The host ↔ worker protocol (shared-memory layout), header-only C.
         .target(name: "CapsuleIsolation"),
-        .target(name: "CapsuleHost", dependencies: ["CapsuleCore", "CapsuleSDK", "CFFI", "CCurrentCall", "CConfine", "CSpawn", "CRandom", "CapsuleIsolation"]),
+        // The host's powers for scripts: capabilities, path confinement and the system modules
+        // (fs, env, time, random, proc, net). Nothing of dlopen or libffi.
+        .target(name: "CapsuleSystem", dependencies: ["CapsuleCore", "CConfine", "CSpawn", "CRandom", "CapsuleIsolation"]),
+        // The plugin host: loading, the libffi bridge, the host API, isolation, reload, raw FFI.
+        .target(name: "CapsuleHost", dependencies: ["CapsuleSystem", "CapsuleCore", "CapsuleSDK", "CFFI", "CCurrentCall", "CapsuleIsolation"]),
         // The isolated plugin worker: C, so what runs next to the plugin under seccomp is small
         // and makes only the system calls it is written to make.
         .executableTarget(
@@ -80,7 +84,7 @@ let package = Package(
         .executableTarget(name: "capsule", dependencies: ["CapsuleCommands"]),
         .testTarget(name: "CapsuleSyntaxTests", dependencies: ["CapsuleSyntax"]),
         .testTarget(name: "CapsuleCoreTests", dependencies: ["CapsuleCore"], exclude: ["Snapshots"]),
-        .testTarget(name: "CapsuleHostTests", dependencies: ["CapsuleHost"]),
+        .testTarget(name: "CapsuleHostTests", dependencies: ["CapsuleHost", "CapsuleSystem"]),
         .testTarget(
             name: "CapsuleCommandsTests",
             dependencies: ["CapsuleCommands"],

@@ -21,7 +21,7 @@ import FoundationEssentials
 
     /// Full Foundation (with ICU) tripled start-up time and memory of `capsule`; only
     /// FoundationEssentials, which swift-argument-parser uses anyway, is allowed.
-    @Test(arguments: ["CapsuleSyntax", "CapsuleCore", "CapsuleHost", "CapsuleCommands", "capsule"])
+    @Test(arguments: ["CapsuleSyntax", "CapsuleCore", "CapsuleSystem", "CapsuleHost", "CapsuleCommands", "capsule"])
     func noFullFoundation(_ module: String) throws {
         let offenders = try files(in: module).filter { _, text in
             text.split(separator: "\n").contains { $0.trimmingCharacters(in: .whitespaces) == "import Foundation" }
@@ -29,12 +29,20 @@ import FoundationEssentials
         #expect(offenders.isEmpty, "import Foundation in \(offenders)")
     }
 
-    /// The core VM knows nothing of dlopen or libffi.
-    @Test(arguments: ["CapsuleSyntax", "CapsuleCore"])
+    /// The core VM and the system modules know nothing of dlopen or libffi.
+    @Test(arguments: ["CapsuleSyntax", "CapsuleCore", "CapsuleSystem"])
     func coreHasNoDynamicLoading(_ module: String) throws {
         for (name, text) in try files(in: module) {
             #expect(!text.contains("dlopen("), "dlopen in \(name)")
             #expect(!text.contains("import CFFI"), "libffi in \(name)")
+        }
+    }
+
+    /// The system modules build on the core alone: the plugin machinery builds on them.
+    @Test func systemModulesDoNotImportTheHost() throws {
+        for (name, text) in try files(in: "CapsuleSystem") {
+            #expect(!text.contains("import CapsuleHost"), "CapsuleHost imported in \(name)")
+            #expect(!text.contains("import CapsuleSDK"), "the plugin SDK imported in \(name)")
         }
     }
 }

@@ -1,4 +1,5 @@
 @testable import CapsuleHost
+@testable import CapsuleSystem
 import Foundation
 import Testing
 

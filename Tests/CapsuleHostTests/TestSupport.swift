@@ -1,4 +1,5 @@
 @testable import CapsuleHost
+@testable import CapsuleSystem
 import Foundation
 
 /// Paths of the repository, the SDK header and the built plugins.

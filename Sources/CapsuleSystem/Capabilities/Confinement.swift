@@ -1,13 +1,14 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CapsuleCore
 import CConfine
 
 let O_PATH = Int32(CCONFINE_O_PATH)
 
 /// Why a confined filesystem operation failed: a denial (the path escapes its grant, or
 /// names something the confinement refuses) or an ordinary I/O error.
-enum FSFailure: Error, Equatable {
+package enum FSFailure: Error, Equatable {
     /// Refused by the confinement; the text says why (for `denied: … (WHY)`).
     case denied(String)
     /// The operation itself failed with this errno.
@@ -22,7 +23,7 @@ enum FSFailure: Error, Equatable {
 /// and uses an `*at` call on the last component. So `..`, absolute symlinks, relative
 /// symlinks out, and `/proc` magic links are refused by the kernel at the moment of the open,
 /// whatever the tree looks like then (no check-then-use race). See docs/security.md.
-struct ConfinedPath {
+package struct ConfinedPath {
     /// The granted directory (or a granted file's parent): trusted, named by the user.
     let anchor: String
     /// The path beneath `anchor` ("" for the anchor itself).
@@ -85,7 +86,7 @@ struct ConfinedPath {
     /// O_DIRECTORY) are opened; a regular file must have exactly one link (a hard link's
     /// other names may be outside the grant), unless the grant is the whole filesystem.
     /// O_TRUNC is applied after those checks.
-    func open(flags: Int32, mode: mode_t = 0o666) -> Result<Int32, FSFailure> {
+    package func open(flags: Int32, mode: mode_t = 0o666) -> Result<Int32, FSFailure> {
         let anchorFD: Int32
         switch openAnchor() {
         case .failure(let f): return .failure(f)

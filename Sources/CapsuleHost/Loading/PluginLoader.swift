@@ -1,3 +1,4 @@
+import CapsuleSystem
 import CapsuleSDK
 
 /// Opens plugin shared objects and checks them: the entry symbol, the ABI handshake, every

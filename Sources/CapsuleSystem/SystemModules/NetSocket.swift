@@ -1,12 +1,13 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CapsuleCore
 
 /// A TCP socket of the `net` module: a listener or a connection. Non-blocking underneath;
 /// every wait is a `poll` bounded by the socket's timeout and the VM's deadline, so no call
 /// blocks past either. Closed by `net.close` or when the script's handle is collected.
-final class NetSocket {
-    var fd: Int32
+package final class NetSocket {
+    package var fd: Int32
     let isListener: Bool
     /// Bytes read ahead by `readLine`, served first by later reads.
     var buffer: [UInt8] = []
@@ -26,7 +27,7 @@ final class NetSocket {
     deinit { if fd >= 0 { close(fd) } }
 
     /// Why an operation ended without a result.
-    enum Failure: Error {
+    package enum Failure: Error {
         /// The socket's timeout passed (seconds).
         case timedOut(Double)
         /// The VM's deadline passed.
@@ -95,7 +96,7 @@ final class NetSocket {
     }
 
     /// Connects to the first address of `host` that accepts, within `timeout` seconds in all.
-    static func connect(host: String, port: UInt16, timeout: Double?, vm: Int?) -> Result<NetSocket, Failure> {
+    package static func connect(host: String, port: UInt16, timeout: Double?, vm: Int?) -> Result<NetSocket, Failure> {
         let d = Deadlines(timeout: timeout, vm: vm)
         let candidates: [(Int32, [UInt8])]
         switch addresses(host, port, passive: false) {

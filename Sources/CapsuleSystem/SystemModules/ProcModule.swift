@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CapsuleCore
 
 /// The `proc` module: runs a program to completion, checked against the script's `run:`
 /// grants (`--allow-run=PROGRAM`), and returns its exit code or signal and its output.
@@ -23,12 +24,12 @@ import Glibc
 /// Which grant allows what (docs/security.md#proc): a program written with a `/` is a path,
 /// made absolute and matched exactly against `run:` grants of paths; a bare name is allowed
 /// by a `run:NAME` grant, or by a grant of the path it resolves to on the host's PATH.
-final class ProcModule {
+package final class ProcModule {
     let enforcer: CapabilityEnforcer
 
-    init(enforcer: CapabilityEnforcer) { self.enforcer = enforcer }
+    package init(enforcer: CapabilityEnforcer) { self.enforcer = enforcer }
 
-    func moduleDefinition() -> NativeModuleDefinition {
+    package func moduleDefinition() -> NativeModuleDefinition {
         NativeModuleDefinition(name: "proc", functions: [
             NativeFunctionDefinition(name: "run", arity: -1) { [unowned self] call in
                 defer { call.afterBlocking() }
@@ -103,7 +104,7 @@ final class ProcModule {
     /// The file to execute for `program`, after checking `principal`'s `run:` grants (see
     /// the type's summary); the message of the denial or lookup failure otherwise. Shared
     /// with the host API's `run_program` for plugins.
-    static func resolve(_ program: String, by principal: Principal, enforcer: CapabilityEnforcer,
+    package static func resolve(_ program: String, by principal: Principal, enforcer: CapabilityEnforcer,
                         operation: String = "proc.run") -> Result<String, HostFailure> {
         let policy = enforcer.policy
         if program.contains("/") {
@@ -194,12 +195,12 @@ final class ProcModule {
     }
 
     /// `2s`, `0.25s`.
-    static func seconds(_ s: Double) -> String { s == s.rounded() && s < 1e15 ? "\(Int(s))s" : "\(s)s" }
+    package static func seconds(_ s: Double) -> String { s == s.rounded() && s < 1e15 ? "\(Int(s))s" : "\(s)s" }
 }
 
 /// A host service's failure as the script (or plugin) sees it: a denial, a lookup or cwd
 /// error, a malformed host.
-struct HostFailure: Error {
-    let message: String
+package struct HostFailure: Error {
+    package let message: String
     init(_ message: String) { self.message = message }
 }

@@ -1,3 +1,4 @@
+import CapsuleSystem
 /// The load-time audit of an in-process plugin's dynamic imports: a plugin that imports libc
 /// functions reaching a host power (files, network, processes, environment, raw native
 /// code) is refused unless it is granted that power.

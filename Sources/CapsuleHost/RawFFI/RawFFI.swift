@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CapsuleSystem
 
 /// A library opened by `ffi.open`. Both the script's `handle<ffi.Library>` and every function
 /// bound from it hold a reference, so the library is closed (dlclose) only when the handle

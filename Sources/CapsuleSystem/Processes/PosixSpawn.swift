@@ -1,17 +1,18 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CapsuleCore
 
 /// What every process the host starts has in common, whether a `capsule-worker`
 /// (`WorkerProcess`) or a program run by the `proc` module (`ChildProcess`): `posix_spawn`
 /// (never `fork`: the host is multithreaded), a clean signal state, C argument and
 /// environment arrays, and reaping.
-enum PosixSpawn {
+package enum PosixSpawn {
     /// Calls `body` with spawn attributes that empty the child's signal mask and put every
     /// signal back to its default disposition, so nothing of the host's signal set-up leaks
     /// into it; with `ownProcessGroup`, the child also leads a new process group (which can
     /// then be killed as a whole). The attributes are destroyed when `body` returns.
-    static func withAttributes<R>(ownProcessGroup: Bool, _ body: (UnsafeMutablePointer<posix_spawnattr_t>) -> R) -> R {
+    package static func withAttributes<R>(ownProcessGroup: Bool, _ body: (UnsafeMutablePointer<posix_spawnattr_t>) -> R) -> R {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -31,7 +32,7 @@ enum PosixSpawn {
 
     /// Calls `body` with `arguments` and `environment` (`NAME=VALUE` strings) as the
     /// NULL-terminated C string arrays posix_spawn takes, freed when `body` returns.
-    static func withArgv<R>(_ arguments: [String], environment: [String],
+    package static func withArgv<R>(_ arguments: [String], environment: [String],
                             _ body: ([UnsafeMutablePointer<CChar>?], [UnsafeMutablePointer<CChar>?]) -> R) -> R {
         let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) } + [nil]
@@ -41,7 +42,7 @@ enum PosixSpawn {
 
     /// Waits for the child `pid` to end (retrying on EINTR) and returns its `waitpid` status.
     @discardableResult
-    static func reap(_ pid: pid_t) -> Int32 {
+    package static func reap(_ pid: pid_t) -> Int32 {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         return status

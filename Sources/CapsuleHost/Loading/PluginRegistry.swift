@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CapsuleSystem
 
 /// The process's loaded plugins: module → loaded version → plugin (with its exports and
 /// parsed signatures). A shared object is loaded and initialised once per process however

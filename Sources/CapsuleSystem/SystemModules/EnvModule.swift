@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CapsuleCore
 
 /// The `env` module: the process's environment variables, each use checked against the
 /// script's `env:NAME` grants (`--allow-env=HOME,LANG`, `--allow-env=APP_*`).
@@ -10,12 +11,12 @@ import Glibc
 /// print(env.get("HOME"))        // a string, or nil when unset
 /// env.set("APP_MODE", "test")   // visible to this process (and later child processes)
 /// ```
-final class EnvModule {
+package final class EnvModule {
     let enforcer: CapabilityEnforcer
 
-    init(enforcer: CapabilityEnforcer) { self.enforcer = enforcer }
+    package init(enforcer: CapabilityEnforcer) { self.enforcer = enforcer }
 
-    func moduleDefinition() -> NativeModuleDefinition {
+    package func moduleDefinition() -> NativeModuleDefinition {
         NativeModuleDefinition(name: "env", functions: [
             NativeFunctionDefinition(name: "get", arity: 1) { [unowned self] call in get(call) },
             NativeFunctionDefinition(name: "set", arity: 2) { [unowned self] call in set(call) },

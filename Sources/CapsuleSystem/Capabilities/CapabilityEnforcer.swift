@@ -1,20 +1,21 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CapsuleCore
 
 /// Checks every use of a host power against one VM's `Policy`, writes it to the audit log,
 /// and builds the denial messages. Shared by the host modules (`fs`, `env`, `time`, `ffi`),
 /// the plugin loader's requirement check and the host-API table's services for plugins.
-final class CapabilityEnforcer: @unchecked Sendable {
-    let policy: Policy
-    let audit: AuditLog?
+package final class CapabilityEnforcer: @unchecked Sendable {
+    package let policy: Policy
+    package let audit: AuditLog?
     /// What relative paths are resolved against (the process's directory at start).
-    let workingDirectory: String
+    package let workingDirectory: String
 
     /// Paths longer than this are refused before any syscall (PATH_MAX - 1).
     static let maxPathBytes = 4095
 
-    init(policy: Policy, audit: AuditLog?, workingDirectory: String? = nil) {
+    package init(policy: Policy, audit: AuditLog?, workingDirectory: String? = nil) {
         self.policy = policy
         self.audit = audit
         self.workingDirectory = workingDirectory ?? Self.currentDirectory()
@@ -28,7 +29,7 @@ final class CapabilityEnforcer: @unchecked Sendable {
 
     /// Checks `request` for `principal` and records it. Returns the covering grant, or the
     /// denial message.
-    func check(_ request: Capability, by principal: Principal) -> Result<Capability, CapabilityDenial> {
+    package func check(_ request: Capability, by principal: Principal) -> Result<Capability, CapabilityDenial> {
         if let grant = policy.grant(for: request, by: principal) {
             audit?.record(request, by: principal, allowed: true)
             return .success(grant)
@@ -45,13 +46,13 @@ final class CapabilityEnforcer: @unchecked Sendable {
     }
 
     /// Records a use allowed by the policy (after the confinement let it through).
-    func allow(_ request: Capability, by principal: Principal) {
+    package func allow(_ request: Capability, by principal: Principal) {
         audit?.record(request, by: principal, allowed: true)
     }
 
     /// Turns path bytes from a script or plugin into a checked absolute path: refuses NUL
     /// bytes, invalid UTF-8, empty and overlong paths (as denials, with the reason).
-    func path(_ bytes: UnsafeBufferPointer<UInt8>, kind: Capability.Kind, by principal: Principal) -> Result<String, CapabilityDenial> {
+    package func path(_ bytes: UnsafeBufferPointer<UInt8>, kind: Capability.Kind, by principal: Principal) -> Result<String, CapabilityDenial> {
         let shown = String(decoding: bytes.prefix(200), as: UTF8.self)
         func refuse(_ why: String) -> Result<String, CapabilityDenial> {
             .failure(deny(Capability(kind, shown), by: principal, reason: why))
@@ -65,7 +66,7 @@ final class CapabilityEnforcer: @unchecked Sendable {
 
     /// Checks an fs request on `path` (already checked by `path(_:)`) and locates it in its
     /// grant. The use is recorded by the caller once the confined operation has run.
-    func confine(_ path: String, kind: Capability.Kind, by principal: Principal) -> Result<ConfinedPath, CapabilityDenial> {
+    package func confine(_ path: String, kind: Capability.Kind, by principal: Principal) -> Result<ConfinedPath, CapabilityDenial> {
         let request = Capability(kind, path)
         guard let grant = policy.grant(for: request, by: principal) else {
             audit?.record(request, by: principal, allowed: false)
@@ -76,7 +77,7 @@ final class CapabilityEnforcer: @unchecked Sendable {
 
     /// Runs a confined operation on `path` and records its use: denied when the
     /// confinement refused it, allowed otherwise (even if it then failed with an I/O error).
-    func perform<T>(_ path: String, kind: Capability.Kind, by principal: Principal,
+    package func perform<T>(_ path: String, kind: Capability.Kind, by principal: Principal,
                     _ body: (ConfinedPath) -> Result<T, FSFailure>) -> Result<T, FSError> {
         let confined: ConfinedPath
         switch confine(path, kind: kind, by: principal) {
@@ -98,18 +99,18 @@ final class CapabilityEnforcer: @unchecked Sendable {
 }
 
 /// A denial's message (`denied: KIND RESOURCE (…)`).
-struct CapabilityDenial: Error {
-    let message: String
+package struct CapabilityDenial: Error {
+    package let message: String
     init(_ message: String) { self.message = message }
 }
 
 /// An fs operation's failure as the modules report it.
-enum FSError: Error {
+package enum FSError: Error {
     case denied(CapabilityDenial)
     case io(Int32)
 
     /// The script-visible message; I/O errors are `OPERATION: PATH: strerror`.
-    func message(operation: String, path: String) -> String {
+    package func message(operation: String, path: String) -> String {
         switch self {
         case .denied(let d): d.message
         case .io(let e): "\(operation): \(Capability.sanitized(path)): \(String(cString: strerror(e)))"

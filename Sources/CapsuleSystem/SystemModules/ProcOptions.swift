@@ -1,10 +1,11 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CapsuleCore
 
 /// The arguments of `proc.run(program, args, options)`, read and checked before anything is
 /// granted or started: every string copied out of the heap, every bad value a clear error.
-struct ProcRequest {
+package struct ProcRequest {
     var program = ""
     var arguments: [String] = []
     /// Variables given explicitly (`env`), in the order given.
@@ -21,7 +22,7 @@ struct ProcRequest {
     var outputLimit = ProcRequest.defaultOutputLimit
 
     /// The default `max_output`: 16 MiB for each of stdout and stderr.
-    static let defaultOutputLimit = 16 << 20
+    package static let defaultOutputLimit = 16 << 20
     static let maxOutputLimit = 1 << 30
     static let options = ["env", "inherit_env", "cwd", "input", "bytes", "timeout", "max_output"]
 
@@ -119,5 +120,5 @@ struct ProcRequest {
         bytes.contains(0) ? nil : String(decoding: bytes, as: UTF8.self)
     }
 
-    static func isVariableName(_ name: String) -> Bool { !name.isEmpty && !name.utf8.contains(UInt8(ascii: "=")) }
+    package static func isVariableName(_ name: String) -> Bool { !name.isEmpty && !name.utf8.contains(UInt8(ascii: "=")) }
 }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CapsuleSystem
 import CapsuleIsolation
 
 /// One running `capsule-worker` and the channel to it: the sealed shared memory

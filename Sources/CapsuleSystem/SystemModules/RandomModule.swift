@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CapsuleCore
 import CRandom
 
 /// The `random` module: randomness from the kernel (`getrandom(2)`), gated by the `random`
@@ -13,15 +14,15 @@ import CRandom
 /// print(random.float())        // uniform in [0, 1)
 /// print(random.bytes(16))      // 16 random bytes
 /// ```
-final class RandomModule {
+package final class RandomModule {
     let enforcer: CapabilityEnforcer
 
-    init(enforcer: CapabilityEnforcer) { self.enforcer = enforcer }
+    package init(enforcer: CapabilityEnforcer) { self.enforcer = enforcer }
 
     /// The largest `random.bytes` request: one getrandom loop, bounded memory.
     static let maximumBytes = 1 << 24
 
-    func moduleDefinition() -> NativeModuleDefinition {
+    package func moduleDefinition() -> NativeModuleDefinition {
         NativeModuleDefinition(name: "random", functions: [
             NativeFunctionDefinition(name: "int", arity: 2) { [unowned self] call in
                 guard let low = call.int(0), let high = call.int(1) else {

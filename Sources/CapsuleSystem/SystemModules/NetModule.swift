@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CapsuleCore
 
 /// The `net` module: TCP connections and listeners as handles the GC closes when they are
 /// dropped, checked against the script's `net.connect:HOST[:PORT]` and
@@ -22,14 +23,14 @@ import Glibc
 /// does not allow `127.0.0.1` nor the reverse (docs/security.md#net). Every blocking call
 /// waits at most the handle's timeout (30 s unless `set_timeout` changes it) and never past
 /// the VM's `--timeout`.
-final class NetModule {
+package final class NetModule {
     static let connectionType = "net.Conn"
     static let listenerType = "net.Listener"
     let enforcer: CapabilityEnforcer
 
-    init(enforcer: CapabilityEnforcer) { self.enforcer = enforcer }
+    package init(enforcer: CapabilityEnforcer) { self.enforcer = enforcer }
 
-    func moduleDefinition() -> NativeModuleDefinition {
+    package func moduleDefinition() -> NativeModuleDefinition {
         NativeModuleDefinition(name: "net", functions: [
             fn("connect", -1) { m, c in m.connect(c) },
             fn("listen", 2) { m, c in m.listen(c) },
@@ -68,7 +69,7 @@ final class NetModule {
 
     /// `text` as the grants see it (`shown`) and as it is resolved, or why it is no host.
     /// Shared with the host API's `connect_tcp` for plugins.
-    static func grantHost(_ text: String) -> Result<(resolve: String, shown: String), HostFailure> {
+    package static func grantHost(_ text: String) -> Result<(resolve: String, shown: String), HostFailure> {
         guard !text.isEmpty, text.utf8.count <= 253, !text.unicodeScalars.contains(where: { $0.value < 0x21 || $0 == "/" || $0.value == 0x7f }) else {
             return .failure(HostFailure("'\(Capability.sanitized(text))' is not a host name or address"))
         }

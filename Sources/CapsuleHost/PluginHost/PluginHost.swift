@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CapsuleSystem
 
 /// Finds plugins for `import` and binds them into one VM.
 ///

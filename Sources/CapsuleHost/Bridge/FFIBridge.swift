@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CapsuleSystem
 import CFFI
 
 /// Binds a loaded plugin's exports into one VM as native functions. Each export gets its

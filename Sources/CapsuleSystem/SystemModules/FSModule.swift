@@ -1,13 +1,14 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CapsuleCore
 
 /// An errno as an Error.
-struct Errno: Error { let code: Int32 }
+package struct Errno: Error { let code: Int32 }
 
 /// An open file of `fs.open`: the descriptor and a read-ahead buffer for `read_line`.
 /// Closed when the script's handle is closed (`fs.close`) or becomes unreachable.
-final class FSFile {
+package final class FSFile {
     var fd: Int32
     var buffer: [UInt8] = []
     init(fd: Int32) { self.fd = fd }
@@ -29,14 +30,14 @@ final class FSFile {
 /// Reading (`read`, `read_bytes`, `list`, `stat`, `exists`, `open` with "r") needs
 /// `fs.read`; writing (`write`, `append`, `mkdir`, `remove`, `rename`, `open` with "w"/"a")
 /// needs `fs.write`; `open` with "r+" needs both.
-final class FSModule {
+package final class FSModule {
     static let fileType = "fs.File"
     let enforcer: CapabilityEnforcer
     let principal = Principal.script
 
-    init(enforcer: CapabilityEnforcer) { self.enforcer = enforcer }
+    package init(enforcer: CapabilityEnforcer) { self.enforcer = enforcer }
 
-    func moduleDefinition() -> NativeModuleDefinition {
+    package func moduleDefinition() -> NativeModuleDefinition {
         NativeModuleDefinition(name: "fs", functions: [
             fn("read", 1) { m, c in m.readWhole(c, asBytes: false) },
             fn("read_bytes", 1) { m, c in m.readWhole(c, asBytes: true) },

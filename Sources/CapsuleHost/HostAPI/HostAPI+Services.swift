@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CapsuleSystem
 
 /// The host API's `run_program` and `connect_tcp`: the `proc` and `net` modules' services
 /// for plugins, checked against the calling plugin's own grants (capsule.h).

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CapsuleSystem
 
 /// Hot reload at the registry: load the file again from a fresh private copy, check the new
 /// version against the current one, migrate state, and make it current for the path.

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CapsuleCore
 import CSpawn
 import CapsuleIsolation
 
@@ -13,7 +14,7 @@ import CapsuleIsolation
 /// output is read until the pipes close (at most `lingerNanoseconds` more, for descendants
 /// that left the group and kept the pipes). A timeout, the VM's deadline or the output limit
 /// kill the whole group. The child is always reaped before `run` returns.
-struct ChildProcess {
+package struct ChildProcess {
     /// The file to execute (absolute) and its argv (argv[0] included).
     var executable: String
     var arguments: [String]
@@ -30,23 +31,35 @@ struct ChildProcess {
     /// The VM's deadline (`--timeout`), in the same clock.
     var vmDeadline: Int?
 
+    package init(executable: String, arguments: [String], environment: [String], directory: Int32?,
+                 input: [UInt8]?, outputLimit: Int, timeout: Int?, vmDeadline: Int?) {
+        self.executable = executable
+        self.arguments = arguments
+        self.environment = environment
+        self.directory = directory
+        self.input = input
+        self.outputLimit = outputLimit
+        self.timeout = timeout
+        self.vmDeadline = vmDeadline
+    }
+
     /// How long output is still read after the program exited.
     static let lingerNanoseconds = 500_000_000
 
     /// A finished run: the `waitpid` status and the captured output.
-    struct Finished {
+    package struct Finished {
         var status: Int32
-        var stdout: [UInt8]
-        var stderr: [UInt8]
+        package var stdout: [UInt8]
+        package var stderr: [UInt8]
         /// The exit code, nil when a signal ended it.
-        var code: Int32? { capsule_iso_exited(status) != 0 ? capsule_iso_exit_status(status) : nil }
+        package var code: Int32? { capsule_iso_exited(status) != 0 ? capsule_iso_exit_status(status) : nil }
         /// The signal that ended it, nil when it exited.
-        var signal: Int32? { capsule_iso_signaled(status) != 0 ? capsule_iso_term_signal(status) : nil }
+        package var signal: Int32? { capsule_iso_signaled(status) != 0 ? capsule_iso_term_signal(status) : nil }
     }
 
     /// Why a run produced no result. In every case the process group was killed and the
     /// child reaped.
-    enum Failure: Error, Equatable {
+    package enum Failure: Error, Equatable {
         /// posix_spawn failed (the errno: ENOENT, EACCES, ENOEXEC…).
         case spawn(Int32)
         /// A pipe, poll or read failed (the call and errno).
@@ -60,7 +73,7 @@ struct ChildProcess {
     }
 
     /// Runs the program to completion (see the type's summary).
-    func run() -> Result<Finished, Failure> {
+    package func run() -> Result<Finished, Failure> {
         var stdinPipe: [Int32] = [-1, -1], outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
         func closeAll() { for fd in stdinPipe + outPipe + errPipe where fd >= 0 { close(fd) } }
         if input != nil, cspawn_pipe(&stdinPipe, O_CLOEXEC) != 0 { return .failure(.io("pipe", errno)) }
@@ -229,8 +242,8 @@ private struct Running {
 
 /// `CLOCK_MONOTONIC` in nanoseconds: what the `proc` and `net` modules measure timeouts on,
 /// the clock of the VM's deadline (`NativeCall.deadline`).
-enum MonotonicClock {
-    static func now() -> Int {
+package enum MonotonicClock {
+    package static func now() -> Int {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Int(ts.tv_sec) &* 1_000_000_000 &+ Int(ts.tv_nsec)

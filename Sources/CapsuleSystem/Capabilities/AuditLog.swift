@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CapsuleCore
 
 /// Where every capability use, allowed or denied, is written as one JSON line
 /// (`--audit FILE`):

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CapsuleSystem
 import CapsuleIsolation
 import CapsuleSDK
 

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CapsuleCore
 
 /// The `time` module. `now` (the wall clock) and `sleep` need the `clock` capability
 /// (`--allow-clock`): the wall clock identifies when and where code runs and sleeping lets
@@ -13,12 +14,12 @@ import Glibc
 /// time.sleep(0.25)
 /// print(time.now())    // seconds since 1970-01-01 UTC, as a float
 /// ```
-final class TimeModule {
+package final class TimeModule {
     let enforcer: CapabilityEnforcer
 
-    init(enforcer: CapabilityEnforcer) { self.enforcer = enforcer }
+    package init(enforcer: CapabilityEnforcer) { self.enforcer = enforcer }
 
-    func moduleDefinition() -> NativeModuleDefinition {
+    package func moduleDefinition() -> NativeModuleDefinition {
         NativeModuleDefinition(name: "time", functions: [
             NativeFunctionDefinition(name: "now", arity: 0) { [unowned self] call in
                 if let denied = check(call) { return denied }
