@@ -53,12 +53,13 @@ import Testing
                 print(e.message)
             }
             """)
+        try dir.write("capsule.json", "{}")   // -P applies it; each round replaces it
         var suggestion = (status: Int32(0), out: "", err: "")
         var last = (status: Int32(0), out: "", err: "")
         var rounds = 0
         while true {
             rounds += 1
-            last = try capsule(["run", "--audit", "audit.jsonl", "tool.cap"], in: dir.path)
+            last = try capsule(["run", "-P", "--audit", "audit.jsonl", "tool.cap"], in: dir.path)
             if last.status == 0 || rounds == 10 { break }
             #expect(last.err.hasPrefix("error: denied: "))
             suggestion = try capsule(["policy", "suggest", "audit.jsonl"], in: dir.path)
@@ -80,7 +81,7 @@ import Testing
             """)
         // The manifest allows exactly that: another program is still denied.
         try dir.write("other.cap", #"import "proc"\#nproc.run("/bin/cat")"#)
-        let other = try capsule(["run", "other.cap"], in: dir.path)
+        let other = try capsule(["run", "-P", "other.cap"], in: dir.path)
         #expect(other.status == 70)
         #expect(other.err.hasPrefix("error: denied: run /bin/cat (grant with --allow-run=/bin/cat)"))
     }
