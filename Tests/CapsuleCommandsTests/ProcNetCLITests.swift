@@ -97,10 +97,12 @@ import Testing
         try dir.write("bad.cap", "// flags: --allow-net=h:99999\nprint(1)")
         try dir.write("bad.err", "error: bad // flags: line: --allow-net: net.connect: expected HOST or HOST:PORT, got 'h:99999'\n")
         try dir.write("audit.cap", "// flags: --audit log.jsonl\nprint(1)")
-        try dir.write("audit.err", "error: bad // flags: line: --audit and --manifest are not allowed in a golden case's flags\n")
+        try dir.write("audit.err", "error: bad // flags: line: --audit, --manifest and -P are not allowed in a golden case's flags\n")
+        try dir.write("manifest.cap", "// flags: -P\nprint(1)")
+        try dir.write("manifest.err", "error: bad // flags: line: --audit, --manifest and -P are not allowed in a golden case's flags\n")
         let runner = GoldenRunner(root: dir.path)
         let results = runner.discover().map { runner.run($0) }
-        #expect(results.count == 3)
+        #expect(results.count == 4)
         for r in results { #expect(r.passed, "\(r.testCase.name):\n\(r.diff())") }
         #expect(dir.read("log.jsonl") == nil)
     }
