@@ -23,7 +23,7 @@ let package = Package(
         .target(name: "CapsuleSyntax"),
         .target(
             name: "CapsuleCore",
-            dependencies: ["CapsuleSyntax"]
+            dependencies: ["CapsuleSyntax", "CConfine"]
         ),
         .target(name: "CapsuleSDK", path: "sdk", exclude: ["README.md"], sources: ["src"], publicHeadersPath: "include"),
         .systemLibrary(name: "CFFI", path: "Sources/CFFI"),

@@ -25,4 +25,22 @@ static inline int cconfine_open_beneath(int dirfd, const char *path, unsigned lo
     return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
 }
 
+/*
+ * openat2(dirfd, path, {flags, mode, resolve}) with the caller's RESOLVE_* flags: used to
+ * open a grant's own path (resolved when it was given) with RESOLVE_NO_SYMLINKS, so that
+ * it names the same place at every open (ELOOP when a symlink has appeared in it since).
+ */
+static inline int cconfine_open_resolve(int dirfd, const char *path, unsigned long long flags, unsigned long long mode,
+                                        unsigned long long resolve) {
+    struct open_how how = {0};
+    how.flags = flags;
+    how.mode = mode;
+    how.resolve = resolve;
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
+/* The RESOLVE_* flags, for Swift (the macros are not imported as typed constants). */
+#define CCONFINE_RESOLVE_NO_SYMLINKS RESOLVE_NO_SYMLINKS
+#define CCONFINE_RESOLVE_NO_MAGICLINKS RESOLVE_NO_MAGICLINKS
+
 #endif

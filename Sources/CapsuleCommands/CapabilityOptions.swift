@@ -63,8 +63,15 @@ struct CapabilityOptions: ParsableArguments {
             valueName: "name"))
     var trust: [String] = []
 
-    @Option(name: .customLong("manifest"), help: ArgumentHelp("The policy manifest (default: capsule.json next to the script, if there is one).", valueName: "file"))
+    @Option(name: .customLong("manifest"), help: ArgumentHelp("Apply the policy manifest FILE (grants in JSON; docs/security.md#the-manifest).", valueName: "file"))
     var manifest: String?
+
+    @Flag(
+        name: [.customShort("P"), .customLong("use-manifest")],
+        help: ArgumentHelp(
+            "Apply capsule.json next to the script.",
+            discussion: "A manifest grants capabilities only when asked for with -P or --manifest; one found next to the script without them is not applied, and a line on stderr says so."))
+    var useManifest = false
 
     @Option(name: .customLong("audit"), help: ArgumentHelp("Append every capability use, allowed or denied, to FILE as JSON lines.", valueName: "file"))
     var audit: String?
@@ -119,7 +126,7 @@ struct CapabilityOptions: ParsableArguments {
                 let items = split ? value.split(separator: ",", omittingEmptySubsequences: false).map(String.init) : [value]
                 for item in items {
                     if item == Self.everything { policy.grants.append(Capability(kind)); continue }
-                    if item.isEmpty { throw ValidationError("\(kind.flag): empty item in '\(Capability.sanitized(value))'") }
+                    // Capability.parse refuses an empty item ('a,,b', '--allow-read='), as in a manifest.
                     switch Capability.parse(kind.rawValue + ":" + item, baseDirectory: directory) {
                     case .failure(let e): throw ValidationError("\(kind.flag): \(e.message)")
                     case .success(let c): if !policy.grants.contains(c) { policy.grants.append(c) }
@@ -145,6 +152,9 @@ struct CapabilityOptions: ParsableArguments {
         for value in allowPlugin {
             guard let eq = value.firstIndex(of: "="), case let name = String(value[..<eq]), !name.isEmpty else {
                 throw ValidationError("--allow-plugin: expected NAME=CAPABILITY, got '\(Capability.sanitized(value))'")
+            }
+            guard Policy.isPluginName(name) else {
+                throw ValidationError("--allow-plugin: '\(Capability.sanitized(name))' is not a plugin name ([A-Za-z_][A-Za-z0-9_]*)")
             }
             switch Capability.parse(String(value[value.index(after: eq)...]), baseDirectory: directory) {
             case .failure(let e): throw ValidationError("--allow-plugin: \(e.message)")
@@ -173,13 +183,41 @@ struct CapabilityOptions: ParsableArguments {
         return names
     }
 
-    /// The manifest to read: `--manifest`, or `capsule.json` next to `script` if present.
-    func manifestPath(script: String?) -> String? {
-        if let manifest { return manifest }
+    /// `capsule.json` next to `script`, when there is one.
+    static func manifestBeside(script: String?) -> String? {
         guard let script else { return nil }
         let directory = script.lastIndex(of: "/").map { String(script[..<$0]) } ?? "."
         let candidate = (directory.isEmpty ? "" : directory) + "/" + PolicyManifest.fileName
         return access(candidate, F_OK) == 0 ? candidate : nil
+    }
+
+    /// The manifest to apply: `--manifest FILE`, or with `-P` `capsule.json` next to the
+    /// script. Never one the user did not ask for: a `capsule.json` shipped beside a
+    /// downloaded script is reported on stderr and ignored. Usage errors (exit 64) for `-P`
+    /// with `--manifest`, or without a script; I/O error (74) for `-P` without the file.
+    func manifestPath(script: String?, console: Console) throws -> String? {
+        if useManifest {
+            if manifest != nil {
+                console.err("error: -P applies the capsule.json next to the script; give either -P or --manifest, not both\n")
+                throw ExitCode(64)
+            }
+            guard let script else {
+                console.err("error: -P applies the capsule.json next to a script, and there is none\n")
+                throw ExitCode(64)
+            }
+            guard let found = Self.manifestBeside(script: script) else {
+                let directory = script.lastIndex(of: "/").map { String(script[..<$0]) } ?? "."
+                console.err("error: -P: there is no \(PolicyManifest.fileName) in \(Capability.sanitized(directory.isEmpty ? "/" : directory))\n")
+                throw ExitCode(74)
+            }
+            return found
+        }
+        if let manifest { return manifest }
+        if let found = Self.manifestBeside(script: script) {
+            let shown = Capability.sanitized(found)
+            console.err("capsule: note: \(shown) was not applied: a manifest grants nothing unless asked (apply it with -P, or --manifest \(shown))\n")
+        }
+        return nil
     }
 
     /// The policy of the flags on top of the manifest. Prints manifest errors
@@ -187,17 +225,17 @@ struct CapabilityOptions: ParsableArguments {
     func policy(script: String?, console: Console) throws -> Policy {
         let cwd = currentDirectory()
         var policy = Policy()
-        if let path = manifestPath(script: script) {
-            let text: String
-            switch readSourceFile(atPath: path) {
+        if let path = try manifestPath(script: script, console: console) {
+            let bytes: [UInt8]
+            switch readSourceBytes(atPath: path) {
             case .failure(let error):
-                console.err("error: \(error.message) (the policy manifest)\n")
+                console.err("error: \(Capability.sanitized(error.message)) (the policy manifest)\n")
                 throw ExitCode(74)
-            case .success(let t): text = t
+            case .success(let b): bytes = b
             }
             let absolute = Capability.normalizedPath(path, relativeTo: cwd, applyingParent: true)
-            let directory = String(absolute[..<absolute.lastIndex(of: "/")!])
-            switch PolicyManifest.parse(text, fileName: path, baseDirectory: directory.isEmpty ? "/" : directory) {
+            let directory = absolute.lastIndex(of: "/").map { String(absolute[..<$0]) } ?? ""
+            switch PolicyManifest.parse(bytes: bytes, fileName: Capability.sanitized(path), baseDirectory: directory.isEmpty ? "/" : directory) {
             case .failure(let error):
                 console.err(error.description + "\n")
                 throw ExitCode(65)

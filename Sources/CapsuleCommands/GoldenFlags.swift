@@ -11,8 +11,8 @@ import CapsuleHost
 /// Every `// flags:` line before the first line that is not a comment adds its words
 /// (separated by spaces; no quoting). The capability flags (`--allow-…`, relative paths
 /// taken from the script's directory) and the limit flags (`--timeout`, `--max-heap`, …) of
-/// `capsule run` are accepted; `--audit` and `--manifest` are not (a case must not write
-/// files or depend on one). Cases without the line run with no grants.
+/// `capsule run` are accepted; `--audit`, `--manifest` and `-P` are not (a case must not
+/// write files or depend on one). Cases without the line run with no grants.
 enum GoldenFlags {
     static let prefix = "// flags:"
 
@@ -29,8 +29,8 @@ enum GoldenFlags {
     /// A configuration with the case's flags applied (`base` supplies output and GC stress),
     /// or the error message for flags that do not parse.
     static func configuration(_ words: [String], base: Configuration, scriptPath: String) -> Result<Configuration, GoldenFlagError> {
-        if words.contains(where: { $0.hasPrefix("--audit") || $0.hasPrefix("--manifest") }) {
-            return .failure(GoldenFlagError("--audit and --manifest are not allowed in a golden case's flags"))
+        if words.contains(where: { $0.hasPrefix("--audit") || $0.hasPrefix("--manifest") || $0 == "-P" || $0 == "--use-manifest" }) {
+            return .failure(GoldenFlagError("--audit, --manifest and -P are not allowed in a golden case's flags"))
         }
         let options: VMOptions
         do { options = try VMOptions.parse(CapabilityOptions.normalize(words)) } catch {

@@ -34,7 +34,7 @@ struct PolicySuggestCommand: ParsableCommand {
     func run() throws {
         let console = Console.standard
         let text: String
-        switch readSourceFile(atPath: file) {
+        switch readSourceFile(atPath: file, allowingStreams: true) {
         case .failure(let error): console.err("error: \(error.message)\n"); throw ExitCode(74)
         case .success(let t): text = t
         }

@@ -13,9 +13,10 @@ struct FileReadError: Error, Equatable {
     var outcome: RunOutcome { .ioError(message: message) }
 }
 
-/// Reads a whole file as UTF-8 text, through the VM's own reader (`readSourceFile`).
+/// Reads a whole file the user named on the command line (a script, an audit log) as UTF-8
+/// text, through the VM's own reader (`readSourceFile`); pipes and FIFOs are read too.
 func readTextFile(atPath path: String) throws(FileReadError) -> String {
-    switch readSourceFile(atPath: path) {
+    switch readSourceFile(atPath: path, allowingStreams: true) {
     case .success(let text): return text
     case .failure(let error): throw FileReadError(path: error.path, reason: error.reason)
     }

@@ -38,7 +38,10 @@ import Testing
     @Test(arguments: [
         (["run", "--allow-net=host:99999", "x.cap"], "--allow-net: net.connect: expected HOST or HOST:PORT, got 'host:99999'"),
         (["run", "--allow-plugin=fs.read:x", "x.cap"], "--allow-plugin: expected NAME=CAPABILITY, got 'fs.read:x'"),
-        (["run", "--allow-read=a,,b", "x.cap"], "--allow-read: empty item in 'a,,b'"),
+        (["run", "--allow-read=a,,b", "x.cap"], "--allow-read: capability fs.read: the resource is empty (to grant every resource, give the kind alone)"),
+        (["run", "--allow-env=A,", "x.cap"], "--allow-env: capability env: the resource is empty (to grant every resource, give the kind alone)"),
+        (["run", "--allow-plugin=x=fs.read:", "x.cap"], "--allow-plugin: capability fs.read: the resource is empty (to grant every resource, give the kind alone)"),
+        (["run", "--allow-plugin=no-name=clock", "x.cap"], "--allow-plugin: 'no-name' is not a plugin name ([A-Za-z_][A-Za-z0-9_]*)"),
     ])
     func malformedFlagsAreUsageErrors(_ arguments: [String], _ message: String) {
         expectUsageError(arguments, message)
@@ -48,7 +51,7 @@ import Testing
         let dir = try ScratchDirectory()
         try dir.write("tool.cap", "print(1)\n")
         try dir.write("capsule.json", "{\n  \"allow\": [\"clock\"],\n  \"plugin\": {}\n}\n")
-        let result = try capsule(["run", "tool.cap"], in: dir.path)
+        let result = try capsule(["run", "-P", "tool.cap"], in: dir.path)
         #expect(result.status == 65)
         #expect(result.err == "./capsule.json:3:3: error: unknown key \"plugin\" (known: \"allow\", \"allow-all\", \"plugins\")\n")
         #expect(result.out == "")
@@ -56,6 +59,44 @@ import Testing
         let missing = try capsule(["run", "--manifest", "nope.json", "tool.cap"], in: dir.path)
         #expect(missing.status == 74)
         #expect(missing.err == "error: cannot read nope.json: No such file or directory (the policy manifest)\n")
+    }
+
+    /// A manifest is applied only when asked for (-P, --manifest): one shipped beside a
+    /// script is reported in one stderr line and grants nothing.
+    @Test func aManifestBesideTheScriptIsNeverAppliedSilently() throws {
+        let dir = try ScratchDirectory()
+        try dir.write("tool.cap", "import \"env\"\nprint(env.get(\"HOME\") != nil)\n")
+        try dir.write("capsule.json", #"{"allow-all": true}"#)
+        let plain = try capsule(["run", "tool.cap"], in: dir.path)
+        #expect(plain.status == 70)
+        #expect(plain.err == """
+            capsule: note: ./capsule.json was not applied: a manifest grants nothing unless asked (apply it with -P, or --manifest ./capsule.json)
+            error: denied: env HOME (grant with --allow-env=HOME)
+              at <script> (tool.cap:2)\n
+            """)
+        let asked = try capsule(["run", "-P", "tool.cap"], in: dir.path)
+        #expect(asked.status == 0 && asked.out == "true\n" && asked.err == "")
+        let named = try capsule(["run", "--manifest", "capsule.json", "tool.cap"], in: dir.path)
+        #expect(named.status == 0 && named.out == "true\n" && named.err == "")
+        let both = try capsule(["run", "-P", "--manifest", "capsule.json", "tool.cap"], in: dir.path)
+        #expect(both.status == 64)
+        try FileManager.default.removeItem(atPath: dir.path + "/capsule.json")
+        let none = try capsule(["run", "-P", "tool.cap"], in: dir.path)
+        #expect(none.status == 74 && none.err == "error: -P: there is no capsule.json in .\n")
+    }
+
+    /// The manifest's grants go through the flags' validator: `"fs.read:"` is an error with
+    /// its position, as `--allow-read=` is a usage error, never a grant of every path.
+    @Test func anEmptyResourceInTheManifestIsAnError() throws {
+        let dir = try ScratchDirectory()
+        try dir.write("tool.cap", "import \"fs\"\nprint(fs.read(\"/etc/hostname\"))\n")
+        try dir.write("capsule.json", "{\n  \"allow\": [\"fs.read:\"]\n}\n")
+        let result = try capsule(["run", "-P", "tool.cap"], in: dir.path)
+        #expect(result.status == 65)
+        #expect(result.err == "./capsule.json:2:13: error: capability fs.read: the resource is empty (to grant every resource, give the kind alone)\n")
+        #expect(result.out == "")
+        let flag = try capsule(["run", "--allow-read=a,,b", "tool.cap"], in: dir.path)
+        #expect(flag.status == 64)
     }
 
     @Test func auditThenSuggestThenRerunWithTheManifest() throws {
@@ -85,7 +126,7 @@ import Testing
             suggestion = try capsule(["policy", "suggest", "audit.jsonl"], in: dir.path)
             #expect(suggestion.status == 0)
             try dir.write("capsule.json", suggestion.out)
-            let again = try capsule(["run", "--audit", "audit.jsonl", "tool.cap"], in: dir.path)
+            let again = try capsule(["run", "-P", "--audit", "audit.jsonl", "tool.cap"], in: dir.path)
             if again.status == 0 || rounds == 10 { break }
             #expect(again.err.hasPrefix("error: denied: "))
         }
@@ -101,16 +142,16 @@ import Testing
               ]
             }\n
             """)
-        // The suggested manifest, auto-loaded next to the script, lets the run pass.
+        // The suggested manifest, applied with -P, lets the run pass.
         try FileManager.default.removeItem(atPath: dir.path + "/out.txt")
-        let rerun = try capsule(["run", "tool.cap"], in: dir.path)
+        let rerun = try capsule(["run", "-P", "tool.cap"], in: dir.path)
         #expect(rerun.err == "")
         #expect(rerun.status == 0)
         #expect(rerun.out == "ABCN true true\n")
         #expect(dir.read("out.txt") == "ABCN")
         // …and nothing more: another file is still denied.
         try dir.write("other.cap", #"import "fs"\#nfs.read("tool.cap")"#)
-        let other = try capsule(["run", "other.cap"], in: dir.path)
+        let other = try capsule(["run", "-P", "other.cap"], in: dir.path)
         #expect(other.status == 70)
         #expect(other.err.hasPrefix("error: denied: fs.read \(dir.path)/tool.cap"))
     }

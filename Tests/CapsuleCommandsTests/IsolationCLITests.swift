@@ -54,7 +54,7 @@ import Testing
         try dir.write("capsule.json", """
             {"plugins": {"sqlite": {"allow": ["fs.read:data", "fs.write:data"]}}}
             """)
-        let granted = try capsule(["run", "app.cap"], in: dir.path)
+        let granted = try capsule(["run", "-P", "app.cap"], in: dir.path)
         #expect(granted.out == "[[1]]\nsqlite.open: cannot open 'elsewhere.db': unable to open database file\n")
         #expect(granted.status == 0)
         #expect(!FileManager.default.fileExists(atPath: dir.path + "/elsewhere.db"))
@@ -62,11 +62,11 @@ import Testing
         try dir.write("capsule.json", """
             {"plugins": {"sqlite": {"allow": ["fs.read:data", "fs.write:data"], "trusted": true}}}
             """)
-        let inProcess = try capsule(["run", "app.cap"], in: dir.path)
+        let inProcess = try capsule(["run", "-P", "app.cap"], in: dir.path)
         #expect(inProcess.out == "[[2]]\n" && inProcess.status == 0)
         #expect(FileManager.default.fileExists(atPath: dir.path + "/elsewhere.db"))
         // The manifest and the flags must not disagree.
-        let conflict = try capsule(["run", "--isolate=sqlite", "app.cap"], in: dir.path)
+        let conflict = try capsule(["run", "-P", "--isolate=sqlite", "app.cap"], in: dir.path)
         #expect(conflict.status == 64)
         #expect(conflict.err == "error: plugin sqlite is trusted by the manifest (\"trusted\": true) and isolated by --isolate\n")
     }

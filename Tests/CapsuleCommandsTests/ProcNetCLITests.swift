@@ -53,12 +53,13 @@ import Testing
                 print(e.message)
             }
             """)
+        try dir.write("capsule.json", "{}")   // -P applies it; each round replaces it
         var suggestion = (status: Int32(0), out: "", err: "")
         var last = (status: Int32(0), out: "", err: "")
         var rounds = 0
         while true {
             rounds += 1
-            last = try capsule(["run", "--audit", "audit.jsonl", "tool.cap"], in: dir.path)
+            last = try capsule(["run", "-P", "--audit", "audit.jsonl", "tool.cap"], in: dir.path)
             if last.status == 0 || rounds == 10 { break }
             #expect(last.err.hasPrefix("error: denied: "))
             suggestion = try capsule(["policy", "suggest", "audit.jsonl"], in: dir.path)
@@ -80,7 +81,7 @@ import Testing
             """)
         // The manifest allows exactly that: another program is still denied.
         try dir.write("other.cap", #"import "proc"\#nproc.run("/bin/cat")"#)
-        let other = try capsule(["run", "other.cap"], in: dir.path)
+        let other = try capsule(["run", "-P", "other.cap"], in: dir.path)
         #expect(other.status == 70)
         #expect(other.err.hasPrefix("error: denied: run /bin/cat (grant with --allow-run=/bin/cat)"))
     }
@@ -96,10 +97,12 @@ import Testing
         try dir.write("bad.cap", "// flags: --allow-net=h:99999\nprint(1)")
         try dir.write("bad.err", "error: bad // flags: line: --allow-net: net.connect: expected HOST or HOST:PORT, got 'h:99999'\n")
         try dir.write("audit.cap", "// flags: --audit log.jsonl\nprint(1)")
-        try dir.write("audit.err", "error: bad // flags: line: --audit and --manifest are not allowed in a golden case's flags\n")
+        try dir.write("audit.err", "error: bad // flags: line: --audit, --manifest and -P are not allowed in a golden case's flags\n")
+        try dir.write("manifest.cap", "// flags: -P\nprint(1)")
+        try dir.write("manifest.err", "error: bad // flags: line: --audit, --manifest and -P are not allowed in a golden case's flags\n")
         let runner = GoldenRunner(root: dir.path)
         let results = runner.discover().map { runner.run($0) }
-        #expect(results.count == 3)
+        #expect(results.count == 4)
         for r in results { #expect(r.passed, "\(r.testCase.name):\n\(r.diff())") }
         #expect(dir.read("log.jsonl") == nil)
     }

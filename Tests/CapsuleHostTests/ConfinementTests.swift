@@ -249,6 +249,137 @@ final class Sandbox {
     }
 }
 
+/// Grants of files, of paths that do not exist yet, and of symlinks (docs/security.md,
+/// "Path confinement"): nothing is decided from an earlier stat(), so a grant can never be
+/// turned into its parent, whatever another process does to the tree meanwhile.
+@Suite struct GrantKindTests {
+    /// A real racing process flips `root/out` (granted for reading and writing, absent at
+    /// first) between absent, a directory and a file, while this process tries to reach the
+    /// grant's parent through it (`out/../outside.txt`) in a loop: never once does a read
+    /// return the outside file, nor a write create a file next to the grant.
+    @Test func aProcessFlippingAFileGrantNeverLetsItReachTheParent() throws {
+        let s = Sandbox()
+        let grant = s.root + "/out"
+        let racer = Process()
+        racer.executableURL = URL(fileURLWithPath: "/bin/sh")
+        racer.arguments = ["-c", "cd \"$1\" && while :; do mkdir out; rmdir out; : > out; rm -f out; done", "racer", s.root]
+        try racer.run()
+        defer { racer.terminate(); racer.waitUntilExit() }
+        let policy = Policy(grants: [Capability(.fsRead, grant), Capability(.fsWrite, grant)])
+        let enforcer = CapabilityEnforcer(policy: policy, audit: nil)
+        var exdev = 0, notThere = 0, attempts = 0
+        let deadline = Date().addingTimeInterval(30)
+        // Until the grant was seen both as a directory (EXDEV) and as absent or a file
+        // (ENOENT/ENOTDIR) many times, so the race really ran; or 30 s.
+        while (exdev < 200 || notThere < 200) && Date() < deadline {
+            attempts += 1
+            switch enforcer.perform(grant + "/../outside.txt", kind: .fsRead, by: .script, { $0.open(flags: O_RDONLY) }) {
+            case .success(let fd):
+                let data = FSModule.readAll(fd)
+                close(fd)
+                Issue.record("attempt \(attempts) opened \(grant)/../outside.txt: \(String(decoding: (try? data.get()) ?? [], as: UTF8.self))")
+            case .failure(.denied): exdev += 1
+            case .failure(.io): notThere += 1
+            }
+            let write = enforcer.perform(grant + "/../planted.txt", kind: .fsWrite, by: .script, {
+                $0.open(flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
+            })
+            if case .success(let fd) = write { close(fd); Issue.record("attempt \(attempts) created a file next to the grant") }
+            let made = enforcer.perform(grant + "/../made", kind: .fsWrite, by: .script, { $0.makeDirectory() })
+            if case .success = made { Issue.record("attempt \(attempts) made a directory next to the grant") }
+        }
+        #expect(exdev > 0, "the grant was never a directory during \(attempts) attempts")
+        #expect(notThere > 0)
+        #expect(!FileManager.default.fileExists(atPath: s.root + "/planted.txt"))
+        #expect(!FileManager.default.fileExists(atPath: s.root + "/made"))
+        // The grant itself still works as a file once the racer is gone.
+        racer.terminate()
+        racer.waitUntilExit()
+        _ = unlink(grant); _ = rmdir(grant)
+        let out = s.run(#"t(fn() { return fs.write("\#(grant)", "x") })\#nt(fn() { return fs.read("\#(grant)") })"#, grants: policy.grants)
+        #expect(out == "nil\nx\n")
+    }
+
+    /// A grant of a path that does not exist yet can be created as a file or a directory,
+    /// and used as either; `..` from it never reaches its parent.
+    @Test func aGrantOfAPathNotThereYetIsUsableAndConfined() {
+        let s = Sandbox()
+        let grant = s.root + "/new"
+        let out = s.run("""
+            t(fn() { return fs.mkdir("\(grant)") })
+            t(fn() { return fs.write("\(grant)/a.txt", "A") })
+            t(fn() { return fs.read("\(grant)/a.txt") })
+            t(fn() { return fs.read("\(grant)/../outside.txt") })
+            t(fn() { return fs.write("\(grant)/../planted.txt", "x") })
+            t(fn() { return fs.remove("\(grant)") })
+            """, grants: [Capability(.fsRead, grant), Capability(.fsWrite, grant)])
+        #expect(out == """
+            nil
+            nil
+            A
+            denied: fs.read \(grant)/../outside.txt (the path leads outside the grant \(grant))
+            denied: fs.write \(grant)/../planted.txt (the path leads outside the grant \(grant))
+            denied: fs.write \(grant) (cannot remove the granted directory itself or a path ending in '..')\n
+            """)
+        #expect(!FileManager.default.fileExists(atPath: s.root + "/planted.txt"))
+    }
+
+    /// A granted symlink means its target, resolved when the grant is given: a symlink to a
+    /// file (like /etc/localtime), to a directory, and a dangling one (an output file).
+    @Test func aGrantedSymlinkMeansItsTarget() throws {
+        let s = Sandbox()
+        let fm = FileManager.default
+        try fm.createSymbolicLink(atPath: s.root + "/localtime", withDestinationPath: "granted/inside.txt")
+        try fm.createSymbolicLink(atPath: s.root + "/data", withDestinationPath: s.granted)
+        try fm.createSymbolicLink(atPath: s.root + "/out.log", withDestinationPath: "granted/sub/log.txt")
+        let out = s.run("""
+            t(fn() { return fs.read("\(s.root)/localtime") })
+            t(fn() { return fs.read("\(s.root)/data/inside.txt") })
+            t(fn() { return fs.read("\(s.root)/data/../outside.txt") })
+            t(fn() { return fs.write("\(s.root)/out.log", "logged") })
+            t(fn() { return fs.read("\(s.granted)/inside.txt") })
+            """, grants: [Capability(.fsRead, s.root + "/localtime"), Capability(.fsRead, s.root + "/data"),
+                          Capability(.fsWrite, s.root + "/out.log")])
+        #expect(out == """
+            inside\n
+            inside\n
+            denied: fs.read \(s.root)/data/../outside.txt (the path leads outside the grant \(s.root)/data)
+            nil
+            denied: fs.read \(s.granted)/inside.txt (grant with --allow-read=\(s.granted)/inside.txt)\n
+            """)
+        #expect(try String(contentsOfFile: s.granted + "/sub/log.txt", encoding: .utf8) == "logged")
+        #expect(Capability.resolvingSymlinks(s.root + "/data/sub/x") == Capability.resolvingSymlinks(s.granted) + "/sub/x")
+    }
+
+    /// The grant is resolved once: a symlink that appears in it afterwards is refused, not
+    /// followed (here a granted directory replaced by a symlink to its parent).
+    @Test func aSymlinkAppearingInAGrantAfterwardsIsRefused() throws {
+        let s = Sandbox()
+        let enforcer = CapabilityEnforcer(policy: Policy(grants: s.readGrant), audit: nil)
+        let moved = s.root + "/moved"
+        #expect(rename(s.granted, moved) == 0)
+        try FileManager.default.createSymbolicLink(atPath: s.granted, withDestinationPath: s.root)
+        let result = enforcer.perform(s.granted + "/outside.txt", kind: .fsRead, by: .script, { $0.open(flags: O_RDONLY) })
+        guard case .failure(.denied(let d)) = result else {
+            Issue.record("not denied: \(result)")
+            return
+        }
+        #expect(d.message == "denied: fs.read \(s.granted)/outside.txt (a symlink has appeared in the granted path \(s.granted) since it was granted (grants are resolved when given))")
+    }
+
+    /// The same confinement serves `proc`'s `cwd` and plugins' `open_file` (both go through
+    /// `CapabilityEnforcer.perform`): a file grant's `..` is refused for `cwd` too.
+    @Test func procCwdThroughAFileGrantCannotReachTheParent() {
+        let s = Sandbox()
+        let file = s.granted + "/inside.txt"
+        let out = CapsuleHostTests.run("""
+            import "proc"
+            try { proc.run("/bin/pwd", [], {"cwd": "\(file)/.."}) } catch e { print(e.message) }
+            """, policy: Policy(grants: [Capability(.fsRead, file), Capability(.run, "/bin/pwd")]))
+        #expect(out == "proc.run: cwd \(file)/..: not a directory\n")
+    }
+}
+
 /// A counter two threads share.
 final class ManagedCounter: @unchecked Sendable {
     private let lock = NSLock()

@@ -77,6 +77,9 @@ public struct Capability: Hashable, Sendable, CustomStringConvertible {
     /// Parses a written capability (see the table above). Relative fs paths are resolved
     /// against `baseDirectory` (the current directory for flags, the manifest's directory
     /// in a manifest); `.` and empty components are dropped and `..` is applied textually.
+    /// The one validator of written grants: the command-line flags and the manifest both
+    /// come here, so `KIND:` with an empty resource, control characters and malformed
+    /// resources are refused the same way in both.
     public static func parse(_ text: String, baseDirectory: String) -> Result<Capability, CapabilityError> {
         let (kindText, resource): (Substring, Substring?) = {
             guard let colon = text.firstIndex(of: ":") else { return (text[...], nil) }
@@ -86,7 +89,12 @@ public struct Capability: Hashable, Sendable, CustomStringConvertible {
             let known = Kind.allCases.map(\.rawValue).joined(separator: ", ")
             return .failure(CapabilityError("unknown capability kind '\(sanitized(String(kindText)))' (known: \(known))"))
         }
-        guard let resource, !resource.isEmpty else { return .success(Capability(kind)) }
+        guard let resource else { return .success(Capability(kind)) }
+        if resource.isEmpty {
+            // `fs.read:` is not `fs.read`: an empty resource is a mistake (an unset variable
+            // in `--allow-read=$DIR`), never every resource (write the bare kind for that).
+            return .failure(CapabilityError("capability \(kind.rawValue): the resource is empty (to grant every resource, give the kind alone)"))
+        }
         if !kind.hasResource {
             return .failure(CapabilityError("capability \(kind.rawValue) takes no resource (write just '\(kind.rawValue)')"))
         }

@@ -394,6 +394,12 @@ extension VM {
         rt.scriptModuleObserver = observer
     }
 
+    /// Calls `observer` on the VM's thread with the path of each script-module import the
+    /// import rule denied (ImportRule.swift), so the host can audit it as a denied `fs.read`.
+    package func observeImportDenials(_ observer: @escaping (_ path: String) -> Void) {
+        rt.importDenialObserver = observer
+    }
+
     /// The script modules imported so far: name in messages, real path.
     package var importedScriptModules: [(name: String, path: String)] {
         rt.modules.compactMap { key, value in

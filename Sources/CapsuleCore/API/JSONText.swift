@@ -28,7 +28,20 @@ package struct JSONNode {
 
     /// Parses `text` as one JSON value.
     package static func parse(_ text: String) -> Result<JSONNode, JSONSyntaxError> {
-        var reader = Reader(bytes: Array(text.utf8))
+        parse(bytes: Array(text.utf8))
+    }
+
+    /// Parses `bytes` as one JSON value. Invalid UTF-8 anywhere is an error at the line and
+    /// column of its first byte, and so is a `\u` escape of a lone surrogate. Linear in the
+    /// size of the input.
+    package static func parse(bytes: [UInt8]) -> Result<JSONNode, JSONSyntaxError> {
+        if let bad = firstInvalidUTF8(bytes) {
+            var line = 1, lineStart = 0
+            for i in 0..<bad where bytes[i] == UInt8(ascii: "\n") { line += 1; lineStart = i + 1 }
+            let hex = String(bytes[bad], radix: 16, uppercase: true)
+            return .failure(JSONSyntaxError(message: "invalid UTF-8 (byte 0x\(hex.count == 1 ? "0" : "")\(hex))", line: line, column: bad - lineStart + 1))
+        }
+        var reader = Reader(bytes: bytes)
         do {
             reader.skipSpace()
             let value = try reader.value(depth: 0)
@@ -40,6 +53,32 @@ package struct JSONNode {
         } catch {
             return .failure(JSONSyntaxError(message: "\(error)", line: reader.line, column: reader.column))
         }
+    }
+
+    /// The offset of the first byte that does not start or continue a valid UTF-8 sequence
+    /// (overlong forms, surrogates and code points past U+10FFFF are invalid), or nil.
+    static func firstInvalidUTF8(_ bytes: [UInt8]) -> Int? {
+        var i = 0
+        let n = bytes.count
+        while i < n {
+            let b = bytes[i]
+            if b < 0x80 { i += 1; continue }
+            let length: Int, low: UInt8, high: UInt8
+            switch b {
+            case 0xC2...0xDF: (length, low, high) = (2, 0x80, 0xBF)
+            case 0xE0: (length, low, high) = (3, 0xA0, 0xBF)
+            case 0xED: (length, low, high) = (3, 0x80, 0x9F)
+            case 0xE1...0xEC, 0xEE...0xEF: (length, low, high) = (3, 0x80, 0xBF)
+            case 0xF0: (length, low, high) = (4, 0x90, 0xBF)
+            case 0xF1...0xF3: (length, low, high) = (4, 0x80, 0xBF)
+            case 0xF4: (length, low, high) = (4, 0x80, 0x8F)
+            default: return i
+            }
+            guard i + length <= n, (low...high).contains(bytes[i + 1]) else { return i }
+            for k in 2..<max(length, 2) where !(0x80...0xBF).contains(bytes[i + k]) { return i }
+            i += length
+        }
+        return nil
     }
 
     /// Escapes `text` as a JSON string literal (with quotes).
@@ -174,14 +213,26 @@ package struct JSONNode {
                 case UInt8(ascii: "r"): out.append(0x0d)
                 case UInt8(ascii: "t"): out.append(0x09)
                 case UInt8(ascii: "u"):
+                    let escapeAt = (line, index - 1 - lineStart)   // the backslash, 1-based column
                     var code = try hex4()
-                    if (0xd800..<0xdc00).contains(code), index + 1 < bytes.count,
-                       bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") {
+                    if (0xd800..<0xdc00).contains(code) {
+                        guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
+                            throw JSONSyntaxError(message: "lone surrogate \\u\(String(code, radix: 16, uppercase: true)) (a high surrogate must be followed by a low one)",
+                                                  line: escapeAt.0, column: escapeAt.1)
+                        }
                         index += 2
                         let low = try hex4()
-                        code = 0x10000 + ((code - 0xd800) << 10) + (low &- 0xdc00)
+                        guard (0xdc00..<0xe000).contains(low) else {
+                            throw JSONSyntaxError(message: "lone surrogate \\u\(String(code, radix: 16, uppercase: true)) (followed by \\u\(String(low, radix: 16, uppercase: true)), not a low surrogate)",
+                                                  line: escapeAt.0, column: escapeAt.1)
+                        }
+                        code = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00)
+                    } else if (0xdc00..<0xe000).contains(code) {
+                        throw JSONSyntaxError(message: "lone surrogate \\u\(String(code, radix: 16, uppercase: true)) (a low surrogate without a high one)",
+                                              line: escapeAt.0, column: escapeAt.1)
                     }
-                    out.append(contentsOf: Array(String(Unicode.Scalar(code) ?? "\u{fffd}").utf8))
+                    guard let scalar = Unicode.Scalar(code) else { throw error("invalid \\u escape") }
+                    out.append(contentsOf: Array(String(scalar).utf8))
                 default: index -= 1; throw error("unknown escape")
                 }
             }

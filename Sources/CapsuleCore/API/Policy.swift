@@ -103,9 +103,11 @@ public struct Policy: Sendable, Equatable {
     public func merging(_ other: Policy) -> Policy {
         var result = self
         result.allowsAll = allowsAll || other.allowsAll
-        for g in other.grants where !result.grants.contains(g) { result.grants.append(g) }
+        var seen = Set(grants)
+        for g in other.grants where seen.insert(g).inserted { result.grants.append(g) }
         for (name, list) in other.plugins {
-            for g in list where !(result.plugins[name] ?? []).contains(g) { result.plugins[name, default: []].append(g) }
+            var seenForPlugin = Set(result.plugins[name] ?? [])
+            for g in list where seenForPlugin.insert(g).inserted { result.plugins[name, default: []].append(g) }
         }
         result.isolated.formUnion(other.isolated)
         result.trusted.formUnion(other.trusted)

@@ -23,11 +23,18 @@ public enum PolicyManifest {
     /// Parses a manifest. `fileName` is used in error positions; `baseDirectory` is the
     /// manifest's directory (relative paths resolve against it).
     public static func parse(_ text: String, fileName: String, baseDirectory: String) -> Result<Policy, ManifestError> {
+        parse(bytes: Array(text.utf8), fileName: fileName, baseDirectory: baseDirectory)
+    }
+
+    /// Parses a manifest's bytes: invalid UTF-8 and lone surrogates (`"\uD800"`) are errors
+    /// at their line and column. Every capability string is validated by `Capability.parse`,
+    /// the one validator the command-line flags use too. Linear in the size of the input.
+    public static func parse(bytes: [UInt8], fileName: String, baseDirectory: String) -> Result<Policy, ManifestError> {
         func fail(_ message: String, _ line: Int, _ column: Int) -> Result<Policy, ManifestError> {
             .failure(ManifestError(file: fileName, line: line, column: column, message: message))
         }
         let root: JSONNode
-        switch JSONNode.parse(text) {
+        switch JSONNode.parse(bytes: bytes) {
         case .failure(let e): return fail(e.message, e.line, e.column)
         case .success(let n): root = n
         }
@@ -42,6 +49,7 @@ public enum PolicyManifest {
                                               message: "\(what) must be an array of capability strings, not \(node.typeName)"))
             }
             var result: [Capability] = []
+            var seen: Set<Capability> = []
             for item in items {
                 guard case .string(let text) = item.kind else {
                     return .failure(ManifestError(file: fileName, line: item.line, column: item.column,
@@ -50,7 +58,7 @@ public enum PolicyManifest {
                 switch Capability.parse(text, baseDirectory: baseDirectory) {
                 case .failure(let e):
                     return .failure(ManifestError(file: fileName, line: item.line, column: item.column, message: e.message))
-                case .success(let c): if !result.contains(c) { result.append(c) }
+                case .success(let c): if seen.insert(c).inserted { result.append(c) }
                 }
             }
             return .success(result)

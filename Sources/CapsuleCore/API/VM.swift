@@ -35,9 +35,10 @@ public final class VM {
         }
     }
 
-    /// Reads and runs a file. Missing or unreadable files give `.ioError`.
+    /// Reads and runs a file. Missing or unreadable files give `.ioError`. The file may be a
+    /// pipe or FIFO (the caller named it); imports are regular files only.
     public func runFile(path: String, name: String? = nil) -> RunOutcome {
-        switch readSourceFile(atPath: path) {
+        switch readSourceFile(atPath: path, allowingStreams: true) {
         case .success(let text): return run(source: text, name: name ?? path, path: path)
         case .failure(let error): return .ioError(message: error.message)
         }
@@ -149,6 +150,8 @@ public final class VM {
     private func runNow(source text: String, name: String, path: String?) -> RunOutcome {
         let module = newScriptModule(name: name, path: path)
         var running: String? = nil
+        // The import rule's root: this script's directory (docs/security.md#imports).
+        rt.scriptDirectory = path.flatMap { Runtime.realPath($0) }.map(Runtime.directoryOf)
         if let path, let real = Runtime.realPath(path) {
             rt.modules[real] = Value(module)
             rt.loadingModules.append(real)

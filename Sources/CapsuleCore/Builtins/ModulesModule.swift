@@ -58,6 +58,11 @@ extension Runtime {
             return .refused
         }
         let sourceName = module.pointee.sourceName.isString ? module.pointee.sourceName.obj(ObjString.self).string : path
+        // The import rule holds for a reload as for the first import (the tree may have changed).
+        if let why = importDenial(path, resolved: Runtime.realPath(path) ?? path) {
+            raise("reload of module '\(sourceName)' refused: \(why)")
+            return .refused
+        }
         guard let text = Runtime.readFile(path) else {
             raise("reload of module '\(sourceName)' refused: cannot read \(path)")
             return .refused

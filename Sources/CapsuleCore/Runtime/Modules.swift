@@ -44,7 +44,10 @@ extension Runtime {
         var importsItself: String? = nil
         for (path, display) in candidates {
             tried.append(display)
+            // The import rule (ImportRule.swift): as written first, before any system call.
+            if let why = importDenial(path, resolved: nil) { raise(why); return nil }
             guard let resolved = Runtime.realPath(path) else { continue }
+            if let why = importDenial(path, resolved: resolved) { raise(why); return nil }
             if let own = modules[resolved], own.isObject(.module), own.obj(ObjModule.self) == function.pointee.module {
                 importsItself = resolved
                 continue
@@ -57,7 +60,13 @@ extension Runtime {
             if let m = modules[resolved] { return m }
             // Before the read: a host that watches the file then sees every change after it.
             scriptModuleObserver?(display, resolved)
-            guard let text = Runtime.readFile(resolved) else { continue }
+            let text: String
+            switch ImportRule.read(resolved) {
+            case .failure(let error):
+                raise("cannot read module \(Capability.sanitized(display)): \(error.reason)")
+                return nil
+            case .success(let t): text = t
+            }
             return loadModule(name: Compiler.moduleBindingName(name), path: resolved, sourceName: display, text: text)
         }
         if let resolver = nativeModuleResolver {
@@ -155,9 +164,10 @@ extension Runtime {
         return String(cString: p)
     }
 
-    /// Reads a whole file as UTF-8 (invalid sequences are replaced). Nil when unreadable.
+    /// Reads the script module at real path `path` (checked by the import rule) as UTF-8
+    /// (invalid sequences are replaced). Nil when unreadable.
     static func readFile(_ path: String) -> String? {
-        if case .success(let text) = readSourceFile(atPath: path) { return text }
+        if case .success(let text) = ImportRule.read(path) { return text }
         return nil
     }
 }
@@ -173,16 +183,42 @@ public struct SourceReadError: Error, Equatable, Sendable {
 /// Reads a whole file as UTF-8 text (invalid sequences become U+FFFD, which the lexer rejects
 /// anyway). The one file reader of the VM and the CLI: a directory is `Is a directory`, and
 /// the reason is the errno of the call that failed.
-public func readSourceFile(atPath path: String) -> Result<String, SourceReadError> {
-    func failure(_ code: Int32) -> Result<String, SourceReadError> {
+///
+/// The open never blocks (`O_NONBLOCK`, then `fstat` on the descriptor): a FIFO or a device
+/// named like a module or a manifest is refused (`not a regular file`) instead of waiting
+/// for a writer forever. With `allowingStreams` (a script or log the user named on the
+/// command line: `capsule run <(gen)`, `/dev/stdin`), FIFOs, pipes and character devices are
+/// read to their end too.
+public func readSourceFile(atPath path: String, allowingStreams: Bool = false) -> Result<String, SourceReadError> {
+    readSourceBytes(atPath: path, allowingStreams: allowingStreams).map { String(decoding: $0, as: UTF8.self) }
+}
+
+/// The bytes of the file at `path`, read as `readSourceFile` reads them (for readers that
+/// must see invalid UTF-8 themselves, such as the policy manifest's).
+public func readSourceBytes(atPath path: String, allowingStreams: Bool = false) -> Result<[UInt8], SourceReadError> {
+    func failure(_ code: Int32) -> Result<[UInt8], SourceReadError> {
         .failure(SourceReadError(path: path, reason: String(cString: strerror(code))))
     }
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
     guard fd >= 0 else { return failure(errno) }
     defer { close(fd) }
+    return readOpenedSource(fd, path: path, allowingStreams: allowingStreams)
+}
+
+/// Reads all of `fd` (opened with O_NONBLOCK, so the open could not block), once `fstat`
+/// shows a regular file (or, `allowingStreams`, a FIFO, pipe or character device).
+func readOpenedSource(_ fd: Int32, path: String, allowingStreams: Bool) -> Result<[UInt8], SourceReadError> {
+    func failure(_ code: Int32) -> Result<[UInt8], SourceReadError> {
+        .failure(SourceReadError(path: path, reason: String(cString: strerror(code))))
+    }
     var st = stat()
     guard fstat(fd, &st) == 0 else { return failure(errno) }
-    if (st.st_mode & S_IFMT) == S_IFDIR { return failure(EISDIR) }
+    let type = st.st_mode & S_IFMT
+    if type == S_IFDIR { return failure(EISDIR) }
+    if type != S_IFREG && !(allowingStreams && (type == S_IFIFO || type == S_IFCHR)) {
+        return .failure(SourceReadError(path: path, reason: "not a regular file (FIFOs, devices and sockets are not read)"))
+    }
+    _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
     var bytes: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 65536)
     while true {
@@ -195,5 +231,5 @@ public func readSourceFile(atPath path: String) -> Result<String, SourceReadErro
         if n == 0 { break }
         bytes.append(contentsOf: chunk[0..<n])
     }
-    return .success(String(decoding: bytes, as: UTF8.self))
+    return .success(bytes)
 }

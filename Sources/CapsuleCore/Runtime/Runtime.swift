@@ -139,6 +139,13 @@ struct Handler {
     /// Told of each script module `import` is about to read (its name in messages, its real
     /// path), before the read.
     var scriptModuleObserver: ((String, String) -> Void)? = nil
+    /// Where script modules may be imported from (ImportRule.swift), from the configuration.
+    let importRule: ImportRule
+    /// The running script's directory (real path): a root of the import rule. Nil: the
+    /// current directory (the REPL, source without a path).
+    var scriptDirectory: String? = nil
+    /// Told of each import the rule denies (the path), so the host can audit it as `fs.read`.
+    var importDenialObserver: ((String) -> Void)? = nil
     /// Native functions registered through the embedding API.
     @exclusivity(unchecked) var hostFunctions: [String: Value] = [:]
 
@@ -150,6 +157,7 @@ struct Handler {
 
     init(config: Configuration) {
         self.config = config
+        importRule = ImportRule(configuration: config, workingDirectory: Runtime.workingDirectory())
         self.nextGC = config.initialGCThreshold
         if let limit = config.maxHeapBytes { heapLimit = max(0, limit) }
         let depth = min(max(1, config.maxCallDepth), Configuration.maxCallDepthBound)

@@ -51,7 +51,8 @@ public struct ELFImage: Sendable {
 
     /// Reads the shared object at `path`.
     public static func read(path: String) -> Result<ELFImage, ELFError> {
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        // NOTE: O_NONBLOCK: a FIFO must not block the open; fstat below refuses it.
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard fd >= 0 else { return .failure(ELFError("cannot open: \(String(cString: strerror(errno)))")) }
         defer { close(fd) }
         return read(fileDescriptor: fd)

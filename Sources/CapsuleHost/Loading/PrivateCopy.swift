@@ -27,11 +27,14 @@ enum PrivateCopy {
     static func stage(_ path: String) -> Result<Staged, PluginLoadError> {
         func refuse(_ reason: String) -> Result<Staged, PluginLoadError> { .failure(PluginLoadError(path: path, reason: reason)) }
         guard let directory = stagingDirectory.value else { return refuse(stagingDirectory.error) }
-        let source = open(path, O_RDONLY | O_CLOEXEC)
+        // NOTE: O_NONBLOCK: a FIFO (or a device) named like a plugin must not block the open
+        // before fstat refuses it; only regular files are read (pread ignores the flag).
+        let source = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard source >= 0 else { return refuse("cannot open: \(String(cString: strerror(errno)))") }
         defer { close(source) }
         var info = stat()
-        guard fstat(source, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return refuse("not a regular file") }
+        guard fstat(source, &info) == 0 else { return refuse("cannot stat: \(String(cString: strerror(errno)))") }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { return refuse("not a regular file (FIFOs, devices and sockets are never opened as plugins)") }
         let copyPath = directory + "/" + uniqueName(for: path)
         let destination = open(copyPath, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o700)
         guard destination >= 0 else { return refuse("cannot create a private copy in \(directory): \(String(cString: strerror(errno)))") }

@@ -34,7 +34,7 @@ extension PluginHost {
             return isolate(name, path: path, realPath: realPath, identity: identity, settings: isolation.defaults, byDefault: known)
         }
         // Undecided: read the descriptor in a worker, and keep the worker if it isolates.
-        let settings = isolation.defaults.granting(policy, to: name, environment: hostEnvironment ?? IsolationSettings.processEnvironment())
+        let settings = isolation.defaults.granting(enforcer.resolvedPolicy, to: name, environment: hostEnvironment ?? IsolationSettings.processEnvironment())
         let loaded = IsolatedPlugin.load(path: path, realPath: realPath, name: name, settings: settings, enforcer: enforcer,
                                          keep: { policy.runsIsolated(plugin: name, declaring: $0.declaredKinds) },
                                          hint: { Self.trustHint(name, $0) })
@@ -55,7 +55,7 @@ extension PluginHost {
     /// known descriptor when only that isolates it (refusals then say how to trust it).
     private func isolate(_ name: String, path: String, realPath: String, identity: FileIdentity?,
                          settings: IsolationSettings, byDefault known: PluginManifest?) -> NativeModuleLookup {
-        let granted = settings.granting(enforcer.policy, to: name, environment: hostEnvironment ?? IsolationSettings.processEnvironment())
+        let granted = settings.granting(enforcer.resolvedPolicy, to: name, environment: hostEnvironment ?? IsolationSettings.processEnvironment())
         switch IsolatedPlugin.load(path: path, realPath: realPath, name: name, settings: granted, enforcer: enforcer,
                                    hint: { known != nil ? Self.trustHint(name, $0) : nil }) {
         case .failure(let error): return .failed(error.description)

@@ -85,6 +85,9 @@ public final class PluginHost {
         var policy = vm.configuration.policy
         if allowFFI { policy = policy.merging(Policy(grants: [Capability(.ffi)])) }
         enforcer = CapabilityEnforcer(policy: policy, audit: audit)
+        if let audit {
+            vm.observeImportDenials { path in audit.record(Capability(.fsRead, path), by: .script, allowed: false) }
+        }
         vm.setNativeModuleResolver { [self] name, directory in resolve(name, directory: directory) }
     }
 

@@ -19,8 +19,11 @@ public final class AuditLog: @unchecked Sendable {
 
     /// A log appending to the file at `path` (created if missing, mode 0600).
     public init(path: String) throws(AuditLogError) {
-        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        // NOTE: O_NONBLOCK so that a FIFO with no reader fails (ENXIO) instead of blocking
+        // the start; cleared once open, so records are written whole.
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0o600)
         guard fd >= 0 else { throw AuditLogError(path: path, errno: errno) }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
         self.fd = fd
         sink = { line in
             _ = line.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }

@@ -8,6 +8,12 @@ import CapsuleCore
 /// the plugin loader's requirement check and the host-API table's services for plugins.
 package final class CapabilityEnforcer: @unchecked Sendable {
     package let policy: Policy
+    /// `policy` with every fs grant's path resolved when this enforcer was made (the grant
+    /// is given): what confined operations open, and what isolated plugins' Landlock rules
+    /// are made of (`Capability.resolvingSymlinks`).
+    package let resolvedPolicy: Policy
+    /// Each fs grant's written path → its resolved path, where they differ.
+    private let roots: [String: String]
     package let audit: AuditLog?
     /// What relative paths are resolved against (the process's directory at start).
     package let workingDirectory: String
@@ -17,6 +23,15 @@ package final class CapabilityEnforcer: @unchecked Sendable {
 
     package init(policy: Policy, audit: AuditLog?, workingDirectory: String? = nil) {
         self.policy = policy
+        let resolved = policy.resolvingGrantPaths()
+        resolvedPolicy = resolved
+        var roots: [String: String] = [:]
+        let written = policy.grants + policy.plugins.values.flatMap { $0 }
+        let resolvedList = resolved.grants + resolved.plugins.values.flatMap { $0 }
+        for (w, r) in zip(written, resolvedList) where w.kind.isFileSystem {
+            if let from = w.resource, let to = r.resource, from != to { roots[from] = to }
+        }
+        self.roots = roots
         self.audit = audit
         self.workingDirectory = workingDirectory ?? Self.currentDirectory()
     }
@@ -72,7 +87,8 @@ package final class CapabilityEnforcer: @unchecked Sendable {
             audit?.record(request, by: principal, allowed: false)
             return .failure(CapabilityDenial(Policy.denial(request, by: principal)))
         }
-        return .success(ConfinedPath(request: path, grant: grant.resource ?? "/"))
+        let written = grant.resource ?? "/"
+        return .success(ConfinedPath(request: path, grant: written, root: roots[written] ?? written))
     }
 
     /// Runs a confined operation on `path` and records its use: denied when the

@@ -15,53 +15,69 @@ package enum FSFailure: Error, Equatable {
     case io(Int32)
 }
 
-/// A path as the confinement sees it: the directory it is anchored at (a granted directory,
-/// or the parent of a granted file) and the path beneath it, never resolved by the host.
+/// A path as the confinement sees it: the grant's own path, as resolved when the grant was
+/// given (`root`), and the path beneath it (`relative`), never resolved by the host.
 ///
-/// Every operation opens the anchor with `open(O_PATH|O_DIRECTORY)` and then resolves the
-/// rest with `openat2(RESOLVE_BENEATH|RESOLVE_NO_MAGICLINKS)`, or opens the parent that way
-/// and uses an `*at` call on the last component. So `..`, absolute symlinks, relative
-/// symlinks out, and `/proc` magic links are refused by the kernel at the moment of the open,
-/// whatever the tree looks like then (no check-then-use race). See docs/security.md.
+/// Nothing is decided from an earlier `stat()`: whether the grant is a directory, a file or
+/// not there yet is what the kernel finds at the one open that is used.
+///
+/// - The granted path itself (`relative` empty) is opened with
+///   `openat2(root, RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS)`: exactly that path, which
+///   had no symlink in it when it was resolved (a symlink there since is refused), whatever
+///   it is now: a file, a directory, or created by this open (`O_CREAT`). Operations on its
+///   name (mkdir, remove, rename) open its parent that way and use the final name only.
+/// - A path below the grant opens the grant with `O_PATH|O_DIRECTORY` the same way (so it
+///   must be a directory at that moment, or the operation fails with an I/O error) and then
+///   resolves the rest with `openat2(RESOLVE_BENEATH|RESOLVE_NO_MAGICLINKS)`, or opens the
+///   parent that way and uses an `*at` call on the last component.
+///
+/// So `..`, absolute symlinks, relative symlinks out, and `/proc` magic links are refused by
+/// the kernel at the moment of the open, whatever the tree looks like then: a grant of a
+/// file or of a path that does not exist yet can never be used to reach its parent, even
+/// while another process flips it between absent, a file and a directory. See
+/// docs/security.md.
 package struct ConfinedPath {
-    /// The granted directory (or a granted file's parent): trusted, named by the user.
-    let anchor: String
-    /// The path beneath `anchor` ("" for the anchor itself).
+    /// The grant's path, resolved when the grant was given (no symlinks in it).
+    let root: String
+    /// The path beneath `root` ("" for the granted path itself).
     let relative: String
-    /// The grant, for messages.
+    /// The grant as written, for messages.
     let grant: String
 
-    /// A path `relative` beneath `anchor` (for tests of the kernel's refusals).
+    /// A path `relative` beneath the directory `anchor` (for tests of the kernel's refusals).
     init(anchor: String, relative: String, grant: String) {
-        self.anchor = anchor
+        self.root = anchor
         self.relative = relative
         self.grant = grant
     }
 
     /// Where `request` (absolute, `.`-free, `..` kept) lies under `grant` (absolute,
-    /// normalized). A grant that is not a directory (a file, or not there yet) is anchored
-    /// at its parent, so that only its own name is reachable.
-    init(request: String, grant: String) {
+    /// normalized, as written), whose path resolved when it was given is `root`. Pure text:
+    /// no file system call.
+    init(request: String, grant: String, root: String) {
         self.grant = grant
-        var st = stat()
-        let isDirectory = stat(grant, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
-        let anchor: String
-        if isDirectory || grant == "/" {
-            anchor = grant
-        } else {
-            let slash = grant.lastIndex(of: "/")!
-            anchor = slash == grant.startIndex ? "/" : String(grant[..<slash])
-        }
-        self.anchor = anchor
-        var rest = anchor == "/" ? Substring(request) : request.dropFirst(anchor.count)
+        self.root = root
+        var rest = grant == "/" ? Substring(request) : request.dropFirst(grant.count)
         while rest.first == "/" { rest = rest.dropFirst() }
         relative = String(rest)
     }
 
-    /// Opens the anchor directory (O_PATH).
+    /// Opens the granted path itself (no symlinks followed anywhere in it).
+    private func openRoot(_ path: String, flags: Int32, mode: mode_t = 0) -> Result<Int32, FSFailure> {
+        let effectiveMode = flags & O_CREAT != 0 ? UInt64(mode) : 0
+        let fd = cconfine_open_resolve(AT_FDCWD, path, UInt64(UInt32(bitPattern: flags | O_CLOEXEC)), effectiveMode,
+                                       UInt64(CCONFINE_RESOLVE_NO_SYMLINKS | CCONFINE_RESOLVE_NO_MAGICLINKS))
+        if fd >= 0 { return .success(fd) }
+        let e = errno
+        if e == ELOOP {
+            return .failure(.denied("a symlink has appeared in the granted path \(grant) since it was granted (grants are resolved when given)"))
+        }
+        return .failure(Self.failure(errno: e, grant: grant))
+    }
+
+    /// Opens the grant as the directory the rest is resolved beneath (O_PATH).
     private func openAnchor() -> Result<Int32, FSFailure> {
-        let fd = Glibc.open(anchor, O_PATH | O_DIRECTORY | O_CLOEXEC)
-        return fd >= 0 ? .success(fd) : .failure(.io(errno))
+        openRoot(root, flags: O_PATH | O_DIRECTORY)
     }
 
     /// `openat2` beneath the anchor, mapping the confinement's errors to denials.
@@ -71,6 +87,18 @@ package struct ConfinedPath {
         let fd = cconfine_open_beneath(anchorFD, path.isEmpty ? "." : path, UInt64(UInt32(bitPattern: flags | O_CLOEXEC)), effectiveMode)
         if fd >= 0 { return .success(fd) }
         return .failure(Self.failure(errno: errno, grant: grant))
+    }
+
+    /// Opens the path itself: the granted path, or a path beneath it.
+    private func openTarget(flags: Int32, mode: mode_t = 0) -> Result<Int32, FSFailure> {
+        if relative.isEmpty { return openRoot(root, flags: flags, mode: mode) }
+        let anchorFD: Int32
+        switch openAnchor() {
+        case .failure(let f): return .failure(f)
+        case .success(let fd): anchorFD = fd
+        }
+        defer { close(anchorFD) }
+        return openBeneath(anchorFD, relative, flags: flags, mode: mode)
     }
 
     static func failure(errno e: Int32, grant: String) -> FSFailure {
@@ -87,17 +115,11 @@ package struct ConfinedPath {
     /// other names may be outside the grant), unless the grant is the whole filesystem.
     /// O_TRUNC is applied after those checks.
     package func open(flags: Int32, mode: mode_t = 0o666) -> Result<Int32, FSFailure> {
-        let anchorFD: Int32
-        switch openAnchor() {
-        case .failure(let f): return .failure(f)
-        case .success(let fd): anchorFD = fd
-        }
-        defer { close(anchorFD) }
         let truncate = flags & O_TRUNC != 0
         // NOTE: O_NONBLOCK so that opening a FIFO or a device cannot block before the
         // type check below refuses it; cleared again for regular files.
         let fd: Int32
-        switch openBeneath(anchorFD, relative, flags: (flags & ~O_TRUNC) | O_NOCTTY | O_NONBLOCK, mode: mode) {
+        switch openTarget(flags: (flags & ~O_TRUNC) | O_NOCTTY | O_NONBLOCK, mode: mode) {
         case .failure(let f): return .failure(f)
         case .success(let opened): fd = opened
         }
@@ -109,7 +131,7 @@ package struct ConfinedPath {
         } else if type != S_IFREG {
             close(fd)
             return .failure(.denied("not a regular file (devices, FIFOs and sockets are never opened)"))
-        } else if st.st_nlink > 1 && grant != "/" {
+        } else if st.st_nlink > 1 && root != "/" {
             // A grant of the whole filesystem has no outside for another link to reach.
             close(fd)
             return .failure(.denied("the file has \(st.st_nlink) hard links, and the others may be outside the grant"))
@@ -121,13 +143,7 @@ package struct ConfinedPath {
 
     /// stat(2) of the path (symlinks beneath the anchor are followed).
     func status() -> Result<stat, FSFailure> {
-        let anchorFD: Int32
-        switch openAnchor() {
-        case .failure(let f): return .failure(f)
-        case .success(let fd): anchorFD = fd
-        }
-        defer { close(anchorFD) }
-        switch openBeneath(anchorFD, relative, flags: O_PATH) {
+        switch openTarget(flags: O_PATH) {
         case .failure(let f): return .failure(f)
         case .success(let fd):
             defer { close(fd) }
@@ -156,9 +172,31 @@ package struct ConfinedPath {
         return .success(names.sorted())
     }
 
-    /// Runs `body` with an O_PATH fd of the parent (confined) and the last component.
-    /// The anchor itself has no confined parent: operations on it are refused.
+    /// Runs `body` with an O_PATH fd of the parent (confined) and the last component. For
+    /// the granted path itself, the parent is the grant's own parent (opened without
+    /// following symlinks) and the name is the grant's last component, never `..`; a granted
+    /// directory itself is not removed or renamed (`what` is not `create`).
     func withParent<T>(_ what: String, _ body: (Int32, String) -> Result<T, FSFailure>) -> Result<T, FSFailure> {
+        if relative.isEmpty {
+            guard root != "/", let slash = root.lastIndex(of: "/") else {
+                return .failure(.denied("cannot \(what) the granted directory itself or a path ending in '..'"))
+            }
+            let parent = slash == root.startIndex ? "/" : String(root[..<slash])
+            let base = String(root[root.index(after: slash)...])
+            let parentFD: Int32
+            switch openRoot(parent, flags: O_PATH | O_DIRECTORY) {
+            case .failure(let f): return .failure(f)
+            case .success(let fd): parentFD = fd
+            }
+            defer { close(parentFD) }
+            if what != "create" {
+                var st = stat()
+                if fstatat(parentFD, base, &st, AT_SYMLINK_NOFOLLOW) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
+                    return .failure(.denied("cannot \(what) the granted directory itself or a path ending in '..'"))
+                }
+            }
+            return body(parentFD, base)
+        }
         var parent = Substring(relative)
         while parent.last == "/" { parent = parent.dropLast() }
         let base: String
