@@ -1,43 +1,21 @@
 /*
- * capsule-worker: runs one isolated plugin for one host (docs/security.md#isolated-plugins).
- *
- * Started by the host with posix_spawn (never fork: the host is multithreaded), with the
- * sealed shared memory as fd 3 and its end of a socketpair as fd 4 (capsule_isolation.h).
- * It locks itself down (lockdown.h, stage 1), dlopens the plugin's private copy, sends the
- * descriptor, and on the host's INIT request locks down further (stage 2), prepares one
- * ffi_cif per export and runs the plugin's init. Then it serves calls until the host goes
- * away. It trusts the host, never the plugin; the host trusts nothing it sends.
+ * The call loop: the host API the plugin sees, the handle table, one prepared libffi call
+ * per export, hot reload's state hooks, and `serve`, which answers requests until the host
+ * goes away (INIT: lockdown stage 2, prepare, init; then CALL, DESTROY, SAVE_STATE,
+ * RESTORE_STATE).
  */
 #define _GNU_SOURCE
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ffi.h>
-#include <poll.h>
-#include <sched.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "capsule.h"
-#include "capsule_isolation.h"
 #include "lockdown.h"
 #include "values.h"
-
-static capsule_iso_shared *shared;
-static uint8_t *data;
-static uint64_t data_size;
-static capsule_iso_config config;
-static const capsule_plugin *plugin;
-static char plugin_name[128] = "plugin";
+#include "worker.h"
 
 /* ---- the host API the plugin sees ---- */
 
@@ -153,155 +131,6 @@ static capsule_host_api host_api = {
     .value_pin = host_value_pin, .pinned_value = host_pinned_value,
     .value_unpin = host_value_unpin, .call_value = host_call_value,
 };
-
-/* ---- responses ---- */
-
-static uint32_t current_seq;
-
-static void respond(uint32_t status) {
-    shared->status = status;
-    capsule_iso_store(&shared->response_seq, current_seq);
-    if (capsule_iso_load(&shared->host_waiting)) {
-        char wake = CAPSULE_ISO_WAKE;
-        ssize_t ignored = send(CAPSULE_ISO_SOCKET_FD, &wake, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-        (void)ignored;
-    }
-}
-
-/* Writes `text` as the response payload. */
-static void payload_text(const char *text) {
-    uint64_t at = shared->response_offset;
-    size_t n = strlen(text);
-    if (n > CAPSULE_ISO_MESSAGE_MAX) n = CAPSULE_ISO_MESSAGE_MAX;
-    if (at > data_size || n > data_size - at) n = 0;
-    if (n) memcpy(data + at, text, n);
-    shared->payload_length = (uint32_t)n;
-}
-
-static void respond_text(uint32_t status, const char *format, ...) {
-    char text[CAPSULE_ISO_MESSAGE_MAX];
-    va_list args;
-    va_start(args, format);
-    vsnprintf(text, sizeof text, format, args);
-    va_end(args);
-    payload_text(text);
-    respond(status);
-}
-
-/* ---- waiting for requests ---- */
-
-static uint64_t now_ns(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
-/* How long the worker spins for the next request before it sleeps, and how many of the
- * first spins are a bare pause instruction (~2 µs). */
-#define SPIN_NS 100000u
-#define PURE_SPINS 512u
-
-static void exit_if_host_gone(void) {
-    struct pollfd p = { .fd = CAPSULE_ISO_SOCKET_FD, .events = POLLIN };
-    if (getppid() != config.host_pid) _exit(0);
-    if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR | POLLNVAL))) _exit(0);
-}
-
-static uint32_t wait_request(uint32_t last) {
-    uint64_t start = now_ns();
-    for (unsigned i = 1;; i++) {
-        uint32_t seq = capsule_iso_load_acquire(&shared->request_seq);
-        if (seq != last) return seq;
-        /* Pure spinning first (the host answers within microseconds when it has a core);
-         * then yielding, so a host waiting for this core gets it. */
-        if (i < PURE_SPINS) {
-            capsule_iso_pause();
-        } else {
-            sched_yield();
-            if ((i & 15) == 0 && now_ns() - start > SPIN_NS) break;
-        }
-    }
-    for (;;) {
-        capsule_iso_store(&shared->worker_idle, 1);
-        uint32_t seq = capsule_iso_load(&shared->request_seq);
-        if (seq == last) capsule_iso_futex_wait(&shared->request_seq, last, 1000000000L);
-        capsule_iso_store(&shared->worker_idle, 0);
-        seq = capsule_iso_load_acquire(&shared->request_seq);
-        if (seq != last) return seq;
-        exit_if_host_gone();
-    }
-}
-
-/* ---- the descriptor ---- */
-
-typedef struct writer {
-    uint8_t *base;
-    uint64_t at, limit;
-    int overflow;
-} writer;
-
-static void put(writer *w, const void *bytes, uint64_t n) {
-    if (w->overflow || n > w->limit - w->at) { w->overflow = 1; return; }
-    memcpy(w->base + w->at, bytes, n);
-    w->at += n;
-}
-static void put32(writer *w, uint32_t v) { put(w, &v, 4); }
-static void put64(writer *w, uint64_t v) { put(w, &v, 8); }
-/* A string: u32 length then the bytes; 0xFFFFFFFF for NULL. */
-static void put_string(writer *w, const char *s) {
-    if (!s) { put32(w, 0xFFFFFFFFu); return; }
-    size_t n = strnlen(s, 1 << 16);
-    put32(w, (uint32_t)n);
-    put(w, s, n);
-}
-
-/* True for the sizes of the capsule_plugin layouts of this ABI version (it grows at the end;
- * the worker reads nothing past restore_state). */
-static int known_size(uint32_t size) {
-    return size == sizeof(capsule_plugin) || size == CAPSULE_PLUGIN_SIZE_1_0;
-}
-
-/* The descriptor as the host's PluginManifest check reads it: abi, size, and only if both
- * match, the rest. Layout documented in IsolatedDescriptor.swift. */
-static int write_descriptor(const capsule_plugin *d) {
-    writer w = { data + shared->response_offset, 0, data_size - shared->response_offset, 0 };
-    put32(&w, d->abi_version);
-    put32(&w, d->struct_size);
-    if (d->abi_version == CAPSULE_ABI_VERSION && known_size(d->struct_size)) {
-        put_string(&w, d->name);
-        put_string(&w, d->version);
-        put_string(&w, d->description);
-        uint32_t capabilities = 0;
-        if (d->capabilities) while (d->capabilities[capabilities] && capabilities < 4096) capabilities++;
-        put32(&w, capabilities);
-        for (uint32_t i = 0; i < capabilities; i++) put_string(&w, d->capabilities[i]);
-        put64(&w, d->handle_type_count);
-        put32(&w, d->handle_types != NULL);
-        if (d->handle_types && d->handle_type_count <= 65535) {
-            for (size_t i = 0; i < d->handle_type_count; i++) {
-                put_string(&w, d->handle_types[i].name);
-                put32(&w, d->handle_types[i].destroy != NULL);
-            }
-        }
-        put64(&w, d->export_count);
-        put32(&w, d->exports != NULL);
-        if (d->exports && d->export_count <= 65535) {
-            for (size_t i = 0; i < d->export_count; i++) {
-                const capsule_export *e = &d->exports[i];
-                put_string(&w, e->name);
-                put_string(&w, e->signature);
-                put32(&w, e->fn != NULL);
-                put32(&w, e->flags);
-                put_string(&w, e->doc);
-            }
-        }
-        put32(&w, d->init != NULL);
-    }
-    if (w.overflow) return -1;
-    shared->payload_length = (uint32_t)w.at;
-    return 0;
-}
-
 /* ---- handles: id → pointer. An id is (serial << 32) | (index + 1); a slot's serial
  * changes on every reuse, so a stale id never names a newer handle. ---- */
 
@@ -577,20 +406,6 @@ static void run_destroys(void) {
     if (n > CAPSULE_ISO_MAX_DESTROYS) n = CAPSULE_ISO_MAX_DESTROYS;
     for (uint32_t i = 0; i < n; i++) handle_destroy(shared->destroys[i]);
 }
-
-/* ---- start ---- */
-
-static void start_failed(const char *format, ...) {
-    char text[CAPSULE_ISO_MESSAGE_MAX];
-    va_list args;
-    va_start(args, format);
-    vsnprintf(text, sizeof text, format, args);
-    va_end(args);
-    payload_text(text);
-    respond(CAPSULE_ISO_FAILED);
-    _exit(0);
-}
-
 /* ---- hot reload: state migration between an old and a new worker ---- */
 
 /* SAVE_STATE: the plugin's save_state bytes as the response payload (result.a = 1), or
@@ -650,73 +465,11 @@ static void restore_state(void) {
     respond(CAPSULE_ISO_OK);
 }
 
-int main(int argc, char **argv) {
-    (void)argc; (void)argv;
-    struct stat info;
-    if (fstat(CAPSULE_ISO_SHARED_FD, &info) != 0 || (uint64_t)info.st_size < sizeof(capsule_iso_shared)) {
-        fprintf(stderr, "capsule-worker: started without the host's shared memory on fd %d (this program is started by the Capsule host)\n", CAPSULE_ISO_SHARED_FD);
-        return 64;
-    }
-    void *mapping = mmap(NULL, (size_t)info.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, CAPSULE_ISO_SHARED_FD, 0);
-    if (mapping == MAP_FAILED) return 71;
-    close(CAPSULE_ISO_SHARED_FD);
-    shared = mapping;
-    if (shared->magic != CAPSULE_ISO_MAGIC || shared->version != CAPSULE_ISO_VERSION
-        || shared->header_size != sizeof(capsule_iso_shared) || shared->data_offset > (uint64_t)info.st_size
-        || shared->data_size > (uint64_t)info.st_size - shared->data_offset) {
-        fprintf(stderr, "capsule-worker: the host speaks another protocol version\n");
-        return 65;
-    }
-    data = (uint8_t *)mapping + shared->data_offset;
-    data_size = shared->data_size;
-    config = shared->config;
-    current_seq = capsule_iso_load(&shared->request_seq);
+/* ---- the request loop ---- */
 
-    /* Die with the host; and if it is already gone, do not start. */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != config.host_pid) _exit(0);
-    /* Nothing but stdio, the shared memory mapping and the socket. */
-    syscall(SYS_close_range, 5, ~0u, 0);
-
-    char path[4096];
-    if (config.plugin_path_length >= sizeof path || (uint64_t)config.plugin_path_offset + config.plugin_path_length > data_size)
-        start_failed("bad plugin path");
-    memcpy(path, data + config.plugin_path_offset, config.plugin_path_length);
-    path[config.plugin_path_length] = 0;
-
-    /* The configuration's strings, copied: responses reuse the data area. */
-    uint64_t strings_size = (uint64_t)config.plugin_path_offset + config.plugin_path_length + 1;
-    for (uint32_t i = 0; i < config.path_count + config.load_path_count && i < CAPSULE_ISO_MAX_PATHS; i++) {
-        uint64_t end = (uint64_t)config.paths[i].offset + config.paths[i].length + 1;
-        if (end > strings_size) strings_size = end;
-    }
-    if (strings_size > data_size) start_failed("bad configuration strings");
-    uint8_t *strings = malloc(strings_size);
-    if (!strings) start_failed("out of memory");
-    memcpy(strings, data, strings_size);
-
-    worker_values_init(raise_for_values);
+_Noreturn void serve(const uint8_t *strings, uint64_t strings_size) {
     char error[1024];
-    if (capsule_lockdown_stage1(&config, strings, strings_size, error, sizeof error) != 0)
-        start_failed("cannot lock down the worker: %s", error);
-
-    void *library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!library) {
-        const char *message = dlerror();
-        start_failed("%s", message ? message : "dlopen failed");
-    }
-    capsule_entry_fn entry = (capsule_entry_fn)(uintptr_t)dlsym(library, CAPSULE_ENTRY_SYMBOL);
-    if (!entry)
-        start_failed("no '" CAPSULE_ENTRY_SYMBOL "' symbol (declare the descriptor with CAPSULE_PLUGIN(...) and build with -fvisibility=hidden)");
-    plugin = entry();
-    if (!plugin) start_failed("capsule_plugin_entry returned NULL");
-    if (write_descriptor(plugin) != 0) start_failed("the plugin's descriptor does not fit in the isolation buffer");
-    if (plugin->abi_version == CAPSULE_ABI_VERSION && plugin->struct_size == sizeof(capsule_plugin) && plugin->struct_type_count > 0)
-        start_failed("the plugin declares struct types, which an isolated plugin cannot use (struct values do not cross the worker protocol)");
-    if (plugin->abi_version == CAPSULE_ABI_VERSION && known_size(plugin->struct_size) && plugin->name)
-        snprintf(plugin_name, sizeof plugin_name, "%s", plugin->name);
-    respond(CAPSULE_ISO_LOADED);
-
+    worker_values_init(raise_for_values);
     for (;;) {
         uint32_t seq = wait_request(current_seq);
         current_seq = seq;
