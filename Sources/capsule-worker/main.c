@@ -10,7 +10,7 @@
  *
  * The files, one stage each, in the order a worker lives them:
  *   main.c       start-up: map the shared memory, copy the configuration, lockdown stage 1,
- *                dlopen the plugin, send its descriptor (LOADED)
+ *                dlopen the plugin's libraries and the plugin, send its descriptor (LOADED)
  *   lockdown.c   rlimits, no_new_privs, Landlock and seccomp: stage 1 and stage 2
  *   call_loop.c  the request loop (INIT: stage 2, prepare, init; CALL; DESTROY; hot
  *                reload's SAVE_STATE/RESTORE_STATE), the host API the plugin sees, handles
@@ -98,6 +98,23 @@ int main(int argc, char **argv) {
     char error[1024];
     if (capsule_lockdown_stage1(&config, strings, strings_size, error, sizeof error) != 0)
         start_failed("cannot lock down the worker: %s", error);
+
+    /* The libraries the host resolved for the plugin, dependencies first: loaded by path, so
+     * the dynamic loader finds each of the plugin's DT_NEEDED already loaded and never
+     * searches a directory (PluginLibraries.swift). Their constructors run confined. */
+    for (uint32_t i = config.path_count; i < config.path_count + config.load_path_count && i < CAPSULE_ISO_MAX_PATHS; i++) {
+        const capsule_iso_path_rule *rule = &config.paths[i];
+        if (!(rule->access & CAPSULE_ISO_LOAD)) continue;
+        if ((uint64_t)rule->offset + rule->length >= strings_size) start_failed("bad library path");
+        char library_path[4096];
+        if (rule->length >= sizeof library_path) start_failed("bad library path");
+        memcpy(library_path, strings + rule->offset, rule->length);
+        library_path[rule->length] = 0;
+        if (!dlopen(library_path, RTLD_NOW | RTLD_LOCAL)) {
+            const char *message = dlerror();
+            start_failed("cannot load %s, which the plugin needs: %s", library_path, message ? message : "dlopen failed");
+        }
+    }
 
     void *library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!library) {

@@ -30,7 +30,8 @@ final class IsolatedPlugin {
     /// The private copy, kept open: a restart loads exactly the bytes the first start did
     /// (a hot reload replaces it with the new version's copy).
     var copy: Int32
-    /// Read-only paths the worker needs only while loading (library directories).
+    /// The libraries the worker loads before the plugin (`PluginLibraries`), readable only
+    /// while it loads.
     var loadPaths: [String]
     /// The INIT payload: one call plan per export of `manifest`.
     var plans: [UInt8]
@@ -60,10 +61,6 @@ final class IsolatedPlugin {
     static let remoteInit: @convention(c) (UnsafePointer<capsule_host_api>?) -> Int32 = { _ in
         fatalError("capsule: an isolated plugin's init was called in-process")
     }
-
-    /// The system library directories the dynamic loader may read while the worker loads the
-    /// plugin (and the plugin's own DT_RUNPATH directories are added).
-    static let libraryDirectories = ["/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/local/lib", "/etc/ld.so.cache"]
 
     private init(name: String, path: String, settings: IsolationSettings, workerExecutable: String,
                  manifest: PluginManifest, prepared: [PreparedExport], copy: Int32, loadPaths: [String],
@@ -183,7 +180,7 @@ final class IsolatedPlugin {
         let fields: DescriptorFields
         /// The private copy, open (the staged file itself is already removed).
         let copy: Int32
-        /// `libraryDirectories` and the plugin's absolute DT_RUNPATH directories.
+        /// The libraries the worker loads before the plugin (`PluginLibraries`).
         let loadPaths: [String]
     }
 
@@ -202,8 +199,14 @@ final class IsolatedPlugin {
             PrivateCopy.discard(staged)
             return .failure(IsolationError("cannot open the private copy: \(WorkerProcess.errorText())"))
         }
-        let runPaths = staged.image.runPaths.filter { $0.hasPrefix("/") && !$0.contains("$") }
-        let loadPaths = libraryDirectories + runPaths
+        let loadPaths: [String]
+        switch PluginLibraries.resolve(staged.image, pluginPath: realPath) {
+        case .failure(let refusal):
+            PrivateCopy.discard(staged)
+            close(copy)
+            return .failure(IsolationError("plugin \(name) cannot run isolated: \(refusal.message); to run it in the capsule process, trust it with --trust=\(name) or \"trusted\": true for it under \"plugins\" in capsule.json"))
+        case .success(let libraries): loadPaths = libraries
+        }
         let started = start(executable: executable, copyPath: staged.path, settings: settings, loadPaths: loadPaths, name: name)
         PrivateCopy.discard(staged)
         switch started {

@@ -18,7 +18,8 @@ public struct ELFImage: Sendable {
     /// Libraries it depends on (`DT_NEEDED`), in order.
     public var needed: [String]
     /// The library search directories it carries (`DT_RUNPATH`, or `DT_RPATH`), in order;
-    /// `$ORIGIN` entries are kept as written.
+    /// `$ORIGIN` entries are kept as written, and so are empty ones (the loader's current
+    /// directory).
     public var runPaths: [String] = []
     /// Whether it has thread-local storage (`PT_TLS`). Plain TLS does not keep it loaded
     /// (glibc frees the block at dlclose); registered TLS destructors do.
@@ -241,7 +242,7 @@ private struct ELFReader {
         let needed = try neededOffsets.map { try string(strings + Int(min($0, UInt64(Int.max / 2))), limit: stringsEnd) }
         let runPath = try runPathOffset.map { try string(strings + Int(min($0, UInt64(Int.max / 2))), limit: stringsEnd) } ?? ""
         return ELFImage(imports: imports.sorted(), uniqueSymbols: unique.sorted(), needed: needed,
-                        runPaths: runPath.split(separator: ":").map(String.init),
+                        runPaths: runPath.isEmpty ? [] : runPath.split(separator: ":", omittingEmptySubsequences: false).map(String.init),
                         hasTLS: hasTLS, noDelete: flags1 & Self.df1NoDelete != 0)
     }
 
