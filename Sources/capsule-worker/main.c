@@ -127,8 +127,6 @@ int main(int argc, char **argv) {
     plugin = entry();
     if (!plugin) start_failed("capsule_plugin_entry returned NULL");
     if (write_descriptor(plugin) != 0) start_failed("the plugin's descriptor does not fit in the isolation buffer");
-    if (plugin->abi_version == CAPSULE_ABI_VERSION && plugin->struct_size == sizeof(capsule_plugin) && plugin->struct_type_count > 0)
-        start_failed("the plugin declares struct types, which an isolated plugin cannot use (struct values do not cross the worker protocol)");
     if (plugin->abi_version == CAPSULE_ABI_VERSION && known_size(plugin->struct_size) && plugin->name)
         snprintf(plugin_name, sizeof plugin_name, "%s", plugin->name);
     respond(CAPSULE_ISO_LOADED);

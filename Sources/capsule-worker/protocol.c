@@ -157,6 +157,19 @@ int write_descriptor(const capsule_plugin *d) {
             }
         }
         put32(&w, d->init != NULL);
+        /* Struct types: only the current layout has them (the host refuses them for calls,
+         * but `capsule plugin inspect` reports them). */
+        int current = d->struct_size == sizeof(capsule_plugin);
+        size_t struct_count = current ? d->struct_type_count : 0;
+        const capsule_struct_type *struct_types = current ? d->struct_types : NULL;
+        put64(&w, struct_count);
+        put32(&w, struct_types != NULL);
+        if (struct_types && struct_count <= 65535) {
+            for (size_t i = 0; i < struct_count; i++) {
+                put_string(&w, struct_types[i].name);
+                put_string(&w, struct_types[i].fields);
+            }
+        }
     }
     if (w.overflow) return -1;
     shared->payload_length = (uint32_t)w.at;
