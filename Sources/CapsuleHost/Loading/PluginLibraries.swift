@@ -193,7 +193,7 @@ final class DependencyCache: @unchecked Sendable {
         let cached = entries[key]
         pthread_mutex_unlock(mutex)
         if let cached { return cached }
-        switch ELFImage.read(path: path) {
+        switch ELFImage.read(path: path, symbols: false) {
         case .failure(let error):
             throw PluginLibraryRefusal("library \(path) is not a readable shared object: \(error)")
         case .success(let image):
