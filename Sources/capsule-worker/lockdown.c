@@ -301,8 +301,8 @@ static const uint32_t allowed[] = {
     __NR_timerfd_create, __NR_timerfd_settime, __NR_timerfd_gettime,
     /* sockets already open (the worker's socketpair; TCP sockets when net is granted) */
     __NR_connect, __NR_bind, __NR_listen, __NR_accept, __NR_accept4, __NR_recvfrom, __NR_recvmsg, __NR_shutdown, __NR_getsockname, __NR_getpeername, __NR_setsockopt, __NR_getsockopt,
-    /* memory (PROT_EXEC is refused by the stage-2 filter) */
-    __NR_mmap, __NR_munmap, __NR_mremap, __NR_mprotect, __NR_madvise, __NR_brk, __NR_msync, __NR_mincore,
+    /* memory (mmap and mprotect below; all PROT_EXEC is refused by the stage-2 filter) */
+    __NR_munmap, __NR_mremap, __NR_madvise, __NR_brk, __NR_msync, __NR_mincore,
     /* threads, synchronisation, scheduling */
     __NR_futex, __NR_set_robust_list, __NR_get_robust_list, __NR_set_tid_address, __NR_rseq, __NR_sched_yield,
     __NR_sched_getaffinity, __NR_membarrier, __NR_getcpu, __NR_exit, __NR_exit_group, __NR_restart_syscall,
@@ -349,6 +349,18 @@ static int seccomp_allow_list(const capsule_iso_config *c, char *error, size_t e
     RET(&p, ALLOW);
     RET(&p, DENY(EPERM));
     verdict(&p, __NR_clone3, DENY(ENOSYS));
+    /* While loading, executable memory only from a file, mapped so from the start (as the
+     * dynamic loader maps code): no anonymous code, and no mprotect adding PROT_EXEC, so no
+     * constructor makes memory executable (or writes to code and makes it executable
+     * again), and an object needing an executable stack does not load. */
+    emit(&p, BPF_JMP | BPF_JEQ | BPF_K, __NR_mmap, 0, 6);
+    emit(&p, BPF_LD | BPF_W | BPF_ABS, arg_low(2), 0, 0);
+    emit(&p, BPF_JMP | BPF_JSET | BPF_K, PROT_EXEC, 0, 3);
+    emit(&p, BPF_LD | BPF_W | BPF_ABS, arg_low(3), 0, 0);
+    emit(&p, BPF_JMP | BPF_JSET | BPF_K, MAP_ANONYMOUS, 0, 1);
+    RET(&p, DENY(EPERM));
+    RET(&p, ALLOW);
+    deny_if_arg_has(&p, __NR_mprotect, 2, PROT_EXEC);
     /* sending, but not TCP Fast Open, which connects from inside sendto/sendmsg */
     deny_if_arg_has(&p, __NR_sendto, 3, MSG_FASTOPEN);
     deny_if_arg_has(&p, __NR_sendmsg, 2, MSG_FASTOPEN);
