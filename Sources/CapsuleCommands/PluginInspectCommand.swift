@@ -8,9 +8,10 @@ struct PluginInspectCommand: ParsableCommand {
         commandName: "inspect",
         abstract: "Print a plugin's name, version, ABI, exports, handle types and capabilities.",
         discussion: """
-            Opens the shared object, calls its entry function and checks the descriptor the \
-            way `import` does, but runs no other plugin code: the plugin's init is not \
-            called and no script runs.
+            Checks the descriptor the way `import` does without running any of the plugin's \
+            code in this process: the plugin is loaded only in a locked-down worker with no \
+            grants, which sends the descriptor and is stopped before the plugin's init. \
+            Whatever its constructors do (write files, start threads, crash) stays there.
 
             Examples:
               capsule plugin inspect .build/debug/libcapsule_cmath.so

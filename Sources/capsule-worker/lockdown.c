@@ -7,6 +7,8 @@
 #include "lockdown.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,6 +23,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <sched.h>
+#include <time.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -298,8 +301,8 @@ static const uint32_t allowed[] = {
     __NR_timerfd_create, __NR_timerfd_settime, __NR_timerfd_gettime,
     /* sockets already open (the worker's socketpair; TCP sockets when net is granted) */
     __NR_connect, __NR_bind, __NR_listen, __NR_accept, __NR_accept4, __NR_recvfrom, __NR_recvmsg, __NR_shutdown, __NR_getsockname, __NR_getpeername, __NR_setsockopt, __NR_getsockopt,
-    /* memory (PROT_EXEC is refused by the stage-2 filter) */
-    __NR_mmap, __NR_munmap, __NR_mremap, __NR_mprotect, __NR_madvise, __NR_brk, __NR_msync, __NR_mincore,
+    /* memory (mmap and mprotect below; all PROT_EXEC is refused by the stage-2 filter) */
+    __NR_munmap, __NR_mremap, __NR_madvise, __NR_brk, __NR_msync, __NR_mincore,
     /* threads, synchronisation, scheduling */
     __NR_futex, __NR_set_robust_list, __NR_get_robust_list, __NR_set_tid_address, __NR_rseq, __NR_sched_yield,
     __NR_sched_getaffinity, __NR_membarrier, __NR_getcpu, __NR_exit, __NR_exit_group, __NR_restart_syscall,
@@ -315,10 +318,15 @@ static const uint32_t allowed[] = {
     __NR_seccomp, __NR_landlock_create_ruleset, __NR_landlock_add_rule, __NR_landlock_restrict_self,
 };
 
-static int install(program *p, char *error, size_t error_size) {
+/* Installs the filter. With SECCOMP_FILTER_FLAG_TSYNC it binds every thread of the worker
+ * (the call fails, naming a thread, when one cannot take it). */
+static int install(program *p, unsigned flags, char *error, size_t error_size) {
     if (p->overflow) return fail(error, error_size, "the seccomp filter is too long");
     struct sock_fprog prog = { .len = (unsigned short)p->length, .filter = p->code };
-    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0)
+    long status = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+    if (status > 0)
+        return fail(error, error_size, "seccomp(SECCOMP_FILTER_FLAG_TSYNC): thread %ld cannot take the filter", status);
+    if (status != 0)
         return fail(error, error_size, "seccomp(SECCOMP_SET_MODE_FILTER): %s", strerror(errno));
     return 0;
 }
@@ -341,6 +349,18 @@ static int seccomp_allow_list(const capsule_iso_config *c, char *error, size_t e
     RET(&p, ALLOW);
     RET(&p, DENY(EPERM));
     verdict(&p, __NR_clone3, DENY(ENOSYS));
+    /* While loading, executable memory only from a file, mapped so from the start (as the
+     * dynamic loader maps code): no anonymous code, and no mprotect adding PROT_EXEC, so no
+     * constructor makes memory executable (or writes to code and makes it executable
+     * again), and an object needing an executable stack does not load. */
+    emit(&p, BPF_JMP | BPF_JEQ | BPF_K, __NR_mmap, 0, 6);
+    emit(&p, BPF_LD | BPF_W | BPF_ABS, arg_low(2), 0, 0);
+    emit(&p, BPF_JMP | BPF_JSET | BPF_K, PROT_EXEC, 0, 3);
+    emit(&p, BPF_LD | BPF_W | BPF_ABS, arg_low(3), 0, 0);
+    emit(&p, BPF_JMP | BPF_JSET | BPF_K, MAP_ANONYMOUS, 0, 1);
+    RET(&p, DENY(EPERM));
+    RET(&p, ALLOW);
+    deny_if_arg_has(&p, __NR_mprotect, 2, PROT_EXEC);
     /* sending, but not TCP Fast Open, which connects from inside sendto/sendmsg */
     deny_if_arg_has(&p, __NR_sendto, 3, MSG_FASTOPEN);
     deny_if_arg_has(&p, __NR_sendmsg, 2, MSG_FASTOPEN);
@@ -372,11 +392,14 @@ static int seccomp_allow_list(const capsule_iso_config *c, char *error, size_t e
         RET(&p, DENY(EPERM));
     }
     RET(&p, DENY(EPERM));  /* everything else */
-    return install(&p, error, error_size);
+    return install(&p, 0, error, error_size);
 }
 
-/* Stage 2: no new executable memory. Everything else was decided by the allow-list. */
-static int seccomp_no_exec(char *error, size_t error_size) {
+/* Stage 2: no new executable memory, and no change to the confinement itself: no further
+ * seccomp filter or Landlock domain (which could not loosen anything, but after init the
+ * worker's confinement is fixed), and prctl only for the names and queries. Installed with
+ * TSYNC, so it binds every thread (stage 2 also makes sure there is only one). */
+static int seccomp_final(char *error, size_t error_size) {
     static program p;
     p.length = 0;
     p.overflow = 0;
@@ -384,8 +407,165 @@ static int seccomp_no_exec(char *error, size_t error_size) {
     deny_if_arg_has(&p, __NR_mmap, 2, PROT_EXEC);
     deny_if_arg_has(&p, __NR_mprotect, 2, PROT_EXEC);
     deny_if_arg_has(&p, __NR_pkey_mprotect, 2, PROT_EXEC);
-    RET(&p, ALLOW);
-    return install(&p, error, error_size);
+    verdict(&p, __NR_seccomp, DENY(EPERM));
+    verdict(&p, __NR_landlock_create_ruleset, DENY(EPERM));
+    verdict(&p, __NR_landlock_add_rule, DENY(EPERM));
+    verdict(&p, __NR_landlock_restrict_self, DENY(EPERM));
+    static const uint32_t prctls[] = { PR_SET_NAME, PR_GET_NAME, PR_GET_NO_NEW_PRIVS, PR_GET_SECCOMP,
+                                       PR_GET_DUMPABLE, 0x53564d41 /* PR_SET_VMA */ };
+    allow_if_arg_in(&p, __NR_prctl, 0, prctls, sizeof prctls / sizeof prctls[0]);
+    RET(&p, ALLOW);  /* everything else was decided by the allow-list */
+    return install(&p, SECCOMP_FILTER_FLAG_TSYNC, error, error_size);
+}
+
+/* ---- every thread confined: threads and executable memory ----
+ *
+ * Landlock domains are per thread: landlock_restrict_self binds the calling thread and the
+ * threads it starts afterwards, never a thread already running (this kernel's Landlock has
+ * no TSYNC). So the worker installs each stage while it is the only thread:
+ *
+ *   - stage 1 runs before dlopen, in a process that has never had a second thread;
+ *   - stage 2 first counts the threads (Threads: in /proc/self/status, the kernel's
+ *     nr_threads, which counts a thread from the moment clone creates it until it is
+ *     reaped) and refuses to go on unless the count is 1. A count of 1 means the caller is
+ *     the only thread, so no other thread exists that could start one: every thread from
+ *     then on descends from the caller after its restrict_self and inherits both stages.
+ *     A thread started by a constructor (the plugin's or a library's) therefore ends the
+ *     worker, whether it still runs, sleeps, or started another before exiting.
+ *   - the stage-2 seccomp filter is installed with TSYNC anyway, and the count is checked
+ *     again afterwards: neither can find anything then, but they keep the argument from
+ *     resting on one line.
+ *
+ * The descriptor was opened before stage 1 (Landlock checks at open, not at read).
+ *
+ * Constructors run before the PROT_EXEC ban (the loader maps code), so stage 2 also reads
+ * /proc/self/maps and refuses executable memory the loader did not map from a library:
+ * anything writable and executable (an executable stack included), shared, or anonymous
+ * (but the kernel's [vdso] and [vsyscall]), and file mappings of files other than those
+ * mapped before stage 1 and the ones the host listed for loading. After stage 2 nothing
+ * can add PROT_EXEC, so the code that can run is fixed. */
+
+static int status_fd = -1, maps_fd = -1;
+
+/* The worker's thread count, or -1. */
+static int thread_count(char *error, size_t error_size) {
+    char text[4096];
+    ssize_t n = pread(status_fd, text, sizeof text - 1, 0);
+    if (n <= 0) return fail(error, error_size, "cannot read /proc/self/status: %s", n < 0 ? strerror(errno) : "empty");
+    text[n] = 0;
+    const char *line = strstr(text, "\nThreads:");
+    int threads = 0;
+    if (!line || sscanf(line + 9, "%d", &threads) != 1 || threads < 1)
+        return fail(error, error_size, "no thread count in /proc/self/status");
+    return threads;
+}
+
+/* A thread that was joined may still be counted for a moment while the kernel finishes its
+ * exit; one that lives on is still there after 100 ms. Waiting is safe: any reading of 1
+ * means no other thread existed at that moment. */
+static int only_thread(char *error, size_t error_size) {
+    int threads = thread_count(error, error_size);
+    for (int i = 0; i < 50 && threads > 1; i++) {
+        struct timespec pause = { 0, 2000000 };
+        nanosleep(&pause, NULL);
+        threads = thread_count(error, error_size);
+    }
+    if (threads < 0) return -1;
+    if (threads > 1)
+        return fail(error, error_size,
+                    "the plugin left %d other thread%s running after it was loaded (started by its constructors or "
+                    "its libraries'), which the final lockdown cannot bind; an isolated plugin may start threads "
+                    "from init on", threads - 1, threads == 2 ? "" : "s");
+    return 0;
+}
+
+/* Paths whose executable mappings stage 2 accepts: files mapped before stage 1 (the worker,
+ * libc, libffi, the loader) and the files the host listed for loading, resolved. */
+#define MAX_CODE_FILES (CAPSULE_ISO_MAX_PATHS + 64)
+static char *code_files[MAX_CODE_FILES];
+static unsigned code_file_count;
+
+static void add_code_file(const char *path) {
+    for (unsigned i = 0; i < code_file_count; i++) if (strcmp(code_files[i], path) == 0) return;
+    if (code_file_count < MAX_CODE_FILES) {
+        char *copy = strdup(path);
+        if (copy) code_files[code_file_count++] = copy;
+    }
+}
+
+static int is_code_file(const char *path) {
+    for (unsigned i = 0; i < code_file_count; i++) if (strcmp(code_files[i], path) == 0) return 1;
+    return 0;
+}
+
+/* Reads /proc/self/maps; calls `visit` for each executable mapping until it returns -1. */
+static int each_executable_mapping(int (*visit)(const char *range, const char *perms, const char *path, char *error, size_t error_size),
+                                   char *error, size_t error_size) {
+    static char text[1 << 20];
+    size_t length = 0;
+    if (lseek(maps_fd, 0, SEEK_SET) != 0) return fail(error, error_size, "cannot read /proc/self/maps: %s", strerror(errno));
+    for (;;) {
+        if (length == sizeof text - 1) return fail(error, error_size, "/proc/self/maps is larger than %zu bytes", sizeof text);
+        ssize_t n = read(maps_fd, text + length, sizeof text - 1 - length);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return fail(error, error_size, "cannot read /proc/self/maps: %s", strerror(errno));
+        if (n == 0) break;
+        length += (size_t)n;
+    }
+    text[length] = 0;
+    for (char *line = text, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next) *next++ = 0;
+        /* start-end perms offset dev inode [path] */
+        char range[64], perms[8];
+        int path_at = 0;
+        if (sscanf(line, "%63s %7s %*s %*s %*s %n", range, perms, &path_at) != 2 || path_at == 0)
+            return fail(error, error_size, "cannot parse /proc/self/maps");
+        if (strlen(perms) != 4 || perms[2] != 'x') continue;
+        if (visit(range, perms, line + path_at, error, error_size) != 0) return -1;
+    }
+    return 0;
+}
+
+static int record_code_file(const char *range, const char *perms, const char *path, char *error, size_t error_size) {
+    (void)range; (void)perms; (void)error; (void)error_size;
+    if (path[0] == '/') add_code_file(path);
+    return 0;
+}
+
+static int check_code(const char *range, const char *perms, const char *path, char *error, size_t error_size) {
+    static const char deleted[] = " (deleted)";
+    char file[4096];
+    snprintf(file, sizeof file, "%s", path);
+    size_t n = strlen(file);
+    if (n > sizeof deleted - 1 && strcmp(file + n - (sizeof deleted - 1), deleted) == 0) file[n - (sizeof deleted - 1)] = 0;
+    const char *why = NULL;
+    if (perms[1] == 'w') why = "writable and executable memory";
+    else if (perms[3] != 'p') why = "shared executable memory";
+    else if (strcmp(path, "[vdso]") == 0 || strcmp(path, "[vsyscall]") == 0) return 0;
+    else if (path[0] != '/') why = "executable memory that is not a file's";
+    else if (!is_code_file(file)) why = "executable memory mapped from a file the loader was not given";
+    if (!why) return 0;
+    return fail(error, error_size, "the plugin left %s at %s (%s %s); an isolated plugin's code is what the loader "
+                "maps from its file and libraries", why, range, perms, path[0] ? path : "anonymous");
+}
+
+/* Opens what stage 2 reads, and records the code files, before stage 1 closes the filesystem. */
+static int prepare_checks(const capsule_iso_config *c, const uint8_t *data, uint64_t data_size, char *error, size_t error_size) {
+    status_fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    maps_fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (status_fd < 0 || maps_fd < 0) return fail(error, error_size, "cannot open /proc/self: %s", strerror(errno));
+    if (each_executable_mapping(record_code_file, error, error_size) != 0) return -1;
+    for (uint32_t i = c->path_count; i < c->path_count + c->load_path_count && i < CAPSULE_ISO_MAX_PATHS; i++) {
+        const capsule_iso_path_rule *rule = &c->paths[i];
+        if ((uint64_t)rule->offset + rule->length >= data_size || rule->length >= 4096)
+            return fail(error, error_size, "a path rule lies outside the shared buffer");
+        char path[4096], resolved[PATH_MAX];
+        memcpy(path, data + rule->offset, rule->length);
+        path[rule->length] = 0;
+        if (realpath(path, resolved)) add_code_file(resolved);
+    }
+    return 0;
 }
 
 /* ---- resource limits ---- */
@@ -411,6 +591,8 @@ static int limits(const capsule_iso_config *c, char *error, size_t error_size) {
 
 int capsule_lockdown_stage1(const capsule_iso_config *config, const uint8_t *data, uint64_t data_size,
                             char *error, size_t error_size) {
+    if (prepare_checks(config, data, data_size, error, error_size) != 0) return -1;
+    if (only_thread(error, error_size) != 0) return -1;
     if (limits(config, error, error_size) != 0) return -1;
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         return fail(error, error_size, "prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
@@ -420,8 +602,16 @@ int capsule_lockdown_stage1(const capsule_iso_config *config, const uint8_t *dat
     return seccomp_allow_list(config, error, error_size);
 }
 
+/* The order is the argument above: one thread, no foreign code, then both layers. */
 int capsule_lockdown_stage2(const capsule_iso_config *config, const uint8_t *data, uint64_t data_size,
                             char *error, size_t error_size) {
+    if (only_thread(error, error_size) != 0) return -1;
+    if (each_executable_mapping(check_code, error, error_size) != 0) return -1;
     if (landlock_layer(config, data, data_size, 0, error, error_size) != 0) return -1;
-    return seccomp_no_exec(error, error_size);
+    if (seccomp_final(error, error_size) != 0) return -1;
+    if (only_thread(error, error_size) != 0) return -1;
+    close(maps_fd);
+    close(status_fd);
+    maps_fd = status_fd = -1;
+    return 0;
 }

@@ -2,13 +2,17 @@
  * The worker's lockdown, in two stages (docs/security.md#isolated-plugins):
  *
  *   stage 1, before dlopen: rlimits, PR_SET_NO_NEW_PRIVS, a Landlock layer allowing the
- *   plugin's grants plus read access to what loading needs (the private copy, the system
- *   library directories), and the seccomp allow-list. The plugin's constructors and its
- *   entry function already run confined.
+ *   plugin's grants plus read access to what loading needs (the private copy, the library
+ *   files the host resolved for it, /etc/ld.so.cache), and the seccomp allow-list. The
+ *   plugin's constructors and its entry function already run confined. It refuses to run
+ *   in a worker with more than one thread.
  *
- *   stage 2, after dlopen and before init: a second Landlock layer allowing only the
- *   grants (layers intersect, so the library directories are gone), and a second seccomp
- *   filter refusing mmap/mprotect/pkey_mprotect with PROT_EXEC (no new executable memory).
+ *   stage 2, after dlopen and before init: refuses to go on if a constructor left a thread
+ *   running (Landlock would not bind it) or executable memory the loader did not map from a
+ *   library; then a second Landlock layer allowing only the grants (layers intersect, so the
+ *   library files are gone), and a second seccomp filter, on every thread (TSYNC), refusing
+ *   mmap/mprotect/pkey_mprotect with PROT_EXEC, seccomp, landlock_* and every prctl but the
+ *   names and queries: after init no thread can add code or change its confinement.
  *
  * Each function returns 0, or -1 with a message in `error`.
  */

@@ -20,13 +20,19 @@ enum Fixtures {
     static let names = ["no_entry", "wrong_abi", "wrong_size", "bad_signature", "duplicate_export",
                         "null_function", "init_fails", "needs_capability", "bad_export_name",
                         "undeclared_handle", "good", "values", "host_services", "sneaky", "unruly",
-                        "structs", "old_descriptor"]
+                        "structs", "old_descriptor", "thread_escape", "lockdown_probe"]
     /// Fixtures built from one shared source with -D flags: module name, source, flags.
     static let variants: [(name: String, source: String, flags: [String])] = [
         ("bad_struct_field_type", "bad_struct", ["-DFIELD_TYPE"]),
         ("bad_struct_duplicate_field", "bad_struct", ["-DDUPLICATE_FIELD"]),
         ("bad_struct_unknown_name", "bad_struct", ["-DUNKNOWN_NAME"]),
         ("bad_struct_duplicate_name", "bad_struct", ["-DDUPLICATE_NAME"]),
+        ("thread_escape_hop", "thread_escape", ["-DHOP"]),
+        ("thread_escape_joined", "thread_escape", ["-DJOINED"]),
+        ("code_leftover_writable", "code_leftover", ["-DWRITABLE"]),
+        ("code_leftover_anonymous", "code_leftover", ["-DANONYMOUS"]),
+        ("code_leftover_file", "code_leftover", ["-DFILE_CASE"]),
+        ("code_leftover_stack", "code_leftover", ["-DSTACK", "-Wl,-z,execstack"]),
     ]
 
     /// The directory holding the compiled fixtures (compiled on first use).

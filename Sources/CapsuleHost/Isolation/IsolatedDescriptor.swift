@@ -13,6 +13,8 @@
 /// u64 export_count, u32 exports != NULL, then if non-NULL: per export
 ///     string name, string signature, u32 fn != NULL, u32 flags, string doc
 /// u32 init != NULL
+/// u64 struct_type_count, u32 struct_types != NULL, then if non-NULL: per type
+///     string name, string fields                -- (count 0 for the SDK 0.1 layout)
 /// ```
 enum IsolatedDescriptor {
     /// The decoded head and fields, or why the payload is malformed.
@@ -48,12 +50,21 @@ enum IsolatedDescriptor {
                 }
             }
             let hasInit = try reader.u32() != 0
+            let structTypeCount = try reader.count(limit: 65535, wide: true)
+            let hasStructTypes = try reader.u32() != 0
+            var structTypes: [(name: String?, fields: String?)] = []
+            if hasStructTypes {
+                for _ in 0..<structTypeCount { structTypes.append((try reader.string(), try reader.string())) }
+            }
             guard reader.at == bytes.count else { throw Malformed("\(bytes.count - reader.at) bytes after the descriptor") }
-            let fields = DescriptorFields(
+            var fields = DescriptorFields(
                 name: name, version: version, description: description, capabilities: capabilities,
                 handleTypeCount: handleTypeCount, hasHandleTypes: hasHandleTypes, handleType: { handleTypes[$0] },
                 exportCount: exportCount, hasExports: hasExports, export: { exports[$0] },
                 initHook: hasInit ? IsolatedPlugin.remoteInit : nil)
+            fields.structTypeCount = structTypeCount
+            fields.hasStructTypes = hasStructTypes
+            fields.structType = { structTypes[$0] }
             return .success((abi, size, fields))
         } catch let error as Malformed {
             return .failure(IsolationError(error.reason))

@@ -6,7 +6,12 @@ import CapsuleIsolation
 /// What the host writes for a worker before it starts (its configuration: limits, network
 /// flags, Landlock path and port rules) and before its init (one call plan per export).
 extension IsolatedPlugin {
-    /// Writes the worker's configuration (capsule_iso_config) and its strings.
+    /// The dynamic loader's cache, readable while the worker loads (a library whose DT_NEEDED
+    /// is not the SONAME of one already loaded is looked up there).
+    static let loaderCache = "/etc/ld.so.cache"
+
+    /// Writes the worker's configuration (capsule_iso_config) and its strings. `loadPaths`
+    /// are the libraries the worker loads before the plugin (`PluginLibraries`).
     static func configure(_ shared: UnsafeMutablePointer<capsule_iso_shared>, data: UnsafeMutableRawPointer, size: Int,
                                   copyPath: String, settings: IsolationSettings, loadPaths: [String]) -> Bool {
         var used = 0
@@ -35,7 +40,9 @@ extension IsolatedPlugin {
         for p in settings.writablePaths {
             if let i = granted.firstIndex(where: { $0.0 == p }) { granted[i].1 |= UInt32(CAPSULE_ISO_WRITE) } else { granted.append((p, UInt32(CAPSULE_ISO_WRITE))) }
         }
-        let all = granted + loadPaths.map { ($0, UInt32(CAPSULE_ISO_READ)) } + [(copyPath, UInt32(CAPSULE_ISO_READ))]
+        // Load paths: the libraries to load before the plugin, the loader's cache, the copy.
+        let all = granted + loadPaths.map { ($0, UInt32(CAPSULE_ISO_READ | CAPSULE_ISO_LOAD)) }
+            + [(loaderCache, UInt32(CAPSULE_ISO_READ)), (copyPath, UInt32(CAPSULE_ISO_READ))]
         guard all.count <= Int(CAPSULE_ISO_MAX_PATHS) else { return false }
         var rules: [capsule_iso_path_rule] = []
         for (p, access) in all {

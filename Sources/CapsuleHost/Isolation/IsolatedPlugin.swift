@@ -30,7 +30,8 @@ final class IsolatedPlugin {
     /// The private copy, kept open: a restart loads exactly the bytes the first start did
     /// (a hot reload replaces it with the new version's copy).
     var copy: Int32
-    /// Read-only paths the worker needs only while loading (library directories).
+    /// The libraries the worker loads before the plugin (`PluginLibraries`), readable only
+    /// while it loads.
     var loadPaths: [String]
     /// The INIT payload: one call plan per export of `manifest`.
     var plans: [UInt8]
@@ -60,10 +61,6 @@ final class IsolatedPlugin {
     static let remoteInit: @convention(c) (UnsafePointer<capsule_host_api>?) -> Int32 = { _ in
         fatalError("capsule: an isolated plugin's init was called in-process")
     }
-
-    /// The system library directories the dynamic loader may read while the worker loads the
-    /// plugin (and the plugin's own DT_RUNPATH directories are added).
-    static let libraryDirectories = ["/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/local/lib", "/etc/ld.so.cache"]
 
     private init(name: String, path: String, settings: IsolationSettings, workerExecutable: String,
                  manifest: PluginManifest, prepared: [PreparedExport], copy: Int32, loadPaths: [String],
@@ -183,7 +180,7 @@ final class IsolatedPlugin {
         let fields: DescriptorFields
         /// The private copy, open (the staged file itself is already removed).
         let copy: Int32
-        /// `libraryDirectories` and the plugin's absolute DT_RUNPATH directories.
+        /// The libraries the worker loads before the plugin (`PluginLibraries`).
         let loadPaths: [String]
     }
 
@@ -191,7 +188,7 @@ final class IsolatedPlugin {
     /// it. On failure the copy is closed again; only a worker that could not be spawned at
     /// all (`start`) makes the error `unavailable`.
     static func launch(realPath: String, executable: String, settings: IsolationSettings,
-                       name: String) -> Result<Launch, IsolationError> {
+                       name: String, describeOnly: Bool = false) -> Result<Launch, IsolationError> {
         let staged: PrivateCopy.Staged
         switch PrivateCopy.stage(realPath) {
         case .success(let s): staged = s
@@ -202,9 +199,16 @@ final class IsolatedPlugin {
             PrivateCopy.discard(staged)
             return .failure(IsolationError("cannot open the private copy: \(WorkerProcess.errorText())"))
         }
-        let runPaths = staged.image.runPaths.filter { $0.hasPrefix("/") && !$0.contains("$") }
-        let loadPaths = libraryDirectories + runPaths
-        let started = start(executable: executable, copyPath: staged.path, settings: settings, loadPaths: loadPaths, name: name)
+        let loadPaths: [String]
+        switch PluginLibraries.resolve(staged.image, pluginPath: realPath) {
+        case .failure(let refusal):
+            PrivateCopy.discard(staged)
+            close(copy)
+            return .failure(IsolationError("plugin \(name) cannot run isolated: \(refusal.message); to run it in the capsule process, trust it with --trust=\(name) or \"trusted\": true for it under \"plugins\" in capsule.json"))
+        case .success(let libraries): loadPaths = libraries
+        }
+        let started = start(executable: executable, copyPath: staged.path, settings: settings, loadPaths: loadPaths, name: name,
+                            describeOnly: describeOnly)
         PrivateCopy.discard(staged)
         switch started {
         case .failure(let e):
@@ -216,8 +220,9 @@ final class IsolatedPlugin {
     }
 
     /// Starts a worker on the private copy at `copyPath` and reads the descriptor it sends.
+    /// With `describeOnly` (`inspect`), a descriptor declaring struct types is not refused.
     static func start(executable: String, copyPath: String, settings: IsolationSettings,
-                              loadPaths: [String], name: String) -> Result<(WorkerProcess, DescriptorFields), IsolationError> {
+                      loadPaths: [String], name: String, describeOnly: Bool = false) -> Result<(WorkerProcess, DescriptorFields), IsolationError> {
         let spawned = WorkerProcess.spawn(executable: executable, bufferSize: settings.bufferSize, environment: settings.environment) { shared, data, size in
             configure(shared, data: data, size: size, copyPath: copyPath, settings: settings, loadPaths: loadPaths)
         }
@@ -245,16 +250,24 @@ final class IsolatedPlugin {
                     worker.terminate()
                     return .failure(IsolationError(reason))
                 }
-                return .success((worker, d.fields!))
+                guard let fields = d.fields else {
+                    worker.terminate()
+                    return .failure(IsolationError("worker for plugin \(name) sent a malformed descriptor and was killed"))
+                }
+                // Struct values do not cross the worker protocol: placement then decides from
+                // the descriptor whether the plugin may run in-process.
+                if fields.structTypeCount > 0 && !describeOnly {
+                    worker.terminate()
+                    return .failure(IsolationError(Self.structTypesRefusal + ", which an isolated plugin cannot use (struct values do not cross the worker protocol)", unavailable: true))
+                }
+                return .success((worker, fields))
             }
         case UInt32(CAPSULE_ISO_FAILED):
             worker.terminate()
             // The loader's message names the copy; name the user's file instead. A lockdown
-            // failure comes before dlopen: isolation is unavailable on this machine. A plugin
-            // declaring struct types cannot be isolated either: placement then decides from
-            // its descriptor whether it may run in-process.
+            // failure comes before dlopen: isolation is unavailable on this machine.
             let message = String(decoding: payload, as: UTF8.self).replacing(copyPath, with: "the plugin")
-            let unavailable = message.hasPrefix("cannot lock down the worker") || message.hasPrefix(Self.structTypesRefusal)
+            let unavailable = message.hasPrefix("cannot lock down the worker")
             return .failure(IsolationError(message, unavailable: unavailable))
         default:
             worker.terminate()
@@ -340,7 +353,7 @@ final class IsolatedPlugin {
         }
     }
 
-    /// How the worker refuses a plugin that declares struct types (capsule-worker/main.c).
+    /// How the host refuses to isolate a plugin that declares struct types (`start`).
     static let structTypesRefusal = "the plugin declares struct types"
 
     static func formatSeconds(_ s: Double) -> String {

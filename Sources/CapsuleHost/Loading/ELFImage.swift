@@ -18,7 +18,8 @@ public struct ELFImage: Sendable {
     /// Libraries it depends on (`DT_NEEDED`), in order.
     public var needed: [String]
     /// The library search directories it carries (`DT_RUNPATH`, or `DT_RPATH`), in order;
-    /// `$ORIGIN` entries are kept as written.
+    /// `$ORIGIN` entries are kept as written, and so are empty ones (the loader's current
+    /// directory).
     public var runPaths: [String] = []
     /// Whether it has thread-local storage (`PT_TLS`). Plain TLS does not keep it loaded
     /// (glibc frees the block at dlclose); registered TLS destructors do.
@@ -51,15 +52,26 @@ public struct ELFImage: Sendable {
 
     /// Reads the shared object at `path`.
     public static func read(path: String) -> Result<ELFImage, ELFError> {
+        read(path: path, symbols: true)
+    }
+
+    /// Reads the shared object at `path`; without `symbols`, `imports` and `uniqueSymbols`
+    /// stay empty and the symbol table is not walked (what `PluginLibraries` needs of a
+    /// library: `needed` and `runPaths`).
+    static func read(path: String, symbols: Bool) -> Result<ELFImage, ELFError> {
         // NOTE: O_NONBLOCK: a FIFO must not block the open; fstat below refuses it.
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard fd >= 0 else { return .failure(ELFError("cannot open: \(String(cString: strerror(errno)))")) }
         defer { close(fd) }
-        return read(fileDescriptor: fd)
+        return read(fileDescriptor: fd, symbols: symbols)
     }
 
     /// Reads the shared object open at `fd` (from offset 0; the offset is not changed).
     public static func read(fileDescriptor fd: Int32) -> Result<ELFImage, ELFError> {
+        read(fileDescriptor: fd, symbols: true)
+    }
+
+    static func read(fileDescriptor fd: Int32, symbols: Bool) -> Result<ELFImage, ELFError> {
         var info = stat()
         guard fstat(fd, &info) == 0 else { return .failure(ELFError("cannot stat: \(String(cString: strerror(errno)))")) }
         guard (info.st_mode & S_IFMT) == S_IFREG else { return .failure(ELFError("not a regular file")) }
@@ -73,13 +85,17 @@ public struct ELFImage: Sendable {
             guard n > 0 else { return .failure(ELFError(n == 0 ? "file shrank while being read" : "cannot read: \(String(cString: strerror(errno)))")) }
             done += n
         }
-        return bytes.withUnsafeBytes { parse($0) }
+        return bytes.withUnsafeBytes { parse($0, symbols: symbols) }
     }
 
     /// Parses an ELF64 little-endian shared object held in `bytes`.
     public static func parse(_ bytes: UnsafeRawBufferPointer) -> Result<ELFImage, ELFError> {
+        parse(bytes, symbols: true)
+    }
+
+    static func parse(_ bytes: UnsafeRawBufferPointer, symbols: Bool) -> Result<ELFImage, ELFError> {
         do {
-            return .success(try ELFReader(bytes).image())
+            return .success(try ELFReader(bytes).image(symbols: symbols))
         } catch let error as ELFError {
             return .failure(error)
         } catch {
@@ -144,7 +160,7 @@ private struct ELFReader {
 
     struct Segment { var type: UInt32; var offset: UInt64; var vaddr: UInt64; var filesz: UInt64 }
 
-    func image() throws -> ELFImage {
+    func image(symbols walk: Bool) throws -> ELFImage {
         guard bytes.count >= 64, try u32(0) == 0x464c_457f else { throw ELFError("not an ELF file") }
         guard try u8(4) == 2 else { throw ELFError("not a 64-bit ELF file") }
         guard try u8(5) == 1 else { throw ELFError("not a little-endian ELF file") }
@@ -215,7 +231,9 @@ private struct ELFReader {
 
         // How many symbols: DT_HASH says it; DT_GNU_HASH needs its chains walked.
         var count: Int
-        if let hash {
+        if !walk {
+            count = 0
+        } else if let hash {
             count = Int(try u32(try fileOffset(hash, "hash table") + 4))
         } else if let gnuHash {
             count = try gnuHashSymbolCount(try fileOffset(gnuHash, "GNU hash table"))
@@ -242,7 +260,7 @@ private struct ELFReader {
         let needed = try neededOffsets.map { try string(strings + Int(min($0, UInt64(Int.max / 2))), limit: stringsEnd) }
         let runPath = try runPathOffset.map { try string(strings + Int(min($0, UInt64(Int.max / 2))), limit: stringsEnd) } ?? ""
         return ELFImage(imports: imports.sorted(), uniqueSymbols: unique.sorted(), needed: needed,
-                        runPaths: runPath.split(separator: ":").map(String.init),
+                        runPaths: runPath.isEmpty ? [] : runPath.split(separator: ":", omittingEmptySubsequences: false).map(String.init),
                         hasTLS: hasTLS, noDelete: flags1 & Self.df1NoDelete != 0)
     }
 

@@ -5,16 +5,13 @@ import CapsuleSDK
 /// export and handle type, the required capabilities, and finally the plugin's init. Each
 /// refusal is a `PluginLoadError` with a message naming what is wrong; none crashes the host.
 public enum PluginLoader {
-    /// Reads and checks a plugin's descriptor without initialising it (for `plugin inspect`).
-    /// Runs no plugin code beyond the entry function; the library is closed afterwards.
+    /// Reads and checks a plugin's descriptor without initialising it and without running
+    /// any of its code in this process (for `plugin inspect` and `plugin build`): the
+    /// plugin is loaded only in a locked-down worker with no grants, which sends the
+    /// descriptor and is stopped before `init` (`IsolatedPlugin.inspect`). Fails, saying
+    /// why, where isolation is unavailable.
     public static func inspect(path: String) -> Result<PluginManifest, PluginLoadError> {
-        let library: UnsafeMutableRawPointer
-        switch openPrivateCopy(path) {
-        case .success(let l): library = l.library
-        case .failure(let e): return .failure(e)
-        }
-        defer { DynamicLibrary.close(library) }
-        return readManifest(library: library, path: path)
+        IsolatedPlugin.inspect(path: path)
     }
 
     /// Loads, checks and initialises the plugin at `path`. Every capability the plugin's

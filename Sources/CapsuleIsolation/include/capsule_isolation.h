@@ -92,6 +92,7 @@ enum {
 /* Access bits of a path rule (the worker maps them to Landlock rights). */
 #define CAPSULE_ISO_READ 0x1u
 #define CAPSULE_ISO_WRITE 0x2u
+#define CAPSULE_ISO_LOAD 0x4u   /* a load path the worker dlopens, in order, before the plugin */
 
 /* Network flags of the configuration. */
 #define CAPSULE_ISO_NET_SOCKETS 0x1u      /* socket(AF_INET/AF_INET6, SOCK_STREAM) allowed */
@@ -107,7 +108,7 @@ typedef struct capsule_iso_slot {
 
 /* A Landlock path rule: `length` bytes at `offset` in the data area (no NUL). */
 typedef struct capsule_iso_path_rule {
-    uint32_t access;   /* CAPSULE_ISO_READ | CAPSULE_ISO_WRITE */
+    uint32_t access;   /* CAPSULE_ISO_READ | CAPSULE_ISO_WRITE, or CAPSULE_ISO_LOAD */
     uint32_t offset;
     uint32_t length;
     uint32_t reserved;
@@ -131,7 +132,9 @@ typedef struct capsule_iso_config {
     uint64_t open_files_limit;     /* RLIMIT_NOFILE */
     uint64_t file_size_limit;      /* RLIMIT_FSIZE, bytes */
     uint32_t path_count;           /* the plugin's granted paths */
-    uint32_t load_path_count;      /* then read-only paths needed only to load (library dirs) */
+    uint32_t load_path_count;      /* then read-only paths needed only to load: the libraries the
+                                    * host resolved for the plugin (CAPSULE_ISO_LOAD, dependencies
+                                    * first), /etc/ld.so.cache and the private copy */
     uint32_t port_count;
     uint32_t reserved;
     capsule_iso_path_rule paths[CAPSULE_ISO_MAX_PATHS];  /* granted first, then load-only */
