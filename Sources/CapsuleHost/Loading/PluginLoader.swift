@@ -50,6 +50,18 @@ public enum PluginLoader {
         }
         defer { PrivateCopy.discard(staged) }
         if let refusal = audit(staged.image) { return .failure(refusal) }
+        // The system libraries the audit knows are the system's: the host loads each one the
+        // plugin needs by its soname first, so the loader reuses that copy instead of
+        // searching the plugin's DT_RUNPATH, where a file of the same name could stand in.
+        var pinned: [UnsafeMutableRawPointer] = []
+        defer { pinned.forEach(DynamicLibrary.close) }
+        for soname in staged.image.needed where ImportAudit.systemLibraries.contains(soname) {
+            switch DynamicLibrary.open(soname) {
+            case .success(let handle): pinned.append(handle)
+            case .failure(let e):
+                return .failure(PluginLoadError(path: path, reason: "it needs \(soname), which the host cannot load from the system's library path: \(e.reason)"))
+            }
+        }
         switch DynamicLibrary.open(staged.path) {
         case .success(let library): return .success((library, staged.image))
         case .failure(let e):
