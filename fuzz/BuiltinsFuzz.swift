@@ -36,12 +36,12 @@ nonisolated(unsafe) var callables: [(receiverType: String?, name: String)] = []
 // NOTE: libFuzzer calls the harness from one thread; this is filled on the first call.
 
 let prelude = """
-let BIG = "x" * 1000000
-let WIDE = "é" * 100000
-let LONG = range(100000)
-let BIGBYTES = bytes(100000)
+let BIG = "x" * 100000
+let WIDE = "é" * 20000
+let LONG = range(10000)
+let BIGBYTES = bytes(10000)
 let BIGMAP = {}
-for i in 0..1000 { BIGMAP[i] = i }
+for i in 0..100 { BIGMAP[i] = i }
 import "math"
 
 """

@@ -32,7 +32,7 @@ package final class TimeModule {
                 // NOTE: `seconds` may be huge (1e300): only `RunDeadline.nanoseconds`
                 // converts it, saturating, never `Int(seconds)`.
                 guard let seconds = call.double(0), seconds >= 0, seconds.isFinite else {
-                    let shown = call.double(0).map { "\($0)" } ?? call.typeName(0)
+                    let shown = call.int(0).map { "\($0)" } ?? call.double(0).map { "\($0)" } ?? call.typeName(0)
                     return call.raise("time.sleep: argument 1: expected a finite number of seconds >= 0, got \(shown)")
                 }
                 if let denied = check(call) { return denied }
