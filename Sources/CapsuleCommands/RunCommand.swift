@@ -59,7 +59,9 @@ struct RunCommand: ParsableCommand {
             throw ExitCode(74)
         }
         TerminationSignals.flushOutputOnTermination()
+        if let timeout = options.timeout { TimeoutWatchdog.start(timeout: timeout) }
         let outcome = vm.runFile(path: file, name: file)
+        TimeoutWatchdog.stop()
         try finish(outcome, console: .standard)
     }
 }

@@ -94,7 +94,8 @@ public final class VM {
             self.depth = 1
             defer { self.depth = 0 }
             self.rt.armLimits()
-            result = body()
+            // Host code that waits on this thread reads the deadline there (RunDeadline).
+            result = RunDeadline.with(self.rt.deadline) { body() }
             // Every entry into the VM starts and ends with no temporary roots.
             self.rt.tempRoots.removeAll()
         }

@@ -17,7 +17,7 @@ extension Runtime {
         if config.gcStress || bytesAllocated + size > nextGC || allocationsBeforeFailure < 0 {
             prepareAllocation(size)
         }
-        guard let p = malloc(size) else { fatalError("capsule: out of memory allocating \(size) bytes") }
+        let p = malloc(size) ?? allocateAfterRefusal(size)
         p.assumingMemoryBound(to: ObjHeader.self).initialize(
             to: ObjHeader(next: objects, kind: kind, marked: false, flags: 0, size: UInt32(truncatingIfNeeded: size)))
         objects = p

@@ -84,6 +84,10 @@ struct Handler {
     /// An allocation passed the heap limit (or was failed on purpose): raise `out of
     /// memory` at the next check.
     @exclusivity(unchecked) var memoryErrorPending = false
+    /// The system refused memory since the last `out of memory` was raised (SystemMemory.swift).
+    @exclusivity(unchecked) var systemMemoryExhausted = false
+    /// Address space held back for after the system first refuses memory; nil once released.
+    @exclusivity(unchecked) var emergencyReserve: UnsafeMutableRawPointer? = nil
     /// While positive, allocations do not signal `out of memory` (raising it allocates).
     @exclusivity(unchecked) var raisingOutOfMemory = 0
     /// Allocations left before `failAllocationAfter` makes them fail.
@@ -168,6 +172,7 @@ struct Handler {
         handlers = .allocate(capacity: handlerCapacity)
         methodTables = .allocate(capacity: Runtime.kindCount)
         methodTables.initialize(repeating: NameTable(), count: Runtime.kindCount)
+        holdEmergencyReserve()
         gcPauseCount += 1
         defer { gcPauseCount -= 1 }
         nameInit = intern("init")
@@ -185,6 +190,7 @@ struct Handler {
         for i in 0..<Runtime.kindCount { methodTables[i].free() }
         methodTables.deallocate()
         interned.free()
+        free(emergencyReserve)
     }
 
     /// Reserves address space for `count` elements; the kernel commits pages on first touch.

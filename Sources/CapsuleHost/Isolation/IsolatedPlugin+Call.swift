@@ -98,6 +98,7 @@ extension IsolatedPlugin {
         call.afterBlocking()
         if let failure {
             worker = nil
+            if case .vmDeadline = failure { return call.raiseTimeout() }
             return call.raise(Self.describe(failure, plugin: name, during: b.export.name))
         }
 

@@ -348,6 +348,8 @@ final class IsolatedPlugin {
             return "worker for plugin \(plugin) \(WorkerProcess.describe(status: status)) during \(what)"
         case .deadline(let seconds):
             return "worker for plugin \(plugin) exceeded its deadline of \(formatSeconds(seconds)) during \(what) and was killed"
+        case .vmDeadline:
+            return "worker for plugin \(plugin) was killed at the run's timeout during \(what)"
         case .brokeProtocol(let reason):
             return "worker for plugin \(plugin) broke the protocol during \(what) (\(reason)) and was killed"
         }
