@@ -23,7 +23,11 @@ struct REPL {
     var isIncomplete: (String) -> Bool = inputIsIncomplete
 
     /// How a session ended.
-    enum End: Equatable { case endOfInput, quit }
+    enum End: Equatable {
+        case endOfInput, quit
+        /// An entry called `exit(code)`.
+        case exited(Int32)
+    }
 
     /// Reads and evaluates entries until end of input or `:quit`. Input still pending at end
     /// of input is evaluated, so its error is shown.
@@ -46,9 +50,15 @@ struct REPL {
             let entry = pending.joined(separator: "\n")
             if isIncomplete(entry) { continue }
             pending = []
-            report(evaluate(entry), console: console)
+            let outcome = evaluate(entry)
+            if case .exited(let code) = outcome { return .exited(code) }
+            report(outcome, console: console)
         }
-        if !pending.isEmpty { report(evaluate(pending.joined(separator: "\n")), console: console) }
+        if !pending.isEmpty {
+            let outcome = evaluate(pending.joined(separator: "\n"))
+            if case .exited(let code) = outcome { return .exited(code) }
+            report(outcome, console: console)
+        }
         return .endOfInput
     }
 

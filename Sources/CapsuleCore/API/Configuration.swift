@@ -68,6 +68,14 @@ public struct Configuration: Sendable {
     public var policy: Policy = .none
     /// Where `print` writes. Default: the process's standard output.
     public var output: @Sendable (String) -> Void = { text in writeStandardOutput(text) }
+    /// Where `eprint` and `ewrite` write. Default: the process's standard error.
+    public var errorOutput: @Sendable (String) -> Void = { text in writeStandardError(text) }
+    /// The file descriptor `stdin.read_line()`, `stdin.read()` and `stdin.lines()` read from.
+    /// Default: 0, the process's standard input. The VM never closes it.
+    public var standardInput: Int32 = 0
+    /// What the script sees as `script_path`: the main script's path as given on the command
+    /// line, or nil (`-e` code, standard input, the REPL, embedding).
+    public var scriptPath: String? = nil
 
     public init() {}
 }

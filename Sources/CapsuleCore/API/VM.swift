@@ -200,7 +200,10 @@ public final class VM {
         rt.popRoot()
         let result = rt.finishRun(rt.call(closure, []))
         defer { rt.resetAfterRun() }
-        guard let value = result else { return .runtimeError(report: rt.errorReport()) }
+        guard let value = result else {
+            if let code = rt.exitRequest { return .exited(code: code) }
+            return .runtimeError(report: rt.errorReport())
+        }
         if repl && !value.isNil {
             rt.pushRoot(value)
             defer { rt.popRoot() }
@@ -249,6 +252,7 @@ extension Runtime {
         if openUpvalues != nil { closeUpvalues(from: 0) }
         compilerRoots.removeAll()
         pendingError = .nil
+        exitRequest = nil
     }
 }
 

@@ -60,6 +60,9 @@ extension Runtime {
             guard argc <= 2 else { return rt.fail("list.sort expects 0 or 1 arguments, got \(argc - 1)") }
             return rt.sortList(a[0].obj(ObjList.self), comparator: argc == 2 ? a[1] : nil) ? .nil : Runtime.failure
         }
+        defineMethod(&t, "sort_by", arity: 1) { rt, a, _ in
+            rt.sortList(a[0].obj(ObjList.self), key: a[1]) ? .nil : Runtime.failure
+        }
         defineMethod(&t, "join", arity: -1) { rt, a, argc in
             var sep = ""
             if argc == 2 {

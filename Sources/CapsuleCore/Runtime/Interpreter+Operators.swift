@@ -63,6 +63,7 @@ extension Runtime {
             }
         }
         if op == .multiply && x.isString && y.isInt { return repeatString(x.obj(ObjString.self), y.intValue) }
+        if op == .multiply && x.isObject(.list) && y.isInt { return repeatList(x.obj(ObjList.self), y.intValue) }
         raise("cannot \(op.verb) \(typeName(x)) and \(typeName(y))")
         return nil
     }
@@ -76,6 +77,22 @@ extension Runtime {
         let r = allocateString(count: total)
         for j in 0..<Int(n) { memcpy(r.bytes + j * s.pointee.count, s.bytes, s.pointee.count) }
         finishString(r, scalarCount: s.pointee.scalarCount * Int(n), ascii: s.isASCII)
+        return Value(r)
+    }
+
+    /// `list * n`: the elements `n` times over, refused before allocating past the heap limit.
+    func repeatList(_ l: UnsafeMutablePointer<ObjList>, _ n: Int64) -> Value? {
+        if n < 0 { raise("cannot repeat a list a negative number of times"); return nil }
+        let count = l.pointee.count
+        if count == 0 || n == 0 { return Value(newList()) }
+        let (total, overflow) = count.multipliedReportingOverflow(by: Int(n))
+        if overflow || total > (1 << 28) { raise("list is too long"); return nil }
+        guard reserveHeap(total * MemoryLayout<Value>.stride) else { return nil }
+        let r = newList(capacity: total)
+        // `l` may change only through script code, and none runs here.
+        for _ in 0..<Int(n) {
+            for j in 0..<count { append(r, l.pointee.items![j]) }
+        }
         return Value(r)
     }
 

@@ -68,6 +68,14 @@ struct Handler {
     @exclusivity(unchecked) var handlerCapacity = 64
     @exclusivity(unchecked) var nativeDepth = 0
 
+    // MARK: standard streams (Builtins/StandardStreams.swift)
+    /// Bytes read from `config.standardInput` and not yet handed to the script.
+    @exclusivity(unchecked) var inputBuffer: [UInt8] = []
+    /// Standard input reached its end (or failed): no more reads are tried.
+    @exclusivity(unchecked) var inputEnded = false
+    /// The code given to `exit`, while the uncatchable error it raised unwinds the run.
+    @exclusivity(unchecked) var exitRequest: Int32? = nil
+
     // MARK: resource limits (Runtime/Limits.swift)
     /// Counted instructions left before the interpreter must call `checkLimits`: decremented
     /// at loop back-edges and calls. `Int.max` when neither fuel nor timeout is set, so the

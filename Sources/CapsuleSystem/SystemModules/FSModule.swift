@@ -46,6 +46,9 @@ package final class FSModule {
             fn("list", 1) { m, c in m.list(c) },
             fn("stat", 1) { m, c in m.stat(c) },
             fn("exists", 1) { m, c in m.exists(c) },
+            fn("lines", 1) { m, c in m.lines(c) },
+            fn("walk", 1) { m, c in m.walk(c) },
+            fn("glob", 1) { m, c in m.glob(c) },
             fn("mkdir", 1) { m, c in m.simple(c, "mkdir") { $0.makeDirectory() } },
             fn("remove", 1) { m, c in m.simple(c, "remove") { $0.remove() } },
             fn("rename", 2) { m, c in m.rename(c) },
@@ -64,7 +67,7 @@ package final class FSModule {
     // MARK: arguments
 
     /// Argument `i` as a checked absolute path, or nil after raising.
-    private func path(_ call: NativeCall, _ i: Int, _ function: String, kind: Capability.Kind) -> String? {
+    func path(_ call: NativeCall, _ i: Int, _ function: String, kind: Capability.Kind) -> String? {
         guard let bytes = call.string(i) else {
             _ = call.raise("fs.\(function): argument \(i + 1): expected a path (str), got \(call.typeName(i))")
             return nil
@@ -76,7 +79,7 @@ package final class FSModule {
     }
 
     /// Runs a confined operation; nil after raising on failure.
-    private func perform<T>(_ call: NativeCall, _ function: String, _ path: String, _ kind: Capability.Kind,
+    func perform<T>(_ call: NativeCall, _ function: String, _ path: String, _ kind: Capability.Kind,
                             _ body: (ConfinedPath) -> Result<T, FSFailure>) -> T? {
         switch enforcer.perform(path, kind: kind, by: principal, body) {
         case .success(let v): return v
