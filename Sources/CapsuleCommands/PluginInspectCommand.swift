@@ -1,5 +1,6 @@
 import ArgumentParser
 import CapsuleHost
+import CapsuleSyntax
 import FoundationEssentials
 
 /// `capsule plugin inspect PATH`: prints what a plugin's descriptor declares.
@@ -38,7 +39,8 @@ struct PluginInspectCommand: ParsableCommand {
         let loadPath = path.contains("/") ? path : "./" + path
         switch PluginLoader.inspect(path: loadPath) {
         case .success(let manifest):
-            console.out(manifest.report(runs: manifest.defaultPlacement) + report(ELFImage.read(path: loadPath)))
+            // The ELF's symbol and library names are the file's text: terminal-safe too.
+            console.out(manifest.report(runs: manifest.defaultPlacement) + TerminalText.safe(report(ELFImage.read(path: loadPath)), multiline: true))
             return 0
         case .failure(let error):
             console.err("error: \(error)\n")

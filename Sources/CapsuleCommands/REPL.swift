@@ -23,7 +23,10 @@ struct REPL {
     var isIncomplete: (String) -> Bool = inputIsIncomplete
 
     /// How a session ended.
-    enum End: Equatable { case endOfInput, quit }
+    enum End: Equatable { case endOfInput, quit, outputFailed }
+
+    /// True when output can no longer be written: the session then ends.
+    var outputFailed: () -> Bool = { false }
 
     /// Reads and evaluates entries until end of input or `:quit`. Input still pending at end
     /// of input is evaluated, so its error is shown.
@@ -47,6 +50,7 @@ struct REPL {
             if isIncomplete(entry) { continue }
             pending = []
             report(evaluate(entry), console: console)
+            if outputFailed() { return .outputFailed }
         }
         if !pending.isEmpty { report(evaluate(pending.joined(separator: "\n")), console: console) }
         return .endOfInput

@@ -45,17 +45,52 @@ static int in_call;
 static int has_raised;
 static char raised[CAPSULE_ISO_MESSAGE_MAX];
 
+/* The worker's copy of the host's TerminalText.safe: `text` (NUL-terminated) into `out`
+ * (`size` bytes, NUL-terminated, truncated at a character boundary), with C0 controls, DEL,
+ * C1 controls (U+0080-U+009F), the bidirectional formatting characters (U+061C, U+200E,
+ * U+200F, U+202A-U+202E, U+2066-U+2069) and every byte of an invalid UTF-8 sequence written
+ * as '?'. A plugin's log line cannot drive the terminal through host->log. */
+static void terminal_safe(const char *text, char *out, size_t size) {
+    const unsigned char *s = (const unsigned char *)text;
+    size_t o = 0;
+    while (*s && o + 1 < size) {
+        unsigned char b = s[0];
+        size_t len = 0;
+        unsigned int cp = 0;
+        if (b < 0x80) { len = 1; cp = b; }
+        else if (b >= 0xC2 && b <= 0xDF && (s[1] & 0xC0) == 0x80) { len = 2; cp = ((b & 0x1Fu) << 6) | (s[1] & 0x3Fu); }
+        else if (b >= 0xE0 && b <= 0xEF && (s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80) {
+            cp = ((b & 0x0Fu) << 12) | ((s[1] & 0x3Fu) << 6) | (s[2] & 0x3Fu);
+            if (cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF)) len = 3;
+        } else if (b >= 0xF0 && b <= 0xF4 && (s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80 && (s[3] & 0xC0) == 0x80) {
+            cp = ((b & 0x07u) << 18) | ((s[1] & 0x3Fu) << 12) | ((s[2] & 0x3Fu) << 6) | (s[3] & 0x3Fu);
+            if (cp >= 0x10000 && cp <= 0x10FFFF) len = 4;
+        }
+        int unsafe = len == 0 || cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x61C || cp == 0x200E
+            || cp == 0x200F || (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+        if (unsafe) { out[o++] = '?'; s += len ? len : 1; continue; }
+        if (o + len >= size) break;
+        memcpy(out + o, s, len);
+        o += len;
+        s += len;
+    }
+    out[o] = 0;
+}
+
 static void log_line(const char *level, const char *message) {
+    char safe[CAPSULE_ISO_MESSAGE_MAX];
+    terminal_safe(message ? message : "", safe, sizeof safe);
     char line[CAPSULE_ISO_MESSAGE_MAX + 200];
-    int n = snprintf(line, sizeof line, "[%s] %s: %s\n", plugin_name, level, message ? message : "");
+    int n = snprintf(line, sizeof line, "[%s] %s: %s\n", plugin_name, level, safe);
     if (n > (int)sizeof line - 1) n = (int)sizeof line - 1;
     if (n > 0) { ssize_t ignored = write(2, line, (size_t)n); (void)ignored; }
 }
 
 static int host_raise(const char *message) {
     if (!in_call) {
-        char text[CAPSULE_ISO_MESSAGE_MAX];
-        snprintf(text, sizeof text, "plugin raised an error outside a call: %s", message ? message : "(no message)");
+        char safe[CAPSULE_ISO_MESSAGE_MAX - 64], text[CAPSULE_ISO_MESSAGE_MAX];
+        terminal_safe(message ? message : "(no message)", safe, sizeof safe);
+        snprintf(text, sizeof text, "plugin raised an error outside a call: %s", safe);
         ssize_t ignored = write(2, text, strlen(text)); (void)ignored;
         ignored = write(2, "\n", 1); (void)ignored;
         return 0;
@@ -714,7 +749,7 @@ int main(int argc, char **argv) {
     if (plugin->abi_version == CAPSULE_ABI_VERSION && plugin->struct_size == sizeof(capsule_plugin) && plugin->struct_type_count > 0)
         start_failed("the plugin declares struct types, which an isolated plugin cannot use (struct values do not cross the worker protocol)");
     if (plugin->abi_version == CAPSULE_ABI_VERSION && known_size(plugin->struct_size) && plugin->name)
-        snprintf(plugin_name, sizeof plugin_name, "%s", plugin->name);
+        terminal_safe(plugin->name, plugin_name, sizeof plugin_name);
     respond(CAPSULE_ISO_LOADED);
 
     for (;;) {

@@ -156,8 +156,11 @@ package final class FSModule {
         let name = append ? "append" : "write"
         guard let p = path(call, 0, name, kind: .fsWrite) else { return NativeCall.failure }
         guard let bytes = data(call, 1, name) else { return NativeCall.failure }
-        let flags = O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC)
-        switch perform(call, name, p, .fsWrite, { $0.open(flags: flags) }) {
+        if !append {
+            // Atomic: a temporary file renamed over the target (ConfinedPath.replaceContents).
+            return perform(call, name, p, .fsWrite, { $0.replaceContents(with: bytes) }) == nil ? NativeCall.failure : call.nilValue
+        }
+        switch perform(call, name, p, .fsWrite, { $0.open(flags: O_WRONLY | O_CREAT | O_APPEND) }) {
         case nil: return NativeCall.failure
         case let fd?:
             defer { close(fd) }
