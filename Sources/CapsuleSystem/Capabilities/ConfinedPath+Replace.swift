@@ -11,7 +11,8 @@ extension ConfinedPath {
     /// file `.NAME.capsule-XXXXXX` is created next to the target (`O_CREAT|O_EXCL`, never
     /// following a symlink), written, `fsync`ed, given the old file's permission bits, and
     /// renamed over the target; the directory is then `fsync`ed. Any failure removes the
-    /// temporary file and leaves the target as it was.
+    /// temporary file and leaves the target as it was; so does SIGINT, SIGTERM or SIGHUP
+    /// during `capsule run` (`TemporaryFiles`), while a SIGKILL leaves it behind.
     ///
     /// The existing target must be a regular file with one link (as for every confined
     /// open) that the process may write (`faccessat`). A target that is a symlink is written
@@ -76,10 +77,15 @@ extension ConfinedPath {
             temporary = ".\(stem).capsule-\(suffix)"
             // NOTE: one component without '/', created exclusively and without following a
             // symlink, relative to the confined parent: it cannot land outside the grant.
-            fd = openat(parentFD, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o666)
+            // Replacing a file: readable by the owner only until it has the old file's mode
+            // (so a secret's new contents are never more exposed than the old); a new file
+            // gets the usual 0666 less the umask.
+            fd = openat(parentFD, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode == nil ? 0o666 : 0o600)
             if fd >= 0 || errno != EEXIST { break }
         }
         guard fd >= 0 else { return .failure(.io(errno)) }
+        let token = TemporaryFiles.started(parentFD, temporary)
+        defer { TemporaryFiles.done(token) }
         func fail(_ e: Int32) -> Result<Void, FSFailure> {
             close(fd)
             unlinkat(parentFD, temporary, 0)
