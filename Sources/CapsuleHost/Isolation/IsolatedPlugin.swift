@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CapsuleSystem
 import CapsuleIsolation
+import CapsuleSyntax
 import CapsuleSDK
 
 /// A plugin that runs in its own locked-down worker process (`capsule-worker`), bound into
@@ -253,7 +254,7 @@ final class IsolatedPlugin {
             // failure comes before dlopen: isolation is unavailable on this machine. A plugin
             // declaring struct types cannot be isolated either: placement then decides from
             // its descriptor whether it may run in-process.
-            let message = String(decoding: payload, as: UTF8.self).replacing(copyPath, with: "the plugin")
+            let message = TerminalText.safe(String(decoding: payload, as: UTF8.self).replacing(copyPath, with: "the plugin"))
             let unavailable = message.hasPrefix("cannot lock down the worker") || message.hasPrefix(Self.structTypesRefusal)
             return .failure(IsolationError(message, unavailable: unavailable))
         default:
@@ -281,7 +282,7 @@ final class IsolatedPlugin {
             worker.terminate()
             return IsolationError("worker for plugin \(name) broke the protocol during init and was killed")
         }
-        let message = String(decoding: payload, as: UTF8.self)
+        let message = TerminalText.safe(bytes: payload)
         switch status {
         case UInt32(CAPSULE_ISO_OK) where initStatus == 0:
             return nil
