@@ -13,7 +13,8 @@ public struct Diagnostic: Sendable, Equatable, Error {
 
     /// The three-line rendering described above (no trailing newline). The file name, the
     /// message and the source line are made safe for a terminal (`TerminalText`); a long
-    /// line is shown as an excerpt around the column.
+    /// line is shown as an excerpt around the column. Finds the line in O(size of source):
+    /// render many with `render(_:source:limit:)`, which finds the lines once.
     public func render(source: Source?) -> String {
         render(lines: source.map { LineTable($0) })
     }
@@ -65,7 +66,7 @@ struct LineTable {
     let starts: [Int]
     /// Longest line shown whole, in bytes; longer ones are cut to about this much around
     /// the column, with `…` where text was left out.
-    static let window = 160
+    static let window = 1024
 
     init(_ source: Source) {
         utf8 = Array(source.text.utf8)
