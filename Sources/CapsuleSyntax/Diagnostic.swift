@@ -64,8 +64,8 @@ struct LineTable {
     let utf8: [UInt8]
     /// Byte offset of the start of each line; line N starts at `starts[N - 1]`.
     let starts: [Int]
-    /// Longest line shown whole, in bytes; longer ones are cut to about this much around
-    /// the column, with `…` where text was left out.
+    /// Longest line shown whole, in bytes; longer ones are cut to half this much either
+    /// side of the column, with `…` where text was left out.
     static let window = 1024
 
     init(_ source: Source) {
