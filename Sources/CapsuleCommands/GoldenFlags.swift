@@ -42,6 +42,7 @@ enum GoldenFlags {
         configuration.errorOutput = base.errorOutput
         configuration.standardInput = base.standardInput
         configuration.scriptPath = base.scriptPath
+        configuration.outputFailure = base.outputFailure
         let directory = scriptPath.lastIndex(of: "/").map { String(scriptPath[..<$0]) } ?? "."
         do { configuration.policy = try options.capabilities.flagPolicy(directory: directory.isEmpty ? "/" : directory) } catch {
             return .failure(GoldenFlagError(error.message))

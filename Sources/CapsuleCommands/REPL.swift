@@ -24,10 +24,13 @@ struct REPL {
 
     /// How a session ended.
     enum End: Equatable {
-        case endOfInput, quit
+        case endOfInput, quit, outputFailed
         /// An entry called `exit(code)`.
         case exited(Int32)
     }
+
+    /// True when output can no longer be written: the session then ends.
+    var outputFailed: () -> Bool = { false }
 
     /// Reads and evaluates entries until end of input or `:quit`. Input still pending at end
     /// of input is evaluated, so its error is shown.
@@ -53,11 +56,13 @@ struct REPL {
             let outcome = evaluate(entry)
             if case .exited(let code) = outcome { return .exited(code) }
             report(outcome, console: console)
+            if outputFailed() { return .outputFailed }
         }
         if !pending.isEmpty {
             let outcome = evaluate(pending.joined(separator: "\n"))
             if case .exited(let code) = outcome { return .exited(code) }
             report(outcome, console: console)
+            if outputFailed() { return .outputFailed }
         }
         return .endOfInput
     }

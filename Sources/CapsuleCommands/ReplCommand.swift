@@ -23,8 +23,9 @@ struct ReplCommand: ParsableCommand {
 
     func run() throws {
         let vm = try options.makeVM()
-        let repl = REPL(evaluate: { vm.evaluateREPL($0) })
+        var repl = REPL(evaluate: { vm.evaluateREPL($0) })
         let console = Console.standard
+        repl.outputFailed = console.outputFailed
         if isatty(STDIN_FILENO) != 0 {
             var reader = ReadlineReader(historyPath: ReadlineReader.defaultHistoryPath())
             // After Ctrl-D, end the prompt's line so the shell's prompt starts on its own.

@@ -95,7 +95,9 @@ struct RunCommand: ParsableCommand {
 }
 
 /// Writes an outcome's error text to standard error and exits with its code (returns on 0).
+/// Once standard output has failed, that I/O error is the outcome (`endStandardOutput`).
 func finish(_ outcome: RunOutcome, console: Console) throws {
+    if console.outputFailed() { throw ExitCode(74) }
     let text = outcome.errorText
     if !text.isEmpty { console.err(text) }
     if outcome.exitCode != 0 { throw ExitCode(outcome.exitCode) }

@@ -127,7 +127,7 @@ public final class VM {
 
     private func failure(_ diagnostics: [Diagnostic], _ source: Source) -> CompileFailure {
         let sorted = diagnostics.sorted { ($0.location.line, $0.location.column) < ($1.location.line, $1.location.column) }
-        let text = sorted.map { $0.render(source: source) + "\n" }.joined()
+        let text = Diagnostic.render(sorted, source: source)
         return CompileFailure(diagnostics: sorted, rendered: text)
     }
 

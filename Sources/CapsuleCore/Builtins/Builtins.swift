@@ -54,6 +54,10 @@ extension Runtime {
             }
             line += "\n"
             rt.config.output(line)
+            if let failure = rt.config.outputFailure() {
+                rt.raiseUncatchable(failure)
+                return Runtime.failure
+            }
             return .nil
         }
         defineBuiltin("len", arity: 1) { rt, args, _ in

@@ -29,7 +29,9 @@ package final class FSFile {
 ///
 /// Reading (`read`, `read_bytes`, `list`, `stat`, `exists`, `open` with "r") needs
 /// `fs.read`; writing (`write`, `append`, `mkdir`, `remove`, `rename`, `open` with "w"/"a")
-/// needs `fs.write`; `open` with "r+" needs both.
+/// needs `fs.write`; `open` with "r+" needs both. `write` replaces the file atomically
+/// (`ConfinedPath.replaceContents`); `append` and `open` with "w" write in place. Text read
+/// as str is valid UTF-8 (invalid sequences become U+FFFD in `makeString`).
 package final class FSModule {
     static let fileType = "fs.File"
     let enforcer: CapabilityEnforcer
@@ -145,26 +147,19 @@ package final class FSModule {
         return nil
     }
 
-    static func writeAll(_ fd: Int32, _ data: UnsafeBufferPointer<UInt8>) -> Int32? {
-        var offset = 0
-        while offset < data.count {
-            let n = write(fd, data.baseAddress! + offset, data.count - offset)
-            if n < 0 { if errno == EINTR { continue }; return errno }
-            offset += n
-        }
-        return nil
-    }
-
     func writeWhole(_ call: NativeCall, append: Bool) -> Value {
         let name = append ? "append" : "write"
         guard let p = path(call, 0, name, kind: .fsWrite) else { return NativeCall.failure }
         guard let bytes = data(call, 1, name) else { return NativeCall.failure }
-        let flags = O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC)
-        switch perform(call, name, p, .fsWrite, { $0.open(flags: flags) }) {
+        if !append {
+            // Atomic: a temporary file renamed over the target (ConfinedPath.replaceContents).
+            return perform(call, name, p, .fsWrite, { $0.replaceContents(with: bytes) }) == nil ? NativeCall.failure : call.nilValue
+        }
+        switch perform(call, name, p, .fsWrite, { $0.open(flags: O_WRONLY | O_CREAT | O_APPEND) }) {
         case nil: return NativeCall.failure
         case let fd?:
             defer { close(fd) }
-            if let e = Self.writeAll(fd, bytes) { return call.raise(FSError.io(e).message(operation: "fs.\(name)", path: p)) }
+            if let e = ConfinedPath.writeAll(fd, bytes) { return call.raise(FSError.io(e).message(operation: "fs.\(name)", path: p)) }
             return call.nilValue
         }
     }
@@ -334,7 +329,7 @@ package final class FSModule {
     func writeChunk(_ call: NativeCall) -> Value {
         guard let f = file(call, "write_chunk") else { return NativeCall.failure }
         guard let bytes = data(call, 1, "write_chunk") else { return NativeCall.failure }
-        if let e = Self.writeAll(f.fd, bytes) { return call.raise("fs.write_chunk: \(String(cString: strerror(e)))") }
+        if let e = ConfinedPath.writeAll(f.fd, bytes) { return call.raise("fs.write_chunk: \(String(cString: strerror(e)))") }
         return call.intValue(Int64(bytes.count))
     }
 
