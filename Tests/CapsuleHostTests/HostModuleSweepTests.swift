@@ -48,6 +48,7 @@ import Testing
                 case .ok, .runtimeError: break
                 case .compileError(let d): Issue.record("\(call) did not compile: \(d)")
                 case .ioError(let m): Issue.record("\(call): \(m)")
+                case .exited(let code): Issue.record("\(call) ended the run with exit(\(code))")
                 }
                 if case .runtimeError(let report) = outcome, !report.hasPrefix("error: timeout of 300ms exceeded") {
                     Issue.record("\(call) raised past try: \(report)")
