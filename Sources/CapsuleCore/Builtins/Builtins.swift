@@ -180,6 +180,11 @@ extension Runtime {
             defer { rt.gcPauseCount -= 1 }
             return rt.makeMathModule()
         }
+        builtinModuleFactories["json"] = { rt in
+            rt.gcPauseCount += 1
+            defer { rt.gcPauseCount -= 1 }
+            return rt.makeJSONModule()
+        }
         builtinModuleFactories["modules"] = { rt in
             rt.gcPauseCount += 1
             defer { rt.gcPauseCount -= 1 }
