@@ -95,25 +95,7 @@ extension Runtime {
             return Value(inlineInt: Int64(u.value))
         }
         defineMethod(&t, "format", arity: -1) { rt, a, argc in
-            let s = a[0].obj(ObjString.self).string
-            var out = ""
-            var next = 1
-            var chars = s.unicodeScalars.makeIterator()
-            var pending: Unicode.Scalar? = chars.next()
-            while let c = pending {
-                pending = chars.next()
-                if c == "{" && pending == "}" {
-                    pending = chars.next()
-                    guard next < argc else { return rt.fail("format string needs more than \(rt.plural(argc - 1, "argument"))") }
-                    guard let text = rt.toText(a[next]) else { return Runtime.failure }
-                    out += text
-                    next += 1
-                } else {
-                    out.unicodeScalars.append(c)
-                }
-            }
-            if next < argc { return rt.fail("format string has \(rt.plural(next - 1, "placeholder")) but got \(rt.plural(argc - 1, "argument"))") }
-            return Value(rt.makeString(out))
+            rt.formatString(a, argc) ?? Runtime.failure
         }
         defineMethod(&t, "join", arity: 1) { rt, a, _ in
             guard let l = rt.expectList(a[1], "argument") else { return Runtime.failure }
