@@ -41,8 +41,13 @@ let package = Package(
         // The host's powers for scripts: capabilities, path confinement and the system modules
         // (fs, env, time, random, proc, net). Nothing of dlopen or libffi.
         .target(name: "CapsuleSystem", dependencies: ["CapsuleCore", "CConfine", "CSpawn", "CRandom", "CapsuleIsolation"]),
+        // PCRE2's 8-bit API, declared by hand: the image has the runtime, not the header.
+        .systemLibrary(name: "CPCRE2", path: "Sources/CPCRE2"),
+        // The `re` module on PCRE2. Linked by file name: there is no libpcre2-8.so dev symlink.
+        .target(name: "CapsuleRegex", dependencies: ["CapsuleCore", "CPCRE2"],
+                linkerSettings: [.linkedLibrary(":libpcre2-8.so.0")]),
         // The plugin host: loading, the libffi bridge, the host API, isolation, reload, raw FFI.
-        .target(name: "CapsuleHost", dependencies: ["CapsuleSystem", "CapsuleCore", "CapsuleSDK", "CFFI", "CCurrentCall", "CapsuleIsolation", "CDynamicLoader"]),
+        .target(name: "CapsuleHost", dependencies: ["CapsuleSystem", "CapsuleRegex", "CapsuleCore", "CapsuleSDK", "CFFI", "CCurrentCall", "CapsuleIsolation", "CDynamicLoader"]),
         // The isolated plugin worker: C, so what runs next to the plugin under seccomp is small
         // and makes only the system calls it is written to make.
         .executableTarget(

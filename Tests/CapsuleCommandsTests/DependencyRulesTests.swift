@@ -21,7 +21,7 @@ import FoundationEssentials
 
     /// Full Foundation (with ICU) tripled start-up time and memory of `capsule`; only
     /// FoundationEssentials, which swift-argument-parser uses anyway, is allowed.
-    @Test(arguments: ["CapsuleSyntax", "CapsuleCore", "CapsuleSystem", "CapsuleHost", "CapsuleCommands", "capsule"])
+    @Test(arguments: ["CapsuleSyntax", "CapsuleCore", "CapsuleSystem", "CapsuleRegex", "CapsuleHost", "CapsuleCommands", "capsule"])
     func noFullFoundation(_ module: String) throws {
         let offenders = try files(in: module).filter { _, text in
             text.split(separator: "\n").contains { $0.trimmingCharacters(in: .whitespaces) == "import Foundation" }
@@ -30,7 +30,7 @@ import FoundationEssentials
     }
 
     /// The core VM and the system modules know nothing of dlopen or libffi.
-    @Test(arguments: ["CapsuleSyntax", "CapsuleCore", "CapsuleSystem"])
+    @Test(arguments: ["CapsuleSyntax", "CapsuleCore", "CapsuleSystem", "CapsuleRegex"])
     func coreHasNoDynamicLoading(_ module: String) throws {
         for (name, text) in try files(in: module) {
             #expect(!text.contains("dlopen("), "dlopen in \(name)")

@@ -1,6 +1,6 @@
-/// A small JSON reader that remembers where every value starts, so a policy manifest's
-/// errors can say `capsule.json:3:7: error: …` (and the audit log reader can name the line).
-/// Strict RFC 8259: no comments, no trailing commas.
+/// A JSON tree that remembers where every value starts, so a policy manifest's errors can say
+/// `capsule.json:3:7: error: …` (and the audit log reader can name the line). Read by the
+/// shared reader (API/JSONScanner.swift): strict RFC 8259, no comments, no trailing commas.
 package struct JSONNode {
     package enum Kind {
         case object([(key: String, keyLine: Int, keyColumn: Int, value: JSONNode)])
@@ -26,7 +26,8 @@ package struct JSONNode {
         }
     }
 
-    /// Parses `text` as one JSON value.
+    /// Parses `text` as one JSON value (at most 64 levels deep), with the shared reader
+    /// (API/JSONScanner.swift).
     package static func parse(_ text: String) -> Result<JSONNode, JSONSyntaxError> {
         parse(bytes: Array(text.utf8))
     }
@@ -41,17 +42,14 @@ package struct JSONNode {
             let hex = String(bytes[bad], radix: 16, uppercase: true)
             return .failure(JSONSyntaxError(message: "invalid UTF-8 (byte 0x\(hex.count == 1 ? "0" : "")\(hex))", line: line, column: bad - lineStart + 1))
         }
-        var reader = Reader(bytes: bytes)
-        do {
-            reader.skipSpace()
-            let value = try reader.value(depth: 0)
-            reader.skipSpace()
-            if reader.index < reader.bytes.count { throw reader.error("unexpected text after the JSON value") }
-            return .success(value)
-        } catch let error as JSONSyntaxError {
-            return .failure(error)
-        } catch {
-            return .failure(JSONSyntaxError(message: "\(error)", line: reader.line, column: reader.column))
+        return bytes.withUnsafeBufferPointer { bytes in
+            var scanner = JSONScanner(bytes, maxDepth: 64, builder: NodeBuilder(text: bytes))
+            do throws(JSONScanError) {
+                return .success(try scanner.document())
+            } catch {
+                let (line, column) = jsonPosition(of: error.offset, in: bytes)
+                return .failure(JSONSyntaxError(message: error.message, line: line, column: column))
+            }
         }
     }
 
@@ -103,149 +101,49 @@ package struct JSONNode {
         return out + "\""
     }
 
-    private struct Reader {
-        let bytes: [UInt8]
-        var index = 0
-        var line = 1
-        var lineStart = 0
-        var column: Int { index - lineStart + 1 }
+    /// Builds `JSONNode`s, tracking line and column as the reader moves forward (every
+    /// offset it is given is past the previous one).
+    private struct NodeBuilder: JSONBuilder {
+        typealias Members = [(key: String, keyLine: Int, keyColumn: Int, value: JSONNode)]
+        let text: UnsafeBufferPointer<UInt8>
+        var offset = 0, line = 1, column = 1
 
-        init(bytes: [UInt8]) { self.bytes = bytes }
+        init(text: UnsafeBufferPointer<UInt8>) { self.text = text }
 
-        func error(_ message: String) -> JSONSyntaxError {
-            JSONSyntaxError(message: message, line: line, column: column)
-        }
-
-        mutating func skipSpace() {
-            while index < bytes.count {
-                switch bytes[index] {
-                case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\r"): index += 1
-                case UInt8(ascii: "\n"): index += 1; line += 1; lineStart = index
-                default: return
-                }
+        mutating func position(_ target: Int) -> (Int, Int) {
+            while offset < target {
+                let b = text[offset]
+                if b == 0x0A { line += 1; column = 1 } else if b & 0xC0 != 0x80 { column += 1 }
+                offset += 1
             }
+            return (line, column)
         }
-
-        mutating func value(depth: Int) throws -> JSONNode {
-            guard depth < 64 else { throw error("nested too deeply") }
-            guard index < bytes.count else { throw error("unexpected end of input, expected a value") }
-            let (l, c) = (line, column)
-            switch bytes[index] {
-            case UInt8(ascii: "{"):
-                index += 1
-                var members: [(key: String, keyLine: Int, keyColumn: Int, value: JSONNode)] = []
-                skipSpace()
-                if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return JSONNode(kind: .object(members), line: l, column: c) }
-                while true {
-                    skipSpace()
-                    let (kl, kc) = (line, column)
-                    guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a string key") }
-                    let key = try string()
-                    skipSpace()
-                    guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':' after the key") }
-                    index += 1
-                    skipSpace()
-                    members.append((key, kl, kc, try value(depth: depth + 1)))
-                    skipSpace()
-                    guard index < bytes.count else { throw error("unexpected end of input, expected ',' or '}'") }
-                    if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                    if bytes[index] == UInt8(ascii: "}") { index += 1; return JSONNode(kind: .object(members), line: l, column: c) }
-                    throw error("expected ',' or '}'")
-                }
-            case UInt8(ascii: "["):
-                index += 1
-                var items: [JSONNode] = []
-                skipSpace()
-                if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return JSONNode(kind: .array(items), line: l, column: c) }
-                while true {
-                    skipSpace()
-                    items.append(try value(depth: depth + 1))
-                    skipSpace()
-                    guard index < bytes.count else { throw error("unexpected end of input, expected ',' or ']'") }
-                    if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                    if bytes[index] == UInt8(ascii: "]") { index += 1; return JSONNode(kind: .array(items), line: l, column: c) }
-                    throw error("expected ',' or ']'")
-                }
-            case UInt8(ascii: "\""):
-                return JSONNode(kind: .string(try string()), line: l, column: c)
-            case UInt8(ascii: "t"): try word("true"); return JSONNode(kind: .bool(true), line: l, column: c)
-            case UInt8(ascii: "f"): try word("false"); return JSONNode(kind: .bool(false), line: l, column: c)
-            case UInt8(ascii: "n"): try word("null"); return JSONNode(kind: .null, line: l, column: c)
-            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-                let start = index
-                while index < bytes.count, "+-.eE0123456789".utf8.contains(bytes[index]) { index += 1 }
-                guard let d = Double(String(decoding: bytes[start..<index], as: UTF8.self)) else {
-                    index = start
-                    throw error("malformed number")
-                }
-                return JSONNode(kind: .number(d), line: l, column: c)
-            default:
-                throw error("expected a value")
-            }
+        mutating func node(_ kind: Kind, _ at: Int) -> JSONNode {
+            let (l, c) = position(at)
+            return JSONNode(kind: kind, line: l, column: c)
         }
-
-        mutating func word(_ w: String) throws {
-            let w = Array(w.utf8)
-            guard index + w.count <= bytes.count, Array(bytes[index..<index + w.count]) == w else { throw error("expected a value") }
-            index += w.count
+        mutating func null(at offset: Int) -> JSONNode { node(.null, offset) }
+        mutating func bool(_ b: Bool, at offset: Int) -> JSONNode { node(.bool(b), offset) }
+        mutating func int(_ i: Int64, at offset: Int) -> JSONNode { node(.number(Double(i)), offset) }
+        mutating func double(_ d: Double, at offset: Int) -> JSONNode { node(.number(d), offset) }
+        mutating func string(_ bytes: UnsafeBufferPointer<UInt8>, at offset: Int) -> JSONNode {
+            node(.string(String(decoding: bytes, as: UTF8.self)), offset)
         }
-
-        mutating func string() throws -> String {
-            index += 1   // the opening quote
-            var out: [UInt8] = []
-            while true {
-                guard index < bytes.count else { throw error("unterminated string") }
-                let b = bytes[index]
-                if b == UInt8(ascii: "\"") { index += 1; break }
-                if b < 0x20 { throw error("control character in a string (escape it)") }
-                if b != UInt8(ascii: "\\") { out.append(b); index += 1; continue }
-                index += 1
-                guard index < bytes.count else { throw error("unterminated string") }
-                let e = bytes[index]
-                index += 1
-                switch e {
-                case UInt8(ascii: "\""): out.append(0x22)
-                case UInt8(ascii: "\\"): out.append(0x5c)
-                case UInt8(ascii: "/"): out.append(0x2f)
-                case UInt8(ascii: "b"): out.append(0x08)
-                case UInt8(ascii: "f"): out.append(0x0c)
-                case UInt8(ascii: "n"): out.append(0x0a)
-                case UInt8(ascii: "r"): out.append(0x0d)
-                case UInt8(ascii: "t"): out.append(0x09)
-                case UInt8(ascii: "u"):
-                    let escapeAt = (line, index - 1 - lineStart)   // the backslash, 1-based column
-                    var code = try hex4()
-                    if (0xd800..<0xdc00).contains(code) {
-                        guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
-                            throw JSONSyntaxError(message: "lone surrogate \\u\(String(code, radix: 16, uppercase: true)) (a high surrogate must be followed by a low one)",
-                                                  line: escapeAt.0, column: escapeAt.1)
-                        }
-                        index += 2
-                        let low = try hex4()
-                        guard (0xdc00..<0xe000).contains(low) else {
-                            throw JSONSyntaxError(message: "lone surrogate \\u\(String(code, radix: 16, uppercase: true)) (followed by \\u\(String(low, radix: 16, uppercase: true)), not a low surrogate)",
-                                                  line: escapeAt.0, column: escapeAt.1)
-                        }
-                        code = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00)
-                    } else if (0xdc00..<0xe000).contains(code) {
-                        throw JSONSyntaxError(message: "lone surrogate \\u\(String(code, radix: 16, uppercase: true)) (a low surrogate without a high one)",
-                                              line: escapeAt.0, column: escapeAt.1)
-                    }
-                    guard let scalar = Unicode.Scalar(code) else { throw error("invalid \\u escape") }
-                    out.append(contentsOf: Array(String(scalar).utf8))
-                default: index -= 1; throw error("unknown escape")
-                }
-            }
-            guard let s = String(validating: out, as: UTF8.self) else { throw error("string is not valid UTF-8") }
-            return s
+        mutating func beginArray(at offset: Int) -> (JSONNode, [JSONNode]) { (node(.null, offset), []) }
+        mutating func append(_ array: inout (JSONNode, [JSONNode]), _ value: JSONNode) { array.1.append(value) }
+        mutating func endArray(_ array: (JSONNode, [JSONNode])) -> JSONNode {
+            JSONNode(kind: .array(array.1), line: array.0.line, column: array.0.column)
         }
-
-        mutating func hex4() throws -> UInt32 {
-            guard index + 4 <= bytes.count, let v = UInt32(String(decoding: bytes[index..<index + 4], as: UTF8.self), radix: 16) else {
-                throw error("expected four hex digits after \\u")
-            }
-            index += 4
-            return v
+        mutating func beginObject(at offset: Int) -> (JSONNode, Members) { (node(.null, offset), []) }
+        mutating func key(_ bytes: UnsafeBufferPointer<UInt8>, at offset: Int) -> (String, Int, Int) {
+            let (l, c) = position(offset)
+            return (String(decoding: bytes, as: UTF8.self), l, c)
+        }
+        mutating func set(_ object: inout (JSONNode, Members), _ key: (String, Int, Int), _ value: JSONNode) {
+            object.1.append((key.0, key.1, key.2, value))
+        }
+        mutating func endObject(_ object: (JSONNode, Members)) -> JSONNode {
+            JSONNode(kind: .object(object.1), line: object.0.line, column: object.0.column)
         }
     }
 }

@@ -191,6 +191,11 @@ extension Runtime {
             defer { rt.gcPauseCount -= 1 }
             return rt.makePathModule()
         }
+        builtinModuleFactories["json"] = { rt in
+            rt.gcPauseCount += 1
+            defer { rt.gcPauseCount -= 1 }
+            return rt.makeJSONModule()
+        }
         builtinModuleFactories["modules"] = { rt in
             rt.gcPauseCount += 1
             defer { rt.gcPauseCount -= 1 }

@@ -41,7 +41,15 @@ extension Runtime {
         unary("exp", exp)
         rounding("floor", { $0.rounded(.down) })
         rounding("ceil", { $0.rounded(.up) })
-        rounding("round", { $0.rounded(.toNearestOrAwayFromZero) })
+        define("round", newNative(name: "round", arity: -1) { rt, a, argc in
+            guard argc == 1 || argc == 2 else { return rt.fail("round expects 1 or 2 arguments, got \(argc)") }
+            if argc == 2 { return rt.round(a[0], digits: a[1]) }
+            if a[0].isInt { return a[0] }
+            guard let x = rt.expectNumber(a[0], "round argument") else { return Runtime.failure }
+            let r = x.rounded(.toNearestOrAwayFromZero)
+            if r.isFinite && r >= -9.223372036854775808e18 && r < 9.223372036854775808e18 { return rt.intValue(Int64(r)) }
+            return Value(r)
+        })
         define("log", newNative(name: "log", arity: -1) { rt, a, argc in
             guard argc == 1 || argc == 2 else { return rt.fail("log expects 1 or 2 arguments, got \(argc)") }
             guard let x = rt.expectNumber(a[0], "log argument") else { return Runtime.failure }
@@ -97,5 +105,48 @@ extension Runtime {
             return Value(bool: x.isNaN)
         })
         return mv
+    }
+
+    /// `math.round(x, digits)`, as Python's `round`: the nearest value with `digits` decimal
+    /// digits after the point (before it when negative), ties to even, decided on the exact
+    /// binary value of `x` (so 2.675, stored as 2.67499999…, gives 2.67). Floats give floats;
+    /// ints give ints.
+    func round(_ x: Value, digits: Value) -> Value {
+        guard let n = expectInt(digits, "round digits") else { return Runtime.failure }
+        if x.isInt {
+            let v = x.intValue
+            if n >= 0 { return x }
+            if n < -18 { return Value(inlineInt: 0) }
+            var p: Int64 = 1
+            for _ in 0..<(-n) { p *= 10 }
+            let q = v / p, r = v % p
+            // Ties to even, on magnitudes.
+            let twice = r.magnitude * 2
+            var m = q.magnitude
+            if twice > p.magnitude || (twice == p.magnitude && m % 2 == 1) { m += 1 }
+            let (scaled, overflow) = Int64(exactly: m).map { $0.multipliedReportingOverflow(by: p) } ?? (0, true)
+            if overflow { return fail("integer overflow") }
+            return intValue(v < 0 ? -scaled : scaled)
+        }
+        guard let d = expectNumber(x, "round argument") else { return Runtime.failure }
+        if !d.isFinite || d == 0 || n > 323 { return Value(d) }
+        if n >= 0 {
+            let text = Runtime.printf(d.magnitude, conversion: "f", precision: Int(n), alternate: false)
+            let r = Double(text) ?? d.magnitude
+            return Value(d < 0 ? -r : r)
+        }
+        if n < -308 { return Value(d < 0 ? -0.0 : 0.0) }
+        // Before the point: keep the significant digits above 10^-n, through %e.
+        let exponent = Int(floor(log10(d.magnitude)))
+        let significant = exponent + 1 + Int(n)
+        let unit = pow(10.0, Double(-n))
+        if significant <= 0 {
+            // Below one unit: 0, or one unit when above half of it (exactly half: 0, even).
+            let r = significant == 0 && d.magnitude > unit / 2 ? unit : 0
+            return Value(d < 0 ? -r : r)
+        }
+        let text = Runtime.printf(d.magnitude, conversion: "e", precision: significant - 1, alternate: false)
+        let r = Double(text) ?? d.magnitude
+        return Value(d < 0 ? -r : r)
     }
 }

@@ -95,36 +95,7 @@ extension Runtime {
             return Value(inlineInt: Int64(u.value))
         }
         defineMethod(&t, "format", arity: -1) { rt, a, argc in
-            let s = a[0].obj(ObjString.self)
-            // Built within what is left under the heap limit, with a fallible allocator.
-            let out = rt.textBuffer()
-            var next = 1
-            let p = s.bytes, n = s.pointee.count
-            var i = 0, run = 0
-            while i < n {
-                if p[i] == UInt8(ascii: "{") && i + 1 < n && p[i + 1] == UInt8(ascii: "}") {
-                    out.append(p + i - run, count: run)
-                    run = 0
-                    guard next < argc else { return rt.fail("format string needs more than \(rt.plural(argc - 1, "argument"))") }
-                    let arg = a[next]
-                    if arg.isString {
-                        out.append(arg.obj(ObjString.self).bytes, count: arg.obj(ObjString.self).pointee.count)
-                    } else {
-                        guard let text = rt.toText(arg) else { return Runtime.failure }
-                        out.append(text)
-                    }
-                    if out.failed { rt.raiseTextOutOfMemory(); return Runtime.failure }
-                    next += 1
-                    i += 2
-                } else {
-                    run += 1
-                    i += 1
-                }
-            }
-            out.append(p + n - run, count: run)
-            if next < argc { return rt.fail("format string has \(rt.plural(next - 1, "placeholder")) but got \(rt.plural(argc - 1, "argument"))") }
-            if out.failed { rt.raiseTextOutOfMemory(); return Runtime.failure }
-            return Value(rt.makeString(out.bytes))
+            rt.formatString(a, argc) ?? Runtime.failure
         }
         defineMethod(&t, "join", arity: 1) { rt, a, _ in
             guard let l = rt.expectList(a[1], "argument") else { return Runtime.failure }

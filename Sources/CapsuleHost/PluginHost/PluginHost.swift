@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CapsuleSystem
+import CapsuleRegex
 
 /// Finds plugins for `import` and binds them into one VM.
 ///
@@ -41,6 +42,8 @@ public final class PluginHost {
     private lazy var fsModule = FSModule(enforcer: enforcer)
     private lazy var envModule = EnvModule(enforcer: enforcer)
     private lazy var timeModule = TimeModule(enforcer: enforcer)
+    /// `re` needs no capability; its compiled-pattern cache lives as long as the host.
+    private lazy var regexModule = RegexModule()
     private lazy var randomModule = RandomModule(enforcer: enforcer)
     private lazy var procModule = ProcModule(enforcer: enforcer)
     private lazy var netModule = NetModule(enforcer: enforcer)
@@ -111,6 +114,7 @@ public final class PluginHost {
         case "fs": return .found(fsModule.moduleDefinition())
         case "env": return .found(envModule.moduleDefinition())
         case "time": return .found(timeModule.moduleDefinition())
+        case "re": return .found(regexModule.moduleDefinition())
         case "random": return .found(randomModule.moduleDefinition())
         case "proc": return .found(procModule.moduleDefinition())
         case "net": return .found(netModule.moduleDefinition())
