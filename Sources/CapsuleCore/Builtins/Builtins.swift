@@ -173,7 +173,7 @@ extension Runtime {
         defineBuiltin("chr", arity: 1) { rt, args, _ in
             guard let n = rt.expectInt(args[0], "chr argument") else { return Runtime.failure }
             guard n >= 0, n <= 0x10FFFF, let u = Unicode.Scalar(UInt32(n)) else { return rt.fail("chr argument \(n) is not a Unicode scalar") }
-            return Value(rt.makeString(String(Character(u))))
+            return rt.oneScalarString(code: u.value)
         }
         installStandardStreams()
         installCollectionBuiltins()

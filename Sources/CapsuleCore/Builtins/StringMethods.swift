@@ -72,7 +72,7 @@ extension Runtime {
             while i < s.pointee.count {
                 var end = i + 1
                 while end < s.pointee.count && s.bytes[end] & 0xC0 == 0x80 { end += 1 }
-                rt.append(l, Value(rt.makeString(UnsafeBufferPointer(start: s.bytes + i, count: end - i))))
+                rt.append(l, rt.oneScalarString(s.bytes + i, count: end - i))
                 i = end
             }
             return Value(l)

@@ -51,6 +51,7 @@ extension Runtime {
         s.pointee.count = count
         s.pointee.scalarCount = -1
         s.pointee.hash = 0
+        s.pointee.offsets = nil
         s.bytes[count] = 0
         return s
     }
@@ -201,6 +202,7 @@ extension Runtime {
         for (_, v) in modules { mark(v) }
         for (_, v) in hostFunctions { mark(v) }
         for i in 0..<Runtime.kindCount { markTable(methodTables[i]) }
+        for i in 0..<256 where !charStrings[i].isNil { mark(charStrings[i]) }
     }
 
     private func traceReferences() {
@@ -288,7 +290,13 @@ extension Runtime {
         let h = p.assumingMemoryBound(to: ObjHeader.self)
         var size = Int(h.pointee.size)
         switch h.pointee.kind {
-        case .string, .int, .upvalue, .closure, .boundMethod, .error: break
+        case .string:
+            let s = p.assumingMemoryBound(to: ObjString.self)
+            if let t = s.pointee.offsets {
+                size += ObjString.offsetsSize(scalarCount: s.pointee.scalarCount)
+                free(t)
+            }
+        case .int, .upvalue, .closure, .boundMethod, .error: break
         case .list:
             let l = p.assumingMemoryBound(to: ObjList.self)
             size += l.pointee.capacity * MemoryLayout<Value>.stride

@@ -246,8 +246,12 @@ extension Runtime {
         case .string:
             let s = container.obj(ObjString.self)
             guard let n = resolveIndex(index, count: s.pointee.scalarCount, what: "string") else { return nil }
-            let (start, end) = scalarRange(s, from: n, to: n + 1)
-            return Value(makeString(UnsafeBufferPointer(start: s.bytes + start, count: end - start)))
+            if s.isASCII { return oneScalarString(s.bytes + n, count: 1) }
+            let start = byteOffset(s, scalar: n)
+            var end = start + 1
+            // NOTE: the NUL after the bytes is not a continuation byte, so this stops there.
+            while s.bytes[end] & 0xC0 == 0x80 { end += 1 }
+            return oneScalarString(s.bytes + start, count: end - start)
         case .bytes:
             let b = container.obj(ObjBytes.self)
             guard let n = resolveIndex(index, count: b.pointee.count, what: "bytes") else { return nil }
@@ -259,20 +263,12 @@ extension Runtime {
     }
 
     /// Byte offsets of the scalars [from, to) of a string.
+    /// O(1) for ASCII; otherwise at most `ObjString.indexStride` scalars walked per bound
+    /// (Runtime/StringIndex.swift).
     func scalarRange(_ s: UnsafeMutablePointer<ObjString>, from: Int, to: Int) -> (Int, Int) {
         if s.isASCII { return (from, to) }
-        var start = -1, scalar = 0, i = 0
-        let b = s.bytes, n = s.pointee.count
-        while i < n {
-            if b[i] & 0xC0 != 0x80 {
-                if scalar == from { start = i }
-                if scalar == to { return (start, i) }
-                scalar += 1
-            }
-            i += 1
-        }
-        if start < 0 { start = n }
-        return (start, n)
+        let start = byteOffset(s, scalar: from)
+        return (start, byteOffset(s, scalar: to))
     }
 
     @inline(never)
@@ -546,7 +542,7 @@ extension Runtime {
             guard position < s.pointee.count else { return 0 }
             var end = position + 1
             while end < s.pointee.count && s.bytes[end] & 0xC0 == 0x80 { end += 1 }
-            let ch = Value(makeString(UnsafeBufferPointer(start: s.bytes + position, count: end - position)))
+            let ch = oneScalarString(s.bytes + position, count: end - position)
             let index = r[2].isNil ? 0 : r[2].asInlineInt
             if pair { r[3] = Value(inlineInt: index); r[4] = ch } else { r[3] = ch }
             r[2] = Value(inlineInt: index + 1)

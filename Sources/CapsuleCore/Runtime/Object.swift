@@ -30,6 +30,20 @@ struct ObjString {
     /// Unicode scalars in the string.
     var scalarCount: Int
     var hash: UInt64
+    /// Scalar-offset side table of a long non-ASCII string, built on its first index or
+    /// slice (`Runtime.byteOffset`), freed with the string by the sweep; nil until then.
+    /// Layout: [0] = last scalar looked up, [1] = its byte offset, [2 + k] = byte offset of
+    /// scalar `k * indexStride`.
+    var offsets: UnsafeMutablePointer<Int>?
+
+    /// Scalars between two entries of the side table: a lookup walks at most this many.
+    static let indexStride = 32
+    /// Strings of at most this many bytes are walked from the start, with no side table.
+    static let indexMinBytes = 64
+    /// Bytes of the side table of a string with `scalarCount` scalars.
+    static func offsetsSize(scalarCount: Int) -> Int {
+        (2 + (scalarCount + indexStride - 1) / indexStride) * MemoryLayout<Int>.stride
+    }
 
     static let asciiFlag: UInt16 = 1
     static let internedFlag: UInt16 = 2

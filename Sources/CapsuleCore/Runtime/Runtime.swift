@@ -122,6 +122,10 @@ struct Handler {
     /// have none). NOTE: a pointer, so lookups never copy a table.
     let methodTables: UnsafeMutablePointer<NameTable>
     static let kindCount = 16
+    /// The one-scalar strings U+0000–U+00FF, interned and made on first use (nil until
+    /// then), returned by `s[i]`, `for c in s`, `chars()` and `chr` instead of a new string
+    /// (Runtime/StringIndex.swift). Marked as roots. NOTE: a pointer, like `methodTables`.
+    let charStrings: UnsafeMutablePointer<Value>
     var stringMethods: NameTable {
         get { methodTables[Int(ObjKind.string.rawValue)] }
         set { methodTables[Int(ObjKind.string.rawValue)] = newValue }
@@ -181,6 +185,8 @@ struct Handler {
         methodTables = .allocate(capacity: Runtime.kindCount)
         methodTables.initialize(repeating: NameTable(), count: Runtime.kindCount)
         holdEmergencyReserve()
+        charStrings = .allocate(capacity: 256)
+        charStrings.initialize(repeating: .nil, count: 256)
         gcPauseCount += 1
         defer { gcPauseCount -= 1 }
         nameInit = intern("init")
@@ -197,6 +203,7 @@ struct Handler {
         handlers.deallocate()
         for i in 0..<Runtime.kindCount { methodTables[i].free() }
         methodTables.deallocate()
+        charStrings.deallocate()
         interned.free()
         free(emergencyReserve)
     }
