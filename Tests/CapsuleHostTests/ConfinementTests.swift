@@ -5,7 +5,7 @@ import Testing
 
 /// A temporary tree for one test: `root/granted` (the grant, with `inside.txt`) next to
 /// `root/outside.txt` (a secret that must never be reached through the grant).
-final class Sandbox {
+final class Sandbox: Sendable {
     let root: String
     var granted: String { root + "/granted" }
     var outside: String { root + "/outside.txt" }

@@ -125,7 +125,7 @@ import Testing
             }
             print(ok)
             """
-        var sessions: [(VM, PluginHost, (String) -> String)] = []
+        var sessions: [(VM, PluginHost, @Sendable (String) -> String)] = []
         for _ in 0...Self.callerCount {
             let session = fixture.session(registry: registry)
             let version = session.2("import \"reloadable\"\nprint(reloadable.version())")
@@ -137,6 +137,9 @@ import Testing
         // Callers: rounds of calls, a reload of their own every fourth round.
         for (index, (_, host, evaluate)) in sessions.dropFirst().enumerated() {
             done.enter()
+            // NOTE: the host is not Sendable; each caller's host goes to that caller's thread
+            // alone, and this thread does not touch it again until `done` is waited for.
+            nonisolated(unsafe) let host = host
             Thread {
                 var n = 0
                 while true {

@@ -50,7 +50,11 @@ final class ReloadCoordinator: @unchecked Sendable {
     /// Events the scripts' handlers have not seen yet.
     var undelivered: [ReloadEvent] = []
     /// Where errors raised by the scripts' handlers go (standard error unless set).
-    var reportHandlerError: (String) -> Void = { message in fputs("capsule: \(message)\n", stderr) }
+    var reportHandlerError: (String) -> Void = { message in
+        // Unbuffered, like stdio's stderr (which Swift 6 will not read as a global).
+        var line = "capsule: \(message)\n"
+        line.withUTF8 { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }
+    }
 
     init() { pthread_mutex_init(mutex, nil) }
 
