@@ -250,6 +250,7 @@ final class Sandbox: Sendable {
 }
 
 /// A counter two threads share.
+/// NOTE: `@unchecked Sendable` because every field is read and written with `lock` held.
 final class ManagedCounter: @unchecked Sendable {
     private let lock = NSLock()
     private var count = 0
@@ -258,6 +259,7 @@ final class ManagedCounter: @unchecked Sendable {
 }
 
 /// A flag two threads share.
+/// NOTE: `@unchecked Sendable` because every field is read and written with `lock` held.
 final class ManagedAtomicFlag: @unchecked Sendable {
     private let lock = NSLock()
     private var value = false

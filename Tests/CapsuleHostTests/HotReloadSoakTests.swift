@@ -9,6 +9,8 @@ import Testing
 /// CAPSULE_SOAK_THREADED_RELOADS sets the reload count (default 60, a few seconds).
 @Suite(.serialized) final class HotReloadSoakTests {
     /// Thread-safe tallies.
+    /// NOTE: `@unchecked Sendable` because every field is written with `lock` held, and read
+    /// with it held or (`summary`) once every thread has finished.
     final class Tally: @unchecked Sendable {
         private let lock = NSLock()
         private(set) var failures: [String] = []

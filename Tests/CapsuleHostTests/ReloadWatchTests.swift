@@ -19,6 +19,7 @@ import Testing
     }
 
     /// Thread-safe collection of what observers and handlers report.
+    /// NOTE: `@unchecked Sendable` because every field is read and written with `lock` held.
     final class Log: @unchecked Sendable {
         private let lock = NSLock()
         private var items: [String] = []

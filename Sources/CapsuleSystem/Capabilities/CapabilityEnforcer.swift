@@ -6,7 +6,7 @@ import CapsuleCore
 /// Checks every use of a host power against one VM's `Policy`, writes it to the audit log,
 /// and builds the denial messages. Shared by the host modules (`fs`, `env`, `time`, `ffi`),
 /// the plugin loader's requirement check and the host-API table's services for plugins.
-package final class CapabilityEnforcer: @unchecked Sendable {
+package final class CapabilityEnforcer: Sendable {
     package let policy: Policy
     package let audit: AuditLog?
     /// What relative paths are resolved against (the process's directory at start).
