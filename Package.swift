@@ -23,8 +23,10 @@ let package = Package(
         .target(name: "CapsuleSyntax"),
         .target(
             name: "CapsuleCore",
-            dependencies: ["CapsuleSyntax", "CConfine"]
+            dependencies: ["CapsuleSyntax", "CConfine", "CStandardOutput"]
         ),
+        // C's `stdout`, which Swift 6 will not read as a global.
+        .systemLibrary(name: "CStandardOutput", path: "Sources/CStandardOutput"),
         .target(name: "CapsuleSDK", path: "sdk", exclude: ["README.md"], sources: ["src"], publicHeadersPath: "include"),
         .systemLibrary(name: "CFFI", path: "Sources/CFFI"),
         // NOTE: DWARF 4, because valgrind 3.19 (callgrind, used to judge performance work)
@@ -98,5 +100,5 @@ let package = Package(
             exclude: []
         ),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -17,8 +17,9 @@ root=$(dirname "$here")
 out="$here/.build-fuzz"
 seconds=${FUZZ_SECONDS:-60}
 timeout=${FUZZ_TIMEOUT:-2}
-flags=(-swift-version 5 -package-name Capsule -parse-as-library -O -wmo -g
-       -sanitize=fuzzer,address -Xcc -fsanitize=fuzzer-no-link)
+# CStandardOutput is CapsuleCore's header-only C module (C's stdout), found by its module map.
+flags=(-swift-version 6 -package-name Capsule -parse-as-library -O -wmo -g
+       -sanitize=fuzzer,address -Xcc -fsanitize=fuzzer-no-link -I "$root/Sources/CStandardOutput" -I "$root/Sources/CConfine")
 
 # Links fuzz/$1.swift into $out/$2 (gold's "Cannot export local symbol" noise filtered out).
 link() {
@@ -36,7 +37,7 @@ build() {
     mkdir -p "$out"
     cd "$root"
     # Up to date when every harness is newer than every source and harness file.
-    if [ -x "$out/builtins-fuzz" ] && [ -z "$(find Sources/CapsuleSyntax Sources/CapsuleCore fuzz/*.swift fuzz/run.sh \
+    if [ -x "$out/builtins-fuzz" ] && [ -z "$(find Sources/CapsuleSyntax Sources/CapsuleCore Sources/CStandardOutput fuzz/*.swift fuzz/run.sh \
             -newer "$out/builtins-fuzz" -name '*.*' -print -quit)" ]; then
         echo "== harnesses are up to date"
         return

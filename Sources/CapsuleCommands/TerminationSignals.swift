@@ -1,5 +1,6 @@
 import CapsuleHost
 import Glibc
+import Synchronization
 
 /// Ctrl-C (SIGINT), SIGTERM and SIGHUP during `capsule run`. Standard output is block-buffered
 /// when it is not a terminal (`capsule run app.cap | tee log`), and the signals' default
@@ -24,7 +25,7 @@ enum TerminationSignals {
         var ends: [Int32] = [-1, -1]
         guard pipe(&ends) == 0 else { return false }
         for fd in ends { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        signalPipeWriteEnd = ends[1]
+        signalPipeWriteEnd.store(ends[1], ordering: .releasing)
         let reader = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
         reader.pointee = ends[0]
         var thread = pthread_t()
@@ -61,7 +62,7 @@ enum TerminationSignals {
             var action = sigaction()
             action.__sigaction_handler.sa_handler = { number in
                 var byte = UInt8(truncatingIfNeeded: number)
-                _ = write(signalPipeWriteEnd, &byte, 1)
+                _ = write(signalPipeWriteEnd.load(ordering: .acquiring), &byte, 1)
             }
             sigemptyset(&action.sa_mask)
             action.sa_flags = SA_RESTART
@@ -75,5 +76,6 @@ enum TerminationSignals {
     }()
 }
 
-/// The pipe's write end, for the signal handler (which cannot capture).
-nonisolated(unsafe) private var signalPipeWriteEnd: Int32 = -1
+/// The pipe's write end, for the signal handler (which cannot capture). Set before any
+/// handler is installed; an atomic load is async-signal-safe.
+private let signalPipeWriteEnd = Atomic<Int32>(-1)

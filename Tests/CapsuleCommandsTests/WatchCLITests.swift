@@ -31,6 +31,7 @@ import Testing
     }
 
     /// What a running process wrote to one pipe so far (read on a thread of its own).
+    /// NOTE: `@unchecked Sendable` because every field is read and written with `lock` held.
     final class Stream: @unchecked Sendable {
         private let lock = NSLock()
         private var data = Data()

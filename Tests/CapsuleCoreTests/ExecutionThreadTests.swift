@@ -35,6 +35,7 @@ import Testing
         let vm = VM()
         #expect(throws: Never.self) { try vm.evaluate("var total = 0\nfn bump(n) { total += n\nreturn total }").get() }
         let group = DispatchGroup()
+        /// NOTE: `@unchecked Sendable` because every field is read and written with `lock` held.
         final class Count: @unchecked Sendable {
             let lock = NSLock()
             var value = 0
@@ -61,6 +62,7 @@ import Testing
     /// one at a time, and a call back from inside one runs in place instead of waiting.
     @Test func withoutAThreadCallersStillTakeTurns() {
         let runner = ExecutionThread(stackSize: 1 << 20, canStart: false)
+        /// NOTE: `@unchecked Sendable` because every field is read and written with `lock` held.
         final class Record: @unchecked Sendable {
             let lock = NSLock()
             var inside = 0, most = 0, runs = 0, nested = 0, elsewhere = 0

@@ -5,6 +5,7 @@ import Testing
 /// The safe-point hook: another thread asks, the VM runs the handler on its own thread at a
 /// loop back-edge or call, once per request, and a run without a handler never checks.
 @Suite struct SafePointTests {
+    /// NOTE: `@unchecked Sendable` because every field is read and written with `lock` held.
     final class Count: @unchecked Sendable {
         private let lock = NSLock()
         private var n = 0

@@ -61,6 +61,7 @@ import Testing
         if case .success(.function(let g)) = vm.evaluate("fn() { return 2 }") { held = g }
         #expect(vm.pinnedCount == 1)
         let done = DispatchSemaphore(value: 0)
+        // NOTE: handed over: this thread never touches `moved` again until the other signals.
         nonisolated(unsafe) var moved = held
         held = nil
         Thread { moved = nil; done.signal() }.start()

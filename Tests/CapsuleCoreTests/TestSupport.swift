@@ -2,6 +2,7 @@ import Foundation
 @testable import CapsuleCore
 
 /// Collects what scripts `print`, for VMs whose output a test checks.
+/// NOTE: `@unchecked Sendable` because every field is read and written with `lock` held.
 final class OutputCapture: @unchecked Sendable {
     private let lock = NSLock()
     private var buffer = ""

@@ -5,7 +5,7 @@ import Testing
 
 /// A temporary tree for one test: `root/granted` (the grant, with `inside.txt`) next to
 /// `root/outside.txt` (a secret that must never be reached through the grant).
-final class Sandbox {
+final class Sandbox: Sendable {
     let root: String
     var granted: String { root + "/granted" }
     var outside: String { root + "/outside.txt" }
@@ -381,6 +381,7 @@ final class Sandbox {
 }
 
 /// A counter two threads share.
+/// NOTE: `@unchecked Sendable` because every field is read and written with `lock` held.
 final class ManagedCounter: @unchecked Sendable {
     private let lock = NSLock()
     private var count = 0
@@ -389,6 +390,7 @@ final class ManagedCounter: @unchecked Sendable {
 }
 
 /// A flag two threads share.
+/// NOTE: `@unchecked Sendable` because every field is read and written with `lock` held.
 final class ManagedAtomicFlag: @unchecked Sendable {
     private let lock = NSLock()
     private var value = false

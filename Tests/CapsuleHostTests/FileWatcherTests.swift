@@ -4,6 +4,7 @@ import Testing
 
 /// The inotify watcher: rewrite in place, rename-over, debouncing, unrelated files.
 @Suite struct FileWatcherTests {
+    /// NOTE: `@unchecked Sendable` because every field is read and written with `lock` held.
     final class Reports: @unchecked Sendable {
         let lock = NSLock()
         var paths: [String] = []

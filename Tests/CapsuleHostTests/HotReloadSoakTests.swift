@@ -9,6 +9,8 @@ import Testing
 /// CAPSULE_SOAK_THREADED_RELOADS sets the reload count (default 60, a few seconds).
 @Suite(.serialized) final class HotReloadSoakTests {
     /// Thread-safe tallies.
+    /// NOTE: `@unchecked Sendable` because every field is written with `lock` held, and read
+    /// with it held or (`summary`) once every thread has finished.
     final class Tally: @unchecked Sendable {
         private let lock = NSLock()
         private(set) var failures: [String] = []
@@ -125,7 +127,7 @@ import Testing
             }
             print(ok)
             """
-        var sessions: [(VM, PluginHost, (String) -> String)] = []
+        var sessions: [(VM, PluginHost, @Sendable (String) -> String)] = []
         for _ in 0...Self.callerCount {
             let session = fixture.session(registry: registry)
             let version = session.2("import \"reloadable\"\nprint(reloadable.version())")
@@ -137,6 +139,9 @@ import Testing
         // Callers: rounds of calls, a reload of their own every fourth round.
         for (index, (_, host, evaluate)) in sessions.dropFirst().enumerated() {
             done.enter()
+            // NOTE: the host is not Sendable; each caller's host goes to that caller's thread
+            // alone, and this thread does not touch it again until `done` is waited for.
+            nonisolated(unsafe) let host = host
             Thread {
                 var n = 0
                 while true {

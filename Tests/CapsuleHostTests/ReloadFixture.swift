@@ -27,7 +27,7 @@ final class ReloadFixture {
     /// A VM with the plugin host installed, and a function evaluating script lines in it
     /// (what they print, then `ERROR: ` and the error's first line when they fail).
     func session(gcStress: Bool = false, registry: PluginRegistry = .shared,
-                 isolation: IsolationPolicy = .none) -> (VM, PluginHost, (String) -> String) {
+                 isolation: IsolationPolicy = .none) -> (VM, PluginHost, @Sendable (String) -> String) {
         let capture = OutputCapture()
         var configuration = Configuration()
         configuration.output = { capture.append($0) }
@@ -40,7 +40,7 @@ final class ReloadFixture {
 
     /// Evaluates script lines in `vm`, whose output goes to `output`: what a line printed,
     /// then `ERROR: ` and the error's first line when it failed.
-    static func evaluator(_ vm: VM, output: OutputCapture) -> (String) -> String {
+    static func evaluator(_ vm: VM, output: OutputCapture) -> @Sendable (String) -> String {
         { line in
             let before = output.text.count
             let outcome = vm.evaluateREPL(line)

@@ -19,6 +19,7 @@ import Testing
     }
 
     /// Thread-safe collection of what observers and handlers report.
+    /// NOTE: `@unchecked Sendable` because every field is read and written with `lock` held.
     final class Log: @unchecked Sendable {
         private let lock = NSLock()
         private var items: [String] = []
@@ -37,7 +38,7 @@ import Testing
 
     /// A VM with the host installed; evaluates script lines, returning output (and the
     /// error's first line).
-    func session(host: PluginHost, output: OutputCapture) -> (String) -> String {
+    static func session(host: PluginHost, output: OutputCapture) -> @Sendable (String) -> String {
         var configuration = Configuration()
         configuration.output = { output.append($0) }
         let vm = VM(configuration: configuration)
@@ -47,7 +48,7 @@ import Testing
 
     @Test func newExportsAppearInTheModuleObjectAlreadyHeld() throws {
         let host = PluginHost(pluginPaths: [directory], environment: [:])
-        let evaluate = session(host: host, output: OutputCapture())
+        let evaluate = Self.session(host: host, output: OutputCapture())
         #expect(evaluate("import \"reloadable\"\nlet m = reloadable\nprint(m.version())") == "1\n")
         #expect(evaluate("print(m.twice(21))") == "ERROR: error: module 'reloadable' has no variable 'twice'")
         let v2 = try #require(build(version: 2))
@@ -67,7 +68,7 @@ import Testing
         let errors = Log(), events = Log()
         host.reportHandlerErrors { errors.add($0) }
         host.observeReloads { events.add("\($0.trigger) \($0)") }
-        let evaluate = session(host: host, output: OutputCapture())
+        let evaluate = Self.session(host: host, output: OutputCapture())
         #expect(evaluate("""
             import "plugins"
             import "reloadable"
@@ -101,9 +102,12 @@ import Testing
         let host = PluginHost(pluginPaths: [directory], environment: [:], isolation: .plugins(["reloadable"]))
         host.observeReloads { events.add("\($0.trigger) \($0)") }
         let v2 = try #require(build(version: 2))
+        // NOTE: the host is not Sendable; it goes to the thread, which installs and uses it. This
+        // thread reads it only after the script printed (an OutputCapture/Log lock orders them).
+        nonisolated(unsafe) let lent = host
         let thread = Thread {
-            let evaluate = self.session(host: host, output: output)
-            do { try host.watchPlugins() } catch { finished.add("watch failed: \(error)") }
+            let evaluate = Self.session(host: lent, output: output)
+            do { try lent.watchPlugins() } catch { finished.add("watch failed: \(error)") }
             finished.add("done: " + evaluate("""
                 import "reloadable"
                 import "time"
@@ -133,9 +137,12 @@ import Testing
         host.observeReloads { events.add("\($0.trigger) \($0)") }
         let v2 = try #require(build(version: 2)), v3 = try #require(build(version: 3))
         let finished = Log()
+        // NOTE: the host is not Sendable; it goes to the thread, which installs and uses it. This
+        // thread reads it only after the script printed (an OutputCapture/Log lock orders them).
+        nonisolated(unsafe) let lent = host
         let thread = Thread {
-            let evaluate = self.session(host: host, output: output)
-            do { try host.watchPlugins() } catch { finished.add("watch failed: \(error)") }
+            let evaluate = Self.session(host: lent, output: output)
+            do { try lent.watchPlugins() } catch { finished.add("watch failed: \(error)") }
             let result = evaluate("""
                 import "plugins"
                 import "reloadable"

@@ -1,13 +1,15 @@
 @testable import CapsuleHost
 import Foundation
+import Synchronization
 import Testing
 
 /// A Swift counterpart of cmath's counter handle.
 final class SwiftCounter: CapsuleHandle {
-    nonisolated(unsafe) static var alive = 0
+    /// Made and freed on VMs' threads.
+    static let alive = Atomic<Int>(0)
     var value: Int64 = 0
-    init() { SwiftCounter.alive += 1 }
-    deinit { SwiftCounter.alive -= 1 }
+    init() { SwiftCounter.alive.add(1, ordering: .relaxed) }
+    deinit { SwiftCounter.alive.subtract(1, ordering: .relaxed) }
 }
 
 final class OtherThing: CapsuleHandle {}
@@ -107,7 +109,7 @@ func runWithSwift(_ source: String, gcStress: Bool = false, register: (PluginHos
     }
 
     @Test func handlesAreCheckedByTypeAndReleasedWhenCollected() throws {
-        let before = SwiftCounter.alive
+        let before = SwiftCounter.alive.load(ordering: .relaxed)
         let wrongType = try runWithSwift("""
             import "smath"
             import "cmath"
@@ -127,13 +129,13 @@ func runWithSwift(_ source: String, gcStress: Bool = false, register: (PluginHos
             smath.counter_incr(c)
             """)
         #expect(closed == "ERROR: error: smath.counter_incr: argument 1: expected handle<smath.Counter>, got a closed handle<smath.Counter>")
-        #expect(SwiftCounter.alive == before)
+        #expect(SwiftCounter.alive.load(ordering: .relaxed) == before)
         let collected = try runWithSwift("""
             import "smath"
             for i in 0..50 { let c = smath.counter_new(); smath.counter_incr(c) }
             """, gcStress: true)
         #expect(collected == "")
-        #expect(SwiftCounter.alive == before)
+        #expect(SwiftCounter.alive.load(ordering: .relaxed) == before)
     }
 
     @Test func thrownErrorsAreCatchableScriptErrors() throws {

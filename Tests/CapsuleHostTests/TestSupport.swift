@@ -63,6 +63,7 @@ enum Fixtures {
 }
 
 /// Collects what scripts print.
+/// NOTE: `@unchecked Sendable` because every field is read and written with `lock` held.
 final class OutputCapture: @unchecked Sendable {
     private let lock = NSLock()
     private var buffer = ""

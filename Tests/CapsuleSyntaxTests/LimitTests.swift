@@ -3,6 +3,8 @@ import Testing
 import CapsuleSyntax
 
 /// Carries a result out of a thread that is joined with a semaphore.
+/// NOTE: `@unchecked Sendable` because the thread writes `value` once, before the semaphore
+/// it signals, and the waiting thread reads it only after the wait.
 final class ResultBox<T>: @unchecked Sendable { var value: T? }
 
 /// Runs `body` on a fresh thread with an ordinary 8 MiB stack and waits for it, so stack

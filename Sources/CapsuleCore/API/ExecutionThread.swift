@@ -12,8 +12,14 @@ import Glibc
 /// scattered each VM's allocations over glibc's malloc arenas (a new thread takes whichever
 /// arena is free), so freed memory could not be returned: the threaded hot-reload soak grew
 /// RSS with every reload although nothing leaked.
-final class ExecutionThread {
-    /// Shared with the thread, which holds its own reference until it exits.
+///
+/// NOTE: `@unchecked Sendable` because `thread` and all of `State` are read and written only
+/// with `state.mutex` held (a pthread mutex: the condition variable needs one) or in `deinit`,
+/// when no caller is left; a job is handed to the thread while its caller waits for it to
+/// finish, so no closure runs on two threads at once. `canStart` and `stackSize` never change.
+final class ExecutionThread: @unchecked Sendable {
+    /// Shared with the thread, which holds its own reference until it exits (through
+    /// `Unmanaged`, so the checker never sees it cross; guarded as above).
     private final class State {
         let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
         let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)

@@ -2,9 +2,9 @@ import Synchronization
 
 /// Values pinned in one VM, marked as roots by the collector: the `ScriptFunction`s Swift
 /// holds (`Runtime.pinned`) and the values plugins keep between calls (`Runtime.pluginPins`).
-/// NOTE: released from any thread (a `ScriptFunction` dies wherever its last reference
-/// goes), so the table is behind a mutex; the collector copies it out before marking.
-final class PinnedValues: @unchecked Sendable {
+/// Released from any thread (a `ScriptFunction` dies wherever its last reference goes), so
+/// the table is behind a mutex; the collector copies it out before marking.
+final class PinnedValues: Sendable {
     private struct State {
         var values: [Int: Value] = [:]
         var next = 0

@@ -5,7 +5,7 @@
 /// released, and can be called with `VM.call(_:_:)` (also from a host function while the
 /// script runs: callbacks and event handlers) or passed back into the same VM as an
 /// argument or result. Releasing the last reference, on any thread, unpins the function.
-public final class ScriptFunction: @unchecked Sendable, CustomStringConvertible, CustomReflectable {
+public final class ScriptFunction: Sendable, CustomStringConvertible, CustomReflectable {
     let pins: PinnedValues
     let id: Int
     /// The function object's address: the same function pinned twice compares equal.

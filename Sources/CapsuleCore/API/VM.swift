@@ -4,7 +4,12 @@ import CapsuleSyntax
 /// One VM runs one script at a time; create several for isolation. It runs the interpreter on
 /// a big-stack thread of its own; entries (`run`, `evaluate`, `call`, …) from several threads
 /// take turns there.
-public final class VM {
+///
+/// NOTE: `@unchecked Sendable` because the VM is its own isolation domain: every public entry
+/// goes through `onVMThread`, which runs it on the VM's `ExecutionThread`, one caller at a
+/// time, and waits for it; the `package` members that touch `rt` directly are called only from
+/// code already running there (host functions, safe-point handlers).
+public final class VM: @unchecked Sendable {
     public let configuration: Configuration
     let rt: Runtime
     /// The REPL's persistent top-level module and its declarations.

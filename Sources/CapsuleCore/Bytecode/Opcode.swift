@@ -6,7 +6,7 @@
 /// `R[x]` is register x of the current frame (register 0 holds the callee, or `self` in a
 /// method); `K[x]` is constant x. An `EXTRA` word following an instruction carries a 32-bit
 /// operand `X`. Jumps are relative to the instruction after the jump (or its EXTRA word).
-public enum Opcode: UInt8, CaseIterable {
+public enum Opcode: UInt8, CaseIterable, Sendable {
     // MARK: loads and moves
     /// MOVE A B: R[A] = R[B]
     case move

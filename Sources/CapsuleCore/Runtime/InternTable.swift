@@ -5,7 +5,8 @@ struct InternTable {
     var slots: UnsafeMutablePointer<UnsafeMutablePointer<ObjString>?>? = nil
     var capacity = 0
     var count = 0
-    static let tombstone = UnsafeMutablePointer<ObjString>(bitPattern: 8)!
+    /// A constant address, never dereferenced (computed: a pointer is not `Sendable`).
+    @inline(__always) static var tombstone: UnsafeMutablePointer<ObjString> { UnsafeMutablePointer(bitPattern: 8)! }
 
     func find(_ bytes: UnsafeBufferPointer<UInt8>, hash: UInt64) -> UnsafeMutablePointer<ObjString>? {
         guard let slots else { return nil }

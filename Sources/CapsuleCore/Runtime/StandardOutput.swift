@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CStandardOutput
 import Synchronization
 
 /// The process's standard output, written through C stdio (block-buffered when it is not
@@ -17,7 +18,7 @@ public enum StandardOutput {
         if failure != nil { return false }
         var text = text
         let ok = text.withUTF8 { buf in
-            buf.isEmpty || fwrite(buf.baseAddress, 1, buf.count, stdout) == buf.count
+            buf.isEmpty || fwrite(buf.baseAddress, 1, buf.count, capsule_standard_output()) == buf.count
         }
         if !ok { record(errno) }
         return ok
@@ -26,7 +27,7 @@ public enum StandardOutput {
     /// Flushes stdio's buffer; false (and the failure recorded) when that write failed.
     @discardableResult
     public static func flush() -> Bool {
-        if fflush(stdout) != 0 { record(errno); return false }
+        if fflush(capsule_standard_output()) != 0 { record(errno); return false }
         return failure == nil
     }
 
@@ -57,6 +58,6 @@ public func writeStandardError(_ text: String) {
     StandardOutput.flush()
     var text = text
     text.withUTF8 { buf in
-        _ = fwrite(buf.baseAddress, 1, buf.count, stderr)
+        _ = fwrite(buf.baseAddress, 1, buf.count, capsule_standard_error())
     }
 }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CStandardOutput
 
 /// Memory from the system for the heap, when the system refuses it (`ulimit -v`, a
 /// container's limit, address space running out). Without `--max-heap` that must still be
@@ -89,7 +90,7 @@ extension Runtime {
     /// The system refused even the least the VM needs to go on: no error object can be
     /// built. Flush what the script printed, say why, and exit like an uncaught error.
     func fatalOutOfMemory(_ size: Int) -> Never {
-        fflush(stdout)
+        fflush(capsule_standard_output())
         // NOTE: a static string: building one could need the memory that just ran out.
         let text: StaticString = "error: out of memory (the system refused the VM's allocation)\n"
         _ = write(2, text.utf8Start, text.utf8CodeUnitCount)

@@ -16,7 +16,7 @@
 /// Ints outside the inline range are boxed on the heap (`ObjInt`), so the language keeps full
 /// 64-bit ints. An int is always in its canonical form: inline when it fits, boxed otherwise,
 /// so equal ints of the inline range always have equal bits.
-public struct Value: Equatable {
+public struct Value: Equatable, Sendable {
     @usableFromInline var bits: UInt64
 
     @inline(__always) @usableFromInline init(bits: UInt64) { self.bits = bits }

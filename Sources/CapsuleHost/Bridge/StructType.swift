@@ -3,6 +3,9 @@ import CFFI
 /// A C struct type declared by name with its fields (raw FFI's `ffi.struct`), laid out by
 /// libffi (`ffi_get_struct_offsets`) exactly as the C compiler lays it out. Immutable once
 /// made; two types are the same only if they are the same declaration.
+///
+/// NOTE: `@unchecked Sendable` only for the libffi type it owns (raw pointers): written in
+/// `init`, read-only afterwards, freed in `deinit`.
 public final class StructType: Hashable, CustomStringConvertible, @unchecked Sendable {
     /// One field: its name, type and byte offset.
     public struct Field: Sendable {

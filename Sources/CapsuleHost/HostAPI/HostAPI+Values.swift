@@ -82,6 +82,8 @@ enum HostValues {
     static func lend(_ context: CallContext, _ v: Value) -> capsule_value { context.reference(to: v) }
 
     /// Type names as static C strings (value_type_name).
+    /// NOTE: `nonisolated(unsafe)` for the pointers: the strings are made once, in the
+    /// one-time initialiser, and never written or freed.
     nonisolated(unsafe) static let typeNames: [String: UnsafePointer<CChar>] = {
         var names: [String: UnsafePointer<CChar>] = [:]
         for name in ["nil", "bool", "int", "float", "string", "bytes", "list", "map", "function",
@@ -91,6 +93,7 @@ enum HostValues {
         return names
     }()
     /// What value_bytes returns for empty bytes, whose storage has no address.
+    /// NOTE: as above: one byte, made once, never written (plugins get a const pointer).
     nonisolated(unsafe) static let emptyBytes: UnsafeMutablePointer<UInt8> = {
         let p = UnsafeMutablePointer<UInt8>.allocate(capacity: 1)
         p.initialize(to: 0)

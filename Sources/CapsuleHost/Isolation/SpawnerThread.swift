@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 
 /// One long-lived thread that starts every worker process.
 ///
@@ -12,6 +13,9 @@ import Glibc
 ///
 /// NOTE: process-wide, like the registry: it mirrors the kernel's per-thread parent rule.
 enum SpawnerThread {
+    /// NOTE: `@unchecked` because its fields are guarded by its own pthread mutex (a condition
+    /// variable needs one), which every access below holds; `work` is handed to the spawner
+    /// thread while its caller waits for `done`, so the closure never runs on two threads.
     private final class State: @unchecked Sendable {
         var mutex = pthread_mutex_t()
         var condition = pthread_cond_t()
@@ -42,16 +46,15 @@ enum SpawnerThread {
     }()
 
     /// Serialises callers; held for the whole of one `run`.
-    private static let callers: UnsafeMutablePointer<pthread_mutex_t> = {
-        let m = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-        pthread_mutex_init(m, nil)
-        return m
-    }()
+    private static let callers = Mutex(())
 
     /// Runs `body` on the spawner thread and waits for it.
     static func run(_ body: @escaping () -> Void) {
-        pthread_mutex_lock(callers)
-        defer { pthread_mutex_unlock(callers) }
+        callers.withLock { _ in runAlone(body) }
+    }
+
+    /// `run` once it holds `callers`.
+    private static func runAlone(_ body: @escaping () -> Void) {
         let s = state
         pthread_mutex_lock(&s.mutex)
         s.done = false

@@ -5,6 +5,10 @@ import CFFI
 /// open while anything reachable refers to it: the registry (while current), a VM's binding,
 /// a call in flight, or a handle it made (docs/plugins.md, "Hot reload"). Immutable after
 /// loading apart from those counts, so every VM in the process can share it.
+///
+/// NOTE: `@unchecked Sendable` because its few `var`s are guarded elsewhere: `bindingCount`
+/// and `liveHandles` by the registry's mutex, `swiftModule` and `registry` set once before
+/// any VM sees the plugin; the C pointers it holds are the loaded library's, shared by design.
 public final class LoadedPlugin: @unchecked Sendable {
     /// The checked descriptor.
     public let manifest: PluginManifest

@@ -15,7 +15,7 @@ public struct PluginManifest: Sendable {
         /// The one-line description, or nil.
         public var doc: String?
         /// The C function (as `void (*)(void)`; the signature says its real type).
-        nonisolated(unsafe) var function: @convention(c) () -> Void
+        var function: @convention(c) () -> Void
 
         /// True when the first argument (a handle) is destroyed after the call.
         public var closesHandle: Bool { flags & UInt32(CAPSULE_EXPORT_CLOSES_HANDLE) != 0 }
@@ -25,7 +25,7 @@ public struct PluginManifest: Sendable {
     public struct HandleType: Sendable {
         /// The name used in `handle<Name>`.
         public var name: String
-        nonisolated(unsafe) var destroy: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?
+        var destroy: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?
     }
 
     /// The module name scripts import.
@@ -45,13 +45,13 @@ public struct PluginManifest: Sendable {
     public var handleTypes: [HandleType]
     /// The struct types the signatures may name, in descriptor order.
     public var structTypes: [StructType] = []
-    nonisolated(unsafe) var initHook: (@convention(c) (UnsafePointer<capsule_host_api>?) -> Int32)?
+    var initHook: (@convention(c) (UnsafePointer<capsule_host_api>?) -> Int32)?
     /// Runs before the library is closed.
-    nonisolated(unsafe) var deinitHook: (@convention(c) () -> Void)?
+    var deinitHook: (@convention(c) () -> Void)?
     /// Hot reload: the old version's state, as bytes allocated with `host->alloc` (or NULL).
-    nonisolated(unsafe) var saveState: (@convention(c) (UnsafeMutablePointer<Int>?) -> UnsafeMutableRawPointer?)?
+    var saveState: (@convention(c) (UnsafeMutablePointer<Int>?) -> UnsafeMutableRawPointer?)?
     /// Hot reload: the new version receives the old version's bytes and version; 0 is success.
-    nonisolated(unsafe) var restoreState: (@convention(c) (UnsafeRawPointer?, Int, UnsafePointer<CChar>?) -> Int32)?
+    var restoreState: (@convention(c) (UnsafeRawPointer?, Int, UnsafePointer<CChar>?) -> Int32)?
 
     /// The ABI version this host implements.
     public static let hostABIVersion = UInt32(CAPSULE_ABI_VERSION)

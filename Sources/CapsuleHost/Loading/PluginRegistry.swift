@@ -8,7 +8,8 @@ import CapsuleSystem
 /// many VMs import it, because the dynamic loader maps it once per process anyway.
 ///
 /// NOTE: the one piece of process-wide state in CapsuleHost, guarded by a mutex: it mirrors
-/// the loader's own process-wide table of open libraries.
+/// the loader's own process-wide table of open libraries. `@unchecked Sendable` because
+/// every table in it is read and written with that pthread mutex held (`lock`, `unlock`).
 public final class PluginRegistry: @unchecked Sendable {
     /// The registry every `PluginHost` in this process uses.
     public static let shared = PluginRegistry()

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 
 /// Plugins are loaded from a private copy of their shared object, never from the file the
 /// user builds. Measured on this machine, loading the live file goes wrong two ways:
@@ -82,23 +83,11 @@ enum PrivateCopy {
     private static func uniqueName(for path: String) -> String {
         let base = path.split(separator: "/").last.map(String.init) ?? "plugin.so"
         let stem = base.hasSuffix(".so") ? String(base.dropLast(3)) : base
-        return "\(stem).\(counter.next()).so"
+        return "\(stem).\(counter.add(1, ordering: .relaxed).newValue).so"
     }
 
     /// A thread-safe counter for copy names.
-    private static let counter = Counter()
-
-    final class Counter: @unchecked Sendable {
-        private var value = 0
-        private var mutex = pthread_mutex_t()
-        init() { pthread_mutex_init(&mutex, nil) }
-        func next() -> Int {
-            pthread_mutex_lock(&mutex)
-            defer { pthread_mutex_unlock(&mutex) }
-            value += 1
-            return value
-        }
-    }
+    private static let counter = Atomic<Int>(0)
 
     /// The process's staging directory, made once: in `$CAPSULE_PLUGIN_CACHE` if set, else
     /// `$TMPDIR` or `/tmp`, holding a fresh `capsule-plugins-XXXXXX` (mode 0700,
@@ -118,5 +107,7 @@ enum PrivateCopy {
     }()
 
     /// Read by the atexit handler (which cannot capture).
+    /// NOTE: written once, inside `stagingDirectory`'s one-time initialiser and before the
+    /// handler is registered; read only by that handler, at exit.
     nonisolated(unsafe) static var stagingDirectoryToRemove: String?
 }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 
 /// Watches files for replacement with inotify, on a thread of its own, and reports each
 /// changed file once its writer is done.
@@ -10,7 +11,7 @@ import Glibc
 /// one (`IN_MOVED_TO`), which leaves a watch on the old inode looking at a deleted file. A
 /// change is reported after `debounce` seconds without further events on that file, so a
 /// burst of writes is one report. Reports arrive on the watcher's thread.
-public final class FileWatcher: @unchecked Sendable {
+public final class FileWatcher: Sendable {
     /// Called with the watched path that changed.
     public typealias Handler = @Sendable (String) -> Void
 
@@ -19,11 +20,14 @@ public final class FileWatcher: @unchecked Sendable {
     private let wakeup: (Int32, Int32)
     private let debounce: Double
     private let handler: Handler
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    /// Watch descriptor → directory; directory → watched file names in it.
-    private var directories: [Int32: String] = [:]
-    private var files: [String: Set<String>] = [:]
-    private var thread: pthread_t?
+    private struct Watches {
+        /// Watch descriptor → directory; directory → watched file names in it.
+        var directories: [Int32: String] = [:]
+        var files: [String: Set<String>] = [:]
+        var thread: pthread_t?
+    }
+    /// Shared by the callers and the watcher's thread.
+    private let state = Mutex(Watches())
 
     /// A watcher reporting to `handler`; throws when inotify is unavailable.
     public init(debounce: Double = 0.002, handler: @escaping Handler) throws(FileWatcherError) {
@@ -38,7 +42,6 @@ public final class FileWatcher: @unchecked Sendable {
         wakeup = (ends[0], ends[1])
         self.debounce = debounce
         self.handler = handler
-        pthread_mutex_init(mutex, nil)
     }
 
     deinit {
@@ -46,35 +49,34 @@ public final class FileWatcher: @unchecked Sendable {
         close(inotify)
         close(wakeup.0)
         close(wakeup.1)
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
     }
 
     /// Starts watching `path` (a file that may be replaced later).
     public func watch(_ path: String) throws(FileWatcherError) {
         let (directory, name) = Self.split(path)
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        if files[directory] == nil {
-            let mask = UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_MODIFY)
-            let wd = inotify_add_watch(inotify, directory, mask)
-            guard wd >= 0 else { throw FileWatcherError("cannot watch \(directory): \(String(cString: strerror(errno)))") }
-            directories[wd] = directory
+        try state.withLock { (s) throws(FileWatcherError) in
+            if s.files[directory] == nil {
+                let mask = UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_MODIFY)
+                let wd = inotify_add_watch(inotify, directory, mask)
+                guard wd >= 0 else { throw FileWatcherError("cannot watch \(directory): \(String(cString: strerror(errno)))") }
+                s.directories[wd] = directory
+            }
+            s.files[directory, default: []].insert(name)
         }
-        files[directory, default: []].insert(name)
     }
 
     /// The paths being watched.
     public var watched: [String] {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return files.flatMap { directory, names in names.map { directory + "/" + $0 } }.sorted()
+        state.withLock { s in s.files.flatMap { directory, names in names.map { directory + "/" + $0 } }.sorted() }
     }
 
     /// Starts the watching thread (once).
     public func start() {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+        state.withLock { s in startThread(&s.thread) }
+    }
+
+    /// `start` with the lock held.
+    private func startThread(_ thread: inout pthread_t?) {
         guard thread == nil else { return }
         let me = Unmanaged.passRetained(self)
         var t = pthread_t()
@@ -88,10 +90,10 @@ public final class FileWatcher: @unchecked Sendable {
 
     /// Stops the thread and waits for it.
     public func stop() {
-        pthread_mutex_lock(mutex)
-        let t = thread
-        thread = nil
-        pthread_mutex_unlock(mutex)
+        let t = state.withLock { s in
+            defer { s.thread = nil }
+            return s.thread
+        }
         guard let t else { return }
         var one: UInt8 = 1
         _ = write(wakeup.1, &one, 1)
@@ -128,10 +130,10 @@ public final class FileWatcher: @unchecked Sendable {
                         let nameStart = buffer + offset + MemoryLayout<inotify_event>.size
                         let name = event.len > 0 ? String(cString: nameStart.assumingMemoryBound(to: CChar.self)) : ""
                         offset += MemoryLayout<inotify_event>.size + Int(event.len)
-                        pthread_mutex_lock(mutex)
-                        let directory = directories[event.wd]
-                        let watched = directory.map { files[$0]?.contains(name) ?? false } ?? false
-                        pthread_mutex_unlock(mutex)
+                        let (directory, watched) = state.withLock { s in
+                            let directory = s.directories[event.wd]
+                            return (directory, directory.map { s.files[$0]?.contains(name) ?? false } ?? false)
+                        }
                         if let directory, watched {
                             let path = directory + "/" + name
                             // Ready only when the latest event finished a write: a write that

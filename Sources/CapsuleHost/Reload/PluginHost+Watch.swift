@@ -26,9 +26,9 @@ extension PluginHost {
     public func watchPlugins(debounce: Double = PluginHost.defaultWatchDebounce) throws(FileWatcherError) {
         guard let vm = reloads.vm else { throw FileWatcherError("install the plugin host on a VM before watching") }
         installSafePointHandler(vm)
-        let registry = self.registry, enforcer = Unchecked(self.enforcer)
+        let registry = self.registry, enforcer = self.enforcer
         try reloads.start(debounce: debounce, trigger: vm.safePointTrigger) { path in
-            registry.prepareReload(realPath: path, enforcer: enforcer.value)
+            registry.prepareReload(realPath: path, enforcer: enforcer)
         }
         for (name, path) in vm.importedScriptModules { watchScriptModule(name, realPath: path) }
         vm.observeScriptModuleImports { [unowned self] name, path in watchScriptModule(name, realPath: path) }
@@ -197,11 +197,4 @@ extension PluginHost {
         if let place = lines.first(where: { $0.hasPrefix("at ") }) { text += " (\(place))" }
         return text
     }
-}
-
-/// A value handed to another thread whose users know it is safe there (the enforcer's
-/// policy is immutable and its audit log locks).
-struct Unchecked<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
 }

@@ -32,7 +32,7 @@ extension PluginRegistry {
 
     /// A new version loaded, initialised and checked against the version that was current,
     /// not yet current: `commitReload` migrates state and swaps it in, `abandon` drops it.
-    struct PreparedReload: @unchecked Sendable {
+    struct PreparedReload: Sendable {
         let realPath: String
         /// The version current when it was prepared.
         let old: LoadedPlugin

@@ -10,6 +10,11 @@ import Glibc
 /// Threads: the watcher's thread runs `fileChanged` (the expensive half: copy, audit, dlopen,
 /// handshake, init, export comparison) and queues the result under `mutex`; everything else
 /// runs on the VM's thread.
+///
+/// NOTE: `@unchecked Sendable` because it has two owners, as said above: the fields under
+/// `mutex` are shared with the watcher's thread, which reaches the coordinator only through
+/// `fileChanged` (by a weak reference) and touches nothing else; the rest belong to the VM's
+/// thread.
 final class ReloadCoordinator: @unchecked Sendable {
     /// A reload the watcher's thread prepared (or refused), waiting for a safe point.
     struct Ready {
@@ -34,7 +39,7 @@ final class ReloadCoordinator: @unchecked Sendable {
     private var scriptsByPath: [String: String] = [:]
     private var ready: [Ready] = []
     /// Whether the host's `PluginHost` is still there (the watcher thread may outlive it).
-    private var prepare: ((String) -> Result<PluginRegistry.PreparedReload, PluginLoadError>)?
+    private var prepare: (@Sendable (String) -> Result<PluginRegistry.PreparedReload, PluginLoadError>)?
     private var trigger: SafePointTrigger?
 
     // The VM's thread only:
@@ -50,7 +55,11 @@ final class ReloadCoordinator: @unchecked Sendable {
     /// Events the scripts' handlers have not seen yet.
     var undelivered: [ReloadEvent] = []
     /// Where errors raised by the scripts' handlers go (standard error unless set).
-    var reportHandlerError: (String) -> Void = { message in fputs("capsule: \(message)\n", stderr) }
+    var reportHandlerError: (String) -> Void = { message in
+        // Unbuffered, like stdio's stderr (which Swift 6 will not read as a global).
+        var line = "capsule: \(message)\n"
+        line.withUTF8 { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }
+    }
 
     init() { pthread_mutex_init(mutex, nil) }
 
@@ -63,7 +72,7 @@ final class ReloadCoordinator: @unchecked Sendable {
     /// Starts watching: `prepare` runs the expensive half of a reload of a real path on the
     /// watcher's thread; `trigger` asks the VM for a safe point.
     func start(debounce: Double, trigger: SafePointTrigger,
-               prepare: @escaping (String) -> Result<PluginRegistry.PreparedReload, PluginLoadError>) throws(FileWatcherError) {
+               prepare: @escaping @Sendable (String) -> Result<PluginRegistry.PreparedReload, PluginLoadError>) throws(FileWatcherError) {
         guard watcher == nil else { return }
         let watcher = try FileWatcher(debounce: debounce) { [weak self] path in self?.fileChanged(path) }
         pthread_mutex_lock(mutex)

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CapsuleCore
+import Synchronization
 
 /// Where every capability use, allowed or denied, is written as one JSON line
 /// (`--audit FILE`):
@@ -12,9 +13,9 @@ import CapsuleCore
 ///
 /// `who` is `script` or `plugin:NAME`; `resource` is absent for `clock` and `random`.
 /// `capsule policy suggest FILE` turns such a log into a manifest. Thread-safe.
-public final class AuditLog: @unchecked Sendable {
-    private let sink: (String) -> Void
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+public final class AuditLog: Sendable {
+    /// Called with the lock held, so lines from several threads never interleave.
+    private let sink: Mutex<(String) -> Void>
     private let fd: Int32
 
     /// A log appending to the file at `path` (created if missing, mode 0600).
@@ -25,23 +26,20 @@ public final class AuditLog: @unchecked Sendable {
         guard fd >= 0 else { throw AuditLogError(path: path, errno: errno) }
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
         self.fd = fd
-        sink = { line in
+        sink = Mutex({ line in
             _ = line.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
-        }
-        pthread_mutex_init(mutex, nil)
+        })
     }
 
-    /// A log handing each line (with its newline) to `sink` (for tests and embedders).
-    public init(sink: @escaping (String) -> Void) {
+    /// A log handing each line (with its newline) to `sink` (for tests and embedders). The
+    /// log owns `sink` from then on and calls it from whichever thread records, one at a time.
+    public init(sink: sending @escaping (String) -> Void) {
         fd = -1
-        self.sink = sink
-        pthread_mutex_init(mutex, nil)
+        self.sink = Mutex(sink)
     }
 
     deinit {
         if fd >= 0 { close(fd) }
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
     }
 
     /// Writes one record.
@@ -50,9 +48,7 @@ public final class AuditLog: @unchecked Sendable {
         line += ",\"capability\":\(JSONNode.quote(request.kind.rawValue))"
         if let resource = request.resource { line += ",\"resource\":\(JSONNode.quote(resource))" }
         line += ",\"allowed\":\(allowed)}\n"
-        pthread_mutex_lock(mutex)
-        sink(line)
-        pthread_mutex_unlock(mutex)
+        sink.withLock { $0(line) }
     }
 
     /// Now as ISO 8601 UTC with milliseconds.

@@ -6,7 +6,7 @@ import CapsuleCore
 /// Checks every use of a host power against one VM's `Policy`, writes it to the audit log,
 /// and builds the denial messages. Shared by the host modules (`fs`, `env`, `time`, `ffi`),
 /// the plugin loader's requirement check and the host-API table's services for plugins.
-package final class CapabilityEnforcer: @unchecked Sendable {
+package final class CapabilityEnforcer: Sendable {
     package let policy: Policy
     /// `policy` with every fs grant's path resolved when this enforcer was made (the grant
     /// is given): what confined operations open, and what isolated plugins' Landlock rules
