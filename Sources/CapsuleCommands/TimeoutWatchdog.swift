@@ -1,6 +1,7 @@
 import CapsuleCore
 import Glibc
 import Synchronization
+import CStandardOutput
 
 /// The backstop of `--timeout` for `capsule run`. Every wait in the VM and the host honours
 /// the run's deadline itself (RunDeadline, docs/limits.md); what no wait can bound is native
@@ -33,9 +34,9 @@ enum TimeoutWatchdog {
             while clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, nil) == EINTR {}
             if TimeoutWatchdog.finished.load(ordering: .acquiring) { return nil }
             // The VM's thread may be inside a write holding stdout's lock: flush only if free.
-            if ftrylockfile(stdout) == 0 {
-                fflush_unlocked(stdout)
-                funlockfile(stdout)
+            if ftrylockfile(capsule_standard_output()) == 0 {
+                fflush_unlocked(capsule_standard_output())
+                funlockfile(capsule_standard_output())
             }
             var text = message
             text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }

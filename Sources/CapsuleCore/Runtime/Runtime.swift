@@ -184,9 +184,9 @@ struct Handler {
         handlers = .allocate(capacity: handlerCapacity)
         methodTables = .allocate(capacity: Runtime.kindCount)
         methodTables.initialize(repeating: NameTable(), count: Runtime.kindCount)
-        holdEmergencyReserve()
         charStrings = .allocate(capacity: 256)
         charStrings.initialize(repeating: .nil, count: 256)
+        holdEmergencyReserve()
         gcPauseCount += 1
         defer { gcPauseCount -= 1 }
         nameInit = intern("init")
