@@ -37,6 +37,10 @@ final class ReloadCoordinator: @unchecked Sendable {
     private var isolatedPaths: Set<String> = []
     /// Real path of each imported script module → its name in messages.
     private var scriptsByPath: [String: String] = [:]
+    /// The identity each watched file had when its last change was reported: a second event
+    /// for the same version (an editor that renames its file into place and only then closes
+    /// it sends both a rename and a close-after-write) is not a new version.
+    private var reportedIdentities: [String: FileIdentity] = [:]
     private var ready: [Ready] = []
     /// Whether the host's `PluginHost` is still there (the watcher thread may outlive it).
     private var prepare: (@Sendable (String) -> Result<PluginRegistry.PreparedReload, PluginLoadError>)?
@@ -132,7 +136,12 @@ final class ReloadCoordinator: @unchecked Sendable {
     /// On the watcher's thread: `path` was replaced and its writer is done.
     private func fileChanged(_ path: String) {
         let started = Self.monotonicNanoseconds()
+        let identity = FileIdentity(path)
         pthread_mutex_lock(mutex)
+        if let identity {
+            if reportedIdentities[path] == identity { pthread_mutex_unlock(mutex); return }
+            reportedIdentities[path] = identity
+        }
         let module = modulesByPath[path], script = scriptsByPath[path], prepare = self.prepare, trigger = self.trigger
         let isolated = isolatedPaths.contains(path)
         if let script, prepare != nil, let trigger {
