@@ -34,13 +34,15 @@ let package = Package(
         // posix_spawn's fchdir/closefrom file actions and pidfd_open, for the `proc` module.
         .systemLibrary(name: "CSpawn", path: "Sources/CSpawn"),
         .systemLibrary(name: "CRandom", path: "Sources/CRandom"),
+        // dladdr1 and dlinfo, for raw FFI's check that a symbol lies in the granted library.
+        .systemLibrary(name: "CDynamicLoader", path: "Sources/CDynamicLoader"),
         // The host ↔ worker protocol (shared-memory layout), header-only C.
         .target(name: "CapsuleIsolation"),
         // The host's powers for scripts: capabilities, path confinement and the system modules
         // (fs, env, time, random, proc, net). Nothing of dlopen or libffi.
         .target(name: "CapsuleSystem", dependencies: ["CapsuleCore", "CConfine", "CSpawn", "CRandom", "CapsuleIsolation"]),
         // The plugin host: loading, the libffi bridge, the host API, isolation, reload, raw FFI.
-        .target(name: "CapsuleHost", dependencies: ["CapsuleSystem", "CapsuleCore", "CapsuleSDK", "CFFI", "CCurrentCall", "CapsuleIsolation"]),
+        .target(name: "CapsuleHost", dependencies: ["CapsuleSystem", "CapsuleCore", "CapsuleSDK", "CFFI", "CCurrentCall", "CapsuleIsolation", "CDynamicLoader"]),
         // The isolated plugin worker: C, so what runs next to the plugin under seccomp is small
         // and makes only the system calls it is written to make.
         .executableTarget(

@@ -39,7 +39,13 @@ struct PluginInspectCommand: ParsableCommand {
         let loadPath = path.contains("/") ? path : "./" + path
         switch PluginLoader.inspect(path: loadPath) {
         case .success(let manifest):
-            console.out(manifest.report(runs: manifest.defaultPlacement) + report(ELFImage.read(path: loadPath)))
+            let elf = ELFImage.read(path: loadPath)
+            var runs = manifest.defaultPlacement
+            if case .success(let image) = elf, !Policy().runsIsolated(plugin: manifest.name, declaring: manifest.declaredKinds),
+               let reason = PluginLoader.importAuditReason(image, name: manifest.name, policy: Policy(), trusted: false) {
+                runs = "isolated by default (the import audit refuses it in-process without grants: \(reason); --trust=\(manifest.name) runs it in-process)"
+            }
+            console.out(manifest.report(runs: runs) + report(elf))
             return 0
         case .failure(let error):
             console.err("error: \(error)\n")
@@ -48,7 +54,8 @@ struct PluginInspectCommand: ParsableCommand {
     }
 
     /// What the shared object's dynamic section says: the imports that reach host powers
-    /// (which the load-time audit checks against grants) and what keeps it from unloading.
+    /// (which the load-time audit checks against grants), the imports and libraries it
+    /// refuses in-process unless trusted, and what keeps the object from unloading.
     static func report(_ elf: Result<ELFImage, ELFError>) -> String {
         switch elf {
         case .failure(let error):
@@ -59,7 +66,11 @@ struct PluginInspectCommand: ParsableCommand {
                 powers[power].map { "\(power.rawValue) (\($0.joined(separator: ", ")))" }
             }
             let blockers = image.unloadBlockers
+            let unclassified = ImportAudit.unclassified(image)
+            func list(_ names: [String]) -> String { names.isEmpty ? "none" : names.map(Capability.sanitized).joined(separator: ", ") }
             return "imports reaching host powers: \(imports.isEmpty ? "none" : imports.joined(separator: "; "))\n"
+                + "imports no list classifies (refused in-process unless trusted): \(list(unclassified.symbols))\n"
+                + "libraries beyond the system ones (refused in-process unless trusted): \(list(unclassified.libraries))\n"
                 + "unloadable: \(blockers.isEmpty ? "yes" : "no, " + blockers.joined(separator: "; "))\n"
         }
     }

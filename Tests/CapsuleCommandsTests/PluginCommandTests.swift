@@ -26,7 +26,12 @@ import Testing
 
             """))
         #expect(captured.out.contains("  counter_close (handle<Counter>) -> void      destroys the counter now (closes its handle)\n"))
-        #expect(captured.out.hasSuffix("imports reaching host powers: none\nunloadable: yes\n"))
+        #expect(captured.out.hasSuffix("""
+            imports reaching host powers: none
+            imports no list classifies (refused in-process unless trusted): none
+            libraries beyond the system ones (refused in-process unless trusted): none
+            unloadable: yes\n
+            """))
         let sqlite = CapturedConsole()
         #expect(PluginInspectCommand.execute(path: PluginHost.executableDirectory()! + "/libcapsule_sqlite.so", console: sqlite.console) == 0)
         #expect(sqlite.out.contains("""
@@ -67,6 +72,17 @@ import Testing
         let captured = CapturedConsole()
         #expect(PluginInspectCommand.execute(path: sneaky, console: captured.console) == 0)
         #expect(captured.out.contains("imports reaching host powers: fs (open); net (socket); run (execve)\n"))
+        // The hostile fixture declares nothing; the import audit isolates it by default.
+        let hostile = buildFixture("hostile", in: dir)
+        let third = CapturedConsole()
+        #expect(PluginInspectCommand.execute(path: hostile, console: third.console) == 0)
+        #expect(third.out.contains("runs: isolated by default (the import audit refuses it in-process without grants: imports 'creat' (fs) without an fs.read or fs.write grant; "))
+        #expect(third.out.contains("; --trust=hostile runs it in-process)\n"))
+        #expect(third.out.contains("""
+            imports reaching host powers: fs (creat, open); run (execl, kill, system); ffi (dlopen, mprotect, syscall)
+            imports no list classifies (refused in-process unless trusted): ioctl, sigaction
+            libraries beyond the system ones (refused in-process unless trusted): none\n
+            """), "\(third.out)")
         let pinned = buildFixture("unloadable", in: dir, linkerFlags: ["-Wl,-z,nodelete"])
         let second = CapturedConsole()
         #expect(PluginInspectCommand.execute(path: pinned, console: second.console) == 0)

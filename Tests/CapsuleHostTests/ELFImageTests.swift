@@ -102,7 +102,7 @@ extension Result where Success == ELFImage, Failure == ELFError {
         guard case .failure(let error) = PluginLoader.load(path: path, policy: Policy()) else {
             Issue.record("sneaky loaded"); return
         }
-        #expect(error.description == "cannot load plugin \(path): plugin sneaky imports 'execve' (run) without a run grant; imports 'open' (fs) without an fs.read or fs.write grant; imports 'socket' (net) without a net.connect or net.listen grant (the import audit; grant the capability to the plugin, or run it isolated)")
+        #expect(error.description == "cannot load plugin \(path): plugin sneaky imports 'execve' (run) without a run grant; imports 'open' (fs) without an fs.read or fs.write grant; imports 'socket' (net) without a net.connect or net.listen grant (the import audit; grant the capability to the plugin, run it isolated with --isolate=sneaky, or trust its code with --trust=sneaky)")
         // Script grants do not count: the plugin's own grants do.
         let scriptOnly = Policy(grants: [Capability(.fsRead, "/"), Capability(.run, "*"), Capability(.netConnect, "*")])
         if case .success = PluginLoader.load(path: path, policy: scriptOnly) { Issue.record("script grants admitted the plugin") }

@@ -58,6 +58,19 @@ static const char *run(const char *program, const char *arg) {
     return run_buffer;
 }
 
+/* Runs `program` with no arguments and the one variable `assignment` ("NAME=VALUE"):
+ * "STATUS|STDOUT", or "" after the host raised (a loader variable not granted by name). */
+static const char *run_env(const char *program, const char *assignment) {
+    const char *env[] = {assignment, NULL};
+    char *out = NULL;
+    size_t out_length = 0;
+    int status = host->run_program(program, NULL, 0, env, 5000, &out, &out_length, NULL, NULL);
+    if (status < 0) return "";
+    snprintf(run_buffer, sizeof run_buffer, "%d|%.*s", status, (int)out_length, out);
+    host->free(out);
+    return run_buffer;
+}
+
 /* Connects to host:port, writes `text` and closes; returns the bytes written or -1. */
 static int64_t send_text(const char *target, int64_t port, const char *text) {
     int fd = host->connect_tcp(target, (int)port, 2000);
@@ -73,6 +86,7 @@ static const capsule_export exports[] = {
     {"get", "(str) -> str", (void (*)(void))get, 0, "host->getenv"},
     {"run", "(str, str) -> str", (void (*)(void))run, 0, "host->run_program"},
     {"send_text", "(str, i64, str) -> i64", (void (*)(void))send_text, 0, "host->connect_tcp"},
+    {"run_env", "(str, str) -> str", (void (*)(void))run_env, 0, "host->run_program with one variable"},
 };
 
 static const capsule_plugin plugin = {
@@ -81,7 +95,7 @@ static const capsule_plugin plugin = {
     .name = "host_services",
     .version = "1.0.0",
     .exports = exports,
-    .export_count = 5,
+    .export_count = sizeof exports / sizeof exports[0],
     .init = init,
 };
 

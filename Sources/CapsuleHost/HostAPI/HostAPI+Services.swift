@@ -65,6 +65,15 @@ enum HostServices {
         case .failure(let f): HostAPI.fail(f.message); return -1
         case .success(let path): executable = path
         }
+        // Each entry has a '=' (checked above).
+        let pairs = environment.map { entry -> (String, String) in
+            let name = entry.prefix { $0 != "=" }
+            return (String(name), String(entry.dropFirst(name.count + 1)))
+        }
+        if let denial = InjectionVariables.refusal(in: pairs, program: name, by: who, enforcer: enforcer) {
+            HostAPI.fail(denial)
+            return -1
+        }
         let limit = deadline(timeout)
         let child = ChildProcess(executable: executable, arguments: [name] + arguments, environment: environment,
                                  directory: nil, input: nil, outputLimit: ProcRequest.defaultOutputLimit,

@@ -37,6 +37,10 @@ extension IsolationSettings {
                 result.bindPorts = result.bindPorts.adding(port)
             case .env:
                 for (variable, value) in environment where grant.covers(Capability(.env, variable)) {
+                    // The loader reads LD_PRELOAD and the like before the worker locks down:
+                    // listed variables come in only when granted by exact name.
+                    guard InjectionVariables.entry(name: variable, value: value) == nil || policy.allowsAll
+                        || grant.resource == variable else { continue }
                     result.environment[variable] = value
                 }
             case .run, .ffi, .clock, .random:

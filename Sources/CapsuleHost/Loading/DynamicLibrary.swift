@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CDynamicLoader
 
 /// The three calls the host makes into the dynamic loader. Everything else in CapsuleHost
 /// goes through these, so porting to another loader touches one file.
@@ -38,6 +39,28 @@ enum DynamicLibrary {
             return .failure(RawFFIError(lastError() ?? "undefined symbol: \(symbol)"))
         }
         return .success(address)
+    }
+
+    /// A loaded object as the dynamic loader records it: its link map (compared by identity)
+    /// and its file name as the loader gives it (`/lib/x86_64-linux-gnu/libc.so.6`).
+    struct LoadedObject: Equatable {
+        let map: UnsafeRawPointer
+        let file: String
+        static func == (a: Self, b: Self) -> Bool { a.map == b.map }
+    }
+
+    /// The object `library` (a handle from `dlopen`) names, or nil when the loader cannot say.
+    static func object(of library: UnsafeMutableRawPointer) -> LoadedObject? {
+        var file: UnsafePointer<CChar>? = nil
+        guard let map = cloader_object_of_handle(library, &file) else { return nil }
+        return LoadedObject(map: map, file: file.map { String(cString: $0) } ?? "")
+    }
+
+    /// The object whose mapping contains `address` (`dladdr1`), or nil when none does.
+    static func object(containing address: UnsafeRawPointer) -> LoadedObject? {
+        var file: UnsafePointer<CChar>? = nil
+        guard let map = cloader_object_containing(address, &file) else { return nil }
+        return LoadedObject(map: map, file: file.map { String(cString: $0) } ?? "")
     }
 
     /// Drops one reference to `library` (the loader unmaps it with the last one).

@@ -13,6 +13,9 @@ public struct ELFImage: Sendable {
     /// Undefined dynamic symbols: the functions and data the object takes from other
     /// libraries (`open`, `socket`, …), sorted, without version suffixes.
     public var imports: [String]
+    /// Functions and data the object defines for others (global or weak dynamic symbols with
+    /// a section), sorted, without version suffixes: what it exports (`libc.so.6`'s API).
+    public var exports: [String] = []
     /// Symbols the object defines with `STB_GNU_UNIQUE` binding: glibc never unloads it.
     public var uniqueSymbols: [String]
     /// Libraries it depends on (`DT_NEEDED`), in order.
@@ -243,7 +246,7 @@ private struct ELFReader {
         guard count <= Self.maximumSymbols else { throw ELFError("\(count) dynamic symbols") }
         count = min(count, (bytes.count - symbols) / Int(syment))
 
-        var imports: Set<String> = [], unique: [String] = []
+        var imports: Set<String> = [], exports: Set<String> = [], unique: [String] = []
         for i in 1..<max(count, 1) {
             let at = symbols + i * Int(syment)
             let nameOffset = Int(try u32(at))
@@ -253,13 +256,16 @@ private struct ELFReader {
             let name = try string(strings + nameOffset, limit: stringsEnd)
             if section == 0 {
                 imports.insert(name)
-            } else if info >> 4 == Self.stbGnuUnique {
-                unique.append(name)
+            } else {
+                let binding = info >> 4
+                if binding == Self.stbGnuUnique { unique.append(name) }
+                // GLOBAL, WEAK or UNIQUE, and not SHN_ABS (version names such as GLIBC_2.2.5).
+                if (binding == 1 || binding == 2 || binding == Self.stbGnuUnique) && section != 0xfff1 { exports.insert(name) }
             }
         }
         let needed = try neededOffsets.map { try string(strings + Int(min($0, UInt64(Int.max / 2))), limit: stringsEnd) }
         let runPath = try runPathOffset.map { try string(strings + Int(min($0, UInt64(Int.max / 2))), limit: stringsEnd) } ?? ""
-        return ELFImage(imports: imports.sorted(), uniqueSymbols: unique.sorted(), needed: needed,
+        return ELFImage(imports: imports.sorted(), exports: exports.sorted(), uniqueSymbols: unique.sorted(), needed: needed,
                         runPaths: runPath.isEmpty ? [] : runPath.split(separator: ":", omittingEmptySubsequences: false).map(String.init),
                         hasTLS: hasTLS, noDelete: flags1 & Self.df1NoDelete != 0)
     }

@@ -47,6 +47,18 @@ public enum PluginLoader {
         }
         defer { PrivateCopy.discard(staged) }
         if let refusal = audit(staged.image) { return .failure(refusal) }
+        // The system libraries the audit knows are the system's: the host loads each one the
+        // plugin needs by its soname first, so the loader reuses that copy instead of
+        // searching the plugin's DT_RUNPATH, where a file of the same name could stand in.
+        var pinned: [UnsafeMutableRawPointer] = []
+        defer { pinned.forEach(DynamicLibrary.close) }
+        for soname in staged.image.needed where ImportAudit.systemLibraries.contains(soname) {
+            switch DynamicLibrary.open(soname) {
+            case .success(let handle): pinned.append(handle)
+            case .failure(let e):
+                return .failure(PluginLoadError(path: path, reason: "it needs \(soname), which the host cannot load from the system's library path: \(e.reason)"))
+            }
+        }
         switch DynamicLibrary.open(staged.path) {
         case .success(let library): return .success((library, staged.image))
         case .failure(let e):
@@ -82,27 +94,43 @@ public enum PluginLoader {
     }
 
     /// The load-time import audit (`ImportAudit`): refuses an in-process plugin that imports
-    /// libc functions reaching a power its grants do not include. It runs on the private
-    /// copy before `dlopen`, so the plugin's constructors never run. The plugin's grants are
-    /// looked up by the name its file carries (`libcapsule_NAME.so`); the descriptor, read
-    /// later, must carry the same name to be imported.
+    /// functions reaching a power its grants do not include, or (unless it is trusted)
+    /// functions no list classifies or libraries outside the known system ones. It runs on
+    /// the private copy before `dlopen`, so the plugin's constructors never run. The plugin's
+    /// grants and trust are looked up by the name its file carries (`libcapsule_NAME.so`);
+    /// the descriptor, read later, must carry the same name to be imported.
     static func importAuditRefusal(_ image: ELFImage, path: String, enforcer: CapabilityEnforcer) -> PluginLoadError? {
-        if enforcer.policy.allowsAll { return nil }
-        let file = path.split(separator: "/").last.map(String.init) ?? path
-        let name = file.hasPrefix("libcapsule_") && file.hasSuffix(".so") ? String(file.dropFirst(11).dropLast(3)) : file
-        let kinds = Set(enforcer.policy.grants(of: .plugin(name)).map(\.kind))
-        let findings = ImportAudit.findings(image) { power in
+        let name = moduleName(ofFile: path)
+        guard let reason = importAuditReason(image, name: name, policy: enforcer.policy,
+                                             trusted: enforcer.policy.neverIsolates(plugin: name)) else { return nil }
+        let shown = Capability.sanitized(name)
+        return PluginLoadError(path: path, reason: "plugin \(shown) \(reason) (the import audit; grant the capability to the plugin, "
+            + "run it isolated with --isolate=\(shown), or trust its code with --trust=\(shown))", byPolicy: true)
+    }
+
+    /// Why the import audit refuses `image` in-process for plugin `name` under `policy`
+    /// (`imports 'system' (run) without a run grant; …`), or nil when it admits it.
+    package static func importAuditReason(_ image: ELFImage, name: String, policy: Policy, trusted: Bool) -> String? {
+        if policy.allowsAll { return nil }
+        let kinds = Set(policy.grants(of: .plugin(name)).map(\.kind))
+        let findings = ImportAudit.findings(image, trusted: trusted) { power in
             switch power {
             case .fs: kinds.contains(.fsRead) || kinds.contains(.fsWrite)
             case .net: kinds.contains(.netConnect) || kinds.contains(.netListen)
             case .run: kinds.contains(.run)
             case .env: kinds.contains(.env)
             case .ffi: kinds.contains(.ffi)
+            case .clock: kinds.contains(.clock)
+            case .random: kinds.contains(.random)
             }
         }
-        guard !findings.isEmpty else { return nil }
-        let list = findings.map(\.description).joined(separator: "; ")
-        return PluginLoadError(path: path, reason: "plugin \(Capability.sanitized(name)) \(list) (the import audit; grant the capability to the plugin, or run it isolated)", byPolicy: true)
+        return findings.isEmpty ? nil : findings.map(\.description).joined(separator: "; ")
+    }
+
+    /// The module name a plugin file carries: `NAME` for `…/libcapsule_NAME.so`, else the file name.
+    static func moduleName(ofFile path: String) -> String {
+        let file = path.split(separator: "/").last.map(String.init) ?? path
+        return file.hasPrefix("libcapsule_") && file.hasSuffix(".so") ? String(file.dropFirst(11).dropLast(3)) : file
     }
 
     private static func check(library: UnsafeMutableRawPointer, image: ELFImage, path: String, enforcer: CapabilityEnforcer,

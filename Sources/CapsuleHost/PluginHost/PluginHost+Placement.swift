@@ -5,8 +5,10 @@
 /// 2. Isolated when the VM's policy names it in `isolated` (`--isolate`, `"isolate": true`).
 /// 3. In-process when the policy names it in `trusted` (`--trust`, `"trusted": true`) or
 ///    grants everything (`--allow-all`).
-/// 4. Otherwise by what its descriptor declares: isolated when it declares any capability
-///    beyond `clock` and `random` (`Policy.runsIsolated`). The descriptor is read in a
+/// 4. Otherwise isolated when the import audit would refuse it in-process (an import reaching
+///    a power it is not granted, an unclassified import, a library outside the system ones:
+///    `ImportAudit`); else by what its descriptor declares: isolated when it declares any
+///    capability beyond `clock` and `random` (`Policy.runsIsolated`). The descriptor is read in a
 ///    locked-down worker, so an undecided plugin's code first runs confined; a plugin that
 ///    declares nothing that isolates it is then stopped there and loaded in-process. (A
 ///    plugin already loaded in-process for another VM is decided from its known descriptor.)
@@ -27,6 +29,10 @@ extension PluginHost {
             return isolate(name, path: path, realPath: realPath, identity: identity, settings: isolation.defaults, byDefault: nil)
         }
         if policy.neverIsolates(plugin: name) { return loadInProcess(name, path: path, realPath: realPath, identity: identity) }
+        if let reason = importAuditIsolation(name, realPath: realPath) {
+            return isolate(name, path: path, realPath: realPath, identity: identity, settings: isolation.defaults,
+                           byDefault: nil, auditReason: reason)
+        }
         if let known = registry.loadedManifest(realPath: realPath) {
             guard policy.runsIsolated(plugin: name, declaring: known.declaredKinds) else {
                 return loadInProcess(name, path: path, realPath: realPath, identity: identity)
@@ -51,15 +57,32 @@ extension PluginHost {
         }
     }
 
+    /// Why the import audit would refuse plugin `name`'s file in-process (it is not trusted
+    /// here), which makes it run isolated by default; nil when the audit admits it or the
+    /// file cannot be read (loading then reports that). The in-process load audits its
+    /// private copy again.
+    private func importAuditIsolation(_ name: String, realPath: String) -> String? {
+        guard case .success(let image) = ELFImage.read(path: realPath) else { return nil }
+        return PluginLoader.importAuditReason(image, name: name, policy: enforcer.policy, trusted: false)
+    }
+
     /// Starts plugin `name` in a worker with `settings` plus its grants. `byDefault` is its
-    /// known descriptor when only that isolates it (refusals then say how to trust it).
+    /// known descriptor when only that isolates it (refusals then say how to trust it);
+    /// `auditReason`, the import audit's refusal when that is why it is isolated.
     private func isolate(_ name: String, path: String, realPath: String, identity: FileIdentity?,
-                         settings: IsolationSettings, byDefault known: PluginManifest?) -> NativeModuleLookup {
+                         settings: IsolationSettings, byDefault known: PluginManifest?,
+                         auditReason: String? = nil) -> NativeModuleLookup {
         let granted = settings.granting(enforcer.resolvedPolicy, to: name, environment: hostEnvironment ?? IsolationSettings.processEnvironment())
         switch IsolatedPlugin.load(path: path, realPath: realPath, name: name, settings: granted, enforcer: enforcer,
                                    hint: { known != nil ? Self.trustHint(name, $0) : nil }) {
         case .failure(let error): return .failed(error.description)
         case .success(.unavailable(let error)):
+            if let auditReason {
+                let reason = "plugin \(name) must run isolated, but isolation is unavailable here: \(error.reason); "
+                    + "plugin \(name) runs isolated by default because the import audit refuses it in-process: \(auditReason); "
+                    + "to run it in the capsule process, grant what it imports or trust it with --trust=\(name) or \"trusted\": true for it under \"plugins\" in capsule.json"
+                return .failed(PluginLoadError(path: path, reason: reason).description)
+            }
             guard let known else { return .failed(error.description) }
             let reason = "plugin \(name) must run isolated, but isolation is unavailable here: \(error.reason); \(Self.trustHint(name, known))"
             return .failed(PluginLoadError(path: path, reason: reason).description)

@@ -20,6 +20,31 @@ final class FFILibrary {
     }
 
     deinit { DynamicLibrary.close(handle) }
+
+    /// Why binding `symbol`, which `dlsym` resolved to `address` through this library, is
+    /// refused: `dlsym` on a handle also searches the library's dependencies, so through
+    /// `ffi.open("libm.so.6")` it finds libc's `system`. A grant of a library covers only
+    /// what that library defines, so the address must lie in the library's own mapping
+    /// (`dladdr1` names the object containing it; `dlinfo` the handle's). An IFUNC symbol
+    /// resolves to its chosen implementation, which the library defines too (`cos` →
+    /// `__cos_fma` in libm). nil when the address is the library's, and always for the
+    /// process (`ffi.open(nil)`), whose grant covers every library loaded globally.
+    func foreignDefinition(of symbol: String, at address: UnsafeMutableRawPointer) -> String? {
+        if grantName == "process" { return nil }
+        let shownSymbol = Capability.sanitized(symbol), shownGrant = Capability.sanitized(grantName)
+        guard let own = DynamicLibrary.object(of: handle) else {
+            return "ffi.bind: cannot tell which library defines '\(shownSymbol)': the loader has no record of \(displayName)"
+        }
+        guard let definer = DynamicLibrary.object(containing: address) else {
+            return "ffi.bind: '\(shownSymbol)' resolves to an address outside every loaded library, not in \(displayName)"
+        }
+        guard definer != own else { return nil }
+        let definingFile = Capability.sanitized(definer.file.isEmpty ? "the main program" : definer.file)
+        let base = definingFile.split(separator: "/").last.map(String.init) ?? definingFile
+        return "ffi.bind: '\(shownSymbol)' is not defined by \(displayName) (\(Capability.sanitized(own.file))) but by \(definingFile), "
+            + "which it depends on; a grant of \(shownGrant) covers only what it defines "
+            + "(open \(base) and bind it there, with --allow-ffi=\(base):\(shownSymbol))"
+    }
 }
 
 /// The `ffi` module: raw FFI from scripts, provided by the plugin host (no shared object).
@@ -130,6 +155,7 @@ final class RawFFI {
         case .failure(let error): return call.raise("ffi.bind: no symbol '\(symbol)' in \(library.displayName): \(error)")
         case .success(let a): address = a
         }
+        if let refusal = library.foreignDefinition(of: symbol, at: address) { return call.raise(refusal) }
         // NOTE: the signature the script gave is the function's C type; nothing can check it.
         let export = PluginManifest.Export(
             name: symbol, signature: signature, flags: 0, doc: nil,

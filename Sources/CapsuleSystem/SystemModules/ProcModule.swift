@@ -50,8 +50,20 @@ package final class ProcModule {
         case .failure(let d): return call.raise(d.message)
         case .success(let inherited):
             let explicit = Set(request.environment.map(\.0))
-            environment = inherited.filter { !explicit.contains($0.0) }.map { "\($0.0)=\($0.1)" }
-            environment += request.environment.map { "\($0.0)=\($0.1)" }
+            var passed = inherited.filter { !explicit.contains($0.0) }
+            if case .granted = request.inherit {
+                // Like an ungranted variable, a loader or injection variable not granted by
+                // its exact name is left out of "every granted variable".
+                passed = passed.filter { name, value in
+                    InjectionVariables.entry(name: name, value: value) == nil
+                        || InjectionVariables.isPassable(name, by: .script, policy: enforcer.policy)
+                }
+            }
+            passed += request.environment
+            if let denial = InjectionVariables.refusal(in: passed, program: request.program, by: .script, enforcer: enforcer) {
+                return call.raise(denial)
+            }
+            environment = passed.map { "\($0.0)=\($0.1)" }
         }
         var directory: Int32? = nil
         if let cwd = request.directory {
