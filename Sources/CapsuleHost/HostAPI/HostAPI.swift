@@ -194,13 +194,9 @@ enum HostAPI {
         case .failure(let d): fail(d.message); return -1
         case .success(let p): absolute = p
         }
-        for kind in kinds.dropFirst() {
-            if case .failure(let d) = enforcer.confine(absolute, kind: kind, by: who) { fail(d.message); return -1 }
-            enforcer.allow(Capability(kind, absolute), by: who)
-        }
         // Only the flags that make sense for a file; O_DIRECTORY, O_PATH, O_NOFOLLOW… are dropped.
         let allowed = O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC | O_APPEND
-        switch enforcer.perform(absolute, kind: kinds[0], by: who, { $0.open(flags: flags & allowed, mode: mode_t(mode & 0o777)) }) {
+        switch enforcer.open(absolute, kinds: kinds, flags: flags & allowed, mode: mode_t(mode & 0o777), by: who) {
         case .success(let fd): return fd
         case .failure(let e): fail(e.message(operation: "open_file", path: absolute)); return -1
         }

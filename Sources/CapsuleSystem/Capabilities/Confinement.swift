@@ -141,6 +141,28 @@ package struct ConfinedPath {
         return .success(fd)
     }
 
+    /// Whether the file open as `fd` (opened under another grant) is the file this path
+    /// names beneath this grant: the same device and inode, found by a confined O_PATH open
+    /// now, and, for a regular file, this grant's hard-link rule (one link, unless the grant
+    /// is the whole filesystem). So an operation needing several kinds is confined beneath
+    /// every kind's grant, not only the one it was opened under.
+    func holds(_ fd: Int32) -> Result<Void, FSFailure> {
+        var opened = stat()
+        guard fstat(fd, &opened) == 0 else { return .failure(.io(errno)) }
+        let found: stat
+        switch status() {
+        case .failure(let f): return .failure(f)
+        case .success(let st): found = st
+        }
+        if found.st_dev != opened.st_dev || found.st_ino != opened.st_ino {
+            return .failure(.denied("the path names another file beneath the grant \(grant) than beneath the other grant it needs"))
+        }
+        if (found.st_mode & S_IFMT) == S_IFREG && found.st_nlink > 1 && root != "/" {
+            return .failure(.denied("the file has \(found.st_nlink) hard links, and the others may be outside the grant"))
+        }
+        return .success(())
+    }
+
     /// stat(2) of the path (symlinks beneath the anchor are followed).
     func status() -> Result<stat, FSFailure> {
         switch openTarget(flags: O_PATH) {
