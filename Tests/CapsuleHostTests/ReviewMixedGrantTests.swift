@@ -55,7 +55,7 @@ import Testing
             """, grants: grants)
         #expect(out == """
             denied: fs.read \(s.granted)/../outside.txt (the path leads outside the grant \(s.granted))
-            denied: fs.write \(s.granted)/link (the path leads outside the grant /)
+            denied: fs.read \(s.granted)/link (the path leads outside the grant \(s.granted))
             denied: fs.read \(s.granted)/hard (the file has 2 hard links, and the others may be outside the grant)
             INside\n\n
             """)

@@ -80,11 +80,17 @@ package struct ConfinedPath {
         openRoot(root, flags: O_PATH | O_DIRECTORY)
     }
 
-    /// `openat2` beneath the anchor, mapping the confinement's errors to denials.
+    /// `openat2` beneath the anchor, mapping the confinement's errors to denials. Under a
+    /// grant of `/` nothing is outside: the path is resolved with `RESOLVE_IN_ROOT` (absolute
+    /// symlinks and `..` as usual, since the root is `/`), still without /proc magic links.
     private func openBeneath(_ anchorFD: Int32, _ path: String, flags: Int32, mode: mode_t = 0) -> Result<Int32, FSFailure> {
         // NOTE: openat2 rejects a mode without O_CREAT (EINVAL), unlike openat.
         let effectiveMode = flags & O_CREAT != 0 ? UInt64(mode) : 0
-        let fd = cconfine_open_beneath(anchorFD, path.isEmpty ? "." : path, UInt64(UInt32(bitPattern: flags | O_CLOEXEC)), effectiveMode)
+        let how = UInt64(UInt32(bitPattern: flags | O_CLOEXEC))
+        let fd = root == "/"
+            ? cconfine_open_resolve(anchorFD, path.isEmpty ? "." : path, how, effectiveMode,
+                                    UInt64(CCONFINE_RESOLVE_IN_ROOT | CCONFINE_RESOLVE_NO_MAGICLINKS))
+            : cconfine_open_beneath(anchorFD, path.isEmpty ? "." : path, how, effectiveMode)
         if fd >= 0 { return .success(fd) }
         return .failure(Self.failure(errno: errno, grant: grant))
     }
