@@ -83,4 +83,31 @@ import Testing
             """)
         #expect(try String(contentsOfFile: s.granted + "/inside.txt", encoding: .utf8) == "INside\n")
     }
+
+    /// An isolated plugin's `open_file` applies the hard-link rule on the descriptor
+    /// (Landlock cannot see links): refused unless a grant is the file itself; O_TRUNC only
+    /// after the check, so a refused write truncates nothing.
+    @Test func isolatedPluginOpenFileRefusesHardLinksOutOfItsGrant() throws {
+        let s = Sandbox()
+        Self.hardLink(s)
+        let source = "fn t(f) { try { print(f()) } catch e { print(e.message) } }\nimport \"host_services\"\n" + """
+            t(fn() { return host_services.read_head("\(s.granted)/hard") })
+            t(fn() { return host_services.write_text("\(s.granted)/hard", "PWNED") })
+            t(fn() { return host_services.read_head("\(s.granted)/inside.txt") })
+            """
+        let out = run(source, pluginPaths: [Fixtures.directory],
+                      policy: Policy(plugins: ["host_services": [Capability(.fsRead, s.granted), Capability(.fsWrite, s.granted)]]),
+                      isolation: .plugins(["host_services"]))
+        #expect(try String(contentsOfFile: s.outside, encoding: .utf8) == "SECRET\n")
+        #expect(out == """
+            host_services.read_head: open_file('\(s.granted)/hard') denied: the file has 2 hard links, and the others may be outside the grant
+            host_services.write_text: open_file('\(s.granted)/hard') denied: the file has 2 hard links, and the others may be outside the grant
+            inside\n\n
+            """)
+        // A grant of the linked file itself covers it.
+        let own = run(source, pluginPaths: [Fixtures.directory],
+                      policy: Policy(plugins: ["host_services": [Capability(.fsRead, s.granted + "/hard")]]),
+                      isolation: .plugins(["host_services"]))
+        #expect(own.hasPrefix("SECRET\n\n"), "\(own)")
+    }
 }
