@@ -19,7 +19,8 @@ public func fuzzParser(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         precondition(location.line >= 1 && location.column >= 1, "diagnostic without a position: \(diagnostic)")
         precondition(Int(location.offset) <= length, "diagnostic past the end: \(diagnostic)")
         precondition(!diagnostic.message.isEmpty, "empty diagnostic message")
-        _ = diagnostic.render(source: source)
     }
+    // Every diagnostic rendered, as the CLI renders its first 100 (one line table for all).
+    _ = Diagnostic.render(diagnostics, source: source, limit: .max)
     return 0
 }

@@ -3,7 +3,7 @@
 # bounded time on one core. See docs/fuzzing.md.
 #
 #   fuzz/run.sh                 build, then fuzz parser, compiler and run for FUZZ_SECONDS each
-#   fuzz/run.sh parser          just one harness (parser | compiler | run); several may be given
+#   fuzz/run.sh parser          just one harness (parser | compiler | run | builtins); several may be given
 #   fuzz/run.sh build           build only
 #   FUZZ_SECONDS=600 fuzz/run.sh compiler
 #
@@ -36,8 +36,8 @@ build() {
     mkdir -p "$out"
     cd "$root"
     # Up to date when every harness is newer than every source and harness file.
-    if [ -x "$out/run-fuzz" ] && [ -z "$(find Sources/CapsuleSyntax Sources/CapsuleCore fuzz/*.swift fuzz/run.sh \
-            -newer "$out/run-fuzz" -name '*.*' -print -quit)" ]; then
+    if [ -x "$out/builtins-fuzz" ] && [ -z "$(find Sources/CapsuleSyntax Sources/CapsuleCore fuzz/*.swift fuzz/run.sh \
+            -newer "$out/builtins-fuzz" -name '*.*' -print -quit)" ]; then
         echo "== harnesses are up to date"
         return
     fi
@@ -51,6 +51,7 @@ build() {
     link ParserFuzz parser-fuzz "$out/CapsuleSyntax.o"
     link CompilerFuzz compiler-fuzz "$out/CapsuleCore.o" "$out/CapsuleSyntax.o"
     link RunFuzz run-fuzz "$out/CapsuleCore.o" "$out/CapsuleSyntax.o"
+    link BuiltinsFuzz builtins-fuzz "$out/CapsuleCore.o" "$out/CapsuleSyntax.o"
 }
 
 # The seed corpus: every golden script and example (copied, so libFuzzer never writes there).
@@ -65,7 +66,8 @@ seed() {
 
 fuzz() {
     local name=$1
-    seed "$name"
+    # The builtins harness reads its input as choices, not as a script: no script seeds.
+    if [ "$name" = builtins ]; then mkdir -p "$here/corpus-work/$name"; else seed "$name"; fi
     mkdir -p "$here/crashes/$name"
     # One process on one core (no -jobs/-workers: those run it as a child logging to ./fuzz-N.log).
     local mode=()
@@ -87,7 +89,7 @@ build
 for t in "${targets[@]}"; do
     case $t in
     build) ;;
-    parser|compiler|run) fuzz "$t" ;;
-    *) echo "usage: fuzz/run.sh [build|parser|compiler|run]..." >&2; exit 64 ;;
+    parser|compiler|run|builtins) fuzz "$t" ;;
+    *) echo "usage: fuzz/run.sh [build|parser|compiler|run|builtins]..." >&2; exit 64 ;;
     esac
 done

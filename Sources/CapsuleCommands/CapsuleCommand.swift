@@ -1,4 +1,6 @@
 import ArgumentParser
+import CapsuleHost
+import Glibc
 
 /// The `capsule` command: runs, checks, disassembles and tests Capsule scripts.
 ///
@@ -55,7 +57,32 @@ public struct CapsuleCommand: ParsableCommand {
 }
 
 /// Parses the process's arguments and runs the chosen subcommand. Returns on success;
-/// exits the process with the command's status on any failure.
+/// exits the process with the command's status on any failure. Either way standard output
+/// is flushed first, and a failed write to it (at any point) ends the process with exit
+/// status 74 (`endStandardOutput`), whatever the command's own status.
 public func capsuleMain() {
-    CapsuleCommand.main(CapabilityOptions.normalize(Array(CommandLine.arguments.dropFirst())))
+    do {
+        var command = try CapsuleCommand.parseAsRoot(nil)
+        try command.run()
+    } catch {
+        // What `exit(withError:)` does, with standard output checked before exiting: help
+        // and --version go to standard output, other messages to standard error.
+        let code = CapsuleCommand.exitCode(for: error)
+        let message = CapsuleCommand.fullMessage(for: error)
+        if !message.isEmpty {
+            if code == .success { writeStandardOutput(message + "\n") } else { writeStandardError(message + "\n") }
+        }
+        endStandardOutput()
+        exit(code.rawValue)
+    }
+    endStandardOutput()
+}
+
+/// Flushes standard output. If any write to it failed, reports
+/// `error: write to standard output failed: REASON` on standard error (except for a broken
+/// pipe: the reader is gone, which the exit status alone says) and exits with 74.
+func endStandardOutput() {
+    guard !StandardOutput.flush(), let code = StandardOutput.failure else { return }
+    if code != EPIPE, let message = StandardOutput.failureMessage { writeStandardError("error: \(message)\n") }
+    exit(74)
 }

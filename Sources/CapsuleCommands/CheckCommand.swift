@@ -30,7 +30,7 @@ struct CheckCommand: ParsableCommand {
     /// `.ok` for no diagnostics, else a compile error holding each rendering plus "\n".
     static func outcome(_ diagnostics: [Diagnostic], source: Source) -> RunOutcome {
         if diagnostics.isEmpty { return .ok(value: nil) }
-        let rendered = diagnostics.map { $0.render(source: source) + "\n" }.joined()
+        let rendered = Diagnostic.render(diagnostics, source: source)
         return .compileError(diagnostics: rendered)
     }
 }

@@ -8,6 +8,9 @@ struct Console {
     var out: (String) -> Void
     /// Writes to standard error.
     var err: (String) -> Void
+    /// Flushes standard output; true when a write to it has failed (the run then ends with
+    /// `endStandardOutput`'s I/O error instead of its own outcome).
+    var outputFailed: () -> Bool = { false }
 
     /// The process's standard output and standard error. Output goes through C stdio, the
     /// buffer the VM's `print` uses; errors flush it first, so the two interleave in order.
@@ -16,9 +19,10 @@ struct Console {
             out: { text in writeStandardOutput(text) },
             err: { text in
                 // Flush stdout first so a script's output appears before its error report.
-                fflush(nil)
+                StandardOutput.flush()
                 writeStandardError(text)
-            }
+            },
+            outputFailed: { !StandardOutput.flush() }
         )
     }
 }

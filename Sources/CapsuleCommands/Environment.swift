@@ -1,3 +1,4 @@
+import CapsuleSyntax
 import Glibc
 
 /// The environment variables among `names` that are set, read with `getenv`: the
@@ -13,9 +14,11 @@ func environmentVariables(_ names: String...) -> [String: String] {
 
 /// Writes `text` to file descriptor 2 unbuffered (as `FileHandle.standardError` did),
 /// retrying partial writes and `EINTR`. Other errors are ignored: there is nowhere left to
-/// report them.
+/// report them. Everything the CLI writes to standard error passes here and is made
+/// terminal-safe (`TerminalText`, keeping line feeds and tabs): messages quote file, module,
+/// plugin and symbol names and plugin text.
 func writeStandardError(_ text: String) {
-    var text = text
+    var text = TerminalText.safe(text, multiline: true)
     text.withUTF8 { bytes in
         guard let base = bytes.baseAddress else { return }
         var offset = 0

@@ -39,6 +39,10 @@ enum GoldenFlags {
         var configuration = options.configuration()
         configuration.gcStress = base.gcStress || options.gcStress
         configuration.output = base.output
+        configuration.errorOutput = base.errorOutput
+        configuration.standardInput = base.standardInput
+        configuration.scriptPath = base.scriptPath
+        configuration.outputFailure = base.outputFailure
         let directory = scriptPath.lastIndex(of: "/").map { String(scriptPath[..<$0]) } ?? "."
         do { configuration.policy = try options.capabilities.flagPolicy(directory: directory.isEmpty ? "/" : directory) } catch {
             return .failure(GoldenFlagError(error.message))

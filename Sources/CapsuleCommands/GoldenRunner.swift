@@ -1,5 +1,6 @@
 import CapsuleHost
 import FoundationEssentials
+import Glibc
 
 /// Runs golden scripts: every `*.cap` under a root directory, compared byte for byte with its
 /// `.out` (expected standard output) and `.err` (expected error text) files. A missing
@@ -101,12 +102,22 @@ extension GoldenRunner {
     /// Runs the case in a fresh `VM` (with the plugin host installed, so cases may import
     /// the bundled plugins) whose `print` output is captured; the error text of the outcome
     /// is the case's standard error. A case's `// flags:` lines grant capabilities and set
-    /// limits as `capsule run` flags would (GoldenFlags.swift).
+    /// limits as `capsule run` flags would (GoldenFlags.swift). What the script writes to
+    /// standard error (`eprint`) comes before the outcome's error text; its standard input is
+    /// the file `name.in` beside it, or empty.
     public static let virtualMachine: Executor = { invocation in
         let buffer = OutputBuffer()
+        let errors = OutputBuffer()
         var configuration = Configuration()
         configuration.gcStress = invocation.gcStress
         configuration.output = { text in buffer.append(text) }
+        configuration.errorOutput = { text in errors.append(text) }
+        let base = invocation.path.hasSuffix(".cap") ? String(invocation.path.dropLast(4)) : invocation.path
+        var input = open(base + ".in", O_RDONLY | O_CLOEXEC)
+        if input < 0 { input = open("/dev/null", O_RDONLY | O_CLOEXEC) }
+        defer { if input >= 0 { close(input) } }
+        configuration.standardInput = input
+        configuration.scriptPath = invocation.name
         let flags = GoldenFlags.words(in: invocation.source)
         if !flags.isEmpty {
             switch GoldenFlags.configuration(flags, base: configuration, scriptPath: invocation.path) {
@@ -116,6 +127,6 @@ extension GoldenRunner {
         }
         let outcome = makeVirtualMachine(configuration)
             .run(source: invocation.source, name: invocation.name, path: invocation.path)
-        return GoldenOutput(stdout: buffer.contents, stderr: outcome.errorText)
+        return GoldenOutput(stdout: buffer.contents, stderr: errors.contents + outcome.errorText)
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CapsuleHost
+import CapsuleSyntax
 import FoundationEssentials
 
 /// `capsule plugin inspect PATH`: prints what a plugin's descriptor declares.
@@ -45,7 +46,8 @@ struct PluginInspectCommand: ParsableCommand {
                let reason = PluginLoader.importAuditReason(image, name: manifest.name, policy: Policy(), trusted: false) {
                 runs = "isolated by default (the import audit refuses it in-process without grants: \(reason); --trust=\(manifest.name) runs it in-process)"
             }
-            console.out(manifest.report(runs: runs) + report(elf))
+            // The ELF's symbol and library names are the file's text: terminal-safe too.
+            console.out(manifest.report(runs: runs) + TerminalText.safe(report(elf), multiline: true))
             return 0
         case .failure(let error):
             console.err("error: \(error)\n")

@@ -23,7 +23,14 @@ struct REPL {
     var isIncomplete: (String) -> Bool = inputIsIncomplete
 
     /// How a session ended.
-    enum End: Equatable { case endOfInput, quit }
+    enum End: Equatable {
+        case endOfInput, quit, outputFailed
+        /// An entry called `exit(code)`.
+        case exited(Int32)
+    }
+
+    /// True when output can no longer be written: the session then ends.
+    var outputFailed: () -> Bool = { false }
 
     /// Reads and evaluates entries until end of input or `:quit`. Input still pending at end
     /// of input is evaluated, so its error is shown.
@@ -46,9 +53,17 @@ struct REPL {
             let entry = pending.joined(separator: "\n")
             if isIncomplete(entry) { continue }
             pending = []
-            report(evaluate(entry), console: console)
+            let outcome = evaluate(entry)
+            if case .exited(let code) = outcome { return .exited(code) }
+            report(outcome, console: console)
+            if outputFailed() { return .outputFailed }
         }
-        if !pending.isEmpty { report(evaluate(pending.joined(separator: "\n")), console: console) }
+        if !pending.isEmpty {
+            let outcome = evaluate(pending.joined(separator: "\n"))
+            if case .exited(let code) = outcome { return .exited(code) }
+            report(outcome, console: console)
+            if outputFailed() { return .outputFailed }
+        }
         return .endOfInput
     }
 

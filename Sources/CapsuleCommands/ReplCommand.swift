@@ -23,15 +23,18 @@ struct ReplCommand: ParsableCommand {
 
     func run() throws {
         let vm = try options.makeVM()
-        let repl = REPL(evaluate: { vm.evaluateREPL($0) })
+        var repl = REPL(evaluate: { vm.evaluateREPL($0) })
         let console = Console.standard
+        repl.outputFailed = console.outputFailed
         if isatty(STDIN_FILENO) != 0 {
             var reader = ReadlineReader(historyPath: ReadlineReader.defaultHistoryPath())
             // After Ctrl-D, end the prompt's line so the shell's prompt starts on its own.
-            if repl.run(reader: &reader, console: console) == .endOfInput { console.out("\n") }
+            let end = repl.run(reader: &reader, console: console)
+            if end == .endOfInput { console.out("\n") }
+            if case .exited(let code) = end, code != 0 { throw ExitCode(code) }
         } else {
             var reader = StandardInputReader()
-            repl.run(reader: &reader, console: console)
+            if case .exited(let code) = repl.run(reader: &reader, console: console), code != 0 { throw ExitCode(code) }
         }
     }
 }

@@ -1,7 +1,8 @@
 import ArgumentParser
 import CapsuleHost
 
-/// `capsule run FILE [ARGS…]`: runs a script.
+/// `capsule run FILE [ARGS…]`, `capsule run -e CODE [ARGS…]` or `capsule run - [ARGS…]`:
+/// runs a script.
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
@@ -12,6 +13,8 @@ struct RunCommand: ParsableCommand {
 
             Examples:
               capsule run hello.cap
+              capsule run -e 'print(sum([1, 2, 3]))'
+              echo 'print(args)' | capsule run - a b
               capsule run --module-path lib tool.cap --verbose input.txt
               capsule run --plugin-path build/plugins uses_zlib.cap
               capsule run --watch --plugin-path build/plugins app.cap   (hot reload on rebuild)
@@ -20,7 +23,11 @@ struct RunCommand: ParsableCommand {
               capsule run --allow-read=data --allow-env=HOME --audit audit.jsonl tool.cap
               CAPSULE_PATH=lib:vendor capsule run tool.cap
 
-            Exits with 0 on success, 65 if the script does not compile, 70 on an uncaught \
+            With -e, CODE is the script (named `<-e>` in messages) and every positional \
+            argument goes to `args`; FILE `-` reads the script from standard input (named \
+            `<stdin>`). Either way imports are found from the current directory.
+
+            Exits with 0 on success (or the code given to `exit(code)`), 65 if the script does not compile, 70 on an uncaught \
             error (including an exceeded limit) and 74 if the file cannot be read.
             """
     )
@@ -38,16 +45,27 @@ struct RunCommand: ParsableCommand {
         transform: { try LimitParsing.duration($0, what: "debounce", minimum: 0) })
     var watchDebounce: Duration? = nil
 
-    @Argument(help: "The script to run.")
-    var file: String
+    @Option(name: .customShort("e"), help: ArgumentHelp("Run CODE instead of a file.", valueName: "code"))
+    var code: String? = nil
+
+    @Argument(help: "The script to run, or `-` to read it from standard input.")
+    var file: String? = nil
 
     @Argument(parsing: .captureForPassthrough, help: "Arguments for the script (its `args`).")
     var arguments: [String] = []
 
+    func validate() throws {
+        if code == nil && file == nil { throw ValidationError("Missing expected argument '<file>' (or -e CODE)") }
+    }
+
     func run() throws {
         let console = Console.standard
         var watchError: (any Error)? = nil
-        let vm = try options.makeVM(arguments: arguments, script: file, console: console) { host in
+        // With -e, FILE is the script's first argument.
+        var arguments = arguments
+        if code != nil, let file { arguments.insert(file, at: 0) }
+        let script = code == nil && file != "-" ? file : nil
+        let vm = try options.makeVM(arguments: arguments, script: script, console: console) { host in
             guard watch else { return }
             host.observeReloads { event in console.err("capsule: \(event)\n") }
             host.reportHandlerErrors { message in console.err("capsule: \(message)\n") }
@@ -59,13 +77,27 @@ struct RunCommand: ParsableCommand {
             throw ExitCode(74)
         }
         TerminationSignals.flushOutputOnTermination()
-        let outcome = vm.runFile(path: file, name: file)
+        if let timeout = options.timeout { TimeoutWatchdog.start(timeout: timeout) }
+        let outcome: RunOutcome
+        if let code {
+            outcome = vm.run(source: code, name: "<-e>")
+        } else if let script {
+            outcome = vm.runFile(path: script, name: script)
+        } else {
+            switch readStandardInput() {
+            case .success(let text): outcome = vm.run(source: text, name: "<stdin>")
+            case .failure(let error): outcome = error.outcome
+            }
+        }
+        TimeoutWatchdog.stop()
         try finish(outcome, console: .standard)
     }
 }
 
 /// Writes an outcome's error text to standard error and exits with its code (returns on 0).
+/// Once standard output has failed, that I/O error is the outcome (`endStandardOutput`).
 func finish(_ outcome: RunOutcome, console: Console) throws {
+    if console.outputFailed() { throw ExitCode(74) }
     let text = outcome.errorText
     if !text.isEmpty { console.err(text) }
     if outcome.exitCode != 0 { throw ExitCode(outcome.exitCode) }

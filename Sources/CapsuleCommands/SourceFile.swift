@@ -57,3 +57,18 @@ func removeFile(atPath path: String) throws(FileWriteError) {
         throw FileWriteError(path: path, reason: String(cString: strerror(errno)), action: "remove")
     }
 }
+
+/// Reads all of standard input as UTF-8 text (`capsule run -`), like `readSourceFile` reads
+/// a file (invalid sequences become U+FFFD, which the lexer rejects).
+func readStandardInput() -> Result<String, FileReadError> {
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }
+        if n > 0 { bytes.append(contentsOf: chunk[..<n]); continue }
+        if n == 0 { break }
+        if errno == EINTR { continue }
+        return .failure(FileReadError(path: "<stdin>", reason: String(cString: strerror(errno))))
+    }
+    return .success(String(decoding: bytes, as: UTF8.self))
+}

@@ -1,3 +1,4 @@
+import CapsuleHost
 import Glibc
 
 /// Ctrl-C (SIGINT), SIGTERM and SIGHUP during `capsule run`. Standard output is block-buffered
@@ -37,6 +38,8 @@ enum TerminationSignals {
                 return nil
             }
             fflush(nil)
+            // Atomic writes in progress leave no temporary file behind.
+            TemporaryFiles.removeAll()
             Glibc.signal(Int32(signal), SIG_DFL)
             var only = sigset_t()
             sigemptyset(&only)

@@ -83,6 +83,7 @@ struct VMOptions: ParsableArguments {
     func makeVM(arguments: [String] = [], script: String? = nil, console: Console = .standard,
                 setUp: (PluginHost) -> Void = { _ in }) throws -> VM {
         var configuration = configuration(arguments: arguments)
+        configuration.scriptPath = script
         configuration.policy = try capabilities.policy(script: script, console: console)
         return makeVirtualMachine(configuration, pluginPaths: pluginPaths, audit: try capabilities.auditLog(console: console), setUp: setUp)
     }

@@ -51,6 +51,7 @@ public struct Lexer {
     }
 
     mutating func run() {
+        skipFileHeader()
         while true {
             skipTrivia()
             guard pos < bytes.count else { break }
@@ -62,6 +63,20 @@ public struct Lexer {
         }
         let end = location(at: bytes.count)
         tokens.append(Token(kind: .eof, loc: end, length: 0))
+    }
+
+    /// A UTF-8 byte order mark at the start of the file is skipped without counting as a
+    /// column, and a first line starting with `#!` (a shebang) is skipped like a comment, so
+    /// `#!/usr/bin/env -S capsule run` scripts run as executables.
+    mutating func skipFileHeader() {
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) {
+            pos = 3
+            lineStart = 3
+            columnCursor = 3
+        }
+        if bytes.count >= pos + 2 && bytes[pos] == UInt8(ascii: "#") && bytes[pos + 1] == UInt8(ascii: "!") {
+            while pos < bytes.count && bytes[pos] != UInt8(ascii: "\n") { pos += 1 }
+        }
     }
 
     // MARK: - Positions and output

@@ -34,6 +34,8 @@ public struct Source: Sendable {
         guard current == line else { return "" }
         var s = String(decoding: utf8[start..<i], as: UTF8.self)
         if s.hasSuffix("\r") { s.removeLast() }
+        // A byte order mark is not part of the first line (the lexer does not count it).
+        if line == 1 && s.unicodeScalars.first == "\u{FEFF}" { s.unicodeScalars.removeFirst() }
         return s
     }
 }

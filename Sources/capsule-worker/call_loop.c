@@ -25,16 +25,19 @@ static int has_raised;
 static char raised[CAPSULE_ISO_MESSAGE_MAX];
 
 static void log_line(const char *level, const char *message) {
+    char safe[CAPSULE_ISO_MESSAGE_MAX];
+    terminal_safe(message ? message : "", safe, sizeof safe);
     char line[CAPSULE_ISO_MESSAGE_MAX + 200];
-    int n = snprintf(line, sizeof line, "[%s] %s: %s\n", plugin_name, level, message ? message : "");
+    int n = snprintf(line, sizeof line, "[%s] %s: %s\n", plugin_name, level, safe);
     if (n > (int)sizeof line - 1) n = (int)sizeof line - 1;
     if (n > 0) { ssize_t ignored = write(2, line, (size_t)n); (void)ignored; }
 }
 
 static int host_raise(const char *message) {
     if (!in_call) {
-        char text[CAPSULE_ISO_MESSAGE_MAX];
-        snprintf(text, sizeof text, "plugin raised an error outside a call: %s", message ? message : "(no message)");
+        char safe[CAPSULE_ISO_MESSAGE_MAX - 64], text[CAPSULE_ISO_MESSAGE_MAX];
+        terminal_safe(message ? message : "(no message)", safe, sizeof safe);
+        snprintf(text, sizeof text, "plugin raised an error outside a call: %s", safe);
         ssize_t ignored = write(2, text, strlen(text)); (void)ignored;
         ignored = write(2, "\n", 1); (void)ignored;
         return 0;

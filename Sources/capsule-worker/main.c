@@ -128,7 +128,7 @@ int main(int argc, char **argv) {
     if (!plugin) start_failed("capsule_plugin_entry returned NULL");
     if (write_descriptor(plugin) != 0) start_failed("the plugin's descriptor does not fit in the isolation buffer");
     if (plugin->abi_version == CAPSULE_ABI_VERSION && known_size(plugin->struct_size) && plugin->name)
-        snprintf(plugin_name, sizeof plugin_name, "%s", plugin->name);
+        terminal_safe(plugin->name, plugin_name, sizeof plugin_name);
     respond(CAPSULE_ISO_LOADED);
     serve(strings, strings_size);
 }

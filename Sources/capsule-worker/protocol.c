@@ -175,3 +175,35 @@ int write_descriptor(const capsule_plugin *d) {
     shared->payload_length = (uint32_t)w.at;
     return 0;
 }
+
+/* The worker's copy of the host's TerminalText.safe: `text` (NUL-terminated) into `out`
+ * (`size` bytes, NUL-terminated, truncated at a character boundary), with C0 controls, DEL,
+ * C1 controls (U+0080-U+009F), the bidirectional formatting characters (U+061C, U+200E,
+ * U+200F, U+202A-U+202E, U+2066-U+2069) and every byte of an invalid UTF-8 sequence written
+ * as '?'. A plugin's log line cannot drive the terminal through host->log. */
+void terminal_safe(const char *text, char *out, size_t size) {
+    const unsigned char *s = (const unsigned char *)text;
+    size_t o = 0;
+    while (*s && o + 1 < size) {
+        unsigned char b = s[0];
+        size_t len = 0;
+        unsigned int cp = 0;
+        if (b < 0x80) { len = 1; cp = b; }
+        else if (b >= 0xC2 && b <= 0xDF && (s[1] & 0xC0) == 0x80) { len = 2; cp = ((b & 0x1Fu) << 6) | (s[1] & 0x3Fu); }
+        else if (b >= 0xE0 && b <= 0xEF && (s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80) {
+            cp = ((b & 0x0Fu) << 12) | ((s[1] & 0x3Fu) << 6) | (s[2] & 0x3Fu);
+            if (cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF)) len = 3;
+        } else if (b >= 0xF0 && b <= 0xF4 && (s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80 && (s[3] & 0xC0) == 0x80) {
+            cp = ((b & 0x07u) << 18) | ((s[1] & 0x3Fu) << 12) | ((s[2] & 0x3Fu) << 6) | (s[3] & 0x3Fu);
+            if (cp >= 0x10000 && cp <= 0x10FFFF) len = 4;
+        }
+        int unsafe = len == 0 || cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x61C || cp == 0x200E
+            || cp == 0x200F || (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+        if (unsafe) { out[o++] = '?'; s += len ? len : 1; continue; }
+        if (o + len >= size) break;
+        memcpy(out + o, s, len);
+        o += len;
+        s += len;
+    }
+    out[o] = 0;
+}

@@ -36,6 +36,9 @@ uint32_t wait_request(uint32_t last);
 int known_size(uint32_t size);
 /* Encodes the descriptor as the LOADED payload; -1 when it does not fit. */
 int write_descriptor(const capsule_plugin *d);
+/* `text` made safe for a terminal into `out` (`size` bytes, NUL-terminated): controls, bidi
+ * formatting characters and invalid UTF-8 become '?' (the host's TerminalText.safe). */
+void terminal_safe(const char *text, char *out, size_t size);
 
 /* ---- the call loop (call_loop.c) ---- */
 

@@ -16,7 +16,7 @@ import Testing
         let scratch = try ScratchDirectory()
         try scratch.write("script.cap", source)
         let command = try parse(["run"] + flags + [scratch.path + "/script.cap"])
-        let outcome = try command.options.makeVM().runFile(path: command.file, name: "script.cap")
+        let outcome = try command.options.makeVM().runFile(path: try #require(command.file), name: "script.cap")
         let captured = CapturedConsole()
         do {
             try finish(outcome, console: captured.console)

@@ -202,10 +202,13 @@ typedef struct capsule_host_api {
     uint32_t abi_version;  /* the host's CAPSULE_ABI_VERSION */
     uint32_t size;         /* sizeof(capsule_host_api) as the host knows it */
 
-    /* Makes the current call fail with `message` (copied). Returns 0. */
+    /* Makes the current call fail with `message` (copied). Returns 0. The message is UTF-8
+     * (invalid sequences become U+FFFD); control and bidirectional formatting characters in
+     * it become '?' (it may reach a terminal), so it is one line. */
     int (*raise)(const char *message);
 
-    /* Writes a line to the host's log, prefixed with the plugin's name. */
+    /* Writes a line to the host's log (standard error), prefixed with the plugin's name;
+     * made terminal-safe as raise's message is. */
     void (*log)(int level, const char *message);
 
     /* Memory the host can free: used for state handed over by save_state. */

@@ -1,3 +1,4 @@
+import CapsuleSyntax
 /// A host power a script or a plugin may be granted: Capsule runs code with no ambient
 /// authority, and every use of a host service names the capability it needs (see
 /// docs/security.md).
@@ -232,11 +233,10 @@ public struct Capability: Hashable, Sendable, CustomStringConvertible {
         return (String(text[..<colon]), symbols)
     }
 
-    /// `text` safe to echo: control characters (C0, DEL, C1) become `?`.
+    /// `text` safe to echo: control characters (C0, DEL, C1) and bidirectional formatting
+    /// characters become `?` (`TerminalText.safe`, the one mechanism).
     public static func sanitized(_ text: String) -> String {
-        String(String.UnicodeScalarView(text.unicodeScalars.map { s in
-            (s.value < 0x20 || (0x7f...0x9f).contains(s.value)) ? "?" : s
-        }))
+        TerminalText.safe(text)
     }
 }
 

@@ -67,7 +67,23 @@ public struct Configuration: Sendable {
     /// (docs/security.md); the core itself has no host powers to guard.
     public var policy: Policy = .none
     /// Where `print` writes. Default: the process's standard output.
-    public var output: @Sendable (String) -> Void = { text in writeStandardOutput(text) }
+    /// Setting it also sets `outputFailure` to `{ nil }`: set that afterwards if the new
+    /// output can fail.
+    public var output: @Sendable (String) -> Void = { text in writeStandardOutput(text) } {
+        didSet { outputFailure = { nil } }
+    }
+    /// Asked after each `print`: a message when output can no longer be written, which ends
+    /// the run with that uncatchable error (nothing else the script prints would arrive).
+    /// Default: `StandardOutput.failureMessage`, for the default `output`.
+    public var outputFailure: @Sendable () -> String? = { StandardOutput.failureMessage }
+    /// Where `eprint` and `ewrite` write. Default: the process's standard error.
+    public var errorOutput: @Sendable (String) -> Void = { text in writeStandardError(text) }
+    /// The file descriptor `stdin.read_line()`, `stdin.read()` and `stdin.lines()` read from.
+    /// Default: 0, the process's standard input. The VM never closes it.
+    public var standardInput: Int32 = 0
+    /// What the script sees as `script_path`: the main script's path as given on the command
+    /// line, or nil (`-e` code, standard input, the REPL, embedding).
+    public var scriptPath: String? = nil
 
     public init() {}
 }

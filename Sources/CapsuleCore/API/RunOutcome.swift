@@ -9,21 +9,24 @@ public enum RunOutcome: Sendable, Equatable {
     case runtimeError(report: String)
     /// A file could not be read.
     case ioError(message: String)
+    /// The script called `exit(code)`.
+    case exited(code: Int32)
 
-    /// The process exit code this outcome maps to: 0, 65, 70 or 74.
+    /// The process exit code this outcome maps to: 0, 65, 70 or 74, or the code given to `exit`.
     public var exitCode: Int32 {
         switch self {
         case .ok: return 0
         case .compileError: return 65
         case .runtimeError: return 70
         case .ioError: return 74
+        case .exited(let code): return code
         }
     }
 
     /// What goes to standard error for this outcome ("" on success).
     public var errorText: String {
         switch self {
-        case .ok: return ""
+        case .ok, .exited: return ""
         case .compileError(let d): return d
         case .runtimeError(let r): return r
         case .ioError(let m): return "error: \(m)\n"

@@ -94,7 +94,8 @@ public final class VM {
             self.depth = 1
             defer { self.depth = 0 }
             self.rt.armLimits()
-            result = body()
+            // Host code that waits on this thread reads the deadline there (RunDeadline).
+            result = RunDeadline.with(self.rt.deadline) { body() }
             // Every entry into the VM starts and ends with no temporary roots.
             self.rt.tempRoots.removeAll()
         }
@@ -126,7 +127,7 @@ public final class VM {
 
     private func failure(_ diagnostics: [Diagnostic], _ source: Source) -> CompileFailure {
         let sorted = diagnostics.sorted { ($0.location.line, $0.location.column) < ($1.location.line, $1.location.column) }
-        let text = sorted.map { $0.render(source: source) + "\n" }.joined()
+        let text = Diagnostic.render(sorted, source: source)
         return CompileFailure(diagnostics: sorted, rendered: text)
     }
 
@@ -199,7 +200,10 @@ public final class VM {
         rt.popRoot()
         let result = rt.finishRun(rt.call(closure, []))
         defer { rt.resetAfterRun() }
-        guard let value = result else { return .runtimeError(report: rt.errorReport()) }
+        guard let value = result else {
+            if let code = rt.exitRequest { return .exited(code: code) }
+            return .runtimeError(report: rt.errorReport())
+        }
         if repl && !value.isNil {
             rt.pushRoot(value)
             defer { rt.popRoot() }
@@ -248,6 +252,7 @@ extension Runtime {
         if openUpvalues != nil { closeUpvalues(from: 0) }
         compilerRoots.removeAll()
         pendingError = .nil
+        exitRequest = nil
     }
 }
 

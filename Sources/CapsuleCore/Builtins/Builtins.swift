@@ -54,6 +54,10 @@ extension Runtime {
             }
             line += "\n"
             rt.config.output(line)
+            if let failure = rt.config.outputFailure() {
+                rt.raiseUncatchable(failure)
+                return Runtime.failure
+            }
             return .nil
         }
         defineBuiltin("len", arity: 1) { rt, args, _ in
@@ -171,6 +175,8 @@ extension Runtime {
             guard n >= 0, n <= 0x10FFFF, let u = Unicode.Scalar(UInt32(n)) else { return rt.fail("chr argument \(n) is not a Unicode scalar") }
             return Value(rt.makeString(String(Character(u))))
         }
+        installStandardStreams()
+        installCollectionBuiltins()
         installStringMethods()
         installListMethods()
         installMapMethods()
@@ -179,6 +185,11 @@ extension Runtime {
             rt.gcPauseCount += 1
             defer { rt.gcPauseCount -= 1 }
             return rt.makeMathModule()
+        }
+        builtinModuleFactories["path"] = { rt in
+            rt.gcPauseCount += 1
+            defer { rt.gcPauseCount -= 1 }
+            return rt.makePathModule()
         }
         builtinModuleFactories["modules"] = { rt in
             rt.gcPauseCount += 1

@@ -60,6 +60,9 @@ extension Runtime {
             guard argc <= 2 else { return rt.fail("list.sort expects 0 or 1 arguments, got \(argc - 1)") }
             return rt.sortList(a[0].obj(ObjList.self), comparator: argc == 2 ? a[1] : nil) ? .nil : Runtime.failure
         }
+        defineMethod(&t, "sort_by", arity: 1) { rt, a, _ in
+            rt.sortList(a[0].obj(ObjList.self), key: a[1]) ? .nil : Runtime.failure
+        }
         defineMethod(&t, "join", arity: -1) { rt, a, argc in
             var sep = ""
             if argc == 2 {
@@ -106,6 +109,9 @@ extension Runtime {
             guard let other = rt.expectList(a[1], "argument") else { return Runtime.failure }
             let l = a[0].obj(ObjList.self)
             let n = other.pointee.count
+            // One reservation, checked first: the size is the script's choice.
+            guard rt.reserveHeap(n * MemoryLayout<Value>.stride) else { return Runtime.failure }
+            rt.reserve(l, l.pointee.count + n)
             for j in 0..<n { rt.append(l, other.pointee.items![j]) }
             return .nil
         }
@@ -210,7 +216,7 @@ extension Runtime {
             guard a[1].isInt, a[1].intValue >= 0, a[1].intValue <= 255 else {
                 return rt.fail("bytes values must be ints in 0...255, got \(rt.describe(a[1], quoted: true))")
             }
-            if b.pointee.count == b.pointee.capacity { rt.reserveBytes(b, max(16, b.pointee.capacity * 2)) }
+            if b.pointee.count == b.pointee.capacity { rt.reserveBytes(b, max(16, b.pointee.capacity * 2), minimum: b.pointee.count + 1) }
             b.pointee.data![b.pointee.count] = UInt8(a[1].intValue)
             b.pointee.count += 1
             return .nil

@@ -90,15 +90,7 @@ extension Runtime {
             return Value(abs(x))
         })
         for (name, wantLess) in [("min", true), ("max", false)] {
-            define(name, newNative(name: name, arity: -1) { rt, a, argc in
-                guard argc >= 1 else { return rt.fail("\(name) expects at least 1 argument, got 0") }
-                var best = a[0]
-                for j in 1..<max(1, argc) {
-                    guard let less = rt.compare(a[j], best, strict: true) else { return Runtime.failure }
-                    if wantLess ? less : (!less && !rt.valuesEqual(a[j], best)) { best = a[j] }
-                }
-                return best
-            })
+            define(name, newNative(name: name, arity: -1) { rt, a, argc in rt.extreme(a, argc, name: name, wantLess: wantLess) })
         }
         define("is_nan", newNative(name: "is_nan", arity: 1) { rt, a, _ in
             guard let x = rt.expectNumber(a[0], "is_nan argument") else { return Runtime.failure }

@@ -95,25 +95,36 @@ extension Runtime {
             return Value(inlineInt: Int64(u.value))
         }
         defineMethod(&t, "format", arity: -1) { rt, a, argc in
-            let s = a[0].obj(ObjString.self).string
-            var out = ""
+            let s = a[0].obj(ObjString.self)
+            // Built within what is left under the heap limit, with a fallible allocator.
+            let out = rt.textBuffer()
             var next = 1
-            var chars = s.unicodeScalars.makeIterator()
-            var pending: Unicode.Scalar? = chars.next()
-            while let c = pending {
-                pending = chars.next()
-                if c == "{" && pending == "}" {
-                    pending = chars.next()
+            let p = s.bytes, n = s.pointee.count
+            var i = 0, run = 0
+            while i < n {
+                if p[i] == UInt8(ascii: "{") && i + 1 < n && p[i + 1] == UInt8(ascii: "}") {
+                    out.append(p + i - run, count: run)
+                    run = 0
                     guard next < argc else { return rt.fail("format string needs more than \(rt.plural(argc - 1, "argument"))") }
-                    guard let text = rt.toText(a[next]) else { return Runtime.failure }
-                    out += text
+                    let arg = a[next]
+                    if arg.isString {
+                        out.append(arg.obj(ObjString.self).bytes, count: arg.obj(ObjString.self).pointee.count)
+                    } else {
+                        guard let text = rt.toText(arg) else { return Runtime.failure }
+                        out.append(text)
+                    }
+                    if out.failed { rt.raiseTextOutOfMemory(); return Runtime.failure }
                     next += 1
+                    i += 2
                 } else {
-                    out.unicodeScalars.append(c)
+                    run += 1
+                    i += 1
                 }
             }
+            out.append(p + n - run, count: run)
             if next < argc { return rt.fail("format string has \(rt.plural(next - 1, "placeholder")) but got \(rt.plural(argc - 1, "argument"))") }
-            return Value(rt.makeString(out))
+            if out.failed { rt.raiseTextOutOfMemory(); return Runtime.failure }
+            return Value(rt.makeString(out.bytes))
         }
         defineMethod(&t, "join", arity: 1) { rt, a, _ in
             guard let l = rt.expectList(a[1], "argument") else { return Runtime.failure }
@@ -122,17 +133,24 @@ extension Runtime {
         stringMethods = t
     }
 
-    /// Joins list elements with `str()` text of each.
+    /// Joins list elements with `str()` text of each, built within what is left under the
+    /// heap limit (docs/limits.md).
     func join(_ l: UnsafeMutablePointer<ObjList>, separator: String) -> Value {
-        var out = ""
-        for j in 0..<l.pointee.count {
-            if j > 0 { out += separator }
-            guard let t = toText(l.pointee.items![j]) else { return Runtime.failure }
-            out += t
-            // The text grows outside the heap: refuse it once the result would not fit.
-            if bytesAllocated &+ out.utf8.count > heapLimit && !reserveHeap(out.utf8.count) { return Runtime.failure }
+        let out = textBuffer()
+        var j = 0
+        while j < l.pointee.count {
+            if j > 0 { out.append(separator) }
+            let item = l.pointee.items.unsafelyUnwrapped[j]
+            if item.isString {
+                out.append(item.obj(ObjString.self).bytes, count: item.obj(ObjString.self).pointee.count)
+            } else {
+                guard let t = toText(item) else { return Runtime.failure }
+                out.append(t)
+            }
+            if out.failed { raiseTextOutOfMemory(); return Runtime.failure }
+            j += 1
         }
-        return Value(makeString(out))
+        return Value(makeString(out.bytes))
     }
 
     /// Byte offset of the first occurrence of `needle` in `hay`.

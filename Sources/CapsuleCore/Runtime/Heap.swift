@@ -17,7 +17,7 @@ extension Runtime {
         if config.gcStress || bytesAllocated + size > nextGC || allocationsBeforeFailure < 0 {
             prepareAllocation(size)
         }
-        guard let p = malloc(size) else { fatalError("capsule: out of memory allocating \(size) bytes") }
+        let p = malloc(size) ?? allocateAfterRefusal(size)
         p.assumingMemoryBound(to: ObjHeader.self).initialize(
             to: ObjHeader(next: objects, kind: kind, marked: false, flags: 0, size: UInt32(truncatingIfNeeded: size)))
         objects = p
@@ -73,8 +73,13 @@ extension Runtime {
         if isASCII { s.pointee.header.flags |= ObjString.asciiFlag }
     }
 
-    /// A new (not interned) string with the given UTF-8 bytes.
+    /// A new (not interned) string with the given bytes. Every string built from bytes goes
+    /// through here, so this is where the rule "strings are valid UTF-8" holds: bytes that
+    /// are not valid UTF-8 have each invalid sequence replaced by U+FFFD (the same repair as
+    /// Swift's `String(decoding:as:)`, which every other way in uses). docs/language.md, "Text
+    /// from outside".
     func makeString(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<ObjString> {
+        guard UTF8Validation.isValid(bytes) else { return makeString(String(decoding: bytes, as: UTF8.self)) }
         let s = allocateString(count: bytes.count)
         if bytes.count > 0 { memcpy(s.bytes, bytes.baseAddress!, bytes.count) }
         finishString(s)
@@ -98,6 +103,7 @@ extension Runtime {
 
     /// The interned string with these bytes (created if needed).
     func intern(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<ObjString> {
+        guard UTF8Validation.isValid(bytes) else { return intern(String(decoding: bytes, as: UTF8.self)) }
         let h = Runtime.hashBytes(bytes.baseAddress, bytes.count)
         if let s = interned.find(bytes, hash: h) { return s }
         let s = makeString(bytes)

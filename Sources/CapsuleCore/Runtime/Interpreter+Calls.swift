@@ -336,6 +336,12 @@ extension Runtime {
     /// of this execution, when the error must leave this `execute`.
     @inline(never)
     func unwindToHandler(entryFrame: Int) -> Handler? {
+        // An error raised once the deadline has passed (a host wait that gave up there, a
+        // plugin load or reload killed at it) ends the run as the timeout, uncaught.
+        if deadline != 0 && !(pendingError.isObject(.error) && pendingError.header.pointee.flags & ObjErrorFlags.uncatchable != 0)
+            && Runtime.preciseNow() >= deadline {
+            haltForTimeout()
+        }
         if handlerCount > 0 && handlers[handlerCount - 1].frameIndex >= entryFrame
             && !(pendingError.isObject(.error) && pendingError.header.pointee.flags & ObjErrorFlags.uncatchable != 0) {
             let h = handlers[handlerCount - 1]

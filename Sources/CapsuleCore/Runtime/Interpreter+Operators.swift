@@ -63,6 +63,7 @@ extension Runtime {
             }
         }
         if op == .multiply && x.isString && y.isInt { return repeatString(x.obj(ObjString.self), y.intValue) }
+        if op == .multiply && x.isObject(.list) && y.isInt { return repeatList(x.obj(ObjList.self), y.intValue) }
         raise("cannot \(op.verb) \(typeName(x)) and \(typeName(y))")
         return nil
     }
@@ -71,10 +72,27 @@ extension Runtime {
         if n < 0 { raise("cannot repeat a string a negative number of times"); return nil }
         let (total, overflow) = s.pointee.count.multipliedReportingOverflow(by: Int(n))
         if overflow || total > (1 << 31) { raise("string is too long"); return nil }
+        if total == 0 { return Value(intern("")) }  // "" * 2^62 must not loop 2^62 times
         guard reserveHeap(MemoryLayout<ObjString>.stride + total + 1) else { return nil }
         let r = allocateString(count: total)
         for j in 0..<Int(n) { memcpy(r.bytes + j * s.pointee.count, s.bytes, s.pointee.count) }
         finishString(r, scalarCount: s.pointee.scalarCount * Int(n), ascii: s.isASCII)
+        return Value(r)
+    }
+
+    /// `list * n`: the elements `n` times over, refused before allocating past the heap limit.
+    func repeatList(_ l: UnsafeMutablePointer<ObjList>, _ n: Int64) -> Value? {
+        if n < 0 { raise("cannot repeat a list a negative number of times"); return nil }
+        let count = l.pointee.count
+        if count == 0 || n == 0 { return Value(newList()) }
+        let (total, overflow) = count.multipliedReportingOverflow(by: Int(n))
+        if overflow || total > (1 << 28) { raise("list is too long"); return nil }
+        guard reserveHeap(total * MemoryLayout<Value>.stride) else { return nil }
+        let r = newList(capacity: total)
+        // `l` may change only through script code, and none runs here.
+        for _ in 0..<Int(n) {
+            for j in 0..<count { append(r, l.pointee.items![j]) }
+        }
         return Value(r)
     }
 
@@ -414,21 +432,27 @@ extension Runtime {
             raise("range bounds must be ints, got \(typeName(lo)) and \(typeName(hi))")
             return nil
         }
-        let a = lo.intValue
-        var b = hi.intValue
-        if inclusive { if b == Int64.max { raise("range is too large"); return nil }; b += 1 }
-        let n = b > a ? b - a : 0
-        if n > (1 << 28) { raise("range is too large"); return nil }
-        guard reserveHeap(Int(n) * MemoryLayout<Value>.stride) else { return nil }
-        let l = newList(capacity: Int(n))
+        // Counted in a wider type: the span of two Int64s can overflow Int64, and an
+        // inclusive range may end at Int64.max.
+        let a = Int128(lo.intValue), b = Int128(hi.intValue) + (inclusive ? 1 : 0)
+        let wide = b > a ? b - a : 0
+        if wide > (1 << 28) { raise("range is too large"); return nil }
+        let n = Int(wide)
+        guard reserveHeap(n * MemoryLayout<Value>.stride) else { return nil }
+        let l = newList(capacity: n)
         pushRoot(Value(l))
         defer { popRoot() }
-        var x = a
-        while x < b { append(l, intValue(x)); x += 1 }
+        var x = lo.intValue
+        for i in 0..<n {
+            append(l, intValue(x))
+            if i + 1 < n { x += 1 }
+        }
         return Value(l)
     }
 
     /// FORPREP: checks the bounds; returns whether the loop body runs, nil after raising.
+    /// An inclusive range ending at Int64.max has no exclusive limit: R[1] then holds +inf,
+    /// which only `forStepSlow` reads (the inline-int fast path never takes it).
     func forPrepare(_ r: UnsafeMutablePointer<Value>, inclusive: Bool) -> Bool? {
         let lo = r[0], hi = r[1]
         guard lo.isInt && hi.isInt else {
@@ -437,7 +461,11 @@ extension Runtime {
         }
         var limit = hi.intValue
         if inclusive {
-            if limit == Int64.max { raise("range is too large"); return nil }
+            if limit == Int64.max {
+                r[1] = Value(Double.infinity)
+                r[2] = lo
+                return true
+            }
             limit += 1
         }
         r[1] = intValue(limit)
@@ -446,11 +474,16 @@ extension Runtime {
         return true
     }
 
-    /// FORLOOP with boxed ints; returns whether to loop again.
+    /// FORLOOP with boxed ints (or the +inf limit of `..=Int64.max`); returns whether to
+    /// loop again.
     func forStepSlow(_ r: UnsafeMutablePointer<Value>) -> Bool {
-        let next = r[0].intValue + 1
-        guard next < r[1].intValue else { return false }
-        let v = intValue(next)
+        let current = r[0].intValue
+        if r[1].isDouble {
+            guard current < Int64.max else { return false }
+        } else {
+            guard current < r[1].intValue - 1 else { return false }
+        }
+        let v = intValue(current + 1)
         r[0] = v
         r[2] = v
         return true

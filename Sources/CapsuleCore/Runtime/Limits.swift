@@ -83,7 +83,8 @@ extension Runtime {
         if memoryErrorPending && canCollect {
             memoryErrorPending = false
             var stillOver = true
-            if allocationsBeforeFailure >= 0 && gcPauseCount == 0 {
+            // A refusal by the system is raised whatever a collection frees now.
+            if allocationsBeforeFailure >= 0 && gcPauseCount == 0 && !systemMemoryExhausted {
                 collectGarbage()
                 stillOver = bytesAllocated > heapLimit
             }
@@ -166,6 +167,9 @@ extension Runtime {
     func prepareAllocation(_ size: Int) {
         if (config.gcStress || bytesAllocated + size > nextGC) && gcPauseCount == 0 && !memoryErrorPending {
             collectGarbage()
+            // After the system refused memory and the error was raised: take the reserve
+            // back once there is room again.
+            if emergencyReserve == nil && !systemMemoryExhausted { holdEmergencyReserve() }
         }
         if allocationsBeforeFailure < 0 || bytesAllocated + size > heapLimit { heapExhausted() }
     }
@@ -175,7 +179,13 @@ extension Runtime {
     /// chooses (concatenation, repetition, `bytes(n)`), checked before they happen. Values
     /// the caller holds must be rooted (this may collect).
     func reserveHeap(_ bytes: Int) -> Bool {
-        if bytes <= 0 || bytesAllocated + bytes <= heapLimit { return true }
+        if heapLimit == Int.max && allocationsBeforeFailure >= 0 {
+            // No heap limit: the system is the limit (SystemMemory.swift).
+            if systemHasRoom(bytes) { return true }
+            raiseOutOfMemory()
+            return false
+        }
+        if bytes <= 0 || bytesAllocated &+ bytes <= heapLimit { return true }
         if gcPauseCount == 0 { collectGarbage() }
         if bytesAllocated + bytes <= heapLimit { return true }
         raiseOutOfMemory()
@@ -187,6 +197,9 @@ extension Runtime {
     /// size before it builds a temporary buffer or a value and reports the error its own way.
     /// Values the caller holds must be rooted (this may collect).
     func heapShortfall(_ bytes: Int) -> String? {
+        if heapLimit == Int.max && allocationsBeforeFailure >= 0 {
+            return systemHasRoom(bytes) ? nil : "out of memory"
+        }
         if bytes <= 0 || bytesAllocated &+ bytes <= heapLimit { return nil }
         if gcPauseCount == 0 { collectGarbage() }
         if bytesAllocated &+ bytes <= heapLimit { return nil }
@@ -203,7 +216,11 @@ extension Runtime {
     func raiseOutOfMemory() {
         raisingOutOfMemory += 1
         defer { raisingOutOfMemory -= 1 }
-        if heapLimit == Int.max {
+        if systemMemoryExhausted {
+            systemMemoryExhausted = false
+            memoryErrorPending = false
+            raise("out of memory")
+        } else if heapLimit == Int.max {
             raise("out of memory (allocation failed by failAllocationAfter)")
         } else {
             raise("out of memory (heap limit \(LimitText.bytes(heapLimit)))")

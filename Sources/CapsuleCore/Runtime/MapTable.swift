@@ -134,7 +134,12 @@ extension Runtime {
             let found = mapFind(m, k, hash: h)
             if found >= 0 { m.pointee.slots![found].value = value; return }
             // Rebuilding may move keys (this one included) into the array part: look again.
-            if (m.pointee.filled + 1) * 4 > m.pointee.slotCapacity * 3 { rehash(m, adding: k); continue }
+            if (m.pointee.filled + 1) * 4 > m.pointee.slotCapacity * 3 {
+                if rehash(m, adding: k) { continue }
+                // The system refused a bigger table: fill this one's free slots meanwhile
+                // (`out of memory` is raised at the next check); one must stay empty.
+                if m.pointee.filled + 2 > m.pointee.slotCapacity { fatalOutOfMemory(m.pointee.slotCapacity * 2 * MemoryLayout<MapSlot>.stride) }
+            }
             if m.pointee.used == m.pointee.orderCapacity { growOrder(m); continue }
             let slots = m.pointee.slots!
             let mask = m.pointee.slotCapacity - 1
@@ -186,30 +191,37 @@ extension Runtime {
     /// Rebuilds the map: grows the array part when dense int keys call for it (moving them
     /// out of the slot table), sizes the slot table for the remaining keys, drops tombstones
     /// and compacts the insertion order.
-    private func rehash(_ m: UnsafeMutablePointer<ObjMap>, adding: Value?) {
+    /// Returns false, changing nothing, when the system refused the memory (Runtime/
+    /// SystemMemory.swift): the map then keeps using the free slots it has.
+    @discardableResult
+    private func rehash(_ m: UnsafeMutablePointer<ObjMap>, adding: Value?) -> Bool {
         let newArray = arraySize(m, adding: adding)
         let oldArray = m.pointee.arrayCapacity
-        if newArray > oldArray {
-            let array = realloc(m.pointee.array, newArray * 8)!.assumingMemoryBound(to: Value.self)
-            for i in oldArray..<newArray { array[i] = .empty }
-            m.pointee.array = array
-            m.pointee.arrayOrder = realloc(m.pointee.arrayOrder, newArray * 4)!.assumingMemoryBound(to: Int32.self)
-            accountExternal((newArray - oldArray) * 12)
-            m.pointee.arrayCapacity = newArray
+        func staysInSlots(_ k: Value) -> Bool {
+            !(k.isInlineInt && k.asInlineInt >= 0 && k.asInlineInt < Int64(newArray))
         }
         // Keys that stay in the slot table.
-        var remaining = adding.map { arrayIndex(m, $0) < 0 ? 1 : 0 } ?? 0
+        var remaining = adding.map { staysInSlots($0) ? 1 : 0 } ?? 0
         if let oldSlots = m.pointee.slots {
             for s in 0..<m.pointee.slotCapacity {
                 let k = oldSlots[s].key
-                if k.bits != Value.empty.bits && k.bits != Value.tombstone.bits && arrayIndex(m, k) < 0 { remaining += 1 }
+                if k.bits != Value.empty.bits && k.bits != Value.tombstone.bits && staysInSlots(k) { remaining += 1 }
             }
         }
         var capacity = 8
         while capacity < remaining * 2 { capacity *= 2 }  // at most half full after
+        // Everything new is allocated before anything changes, so a refusal leaves the map whole.
+        guard let (newSlots, info, grown) = allocateRehash(m, capacity: capacity, newArray: newArray) else { return false }
+        if let grown {
+            let array = grown.array.assumingMemoryBound(to: Value.self)
+            for i in oldArray..<newArray { array[i] = .empty }
+            m.pointee.array = array
+            m.pointee.arrayOrder = grown.order.assumingMemoryBound(to: Int32.self)
+            accountExternal((newArray - oldArray) * 12)
+            m.pointee.arrayCapacity = newArray
+        }
         let oldSlots = m.pointee.slots, oldInfo = m.pointee.info, oldCapacity = m.pointee.slotCapacity
-        let slots = Runtime.allocateTable(capacity * MemoryLayout<MapSlot>.stride).assumingMemoryBound(to: MapSlot.self)
-        let info = malloc(capacity * MemoryLayout<MapSlotInfo>.stride)!.assumingMemoryBound(to: MapSlotInfo.self)
+        let slots = newSlots.assumingMemoryBound(to: MapSlot.self)
         for i in 0..<capacity { slots[i].key = .empty }
         let mask = capacity - 1
         var n = 0, filled = 0
@@ -276,6 +288,29 @@ extension Runtime {
         m.pointee.slotCapacity = capacity
         m.pointee.filled = filled
         m.pointee.used = n
+        return true
+    }
+
+    /// The new slot table and its side array, and the grown array part when it grows; nil
+    /// (nothing allocated) when the system refuses any of them.
+    private func allocateRehash(_ m: UnsafeMutablePointer<ObjMap>, capacity: Int, newArray: Int)
+        -> (UnsafeMutableRawPointer, UnsafeMutablePointer<MapSlotInfo>, (array: UnsafeMutableRawPointer, order: UnsafeMutableRawPointer)?)? {
+        for attempt in 0..<2 {
+            if attempt == 1 && !systemRefusedMemory() { return nil }
+            guard let slots = Runtime.allocateTable(capacity * MemoryLayout<MapSlot>.stride) else { continue }
+            guard let info = malloc(capacity * MemoryLayout<MapSlotInfo>.stride) else { free(slots); continue }
+            guard newArray > m.pointee.arrayCapacity else {
+                return (slots, info.assumingMemoryBound(to: MapSlotInfo.self), nil)
+            }
+            // NOTE: realloc leaves the old block valid when it fails, so a failed step undoes
+            // nothing; a grown array part that is then not used only has spare room.
+            guard let array = realloc(m.pointee.array, newArray * 8) else { free(slots); free(info); continue }
+            m.pointee.array = array.assumingMemoryBound(to: Value.self)
+            guard let order = realloc(m.pointee.arrayOrder, newArray * 4) else { free(slots); free(info); continue }
+            m.pointee.arrayOrder = order.assumingMemoryBound(to: Int32.self)
+            return (slots, info.assumingMemoryBound(to: MapSlotInfo.self), (array, order))
+        }
+        return nil
     }
 
     private func growOrder(_ m: UnsafeMutablePointer<ObjMap>) {
@@ -283,8 +318,9 @@ extension Runtime {
             rehash(m, adding: nil)  // compacts the order array too
             if m.pointee.used < m.pointee.orderCapacity { return }
         }
-        let capacity = max(8, m.pointee.orderCapacity * 2)
-        m.pointee.order = realloc(m.pointee.order, capacity * 4)!.assumingMemoryBound(to: Int32.self)
+        let (order, bytes) = systemGrow(m.pointee.order, wanted: max(8, m.pointee.orderCapacity * 2) * 4, minimum: (m.pointee.used + 1) * 4)
+        let capacity = bytes / 4
+        m.pointee.order = order.assumingMemoryBound(to: Int32.self)
         accountExternal((capacity - m.pointee.orderCapacity) * 4)
         m.pointee.orderCapacity = capacity
     }
@@ -328,7 +364,7 @@ extension Runtime {
 
     /// Memory for a slot table. Large tables are 2 MiB aligned and marked for transparent huge
     /// pages: lookups land at random places, and with 4 KiB pages each one also missed the TLB.
-    static func allocateTable(_ bytes: Int) -> UnsafeMutableRawPointer {
+    static func allocateTable(_ bytes: Int) -> UnsafeMutableRawPointer? {
         let huge = 2 << 20
         if bytes >= huge {
             var p: UnsafeMutableRawPointer? = nil
@@ -337,7 +373,7 @@ extension Runtime {
                 return p
             }
         }
-        return malloc(max(bytes, 1))!
+        return malloc(max(bytes, 1))
     }
 
     /// Calls `body` with each live entry, in insertion order.

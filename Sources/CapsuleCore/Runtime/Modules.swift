@@ -144,7 +144,9 @@ extension Runtime {
 
     /// Raises `heading` followed by `diagnostics` rendered against `source`, one per line.
     func raise(_ heading: String, _ diagnostics: [Diagnostic], in source: Source) {
-        raise(heading + "\n" + diagnostics.map { $0.render(source: source) }.joined(separator: "\n"))
+        var text = Diagnostic.render(diagnostics, source: source)
+        if text.hasSuffix("\n") { text.removeLast() }
+        raise(heading + "\n" + text)
     }
 
     static func joinPath(_ dir: String, _ file: String) -> String {

@@ -14,16 +14,20 @@ extension Runtime {
         return l
     }
 
-    func reserve(_ l: UnsafeMutablePointer<ObjList>, _ capacity: Int) {
+    /// Grows the list's storage to `capacity` items, or to `minimum` when the system refuses
+    /// more (Runtime/SystemMemory.swift).
+    func reserve(_ l: UnsafeMutablePointer<ObjList>, _ capacity: Int, minimum: Int? = nil) {
         guard capacity > l.pointee.capacity else { return }
-        let raw = realloc(l.pointee.items, capacity * MemoryLayout<Value>.stride)!
+        let stride = MemoryLayout<Value>.stride
+        let (raw, bytes) = systemGrow(l.pointee.items, wanted: capacity * stride, minimum: (minimum ?? capacity) * stride)
+        let granted = bytes / stride
         l.pointee.items = raw.assumingMemoryBound(to: Value.self)
-        accountExternal((capacity - l.pointee.capacity) * MemoryLayout<Value>.stride)
-        l.pointee.capacity = capacity
+        accountExternal((granted - l.pointee.capacity) * stride)
+        l.pointee.capacity = granted
     }
 
     @inline(__always) func append(_ l: UnsafeMutablePointer<ObjList>, _ v: Value) {
-        if l.pointee.count == l.pointee.capacity { reserve(l, max(8, l.pointee.capacity * 2)) }
+        if l.pointee.count == l.pointee.capacity { reserve(l, max(8, l.pointee.capacity * 2), minimum: l.pointee.count + 1) }
         l.pointee.items.unsafelyUnwrapped[l.pointee.count] = v
         l.pointee.count += 1
     }
@@ -47,11 +51,13 @@ extension Runtime {
         return b
     }
 
-    func reserveBytes(_ b: UnsafeMutablePointer<ObjBytes>, _ capacity: Int) {
+    /// Grows the storage to `capacity` bytes, or to `minimum` when the system refuses more.
+    func reserveBytes(_ b: UnsafeMutablePointer<ObjBytes>, _ capacity: Int, minimum: Int? = nil) {
         guard capacity > b.pointee.capacity else { return }
-        b.pointee.data = realloc(b.pointee.data, capacity)!.assumingMemoryBound(to: UInt8.self)
-        accountExternal(capacity - b.pointee.capacity)
-        b.pointee.capacity = capacity
+        let (raw, granted) = systemGrow(b.pointee.data, wanted: capacity, minimum: minimum ?? capacity)
+        b.pointee.data = raw.assumingMemoryBound(to: UInt8.self)
+        accountExternal(granted - b.pointee.capacity)
+        b.pointee.capacity = granted
     }
 
     func newUpvalue(slot: Int) -> UnsafeMutablePointer<ObjUpvalue> {
@@ -137,8 +143,9 @@ extension Runtime {
         if let existing = m.pointee.names.get(name) { return Int(existing.asInlineInt) }
         let index = m.pointee.variableCount
         if index == m.pointee.variableCapacity {
-            let cap = max(16, m.pointee.variableCapacity * 2)
-            m.pointee.variables = realloc(m.pointee.variables, cap * 8)!.assumingMemoryBound(to: Value.self)
+            let (raw, bytes) = systemGrow(m.pointee.variables, wanted: max(16, m.pointee.variableCapacity * 2) * 8, minimum: (index + 1) * 8)
+            let cap = bytes / 8
+            m.pointee.variables = raw.assumingMemoryBound(to: Value.self)
             accountExternal((cap - m.pointee.variableCapacity) * 8)
             m.pointee.variableCapacity = cap
         }

@@ -43,59 +43,108 @@ extension Runtime {
 
     /// The text of a value without calling script code. Strings are quoted when `quoted`
     /// (inside containers); instances with a `str` method are shown generically here.
+    /// For messages: the text is not bounded by the heap limit (`describeWithinHeap` is).
     func describe(_ v: Value, quoted: Bool, depth: Int = 0) -> String {
-        if v.isDouble { return Runtime.formatDouble(v.asDouble) }
-        if v.isInlineInt { return String(v.asInlineInt) }
-        if v.bits == Value.nil.bits { return "nil" }
-        if v.bits == Value.true.bits { return "true" }
-        if v.bits == Value.false.bits { return "false" }
-        guard v.isObject else { return "<?>" }
-        if depth > 32 { return "..." }
+        let out = TextBuffer(limit: Int.max)
+        describe(v, quoted: quoted, depth: depth, into: out)
+        return out.failed ? "<out of memory>" : out.string
+    }
+
+    /// Appends the text of `v` to `out`; stops early once `out` has failed.
+    func describe(_ v: Value, quoted: Bool, depth: Int, into out: TextBuffer) {
+        if out.failed { return }
+        if v.isDouble { out.append(Runtime.formatDouble(v.asDouble)); return }
+        if v.isInlineInt { out.append(String(v.asInlineInt)); return }
+        if v.bits == Value.nil.bits { out.append("nil"); return }
+        if v.bits == Value.true.bits { out.append("true"); return }
+        if v.bits == Value.false.bits { out.append("false"); return }
+        guard v.isObject else { out.append("<?>"); return }
+        if depth > 32 { out.append("..."); return }
         switch v.header.pointee.kind {
         case .string:
-            let s = v.obj(ObjString.self).string
-            return quoted ? Runtime.quote(s) : s
-        case .int: return String(v.obj(ObjInt.self).pointee.value)
+            let s = v.obj(ObjString.self)
+            if quoted { out.appendQuoted(s.bytes, count: s.pointee.count) } else { out.append(s.bytes, count: s.pointee.count) }
+        case .int: out.append(String(v.obj(ObjInt.self).pointee.value))
         case .list:
             let l = v.obj(ObjList.self)
-            var parts: [String] = []
-            for j in 0..<l.pointee.count { parts.append(describe(l.pointee.items![j], quoted: true, depth: depth + 1)) }
-            return "[" + parts.joined(separator: ", ") + "]"
+            out.append(UInt8(ascii: "["))
+            var j = 0
+            // NOTE: the count is read on every step: a list cannot change here (no script
+            // code runs), but this never reads past it either way.
+            while j < l.pointee.count && !out.failed {
+                if j > 0 { out.append(", ") }
+                describe(l.pointee.items.unsafelyUnwrapped[j], quoted: true, depth: depth + 1, into: out)
+                j += 1
+            }
+            out.append(UInt8(ascii: "]"))
         case .map:
             let m = v.obj(ObjMap.self)
-            var parts: [String] = []
+            out.append(UInt8(ascii: "{"))
+            var first = true
             forEachEntry(m) { key, value in
-                parts.append(describe(key, quoted: true, depth: depth + 1) + ": " + describe(value, quoted: true, depth: depth + 1))
+                if out.failed { return }
+                if !first { out.append(", ") }
+                first = false
+                describe(key, quoted: true, depth: depth + 1, into: out)
+                out.append(": ")
+                describe(value, quoted: true, depth: depth + 1, into: out)
             }
-            return "{" + parts.joined(separator: ", ") + "}"
+            out.append(UInt8(ascii: "}"))
         case .bytes:
             let b = v.obj(ObjBytes.self)
-            var s = "b\""
-            for j in 0..<b.pointee.count {
-                let c = b.pointee.data![j]
-                if c >= 0x20 && c < 0x7F && c != UInt8(ascii: "\"") && c != UInt8(ascii: "\\") { s.append(Character(Unicode.Scalar(c))) }
-                else { s += "\\x" + (c < 16 ? "0" : "") + String(c, radix: 16) }
+            out.append("b\"")
+            var j = 0
+            while j < b.pointee.count && !out.failed {
+                let c = b.pointee.data.unsafelyUnwrapped[j]
+                if c >= 0x20 && c < 0x7F && c != UInt8(ascii: "\"") && c != UInt8(ascii: "\\") { out.append(c) }
+                else { out.append("\\x" + (c < 16 ? "0" : "") + String(c, radix: 16)) }
+                j += 1
             }
-            return s + "\""
+            out.append(UInt8(ascii: "\""))
         case .function:
-            return "<fn \(v.obj(ObjFunction.self).pointee.name.obj(ObjString.self).string)>"
+            out.append("<fn \(v.obj(ObjFunction.self).pointee.name.obj(ObjString.self).string)>")
         case .closure:
             let name = v.obj(ObjClosure.self).pointee.function.pointee.name.obj(ObjString.self).string
-            return name == "<fn>" ? "<fn>" : "<fn \(name)>"
+            out.append(name == "<fn>" ? "<fn>" : "<fn \(name)>")
         case .native:
-            return "<native fn \(v.obj(ObjNative.self).pointee.name.obj(ObjString.self).string)>"
+            out.append("<native fn \(v.obj(ObjNative.self).pointee.name.obj(ObjString.self).string)>")
         case .boundMethod:
-            return describe(v.obj(ObjBoundMethod.self).pointee.method, quoted: false, depth: depth + 1)
-        case .upvalue: return "<upvalue>"
-        case .klass: return "<class \(v.obj(ObjClass.self).pointee.name.obj(ObjString.self).string)>"
-        case .instance: return "<\(v.obj(ObjInstance.self).pointee.klass.pointee.name.obj(ObjString.self).string) instance>"
-        case .module: return "<module \(v.obj(ObjModule.self).pointee.name.obj(ObjString.self).string)>"
+            describe(v.obj(ObjBoundMethod.self).pointee.method, quoted: false, depth: depth + 1, into: out)
+        case .upvalue: out.append("<upvalue>")
+        case .klass: out.append("<class \(v.obj(ObjClass.self).pointee.name.obj(ObjString.self).string)>")
+        case .instance: out.append("<\(v.obj(ObjInstance.self).pointee.klass.pointee.name.obj(ObjString.self).string) instance>")
+        case .module: out.append("<module \(v.obj(ObjModule.self).pointee.name.obj(ObjString.self).string)>")
         case .error:
-            let m = v.obj(ObjError.self).pointee.message
-            return describe(m, quoted: false, depth: depth + 1)
+            describe(v.obj(ObjError.self).pointee.message, quoted: false, depth: depth + 1, into: out)
         case .handle:
-            return "<handle \(describe(v.obj(ObjHandle.self).pointee.typeName, quoted: false))>"
+            out.append("<handle ")
+            describe(v.obj(ObjHandle.self).pointee.typeName, quoted: false, depth: 0, into: out)
+            out.append(">")
         }
+    }
+
+    /// The bytes the heap can still take: what text built for the script may use.
+    var heapRoom: Int {
+        heapLimit == Int.max ? Int.max : max(0, heapLimit - bytesAllocated - MemoryLayout<ObjString>.stride - 1)
+    }
+
+    /// A buffer for text built for the script: it may hold what is left under the heap limit,
+    /// collecting garbage once when it needs more. Values the caller holds must be rooted.
+    func textBuffer() -> TextBuffer {
+        guard heapLimit != Int.max else { return TextBuffer(limit: Int.max) }
+        return TextBuffer(limit: heapRoom) { [unowned self] in
+            if gcPauseCount == 0 { collectGarbage() }
+            return heapRoom
+        }
+    }
+
+    /// The text of `v` as `describe` gives it, built in a `textBuffer`. Nil after raising
+    /// `out of memory`. `v` must be rooted (this may collect).
+    func describeWithinHeap(_ v: Value, quoted: Bool = false) -> TextBuffer? {
+        let out = textBuffer()
+        describe(v, quoted: quoted, depth: 0, into: out)
+        if out.failed { raiseTextOutOfMemory(); return nil }
+        return out
     }
 
     static func quote(_ s: String) -> String { quoted(s) }
@@ -105,8 +154,9 @@ extension Runtime {
     func toStringValue(_ v: Value) -> Value? {
         if v.isString { return v }
         if v.isInlineInt { return Value(intToString(v.asInlineInt)) }
-        guard let text = toText(v) else { return nil }
-        return Value(makeString(text))
+        if let r = instanceText(v) { return r.isNil ? nil : r }
+        guard let text = describeWithinHeap(v) else { return nil }
+        return Value(makeString(text.bytes))
     }
 
     /// The decimal digits of `n` written straight into a new string object (no Swift String).
@@ -130,19 +180,22 @@ extension Runtime {
         }
     }
 
-    /// Like `toStringValue` but returns Swift text (for `print`).
+    /// Like `toStringValue` but returns Swift text (for `print`, `join`, `format`).
     func toText(_ v: Value) -> String? {
         if v.isString { return v.obj(ObjString.self).string }
-        if v.isObject(.instance) {
-            let inst = v.obj(ObjInstance.self)
-            if let m = inst.pointee.klass.pointee.methods.get(nameStr) {
-                guard let bound = Optional(newBoundMethod(receiver: v, method: m)) else { return nil }
-                guard let r = call(bound, []) else { return nil }
-                if r.isString { return r.obj(ObjString.self).string }
-                raise("str() method must return a string, got \(typeName(r))")
-                return nil
-            }
-        }
-        return describe(v, quoted: false)
+        if let r = instanceText(v) { return r.isNil ? nil : r.obj(ObjString.self).string }
+        return describeWithinHeap(v)?.string
+    }
+
+    /// For an instance with a `str` method: the string it returns, or nil (the value) after
+    /// raising. Swift nil when `v` has no such method.
+    private func instanceText(_ v: Value) -> Value? {
+        guard v.isObject(.instance) else { return nil }
+        let inst = v.obj(ObjInstance.self)
+        guard let m = inst.pointee.klass.pointee.methods.get(nameStr) else { return nil }
+        guard let r = call(newBoundMethod(receiver: v, method: m), []) else { return Value.nil }
+        if r.isString { return r }
+        raise("str() method must return a string, got \(typeName(r))")
+        return Value.nil
     }
 }

@@ -68,6 +68,14 @@ struct Handler {
     @exclusivity(unchecked) var handlerCapacity = 64
     @exclusivity(unchecked) var nativeDepth = 0
 
+    // MARK: standard streams (Builtins/StandardStreams.swift)
+    /// Bytes read from `config.standardInput` and not yet handed to the script.
+    @exclusivity(unchecked) var inputBuffer: [UInt8] = []
+    /// Standard input reached its end (or failed): no more reads are tried.
+    @exclusivity(unchecked) var inputEnded = false
+    /// The code given to `exit`, while the uncatchable error it raised unwinds the run.
+    @exclusivity(unchecked) var exitRequest: Int32? = nil
+
     // MARK: resource limits (Runtime/Limits.swift)
     /// Counted instructions left before the interpreter must call `checkLimits`: decremented
     /// at loop back-edges and calls. `Int.max` when neither fuel nor timeout is set, so the
@@ -84,6 +92,10 @@ struct Handler {
     /// An allocation passed the heap limit (or was failed on purpose): raise `out of
     /// memory` at the next check.
     @exclusivity(unchecked) var memoryErrorPending = false
+    /// The system refused memory since the last `out of memory` was raised (SystemMemory.swift).
+    @exclusivity(unchecked) var systemMemoryExhausted = false
+    /// Address space held back for after the system first refuses memory; nil once released.
+    @exclusivity(unchecked) var emergencyReserve: UnsafeMutableRawPointer? = nil
     /// While positive, allocations do not signal `out of memory` (raising it allocates).
     @exclusivity(unchecked) var raisingOutOfMemory = 0
     /// Allocations left before `failAllocationAfter` makes them fail.
@@ -168,6 +180,7 @@ struct Handler {
         handlers = .allocate(capacity: handlerCapacity)
         methodTables = .allocate(capacity: Runtime.kindCount)
         methodTables.initialize(repeating: NameTable(), count: Runtime.kindCount)
+        holdEmergencyReserve()
         gcPauseCount += 1
         defer { gcPauseCount -= 1 }
         nameInit = intern("init")
@@ -185,6 +198,7 @@ struct Handler {
         for i in 0..<Runtime.kindCount { methodTables[i].free() }
         methodTables.deallocate()
         interned.free()
+        free(emergencyReserve)
     }
 
     /// Reserves address space for `count` elements; the kernel commits pages on first touch.

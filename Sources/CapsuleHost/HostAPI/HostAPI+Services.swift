@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CapsuleSystem
+import CapsuleCore
 
 /// The host API's `run_program` and `connect_tcp`: the `proc` and `net` modules' services
 /// for plugins, checked against the calling plugin's own grants (capsule.h).
@@ -77,7 +78,7 @@ enum HostServices {
         let limit = deadline(timeout)
         let child = ChildProcess(executable: executable, arguments: [name] + arguments, environment: environment,
                                  directory: nil, input: nil, outputLimit: ProcRequest.defaultOutputLimit,
-                                 timeout: limit.at, vmDeadline: nil)
+                                 timeout: limit.at, vmDeadline: RunDeadline.current)
         let shown = Capability.sanitized(name)
         switch child.run() {
         case .failure(.spawn(let e)): HostAPI.fail("run_program: cannot run \(shown): \(String(cString: strerror(e)))")
@@ -108,7 +109,7 @@ enum HostServices {
         let resource = "\(target.shown):\(port)"
         if case .failure(let d) = enforcer.check(Capability(.netConnect, resource), by: who) { HostAPI.fail(d.message); return -1 }
         let limit = deadline(timeout)
-        switch NetSocket.connect(host: target.resolve, port: UInt16(port), timeout: limit.seconds, vm: nil) {
+        switch NetSocket.connect(host: target.resolve, port: UInt16(port), timeout: limit.seconds, vm: RunDeadline.current) {
         case .failure(let f):
             let why: String
             switch f {

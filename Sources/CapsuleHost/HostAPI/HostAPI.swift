@@ -1,3 +1,4 @@
+import CapsuleSyntax
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -106,7 +107,8 @@ enum HostAPI {
             abi_version: UInt32(CAPSULE_ABI_VERSION),
             size: UInt32(MemoryLayout<capsule_host_api>.size),
             raise: { message in
-                let text = message.map { String(cString: $0) } ?? "(no message)"
+                // Outside text: a terminal-safe line (docs/security.md, "Text from outside").
+                let text = message.map { TerminalText.safe(String(cString: $0)) } ?? "(no message)"
                 if let context = CallContext.current {
                     if context.raised == nil { context.raised = text }
                 } else {
@@ -118,7 +120,7 @@ enum HostAPI {
                 let levels = ["debug", "info", "warn", "error"]
                 let name = CallContext.current?.pluginName ?? "plugin"
                 let levelName = (0..<4).contains(Int(level)) ? levels[Int(level)] : "log"
-                HostAPI.writeLog("[\(name)] \(levelName): \(message.map { String(cString: $0) } ?? "")")
+                HostAPI.writeLog("[\(name)] \(levelName): \(message.map { TerminalText.safe(String(cString: $0)) } ?? "")")
             },
             alloc: { size in malloc(size) },
             free: { pointer in Glibc.free(pointer) },
@@ -218,8 +220,9 @@ enum HostAPI {
         return UnsafePointer(Glibc.getenv(name))
     }
 
+    /// Writes one line to standard error, made terminal-safe (it holds plugin text).
     static func writeLog(_ line: String) {
-        let text = line + "\n"
+        let text = TerminalText.safe(line) + "\n"
         _ = text.utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) }
     }
 }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CapsuleIsolation
+import CapsuleSyntax
 
 /// Calls into an isolated plugin: the arguments are checked and converted by the export's
 /// `ExportBinding` exactly as in-process, then marshalled into the shared memory: scalars as
@@ -98,6 +99,7 @@ extension IsolatedPlugin {
         call.afterBlocking()
         if let failure {
             worker = nil
+            if case .vmDeadline = failure { return call.raiseTimeout() }
             return call.raise(Self.describe(failure, plugin: name, during: b.export.name))
         }
 
@@ -189,10 +191,11 @@ extension IsolatedPlugin {
         return call.raise(Self.describe(.brokeProtocol(reason), plugin: name, during: b.export.name))
     }
 
-    /// At most CAPSULE_ISO_MESSAGE_MAX bytes of payload text, copied out.
+    /// At most CAPSULE_ISO_MESSAGE_MAX bytes of payload text (a raised message), copied out
+    /// and made terminal-safe as an in-process plugin's `raise` is (`TerminalText`).
     private func text(_ w: WorkerProcess, at offset: Int, length: Int) -> String {
         let n = min(length, Int(CAPSULE_ISO_MESSAGE_MAX))
-        return String(decoding: UnsafeRawBufferPointer(start: w.data + offset, count: n), as: UTF8.self)
+        return TerminalText.safe(bytes: UnsafeRawBufferPointer(start: w.data + offset, count: n))
     }
 
     /// A private buffer of at least `size` bytes for copying results out of shared memory.

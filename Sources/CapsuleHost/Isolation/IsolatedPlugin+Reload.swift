@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CapsuleIsolation
+import CapsuleSyntax
 
 /// Hot reload of an isolated plugin: the new version runs in a new worker, started on a new
 /// private copy and checked exactly as a first load and as an in-process reload (same
@@ -93,7 +94,7 @@ extension IsolatedPlugin {
             }
             switch old.shared.pointee.status {
             case UInt32(CAPSULE_ISO_OK): if old.shared.pointee.result.a == 1 { state = payload }
-            case UInt32(CAPSULE_ISO_FAILED): return "\(name) \(fromVersion)'s save_state failed: \(String(decoding: payload, as: UTF8.self))"
+            case UInt32(CAPSULE_ISO_FAILED): return "\(name) \(fromVersion)'s save_state failed: \(TerminalText.safe(bytes: payload))"
             default: return "worker for plugin \(name) broke the protocol during save_state"
             }
         }
@@ -113,7 +114,7 @@ extension IsolatedPlugin {
         guard let payload = newWorker.responsePayload(start: responseStart) else {
             return "the new worker for plugin \(name) broke the protocol during restore_state"
         }
-        let message = String(decoding: payload, as: UTF8.self)
+        let message = TerminalText.safe(bytes: payload)
         switch newWorker.shared.pointee.status {
         case UInt32(CAPSULE_ISO_OK):
             let status = Int32(truncatingIfNeeded: newWorker.shared.pointee.result.a)

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CapsuleSystem
 import CapsuleIsolation
+import CapsuleSyntax
 import CapsuleSDK
 
 /// A plugin that runs in its own locked-down worker process (`capsule-worker`), bound into
@@ -266,7 +267,7 @@ final class IsolatedPlugin {
             worker.terminate()
             // The loader's message names the copy; name the user's file instead. A lockdown
             // failure comes before dlopen: isolation is unavailable on this machine.
-            let message = String(decoding: payload, as: UTF8.self).replacing(copyPath, with: "the plugin")
+            let message = TerminalText.safe(String(decoding: payload, as: UTF8.self).replacing(copyPath, with: "the plugin"))
             let unavailable = message.hasPrefix("cannot lock down the worker")
             return .failure(IsolationError(message, unavailable: unavailable))
         default:
@@ -294,7 +295,7 @@ final class IsolatedPlugin {
             worker.terminate()
             return IsolationError("worker for plugin \(name) broke the protocol during init and was killed")
         }
-        let message = String(decoding: payload, as: UTF8.self)
+        let message = TerminalText.safe(bytes: payload)
         switch status {
         case UInt32(CAPSULE_ISO_OK) where initStatus == 0:
             return nil
@@ -348,6 +349,8 @@ final class IsolatedPlugin {
             return "worker for plugin \(plugin) \(WorkerProcess.describe(status: status)) during \(what)"
         case .deadline(let seconds):
             return "worker for plugin \(plugin) exceeded its deadline of \(formatSeconds(seconds)) during \(what) and was killed"
+        case .vmDeadline:
+            return "worker for plugin \(plugin) was killed at the run's timeout during \(what)"
         case .brokeProtocol(let reason):
             return "worker for plugin \(plugin) broke the protocol during \(what) (\(reason)) and was killed"
         }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CapsuleCore
 import CapsuleSystem
 import CapsuleIsolation
 
@@ -21,6 +22,9 @@ final class WorkerProcess {
         case died(Int32)
         /// The call ran past its deadline (seconds); the worker was killed.
         case deadline(Double)
+        /// The running VM's `--timeout` deadline came first (RunDeadline); the worker was
+        /// killed. The caller ends the run with the timeout error.
+        case vmDeadline
         /// The worker broke the protocol (the reason); it was killed.
         case brokeProtocol(String)
     }
@@ -148,8 +152,10 @@ final class WorkerProcess {
     }
 
     /// Waits until the worker answers the request in flight (request 1: the start), at most
-    /// `deadline` seconds. On any failure the worker is killed and reaped.
+    /// `deadline` seconds and never past the running VM's deadline (`RunDeadline.current`).
+    /// On any failure the worker is killed and reaped.
     func wait(deadline: Double) -> Failure? {
+        let vmDeadline = RunDeadline.current
         let expected = seq
         let start = Self.now()
         var spins = 0
@@ -168,14 +174,20 @@ final class WorkerProcess {
                 if spins & 15 == 0 && Self.now() &- start > Self.spinNanoseconds { break }
             }
         }
-        let limit = start &+ UInt64(deadline * 1e9)
+        let own = start &+ UInt64(RunDeadline.nanoseconds(deadline))
+        // NOTE: both clocks are CLOCK_MONOTONIC; a VM deadline already past stops at once.
+        let vmLimit = vmDeadline.map { UInt64(max(0, $0)) }
+        let limit = min(own, vmLimit ?? UInt64.max)
         while true {
             capsule_iso_store(hostWaiting, 1)
             let r = capsule_iso_load(responseSeq)
             if r == expected { capsule_iso_store(hostWaiting, 0); return nil }
             if r != expected &- 1 { return fail(.brokeProtocol("it wrote response number \(r) while request \(expected) was in flight")) }
             let now = Self.now()
-            if now >= limit { capsule_iso_store(hostWaiting, 0); return fail(.deadline(deadline)) }
+            if now >= limit {
+                capsule_iso_store(hostWaiting, 0)
+                return fail(limit == own ? .deadline(deadline) : .vmDeadline)
+            }
             // NOTE: sleep in slices: a worker that scribbles a bogus sequence number without
             // a wake-up is still noticed.
             var p = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)

@@ -1,3 +1,5 @@
+import CapsuleSyntax
+
 /// Why a plugin was refused. The host never crashes on a bad plugin: every problem the
 /// loader can detect becomes one of these, and `import` turns it into a script error.
 public struct PluginLoadError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -15,6 +17,7 @@ public struct PluginLoadError: Error, Equatable, Sendable, CustomStringConvertib
         self.byPolicy = byPolicy
     }
 
-    /// `cannot load plugin PATH: REASON`.
-    public var description: String { "cannot load plugin \(path): \(reason)" }
+    /// `cannot load plugin PATH: REASON`, made terminal-safe: the path and the reason may
+    /// hold a file name's or a descriptor's text (`TerminalText`).
+    public var description: String { TerminalText.safe("cannot load plugin \(path): \(reason)") }
 }

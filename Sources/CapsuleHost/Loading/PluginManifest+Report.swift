@@ -1,3 +1,5 @@
+import CapsuleSyntax
+
 /// The text `capsule plugin inspect` prints for a module: a C plugin's descriptor or a
 /// registered Swift module (`PluginHost.manifest(ofModule:)`).
 extension PluginManifest {
@@ -29,6 +31,7 @@ extension PluginManifest {
             if e.closesHandle { line += " (closes its handle)" }
             lines.append(line)
         }
-        return lines.joined(separator: "\n") + "\n"
+        // The descriptor's text is the plugin's: each line terminal-safe (`TerminalText`).
+        return lines.map { TerminalText.safe($0) }.joined(separator: "\n") + "\n"
     }
 }

@@ -253,7 +253,14 @@ package struct ConfinedPath {
     }
 
     func makeDirectory() -> Result<Void, FSFailure> {
-        withParent("create") { fd, name in mkdirat(fd, name, 0o777) == 0 ? .success(()) : .failure(.io(errno)) }
+        // The granted directory itself exists: say so, as mkdir does for any other directory.
+        if relative.split(separator: "/").allSatisfy({ $0 == "." }) {
+            switch openAnchor() {
+            case .failure(let f): return .failure(f)
+            case .success(let fd): close(fd); return .failure(.io(EEXIST))
+            }
+        }
+        return withParent("create") { fd, name in mkdirat(fd, name, 0o777) == 0 ? .success(()) : .failure(.io(errno)) }
     }
 
     /// Removes a file, a symlink (not its target) or an empty directory.

@@ -10,6 +10,7 @@ import CapsuleCore
 /// import "env"
 /// print(env.get("HOME"))        // a string, or nil when unset
 /// env.set("APP_MODE", "test")   // visible to this process (and later child processes)
+/// print(env.list())             // {name: value} of the set variables the grants cover
 /// ```
 package final class EnvModule {
     let enforcer: CapabilityEnforcer
@@ -20,6 +21,7 @@ package final class EnvModule {
         NativeModuleDefinition(name: "env", functions: [
             NativeFunctionDefinition(name: "get", arity: 1) { [unowned self] call in get(call) },
             NativeFunctionDefinition(name: "set", arity: 2) { [unowned self] call in set(call) },
+            NativeFunctionDefinition(name: "list", arity: 0) { [unowned self] call in list(call) },
         ])
     }
 
@@ -45,6 +47,26 @@ package final class EnvModule {
         guard let name = name(call, "get") else { return NativeCall.failure }
         guard let value = getenv(name) else { return call.nilValue }
         return call.stringValue(String(cString: value))
+    }
+
+    /// `env.list()`: the variables that are set and granted, by name in order. Variables the
+    /// grants do not cover are left out silently (neither denied nor audited).
+    func list(_ call: NativeCall) -> Value {
+        var found: [(String, String)] = []
+        var p = environ
+        while let entry = p.pointee {
+            let text = String(cString: entry)
+            p += 1
+            guard let eq = text.firstIndex(of: "="), eq != text.startIndex else { continue }
+            let name = String(text[..<eq])
+            let request = Capability(.env, name)
+            guard enforcer.policy.allows(request, by: .script) else { continue }
+            enforcer.allow(request, by: .script)
+            found.append((name, String(text[text.index(after: eq)...])))
+        }
+        found.sort { $0.0 < $1.0 }
+        var seen = Set<String>()
+        return call.recordValue(found.filter { seen.insert($0.0).inserted }.map { ($0.0, .string($0.1)) })
     }
 
     func set(_ call: NativeCall) -> Value {

@@ -29,7 +29,9 @@ package final class FSFile {
 ///
 /// Reading (`read`, `read_bytes`, `list`, `stat`, `exists`, `open` with "r") needs
 /// `fs.read`; writing (`write`, `append`, `mkdir`, `remove`, `rename`, `open` with "w"/"a")
-/// needs `fs.write`; `open` with "r+" needs both.
+/// needs `fs.write`; `open` with "r+" needs both. `write` replaces the file atomically
+/// (`ConfinedPath.replaceContents`); `append` and `open` with "w" write in place. Text read
+/// as str is valid UTF-8 (invalid sequences become U+FFFD in `makeString`).
 package final class FSModule {
     static let fileType = "fs.File"
     let enforcer: CapabilityEnforcer
@@ -46,6 +48,9 @@ package final class FSModule {
             fn("list", 1) { m, c in m.list(c) },
             fn("stat", 1) { m, c in m.stat(c) },
             fn("exists", 1) { m, c in m.exists(c) },
+            fn("lines", 1) { m, c in m.lines(c) },
+            fn("walk", 1) { m, c in m.walk(c) },
+            fn("glob", 1) { m, c in m.glob(c) },
             fn("mkdir", 1) { m, c in m.simple(c, "mkdir") { $0.makeDirectory() } },
             fn("remove", 1) { m, c in m.simple(c, "remove") { $0.remove() } },
             fn("rename", 2) { m, c in m.rename(c) },
@@ -64,7 +69,7 @@ package final class FSModule {
     // MARK: arguments
 
     /// Argument `i` as a checked absolute path, or nil after raising.
-    private func path(_ call: NativeCall, _ i: Int, _ function: String, kind: Capability.Kind) -> String? {
+    func path(_ call: NativeCall, _ i: Int, _ function: String, kind: Capability.Kind) -> String? {
         guard let bytes = call.string(i) else {
             _ = call.raise("fs.\(function): argument \(i + 1): expected a path (str), got \(call.typeName(i))")
             return nil
@@ -76,7 +81,7 @@ package final class FSModule {
     }
 
     /// Runs a confined operation; nil after raising on failure.
-    private func perform<T>(_ call: NativeCall, _ function: String, _ path: String, _ kind: Capability.Kind,
+    func perform<T>(_ call: NativeCall, _ function: String, _ path: String, _ kind: Capability.Kind,
                             _ body: (ConfinedPath) -> Result<T, FSFailure>) -> T? {
         switch enforcer.perform(path, kind: kind, by: principal, body) {
         case .success(let v): return v
@@ -142,26 +147,19 @@ package final class FSModule {
         return nil
     }
 
-    static func writeAll(_ fd: Int32, _ data: UnsafeBufferPointer<UInt8>) -> Int32? {
-        var offset = 0
-        while offset < data.count {
-            let n = write(fd, data.baseAddress! + offset, data.count - offset)
-            if n < 0 { if errno == EINTR { continue }; return errno }
-            offset += n
-        }
-        return nil
-    }
-
     func writeWhole(_ call: NativeCall, append: Bool) -> Value {
         let name = append ? "append" : "write"
         guard let p = path(call, 0, name, kind: .fsWrite) else { return NativeCall.failure }
         guard let bytes = data(call, 1, name) else { return NativeCall.failure }
-        let flags = O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC)
-        switch perform(call, name, p, .fsWrite, { $0.open(flags: flags) }) {
+        if !append {
+            // Atomic: a temporary file renamed over the target (ConfinedPath.replaceContents).
+            return perform(call, name, p, .fsWrite, { $0.replaceContents(with: bytes) }) == nil ? NativeCall.failure : call.nilValue
+        }
+        switch perform(call, name, p, .fsWrite, { $0.open(flags: O_WRONLY | O_CREAT | O_APPEND) }) {
         case nil: return NativeCall.failure
         case let fd?:
             defer { close(fd) }
-            if let e = Self.writeAll(fd, bytes) { return call.raise(FSError.io(e).message(operation: "fs.\(name)", path: p)) }
+            if let e = ConfinedPath.writeAll(fd, bytes) { return call.raise(FSError.io(e).message(operation: "fs.\(name)", path: p)) }
             return call.nilValue
         }
     }
@@ -327,7 +325,7 @@ package final class FSModule {
     func writeChunk(_ call: NativeCall) -> Value {
         guard let f = file(call, "write_chunk") else { return NativeCall.failure }
         guard let bytes = data(call, 1, "write_chunk") else { return NativeCall.failure }
-        if let e = Self.writeAll(f.fd, bytes) { return call.raise("fs.write_chunk: \(String(cString: strerror(e)))") }
+        if let e = ConfinedPath.writeAll(f.fd, bytes) { return call.raise("fs.write_chunk: \(String(cString: strerror(e)))") }
         return call.intValue(Int64(bytes.count))
     }
 

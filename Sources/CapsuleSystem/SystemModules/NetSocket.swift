@@ -47,7 +47,7 @@ package final class NetSocket {
         let vm: Int?
         init(timeout: Double?, vm: Int?) {
             self.timeout = timeout
-            at = timeout.map { MonotonicClock.now() &+ Int($0 * 1e9) }
+            at = timeout.map { RunDeadline.after(seconds: $0, from: MonotonicClock.now()) }
             self.vm = vm
         }
     }

@@ -78,7 +78,7 @@ package final class ProcModule {
         let child = ChildProcess(
             executable: executable, arguments: [request.program] + request.arguments, environment: environment,
             directory: directory, input: request.input, outputLimit: request.outputLimit,
-            timeout: request.timeout.map { now &+ Int($0 * 1e9) }, vmDeadline: call.deadline)
+            timeout: request.timeout.map { RunDeadline.after(seconds: $0, from: now) }, vmDeadline: call.deadline)
         let shown = Capability.sanitized(request.program)
         switch child.run() {
         case .failure(.spawn(let e)): return call.raise("proc.run: cannot run \(shown): \(String(cString: strerror(e)))")

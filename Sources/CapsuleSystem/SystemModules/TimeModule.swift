@@ -29,13 +29,21 @@ package final class TimeModule {
                 call.doubleValue(Self.seconds(CLOCK_MONOTONIC))
             },
             NativeFunctionDefinition(name: "sleep", arity: 1) { [unowned self] call in
+                // NOTE: `seconds` may be huge (1e300): only `RunDeadline.nanoseconds`
+                // converts it, saturating, never `Int(seconds)`.
                 guard let seconds = call.double(0), seconds >= 0, seconds.isFinite else {
-                    return call.raise("time.sleep: argument 1: expected a number of seconds >= 0, got \(call.typeName(0))")
+                    let shown = call.int(0).map { "\($0)" } ?? call.double(0).map { "\($0)" } ?? call.typeName(0)
+                    return call.raise("time.sleep: argument 1: expected a finite number of seconds >= 0, got \(shown)")
                 }
                 if let denied = check(call) { return denied }
-                var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1e9))
-                var remaining = timespec()
-                while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
+                let now = RunDeadline.now()
+                let wake = RunDeadline.after(seconds: seconds, from: now)
+                let vm = call.deadline
+                if let vm, vm <= wake {
+                    Self.sleep(until: vm)
+                    return call.raiseTimeout()
+                }
+                Self.sleep(until: wake)
                 call.afterBlocking()
                 return call.nilValue
             },
@@ -46,6 +54,15 @@ package final class TimeModule {
     private func check(_ call: NativeCall) -> Value? {
         if case .failure(let d) = enforcer.check(Capability(.clock), by: .script) { return call.raise(d.message) }
         return nil
+    }
+
+    /// Sleeps until `deadline` (`CLOCK_MONOTONIC` nanoseconds), through interruptions.
+    static func sleep(until deadline: Int) {
+        var at = timespec(tv_sec: deadline / 1_000_000_000, tv_nsec: deadline % 1_000_000_000)
+        while true {
+            let r = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, nil)
+            if r != EINTR { return }
+        }
     }
 
     static func seconds(_ clock: clockid_t) -> Double {

@@ -1,0 +1,174 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The standard streams and the process's end: `exit`, `eprint`, `write`, `ewrite`, the
+/// `stdin` object and `script_path`. Standard streams are not capabilities (as in Deno).
+extension Runtime {
+    func installStandardStreams() {
+        defineBuiltin("exit", arity: -1) { rt, args, argc in
+            guard argc <= 1 else { return rt.fail("exit expects 0 or 1 arguments, got \(argc)") }
+            var code: Int64 = 0
+            if argc == 1 {
+                guard let c = rt.expectInt(args[0], "exit code") else { return Runtime.failure }
+                guard c >= 0 && c <= 255 else { return rt.fail("exit code \(c) is out of range 0...255") }
+                code = c
+            }
+            // An uncatchable error unwinds every frame, native callers and importers included;
+            // the VM turns it into `RunOutcome.exited` (VM.execute).
+            rt.exitRequest = Int32(code)
+            rt.raiseUncatchable("exit(\(code))")
+            return Runtime.failure
+        }
+        defineBuiltin("write", arity: -1) { rt, args, argc in
+            guard let text = rt.joinedText(args, argc) else { return Runtime.failure }
+            rt.config.output(text)
+            return .nil
+        }
+        defineBuiltin("eprint", arity: -1) { rt, args, argc in
+            guard let text = rt.joinedText(args, argc) else { return Runtime.failure }
+            rt.config.errorOutput(text + "\n")
+            return .nil
+        }
+        defineBuiltin("ewrite", arity: -1) { rt, args, argc in
+            guard let text = rt.joinedText(args, argc) else { return Runtime.failure }
+            rt.config.errorOutput(text)
+            return .nil
+        }
+        builtins["script_path"] = config.scriptPath.map { Value(makeString($0)) } ?? .nil
+        builtins["stdin"] = makeStdinObject()
+    }
+
+    /// The values as `print` shows them, separated by spaces; nil after raising.
+    func joinedText(_ args: UnsafeMutablePointer<Value>, _ argc: Int) -> String? {
+        var line = ""
+        for j in 0..<argc {
+            if j > 0 { line += " " }
+            guard let t = toText(args[j]) else { return nil }
+            line += t
+        }
+        return line
+    }
+
+    /// `stdin`: a built-in module object with `read_line`, `read` and `lines`.
+    private func makeStdinObject() -> Value {
+        let m = newModule(name: "stdin", sourceName: "<stdin>", directory: nil)
+        pushRoot(Value(m))
+        defer { popRoot() }
+        func define(_ name: String, arity: Int, _ body: @escaping NativeBody) {
+            let fn = newNative(name: name, arity: arity, body)
+            pushRoot(fn)
+            let slot = addModuleVariable(m, name: intern(name))
+            m.pointee.variables![slot] = fn
+            popRoot()
+        }
+        define("read_line", arity: 0) { rt, _, _ in
+            switch rt.readInputLine() {
+            case .failed: return Runtime.failure
+            case .end: return .nil
+            case .line(let bytes): return rt.inputString(bytes)
+            }
+        }
+        define("read", arity: 0) { rt, _, _ in
+            guard rt.fillInput(untilNewline: false) else { return Runtime.failure }
+            let bytes = rt.inputBuffer
+            rt.inputBuffer = []
+            return rt.inputString(bytes[...])
+        }
+        define("lines", arity: 0) { rt, _, _ in
+            let l = rt.newList()
+            rt.pushRoot(Value(l))
+            defer { rt.popRoot() }
+            while true {
+                switch rt.readInputLine() {
+                case .failed: return Runtime.failure
+                case .end: return Value(l)
+                case .line(let bytes):
+                    let s = rt.inputString(bytes)
+                    if s == Runtime.failure { return Runtime.failure }
+                    rt.append(l, s)
+                }
+            }
+        }
+        return Value(m)
+    }
+
+    enum InputLine {
+        case line(ArraySlice<UInt8>)
+        case end
+        case failed
+    }
+
+    /// The next line of standard input without its `\n` (and a `\r` before it); `.end` at the
+    /// end of input; `.failed` after raising (a timeout, a read error).
+    func readInputLine() -> InputLine {
+        var searched = 0
+        while true {
+            if let nl = inputBuffer[searched...].firstIndex(of: UInt8(ascii: "\n")) {
+                var line = inputBuffer[..<nl]
+                if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
+                let result = Array(line)
+                inputBuffer.removeSubrange(...nl)
+                return .line(result[...])
+            }
+            searched = inputBuffer.count
+            if inputEnded {
+                if inputBuffer.isEmpty { return .end }
+                let rest = inputBuffer
+                inputBuffer = []
+                return .line(rest[...])
+            }
+            guard readInputChunk() else { return .failed }
+        }
+    }
+
+    /// Reads until the end of input (or, with `untilNewline`, until a newline arrives).
+    /// False after raising.
+    func fillInput(untilNewline: Bool) -> Bool {
+        while !inputEnded {
+            if untilNewline && inputBuffer.contains(UInt8(ascii: "\n")) { return true }
+            guard readInputChunk() else { return false }
+        }
+        return true
+    }
+
+    /// One `read` of standard input into `inputBuffer`, waiting no later than the VM's
+    /// deadline (`--timeout` ends a script blocked here). False after raising.
+    private func readInputChunk() -> Bool {
+        let fd = config.standardInput
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        while true {
+            var ms: Int32 = -1
+            if deadline != 0 {
+                let left = deadline &- Runtime.coarseNow()
+                if left <= 0 { haltForTimeout(); return false }
+                // Rounded up, so a wait never ends just before the deadline and spins.
+                ms = Int32(clamping: left / 1_000_000 &+ 1)
+            }
+            let r = poll(&p, 1, ms)
+            if r > 0 { break }
+            if r < 0 && errno != EINTR {
+                raise("cannot read standard input: \(String(cString: strerror(errno)))")
+                return false
+            }
+        }
+        let chunk = 65536
+        guard reserveHeap(inputBuffer.count &+ chunk) else { return false }
+        var buffer = [UInt8](repeating: 0, count: chunk)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, chunk) }
+            if n > 0 { inputBuffer.append(contentsOf: buffer[..<n]); return true }
+            if n == 0 { inputEnded = true; return true }
+            if errno == EINTR { continue }
+            if errno == EAGAIN { return true }
+            raise("cannot read standard input: \(String(cString: strerror(errno)))")
+            return false
+        }
+    }
+
+    /// A string from input bytes (invalid UTF-8 becomes U+FFFD), refused past the heap limit.
+    func inputString(_ bytes: ArraySlice<UInt8>) -> Value {
+        guard reserveHeap(bytes.count) else { return Runtime.failure }
+        return Value(makeString(String(decoding: bytes, as: UTF8.self)))
+    }
+}

@@ -1,0 +1,108 @@
+@testable import CapsuleCommands
+import CapsuleHost
+import Foundation
+import Testing
+
+/// Scripts as Unix citizens, through the real binary: exit codes, standard input and error,
+/// `run -e`, `run -`, shebang lines.
+@Suite struct StandardStreamsCLITests {
+    /// Runs the built `capsule` with `input` on its standard input (closed after writing);
+    /// `holdInput` keeps the input pipe open, empty, until the process ends.
+    func capsule(_ arguments: [String], input: String = "", holdInput: Bool = false,
+                 in directory: String = FileManager.default.temporaryDirectory.path) throws
+        -> (status: Int32, out: String, err: String, seconds: Double) {
+        let binary = try #require(PluginHost.executableDirectory()).appending("/capsule")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        let stdin = Pipe(), out = Pipe(), err = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = out
+        process.standardError = err
+        let start = Date()
+        try process.run()
+        if !holdInput {
+            stdin.fileHandleForWriting.write(Data(input.utf8))
+            try stdin.fileHandleForWriting.close()
+        }
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        if holdInput { try stdin.fileHandleForWriting.close() }
+        return (process.terminationStatus, String(decoding: outData, as: UTF8.self),
+                String(decoding: errData, as: UTF8.self), Date().timeIntervalSince(start))
+    }
+
+    @Test func exitCodeEndsTheScriptAfterFlushingOutput() throws {
+        let r = try capsule(["run", "-e", "write(\"partial\"); fn f() { exit(42) }; [1].map(fn(x) { f() }); print(\"never\")"])
+        #expect(r.status == 42)
+        #expect(r.out == "partial")
+        #expect(r.err == "")
+        #expect(try capsule(["run", "-e", "exit()"]).status == 0)
+        let bad = try capsule(["run", "-e", "exit(256)"])
+        #expect(bad.status == 70)
+        #expect(bad.err == "error: exit code 256 is out of range 0...255\n  at <script> (<-e>:1)\n")
+    }
+
+    @Test func dashEPassesEveryPositionalArgumentToTheScript() throws {
+        let r = try capsule(["run", "-e", "print(args, script_path)", "a", "--flag", "b"])
+        #expect(r.status == 0)
+        #expect(r.out == "[\"a\", \"--flag\", \"b\"] nil\n")
+        let error = try capsule(["run", "-e", "let x = 1\nprint(x / 0)"])
+        #expect(error.status == 70)
+        #expect(error.err == "error: division by zero\n  at <script> (<-e>:2)\n")
+    }
+
+    @Test func dashReadsTheScriptFromStandardInput() throws {
+        let r = try capsule(["run", "-", "x"], input: "print(\"hi\", args)\nprint(stdin.read_line())\n1 +\n")
+        #expect(r.status == 65)
+        #expect(r.err.hasPrefix("<stdin>:4:1: error: unexpected end of file"))
+        let ok = try capsule(["run", "-", "x"], input: "print(\"hi\", args, script_path)\nprint(stdin.read_line())\n")
+        #expect(ok.status == 0)
+        #expect(ok.out == "hi [\"x\"] nil\nnil\n")
+    }
+
+    @Test func scriptsReadStandardInputAndWriteStandardError() throws {
+        let r = try capsule(["run", "-e", "for line in stdin.lines() { eprint(\"got\", line) }; print(\"done\")"],
+                            input: "one\ntwo\n")
+        #expect(r.status == 0)
+        #expect(r.out == "done\n")
+        #expect(r.err == "got one\ngot two\n")
+    }
+
+    @Test func timeoutEndsAScriptBlockedOnStandardInput() throws {
+        let r = try capsule(["run", "--timeout", "300ms", "-e", "print(\"waiting\"); stdin.read_line()"], holdInput: true)
+        #expect(r.status == 70)
+        #expect(r.out == "waiting\n")
+        #expect(r.err == "error: timeout of 300ms exceeded\n  at <script> (<-e>:1)\n")
+        #expect(r.seconds < 10)
+    }
+
+    @Test func aShebangScriptRunsAsAnExecutable() throws {
+        let scratch = try ScratchDirectory()
+        let binary = try #require(PluginHost.executableDirectory()).appending("/capsule")
+        try scratch.write("tool.cap", "#!\(binary) run\nprint(\"tool\", args, script_path)\n")
+        #expect(chmod(scratch.path + "/tool.cap", 0o755) == 0)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: scratch.path + "/tool.cap")
+        process.arguments = ["x"]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(String(decoding: data, as: UTF8.self) == "tool [\"x\"] \(scratch.path)/tool.cap\n")
+    }
+
+    @Test func exitEndsTheREPLWithItsCode() throws {
+        let r = try capsule(["repl"], input: "print(1)\nexit(5)\nprint(2)\n")
+        #expect(r.status == 5)
+        #expect(r.out == "1\n")
+    }
+
+    @Test func runNeedsAFileOrCode() {
+        expectUsageError(["run"], "Missing expected argument '<file>' (or -e CODE)")
+    }
+}
