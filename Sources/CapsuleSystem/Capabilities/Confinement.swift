@@ -256,7 +256,8 @@ package struct ConfinedPath {
         // The granted directory itself exists: say so, as mkdir does for any other directory.
         if relative.split(separator: "/").allSatisfy({ $0 == "." }) {
             switch openAnchor() {
-            case .failure(let f): return .failure(f)
+            case .failure(.denied(let why)): return .failure(.denied(why))
+            case .failure(.io): break  // not there yet (a grant of a path to create): made below
             case .success(let fd): close(fd); return .failure(.io(EEXIST))
             }
         }
