@@ -174,7 +174,8 @@ enum HostAPI {
 
     /// `host->open_file`: opens `path` confined to the calling plugin's `fs.read` (read
     /// access) and `fs.write` (write access, O_CREAT, O_TRUNC, O_APPEND) grants, exactly as
-    /// the `fs` module does for scripts. Returns the fd (the plugin owns it) or -1.
+    /// the `fs` module does for scripts; an open needing both (O_RDWR) is confined beneath
+    /// both grants (`CapabilityEnforcer.open`). Returns the fd (the plugin owns it) or -1.
     static func openFile(_ path: UnsafePointer<CChar>?, _ flags: Int32, _ mode: Int32) -> Int32 {
         guard let context = CallContext.current, let enforcer = context.enforcer else {
             fail("open_file denied: no capability policy applies to this call")
