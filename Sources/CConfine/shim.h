@@ -42,5 +42,6 @@ static inline int cconfine_open_resolve(int dirfd, const char *path, unsigned lo
 /* The RESOLVE_* flags, for Swift (the macros are not imported as typed constants). */
 #define CCONFINE_RESOLVE_NO_SYMLINKS RESOLVE_NO_SYMLINKS
 #define CCONFINE_RESOLVE_NO_MAGICLINKS RESOLVE_NO_MAGICLINKS
+#define CCONFINE_RESOLVE_IN_ROOT RESOLVE_IN_ROOT
 
 #endif

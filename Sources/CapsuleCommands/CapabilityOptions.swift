@@ -88,9 +88,15 @@ struct CapabilityOptions: ParsableArguments {
     /// takes the next word as the value of `--opt=`, so the value cannot be empty.)
     static let everything = "\u{1}all"
 
-    /// Rewrites bare `--allow-KIND` into `--allow-KIND=` + `everything`,
-    /// before the command's positional arguments only, so a script's own arguments are
-    /// passed through untouched.
+    /// The value `--allow-KIND=` (empty after `=`) is rewritten to, so that it is the usage
+    /// error an empty resource is (ArgumentParser would otherwise take the NEXT word as its
+    /// value: `--allow-read= /etc/hostname` granted /etc/hostname, `--allow-env= x.cap`
+    /// swallowed the script).
+    static let emptyValue = "\u{1}empty"
+
+    /// Rewrites bare `--allow-KIND` into `--allow-KIND=` + `everything`, and `--allow-KIND=`
+    /// into `--allow-KIND=` + `emptyValue`, before the command's positional arguments only,
+    /// so a script's own arguments are passed through untouched.
     static func normalize(_ arguments: [String]) -> [String] {
         var result: [String] = []
         var commandWords = 0
@@ -101,6 +107,7 @@ struct CapabilityOptions: ParsableArguments {
             index += 1
             if a == "--" { result.append(a); break }
             if bareGrantFlags.contains(a) { result.append(a + "=" + everything); continue }
+            if a.hasSuffix("="), bareGrantFlags.contains(String(a.dropLast())) { result.append(a + emptyValue); continue }
             result.append(a)
             if valuedOptions.contains(a), index < arguments.count { result.append(arguments[index]); index += 1; continue }
             if a.hasPrefix("-") { continue }
@@ -124,7 +131,8 @@ struct CapabilityOptions: ParsableArguments {
         func add(_ kind: Capability.Kind, _ values: [String], split: Bool = true) throws(ValidationError) {
             for value in values {
                 let items = split ? value.split(separator: ",", omittingEmptySubsequences: false).map(String.init) : [value]
-                for item in items {
+                for written in items {
+                    let item = written == Self.emptyValue ? "" : written
                     if item == Self.everything { policy.grants.append(Capability(kind)); continue }
                     // Capability.parse refuses an empty item ('a,,b', '--allow-read='), as in a manifest.
                     switch Capability.parse(kind.rawValue + ":" + item, baseDirectory: directory) {

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lockdown.h"
@@ -58,14 +59,59 @@ static void raise_for_values(const char *message) { host_raise(message); }
 static void *host_alloc(size_t size) { return malloc(size); }
 static void host_free(void *pointer) { free(pointer); }
 
-/* In the worker, the kernel enforces the grants: open_file is open(2) under Landlock. */
+/* The configuration's strings (serve sets them before INIT): the granted paths. */
+static const uint8_t *grant_strings;
+static uint64_t grant_strings_size;
+
+/* Whether a grant is the file `st` itself (same device and inode) or every path (`/`):
+ * then a hard link of it reaches nothing outside the grants. */
+static int granted_as_itself(const struct stat *st) {
+    for (uint32_t i = 0; i < config.path_count && i < CAPSULE_ISO_MAX_PATHS; i++) {
+        const capsule_iso_path_rule *rule = &config.paths[i];
+        char granted[4096];
+        if (!grant_strings || rule->length >= sizeof granted || (uint64_t)rule->offset + rule->length >= grant_strings_size) continue;
+        memcpy(granted, grant_strings + rule->offset, rule->length);
+        granted[rule->length] = 0;
+        if (strcmp(granted, "/") == 0) return 1;
+        struct stat g;
+        if (stat(granted, &g) == 0 && g.st_dev == st->st_dev && g.st_ino == st->st_ino) return 1;
+    }
+    return 0;
+}
+
+/* In the worker, the kernel enforces the grants: open_file is open(2) under Landlock. Landlock
+ * cannot see hard links, so the in-process rule is applied on the descriptor: a regular file
+ * with more than one link is refused unless a grant is that file itself (or every path), and
+ * O_TRUNC is applied only after that check. */
 static int host_open_file(const char *path, int flags, int mode) {
     if (!path) { host_raise("open_file(NULL)"); return -1; }
-    int fd = open(path, flags | O_CLOEXEC, mode);
+    char message[CAPSULE_ISO_MESSAGE_MAX];
+    int fd = open(path, (flags & ~O_TRUNC) | O_CLOEXEC, mode);
     if (fd < 0) {
-        char message[CAPSULE_ISO_MESSAGE_MAX];
         snprintf(message, sizeof message, "open_file('%.1000s') denied: %s", path, strerror(errno));
         host_raise(message);
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        snprintf(message, sizeof message, "open_file('%.1000s'): %s", path, strerror(errno));
+        close(fd);
+        host_raise(message);
+        return -1;
+    }
+    if (S_ISREG(st.st_mode) && st.st_nlink > 1 && !granted_as_itself(&st)) {
+        snprintf(message, sizeof message, "open_file('%.1000s') denied: the file has %lu hard links, and the others may be outside the grant",
+                 path, (unsigned long)st.st_nlink);
+        close(fd);
+        host_raise(message);
+        errno = EACCES;
+        return -1;
+    }
+    if ((flags & O_TRUNC) && S_ISREG(st.st_mode) && ftruncate(fd, 0) != 0) {
+        snprintf(message, sizeof message, "open_file('%.1000s'): %s", path, strerror(errno));
+        close(fd);
+        host_raise(message);
+        return -1;
     }
     return fd;
 }
@@ -472,6 +518,8 @@ static void restore_state(void) {
 
 _Noreturn void serve(const uint8_t *strings, uint64_t strings_size) {
     char error[1024];
+    grant_strings = strings;
+    grant_strings_size = strings_size;
     worker_values_init(raise_for_values);
     for (;;) {
         uint32_t seq = wait_request(current_seq);

@@ -40,6 +40,12 @@ import Testing
         (["run", "--allow-plugin=fs.read:x", "x.cap"], "--allow-plugin: expected NAME=CAPABILITY, got 'fs.read:x'"),
         (["run", "--allow-read=a,,b", "x.cap"], "--allow-read: capability fs.read: the resource is empty (to grant every resource, give the kind alone)"),
         (["run", "--allow-env=A,", "x.cap"], "--allow-env: capability env: the resource is empty (to grant every resource, give the kind alone)"),
+        (["run", "--allow-read=", "/etc/hostname", "x.cap"], "--allow-read: capability fs.read: the resource is empty (to grant every resource, give the kind alone)"),
+        (["run", "--allow-write=", "/tmp", "x.cap"], "--allow-write: capability fs.write: the resource is empty (to grant every resource, give the kind alone)"),
+        (["run", "--allow-env=", "x.cap"], "--allow-env: capability env: the resource is empty (to grant every resource, give the kind alone)"),
+        (["run", "--allow-run=", "sh", "x.cap"], "--allow-run: capability run: the resource is empty (to grant every resource, give the kind alone)"),
+        (["run", "--allow-net=", "example.com", "x.cap"], "--allow-net: capability net.connect: the resource is empty (to grant every resource, give the kind alone)"),
+        (["run", "--allow-ffi=", "libc.so.6", "x.cap"], "--allow-ffi: capability ffi: the resource is empty (to grant every resource, give the kind alone)"),
         (["run", "--allow-plugin=x=fs.read:", "x.cap"], "--allow-plugin: capability fs.read: the resource is empty (to grant every resource, give the kind alone)"),
         (["run", "--allow-plugin=no-name=clock", "x.cap"], "--allow-plugin: 'no-name' is not a plugin name ([A-Za-z_][A-Za-z0-9_]*)"),
     ])
@@ -97,6 +103,11 @@ import Testing
         #expect(result.out == "")
         let flag = try capsule(["run", "--allow-read=a,,b", "tool.cap"], in: dir.path)
         #expect(flag.status == 64)
+        // `--allow-read=` with nothing after `=` never grants the next word.
+        let empty = try capsule(["run", "--allow-read=", "/etc/hostname", "tool.cap"], in: dir.path)
+        #expect(empty.status == 64)
+        #expect(empty.err.contains("--allow-read: capability fs.read: the resource is empty"), "\(empty.err)")
+        #expect(empty.out == "")
     }
 
     @Test func auditThenSuggestThenRerunWithTheManifest() throws {

@@ -118,6 +118,37 @@ func capsule(_ arguments: [String], in directory: String, killAfter seconds: Dou
             """, "\(result.err)")
     }
 
+    /// A hard link in the script's tree to a module outside every root is refused like
+    /// `fs.read` refuses it (one link only, unless every path is importable), on import and
+    /// on `modules.reload`, and none of the linked file's lines is shown.
+    @Test func hardLinksToOutsideModulesAreRefusedOnImportAndReload() throws {
+        let dir = try tree()
+        let root = dir.path
+        #expect(link(root + "/elsewhere/secret.cap", root + "/app/linked.cap") == 0)
+        try dir.write("app/mod.cap", "let v = 1\n")
+        try dir.write("app/main.cap", """
+            import "modules"
+            import "mod"
+            try { import "linked" } catch e { print(e.message) }
+            import "proc"
+            proc.run("/bin/ln", ["-f", "\(root)/elsewhere/secret.cap", "\(root)/app/mod.cap"])
+            try { modules.reload(mod) } catch e { print(e.message) }
+            print(mod.v)
+            """)
+        let result = try capsule(["run", "--allow-run=/bin/ln", "app/main.cap"], in: root)
+        let why = "the file has 3 hard links, and the others may be outside the script's directory, the module path and the fs.read grants"
+        #expect(result.out == """
+            cannot read module app/linked.cap: the file has 2 hard links, and the others may be outside the script's directory, the module path and the fs.read grants
+            reload of module 'app/mod.cap' refused: cannot read \(root)/app/mod.cap: \(why)
+            1\n
+            """, "\(result.err)")
+        #expect(!result.out.contains("TOP-SECRET") && !result.err.contains("TOP-SECRET"))
+        // Under a bare --allow-read every path is importable, and the rule does not apply.
+        try dir.write("app/all.cap", "import \"linked\"\n")
+        let all = try capsule(["run", "--allow-read", "app/all.cap"], in: root)
+        #expect(all.err.contains("TOP-SECRET-LINE"), "\(all.err)")
+    }
+
     /// FIFOs named like a script module, a plugin, a manifest or an audit log never block:
     /// each is refused (or, for the log, fails to open) at once.
     @Test func fifosNeverBlockImportsPluginsManifestsOrTheAuditLog() throws {

@@ -173,6 +173,27 @@ final class Sandbox: Sendable {
             """)
     }
 
+    /// Under a grant of every path nothing is outside: absolute symlinks (and `..`) resolve
+    /// as usual (`RESOLVE_IN_ROOT` at `/`), while /proc magic links are still refused.
+    @Test func absoluteSymlinksResolveUnderAGrantOfEveryPath() throws {
+        let s = Sandbox()
+        s.symlink("abs", to: s.outside)
+        s.symlink("dir", to: s.root)
+        let out = s.run("""
+            t(fn() { return fs.read("\(s.granted)/abs") })
+            t(fn() { return fs.read("\(s.granted)/dir/granted/../outside.txt") })
+            t(fn() { return fs.write("\(s.granted)/abs", "NEW\\n") })
+            t(fn() { return fs.read("/proc/self/root/etc/passwd") })
+            """, grants: [Capability(.fsRead), Capability(.fsWrite)])
+        #expect(out == """
+            SECRET\n
+            SECRET\n
+            nil
+            denied: fs.read /proc/self/root/etc/passwd (the path goes through a /proc magic link or too many symlinks)\n
+            """)
+        #expect(try String(contentsOfFile: s.outside, encoding: .utf8) == "NEW\n")
+    }
+
     @Test func nulBytesInvalidUTF8AndLongPathsAreDenied() {
         let s = Sandbox()
         let out = s.run("""

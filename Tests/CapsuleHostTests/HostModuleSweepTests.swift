@@ -45,7 +45,7 @@ import Testing
                 let call = "\(f.module).\(f.name)(\(arguments.joined(separator: ", ")))"
                 let outcome = Self.run(call, module: f.module, dir: dir, policy: policy)
                 switch outcome {
-                case .ok, .runtimeError: break
+                case .ok, .runtimeError, .exited: break
                 case .compileError(let d): Issue.record("\(call) did not compile: \(d)")
                 case .ioError(let m): Issue.record("\(call): \(m)")
                 case .exited(let code): Issue.record("\(call) ended the run with exit(\(code))")

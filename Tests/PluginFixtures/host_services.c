@@ -36,6 +36,16 @@ static int64_t write_text(const char *path, const char *text) {
     return n;
 }
 
+/* Overwrites the start of the existing file at `path` with `text` through one O_RDWR
+ * open (fs.read and fs.write); returns the bytes written or -1. */
+static int64_t update_text(const char *path, const char *text) {
+    int fd = host->open_file(path, O_RDWR, 0);
+    if (fd < 0) return -1;
+    ssize_t n = write(fd, text, strlen(text));
+    close(fd);
+    return n;
+}
+
 static const char *get(const char *name) {
     const char *value = host->getenv(name);
     return value ? value : "(unset)";
@@ -87,6 +97,7 @@ static const capsule_export exports[] = {
     {"run", "(str, str) -> str", (void (*)(void))run, 0, "host->run_program"},
     {"send_text", "(str, i64, str) -> i64", (void (*)(void))send_text, 0, "host->connect_tcp"},
     {"run_env", "(str, str) -> str", (void (*)(void))run_env, 0, "host->run_program with one variable"},
+    {"update_text", "(str, str) -> i64", (void (*)(void))update_text, 0, "host->open_file for reading and writing"},
 };
 
 static const capsule_plugin plugin = {

@@ -63,9 +63,12 @@ extension Runtime {
             raise("reload of module '\(sourceName)' refused: \(why)")
             return .refused
         }
-        guard let text = Runtime.readFile(path) else {
-            raise("reload of module '\(sourceName)' refused: cannot read \(path)")
+        let text: String
+        switch importRule.read(path) {
+        case .failure(let error):
+            raise("reload of module '\(sourceName)' refused: cannot read \(Capability.sanitized(path)): \(error.reason)")
             return .refused
+        case .success(let t): text = t
         }
         let source = Source(name: sourceName, text: text)
         let (program, parseDiagnostics) = parse(source)

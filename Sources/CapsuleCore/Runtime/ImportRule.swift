@@ -69,8 +69,11 @@ struct ImportRule {
     }
 
     /// Reads the module at `resolved` (a real path, with no symlink in it): exactly that
-    /// path, never through a symlink that appeared since, and only a regular file.
-    static func read(_ resolved: String) -> Result<String, SourceReadError> {
+    /// path, never through a symlink that appeared since, and only a regular file with one
+    /// link, as `fs.read` (a hard link's other names may be outside every root), unless
+    /// every path is importable. A refused file is never read, so none of its lines can
+    /// appear in a compile error.
+    func read(_ resolved: String) -> Result<String, SourceReadError> {
         let flags = UInt64(UInt32(bitPattern: O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY))
         let fd = cconfine_open_resolve(AT_FDCWD, resolved, flags, 0, UInt64(CCONFINE_RESOLVE_NO_SYMLINKS | CCONFINE_RESOLVE_NO_MAGICLINKS))
         guard fd >= 0 else {
@@ -79,6 +82,10 @@ struct ImportRule {
             return .failure(SourceReadError(path: resolved, reason: reason))
         }
         defer { close(fd) }
+        var st = stat()
+        if !allowsAll, fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_nlink > 1 {
+            return .failure(SourceReadError(path: resolved, reason: "the file has \(st.st_nlink) hard links, and the others may be outside the script's directory, the module path and the fs.read grants"))
+        }
         return readOpenedSource(fd, path: resolved, allowingStreams: false).map { String(decoding: $0, as: UTF8.self) }
     }
 }

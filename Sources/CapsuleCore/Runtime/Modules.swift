@@ -61,7 +61,7 @@ extension Runtime {
             // Before the read: a host that watches the file then sees every change after it.
             scriptModuleObserver?(display, resolved)
             let text: String
-            switch ImportRule.read(resolved) {
+            switch importRule.read(resolved) {
             case .failure(let error):
                 raise("cannot read module \(Capability.sanitized(display)): \(error.reason)")
                 return nil
@@ -166,12 +166,6 @@ extension Runtime {
         return String(cString: p)
     }
 
-    /// Reads the script module at real path `path` (checked by the import rule) as UTF-8
-    /// (invalid sequences are replaced). Nil when unreadable.
-    static func readFile(_ path: String) -> String? {
-        if case .success(let text) = ImportRule.read(path) { return text }
-        return nil
-    }
 }
 
 /// A file that could not be read, with the system's reason (`No such file or directory`).

@@ -174,7 +174,8 @@ enum HostAPI {
 
     /// `host->open_file`: opens `path` confined to the calling plugin's `fs.read` (read
     /// access) and `fs.write` (write access, O_CREAT, O_TRUNC, O_APPEND) grants, exactly as
-    /// the `fs` module does for scripts. Returns the fd (the plugin owns it) or -1.
+    /// the `fs` module does for scripts; an open needing both (O_RDWR) is confined beneath
+    /// both grants (`CapabilityEnforcer.open`). Returns the fd (the plugin owns it) or -1.
     static func openFile(_ path: UnsafePointer<CChar>?, _ flags: Int32, _ mode: Int32) -> Int32 {
         guard let context = CallContext.current, let enforcer = context.enforcer else {
             fail("open_file denied: no capability policy applies to this call")
@@ -196,13 +197,9 @@ enum HostAPI {
         case .failure(let d): fail(d.message); return -1
         case .success(let p): absolute = p
         }
-        for kind in kinds.dropFirst() {
-            if case .failure(let d) = enforcer.confine(absolute, kind: kind, by: who) { fail(d.message); return -1 }
-            enforcer.allow(Capability(kind, absolute), by: who)
-        }
         // Only the flags that make sense for a file; O_DIRECTORY, O_PATH, O_NOFOLLOW… are dropped.
         let allowed = O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC | O_APPEND
-        switch enforcer.perform(absolute, kind: kinds[0], by: who, { $0.open(flags: flags & allowed, mode: mode_t(mode & 0o777)) }) {
+        switch enforcer.open(absolute, kinds: kinds, flags: flags & allowed, mode: mode_t(mode & 0o777), by: who) {
         case .success(let fd): return fd
         case .failure(let e): fail(e.message(operation: "open_file", path: absolute)); return -1
         }

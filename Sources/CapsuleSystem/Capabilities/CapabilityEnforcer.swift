@@ -114,6 +114,50 @@ package final class CapabilityEnforcer: Sendable {
     }
 }
 
+extension CapabilityEnforcer {
+    /// Opens `path` for an operation that needs every kind in `kinds` (`fs.read` and/or
+    /// `fs.write`): the one open used by `fs.open` and the plugins' `host->open_file`.
+    ///
+    /// Every kind is checked against the policy before anything is opened. The file is then
+    /// opened once, confined beneath the `fs.write` grant when writing is among `kinds` (the
+    /// first kind otherwise), with that grant's hard-link rule; each other kind's grant must
+    /// confine the path to the same file (`ConfinedPath.holds`: same device and inode, and
+    /// its own hard-link rule). O_TRUNC is applied only after every grant agreed.
+    package func open(_ path: String, kinds: [Capability.Kind], flags: Int32, mode: mode_t = 0o666,
+                      by principal: Principal) -> Result<Int32, FSError> {
+        guard let first = kinds.first else { return .failure(.io(EINVAL)) }
+        let primary = kinds.contains(.fsWrite) ? Capability.Kind.fsWrite : first
+        var others: [(Capability.Kind, ConfinedPath)] = []
+        for kind in kinds where kind != primary {
+            switch confine(path, kind: kind, by: principal) {
+            case .failure(let d): return .failure(.denied(d))
+            case .success(let c): others.append((kind, c))
+            }
+        }
+        let truncate = flags & O_TRUNC != 0 && !others.isEmpty
+        let fd: Int32
+        switch perform(path, kind: primary, by: principal, { $0.open(flags: truncate ? flags & ~O_TRUNC : flags, mode: mode) }) {
+        case .failure(let e): return .failure(e)
+        case .success(let opened): fd = opened
+        }
+        for (kind, confined) in others {
+            switch confined.holds(fd) {
+            case .success:
+                allow(Capability(kind, path), by: principal)
+            case .failure(.denied(let why)):
+                close(fd)
+                return .failure(.denied(deny(Capability(kind, path), by: principal, reason: why)))
+            case .failure(.io(let e)):
+                close(fd)
+                allow(Capability(kind, path), by: principal)
+                return .failure(.io(e))
+            }
+        }
+        if truncate, ftruncate(fd, 0) != 0 { let e = errno; close(fd); return .failure(.io(e)) }
+        return .success(fd)
+    }
+}
+
 /// A denial's message (`denied: KIND RESOURCE (…)`).
 package struct CapabilityDenial: Error {
     package let message: String

@@ -80,11 +80,17 @@ package struct ConfinedPath {
         openRoot(root, flags: O_PATH | O_DIRECTORY)
     }
 
-    /// `openat2` beneath the anchor, mapping the confinement's errors to denials.
+    /// `openat2` beneath the anchor, mapping the confinement's errors to denials. Under a
+    /// grant of `/` nothing is outside: the path is resolved with `RESOLVE_IN_ROOT` (absolute
+    /// symlinks and `..` as usual, since the root is `/`), still without /proc magic links.
     private func openBeneath(_ anchorFD: Int32, _ path: String, flags: Int32, mode: mode_t = 0) -> Result<Int32, FSFailure> {
         // NOTE: openat2 rejects a mode without O_CREAT (EINVAL), unlike openat.
         let effectiveMode = flags & O_CREAT != 0 ? UInt64(mode) : 0
-        let fd = cconfine_open_beneath(anchorFD, path.isEmpty ? "." : path, UInt64(UInt32(bitPattern: flags | O_CLOEXEC)), effectiveMode)
+        let how = UInt64(UInt32(bitPattern: flags | O_CLOEXEC))
+        let fd = root == "/"
+            ? cconfine_open_resolve(anchorFD, path.isEmpty ? "." : path, how, effectiveMode,
+                                    UInt64(CCONFINE_RESOLVE_IN_ROOT | CCONFINE_RESOLVE_NO_MAGICLINKS))
+            : cconfine_open_beneath(anchorFD, path.isEmpty ? "." : path, how, effectiveMode)
         if fd >= 0 { return .success(fd) }
         return .failure(Self.failure(errno: errno, grant: grant))
     }
@@ -139,6 +145,28 @@ package struct ConfinedPath {
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
         if truncate, ftruncate(fd, 0) != 0 { let e = errno; close(fd); return .failure(.io(e)) }
         return .success(fd)
+    }
+
+    /// Whether the file open as `fd` (opened under another grant) is the file this path
+    /// names beneath this grant: the same device and inode, found by a confined O_PATH open
+    /// now, and, for a regular file, this grant's hard-link rule (one link, unless the grant
+    /// is the whole filesystem). So an operation needing several kinds is confined beneath
+    /// every kind's grant, not only the one it was opened under.
+    func holds(_ fd: Int32) -> Result<Void, FSFailure> {
+        var opened = stat()
+        guard fstat(fd, &opened) == 0 else { return .failure(.io(errno)) }
+        let found: stat
+        switch status() {
+        case .failure(let f): return .failure(f)
+        case .success(let st): found = st
+        }
+        if found.st_dev != opened.st_dev || found.st_ino != opened.st_ino {
+            return .failure(.denied("the path names another file beneath the grant \(grant) than beneath the other grant it needs"))
+        }
+        if (found.st_mode & S_IFMT) == S_IFREG && found.st_nlink > 1 && root != "/" {
+            return .failure(.denied("the file has \(found.st_nlink) hard links, and the others may be outside the grant"))
+        }
+        return .success(())
     }
 
     /// stat(2) of the path (symlinks beneath the anchor are followed).
@@ -228,7 +256,8 @@ package struct ConfinedPath {
         // The granted directory itself exists: say so, as mkdir does for any other directory.
         if relative.split(separator: "/").allSatisfy({ $0 == "." }) {
             switch openAnchor() {
-            case .failure(let f): return .failure(f)
+            case .failure(.denied(let why)): return .failure(.denied(why))
+            case .failure(.io): break  // not there yet (a grant of a path to create): made below
             case .success(let fd): close(fd); return .failure(.io(EEXIST))
             }
         }

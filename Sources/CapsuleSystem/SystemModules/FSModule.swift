@@ -248,13 +248,9 @@ package final class FSModule {
         default: return call.raise("fs.open: unknown mode '\(Capability.sanitized(mode))' (use \"r\", \"w\", \"a\" or \"r+\")")
         }
         guard let p = path(call, 0, "open", kind: kinds[0]) else { return NativeCall.failure }
-        for kind in kinds.dropFirst() {
-            if case .failure(let d) = enforcer.confine(p, kind: kind, by: principal) { return call.raise(d.message) }
-            enforcer.allow(Capability(kind, p), by: principal)
-        }
-        switch perform(call, "open", p, kinds[0], { $0.open(flags: flags) }) {
-        case nil: return NativeCall.failure
-        case let fd?:
+        switch enforcer.open(p, kinds: kinds, flags: flags, by: principal) {
+        case .failure(let e): return call.raise(e.message(operation: "fs.open", path: p))
+        case .success(let fd):
             return call.handleValue(Unmanaged.passRetained(FSFile(fd: fd)).toOpaque(), typeName: Self.fileType, destructor: Self.release)
         }
     }
