@@ -70,7 +70,8 @@ struct LineTable {
 
     init(_ source: Source) {
         utf8 = Array(source.text.utf8)
-        var starts = [0]
+        // A UTF-8 byte order mark is not part of line 1 (the lexer skips it; columns do not count it).
+        var starts = [utf8.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0]
         for (i, byte) in utf8.enumerated() where byte == UInt8(ascii: "\n") { starts.append(i + 1) }
         self.starts = starts
     }

@@ -41,7 +41,14 @@ import Testing
         let image = try ELFImage.read(path: dir + "/libcapsule_shadow.so").get()
         #expect(image.needed.contains("libz.so.1") && image.runPaths == [evil])
         try "import \"shadow\"\nprint(shadow.version())\n".write(toFile: dir + "/x.cap", atomically: true, encoding: .utf8)
-        let run = try capsule(["run", "x.cap"], in: dir)
+        // Untrusted, it cannot run isolated (its search path is outside the trusted library
+        // directories) and is refused, naming the entry; nothing of the look-alike runs.
+        let refused = try capsule(["run", "x.cap"], in: dir)
+        #expect(refused.status == 70, "\(refused.err)")
+        #expect(refused.err.contains("DT_RUNPATH"), "\(refused.err)")
+        #expect(!FileManager.default.fileExists(atPath: marker))
+        // Trusted, it runs in-process, and the known library it needs is the system's.
+        let run = try capsule(["run", "--trust=shadow", "x.cap"], in: dir)
         #expect(run.status == 0, "\(run.err)")
         #expect(run.out != "look-alike\n" && run.out.hasPrefix("1."), "\(run.out)")
         #expect(!FileManager.default.fileExists(atPath: marker))

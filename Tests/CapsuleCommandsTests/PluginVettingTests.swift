@@ -24,7 +24,8 @@ import Testing
         let (status, out, err) = try capsule(["plugin", "inspect", library], in: dir)
         #expect(status == 0, "\(err)")
         #expect(out.hasPrefix("name: ctor_writes\nversion: 1.0.0\n"))
-        #expect(out.hasSuffix("imports reaching host powers: fs (open)\nunloadable: yes\n"))
+        #expect(out.contains("\nimports reaching host powers: fs (open)\n"), "\(out)")
+        #expect(out.hasSuffix("unloadable: yes\n"), "\(out)")
         #expect(!FileManager.default.fileExists(atPath: marker), "the constructor ran unconfined")
         // The fixture does write when loaded in a process (so the check above can fail).
         let control = try PluginNewTests().temporaryDirectory()

@@ -257,18 +257,18 @@ package struct JSONScanner<Builder: JSONBuilder> {
                 var code = try hex4()
                 if code >= 0xDC00 && code < 0xE000 {
                     index = escape
-                    throw error("lone surrogate \\u\(String(code, radix: 16, uppercase: true)) in a string")
+                    throw error("lone surrogate \\u\(String(code, radix: 16, uppercase: true)) (a low surrogate without a high one)")
                 }
                 if code >= 0xD800 && code < 0xDC00 {
                     guard byte(index) == UInt8(ascii: "\\"), byte(index + 1) == UInt8(ascii: "u") else {
                         index = escape
-                        throw error("lone surrogate \\u\(String(code, radix: 16, uppercase: true)) in a string")
+                        throw error("lone surrogate \\u\(String(code, radix: 16, uppercase: true)) (a high surrogate must be followed by a low one)")
                     }
                     index += 2
                     let low = try hex4()
                     guard low >= 0xDC00 && low < 0xE000 else {
                         index = escape
-                        throw error("lone surrogate \\u\(String(code, radix: 16, uppercase: true)) in a string")
+                        throw error("lone surrogate \\u\(String(code, radix: 16, uppercase: true)) (followed by \\u\(String(low, radix: 16, uppercase: true)), not a low surrogate)")
                     }
                     code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
                 }
