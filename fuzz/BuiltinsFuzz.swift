@@ -86,7 +86,7 @@ public func fuzzBuiltins(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
     let outcome = vm.run(source: script, name: "builtins-fuzz.cap")
     switch outcome {
-    case .ok, .runtimeError: break
+    case .ok, .runtimeError, .exited: break
     case .compileError(let report): preconditionFailure("the harness wrote a script that does not compile:\n\(script)\n\(report)")
     case .ioError(let message): preconditionFailure("I/O error from a source string: \(message)")
     }

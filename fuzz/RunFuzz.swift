@@ -23,7 +23,7 @@ public func fuzzRun(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let vm = VM(configuration: configuration)
     let outcome = vm.run(source: text, name: "fuzz.cap")
     switch outcome {
-    case .ok, .compileError, .runtimeError: break
+    case .ok, .compileError, .runtimeError, .exited: break
     case .ioError(let message): preconditionFailure("I/O error from a source string: \(message)")
     }
     return 0
