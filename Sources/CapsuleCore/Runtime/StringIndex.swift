@@ -26,8 +26,8 @@ extension Runtime {
         if n >= s.pointee.scalarCount { return count }
         let b = s.bytes
         var scalar = 0, i = 0
-        if count > ObjString.indexMinBytes {
-            let t = s.pointee.offsets ?? buildOffsets(s)
+        // Without the table (the system refused its memory) the walk below is still right.
+        if count > ObjString.indexMinBytes, let t = s.pointee.offsets ?? buildOffsets(s) {
             scalar = n & ~(ObjString.indexStride - 1)
             i = t[2 + n / ObjString.indexStride]
             if t[0] <= n && t[0] > scalar { scalar = t[0]; i = t[1] }
@@ -50,11 +50,12 @@ extension Runtime {
         return i
     }
 
-    /// Builds the side table of a non-ASCII string (one pass over its bytes).
-    private func buildOffsets(_ s: UnsafeMutablePointer<ObjString>) -> UnsafeMutablePointer<Int> {
+    /// Builds the side table of a non-ASCII string (one pass over its bytes); nil when the
+    /// system refuses the memory (indexing then walks from the start, never traps).
+    private func buildOffsets(_ s: UnsafeMutablePointer<ObjString>) -> UnsafeMutablePointer<Int>? {
         let scalars = s.pointee.scalarCount
         let size = ObjString.offsetsSize(scalarCount: scalars)
-        guard let raw = malloc(size) else { fatalError("capsule: out of memory allocating \(size) bytes") }
+        guard let raw = malloc(size) else { return nil }
         // Counted like a list's items: past the heap limit this signals `out of memory` at
         // the interpreter's next check.
         accountExternal(size)
