@@ -156,31 +156,13 @@ extension Runtime {
         }
         var failed = false
         var order = Array(0..<items.count)
-        var buffer = order
-        var width = 1
-        let n = order.count
-        while width < n && !failed {
-            var start = 0
-            while start < n && !failed {
-                let mid = min(start + width, n), end = min(start + 2 * width, n)
-                var i = start, j = mid, k = start
-                while i < mid && j < end {
-                    var less = false
-                    if !failed {
-                        if let c = compare(keys[order[j]], keys[order[i]], strict: true) { less = c } else { failed = true }
-                    }
-                    if less { buffer[k] = order[j]; j += 1 } else { buffer[k] = order[i]; i += 1 }
-                    k += 1
-                }
-                while i < mid { buffer[k] = order[i]; i += 1; k += 1 }
-                while j < end { buffer[k] = order[j]; j += 1; k += 1 }
-                start = end
-            }
-            swap(&order, &buffer)
-            width *= 2
+        Self.stableMergeSort(&order, failed: { failed }) { a, b in
+            if failed { return false }
+            guard let c = compare(keys[a], keys[b], strict: true) else { failed = true; return false }
+            return c
         }
         if failed { return false }
-        let count = min(n, l.pointee.count)
+        let count = min(order.count, l.pointee.count)
         for j in 0..<count { l.pointee.items![j] = items[order[j]] }
         return true
     }

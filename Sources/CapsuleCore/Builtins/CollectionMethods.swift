@@ -118,6 +118,30 @@ extension Runtime {
         listMethods = t
     }
 
+    /// Bottom-up stable merge sort of `items` by `less`, shared by `sort` and sorting by key.
+    /// Stops early once `failed()` is true; the order is then unspecified (callers discard it).
+    static func stableMergeSort<T>(_ items: inout [T], failed: () -> Bool, less: (T, T) -> Bool) {
+        var buffer = items
+        var width = 1
+        let n = items.count
+        while width < n && !failed() {
+            var start = 0
+            while start < n && !failed() {
+                let mid = min(start + width, n), end = min(start + 2 * width, n)
+                var i = start, j = mid, k = start
+                while i < mid && j < end {
+                    if less(items[j], items[i]) { buffer[k] = items[j]; j += 1 } else { buffer[k] = items[i]; i += 1 }
+                    k += 1
+                }
+                while i < mid { buffer[k] = items[i]; i += 1; k += 1 }
+                while j < end { buffer[k] = items[j]; j += 1; k += 1 }
+                start = end
+            }
+            swap(&items, &buffer)
+            width *= 2
+        }
+    }
+
     /// Stable merge sort with the default order or a script comparator. False after raising.
     func sortList(_ l: UnsafeMutablePointer<ObjList>, comparator: Value?) -> Bool {
         var items = Array(UnsafeBufferPointer(start: l.pointee.items, count: l.pointee.count))
@@ -139,27 +163,9 @@ extension Runtime {
             guard let c = compare(x, y, strict: true) else { failed = true; return false }
             return c
         }
-        var buffer = items
-        var width = 1
-        let n = items.count
-        while width < n && !failed {
-            var start = 0
-            while start < n && !failed {
-                let mid = min(start + width, n), end = min(start + 2 * width, n)
-                var i = start, j = mid, k = start
-                while i < mid && j < end {
-                    if less(items[j], items[i]) { buffer[k] = items[j]; j += 1 } else { buffer[k] = items[i]; i += 1 }
-                    k += 1
-                }
-                while i < mid { buffer[k] = items[i]; i += 1; k += 1 }
-                while j < end { buffer[k] = items[j]; j += 1; k += 1 }
-                start = end
-            }
-            swap(&items, &buffer)
-            width *= 2
-        }
+        Self.stableMergeSort(&items, failed: { failed }, less: less)
         if failed { return false }
-        let count = min(n, l.pointee.count)
+        let count = min(items.count, l.pointee.count)
         for j in 0..<count { l.pointee.items![j] = items[j] }
         return true
     }
