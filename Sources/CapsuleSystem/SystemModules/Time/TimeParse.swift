@@ -1,0 +1,288 @@
+/// Reading text, for `time.parse` (a `strptime` pattern) and `time.parse_iso`.
+///
+/// Written here rather than on glibc's `strptime`, which has no `%f`, accepts February 30
+/// and five-digit `%Y`, keeps `%p` only within one call, and on a mismatch says nothing of
+/// where: each failure here names the offset in the text and what the pattern expected.
+struct TextReader {
+    let text: UnsafeBufferPointer<UInt8>
+    var i = 0
+
+    init(_ text: UnsafeBufferPointer<UInt8>) { self.text = text }
+
+    var atEnd: Bool { i >= text.count }
+    var peek: UInt8? { i < text.count ? text[i] : nil }
+
+    /// The offset of byte `i` in Unicode scalars, as messages count.
+    func offset(_ at: Int? = nil) -> Int {
+        var n = 0
+        for k in 0..<min(at ?? i, text.count) where text[k] & 0xC0 != 0x80 { n += 1 }
+        return n
+    }
+
+    /// What is at `i`, for a message: up to 12 characters, quoted, or "the end of the text".
+    var found: String {
+        if atEnd { return "the end of the text" }
+        let slice = String(decoding: text[i..<min(i + 64, text.count)], as: UTF8.self)
+        var scalars = String.UnicodeScalarView()
+        var more = false
+        for (n, s) in slice.unicodeScalars.enumerated() {
+            if n == 12 { more = true; break }
+            scalars.append(s)
+        }
+        return quote(String(scalars) + (more || i + 64 < text.count ? "…" : ""))
+    }
+
+    /// An error at the current offset.
+    func fail(_ what: String) -> TimeError {
+        .message("at offset \(offset()) of the text: \(what), found \(found)")
+    }
+
+    static func isSpace(_ c: UInt8) -> Bool { c == 32 || (9...13).contains(c) }
+    static func isDigit(_ c: UInt8) -> Bool { c >= 48 && c <= 57 }
+
+    /// Between `min` and `max` ASCII digits as a number (at most 9 digits: no overflow).
+    mutating func digits(_ min: Int, _ max: Int, _ what: @autoclosure () -> String) throws(TimeError) -> Int {
+        var n = 0, count = 0
+        while count < max, let c = peek, Self.isDigit(c) { n = n * 10 + Int(c - 48); count += 1; i += 1 }
+        if count < min { i -= count; throw fail(what()) }
+        return n
+    }
+
+    /// Digits of a fraction of a second as nanoseconds; digits past the ninth are read and dropped.
+    mutating func fraction(_ what: @autoclosure () -> String) throws(TimeError) -> Int {
+        var ns = 0, count = 0
+        while let c = peek, Self.isDigit(c) {
+            if count < 9 { ns = ns * 10 + Int(c - 48) }
+            count += 1; i += 1
+        }
+        if count == 0 { throw fail(what()) }
+        for _ in min(count, 9)..<9 { ns *= 10 }
+        return ns
+    }
+
+    /// Consumes `c` (ASCII letters in either case) when it is next.
+    mutating func take(_ c: UInt8) -> Bool {
+        guard let p = peek else { return false }
+        if p == c || (Self.lower(p) == Self.lower(c) && Self.isLetter(c)) { i += 1; return true }
+        return false
+    }
+
+    static func isLetter(_ c: UInt8) -> Bool { (65...90).contains(c) || (97...122).contains(c) }
+    static func lower(_ c: UInt8) -> UInt8 { (65...90).contains(c) ? c + 32 : c }
+
+    /// The index in `names` of the name next in the text (full name or its first three
+    /// letters, any case), longest match first.
+    mutating func name(_ names: [String], _ what: @autoclosure () -> String) throws(TimeError) -> Int {
+        for full in [true, false] {
+            for (k, name) in names.enumerated() {
+                let bytes = Array((full ? name : String(name.prefix(3))).utf8)
+                if i + bytes.count <= text.count,
+                   (0..<bytes.count).allSatisfy({ Self.lower(text[i + $0]) == Self.lower(bytes[$0]) }) {
+                    i += bytes.count
+                    return k
+                }
+            }
+        }
+        throw fail(what())
+    }
+
+    /// `Z`, `+hh:mm`, `+hhmm` or `+hh` (or `-`): seconds east of UTC.
+    mutating func offsetFromUTC(_ what: String) throws(TimeError) -> Int {
+        if take(UInt8(ascii: "Z")) { return 0 }
+        guard let sign = peek, sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") else { throw fail(what) }
+        i += 1
+        let h = try digits(2, 2, what)
+        var m = 0
+        if take(UInt8(ascii: ":")) {
+            m = try digits(2, 2, what)
+        } else if let c = peek, Self.isDigit(c) {
+            m = try digits(2, 2, what)
+        }
+        guard h <= 23, m <= 59 else { throw .message("offset \(sign == 45 ? "-" : "+")\(twoDigits(h)):\(twoDigits(m)) is out of range (-23:59 to +23:59)") }
+        let seconds = h * 3600 + m * 60
+        return sign == UInt8(ascii: "-") ? -seconds : seconds
+    }
+}
+
+/// `text` as a double-quoted string, with quotes, backslashes and control characters escaped.
+func quote(_ text: String) -> String {
+    var out = "\""
+    for s in text.unicodeScalars {
+        switch s {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\t": out += "\\t"
+        case "\r": out += "\\r"
+        default:
+            if s.value < 0x20 || s.value == 0x7F { out += "\\u{" + String(s.value, radix: 16) + "}" }
+            else { out.unicodeScalars.append(s) }
+        }
+    }
+    return out + "\""
+}
+
+/// What a pattern read from the text, before the fields are checked and combined.
+struct ParsedTime {
+    var fields = CivilFields()
+    var hour12: Int? = nil
+    var pm: Bool? = nil
+    var hour24 = false
+    var yearday: Int? = nil
+    var weekday: Int? = nil
+    var sawMonthOrDay = false
+    var sawOther = false
+    var epoch: Int64? = nil
+    var offset: Int? = nil
+
+    /// The instant, with `zone` for text that names no offset.
+    func instant(zone: Zone) throws(TimeError) -> Instant {
+        if let epoch {
+            if sawOther || sawMonthOrDay || yearday != nil || weekday != nil || hour12 != nil {
+                throw .message("%s cannot be combined with other date or time directives (only %f)")
+            }
+            guard epoch >= Instant.earliest && epoch <= Instant.latest else {
+                throw .message("timestamp \(epoch) \(Instant.rangeMessage)")
+            }
+            return Instant(seconds: epoch, nanosecond: fields.nanosecond)
+        }
+        var f = fields
+        if let h = hour12, !hour24 {
+            guard (1...12).contains(h) else { throw .message("hour \(h) is out of range for %I (1 to 12)") }
+            f.hour = h % 12 + (pm == true ? 12 : 0)
+        }
+        if let yd = yearday {
+            let days = CivilFields.isLeap(f.year) ? 366 : 365
+            guard (1...days).contains(yd) else { throw .message("day of the year \(yd) is out of range for \(f.year) (1 to \(days))") }
+            if sawMonthOrDay {
+                try f.check()
+                var before = 0
+                for m in 1..<f.month { before += CivilFields.daysIn(month: m, year: f.year) }
+                if before + f.day != yd {
+                    throw .message("day of the year \(yd) does not match \(CivilTime.dateText(f.year, f.month, f.day)) (day \(before + f.day))")
+                }
+            } else {
+                var rest = yd
+                var m = 1
+                while rest > CivilFields.daysIn(month: m, year: f.year) { rest -= CivilFields.daysIn(month: m, year: f.year); m += 1 }
+                f.month = m
+                f.day = rest
+            }
+        }
+        let z: Zone = offset.map { .fixed($0) } ?? zone
+        let instant = try f.instant(in: z)
+        if let wd = weekday {
+            let civil = try CivilTime(instant, in: z)
+            if civil.weekday != wd {
+                throw .message("\(CivilFields.weekdayNames[wd - 1]) does not match \(CivilTime.dateText(f.year, f.month, f.day)), a \(CivilFields.weekdayNames[civil.weekday - 1])")
+            }
+        }
+        return instant
+    }
+}
+
+/// `time.parse`: text read with a `strptime` pattern.
+enum TimeParse {
+    static let supported = "%Y %y %m %d %e %j %H %I %p %M %S %f %z %Z %s %b %B %h %a %A %T %D %F %R %n %t %%"
+
+    static func parse(_ text: UnsafeBufferPointer<UInt8>, _ pattern: UnsafeBufferPointer<UInt8>) throws(TimeError) -> ParsedTime {
+        var r = TextReader(text)
+        var p = ParsedTime()
+        try read(Array(pattern), into: &p, &r, inside: nil)
+        if !r.atEnd { throw r.fail("the pattern ended but the text goes on") }
+        return p
+    }
+
+    /// Reads `pattern` from `r`. `inside` is the composite directive (`%T`) being expanded.
+    private static func read(_ pattern: [UInt8], into p: inout ParsedTime, _ r: inout TextReader, inside: String?) throws(TimeError) {
+        var j = 0
+        while j < pattern.count {
+            let c = pattern[j]
+            if TextReader.isSpace(c) || (c == 37 && j + 1 < pattern.count && (pattern[j + 1] == UInt8(ascii: "n") || pattern[j + 1] == UInt8(ascii: "t"))) {
+                // A run of white space (and %n %t) matches one or more white-space characters.
+                while j < pattern.count {
+                    if TextReader.isSpace(pattern[j]) { j += 1 }
+                    else if pattern[j] == 37, j + 1 < pattern.count, pattern[j + 1] == UInt8(ascii: "n") || pattern[j + 1] == UInt8(ascii: "t") { j += 2 }
+                    else { break }
+                }
+                guard let s = r.peek, TextReader.isSpace(s) else { throw r.fail("expected white space") }
+                while let s = r.peek, TextReader.isSpace(s) { r.i += 1 }
+                continue
+            }
+            if c != 37 {
+                // A literal: the same byte (ASCII letters in either case).
+                guard r.take(c) else {
+                    let literal = String(decoding: pattern[j..<min(j + 1, pattern.count)], as: UTF8.self)
+                    let expected = c < 0x80 ? quote(literal) : "the pattern's text at offset \(j)"
+                    throw r.fail("expected \(expected)\(inside.map { " (in \($0))" } ?? "")")
+                }
+                j += 1
+                continue
+            }
+            let start = j
+            j += 1
+            // Padding flags, as a `time.format` pattern may have them, change nothing here.
+            while j < pattern.count, TimeFormat.flags.contains(pattern[j]) { j += 1 }
+            guard j < pattern.count else {
+                throw .message("the pattern ends in the middle of a directive at offset \(start) (write %% for a percent sign)")
+            }
+            let d = pattern[j]
+            j += 1
+            let name = "%" + String(decoding: [d], as: UTF8.self) + (inside.map { " (in \($0))" } ?? "")
+            switch d {
+            case UInt8(ascii: "Y"): p.fields.year = try r.digits(4, 4, "\(name) expects a 4-digit year"); p.sawOther = true
+            case UInt8(ascii: "y"):
+                let y = try r.digits(2, 2, "\(name) expects a 2-digit year")
+                p.fields.year = y < 69 ? 2000 + y : 1900 + y
+                p.sawOther = true
+            case UInt8(ascii: "m"): p.fields.month = try r.digits(1, 2, "\(name) expects a month number"); p.sawMonthOrDay = true
+            case UInt8(ascii: "d"): p.fields.day = try r.digits(1, 2, "\(name) expects a day of the month"); p.sawMonthOrDay = true
+            case UInt8(ascii: "e"):
+                _ = r.take(32)
+                p.fields.day = try r.digits(1, 2, "\(name) expects a day of the month"); p.sawMonthOrDay = true
+            case UInt8(ascii: "j"): p.yearday = try r.digits(1, 3, "\(name) expects a day of the year")
+            case UInt8(ascii: "H"): p.fields.hour = try r.digits(1, 2, "\(name) expects an hour"); p.hour24 = true; p.sawOther = true
+            case UInt8(ascii: "I"): p.hour12 = try r.digits(1, 2, "\(name) expects an hour (1 to 12)")
+            case UInt8(ascii: "p"):
+                let k = try r.name(["AM", "PM"], "\(name) expects AM or PM")
+                p.pm = k == 1
+            case UInt8(ascii: "M"): p.fields.minute = try r.digits(1, 2, "\(name) expects minutes"); p.sawOther = true
+            case UInt8(ascii: "S"): p.fields.second = try r.digits(1, 2, "\(name) expects seconds"); p.sawOther = true
+            case UInt8(ascii: "f"): p.fields.nanosecond = try r.fraction("\(name) expects digits of a fraction of a second")
+            case UInt8(ascii: "z"): p.offset = try r.offsetFromUTC("\(name) expects an offset from UTC (Z, +hh:mm, +hhmm or +hh)")
+            case UInt8(ascii: "Z"):
+                _ = try r.name(["UTC", "GMT", "Z"], "\(name) expects UTC, GMT or Z (time zone names are not read)")
+                p.offset = 0
+            case UInt8(ascii: "s"):
+                let negative = r.take(UInt8(ascii: "-"))
+                var n: Int64 = 0, count = 0
+                while let c = r.peek, TextReader.isDigit(c) {
+                    // NOTE: overflow-reporting arithmetic: a script's 30-digit number is an error.
+                    let (m, o1) = n.multipliedReportingOverflow(by: 10)
+                    let (a, o2) = m.addingReportingOverflow(Int64(c - 48))
+                    if o1 || o2 { throw .message("timestamp in %s \(Instant.rangeMessage)") }
+                    n = a; count += 1; r.i += 1
+                }
+                if count == 0 { if negative { r.i -= 1 }; throw r.fail("\(name) expects seconds since the epoch") }
+                p.epoch = negative ? -n : n
+            case UInt8(ascii: "b"), UInt8(ascii: "B"), UInt8(ascii: "h"):
+                p.fields.month = try r.name(CivilFields.monthNames, "\(name) expects a month name") + 1
+                p.sawMonthOrDay = true
+            case UInt8(ascii: "a"), UInt8(ascii: "A"):
+                p.weekday = try r.name(CivilFields.weekdayNames, "\(name) expects a weekday name") + 1
+            case UInt8(ascii: "T"): try read(Array("%H:%M:%S".utf8), into: &p, &r, inside: "%T")
+            case UInt8(ascii: "D"): try read(Array("%m/%d/%y".utf8), into: &p, &r, inside: "%D")
+            case UInt8(ascii: "F"): try read(Array("%Y-%m-%d".utf8), into: &p, &r, inside: "%F")
+            case UInt8(ascii: "R"): try read(Array("%H:%M".utf8), into: &p, &r, inside: "%R")
+            case UInt8(ascii: "%"):
+                guard r.take(37) else { throw r.fail("expected \"%\"") }
+            default:
+                let shown = String(decoding: pattern[start..<j], as: UTF8.self)
+                if TimeFormat.glibcDirectives.contains(d) {
+                    throw .message("\(shown) at offset \(start) of the pattern cannot be parsed (time.parse reads \(supported))")
+                }
+                throw .message("unknown directive \(shown) at offset \(start) of the pattern")
+            }
+        }
+    }
+}
