@@ -16,11 +16,10 @@ struct Instant: Equatable {
     /// 0 ..< 1_000_000_000.
     var nanosecond: Int
 
-    /// 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z, a day wider either side so that an
-    /// offset can still bring the wall clock into range; the exact check is on the year
-    /// after conversion (`CivilTime.init`).
-    static let earliest: Int64 = -62_167_219_200 - 86_400
-    static let latest: Int64 = 253_402_300_799 + 86_400
+    /// 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z. A wall clock must be in years 0000
+    /// to 9999 too (`CivilTime.init` checks), so both the instant and its text are.
+    static let earliest: Int64 = -62_167_219_200
+    static let latest: Int64 = 253_402_300_799
 
     static let rangeMessage = "is out of range (years 0000 to 9999)"
 
@@ -38,7 +37,7 @@ struct Instant: Equatable {
     /// (Python's `datetime.fromtimestamp` rounds the same way).
     init(double d: Double) throws(TimeError) {
         // NOTE: nan, inf and 1e300 stop here, before any conversion to an integer.
-        guard d.isFinite, d >= Double(Self.earliest), d < Double(Self.latest) + 1 else {
+        guard d.isFinite, d >= Double(Self.earliest), d < Double(Self.latest + 1) else {
             throw .message("timestamp \(d.isNaN ? "nan" : "\(d)") \(Self.rangeMessage)")
         }
         let whole = d.rounded(.down)
@@ -46,11 +45,22 @@ struct Instant: Equatable {
         var seconds = Int64(exactly: whole) ?? 0
         var micro = Int(exactly: ((d - whole) * 1e6).rounded()) ?? 0
         if micro >= 1_000_000 { seconds += 1; micro -= 1_000_000 }
+        if seconds > Self.latest { throw .message("timestamp \(d) \(Self.rangeMessage)") }
         self.seconds = seconds
         self.nanosecond = micro * 1000
     }
 
     init(seconds: Int64, nanosecond: Int) { self.seconds = seconds; self.nanosecond = nanosecond }
+
+    /// An instant computed from a wall clock and an offset, which may leave the range by
+    /// up to a day (9999-12-31T23:00-01:00); `shown` describes it in the message.
+    init(checked seconds: Int64, nanosecond: Int, _ shown: @autoclosure () -> String) throws(TimeError) {
+        guard seconds >= Self.earliest && seconds <= Self.latest else {
+            throw .message("\(shown()) is out of range (years 0000 to 9999)")
+        }
+        self.seconds = seconds
+        self.nanosecond = nanosecond
+    }
 }
 
 /// Where wall-clock time is read: UTC, a fixed offset east of UTC in seconds, or the
@@ -135,7 +145,8 @@ struct CivilFields {
         case .utc:
             return Instant(seconds: Int64(timegm(&t)), nanosecond: nanosecond)
         case .fixed(let offset):
-            return Instant(seconds: Int64(timegm(&t)) - Int64(offset), nanosecond: nanosecond)
+            return try Instant(checked: Int64(timegm(&t)) - Int64(offset), nanosecond: nanosecond,
+                               "\(CivilTime.dateText(year, month, day))T\(twoDigits(hour)):\(twoDigits(minute)):\(twoDigits(second))\(Zone.offsetText(offset))")
         case .local:
             loadTimeZone()
             t.tm_isdst = -1
@@ -147,7 +158,8 @@ struct CivilFields {
                   back.tm_sec == Int32(second) else {
                 throw .message("\(CivilTime.dateText(year, month, day)) \(twoDigits(hour)):\(twoDigits(minute)):\(twoDigits(second)) does not exist in the local time zone (skipped by a daylight saving change)")
             }
-            return Instant(seconds: Int64(seconds), nanosecond: nanosecond)
+            return try Instant(checked: Int64(seconds), nanosecond: nanosecond,
+                               "\(CivilTime.dateText(year, month, day)) \(twoDigits(hour)):\(twoDigits(minute)):\(twoDigits(second)) local time")
         }
     }
 }

@@ -4,7 +4,7 @@ import Glibc
 
 /// `time.format`: a `strftime` pattern. glibc's `strftime_l` (in the C locale) writes each
 /// standard directive; `%f`, `%s`, `%z`, `%:z` and `%Z` are written here because glibc has
-/// no `%f` and takes `%s` from the local zone whatever the fields say.
+/// no `%f`, takes `%s` from the local zone whatever the fields say, and does not pad `%Y`.
 enum TimeFormat {
     /// Directives passed to `strftime_l` as they are (with any `-_0^#` flags).
     static let glibcDirectives: Set<UInt8> = Set("aAbBcCdDeFgGhHIjklmMnpPrRStTuUVwWxXyY".utf8)
@@ -61,6 +61,9 @@ enum TimeFormat {
                 out += Array(repeating: UInt8(ascii: "0"), count: digits - text.utf8.count)
                 out += Array(text.utf8)
             case UInt8(ascii: "s"): out += Array("\(time.instant.seconds)".utf8)
+            case UInt8(ascii: "Y") where flagBytes.isEmpty:
+                // glibc writes year 42 as "42"; years here are 0000 to 9999, always four digits.
+                out += Array(CivilTime.dateText(time.fields.year, 1, 1).prefix(4).utf8)
             case UInt8(ascii: "z"): out += Array(Zone.offsetText(time.offset, colon: colon).utf8)
             case UInt8(ascii: "Z"): out += Array(time.zoneName.utf8)
             default:

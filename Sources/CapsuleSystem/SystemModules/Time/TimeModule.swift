@@ -187,9 +187,9 @@ package final class TimeModule {
             throw .message("argument \(i + 1): options must be a map like {zone: \"local\"}, got \(call.typeName(i))")
         }
         for (key, value) in entries {
-            guard let key, known.contains(key) else {
-                let shown = key.map { quote($0) } ?? call.typeName(of: value)
-                throw .message("unknown option \(shown) (known: \(known.joined(separator: ", ")))")
+            guard let key else { throw .message("option names must be strings (known: \(known.joined(separator: ", ")))") }
+            guard known.contains(key) else {
+                throw .message("unknown option \(quote(key)) (known: \(known.joined(separator: ", ")))")
             }
             if call.kind(of: value) == .nil { continue }
             switch key {
@@ -241,9 +241,9 @@ package final class TimeModule {
         let fields = ["year", "month", "day", "hour", "minute", "second", "nanosecond", "offset"]
         let derived = ["weekday", "yearday", "zone", "dst"]
         for (key, value) in entries {
-            guard let key, fields.contains(key) || derived.contains(key) else {
-                let shown = entries.first(where: { $0.key == nil }) != nil && key == nil ? "a \(call.typeName(of: value)) key" : quote(key ?? "")
-                throw .message("unknown part \(shown) (known: \(fields.joined(separator: ", ")); \(derived.joined(separator: ", ")) are ignored)")
+            guard let key else { throw .message("part names must be strings like \"year\"") }
+            guard fields.contains(key) || derived.contains(key) else {
+                throw .message("unknown part \(quote(key)) (known: \(fields.joined(separator: ", ")); \(derived.joined(separator: ", ")) are ignored)")
             }
             if derived.contains(key) || call.kind(of: value) == .nil { continue }
             guard let n = call.intOf(value) else { throw .message("\(key) must be an int, got \(call.typeName(of: value))") }

@@ -133,6 +133,8 @@ struct ParsedTime {
     var sawMonthOrDay = false
     var sawOther = false
     var epoch: Int64? = nil
+    /// `%s` had a minus sign (`-0.5` is before the epoch although its whole part is 0).
+    var epochNegative = false
     var offset: Int? = nil
 
     /// The instant, with `zone` for text that names no offset.
@@ -141,10 +143,10 @@ struct ParsedTime {
             if sawOther || sawMonthOrDay || yearday != nil || weekday != nil || hour12 != nil {
                 throw .message("%s cannot be combined with other date or time directives (only %f)")
             }
-            guard epoch >= Instant.earliest && epoch <= Instant.latest else {
-                throw .message("timestamp \(epoch) \(Instant.rangeMessage)")
-            }
-            return Instant(seconds: epoch, nanosecond: fields.nanosecond)
+            // `-1.5` is 1.5 seconds before the epoch: -2 seconds and 0.5 after.
+            let (seconds, ns) = epochNegative && fields.nanosecond > 0
+                ? (epoch - 1, 1_000_000_000 - fields.nanosecond) : (epoch, fields.nanosecond)
+            return try Instant(checked: seconds, nanosecond: ns, "timestamp \(epoch)")
         }
         var f = fields
         if let h = hour12, !hour24 {
@@ -210,13 +212,16 @@ enum TimeParse {
                 continue
             }
             if c != 37 {
-                // A literal: the same byte (ASCII letters in either case).
-                guard r.take(c) else {
-                    let literal = String(decoding: pattern[j..<min(j + 1, pattern.count)], as: UTF8.self)
-                    let expected = c < 0x80 ? quote(literal) : "the pattern's text at offset \(j)"
-                    throw r.fail("expected \(expected)\(inside.map { " (in \($0))" } ?? "")")
+                // A literal character: the same one (ASCII letters in either case).
+                var end = j + 1
+                while end < pattern.count, pattern[end] & 0xC0 == 0x80 { end += 1 }
+                let start = r.i
+                for k in j..<end where !r.take(pattern[k]) {
+                    r.i = start
+                    let literal = String(decoding: pattern[j..<end], as: UTF8.self)
+                    throw r.fail("expected \(quote(literal))\(inside.map { " (in \($0))" } ?? "")")
                 }
-                j += 1
+                j = end
                 continue
             }
             let start = j
@@ -265,6 +270,7 @@ enum TimeParse {
                 }
                 if count == 0 { if negative { r.i -= 1 }; throw r.fail("\(name) expects seconds since the epoch") }
                 p.epoch = negative ? -n : n
+                p.epochNegative = negative
             case UInt8(ascii: "b"), UInt8(ascii: "B"), UInt8(ascii: "h"):
                 p.fields.month = try r.name(CivilFields.monthNames, "\(name) expects a month name") + 1
                 p.sawMonthOrDay = true
