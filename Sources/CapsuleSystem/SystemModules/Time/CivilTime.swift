@@ -136,8 +136,8 @@ struct CivilFields {
     }
 
     /// The instant these fields name in `zone`. A local time that a daylight-saving change
-    /// skips is an error; one it repeats is the first of the two (the one before the clocks
-    /// went back) as glibc's `mktime` chooses.
+    /// skips is an error; one it repeats is the earlier of the two (before the clocks went
+    /// back).
     func instant(in zone: Zone) throws(TimeError) -> Instant {
         try check()
         var t = tm
@@ -148,18 +148,28 @@ struct CivilFields {
             return try Instant(checked: Int64(timegm(&t)) - Int64(offset), nanosecond: nanosecond,
                                "\(CivilTime.dateText(year, month, day))T\(twoDigits(hour)):\(twoDigits(minute)):\(twoDigits(second))\(Zone.offsetText(offset))")
         case .local:
+            // Each reading of the wall clock (summer time, winter time, and mktime's own
+            // guess for zones whose offset changed without one) is tried and kept when it
+            // reads back as the same wall clock. None: the clocks skipped this time. Two:
+            // they repeated it; the earlier instant is taken (Python's `fold=0`), whatever
+            // mktime's process-wide guess from earlier calls would have picked.
             loadTimeZone()
-            t.tm_isdst = -1
-            let seconds = mktime(&t)
-            var back = Glibc.tm()
-            var s = seconds
-            guard localtime_r(&s, &back) != nil, back.tm_year == Int32(year - 1900), back.tm_mon == Int32(month - 1),
-                  back.tm_mday == Int32(day), back.tm_hour == Int32(hour), back.tm_min == Int32(minute),
-                  back.tm_sec == Int32(second) else {
-                throw .message("\(CivilTime.dateText(year, month, day)) \(twoDigits(hour)):\(twoDigits(minute)):\(twoDigits(second)) does not exist in the local time zone (skipped by a daylight saving change)")
+            var found: Int64? = nil
+            for isdst: Int32 in [1, 0, -1] {
+                var u = tm
+                u.tm_isdst = isdst
+                var s = mktime(&u)
+                var back = Glibc.tm()
+                guard localtime_r(&s, &back) != nil, back.tm_year == t.tm_year, back.tm_mon == t.tm_mon,
+                      back.tm_mday == t.tm_mday, back.tm_hour == t.tm_hour, back.tm_min == t.tm_min,
+                      back.tm_sec == t.tm_sec else { continue }
+                found = min(found ?? Int64(s), Int64(s))
             }
-            return try Instant(checked: Int64(seconds), nanosecond: nanosecond,
-                               "\(CivilTime.dateText(year, month, day)) \(twoDigits(hour)):\(twoDigits(minute)):\(twoDigits(second)) local time")
+            let shown = "\(CivilTime.dateText(year, month, day)) \(twoDigits(hour)):\(twoDigits(minute)):\(twoDigits(second))"
+            guard let seconds = found else {
+                throw .message("\(shown) does not exist in the local time zone (skipped by a daylight saving change)")
+            }
+            return try Instant(checked: seconds, nanosecond: nanosecond, "\(shown) local time")
         }
     }
 }

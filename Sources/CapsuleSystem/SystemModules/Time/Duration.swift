@@ -10,7 +10,8 @@ enum DurationText {
     /// `"1h30m"`, `"-1.5s"`, `"250ms"`, `"2d"`: nanoseconds. A sequence of decimal numbers,
     /// each with a unit; `"0"` alone needs none.
     static func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(TimeError) -> Int64 {
-        let shown = quote(String(decoding: bytes, as: UTF8.self))
+        // Built only for a message: the text may be long.
+        var shown: String { quote(String(decoding: bytes, as: UTF8.self)) }
         func invalid(_ why: String) -> TimeError { .message("invalid duration \(shown): \(why)") }
         var i = 0
         var negative = false

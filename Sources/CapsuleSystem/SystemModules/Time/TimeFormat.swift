@@ -41,6 +41,8 @@ enum TimeFormat {
             }
             let d = pattern[j]
             j += 1
+            // A non-ASCII character after % is shown whole in the message.
+            while j < pattern.count, pattern[j] & 0xC0 == 0x80 { j += 1 }
             let shown = String(decoding: pattern[start..<j], as: UTF8.self)
             if width != nil && d != UInt8(ascii: "f") {
                 throw .message("a width is only allowed with %f (%1f to %9f), not in \(shown) at offset \(start) of the pattern")

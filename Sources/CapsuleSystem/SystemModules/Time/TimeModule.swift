@@ -209,7 +209,8 @@ package final class TimeModule {
     private func zone(_ call: NativeCall, _ value: Value) throws(TimeError) -> Zone {
         let usage = "zone must be \"UTC\", \"local\", an offset like \"+05:30\" or seconds east of UTC (an int)"
         if let n = call.intOf(value) {
-            guard abs(n) <= Int64(Zone.offsetLimit) else { throw .message("zone offset \(n) seconds is out of range (under a day either way)") }
+            // NOTE: `magnitude`, not `abs`, which traps on Int64.min.
+            guard n.magnitude <= UInt64(Zone.offsetLimit) else { throw .message("zone offset \(n) seconds is out of range (under a day either way)") }
             // NOTE: range-checked just above.
             return .fixed(Int(n))
         }
@@ -247,8 +248,8 @@ package final class TimeModule {
             }
             if derived.contains(key) || call.kind(of: value) == .nil { continue }
             guard let n = call.intOf(value) else { throw .message("\(key) must be an int, got \(call.typeName(of: value))") }
-            // NOTE: a script's huge int is clamped to a value `check()` rejects with its number
-            // (the message shows the clamped value only past ±2^62).
+            // NOTE: `Int` is 64 bits on every platform Capsule builds for, so `clamping` keeps
+            // the value; `check()` then rejects anything out of its field's range.
             let v = Int(clamping: n)
             seen.insert(key)
             switch key {
@@ -260,7 +261,8 @@ package final class TimeModule {
             case "second": f.second = v
             case "nanosecond": f.nanosecond = v
             default:
-                guard abs(n) <= Int64(Zone.offsetLimit) else { throw .message("offset \(n) seconds is out of range (under a day either way)") }
+                // NOTE: `magnitude`, not `abs`, which traps on Int64.min.
+                guard n.magnitude <= UInt64(Zone.offsetLimit) else { throw .message("offset \(n) seconds is out of range (under a day either way)") }
                 offset = v
             }
         }

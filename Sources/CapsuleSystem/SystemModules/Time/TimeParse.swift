@@ -233,6 +233,8 @@ enum TimeParse {
             }
             let d = pattern[j]
             j += 1
+            // A non-ASCII character after % is shown whole in the message.
+            while j < pattern.count, pattern[j] & 0xC0 == 0x80 { j += 1 }
             let name = "%" + String(decoding: [d], as: UTF8.self) + (inside.map { " (in \($0))" } ?? "")
             switch d {
             case UInt8(ascii: "Y"): p.fields.year = try r.digits(4, 4, "\(name) expects a 4-digit year"); p.sawOther = true

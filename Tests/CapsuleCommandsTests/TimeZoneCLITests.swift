@@ -1,0 +1,92 @@
+@testable import CapsuleCommands
+import Foundation
+import Testing
+
+/// `zone: "local"` in the `time` module, through the real `capsule` run with `TZ` set: the
+/// golden cases run inside the test process, whose zone is whatever the machine's is.
+/// Zones with fixed offsets (UTC, Asia/Kolkata +05:30) and one with summer time
+/// (America/New_York) when the system has tzdata; the test is skipped without it.
+@Suite struct TimeZoneCLITests {
+    static let script = """
+        import "time"
+        fn t(f) { try { print(f()) } catch e { print(e.message) } }
+        let l = {zone: "local"}
+        let p = time.parts(1709647629, l)
+        print(p["hour"], p["minute"], p["offset"], p["zone"], p["dst"])
+        print(time.iso(1709647629, l), time.format(1709647629, "%F %T %z %Z", l))
+        print(time.iso(1720000000, l))
+        t(fn() { return time.iso(time.parse("2024-03-10 02:30", "%F %R", l)) })
+        t(fn() { return time.iso(time.parse_iso("2024-11-03T01:30", l), l) })
+        t(fn() { return time.iso(time.from_parts({year: 2024, month: 7, day: 1, hour: 12}, l), l) })
+        print(time.from_parts(p) == 1709647629, time.parse_iso(time.iso(1720000000, l)) == 1720000000)
+        """
+
+    func run(zone: String) throws -> String {
+        let dir = try ScratchDirectory()
+        try dir.write("zone.cap", Self.script)
+        let result = try capsule(["run", "--allow-clock", "zone.cap"], in: dir.path, environment: ["TZ": zone])
+        #expect(result.err == "")
+        #expect(result.status == 0)
+        return result.out
+    }
+
+    static var hasTZData: Bool {
+        FileManager.default.fileExists(atPath: "/usr/share/zoneinfo/Asia/Kolkata")
+            && FileManager.default.fileExists(atPath: "/usr/share/zoneinfo/America/New_York")
+    }
+
+    @Test func utc() throws {
+        #expect(try run(zone: "UTC") == """
+            14 7 0 UTC false
+            2024-03-05T14:07:09Z 2024-03-05 14:07:09 +0000 UTC
+            2024-07-03T09:46:40Z
+            2024-03-10T02:30:00Z
+            2024-11-03T01:30:00Z
+            2024-07-01T12:00:00Z
+            true true
+
+            """)
+    }
+
+    /// A POSIX TZ string needs no tzdata: five and a half hours east, no summer time.
+    @Test func posixOffsetWithoutTZData() throws {
+        #expect(try run(zone: "IST-5:30") == """
+            19 37 19800 IST false
+            2024-03-05T19:37:09+05:30 2024-03-05 19:37:09 +0530 IST
+            2024-07-03T15:16:40+05:30
+            2024-03-09T21:00:00Z
+            2024-11-03T01:30:00+05:30
+            2024-07-01T12:00:00+05:30
+            true true
+
+            """)
+    }
+
+    @Test(.enabled(if: hasTZData)) func kolkata() throws {
+        #expect(try run(zone: "Asia/Kolkata") == """
+            19 37 19800 IST false
+            2024-03-05T19:37:09+05:30 2024-03-05 19:37:09 +0530 IST
+            2024-07-03T15:16:40+05:30
+            2024-03-09T21:00:00Z
+            2024-11-03T01:30:00+05:30
+            2024-07-01T12:00:00+05:30
+            true true
+
+            """)
+    }
+
+    /// Summer time: EST in March, EDT in July; 02:30 on 2024-03-10 was skipped, 01:30 on
+    /// 2024-11-03 happened twice (the earlier, EDT, is taken).
+    @Test(.enabled(if: hasTZData)) func newYork() throws {
+        #expect(try run(zone: "America/New_York") == """
+            9 7 -18000 EST false
+            2024-03-05T09:07:09-05:00 2024-03-05 09:07:09 -0500 EST
+            2024-07-03T05:46:40-04:00
+            time.parse: 2024-03-10 02:30:00 does not exist in the local time zone (skipped by a daylight saving change)
+            2024-11-03T01:30:00-04:00
+            2024-07-01T12:00:00-04:00
+            true true
+
+            """)
+    }
+}
