@@ -21,6 +21,9 @@ enum TimeFormat {
         var out: [UInt8] = []
         out.reserveCapacity(pattern.count + 16)
         var tm = time.tm
+        // One directive at a time goes to strftime: its text, and room for what it writes.
+        var directive: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 128)
         var j = 0
         while j < pattern.count {
             let c = pattern[j]
@@ -43,7 +46,7 @@ enum TimeFormat {
             j += 1
             // A non-ASCII character after % is shown whole in the message.
             while j < pattern.count, pattern[j] & 0xC0 == 0x80 { j += 1 }
-            let shown = String(decoding: pattern[start..<j], as: UTF8.self)
+            var shown: String { String(decoding: pattern[start..<j], as: UTF8.self) }  // for messages only
             if width != nil && d != UInt8(ascii: "f") {
                 throw .message("a width is only allowed with %f (%1f to %9f), not in \(shown) at offset \(start) of the pattern")
             }
@@ -72,8 +75,11 @@ enum TimeFormat {
                 guard glibcDirectives.contains(d) else {
                     throw .message("unknown directive \(shown) at offset \(start) of the pattern")
                 }
-                let directive = [UInt8(ascii: "%")] + flagBytes + [d, 0]
-                var buffer = [UInt8](repeating: 0, count: 128)
+                directive.removeAll(keepingCapacity: true)
+                directive.append(UInt8(ascii: "%"))
+                directive += flagBytes
+                directive.append(d)
+                directive.append(0)
                 let n = directive.withUnsafeBufferPointer { dp in
                     buffer.withUnsafeMutableBufferPointer { bp in
                         // NOTE: the buffer is far longer than any single C-locale directive

@@ -72,13 +72,12 @@ struct TextReader {
 
     /// The index in `names` of the name next in the text (full name or its first three
     /// letters, any case), longest match first.
-    mutating func name(_ names: [String], _ what: @autoclosure () -> String) throws(TimeError) -> Int {
+    mutating func name(_ names: [[UInt8]], _ what: @autoclosure () -> String) throws(TimeError) -> Int {
         for full in [true, false] {
             for (k, name) in names.enumerated() {
-                let bytes = Array((full ? name : String(name.prefix(3))).utf8)
-                if i + bytes.count <= text.count,
-                   (0..<bytes.count).allSatisfy({ Self.lower(text[i + $0]) == Self.lower(bytes[$0]) }) {
-                    i += bytes.count
+                let n = full ? name.count : min(3, name.count)
+                if i + n <= text.count, (0..<n).allSatisfy({ Self.lower(text[i + $0]) == Self.lower(name[$0]) }) {
+                    i += n
                     return k
                 }
             }
@@ -190,13 +189,22 @@ enum TimeParse {
     static func parse(_ text: UnsafeBufferPointer<UInt8>, _ pattern: UnsafeBufferPointer<UInt8>) throws(TimeError) -> ParsedTime {
         var r = TextReader(text)
         var p = ParsedTime()
-        try read(Array(pattern), into: &p, &r, inside: nil)
+        try read(pattern, into: &p, &r, inside: nil)
         if !r.atEnd { throw r.fail("the pattern ended but the text goes on") }
         return p
     }
 
     /// Reads `pattern` from `r`. `inside` is the composite directive (`%T`) being expanded.
-    private static func read(_ pattern: [UInt8], into p: inout ParsedTime, _ r: inout TextReader, inside: String?) throws(TimeError) {
+    static let months = CivilFields.monthNames.map { Array($0.utf8) }
+    static let weekdays = CivilFields.weekdayNames.map { Array($0.utf8) }
+    static let meridiems = [Array("AM".utf8), Array("PM".utf8)]
+    static let utcNames = [Array("UTC".utf8), Array("GMT".utf8), Array("Z".utf8)]
+    static let composites: [UInt8: (String, [UInt8])] = [
+        UInt8(ascii: "T"): ("%T", Array("%H:%M:%S".utf8)), UInt8(ascii: "D"): ("%D", Array("%m/%d/%y".utf8)),
+        UInt8(ascii: "F"): ("%F", Array("%Y-%m-%d".utf8)), UInt8(ascii: "R"): ("%R", Array("%H:%M".utf8)),
+    ]
+
+    private static func read(_ pattern: UnsafeBufferPointer<UInt8>, into p: inout ParsedTime, _ r: inout TextReader, inside: String?) throws(TimeError) {
         var j = 0
         while j < pattern.count {
             let c = pattern[j]
@@ -235,7 +243,8 @@ enum TimeParse {
             j += 1
             // A non-ASCII character after % is shown whole in the message.
             while j < pattern.count, pattern[j] & 0xC0 == 0x80 { j += 1 }
-            let name = "%" + String(decoding: [d], as: UTF8.self) + (inside.map { " (in \($0))" } ?? "")
+            // Built only for a message.
+            var name: String { "%" + String(decoding: [d], as: UTF8.self) + (inside.map { " (in \($0))" } ?? "") }
             switch d {
             case UInt8(ascii: "Y"): p.fields.year = try r.digits(4, 4, "\(name) expects a 4-digit year"); p.sawOther = true
             case UInt8(ascii: "y"):
@@ -251,14 +260,14 @@ enum TimeParse {
             case UInt8(ascii: "H"): p.fields.hour = try r.digits(1, 2, "\(name) expects an hour"); p.hour24 = true; p.sawOther = true
             case UInt8(ascii: "I"): p.hour12 = try r.digits(1, 2, "\(name) expects an hour (1 to 12)")
             case UInt8(ascii: "p"):
-                let k = try r.name(["AM", "PM"], "\(name) expects AM or PM")
+                let k = try r.name(meridiems, "\(name) expects AM or PM")
                 p.pm = k == 1
             case UInt8(ascii: "M"): p.fields.minute = try r.digits(1, 2, "\(name) expects minutes"); p.sawOther = true
             case UInt8(ascii: "S"): p.fields.second = try r.digits(1, 2, "\(name) expects seconds"); p.sawOther = true
             case UInt8(ascii: "f"): p.fields.nanosecond = try r.fraction("\(name) expects digits of a fraction of a second")
             case UInt8(ascii: "z"): p.offset = try r.offsetFromUTC("\(name) expects an offset from UTC (Z, +hh:mm, +hhmm or +hh)")
             case UInt8(ascii: "Z"):
-                _ = try r.name(["UTC", "GMT", "Z"], "\(name) expects UTC, GMT or Z (time zone names are not read)")
+                _ = try r.name(utcNames, "\(name) expects UTC, GMT or Z (time zone names are not read)")
                 p.offset = 0
             case UInt8(ascii: "s"):
                 let negative = r.take(UInt8(ascii: "-"))
@@ -274,14 +283,14 @@ enum TimeParse {
                 p.epoch = negative ? -n : n
                 p.epochNegative = negative
             case UInt8(ascii: "b"), UInt8(ascii: "B"), UInt8(ascii: "h"):
-                p.fields.month = try r.name(CivilFields.monthNames, "\(name) expects a month name") + 1
+                p.fields.month = try r.name(months, "\(name) expects a month name") + 1
                 p.sawMonthOrDay = true
             case UInt8(ascii: "a"), UInt8(ascii: "A"):
-                p.weekday = try r.name(CivilFields.weekdayNames, "\(name) expects a weekday name") + 1
-            case UInt8(ascii: "T"): try read(Array("%H:%M:%S".utf8), into: &p, &r, inside: "%T")
-            case UInt8(ascii: "D"): try read(Array("%m/%d/%y".utf8), into: &p, &r, inside: "%D")
-            case UInt8(ascii: "F"): try read(Array("%Y-%m-%d".utf8), into: &p, &r, inside: "%F")
-            case UInt8(ascii: "R"): try read(Array("%H:%M".utf8), into: &p, &r, inside: "%R")
+                p.weekday = try r.name(weekdays, "\(name) expects a weekday name") + 1
+            case UInt8(ascii: "T"), UInt8(ascii: "D"), UInt8(ascii: "F"), UInt8(ascii: "R"):
+                if let (label, expansion) = composites[d] {
+                    try expansion.withUnsafeBufferPointer { (e) throws(TimeError) in try read(e, into: &p, &r, inside: label) }
+                }
             case UInt8(ascii: "%"):
                 guard r.take(37) else { throw r.fail("expected \"%\"") }
             default:
