@@ -5,7 +5,7 @@ import Testing
 /// `zone: "local"` in the `time` module, through the real `capsule` run with `TZ` set: the
 /// golden cases run inside the test process, whose zone is whatever the machine's is.
 /// Zones with fixed offsets (UTC, Asia/Kolkata +05:30) and one with summer time
-/// (America/New_York) when the system has tzdata; the test is skipped without it.
+/// (America/New_York, Europe/Berlin) when the system has tzdata; the test is skipped without it.
 @Suite struct TimeZoneCLITests {
     static let script = """
         import "time"
@@ -14,11 +14,12 @@ import Testing
         let p = time.parts(1709647629, l)
         print(p["hour"], p["minute"], p["offset"], p["zone"], p["dst"])
         print(time.iso(1709647629, l), time.format(1709647629, "%F %T %z %Z", l))
-        print(time.iso(1720000000, l))
+        print(time.iso(1720000000, l), time.parts(1720000000, l)["zone"], time.parts(1720000000, l)["dst"])
         t(fn() { return time.iso(time.parse("2024-03-10 02:30", "%F %R", l)) })
         t(fn() { return time.iso(time.parse_iso("2024-11-03T01:30", l), l) })
         t(fn() { return time.iso(time.from_parts({year: 2024, month: 7, day: 1, hour: 12}, l), l) })
         print(time.from_parts(p) == 1709647629, time.parse_iso(time.iso(1720000000, l)) == 1720000000)
+        t(fn() { return time.format(time.from_parts({year: 2024, month: 3, day: 31, hour: 2, minute: 30}, l), "%F %T %Z", l) })
         """
 
     func run(zone: String) throws -> String {
@@ -31,19 +32,21 @@ import Testing
     }
 
     static var hasTZData: Bool {
-        FileManager.default.fileExists(atPath: "/usr/share/zoneinfo/Asia/Kolkata")
-            && FileManager.default.fileExists(atPath: "/usr/share/zoneinfo/America/New_York")
+        ["Asia/Kolkata", "America/New_York", "Europe/Berlin"].allSatisfy {
+            FileManager.default.fileExists(atPath: "/usr/share/zoneinfo/" + $0)
+        }
     }
 
     @Test func utc() throws {
         #expect(try run(zone: "UTC") == """
             14 7 0 UTC false
             2024-03-05T14:07:09Z 2024-03-05 14:07:09 +0000 UTC
-            2024-07-03T09:46:40Z
+            2024-07-03T09:46:40Z UTC false
             2024-03-10T02:30:00Z
             2024-11-03T01:30:00Z
             2024-07-01T12:00:00Z
             true true
+            2024-03-31 02:30:00 UTC
 
             """)
     }
@@ -53,11 +56,12 @@ import Testing
         #expect(try run(zone: "IST-5:30") == """
             19 37 19800 IST false
             2024-03-05T19:37:09+05:30 2024-03-05 19:37:09 +0530 IST
-            2024-07-03T15:16:40+05:30
+            2024-07-03T15:16:40+05:30 IST false
             2024-03-09T21:00:00Z
             2024-11-03T01:30:00+05:30
             2024-07-01T12:00:00+05:30
             true true
+            2024-03-31 02:30:00 IST
 
             """)
     }
@@ -66,11 +70,12 @@ import Testing
         #expect(try run(zone: "Asia/Kolkata") == """
             19 37 19800 IST false
             2024-03-05T19:37:09+05:30 2024-03-05 19:37:09 +0530 IST
-            2024-07-03T15:16:40+05:30
+            2024-07-03T15:16:40+05:30 IST false
             2024-03-09T21:00:00Z
             2024-11-03T01:30:00+05:30
             2024-07-01T12:00:00+05:30
             true true
+            2024-03-31 02:30:00 IST
 
             """)
     }
@@ -81,11 +86,28 @@ import Testing
         #expect(try run(zone: "America/New_York") == """
             9 7 -18000 EST false
             2024-03-05T09:07:09-05:00 2024-03-05 09:07:09 -0500 EST
-            2024-07-03T05:46:40-04:00
+            2024-07-03T05:46:40-04:00 EDT true
             time.parse: 2024-03-10 02:30:00 does not exist in the local time zone (skipped by a daylight saving change)
             2024-11-03T01:30:00-04:00
             2024-07-01T12:00:00-04:00
             true true
+            2024-03-31 02:30:00 EDT
+
+            """)
+    }
+
+    /// Central European summer time starts at 02:00 on the last Sunday of March: 02:30 on
+    /// 2024-03-31 was skipped.
+    @Test(.enabled(if: hasTZData)) func berlin() throws {
+        #expect(try run(zone: "Europe/Berlin") == """
+            15 7 3600 CET false
+            2024-03-05T15:07:09+01:00 2024-03-05 15:07:09 +0100 CET
+            2024-07-03T11:46:40+02:00 CEST true
+            2024-03-10T01:30:00Z
+            2024-11-03T01:30:00+01:00
+            2024-07-01T12:00:00+02:00
+            true true
+            time.from_parts: 2024-03-31 02:30:00 does not exist in the local time zone (skipped by a daylight saving change)
 
             """)
     }
