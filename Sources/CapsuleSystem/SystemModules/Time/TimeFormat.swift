@@ -54,7 +54,7 @@ enum TimeFormat {
                 throw .message("':' is only allowed in %:z, not in \(shown) at offset \(start) of the pattern")
             }
             if !flagBytes.isEmpty && !glibcDirectives.contains(d) {
-                throw .message("flags are not allowed with %\(Character(Unicode.Scalar(d))) (in \(shown) at offset \(start) of the pattern)")
+                throw .message("flags are not allowed in \(shown) at offset \(start) of the pattern (only in directives glibc writes)")
             }
             switch d {
             case UInt8(ascii: "%"): out.append(d)

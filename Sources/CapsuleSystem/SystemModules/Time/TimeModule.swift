@@ -59,8 +59,8 @@ package final class TimeModule {
             },
             NativeFunctionDefinition(name: "from_parts", arity: -1) { [unowned self] call in
                 run(call, "from_parts", arguments: 1...2) { () throws(TimeError) in
-                    let zone = try options(call, 1, known: ["zone"]).zone
-                    return timestampValue(call, try fromParts(call, zone: zone, zoneGiven: call.count > 1 && call.kind(of: call.value(1)) != .nil))
+                    let o = try options(call, 1, known: ["zone"])
+                    return timestampValue(call, try fromParts(call, zone: o.zone, zoneGiven: o.zoneGiven))
                 }
             },
             NativeFunctionDefinition(name: "format", arity: -1) { [unowned self] call in
@@ -176,6 +176,8 @@ package final class TimeModule {
 
     struct Options {
         var zone: Zone = .utc
+        /// Whether the map had a `zone` (not nil).
+        var zoneGiven = false
         var digits: Int? = nil
     }
 
@@ -193,7 +195,7 @@ package final class TimeModule {
             }
             if call.kind(of: value) == .nil { continue }
             switch key {
-            case "zone": o.zone = try zone(call, value)
+            case "zone": o.zone = try zone(call, value); o.zoneGiven = true
             default:
                 guard let n = call.intOf(value), (0...9).contains(n) else {
                     let shown = call.intOf(value).map { "\($0)" } ?? call.typeName(of: value)
