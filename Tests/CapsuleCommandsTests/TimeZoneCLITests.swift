@@ -96,6 +96,31 @@ import Testing
             """)
     }
 
+    /// `env.set("TZ", …)` (with its grant) switches the zone of the next call, for
+    /// `parts` (localtime_r) as for `from_parts` (mktime).
+    @Test func settingTZSwitchesTheLocalZone() throws {
+        let dir = try ScratchDirectory()
+        try dir.write("switch.cap", """
+            import "time"
+            import "env"
+            let l = {zone: "local"}
+            env.set("TZ", "IST-5:30")
+            print(time.iso(0, l), time.from_parts({year: 1970, month: 1, day: 1, hour: 5, minute: 30}, l))
+            env.set("TZ", "UTC0")
+            print(time.iso(0, l), time.from_parts({year: 1970, month: 1, day: 1}, l))
+            env.set("TZ", "EST+5")
+            print(time.format(0, "%F %T %Z", l), time.from_parts({year: 1969, month: 12, day: 31, hour: 19}, l))
+            """)
+        let result = try capsule(["run", "--allow-clock", "--allow-env=TZ", "switch.cap"], in: dir.path, environment: ["TZ": "UTC"])
+        #expect(result.err == "")
+        #expect(result.out == """
+            1970-01-01T05:30:00+05:30 0
+            1970-01-01T00:00:00Z 0
+            1969-12-31 19:00:00 EST 0
+
+            """)
+    }
+
     /// Central European summer time starts at 02:00 on the last Sunday of March: 02:30 on
     /// 2024-03-31 was skipped.
     @Test(.enabled(if: hasTZData)) func berlin() throws {

@@ -174,11 +174,12 @@ struct CivilFields {
     }
 }
 
-/// Reads the system time zone once per process (`localtime_r` need not; `mktime` does
-/// each time). glibc guards its zone state with a lock, so the `_r` functions are safe
-/// from any thread.
-private let timeZoneLoaded: Void = { tzset() }()
-func loadTimeZone() { _ = timeZoneLoaded }
+/// Brings glibc's zone up to date with `TZ` before each local conversion. `mktime` does
+/// so itself on every call but `localtime_r` only on its first, so without this a script's
+/// `env.set("TZ", …)` would reach `from_parts` and not `parts`. When `TZ` has not changed,
+/// `tzset` only compares it with the last value. glibc guards its zone state with a lock,
+/// so this and the `_r` functions are safe from any thread.
+func loadTimeZone() { tzset() }
 
 /// An instant as a wall clock shows it in one zone.
 struct CivilTime {
