@@ -1,8 +1,9 @@
 /// Reading text, for `time.parse` (a `strptime` pattern) and `time.parse_iso`.
 ///
 /// Written here rather than on glibc's `strptime`, which has no `%f`, accepts February 30
-/// and five-digit `%Y`, keeps `%p` only within one call, and on a mismatch says nothing of
-/// where: each failure here names the offset in the text and what the pattern expected.
+/// and `24` as a `%Y`, and on a mismatch says nothing of where (called one directive at a
+/// time it would lose the `%I`/`%p` pairing): each failure here names the offset in the
+/// text and what the pattern expected.
 struct TextReader {
     let text: UnsafeBufferPointer<UInt8>
     var i = 0
