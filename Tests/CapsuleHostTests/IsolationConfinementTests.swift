@@ -3,8 +3,9 @@ import Foundation
 import Testing
 
 /// Isolation binds all of a plugin's code (docs/security.md#every-thread-is-confined): no
-/// thread started while it loads survives into init, no code it left behind runs after init,
-/// and after init no thread can add code or change its confinement.
+/// thread started while it loads survives into init, executable mappings while loading are
+/// the host's decision (listed files, one thread), and after init no thread can add code or
+/// change its confinement.
 @Suite struct IsolationConfinementTests {
     func isolated(_ source: String, _ settings: IsolationSettings = IsolationSettings()) -> String {
         run(source, pluginPaths: [Fixtures.directory], isolation: .all(settings))
@@ -62,14 +63,53 @@ import Testing
         #expect(stack.contains("cannot enable executable stack"), "\(stack)")
     }
 
-    @Test func codeAConstructorLeftBehindStopsTheWorkerBeforeInit() throws {
-        // A file it wrote and mapped executable: rewriting the file would change the code.
+    @Test func aConstructorCannotMapAFileItWroteExecutable() throws {
+        // A file it wrote under a write grant: the host's supervisor refuses the mapping (the
+        // file is not one it listed), so there is no code to rewrite after init.
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("capsule-code-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let settings = IsolationSettings(readablePaths: [dir], writablePaths: [dir], environment: ["CODE_DIR": dir])
-        let output = isolated("import \"code_leftover_file\"\nprint(code_leftover_file.add(1, 2))", settings)
-        #expect(output.hasPrefix(refusal("code_leftover_file") + "executable memory mapped from a file the loader was not given at "), "\(output)")
-        #expect(output.contains(dir + "/code.bin"), "\(output)")
+        let output = isolated("import \"code_leftover_file\"\nprint(code_leftover_file.attempt())\nprint(code_leftover_file.add(1, 2))", settings)
+        #expect(output == "-\(EPERM)\n3\n")
+        // It did write the file: the refusal is the mapping's.
+        #expect(FileManager.default.fileExists(atPath: dir + "/code.bin"))
+    }
+
+    // The host decides executable mappings (capsule_supervisor.h): only while loading, only
+    // with one thread, only the files it listed. `exec_mapping`'s constructor and calls map
+    // its own private copy (a listed file) and a granted data file.
+
+    @Test func whileLoadingOnlyListedFilesMapExecutableAndOnlyWithOneThread() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("capsule-data-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/data.bin"
+        try Data(repeating: 0xc3, count: 8192).write(to: URL(fileURLWithPath: file))
+        let settings = IsolationSettings(readablePaths: [dir], environment: ["EXEC_DATA": file])
+        // Its copy maps (the loader's case); not while a second thread lives, and again once
+        // that thread is gone; the granted file reads but never maps executable.
+        #expect(isolated("import \"exec_mapping\"\nprint(exec_mapping.constructor_report())", settings)
+            == "copy 0, copy with a thread -\(EPERM), copy after it 0, data read 0, data exec -\(EPERM)\n")
+    }
+
+    @Test func afterInitNotEvenTheLoadedCopyMapsExecutable() {
+        // The same descriptor and file the constructor mapped, from the calling thread and a
+        // new one: loading ended when the host sent INIT, whatever the worker did since.
+        #expect(isolated("""
+            import "exec_mapping"
+            print(exec_mapping.after_init(0))
+            print(exec_mapping.after_init(1))
+            """) == "-\(EPERM)\n-\(EPERM)\n")
+    }
+
+    @Test func aWorkerFloodingTheSupervisorIsRefusedAndTheHostCarriesOn() {
+        // Every one refused; the host's VM thread never waits for the supervisor, and the
+        // worker still answers afterwards.
+        #expect(isolated("""
+            import "exec_mapping"
+            print(exec_mapping.flood(20000))
+            print(exec_mapping.after_init(0))
+            """) == "20000\n-\(EPERM)\n")
     }
 }
