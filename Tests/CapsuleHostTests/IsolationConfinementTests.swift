@@ -47,6 +47,13 @@ import Testing
         #expect(output == [Self.allRefused, Self.allRefused, Self.allRefused, ""].joined(separator: "\n"))
     }
 
+    @Test func constructorsAlreadyCannotChangeTheirConfinement() {
+        // The first stage refuses everything the second did but the loader's mappings (which
+        // the host decides): a constructor that subverts the worker and skips the second
+        // stage gains no seccomp, Landlock or prctl change by it.
+        #expect(isolated("import \"lockdown_probe\"\nprint(lockdown_probe.constructor_probe())") == Self.allRefused + "\n")
+    }
+
     @Test func whileLoadingOnlyTheNeededLibraryFilesAreReadable() {
         // /usr/lib/os-release is in a library directory the loader used to be given whole.
         #expect(isolated("import \"lockdown_probe\"\nprint(lockdown_probe.constructor_read())") == "-\(EACCES)\n")
