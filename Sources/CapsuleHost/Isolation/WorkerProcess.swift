@@ -114,6 +114,7 @@ final class WorkerProcess {
                 identities.append(capsule_supervisor_file(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)))
             }
         }
+        // NOTE: the buffer is only read during the call; capsule_supervisor_start copies it.
         supervisor = identities.withUnsafeBufferPointer {
             capsule_supervisor_start(listener, pid, $0.baseAddress, UInt32($0.count))
         }
