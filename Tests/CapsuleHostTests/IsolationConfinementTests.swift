@@ -110,6 +110,12 @@ import Testing
             """) == "-\(EPERM)\n-\(EPERM)\n")
     }
 
+    @Test func thePrivateCopyIsReadOnly() {
+        // Mode 0400 (and no chmod in the worker): under a write grant covering the staging
+        // directory, a worker not running as root cannot rewrite the code it mapped.
+        #expect(isolated("import \"exec_mapping\"\nprint(exec_mapping.copy_mode())") == "\(0o400)\n")
+    }
+
     @Test func aWorkerFloodingTheSupervisorIsRefusedAndTheHostCarriesOn() {
         // Every one refused; the host's VM thread never waits for the supervisor, and the
         // worker still answers afterwards.

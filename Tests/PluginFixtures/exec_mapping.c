@@ -8,7 +8,8 @@
  * refused, though mapping it read-only works). `constructor_report` says how each ended: 0
  * or -errno. After init, `after_init(where)` maps the same copy from the calling thread (0)
  * or a new thread (1): refused, since loading is over. `flood(n)` tries n times and returns
- * how many were refused. */
+ * how many were refused. `copy_mode` is the permission bits of its private copy (read-only,
+ * so a worker not running as root cannot rewrite the code it mapped). */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include "capsule.h"
@@ -89,6 +91,11 @@ __attribute__((constructor)) static void map_files(void) {
 
 static const char *constructor_report(void) { return report; }
 
+static int64_t copy_mode(void) {
+    struct stat info;
+    return fstat(copy_fd, &info) == 0 ? (int64_t)(info.st_mode & 07777) : -errno;
+}
+
 static long in_thread;
 static void *map_in_thread(void *unused) {
     (void)unused;
@@ -115,6 +122,7 @@ static const capsule_export exports[] = {
     {"constructor_report", "() -> str", (void (*)(void))constructor_report, 0, "what the constructor's mappings gave"},
     {"after_init", "(i64) -> i64", (void (*)(void))after_init, 0, "maps its copy executable: 0 here, 1 in a new thread"},
     {"flood", "(i64) -> i64", (void (*)(void))flood, 0, "tries n executable mappings; how many were refused"},
+    {"copy_mode", "() -> i64", (void (*)(void))copy_mode, 0, "the permission bits of its private copy"},
 };
 
 static const capsule_plugin plugin = {
