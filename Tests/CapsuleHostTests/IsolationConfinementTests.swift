@@ -116,6 +116,15 @@ import Testing
         #expect(isolated("import \"exec_mapping\"\nprint(exec_mapping.copy_mode())") == "\(0o400)\n")
     }
 
+    @Test func codeRunningAfterINITBeforeStage2MapsNothing() {
+        // A plugin that took over its worker: its signal handler holds the worker's only
+        // thread after LOADED, so stage 2 has not run (the worker is still dumpable), and
+        // maps its copy once the host has sent INIT. The host refuses what it allowed the
+        // constructor: the end of loading is the host's, whatever runs in the worker.
+        #expect(isolated("import \"takeover\"\nprint(takeover.report())")
+            == "while loading 0, after INIT before stage 2 -\(EPERM), dumpable then 1\n")
+    }
+
     @Test func aWorkerFloodingTheSupervisorIsRefusedAndTheHostCarriesOn() {
         // Every one refused; the host's VM thread never waits for the supervisor, and the
         // worker still answers afterwards.

@@ -33,6 +33,8 @@ enum Fixtures {
         ("code_leftover_anonymous", "code_leftover", ["-DANONYMOUS"]),
         ("code_leftover_file", "code_leftover", ["-DFILE_CASE"]),
         ("code_leftover_stack", "code_leftover", ["-DSTACK", "-Wl,-z,execstack"]),
+        // Reads the worker's shared memory, so it needs the protocol header.
+        ("takeover", "takeover", ["-I", Paths.repository + "/Sources/CapsuleIsolation/include"]),
     ]
 
     /// The directory holding the compiled fixtures (compiled on first use).
