@@ -125,6 +125,35 @@ import Testing
             == "while loading 0, after INIT before stage 2 -\(EPERM), dumpable then 1\n")
     }
 
+    /// `fake_worker.c` built as a program (with `flags`), standing in for capsule-worker.
+    func fakeWorker(_ flags: [String]) throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("capsule-fake-worker-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["cc", "-o", dir + "/capsule-worker", Paths.fixtures + "/fake_worker.c",
+                             "-I", Paths.repository + "/Sources/CapsuleIsolation/include"] + flags
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        return dir + "/capsule-worker"
+    }
+
+    @Test func aWorkerThatLoadsWithoutHandingOverItsListenerIsRefused() throws {
+        // It answers LOADED but never sent its listener: its mappings would be unsupervised.
+        let worker = try fakeWorker([])
+        defer { try? FileManager.default.removeItem(atPath: (worker as NSString).deletingLastPathComponent) }
+        let output = isolated("import \"good\"", IsolationSettings(startDeadline: 1, workerPath: worker))
+        #expect(output == "ERROR: error: cannot load plugin \(Fixtures.path("good")): worker for plugin good loaded without handing its executable mappings to the host and was killed", "\(output)")
+    }
+
+    @Test func aWorkerWhoseFirstMessageIsNotItsListenerIsKilled() throws {
+        let worker = try fakeWorker(["-DWRONG_BYTE"])
+        defer { try? FileManager.default.removeItem(atPath: (worker as NSString).deletingLastPathComponent) }
+        let output = isolated("import \"good\"", IsolationSettings(startDeadline: 1, workerPath: worker))
+        #expect(output == "ERROR: error: cannot load plugin \(Fixtures.path("good")): worker for plugin good broke the protocol while loading (its first message was not its seccomp listener) and was killed", "\(output)")
+    }
+
     @Test func aWorkerFloodingTheSupervisorIsRefusedAndTheHostCarriesOn() {
         // Every one refused; the host's VM thread never waits for the supervisor, and the
         // worker still answers afterwards.
