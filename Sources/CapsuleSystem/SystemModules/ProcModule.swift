@@ -121,6 +121,14 @@ package final class ProcModule {
         let policy = enforcer.policy
         if program.contains("/") {
             let path = Capability.normalizedPath(program, relativeTo: enforcer.workingDirectory, applyingParent: false)
+            if path.split(separator: "/").contains(".."), !enforcer.policy.allows(Capability(.run, path), by: principal) {
+                // A grant is written without `..` (the flag applies it), and a path is matched
+                // exactly: no grant can name this one. Advise its resolved form instead.
+                let target = enforcer.resolved(path, followingLast: false)
+                let reason = "a program path is matched as written, and no grant has '..' in it: write it as "
+                    + "\(Capability.sanitized(target)) (\(Policy.hint(for: Capability(.run, target), to: principal)))"
+                return .failure(HostFailure(enforcer.deny(Capability(.run, path), by: principal, reason: reason).message))
+            }
             switch enforcer.check(Capability(.run, path), by: principal) {
             case .failure(let d): return .failure(HostFailure(d.message))
             case .success: return .success(path)
