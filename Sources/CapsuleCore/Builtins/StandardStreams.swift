@@ -50,7 +50,8 @@ extension Runtime {
         return line
     }
 
-    /// `stdin`: a built-in module object with `read_line`, `read` and `lines`.
+    /// `stdin`: a built-in module object with `read_line`, `read` and `lines` (a function
+    /// returning the next line, or nil at the end: what `for line in stdin.lines()` calls).
     private func makeStdinObject() -> Value {
         let m = newModule(name: "stdin", sourceName: "<stdin>", directory: nil)
         pushRoot(Value(m))
@@ -75,20 +76,18 @@ extension Runtime {
             rt.inputBuffer = []
             return rt.inputString(bytes[...])
         }
+        // Lazy: the loop calls the returned function for each line, so a pipeline stage
+        // handles an endless stream a line at a time (Runtime.iterNext: a function is
+        // called until it returns nil).
         define("lines", arity: 0) { rt, _, _ in
-            let l = rt.newList()
-            rt.pushRoot(Value(l))
-            defer { rt.popRoot() }
-            while true {
+            let next = rt.newNative(name: "stdin.lines", arity: 0) { rt, _, _ in
                 switch rt.readInputLine() {
                 case .failed: return Runtime.failure
-                case .end: return Value(l)
-                case .line(let bytes):
-                    let s = rt.inputString(bytes)
-                    if s == Runtime.failure { return Runtime.failure }
-                    rt.append(l, s)
+                case .end: return .nil
+                case .line(let bytes): return rt.inputString(bytes)
                 }
             }
+            return next
         }
         return Value(m)
     }
@@ -136,6 +135,9 @@ extension Runtime {
     /// deadline (`--timeout` ends a script blocked here). False after raising.
     private func readInputChunk() -> Bool {
         let fd = config.standardInput
+        // What was printed so far goes out before the script waits for more input, so a
+        // pipeline stage answers each line as it comes (a prompt shows before its answer).
+        _ = StandardOutput.flush()
         var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         while true {
             var ms: Int32 = -1
