@@ -101,6 +101,18 @@ import Testing
         #expect(process.terminationStatus == 0)
     }
 
+    /// `proc.run(…, {"inherit_stdin": true})`: the child reads the host's standard input.
+    @Test func procRunCanGiveTheChildTheHostsStandardInput() throws {
+        let r = try capsule(["run", "--allow-run=cat", "-e",
+                             "import \"proc\"; write(proc.run(\"cat\", [], {\"inherit_stdin\": true})[\"stdout\"]); print(proc.run(\"cat\")[\"stdout\"] == \"\")"],
+                            input: "from the host\n")
+        #expect(r.err == "")
+        #expect(r.out == "from the host\ntrue\n")
+        let both = try capsule(["run", "--allow-run=cat", "-e", "import \"proc\"; proc.run(\"cat\", [], {\"inherit_stdin\": true, \"input\": \"x\"})"])
+        #expect(both.status == 70)
+        #expect(both.err.hasPrefix("error: proc.run: options 'input' and 'inherit_stdin' cannot both be given"))
+    }
+
     @Test func timeoutEndsAScriptBlockedOnStandardInput() throws {
         let r = try capsule(["run", "--timeout", "300ms", "-e", "print(\"waiting\"); stdin.read_line()"], holdInput: true)
         #expect(r.status == 70)

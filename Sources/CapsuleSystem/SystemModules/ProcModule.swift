@@ -16,7 +16,8 @@ import CapsuleCore
 /// Options: `env` (map: the child's whole environment, with nothing inherited), `inherit_env`
 /// (true: every host variable the script has an `env:` grant for; or a list of names, each
 /// needing its grant), `cwd` (needs `fs.read` on the directory), `input` (str or bytes for
-/// stdin; otherwise stdin is /dev/null), `bytes` (true: stdout and stderr as bytes),
+/// stdin; otherwise stdin is /dev/null), `inherit_stdin` (true: the child reads the host's
+/// own standard input), `bytes` (true: stdout and stderr as bytes),
 /// `timeout` (seconds, then the process group is killed), `max_output` (bytes per stream,
 /// default 16 MiB). The result is `{code, signal, stdout, stderr}`; `code` is nil when a
 /// signal ended the program, `signal` nil when it exited.
@@ -77,7 +78,7 @@ package final class ProcModule {
         if let d = call.deadline, now >= d { return call.raiseTimeout() }  // nothing is started past it
         let child = ChildProcess(
             executable: executable, arguments: [request.program] + request.arguments, environment: environment,
-            directory: directory, input: request.input, outputLimit: request.outputLimit,
+            directory: directory, input: request.input, inheritStdin: request.inheritStdin, outputLimit: request.outputLimit,
             timeout: request.timeout.map { RunDeadline.after(seconds: $0, from: now) }, vmDeadline: call.deadline)
         let shown = Capability.sanitized(request.program)
         switch child.run() {
