@@ -17,8 +17,9 @@ extension Runtime {
             // An uncatchable error unwinds every frame, native callers and importers included;
             // the VM turns it into `RunOutcome.exited` (VM.execute).
             rt.exitRequest = Int32(code)
-            rt.raiseUncatchable("exit(\(code))")
-            return Runtime.failure
+            // What was printed goes out before the run ends, whoever ends the process.
+            _ = StandardOutput.flush()
+            return rt.resumeExit()
         }
         defineBuiltin("write", arity: -1) { rt, args, argc in
             guard let text = rt.joinedText(args, argc) else { return Runtime.failure }
@@ -37,6 +38,13 @@ extension Runtime {
         }
         builtins["script_path"] = config.scriptPath.map { Value(makeString($0)) } ?? .nil
         builtins["stdin"] = makeStdinObject()
+    }
+
+    /// Raises the uncatchable error that carries a requested `exit` (`exitRequest`) up
+    /// through every frame; returns the failure marker.
+    func resumeExit() -> Value {
+        raiseUncatchable("exit(\(exitRequest ?? 0))")
+        return Runtime.failure
     }
 
     /// The values as `print` shows them, separated by spaces; nil after raising.
