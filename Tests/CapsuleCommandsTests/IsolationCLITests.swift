@@ -95,6 +95,12 @@ import Testing
         try dir.write("capsule.json", suggested.out)
         let confined = try capsule(["run", "-P", "app.cap"], in: dir.path)
         #expect(confined.status == 0 && confined.out == "[[2]]\n", "\(confined.err)")
+        // The same grants as flags: --allow-plugin=sqlite=…, which work on their own.
+        let flags = try capsule(["policy", "suggest", "--flags", "audit.jsonl"], in: dir.path)
+        #expect(flags.out == "--allow-plugin=sqlite=fs.read:\(dir.path)/data --allow-plugin=sqlite=fs.write:\(dir.path)/data\n")
+        let words = flags.out.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
+        let flagged = try capsule(["run"] + words + ["app.cap"], in: dir.path)
+        #expect(flagged.status == 0 && flagged.out == "[[3]]\n", "\(flagged.err)")
         // Without it, isolated: denied, naming the flag.
         try FileManager.default.removeItem(atPath: dir.path + "/capsule.json")
         let denied = try capsule(["run", "app.cap"], in: dir.path)

@@ -140,6 +140,25 @@ public struct Policy: Sendable, Equatable {
         }
     }
 
+    /// The `capsule run` flags granting what `policy` grants, each one shell word
+    /// (`capsule policy suggest --flags`): `--allow-read=/srv/data`,
+    /// `--allow-plugin=sqlite=fs.write:/srv/db`, `--isolate=NAME`, … A grant no flag can
+    /// carry (a path with a comma) is left out and returned in `unflaggable`.
+    public static func flags(_ policy: Policy, unflaggable: inout [Capability]) -> [String] {
+        var result: [String] = policy.allowsAll ? ["--allow-all"] : []
+        for grant in policy.grants {
+            guard let resource = grant.resource else { result.append(grant.kind.flag); continue }
+            if resource.contains(",") && grant.kind != .ffi { unflaggable.append(grant); continue }
+            result.append(shellWord("\(grant.kind.flag)=\(resource)"))
+        }
+        for name in policy.plugins.keys.sorted() {
+            for grant in policy.plugins[name] ?? [] { result.append(shellWord("--allow-plugin=\(name)=\(grant.description)")) }
+        }
+        result += policy.isolated.sorted().map { shellWord("--isolate=\($0)") }
+        result += policy.trusted.sorted().map { shellWord("--trust=\($0)") }
+        return result
+    }
+
     /// `word` as one shell word: as it is when every character is plain, else in single quotes.
     static func shellWord(_ word: String) -> String {
         let plain = word.unicodeScalars.allSatisfy { c in
