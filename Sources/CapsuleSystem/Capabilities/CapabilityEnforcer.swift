@@ -162,33 +162,17 @@ package final class CapabilityEnforcer: Sendable {
     }
 
     /// `path` (absolute, `.`-free) as the kernel would reach it now, for advice and for a
-    /// second try: the longest part of it that exists with every symlink and `..` resolved
-    /// (`realpath`), then the rest with `..` applied to the text. The last component is kept
-    /// as a name (an operation on a symlink acts on the link) unless `followingLast` (reads
-    /// follow it).
+    /// second try: every symlink and `..` resolved as far as the path exists, the rest as
+    /// written with `..` applied (`Capability.resolvingSymlinks`, which resolves grants).
+    /// The last component is kept as a name (an operation on a symlink acts on the link)
+    /// unless `followingLast` (opens follow it).
     package func resolved(_ path: String, followingLast: Bool) -> String {
-        func real(_ p: String) -> String? {
-            guard let r = realpath(p, nil) else { return nil }
-            defer { free(r) }
-            return String(cString: r)
-        }
-        var parts = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
-        var last: String? = nil
-        if !followingLast, let final = parts.last, final != ".." {
-            last = final
-            parts.removeLast()
-        }
-        var rest: [String] = []
-        var base: String? = nil
-        while true {
-            let prefix = "/" + parts.joined(separator: "/")
-            if let r = real(prefix) { base = r; break }
-            guard let tail = parts.popLast() else { break }
-            rest.insert(tail, at: 0)
-        }
-        if let last { rest.append(last) }
-        let joined = (base ?? "/") + "/" + rest.joined(separator: "/")
-        return Capability.normalizedPath(joined, relativeTo: "/", applyingParent: true)
+        if followingLast { return Capability.resolvingSymlinks(path) }
+        guard let slash = path.lastIndex(of: "/") else { return path }
+        let name = path[path.index(after: slash)...]
+        if name.isEmpty || name == ".." { return Capability.resolvingSymlinks(path) }
+        let directory = Capability.resolvingSymlinks(String(path[..<slash]))
+        return directory == "/" ? "/" + name : directory + "/" + name
     }
 }
 
