@@ -103,8 +103,11 @@ import Testing
         #expect(flagged.status == 0 && flagged.out == "[[3]]\n", "\(flagged.err)")
         // Without it, isolated: denied, naming the flag.
         try FileManager.default.removeItem(atPath: dir.path + "/capsule.json")
-        let denied = try capsule(["run", "app.cap"], in: dir.path)
+        let denied = try capsule(["run", "--audit", "denied.jsonl", "app.cap"], in: dir.path)
         #expect(denied.status == 70)
         #expect(denied.err.hasPrefix("error: sqlite.open: plugin:sqlite: denied: fs.read \(dir.path)/data (grant with --allow-plugin=sqlite=fs.read:\(dir.path)/data"))
+        // The worker's denial reaches the host's audit log too.
+        let deniedLog = try String(contentsOfFile: dir.path + "/denied.jsonl", encoding: .utf8)
+        #expect(deniedLog.contains("\"who\":\"plugin:sqlite\",\"capability\":\"fs.read\",\"resource\":\"\(dir.path)/data\",\"allowed\":false"), "\(deniedLog)")
     }
 }
