@@ -90,16 +90,60 @@ static bool usable(statement *s) {
 
 /* ---- open, close, exec ---- */
 
+/* The directory a database file lives in, into `out` (SQLite creates its journal beside the
+ * file, so that is what it needs granted); 0 when `path` names no file of its own: ":memory:",
+ * "" (a private temporary file) or a "file:" URI (whose rules SQLite applies). */
+static int database_directory(const char *path, char *out, size_t size) {
+    if (!path[0] || strcmp(path, ":memory:") == 0 || strncmp(path, "file:", 5) == 0) return 0;
+    const char *slash = strrchr(path, '/');
+    if (!slash) snprintf(out, size, ".");
+    else if (slash == path) snprintf(out, size, "/");
+    else snprintf(out, size, "%.*s", (int)(slash - path), path);
+    return 1;
+}
+
+/* Asks the host about fs.read and fs.write on `directory` (host->check_capability: recorded
+ * in the audit log, so `capsule policy suggest` grants them). With CAPSULE_CHECK_RAISE a
+ * refusal fails the call saying denied and naming the --allow-plugin flag. 1 when both are
+ * granted (or the host is too old to ask). */
+static int directory_granted(const char *directory, int flags) {
+    if (!CAPSULE_HOST_HAS(host, check_capability)) return 1;
+    static const char *const kinds[] = {"fs.read:", "fs.write:"};
+    int granted = 1;
+    for (int i = 0; i < 2; i++) {
+        char capability[4200];
+        snprintf(capability, sizeof capability, "%s%s", kinds[i], directory);
+        if (host->check_capability(capability, flags) != 1) {
+            granted = 0;
+            if (flags & CAPSULE_CHECK_RAISE) break;  /* the first denial fails the call */
+        }
+    }
+    return granted;
+}
+
 static connection *sq_open(const char *path) {
     sqlite3 *db = NULL;
+    char directory[4096];
+    int is_file = database_directory(path, directory, sizeof directory);
     int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI, NULL);
     if (rc != SQLITE_OK) {
         char message[512];
         snprintf(message, sizeof message, "cannot open '%s': %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
         sqlite3_close_v2(db);
+        /* In a directory that exists but is not granted (isolated: Landlock said no), the
+         * check fails the call with the denial, naming the flag, instead of SQLite's "unable
+         * to open" (which stays for a missing directory: no grant would help). Existence is
+         * asked through SQLite's own VFS, so the plugin imports no file function itself. */
+        sqlite3_vfs *vfs = sqlite3_vfs_find(NULL);
+        int exists = 0;
+        if (is_file && vfs && vfs->xAccess(vfs, directory, SQLITE_ACCESS_EXISTS, &exists) == SQLITE_OK && exists
+            && !directory_granted(directory, CAPSULE_CHECK_RAISE))
+            return NULL;
         host->raise(message);
         return NULL;
     }
+    /* Opened: record what it used (a trusted plugin opens files without asking the host). */
+    if (is_file) (void)directory_granted(directory, 0);
     sqlite3_extended_result_codes(db, 1);
     connection *c = calloc(1, sizeof *c);
     if (!c) { sqlite3_close_v2(db); host->raise("out of memory"); return NULL; }

@@ -19,7 +19,8 @@ struct PolicySuggestCommand: ParsableCommand {
             Reads FILE, written by `capsule run --audit FILE …`, and prints a capsule.json \
             granting every capability use in it, allowed or denied, to the script and to \
             each plugin separately. Paths are absolute; three or more files in one \
-            directory become a grant of the directory.
+            directory become a grant of the directory. With --flags, the same grants as \
+            `capsule run` flags (--allow-read=…, --allow-plugin=NAME=…), one line.
 
             Example:
               capsule run --audit audit.jsonl tool.cap
@@ -30,6 +31,9 @@ struct PolicySuggestCommand: ParsableCommand {
 
     @Argument(help: "The audit log (JSON lines).")
     var file: String
+
+    @Flag(help: "Print the grants as `capsule run` flags instead of a manifest.")
+    var flags = false
 
     func run() throws {
         let console = Console.standard
@@ -43,7 +47,13 @@ struct PolicySuggestCommand: ParsableCommand {
         case .failure(let error): console.err(error.description + "\n"); throw ExitCode(65)
         case .success(let policy):
             for reason in skipped { console.err("capsule: not granted: \(reason)\n") }
-            console.out(PolicyManifest.render(policy))
+            guard flags else { console.out(PolicyManifest.render(policy)); return }
+            var unflaggable: [Capability] = []
+            let words = Policy.flags(policy, unflaggable: &unflaggable)
+            for grant in unflaggable {
+                console.err("capsule: no flag can grant \(Capability.sanitized(grant.description)) (a comma separates a flag's values): put it under \"allow\" in capsule.json\n")
+            }
+            console.out(words.joined(separator: " ") + "\n")
         }
     }
 }

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <ffi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,6 +158,50 @@ static capsule_value host_call_value(capsule_value function, const capsule_value
     return CAPSULE_NO_VALUE;
 }
 
+/* Whether `path` (absolute, resolved) is at or beneath a path rule with `access`. */
+static int rule_covers(const char *path, uint32_t access) {
+    for (uint32_t i = 0; i < config.path_count && i < CAPSULE_ISO_MAX_PATHS; i++) {
+        const capsule_iso_path_rule *rule = &config.paths[i];
+        if (!(rule->access & access) || !grant_strings) continue;
+        if ((uint64_t)rule->offset + rule->length > grant_strings_size) continue;
+        const char *granted = (const char *)grant_strings + rule->offset;
+        size_t n = rule->length;
+        if (n == 1 && granted[0] == '/') return 1;
+        if (strncmp(path, granted, n) == 0 && (path[n] == 0 || path[n] == '/')) return 1;
+    }
+    return 0;
+}
+
+/* check_capability in the worker: fs.read and fs.write answered from the path rules (the
+ * grants Landlock enforces), with the path made absolute and resolved as far as it exists;
+ * other kinds are left to the kernel (1). Not recorded: the worker has no audit log. */
+static int host_check_capability(const char *capability, int flags) {
+    if (!capability) { host_raise("check_capability(NULL)"); return -1; }
+    uint32_t access;
+    const char *kind, *path;
+    if (strncmp(capability, "fs.read:", 8) == 0) { access = CAPSULE_ISO_READ; kind = "fs.read"; path = capability + 8; }
+    else if (strncmp(capability, "fs.write:", 9) == 0) { access = CAPSULE_ISO_WRITE; kind = "fs.write"; path = capability + 9; }
+    else return 1;
+    char joined[4096], resolved[PATH_MAX];
+    if (path[0] == '/') snprintf(joined, sizeof joined, "%s", path);
+    else {
+        char cwd[2048];
+        if (!getcwd(cwd, sizeof cwd)) { host_raise("check_capability: cannot read the current directory"); return -1; }
+        snprintf(joined, sizeof joined, "%s/%s", cwd, path);
+    }
+    const char *absolute = realpath(joined, resolved) ? resolved : joined;
+    if (rule_covers(absolute, access)) return 1;
+    if (flags & CAPSULE_CHECK_RAISE) {
+        char message[CAPSULE_ISO_MESSAGE_MAX], shown[1024];
+        terminal_safe(absolute, shown, sizeof shown);
+        snprintf(message, sizeof message,
+                 "plugin:%s: denied: %s %s (grant with --allow-plugin=%s=%s:%s or under \"plugins\" in capsule.json)",
+                 plugin_name, kind, shown, plugin_name, kind, shown);
+        host_raise(message);
+    }
+    return 0;
+}
+
 static capsule_host_api host_api = {
     .abi_version = CAPSULE_ABI_VERSION,
     .size = sizeof(capsule_host_api),
@@ -179,6 +224,7 @@ static capsule_host_api host_api = {
     .call_failed = worker_call_failed,
     .value_pin = host_value_pin, .pinned_value = host_pinned_value,
     .value_unpin = host_value_unpin, .call_value = host_call_value,
+    .check_capability = host_check_capability,
 };
 /* ---- handles: id → pointer. An id is (serial << 32) | (index + 1); a slot's serial
  * changes on every reuse, so a stale id never names a newer handle. ---- */

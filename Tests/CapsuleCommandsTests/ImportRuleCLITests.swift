@@ -60,7 +60,7 @@ func capsule(_ arguments: [String], in directory: String, killAfter seconds: Dou
             util
             denied: import \(root)/elsewhere/secret.cap (outside the script's directory, the module path and the fs.read grants; grant with --allow-read=\(root)/elsewhere/secret.cap or --module-path=\(root)/elsewhere)
             denied: import \(root)/elsewhere/fine.cap (outside the script's directory, the module path and the fs.read grants; grant with --allow-read=\(root)/elsewhere/fine.cap or --module-path=\(root)/elsewhere)
-            denied: import \(root)/app/../elsewhere/fine.cap (its real path \(root)/elsewhere/fine.cap is outside the script's directory, the module path and the fs.read grants)\n
+            denied: import \(root)/app/../elsewhere/fine.cap (its real path \(root)/elsewhere/fine.cap is outside the script's directory, the module path and the fs.read grants; grant with --allow-read=\(root)/elsewhere/fine.cap)\n
             """)
         #expect(!denied.out.contains("TOP-SECRET") && !denied.err.contains("TOP-SECRET"))
         // A read grant, or the module path, allows them.
@@ -113,7 +113,7 @@ func capsule(_ arguments: [String], in directory: String, killAfter seconds: Dou
         let result = try capsule(["run", "--allow-run=/bin/ln", "app/main.cap"], in: root)
         #expect(result.out == """
             1
-            reload of module 'app/mod.cap' refused: denied: import \(root)/app/mod.cap (its real path \(root)/elsewhere/fine.cap is outside the script's directory, the module path and the fs.read grants)
+            reload of module 'app/mod.cap' refused: denied: import \(root)/app/mod.cap (its real path \(root)/elsewhere/fine.cap is outside the script's directory, the module path and the fs.read grants; grant with --allow-read=\(root)/elsewhere/fine.cap)
             1\n
             """, "\(result.err)")
     }

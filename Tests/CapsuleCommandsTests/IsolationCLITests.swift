@@ -50,12 +50,13 @@ import Testing
             """)
         let ungranted = try capsule(["run", "app.cap"], in: dir.path)
         #expect(ungranted.status == 70)
-        #expect(ungranted.err.hasPrefix("error: sqlite.open: cannot open 'data/app.db': unable to open database file"))
+        // Refused by the grants (Landlock in the worker): the error says denied and names the flag.
+        #expect(ungranted.err.hasPrefix("error: sqlite.open: plugin:sqlite: denied: fs.read \(dir.path)/data (grant with --allow-plugin=sqlite=fs.read:\(dir.path)/data or under \"plugins\" in capsule.json)"))
         try dir.write("capsule.json", """
             {"plugins": {"sqlite": {"allow": ["fs.read:data", "fs.write:data"]}}}
             """)
         let granted = try capsule(["run", "-P", "app.cap"], in: dir.path)
-        #expect(granted.out == "[[1]]\nsqlite.open: cannot open 'elsewhere.db': unable to open database file\n")
+        #expect(granted.out == "[[1]]\nsqlite.open: plugin:sqlite: denied: fs.read \(dir.path) (grant with --allow-plugin=sqlite=fs.read:\(dir.path) or under \"plugins\" in capsule.json)\n")
         #expect(granted.status == 0)
         #expect(!FileManager.default.fileExists(atPath: dir.path + "/elsewhere.db"))
         // Trusted by the manifest: in-process, where SQLite opens what the process can.
@@ -69,5 +70,44 @@ import Testing
         let conflict = try capsule(["run", "-P", "--isolate=sqlite", "app.cap"], in: dir.path)
         #expect(conflict.status == 64)
         #expect(conflict.err == "error: plugin sqlite is trusted by the manifest (\"trusted\": true) and isolated by --isolate\n")
+    }
+
+    /// The one-run route to a manifest covers a plugin that opens files itself: under
+    /// --allow-all sqlite runs in-process, asks the host about the database's directory
+    /// (host->check_capability), and the audit log has it, so `policy suggest` grants it and
+    /// the isolated run with that manifest opens the database.
+    @Test func sqliteFileUsesReachTheAuditLogAndPolicySuggest() throws {
+        let dir = try ScratchDirectory()
+        try dir.write("data/.keep", "")
+        try dir.write("app.cap", """
+            import "sqlite"
+            let db = sqlite.open("data/app.db")
+            sqlite.exec(db, "create table if not exists t(x); insert into t values (1)")
+            print(sqlite.query_lists(db, "select count(*) from t", nil))
+            """)
+        let recorded = try capsule(["run", "--allow-all", "--audit", "audit.jsonl", "app.cap"], in: dir.path)
+        #expect(recorded.status == 0 && recorded.out == "[[1]]\n", "\(recorded.err)")
+        let audit = try String(contentsOfFile: dir.path + "/audit.jsonl", encoding: .utf8)
+        #expect(audit.contains("\"who\":\"plugin:sqlite\",\"capability\":\"fs.write\",\"resource\":\"\(dir.path)/data\",\"allowed\":true"))
+        let suggested = try capsule(["policy", "suggest", "audit.jsonl"], in: dir.path)
+        #expect(suggested.status == 0)
+        #expect(suggested.out.contains("\"fs.read:\(dir.path)/data\"") && suggested.out.contains("\"fs.write:\(dir.path)/data\""), "\(suggested.out)")
+        try dir.write("capsule.json", suggested.out)
+        let confined = try capsule(["run", "-P", "app.cap"], in: dir.path)
+        #expect(confined.status == 0 && confined.out == "[[2]]\n", "\(confined.err)")
+        // The same grants as flags: --allow-plugin=sqlite=…, which work on their own.
+        let flags = try capsule(["policy", "suggest", "--flags", "audit.jsonl"], in: dir.path)
+        #expect(flags.out == "--allow-plugin=sqlite=fs.read:\(dir.path)/data --allow-plugin=sqlite=fs.write:\(dir.path)/data\n")
+        let words = flags.out.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
+        let flagged = try capsule(["run"] + words + ["app.cap"], in: dir.path)
+        #expect(flagged.status == 0 && flagged.out == "[[3]]\n", "\(flagged.err)")
+        // Without it, isolated: denied, naming the flag.
+        try FileManager.default.removeItem(atPath: dir.path + "/capsule.json")
+        let denied = try capsule(["run", "--audit", "denied.jsonl", "app.cap"], in: dir.path)
+        #expect(denied.status == 70)
+        #expect(denied.err.hasPrefix("error: sqlite.open: plugin:sqlite: denied: fs.read \(dir.path)/data (grant with --allow-plugin=sqlite=fs.read:\(dir.path)/data"))
+        // The worker's denial reaches the host's audit log too.
+        let deniedLog = try String(contentsOfFile: dir.path + "/denied.jsonl", encoding: .utf8)
+        #expect(deniedLog.contains("\"who\":\"plugin:sqlite\",\"capability\":\"fs.read\",\"resource\":\"\(dir.path)/data\",\"allowed\":false"), "\(deniedLog)")
     }
 }

@@ -71,6 +71,48 @@ import Testing
         #expect(r.err == "got one\ngot two\n")
     }
 
+    /// `stdin.lines()` is lazy: each line is answered before the next is written, so a
+    /// loop that read everything first would never print and this test would time out.
+    @Test func stdinLinesReadsOneLineAtATime() throws {
+        let binary = try #require(PluginHost.executableDirectory()).appending("/capsule")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["run", "--timeout", "20s", "-e", "for i, line in stdin.lines() { print(i, line.upper()) }; print(\"end\")"]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        let reader = output.fileHandleForReading
+        var received = ""
+        for (i, word) in ["alpha", "beta", "gamma"].enumerated() {
+            input.fileHandleForWriting.write(Data("\(word)\n".utf8))
+            let expected = "\(i) \(word.uppercased())\n"
+            while !received.hasSuffix(expected) {
+                let chunk = reader.availableData
+                #expect(!chunk.isEmpty, "output ended before the answer to \(word)")
+                if chunk.isEmpty { break }
+                received += String(decoding: chunk, as: UTF8.self)
+            }
+        }
+        try input.fileHandleForWriting.close()
+        received += String(decoding: reader.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(received == "0 ALPHA\n1 BETA\n2 GAMMA\nend\n")
+        #expect(process.terminationStatus == 0)
+    }
+
+    /// `proc.run(…, {"inherit_stdin": true})`: the child reads the host's standard input.
+    @Test func procRunCanGiveTheChildTheHostsStandardInput() throws {
+        let r = try capsule(["run", "--allow-run=cat", "-e",
+                             "import \"proc\"; write(proc.run(\"cat\", [], {\"inherit_stdin\": true})[\"stdout\"]); print(proc.run(\"cat\")[\"stdout\"] == \"\")"],
+                            input: "from the host\n")
+        #expect(r.err == "")
+        #expect(r.out == "from the host\ntrue\n")
+        let both = try capsule(["run", "--allow-run=cat", "-e", "import \"proc\"; proc.run(\"cat\", [], {\"inherit_stdin\": true, \"input\": \"x\"})"])
+        #expect(both.status == 70)
+        #expect(both.err.hasPrefix("error: proc.run: options 'input' and 'inherit_stdin' cannot both be given"))
+    }
+
     @Test func timeoutEndsAScriptBlockedOnStandardInput() throws {
         let r = try capsule(["run", "--timeout", "300ms", "-e", "print(\"waiting\"); stdin.read_line()"], holdInput: true)
         #expect(r.status == 70)

@@ -103,9 +103,14 @@ import Testing
         #expect(Policy.denial(Capability(.run, "rm"), by: .script) == "denied: run rm (grant with --allow-run=rm)")
         #expect(Policy.denial(Capability(.fsWrite, "/d"), by: .plugin("sqlite"))
             == "plugin:sqlite: denied: fs.write /d (grant with --allow-plugin=sqlite=fs.write:/d or under \"plugins\" in capsule.json)")
-        // Control characters are not echoed.
+        // Control characters are not echoed; a flag with shell characters is quoted.
         #expect(Policy.denial(Capability(.fsRead, "/x\u{1b}[2J\u{7}"), by: .script)
-            == "denied: fs.read /x?[2J? (grant with --allow-read=/x?[2J?)")
+            == "denied: fs.read /x?[2J? (grant with '--allow-read=/x?[2J?')")
+        #expect(Policy.denial(Capability(.fsRead, "/my data/it's"), by: .script)
+            == "denied: fs.read /my data/it's (grant with '--allow-read=/my data/it'\\''s')")
+        // A comma separates a flag's values: such a path is advised for the manifest.
+        #expect(Policy.denial(Capability(.fsRead, "/a,b"), by: .script)
+            == "denied: fs.read /a,b (grant with \"fs.read:/a,b\" under \"allow\" in capsule.json)")
     }
 
     @Test func manifestGrantsTheScriptAndEachPlugin() throws {

@@ -36,7 +36,7 @@ import Testing
         let lines = out.split(separator: "\n")
         #expect(lines.count == 2)
         #expect(lines[0].hasPrefix("net.connect: [::1]:1: "))
-        #expect(lines[1] == "denied: net.connect [::2]:1 (grant with --allow-net=[::2]:1)")
+        #expect(lines[1] == "denied: net.connect [::2]:1 (grant with '--allow-net=[::2]:1')")   // quoted: [] are shell glob characters
     }
 
     @Test func auditRecordsConnectAndListenWithTheirPorts() {

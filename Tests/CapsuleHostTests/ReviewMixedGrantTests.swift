@@ -8,6 +8,15 @@ import Testing
 /// same file must be what the read grant reaches. A wider read grant never lends its reach
 /// (`..`, a granted symlink, the hard-link exemption of a grant of `/`) to writing.
 @Suite struct ReviewMixedGrantTests {
+    /// The advice for writing outside.txt through `..` or a symlink: its resolved path.
+    private static func writeAdvice(_ s: Sandbox) -> String {
+        "(it resolves to \(s.outside): grant with --allow-write=\(s.outside))"
+    }
+
+    private static func pluginWriteAdvice(_ s: Sandbox) -> String {
+        "(it resolves to \(s.outside): grant with --allow-plugin=host_services=fs.write:\(s.outside) or under \"plugins\" in capsule.json)"
+    }
+
     private static func hardLink(_ s: Sandbox) {
         #expect(link(s.outside, s.granted + "/hard") == 0)
     }
@@ -29,11 +38,11 @@ import Testing
             #expect(try String(contentsOfFile: s.outside, encoding: .utf8) == "SECRET\n", "read grant \(readGrant)")
             let lines = out.split(separator: "\n").map(String.init)
             #expect(lines.count == 3 && lines.allSatisfy { $0.hasPrefix("denied: fs.") }, "\(out)")
-            #expect(lines.count == 3 && lines[1] == "denied: fs.write \(s.granted)/link (the path leads outside the grant \(s.granted))", "\(out)")
+            #expect(lines.count == 3 && lines[1] == "denied: fs.write \(s.granted)/link \(Self.writeAdvice(s))", "\(out)")
             if readGrant != "link" {
                 #expect(lines == [
-                    "denied: fs.write \(s.granted)/../outside.txt (the path leads outside the grant \(s.granted))",
-                    "denied: fs.write \(s.granted)/link (the path leads outside the grant \(s.granted))",
+                    "denied: fs.write \(s.granted)/../outside.txt \(Self.writeAdvice(s))",
+                    "denied: fs.write \(s.granted)/link \(Self.writeAdvice(s))",
                     "denied: fs.write \(s.granted)/hard (the file has 2 hard links, and the others may be outside the grant)",
                 ], "\(out)")
             }
@@ -54,8 +63,8 @@ import Testing
             t(fn() { let f = fs.open("\(s.granted)/inside.txt", "r+"); fs.write_chunk(f, "IN"); fs.close(f); return fs.read("\(s.granted)/inside.txt") })
             """, grants: grants)
         #expect(out == """
-            denied: fs.read \(s.granted)/../outside.txt (the path leads outside the grant \(s.granted))
-            denied: fs.read \(s.granted)/link (the path leads outside the grant \(s.granted))
+            denied: fs.read \(s.granted)/../outside.txt (it resolves to \(s.outside): grant with --allow-read=\(s.outside))
+            denied: fs.read \(s.granted)/link (it resolves to \(s.outside): grant with --allow-read=\(s.outside))
             denied: fs.read \(s.granted)/hard (the file has 2 hard links, and the others may be outside the grant)
             INside\n\n
             """)
@@ -76,8 +85,8 @@ import Testing
                       policy: Policy(plugins: ["host_services": [Capability(.fsRead, "/"), Capability(.fsWrite, s.granted)]]))
         #expect(try String(contentsOfFile: s.outside, encoding: .utf8) == "SECRET\n")
         #expect(out == """
-            host_services.update_text: plugin:host_services: denied: fs.write \(s.granted)/../outside.txt (the path leads outside the grant \(s.granted))
-            host_services.update_text: plugin:host_services: denied: fs.write \(s.granted)/link (the path leads outside the grant \(s.granted))
+            host_services.update_text: plugin:host_services: denied: fs.write \(s.granted)/../outside.txt \(Self.pluginWriteAdvice(s))
+            host_services.update_text: plugin:host_services: denied: fs.write \(s.granted)/link \(Self.pluginWriteAdvice(s))
             host_services.update_text: plugin:host_services: denied: fs.write \(s.granted)/hard (the file has 2 hard links, and the others may be outside the grant)
             2\n
             """)

@@ -339,7 +339,7 @@ import Testing
         let isolated = CapsuleHostTests.run(source, policy: Policy(plugins: ["sqlite": [Capability(.fsRead, granted), Capability(.fsWrite, granted)]])) {
             placement = Set($0.isolated.keys)
         }
-        #expect(isolated == "[[\"kept\"]]\nsqlite.open: cannot open '\(other)/x.db': unable to open database file\n")
+        #expect(isolated == "[[\"kept\"]]\nsqlite.open: plugin:sqlite: denied: fs.read \(other) (grant with --allow-plugin=sqlite=fs.read:\(other) or under \"plugins\" in capsule.json)\n")
         #expect(placement == ["sqlite"])
         #expect(!FileManager.default.fileExists(atPath: other + "/x.db"))
         // Trusted, it runs in-process and SQLite opens what the process can.

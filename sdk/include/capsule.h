@@ -357,7 +357,30 @@ typedef struct capsule_host_api {
     capsule_value (*pinned_value)(uint64_t id);
     void (*value_unpin)(uint64_t id);
     capsule_value (*call_value)(capsule_value function, const capsule_value *args, size_t count);
+
+    /*
+     * Added after SDK 0.3 (test with CAPSULE_HOST_HAS(host, check_capability)). For a plugin
+     * that reaches a resource by its own means, such as SQLite opening its database files
+     * through its own VFS rather than open_file: asks whether the calling plugin is granted
+     * `capability`, written as in a grant ("fs.write:/srv/db", "fs.read:data"; a relative
+     * path is against the process's current directory, and symlinks and `..` in it are
+     * resolved). In-process, the answer is recorded in the audit log (`--audit`) like the
+     * host's own checks, so `capsule policy suggest` proposes what the plugin needed.
+     * Returns 1 when granted; 0 when not, and then, with CAPSULE_CHECK_RAISE in `flags`, the
+     * current call fails with the denial, which names the flag that grants it
+     * (`plugin:NAME: denied: fs.write /srv/db (grant with --allow-plugin=NAME=fs.write:/srv/db
+     * or under "plugins" in capsule.json)`); -1 after failing the call (NULL or a malformed
+     * capability). A check grants nothing and stops nothing: a trusted plugin's own code can
+     * still reach whatever the process can, an isolated one only what the kernel lets it.
+     * In an isolated plugin the worker answers fs.read and fs.write from its path rules
+     * (not recorded: the worker has no audit log) and 1 for other kinds (the kernel decides
+     * when they are used).
+     */
+    int (*check_capability)(const char *capability, int flags);
 } capsule_host_api;
+
+/* check_capability flags: fail the current call with the denial when not granted. */
+#define CAPSULE_CHECK_RAISE 1
 
 /* True when a host API table has the member `m` (for plugins built against newer headers). */
 #define CAPSULE_HOST_HAS(api, m) \

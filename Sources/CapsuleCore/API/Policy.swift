@@ -122,16 +122,50 @@ public struct Policy: Sendable, Equatable {
     }
 
     /// How to grant `request` to `principal`: a flag for the script, `--allow-plugin` or
-    /// the manifest for a plugin. Used at the end of denial messages.
+    /// the manifest for a plugin. Used at the end of denial messages. The flag is written
+    /// as a shell takes it (single-quoted when the value needs it); a value the flag cannot
+    /// carry (a comma, which separates a flag's values) is advised for the manifest instead.
     public static func hint(for request: Capability, to principal: Principal) -> String {
         let shown = Capability.sanitized(request.description)
         switch principal {
         case .plugin(let name):
-            return "grant with --allow-plugin=\(name)=\(shown) or under \"plugins\" in capsule.json"
+            return "grant with \(shellWord("--allow-plugin=\(name)=\(shown)")) or under \"plugins\" in capsule.json"
         case .script:
             guard let resource = request.resource else { return "grant with \(request.kind.flag)" }
-            return "grant with \(request.kind.flag)=\(Capability.sanitized(resource))"
+            let value = Capability.sanitized(resource)
+            if value.contains(",") && request.kind != .ffi {
+                return "grant with \"\(shown)\" under \"allow\" in capsule.json"
+            }
+            return "grant with \(shellWord("\(request.kind.flag)=\(value)"))"
         }
+    }
+
+    /// The `capsule run` flags granting what `policy` grants, each one shell word
+    /// (`capsule policy suggest --flags`): `--allow-read=/srv/data`,
+    /// `--allow-plugin=sqlite=fs.write:/srv/db`, `--isolate=NAME`, … A grant no flag can
+    /// carry (a path with a comma) is left out and returned in `unflaggable`.
+    public static func flags(_ policy: Policy, unflaggable: inout [Capability]) -> [String] {
+        var result: [String] = policy.allowsAll ? ["--allow-all"] : []
+        for grant in policy.grants {
+            guard let resource = grant.resource else { result.append(grant.kind.flag); continue }
+            if resource.contains(",") && grant.kind != .ffi { unflaggable.append(grant); continue }
+            result.append(shellWord("\(grant.kind.flag)=\(resource)"))
+        }
+        for name in policy.plugins.keys.sorted() {
+            for grant in policy.plugins[name] ?? [] { result.append(shellWord("--allow-plugin=\(name)=\(grant.description)")) }
+        }
+        result += policy.isolated.sorted().map { shellWord("--isolate=\($0)") }
+        result += policy.trusted.sorted().map { shellWord("--trust=\($0)") }
+        return result
+    }
+
+    /// `word` as one shell word: as it is when every character is plain, else in single quotes.
+    static func shellWord(_ word: String) -> String {
+        let plain = word.unicodeScalars.allSatisfy { c in
+            (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9") || "-_./=:,@%+".unicodeScalars.contains(c)
+        }
+        if plain { return word }
+        return "'" + word.replacing("'", with: "'\\''") + "'"
     }
 
     /// The script error for a denied request: `denied: KIND RESOURCE (grant with …)`, or

@@ -16,12 +16,18 @@ public enum ScriptFailure: Error, Sendable, Equatable {
     /// An uncaught runtime error (or a value that could not be converted). `message` is the
     /// error's message; `report` is `"error: message\n  at f (file:line)\n…"`.
     case runtimeError(message: String, report: String)
+    /// The script called `exit(code)`. It ended the evaluation or call (no `try`/`catch`
+    /// stops it, and from a host function's nested `call` it goes on ending the run that
+    /// called the host function); the VM stays usable, and the process is not ended: what
+    /// to do with the code is the embedder's choice. Output printed before it was delivered.
+    case exited(code: Int32)
 
-    /// The diagnostics of a compile error, or the message of a runtime error.
+    /// The diagnostics of a compile error, the message of a runtime error, or `exit(CODE)`.
     public var message: String {
         switch self {
         case .compileError(let d): return d
         case .runtimeError(let m, _): return m
+        case .exited(let code): return "exit(\(code))"
         }
     }
 }

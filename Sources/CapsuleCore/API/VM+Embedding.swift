@@ -40,10 +40,13 @@ extension VM {
                 do {
                     answer = try body(values)
                 } catch let e as ScriptError {
-                    return rt.fail(e.message)
+                    return rt.exitRequest != nil ? rt.resumeExit() : rt.fail(e.message)
                 } catch {
-                    return rt.fail(String(describing: error))
+                    return rt.exitRequest != nil ? rt.resumeExit() : rt.fail(String(describing: error))
                 }
+                // The script called `exit` in a nested `call`: whatever the body did with
+                // that failure, the exit goes on ending the run.
+                if rt.exitRequest != nil { return rt.resumeExit() }
                 guard result.accepts(answer) else {
                     return rt.fail("\(name): result must be \(result.name), got \(answer.typeName)")
                 }
@@ -128,6 +131,7 @@ extension VM {
         defer { if !isNested { rt.resetAfterRun() } }
         if let value = result, let copied = rt.scriptValue(from: value) { return .success(copied) }
         let (message, report) = rt.errorParts()
+        if result == nil, let code = rt.exitRequest { return .failure(.exited(code: code)) }
         return .failure(.runtimeError(message: message, report: report))
     }
 }

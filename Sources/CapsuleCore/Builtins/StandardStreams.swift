@@ -17,8 +17,9 @@ extension Runtime {
             // An uncatchable error unwinds every frame, native callers and importers included;
             // the VM turns it into `RunOutcome.exited` (VM.execute).
             rt.exitRequest = Int32(code)
-            rt.raiseUncatchable("exit(\(code))")
-            return Runtime.failure
+            // What was printed goes out before the run ends, whoever ends the process.
+            _ = StandardOutput.flush()
+            return rt.resumeExit()
         }
         defineBuiltin("write", arity: -1) { rt, args, argc in
             guard let text = rt.joinedText(args, argc) else { return Runtime.failure }
@@ -39,6 +40,13 @@ extension Runtime {
         builtins["stdin"] = makeStdinObject()
     }
 
+    /// Raises the uncatchable error that carries a requested `exit` (`exitRequest`) up
+    /// through every frame; returns the failure marker.
+    func resumeExit() -> Value {
+        raiseUncatchable("exit(\(exitRequest ?? 0))")
+        return Runtime.failure
+    }
+
     /// The values as `print` shows them, separated by spaces; nil after raising.
     func joinedText(_ args: UnsafeMutablePointer<Value>, _ argc: Int) -> String? {
         var line = ""
@@ -50,7 +58,8 @@ extension Runtime {
         return line
     }
 
-    /// `stdin`: a built-in module object with `read_line`, `read` and `lines`.
+    /// `stdin`: a built-in module object with `read_line`, `read` and `lines` (a function
+    /// returning the next line, or nil at the end: what `for line in stdin.lines()` calls).
     private func makeStdinObject() -> Value {
         let m = newModule(name: "stdin", sourceName: "<stdin>", directory: nil)
         pushRoot(Value(m))
@@ -75,20 +84,18 @@ extension Runtime {
             rt.inputBuffer = []
             return rt.inputString(bytes[...])
         }
+        // Lazy: the loop calls the returned function for each line, so a pipeline stage
+        // handles an endless stream a line at a time (Runtime.iterNext: a function is
+        // called until it returns nil).
         define("lines", arity: 0) { rt, _, _ in
-            let l = rt.newList()
-            rt.pushRoot(Value(l))
-            defer { rt.popRoot() }
-            while true {
+            let next = rt.newNative(name: "stdin.lines", arity: 0) { rt, _, _ in
                 switch rt.readInputLine() {
                 case .failed: return Runtime.failure
-                case .end: return Value(l)
-                case .line(let bytes):
-                    let s = rt.inputString(bytes)
-                    if s == Runtime.failure { return Runtime.failure }
-                    rt.append(l, s)
+                case .end: return .nil
+                case .line(let bytes): return rt.inputString(bytes)
                 }
             }
+            return next
         }
         return Value(m)
     }
@@ -136,6 +143,9 @@ extension Runtime {
     /// deadline (`--timeout` ends a script blocked here). False after raising.
     private func readInputChunk() -> Bool {
         let fd = config.standardInput
+        // What was printed so far goes out before the script waits for more input, so a
+        // pipeline stage answers each line as it comes (a prompt shows before its answer).
+        _ = StandardOutput.flush()
         var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         while true {
             var ms: Int32 = -1

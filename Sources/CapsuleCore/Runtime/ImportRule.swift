@@ -57,13 +57,17 @@ struct ImportRule {
         let all = roots + [scriptDirectory]
         let shown = Capability.sanitized(written)
         guard all.contains(where: { Capability.path(written, isWithin: $0) }) else {
-            let directory = Runtime.directoryOf(shown)
+            // No system call before this refusal (it must not tell whether the file exists):
+            // the advice applies `..` to the text only.
+            let real = Capability.sanitized(Capability.normalizedPath(written, relativeTo: "/", applyingParent: true))
+            let directory = Runtime.directoryOf(real)
             return "denied: import \(shown) (outside the script's directory, the module path and the fs.read grants; "
-                + "grant with --allow-read=\(shown) or --module-path=\(directory))"
+                + "grant with \(Policy.shellWord("--allow-read=\(real)")) or \(Policy.shellWord("--module-path=\(directory)")))"
         }
         if let resolved, !all.contains(where: { Capability.path(resolved, isWithin: $0) }) {
-            return "denied: import \(shown) (its real path \(Capability.sanitized(resolved)) is outside the script's directory, "
-                + "the module path and the fs.read grants)"
+            let real = Capability.sanitized(resolved)
+            return "denied: import \(shown) (its real path \(real) is outside the script's directory, "
+                + "the module path and the fs.read grants; grant with \(Policy.shellWord("--allow-read=\(real)")))"
         }
         return nil
     }

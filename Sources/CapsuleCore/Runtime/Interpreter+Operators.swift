@@ -488,7 +488,7 @@ extension Runtime {
     /// ITERPREP: R[0] iterable, R[1] position, R[2] guard (a map's version).
     func iterPrepare(_ r: UnsafeMutablePointer<Value>) -> Bool {
         let v = r[0]
-        guard v.isObject, [.list, .map, .string, .bytes].contains(v.header.pointee.kind) else {
+        guard v.isObject, [.list, .map, .string, .bytes, .closure, .native, .boundMethod].contains(v.header.pointee.kind) else {
             raise("cannot iterate over \(typeName(v))")
             return false
         }
@@ -547,6 +547,14 @@ extension Runtime {
             if pair { r[3] = Value(inlineInt: index); r[4] = ch } else { r[3] = ch }
             r[2] = Value(inlineInt: index + 1)
             r[1] = Value(inlineInt: Int64(end))
+            return 1
+        case .closure, .native, .boundMethod:
+            // A function is an iterator: called with no arguments for each element until
+            // it returns nil (`stdin.lines()`). Position counts the elements, for pairs.
+            guard let next = call(v, []) else { return -1 }
+            if next.isNil { return 0 }
+            if pair { r[3] = Value(inlineInt: Int64(position)); r[4] = next } else { r[3] = next }
+            r[1] = Value(inlineInt: Int64(position + 1))
             return 1
         default:
             return 0

@@ -158,7 +158,8 @@ enum HostAPI {
             value_pin: HostValues.pin,
             pinned_value: HostValues.pinned,
             value_unpin: HostValues.unpin,
-            call_value: HostValues.callValue
+            call_value: HostValues.callValue,
+            check_capability: { capability, flags in HostAPI.checkCapability(capability, flags) }
         ))
         return table
     }
@@ -202,6 +203,38 @@ enum HostAPI {
         switch enforcer.open(absolute, kinds: kinds, flags: flags & allowed, mode: mode_t(mode & 0o777), by: who) {
         case .success(let fd): return fd
         case .failure(let e): fail(e.message(operation: "open_file", path: absolute)); return -1
+        }
+    }
+
+    /// `host->check_capability`: whether the calling plugin is granted `text` (a capability
+    /// as written in a grant; fs paths resolved as the fs module resolves them for advice),
+    /// recorded in the audit log; with CAPSULE_CHECK_RAISE, a denial fails the call with the
+    /// message naming `--allow-plugin`. 1 granted, 0 not, -1 after failing the call.
+    static func checkCapability(_ text: UnsafePointer<CChar>?, _ flags: Int32) -> Int32 {
+        guard let context = CallContext.current, let enforcer = context.enforcer else {
+            fail("check_capability denied: no capability policy applies to this call")
+            return -1
+        }
+        guard let text else { fail("check_capability: capability is NULL"); return -1 }
+        let length = strlen(text)
+        let bytes = UnsafeRawBufferPointer(start: text, count: length)
+        guard let written = String(validating: bytes.bindMemory(to: UInt8.self), as: UTF8.self) else {
+            fail("check_capability: the capability is not valid UTF-8")
+            return -1
+        }
+        var request: Capability
+        switch Capability.parse(written, baseDirectory: enforcer.workingDirectory) {
+        case .failure(let e): fail("check_capability: '\(Capability.sanitized(written))': \(e.message)"); return -1
+        case .success(let c): request = c
+        }
+        if request.kind.isFileSystem, let path = request.resource {
+            request = Capability(request.kind, enforcer.resolved(path, followingLast: true))
+        }
+        switch enforcer.check(request, by: .plugin(context.pluginName)) {
+        case .success: return 1
+        case .failure(let denial):
+            if flags & Int32(CAPSULE_CHECK_RAISE) != 0 { fail(denial.message) }
+            return 0
         }
     }
 

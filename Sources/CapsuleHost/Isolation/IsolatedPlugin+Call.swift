@@ -9,6 +9,28 @@ import CapsuleSyntax
 /// their C bytes, str/bytes/buf copied into the data area, handles as the worker's ids. The
 /// results come back the same way and are converted by the binding again.
 extension IsolatedPlugin {
+    /// Records in the audit log a denial the worker's `check_capability` raised
+    /// (`plugin:NAME: denied: fs.read /abs/path (grant with --allow-plugin=…`), as this
+    /// plugin's denied use, so `capsule policy suggest` sees an isolated plugin's refusals
+    /// (the worker has no log of its own).
+    // NOTE: the text comes from the worker, where the plugin's code runs, so a plugin can
+    // write such a line itself; it can only add a denial, by this plugin, of one absolute
+    // path: at worst `policy suggest` then proposes that path for this plugin, and a
+    // suggestion is reviewed before it is kept (it grants what was asked for).
+    func recordReportedDenial(_ message: String) {
+        guard let audit = enforcer.audit else { return }
+        let prefix = "plugin:\(name): denied: "
+        guard message.hasPrefix(prefix) else { return }
+        let rest = message.dropFirst(prefix.count)
+        for kind in [Capability.Kind.fsRead, .fsWrite] {
+            let head = kind.rawValue + " /"
+            guard rest.hasPrefix(head), let end = rest.firstRange(of: " (grant with --allow-plugin=") else { continue }
+            let path = String(rest[rest.index(rest.startIndex, offsetBy: kind.rawValue.count + 1)..<end.lowerBound])
+            audit.record(Capability(kind, path), by: .plugin(name), allowed: false)
+            return
+        }
+    }
+
     /// The module scripts see: the same functions as the in-process bridge would bind.
     func moduleDefinition() -> NativeModuleDefinition {
         NativeModuleDefinition(name: name, functions: bindings.enumerated().map { index, binding in
@@ -124,7 +146,9 @@ extension IsolatedPlugin {
                 call.closeHandle(0)
             }
             if status == UInt32(CAPSULE_ISO_RAISED) {
-                return b.raised(call, text(w, at: responseStart, length: payloadLength))
+                let message = text(w, at: responseStart, length: payloadLength)
+                recordReportedDenial(message)
+                return b.raised(call, message)
             }
         case UInt32(CAPSULE_ISO_FAILED):
             return b.raised(call, text(w, at: responseStart, length: payloadLength))

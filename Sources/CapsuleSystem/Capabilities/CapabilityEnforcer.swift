@@ -81,29 +81,77 @@ package final class CapabilityEnforcer: Sendable {
 
     /// Checks an fs request on `path` (already checked by `path(_:)`) and locates it in its
     /// grant. The use is recorded by the caller once the confined operation has run.
-    package func confine(_ path: String, kind: Capability.Kind, by principal: Principal) -> Result<ConfinedPath, CapabilityDenial> {
-        let request = Capability(kind, path)
-        guard let grant = policy.grant(for: request, by: principal) else {
-            audit?.record(request, by: principal, allowed: false)
-            return .failure(CapabilityDenial(Policy.denial(request, by: principal)))
-        }
+    /// `following`: the operation follows a symlink at the end of the path (an open does;
+    /// an operation on the name, such as the new name of a rename, does not).
+    package func confine(_ path: String, kind: Capability.Kind, following: Bool = true,
+                         by principal: Principal) -> Result<ConfinedPath, CapabilityDenial> {
+        if let confined = locate(path, kind: kind, by: principal) { return .success(confined) }
+        let target = resolved(path, followingLast: following)
+        if target != path, let confined = locate(target, kind: kind, by: principal) { return .success(confined) }
+        return .failure(refuse(path, as: target, kind: kind, by: principal))
+    }
+
+    /// Where `path` lies in the grant that covers it, or nil when none does (nothing recorded).
+    private func locate(_ path: String, kind: Capability.Kind, by principal: Principal) -> ConfinedPath? {
+        guard let grant = policy.grant(for: Capability(kind, path), by: principal) else { return nil }
         let written = grant.resource ?? "/"
-        return .success(ConfinedPath(request: path, grant: written, root: roots[written] ?? written))
+        return ConfinedPath(request: path, grant: written, root: roots[written] ?? written)
+    }
+
+    /// Records and words the denial of `kind` on `path`, whose resolved form (`resolved`) is
+    /// `target`: the record names `target` and the advice grants it, so both name a grant
+    /// that covers what the kernel would reach (`capsule policy suggest` reads the record).
+    /// Under a grant that covers `target` itself, only a path that changed while it was
+    /// resolved gets here: there is no grant to advise then.
+    private func refuse(_ path: String, as target: String, kind: Capability.Kind, by principal: Principal) -> CapabilityDenial {
+        let request = Capability(kind, target)
+        audit?.record(request, by: principal, allowed: false)
+        var reason: String? = nil
+        if policy.allows(request, by: principal) {
+            reason = "the path changed while it was resolved"
+        } else if target != path {
+            reason = "it resolves to \(target): \(Policy.hint(for: request, to: principal))"
+        }
+        return CapabilityDenial(Policy.denial(Capability(kind, path), by: principal, reason: reason))
     }
 
     /// Runs a confined operation on `path` and records its use: denied when the
     /// confinement refused it, allowed otherwise (even if it then failed with an I/O error).
-    package func perform<T>(_ path: String, kind: Capability.Kind, by principal: Principal,
+    ///
+    /// A path is first matched as written (`..` kept). When no grant covers it, or the
+    /// kernel finds that it leads outside the grant that does (a `..` or a symlink out),
+    /// it is tried once more as `resolved` gives it, under the grant covering that; a
+    /// denial then names that resolved path, so its advice is a grant that works. The
+    /// second try is confined beneath its own grant like the first: resolving only chooses
+    /// which grant is asked, never what the kernel lets through.
+    /// `following` is as for `confine`: false for operations on the name itself (mkdir,
+    /// remove, rename), so the second try never acts on a symlink's target instead.
+    package func perform<T>(_ path: String, kind: Capability.Kind, following: Bool = true, by principal: Principal,
                     _ body: (ConfinedPath) -> Result<T, FSFailure>) -> Result<T, FSError> {
-        let confined: ConfinedPath
-        switch confine(path, kind: kind, by: principal) {
-        case .failure(let d): return .failure(.denied(d))
-        case .success(let c): confined = c
+        var target = path
+        if let confined = locate(path, kind: kind, by: principal) {
+            let result = body(confined)
+            guard case .failure(.escapes) = result else { return finish(result, path, written: path, kind: kind, by: principal) }
         }
-        let result = body(confined)
+        target = resolved(path, followingLast: following)
+        if target != path, let confined = locate(target, kind: kind, by: principal) {
+            let result = body(confined)
+            guard case .failure(.escapes) = result else { return finish(result, target, written: path, kind: kind, by: principal) }
+        }
+        return .failure(.denied(refuse(path, as: target, kind: kind, by: principal)))
+    }
+
+    /// Records the end of a confined operation on `path` (what was opened: `written` as the
+    /// script wrote it, or resolved) and turns it into the modules' error, which names
+    /// `written`.
+    private func finish<T>(_ result: Result<T, FSFailure>, _ path: String, written: String, kind: Capability.Kind,
+                           by principal: Principal) -> Result<T, FSError> {
         switch result {
         case .failure(.denied(let why)):
-            return .failure(.denied(deny(Capability(kind, path), by: principal, reason: why)))
+            audit?.record(Capability(kind, path), by: principal, allowed: false)
+            return .failure(.denied(CapabilityDenial(Policy.denial(Capability(kind, written), by: principal, reason: why))))
+        case .failure(.escapes):
+            return .failure(.denied(refuse(written, as: path, kind: kind, by: principal)))
         case .failure(.io(let e)):
             allow(Capability(kind, path), by: principal)
             return .failure(.io(e))
@@ -111,6 +159,20 @@ package final class CapabilityEnforcer: Sendable {
             allow(Capability(kind, path), by: principal)
             return .success(value)
         }
+    }
+
+    /// `path` (absolute, `.`-free) as the kernel would reach it now, for advice and for a
+    /// second try: every symlink and `..` resolved as far as the path exists, the rest as
+    /// written with `..` applied (`Capability.resolvingSymlinks`, which resolves grants).
+    /// The last component is kept as a name (an operation on a symlink acts on the link)
+    /// unless `followingLast` (opens follow it).
+    package func resolved(_ path: String, followingLast: Bool) -> String {
+        if followingLast { return Capability.resolvingSymlinks(path) }
+        guard let slash = path.lastIndex(of: "/") else { return path }
+        let name = path[path.index(after: slash)...]
+        if name.isEmpty || name == ".." { return Capability.resolvingSymlinks(path) }
+        let directory = Capability.resolvingSymlinks(String(path[..<slash]))
+        return directory == "/" ? "/" + name : directory + "/" + name
     }
 }
 
@@ -147,6 +209,9 @@ extension CapabilityEnforcer {
             case .failure(.denied(let why)):
                 close(fd)
                 return .failure(.denied(deny(Capability(kind, path), by: principal, reason: why)))
+            case .failure(.escapes):
+                close(fd)
+                return .failure(.denied(refuse(path, as: resolved(path, followingLast: true), kind: kind, by: principal)))
             case .failure(.io(let e)):
                 close(fd)
                 allow(Capability(kind, path), by: principal)

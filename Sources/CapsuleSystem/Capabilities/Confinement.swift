@@ -11,6 +11,9 @@ let O_PATH = Int32(CCONFINE_O_PATH)
 package enum FSFailure: Error, Equatable {
     /// Refused by the confinement; the text says why (for `denied: … (WHY)`).
     case denied(String)
+    /// Refused by the kernel because the path leads outside its grant (a `..` or a symlink
+    /// out): the enforcer tries the path once more as resolved, and advises a grant of that.
+    case escapes
     /// The operation itself failed with this errno.
     case io(Int32)
 }
@@ -109,7 +112,7 @@ package struct ConfinedPath {
 
     static func failure(errno e: Int32, grant: String) -> FSFailure {
         switch e {
-        case EXDEV: .denied("the path leads outside the grant \(grant)")
+        case EXDEV: .escapes
         case ELOOP: .denied("the path goes through a /proc magic link or too many symlinks")
         case ENOSYS: .denied("this kernel has no openat2, so paths cannot be confined")
         default: .io(e)
@@ -257,6 +260,7 @@ package struct ConfinedPath {
         if relative.split(separator: "/").allSatisfy({ $0 == "." }) {
             switch openAnchor() {
             case .failure(.denied(let why)): return .failure(.denied(why))
+            case .failure(.escapes): return .failure(.escapes)
             case .failure(.io): break  // not there yet (a grant of a path to create): made below
             case .success(let fd): close(fd); return .failure(.io(EEXIST))
             }
@@ -280,7 +284,11 @@ package struct ConfinedPath {
             let result = target.withParent("replace") { toFD, toName in
                 renameat(fromFD, fromName, toFD, toName) == 0 ? .success(()) : .failure(.io(errno))
             }
-            if case .failure(.denied(let why)) = result { return .failure(.denied("the new name: \(why)")) }
+            switch result {
+            case .failure(.denied(let why)): return .failure(.denied("the new name: \(why)"))
+            case .failure(.escapes): return .failure(.denied("the new name: the path leads outside the grant \(target.grant)"))
+            default: return result
+            }
             return result
         }
     }

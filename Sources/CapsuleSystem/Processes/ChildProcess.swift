@@ -22,8 +22,10 @@ package struct ChildProcess {
     var environment: [String]
     /// A directory descriptor to `fchdir` to in the child; nil: the host's directory.
     var directory: Int32?
-    /// Written to stdin, which is then closed; nil: stdin is /dev/null.
+    /// Written to stdin, which is then closed; nil: stdin is /dev/null (or the host's).
     var input: [UInt8]?
+    /// The child reads the host's own standard input (fd 0) instead of /dev/null.
+    var inheritStdin: Bool
     /// Most bytes kept from each of stdout and stderr.
     var outputLimit: Int
     /// `CLOCK_MONOTONIC` nanoseconds at which the child is killed (the script's timeout).
@@ -32,7 +34,8 @@ package struct ChildProcess {
     var vmDeadline: Int?
 
     package init(executable: String, arguments: [String], environment: [String], directory: Int32?,
-                 input: [UInt8]?, outputLimit: Int, timeout: Int?, vmDeadline: Int?) {
+                 input: [UInt8]?, inheritStdin: Bool = false, outputLimit: Int, timeout: Int?, vmDeadline: Int?) {
+        self.inheritStdin = inheritStdin && input == nil
         self.executable = executable
         self.arguments = arguments
         self.environment = environment
@@ -84,7 +87,7 @@ package struct ChildProcess {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         if input != nil { posix_spawn_file_actions_adddup2(&actions, stdinPipe[0], 0) }
-        else { posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0) }
+        else if !inheritStdin { posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0) }
         posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
         if let directory { cspawn_add_fchdir(&actions, directory) }
@@ -92,7 +95,10 @@ package struct ChildProcess {
         cspawn_add_closefrom(&actions, 3)
 
         var pid: pid_t = 0
-        let status = PosixSpawn.withAttributes(ownProcessGroup: true) { attributes in
+        // A child reading the host's terminal must stay in the terminal's foreground group (a
+        // background group reading it is stopped by SIGTTIN); it is then killed alone.
+        let ownGroup = !(inheritStdin && isatty(0) != 0)
+        let status = PosixSpawn.withAttributes(ownProcessGroup: ownGroup) { attributes in
             PosixSpawn.withArgv(arguments, environment: environment) { argv, envp in
                 posix_spawn(&pid, executable, &actions, attributes, argv, envp)
             }

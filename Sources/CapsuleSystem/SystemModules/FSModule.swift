@@ -82,8 +82,8 @@ package final class FSModule {
 
     /// Runs a confined operation; nil after raising on failure.
     func perform<T>(_ call: NativeCall, _ function: String, _ path: String, _ kind: Capability.Kind,
-                            _ body: (ConfinedPath) -> Result<T, FSFailure>) -> T? {
-        switch enforcer.perform(path, kind: kind, by: principal, body) {
+                    following: Bool = true, _ body: (ConfinedPath) -> Result<T, FSFailure>) -> T? {
+        switch enforcer.perform(path, kind: kind, following: following, by: principal, body) {
         case .success(let v): return v
         case .failure(let e): _ = call.raise(e.message(operation: "fs.\(function)", path: path)); return nil
         }
@@ -206,7 +206,7 @@ package final class FSModule {
 
     func simple(_ call: NativeCall, _ name: String, _ body: (ConfinedPath) -> Result<Void, FSFailure>) -> Value {
         guard let p = path(call, 0, name, kind: .fsWrite) else { return NativeCall.failure }
-        switch perform(call, name, p, .fsWrite, body) {
+        switch perform(call, name, p, .fsWrite, following: false, body) {
         case nil: return NativeCall.failure
         case .some: return call.nilValue
         }
@@ -216,11 +216,11 @@ package final class FSModule {
         guard let from = path(call, 0, "rename", kind: .fsWrite),
               let to = path(call, 1, "rename", kind: .fsWrite) else { return NativeCall.failure }
         let target: ConfinedPath
-        switch enforcer.confine(to, kind: .fsWrite, by: principal) {
+        switch enforcer.confine(to, kind: .fsWrite, following: false, by: principal) {
         case .failure(let d): return call.raise(d.message)
         case .success(let t): target = t
         }
-        switch perform(call, "rename", from, .fsWrite, { $0.rename(to: target) }) {
+        switch perform(call, "rename", from, .fsWrite, following: false, { $0.rename(to: target) }) {
         case nil: return NativeCall.failure
         case .some: enforcer.allow(Capability(.fsWrite, to), by: principal); return call.nilValue
         }

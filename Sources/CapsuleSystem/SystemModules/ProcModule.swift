@@ -16,7 +16,8 @@ import CapsuleCore
 /// Options: `env` (map: the child's whole environment, with nothing inherited), `inherit_env`
 /// (true: every host variable the script has an `env:` grant for; or a list of names, each
 /// needing its grant), `cwd` (needs `fs.read` on the directory), `input` (str or bytes for
-/// stdin; otherwise stdin is /dev/null), `bytes` (true: stdout and stderr as bytes),
+/// stdin; otherwise stdin is /dev/null), `inherit_stdin` (true: the child reads the host's
+/// own standard input), `bytes` (true: stdout and stderr as bytes),
 /// `timeout` (seconds, then the process group is killed), `max_output` (bytes per stream,
 /// default 16 MiB). The result is `{code, signal, stdout, stderr}`; `code` is nil when a
 /// signal ended the program, `signal` nil when it exited.
@@ -77,7 +78,7 @@ package final class ProcModule {
         if let d = call.deadline, now >= d { return call.raiseTimeout() }  // nothing is started past it
         let child = ChildProcess(
             executable: executable, arguments: [request.program] + request.arguments, environment: environment,
-            directory: directory, input: request.input, outputLimit: request.outputLimit,
+            directory: directory, input: request.input, inheritStdin: request.inheritStdin, outputLimit: request.outputLimit,
             timeout: request.timeout.map { RunDeadline.after(seconds: $0, from: now) }, vmDeadline: call.deadline)
         let shown = Capability.sanitized(request.program)
         switch child.run() {
@@ -121,6 +122,14 @@ package final class ProcModule {
         let policy = enforcer.policy
         if program.contains("/") {
             let path = Capability.normalizedPath(program, relativeTo: enforcer.workingDirectory, applyingParent: false)
+            if path.split(separator: "/").contains(".."), !enforcer.policy.allows(Capability(.run, path), by: principal) {
+                // A grant is written without `..` (the flag applies it), and a path is matched
+                // exactly: no grant can name this one. Advise its resolved form instead.
+                let target = enforcer.resolved(path, followingLast: false)
+                let reason = "a program path is matched as written, and no grant has '..' in it: write it as "
+                    + "\(Capability.sanitized(target)) (\(Policy.hint(for: Capability(.run, target), to: principal)))"
+                return .failure(HostFailure(enforcer.deny(Capability(.run, path), by: principal, reason: reason).message))
+            }
             switch enforcer.check(Capability(.run, path), by: principal) {
             case .failure(let d): return .failure(HostFailure(d.message))
             case .success: return .success(path)

@@ -16,6 +16,8 @@ package struct ProcRequest {
     /// `cwd`, as given.
     var directory: UnsafeBufferPointer<UInt8>? = nil
     var input: [UInt8]? = nil
+    /// `inherit_stdin`: the child reads the host's own standard input.
+    var inheritStdin = false
     var asBytes = false
     /// `timeout` in seconds.
     var timeout: Double? = nil
@@ -24,7 +26,7 @@ package struct ProcRequest {
     /// The default `max_output`: 16 MiB for each of stdout and stderr.
     package static let defaultOutputLimit = 16 << 20
     static let maxOutputLimit = 1 << 30
-    static let options = ["env", "inherit_env", "cwd", "input", "bytes", "timeout", "max_output"]
+    static let options = ["env", "inherit_env", "cwd", "input", "inherit_stdin", "bytes", "timeout", "max_output"]
 
     /// Reads the call's arguments; nil after raising.
     static func read(_ call: NativeCall) -> ProcRequest? {
@@ -69,6 +71,8 @@ package struct ProcRequest {
                 if let s = call.stringOf(value) { r.input = Array(s); problem = nil }
                 else if let b = call.bytesOf(value) { r.input = Array(b); problem = nil }
                 else { problem = "expected str or bytes" + got }
+            case "inherit_stdin":
+                if let b = call.boolOf(value) { r.inheritStdin = b; problem = nil } else { problem = "expected a bool" + got }
             case "bytes":
                 if let b = call.boolOf(value) { r.asBytes = b; problem = nil } else { problem = "expected a bool" + got }
             case "timeout":
@@ -79,6 +83,9 @@ package struct ProcRequest {
                 else { problem = "expected a positive int of bytes (at most 2^30)" + got }
             }
             if let problem { return fail("option '\(key)': \(problem)") }
+        }
+        if r.inheritStdin && r.input != nil {
+            return fail("options 'input' and 'inherit_stdin' cannot both be given (the child has one stdin)")
         }
         return r
     }
