@@ -196,6 +196,11 @@ extension Runtime {
             defer { rt.gcPauseCount -= 1 }
             return rt.makeJSONModule()
         }
+        builtinModuleFactories["encoding"] = { rt in
+            rt.gcPauseCount += 1
+            defer { rt.gcPauseCount -= 1 }
+            return rt.makeEncodingModule()
+        }
         builtinModuleFactories["modules"] = { rt in
             rt.gcPauseCount += 1
             defer { rt.gcPauseCount -= 1 }
