@@ -144,11 +144,7 @@ extension Runtime {
     // MARK: temporary roots
 
     @inline(__always) func pushRoot(_ v: Value) { tempRoots.append(v) }
-    /// NOTE: `removeLast()` for the usual one root: `removeLast(n)` goes through
-    /// `replaceSubrange`, ~60 instructions a call in callgrind.
-    @inline(__always) func popRoot(_ n: Int = 1) {
-        if n == 1 { tempRoots.removeLast() } else { tempRoots.removeLast(n) }
-    }
+    @inline(__always) func popRoot(_ n: Int = 1) { tempRoots.removeLast(n) }
 
     // MARK: collection
 

@@ -37,17 +37,8 @@ extension Runtime {
     @inline(__always)
     static func search(_ hay: UnsafePointer<UInt8>, _ m: Int, from: Int, _ needle: UnsafePointer<UInt8>, _ k: Int) -> Int {
         if k == 0 { return from <= m ? from : -1 }
-        var i = from
-        // A short stretch is scanned inline: a `memchr` call costs more than it saves there.
-        if m - k + 1 - i < 16 {
-            let first = needle[0]
-            while i <= m - k {
-                if hay[i] == first && (k == 1 || memcmp(hay + i + 1, needle + 1, k - 1) == 0) { return i }
-                i += 1
-            }
-            return -1
-        }
         let first = Int32(needle[0])
+        var i = from
         while i <= m - k {
             // NOTE: `hay[i..<m - k + 1]` is inside the buffer (i <= m - k), and a match found
             // there has its k bytes inside `hay[0..<m]`.
