@@ -248,6 +248,9 @@ extension Runtime {
                 }
             }
             if right {
+                // NOTE: `lo` and `hi` are scalar boundaries of valid UTF-8, so the walk back to
+                // the last scalar's lead byte stops at or above `lo`; `member` reads only
+                // `chars`' own bytes and the k bytes of one scalar.
                 while hi > lo {
                     var start = hi - 1
                     while b[start] & 0xC0 == 0x80 { start -= 1 }

@@ -55,6 +55,7 @@ extension Runtime {
     @inline(__always)
     static func searchBack(_ hay: UnsafePointer<UInt8>, end: Int, _ needle: UnsafePointer<UInt8>, _ k: Int) -> Int {
         if k == 0 { return end }
+        // NOTE: j <= end - k and end <= the haystack's length, so `hay[j..<j + k]` is inside.
         let first = needle[0]
         var j = end - k
         while j >= 0 {
@@ -77,6 +78,8 @@ extension Runtime {
     }
 
     /// The scalar of the valid UTF-8 sequence at `p` and its length in bytes.
+    /// NOTE: only for a scalar of a string object (valid UTF-8): a lead byte is followed by
+    /// the continuation bytes it announces, so `p[1...3]` are read only when they exist.
     @inline(__always)
     static func decodeScalar(_ p: UnsafePointer<UInt8>) -> (UInt32, Int) {
         let b0 = UInt32(p[0])
