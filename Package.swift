@@ -40,6 +40,9 @@ let package = Package(
         .systemLibrary(name: "CDynamicLoader", path: "Sources/CDynamicLoader"),
         // The host ↔ worker protocol (shared-memory layout), header-only C.
         .target(name: "CapsuleIsolation"),
+        // The host's decision on each executable mapping a worker makes while it loads (its
+        // seccomp listener, answered on a thread of the host).
+        .target(name: "CapsuleSupervisor", dependencies: ["CapsuleIsolation"]),
         // The host's powers for scripts: capabilities, path confinement and the system modules
         // (fs, env, time, random, proc, net). Nothing of dlopen or libffi.
         .target(name: "CapsuleSystem", dependencies: ["CapsuleCore", "CConfine", "CSpawn", "CRandom", "CapsuleIsolation"]),
@@ -49,7 +52,7 @@ let package = Package(
         .target(name: "CapsuleRegex", dependencies: ["CapsuleCore", "CPCRE2"],
                 linkerSettings: [.linkedLibrary(":libpcre2-8.so.0")]),
         // The plugin host: loading, the libffi bridge, the host API, isolation, reload, raw FFI.
-        .target(name: "CapsuleHost", dependencies: ["CapsuleSystem", "CapsuleRegex", "CapsuleCore", "CapsuleSDK", "CFFI", "CCurrentCall", "CapsuleIsolation", "CDynamicLoader"]),
+        .target(name: "CapsuleHost", dependencies: ["CapsuleSystem", "CapsuleRegex", "CapsuleCore", "CapsuleSDK", "CFFI", "CCurrentCall", "CapsuleIsolation", "CapsuleSupervisor", "CDynamicLoader"]),
         // The isolated plugin worker: C, so what runs next to the plugin under seccomp is small
         // and makes only the system calls it is written to make.
         .executableTarget(

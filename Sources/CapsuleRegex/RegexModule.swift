@@ -21,6 +21,8 @@ package final class RegexModule {
     /// after roughly this many backtracking steps (about a second at worst), never a hang.
     static let matchLimit: UInt32 = 5_000_000
     static let depthLimit: UInt32 = 100_000
+    /// The keys of a match map, in order.
+    static let matchKeys: [StaticString] = ["text", "start", "end", "groups", "named"]
     /// Compiled pattern strings kept per VM (cleared when full).
     static let cacheLimit = 256
 
@@ -327,8 +329,8 @@ package final class RegexModule {
         for (name, g) in regex.orderedNames { named.append((name, items[g])) }
         let namedMap = keep(call.mapValue(named))
         let start = offsets.scalars(at: groups[0]), end = offsets.scalars(at: groups[1])
-        return call.mapValue([("text", items[0]), ("start", call.intValue(Int64(start))), ("end", call.intValue(Int64(end))),
-                              ("groups", list), ("named", namedMap)])
+        return call.mapValue(keys: RegexModule.matchKeys,
+                             values: [items[0], call.intValue(Int64(start)), call.intValue(Int64(end)), list, namedMap])
     }
 
     static func monotonicNow() -> Int {

@@ -143,8 +143,9 @@ static int add_path(int ruleset, const uint8_t *data, uint64_t data_size, const 
     return status;
 }
 
-/* One Landlock layer: the granted paths and ports, plus `load_paths` read-only paths. */
-static int landlock_layer(const capsule_iso_config *c, const uint8_t *data, uint64_t data_size, int with_load_paths,
+/* One Landlock layer's ruleset, not yet applied: the granted paths and ports, plus the
+ * read-only load paths when `with_load_paths`. Returns its descriptor, or -1. */
+static int landlock_ruleset(const capsule_iso_config *c, const uint8_t *data, uint64_t data_size, int with_load_paths,
                           char *error, size_t error_size) {
     int abi = landlock_abi();
     if (abi < 0) return fail(error, error_size, "Landlock is not available (%s)", strerror(-abi));
@@ -190,11 +191,13 @@ static int landlock_layer(const capsule_iso_config *c, const uint8_t *data, uint
             }
         }
     }
-    if (syscall(SYS_landlock_restrict_self, ruleset, 0) != 0) {
-        close(ruleset);
+    return ruleset;
+}
+
+/* Applies a ruleset to the calling thread (and the threads it starts afterwards). */
+static int landlock_restrict(int ruleset, char *error, size_t error_size) {
+    if (syscall(SYS_landlock_restrict_self, ruleset, 0) != 0)
         return fail(error, error_size, "landlock_restrict_self: %s", strerror(errno));
-    }
-    close(ruleset);
     return 0;
 }
 
@@ -286,7 +289,9 @@ static const uint32_t killed[] = {
  * Landlock lets them be opened. Not here (so EPERM): fork/vfork and clone without
  * CLONE_THREAD, socket() without a network grant, socketpair, chmod/chown/utime/xattr
  * (Landlock does not confine metadata), mount and namespaces, bpf, perf, keyrings, io_uring,
- * userfaultfd, memfd_create, personality, reboot, and everything else. */
+ * userfaultfd, memfd_create, personality, reboot, pkey_mprotect, seccomp (this filter is the
+ * last one: installing it needed no rule), landlock_create_ruleset and landlock_add_rule,
+ * and everything else. */
 static const uint32_t allowed[] = {
     /* files and descriptors (Landlock decides which paths open) */
     __NR_read, __NR_write, __NR_readv, __NR_writev, __NR_pread64, __NR_pwrite64, __NR_preadv, __NR_pwritev,
@@ -301,7 +306,7 @@ static const uint32_t allowed[] = {
     __NR_timerfd_create, __NR_timerfd_settime, __NR_timerfd_gettime,
     /* sockets already open (the worker's socketpair; TCP sockets when net is granted) */
     __NR_connect, __NR_bind, __NR_listen, __NR_accept, __NR_accept4, __NR_recvfrom, __NR_recvmsg, __NR_shutdown, __NR_getsockname, __NR_getpeername, __NR_setsockopt, __NR_getsockopt,
-    /* memory (mmap and mprotect below; all PROT_EXEC is refused by the stage-2 filter) */
+    /* memory (mmap and mprotect below: PROT_EXEC only through the host's supervisor) */
     __NR_munmap, __NR_mremap, __NR_madvise, __NR_brk, __NR_msync, __NR_mincore,
     /* threads, synchronisation, scheduling */
     __NR_futex, __NR_set_robust_list, __NR_get_robust_list, __NR_set_tid_address, __NR_rseq, __NR_sched_yield,
@@ -314,24 +319,23 @@ static const uint32_t allowed[] = {
     __NR_getitimer, __NR_setitimer, __NR_alarm, __NR_times, __NR_getrusage, __NR_getrlimit, __NR_sysinfo,
     __NR_uname, __NR_getpid, __NR_gettid, __NR_getppid, __NR_getuid, __NR_geteuid, __NR_getgid, __NR_getegid,
     __NR_getgroups, __NR_getpgrp, __NR_getrandom,
-    /* tightening its own sandbox further (stage 2 uses these) */
-    __NR_seccomp, __NR_landlock_create_ruleset, __NR_landlock_add_rule, __NR_landlock_restrict_self,
 };
 
-/* Installs the filter. With SECCOMP_FILTER_FLAG_TSYNC it binds every thread of the worker
- * (the call fails, naming a thread, when one cannot take it). */
-static int install(program *p, unsigned flags, char *error, size_t error_size) {
+/* Installs the filter with a listener for its SECCOMP_RET_USER_NOTIF verdicts and returns
+ * the listener's descriptor, or -1. The worker is one thread here (stage 1 checked), and
+ * every thread it starts inherits the filter. */
+static int install_with_listener(program *p, char *error, size_t error_size) {
     if (p->overflow) return fail(error, error_size, "the seccomp filter is too long");
     struct sock_fprog prog = { .len = (unsigned short)p->length, .filter = p->code };
-    long status = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
-    if (status > 0)
-        return fail(error, error_size, "seccomp(SECCOMP_FILTER_FLAG_TSYNC): thread %ld cannot take the filter", status);
-    if (status != 0)
-        return fail(error, error_size, "seccomp(SECCOMP_SET_MODE_FILTER): %s", strerror(errno));
-    return 0;
+    long listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+    if (listener < 0)
+        return fail(error, error_size, "seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER): %s", strerror(errno));
+    return (int)listener;
 }
 
-static int seccomp_allow_list(const capsule_iso_config *c, char *error, size_t error_size) {
+/* The worker's one seccomp filter, for its whole life. `layer2` is the descriptor of the
+ * prepared second Landlock ruleset, the only one landlock_restrict_self may apply. */
+static int seccomp_allow_list(const capsule_iso_config *c, int layer2, char *error, size_t error_size) {
     static program p;
     p.length = 0;
     p.overflow = 0;
@@ -349,18 +353,31 @@ static int seccomp_allow_list(const capsule_iso_config *c, char *error, size_t e
     RET(&p, ALLOW);
     RET(&p, DENY(EPERM));
     verdict(&p, __NR_clone3, DENY(ENOSYS));
-    /* While loading, executable memory only from a file, mapped so from the start (as the
-     * dynamic loader maps code): no anonymous code, and no mprotect adding PROT_EXEC, so no
-     * constructor makes memory executable (or writes to code and makes it executable
-     * again), and an object needing an executable stack does not load. */
-    emit(&p, BPF_JMP | BPF_JEQ | BPF_K, __NR_mmap, 0, 6);
+    /* Executable memory only from a file mapped so from the start (as the dynamic loader
+     * maps code), and each such mapping is decided outside the worker: the host's
+     * supervisor (CapsuleSupervisor) approves it only while the host has not yet sent INIT,
+     * the worker has one thread, and the descriptor is one of the library files the host
+     * listed. No anonymous code, and no mprotect adding PROT_EXEC, so no code makes memory
+     * executable (or writes to code and makes it executable again), and an object needing
+     * an executable stack does not load. */
+    emit(&p, BPF_JMP | BPF_JEQ | BPF_K, __NR_mmap, 0, 7);
     emit(&p, BPF_LD | BPF_W | BPF_ABS, arg_low(2), 0, 0);
-    emit(&p, BPF_JMP | BPF_JSET | BPF_K, PROT_EXEC, 0, 3);
+    emit(&p, BPF_JMP | BPF_JSET | BPF_K, PROT_EXEC, 0, 4);
     emit(&p, BPF_LD | BPF_W | BPF_ABS, arg_low(3), 0, 0);
-    emit(&p, BPF_JMP | BPF_JSET | BPF_K, MAP_ANONYMOUS, 0, 1);
+    emit(&p, BPF_JMP | BPF_JSET | BPF_K, MAP_ANONYMOUS, 1, 0);
+    RET(&p, SECCOMP_RET_USER_NOTIF);
     RET(&p, DENY(EPERM));
     RET(&p, ALLOW);
     deny_if_arg_has(&p, __NR_mprotect, 2, PROT_EXEC);
+    /* Landlock: only stage 2 applying the ruleset stage 1 prepared, which narrows the
+     * worker to its grants; no new ruleset can be made. */
+    emit(&p, BPF_JMP | BPF_JEQ | BPF_K, __NR_landlock_restrict_self, 0, 6);
+    emit(&p, BPF_LD | BPF_W | BPF_ABS, arg_low(0), 0, 0);
+    emit(&p, BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)layer2, 0, 3);
+    emit(&p, BPF_LD | BPF_W | BPF_ABS, arg_low(1), 0, 0);
+    emit(&p, BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1);
+    RET(&p, ALLOW);
+    RET(&p, DENY(EPERM));
     /* sending, but not TCP Fast Open, which connects from inside sendto/sendmsg */
     deny_if_arg_has(&p, __NR_sendto, 3, MSG_FASTOPEN);
     deny_if_arg_has(&p, __NR_sendmsg, 2, MSG_FASTOPEN);
@@ -372,9 +389,20 @@ static int seccomp_allow_list(const capsule_iso_config *c, char *error, size_t e
     allow_if_arg_equals(&p, __NR_prlimit64, 0, 0);
     static const uint32_t ioctls[] = { TCGETS, TIOCGWINSZ, FIONREAD, FIONBIO, FIOCLEX, FIONCLEX };
     allow_if_arg_in(&p, __NR_ioctl, 1, ioctls, sizeof ioctls / sizeof ioctls[0]);
-    static const uint32_t prctls[] = { PR_SET_NAME, PR_GET_NAME, PR_GET_NO_NEW_PRIVS, PR_SET_NO_NEW_PRIVS,
-                                       PR_GET_SECCOMP, PR_SET_SECCOMP, PR_GET_DUMPABLE, 0x53564d41 /* PR_SET_VMA */ };
-    allow_if_arg_in(&p, __NR_prctl, 0, prctls, sizeof prctls / sizeof prctls[0]);
+    /* prctl: names and queries, and making itself not dumpable (stage 2 does; never the
+     * other way); no further filter, no_new_privs or other state. */
+    static const uint32_t prctls[] = { PR_SET_NAME, PR_GET_NAME, PR_GET_NO_NEW_PRIVS, PR_GET_SECCOMP,
+                                       PR_GET_DUMPABLE, 0x53564d41 /* PR_SET_VMA */ };
+    const unsigned count = sizeof prctls / sizeof prctls[0];
+    emit(&p, BPF_JMP | BPF_JEQ | BPF_K, __NR_prctl, 0, (uint8_t)(count + 7));
+    emit(&p, BPF_LD | BPF_W | BPF_ABS, arg_low(0), 0, 0);
+    emit(&p, BPF_JMP | BPF_JEQ | BPF_K, PR_SET_DUMPABLE, 0, 3);
+    emit(&p, BPF_LD | BPF_W | BPF_ABS, arg_low(1), 0, 0);
+    emit(&p, BPF_JMP | BPF_JEQ | BPF_K, 0, 0, (uint8_t)(count + 1));
+    RET(&p, ALLOW);
+    for (unsigned i = 0; i < count; i++) emit(&p, BPF_JMP | BPF_JEQ | BPF_K, prctls[i], (uint8_t)(count - i), 0);
+    RET(&p, DENY(EPERM));
+    RET(&p, ALLOW);
     if (c->net_flags & CAPSULE_ISO_NET_SOCKETS) {
         /* TCP over IPv4/IPv6 only (protocol 0 or IPPROTO_TCP: not SCTP or MPTCP): Landlock
          * restricts TCP ports, nothing restricts UDP. */
@@ -392,30 +420,7 @@ static int seccomp_allow_list(const capsule_iso_config *c, char *error, size_t e
         RET(&p, DENY(EPERM));
     }
     RET(&p, DENY(EPERM));  /* everything else */
-    return install(&p, 0, error, error_size);
-}
-
-/* Stage 2: no new executable memory, and no change to the confinement itself: no further
- * seccomp filter or Landlock domain (which could not loosen anything, but after init the
- * worker's confinement is fixed), and prctl only for the names and queries. Installed with
- * TSYNC, so it binds every thread (stage 2 also makes sure there is only one). */
-static int seccomp_final(char *error, size_t error_size) {
-    static program p;
-    p.length = 0;
-    p.overflow = 0;
-    prologue(&p);
-    deny_if_arg_has(&p, __NR_mmap, 2, PROT_EXEC);
-    deny_if_arg_has(&p, __NR_mprotect, 2, PROT_EXEC);
-    deny_if_arg_has(&p, __NR_pkey_mprotect, 2, PROT_EXEC);
-    verdict(&p, __NR_seccomp, DENY(EPERM));
-    verdict(&p, __NR_landlock_create_ruleset, DENY(EPERM));
-    verdict(&p, __NR_landlock_add_rule, DENY(EPERM));
-    verdict(&p, __NR_landlock_restrict_self, DENY(EPERM));
-    static const uint32_t prctls[] = { PR_SET_NAME, PR_GET_NAME, PR_GET_NO_NEW_PRIVS, PR_GET_SECCOMP,
-                                       PR_GET_DUMPABLE, 0x53564d41 /* PR_SET_VMA */ };
-    allow_if_arg_in(&p, __NR_prctl, 0, prctls, sizeof prctls / sizeof prctls[0]);
-    RET(&p, ALLOW);  /* everything else was decided by the allow-list */
-    return install(&p, SECCOMP_FILTER_FLAG_TSYNC, error, error_size);
+    return install_with_listener(&p, error, error_size);
 }
 
 /* ---- every thread confined: threads and executable memory ----
@@ -432,18 +437,20 @@ static int seccomp_final(char *error, size_t error_size) {
  *     then on descends from the caller after its restrict_self and inherits both stages.
  *     A thread started by a constructor (the plugin's or a library's) therefore ends the
  *     worker, whether it still runs, sleeps, or started another before exiting.
- *   - the stage-2 seccomp filter is installed with TSYNC anyway, and the count is checked
- *     again afterwards: neither can find anything then, but they keep the argument from
- *     resting on one line.
+ *   - the seccomp filter, the worker's only one, is installed in stage 1 while the worker
+ *     is one thread, so every thread inherits it; the count is checked again at the end of
+ *     stage 2: it cannot find anything then, but it keeps the argument from resting on one
+ *     line.
  *
  * The descriptor was opened before stage 1 (Landlock checks at open, not at read).
  *
- * Constructors run before the PROT_EXEC ban (the loader maps code), so stage 2 also reads
- * /proc/self/maps and refuses executable memory the loader did not map from a library:
- * anything writable and executable (an executable stack included), shared, or anonymous
- * (but the kernel's [vdso] and [vsyscall]), and file mappings of files other than those
- * mapped before stage 1 and the ones the host listed for loading. After stage 2 nothing
- * can add PROT_EXEC, so the code that can run is fixed. */
+ * Executable memory is not the worker's to decide: the filter sends every executable file
+ * mapping to the host's supervisor, which refuses all of them once the host has sent INIT,
+ * so a constructor that subverts the worker and skips stage 2 gains no code either. Stage 2
+ * still reads /proc/self/maps and refuses executable memory the loader did not map from a
+ * library (writable and executable, shared, anonymous but [vdso]/[vsyscall], or a file
+ * other than those mapped before stage 1 and the ones the host listed): nothing can get
+ * past the filter and the supervisor to leave such memory, so this is defence in depth. */
 
 static int status_fd = -1, maps_fd = -1;
 
@@ -589,6 +596,33 @@ static int limits(const capsule_iso_config *c, char *error, size_t error_size) {
     return 0;
 }
 
+/* The second Landlock layer, prepared in stage 1 (the filter then refuses to make another)
+ * and applied in stage 2. */
+static int layer2_ruleset = -1;
+
+/* Hands the filter's listener to the host over the worker's socket: one byte,
+ * CAPSULE_ISO_LISTENER, carrying the descriptor (SCM_RIGHTS). The worker keeps no copy, so
+ * nothing that runs in it later can answer its own notifications. */
+static int send_listener(int listener, char *error, size_t error_size) {
+    char byte = CAPSULE_ISO_LISTENER;
+    struct iovec part = { .iov_base = &byte, .iov_len = 1 };
+    union { struct cmsghdr header; char space[CMSG_SPACE(sizeof(int))]; } control;
+    memset(&control, 0, sizeof control);
+    struct msghdr message = { .msg_iov = &part, .msg_iovlen = 1, .msg_control = control.space,
+                              .msg_controllen = sizeof control.space };
+    struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+    header->cmsg_level = SOL_SOCKET;
+    header->cmsg_type = SCM_RIGHTS;
+    header->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(header), &listener, sizeof(int));
+    ssize_t sent;
+    do sent = sendmsg(CAPSULE_ISO_SOCKET_FD, &message, MSG_NOSIGNAL);
+    while (sent < 0 && errno == EINTR);
+    close(listener);
+    if (sent != 1) return fail(error, error_size, "cannot hand the seccomp listener to the host: %s", sent < 0 ? strerror(errno) : "short write");
+    return 0;
+}
+
 int capsule_lockdown_stage1(const capsule_iso_config *config, const uint8_t *data, uint64_t data_size,
                             char *error, size_t error_size) {
     if (prepare_checks(config, data, data_size, error, error_size) != 0) return -1;
@@ -596,19 +630,32 @@ int capsule_lockdown_stage1(const capsule_iso_config *config, const uint8_t *dat
     if (limits(config, error, error_size) != 0) return -1;
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         return fail(error, error_size, "prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
-    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
-        return fail(error, error_size, "prctl(PR_SET_DUMPABLE): %s", strerror(errno));
-    if (landlock_layer(config, data, data_size, 1, error, error_size) != 0) return -1;
-    return seccomp_allow_list(config, error, error_size);
+    /* NOTE: the worker stays dumpable while it loads: the host's supervisor identifies the
+     * descriptor of each executable mapping through /proc/PID/fd, which the kernel shows a
+     * process of the same user only while the target is dumpable. Stage 2 ends it. */
+    layer2_ruleset = landlock_ruleset(config, data, data_size, 0, error, error_size);
+    if (layer2_ruleset < 0) return -1;
+    int layer1 = landlock_ruleset(config, data, data_size, 1, error, error_size);
+    if (layer1 < 0) return -1;
+    int status = landlock_restrict(layer1, error, error_size);
+    close(layer1);
+    if (status != 0) return -1;
+    int listener = seccomp_allow_list(config, layer2_ruleset, error, error_size);
+    if (listener < 0) return -1;
+    return send_listener(listener, error, error_size);
 }
 
-/* The order is the argument above: one thread, no foreign code, then both layers. */
+/* The order is the argument above: one thread, no foreign code, then the second layer. */
 int capsule_lockdown_stage2(const capsule_iso_config *config, const uint8_t *data, uint64_t data_size,
                             char *error, size_t error_size) {
+    (void)config; (void)data; (void)data_size;
     if (only_thread(error, error_size) != 0) return -1;
     if (each_executable_mapping(check_code, error, error_size) != 0) return -1;
-    if (landlock_layer(config, data, data_size, 0, error, error_size) != 0) return -1;
-    if (seccomp_final(error, error_size) != 0) return -1;
+    if (landlock_restrict(layer2_ruleset, error, error_size) != 0) return -1;
+    close(layer2_ruleset);
+    layer2_ruleset = -1;
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+        return fail(error, error_size, "prctl(PR_SET_DUMPABLE): %s", strerror(errno));
     if (only_thread(error, error_size) != 0) return -1;
     close(maps_fd);
     close(status_fd);

@@ -48,12 +48,17 @@ final class CapturedConsole {
     var console: Console { Console(out: { self.out += $0 }, err: { self.err += $0 }) }
 }
 
-/// Runs the built `capsule` in `directory`; returns its exit status, stdout and stderr.
-func capsule(_ arguments: [String], in directory: String) throws -> (status: Int32, out: String, err: String) {
+/// Runs the built `capsule` in `directory` (with this process's environment, plus `environment`);
+/// returns its exit status, stdout and stderr.
+func capsule(_ arguments: [String], in directory: String,
+             environment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
     let binary = try #require(PluginHost.executableDirectory()).appending("/capsule")
     let process = Process()
     process.executableURL = URL(fileURLWithPath: binary)
     process.arguments = arguments
+    if !environment.isEmpty {
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+    }
     process.currentDirectoryURL = URL(fileURLWithPath: directory)
     let out = Pipe(), err = Pipe()
     process.standardOutput = out

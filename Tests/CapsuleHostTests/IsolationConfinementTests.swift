@@ -3,8 +3,9 @@ import Foundation
 import Testing
 
 /// Isolation binds all of a plugin's code (docs/security.md#every-thread-is-confined): no
-/// thread started while it loads survives into init, no code it left behind runs after init,
-/// and after init no thread can add code or change its confinement.
+/// thread started while it loads survives into init, executable mappings while loading are
+/// the host's decision (listed files, one thread), and after init no thread can add code or
+/// change its confinement.
 @Suite struct IsolationConfinementTests {
     func isolated(_ source: String, _ settings: IsolationSettings = IsolationSettings()) -> String {
         run(source, pluginPaths: [Fixtures.directory], isolation: .all(settings))
@@ -46,6 +47,13 @@ import Testing
         #expect(output == [Self.allRefused, Self.allRefused, Self.allRefused, ""].joined(separator: "\n"))
     }
 
+    @Test func constructorsAlreadyCannotChangeTheirConfinement() {
+        // The first stage refuses everything the second did but the loader's mappings (which
+        // the host decides): a constructor that subverts the worker and skips the second
+        // stage gains no seccomp, Landlock or prctl change by it.
+        #expect(isolated("import \"lockdown_probe\"\nprint(lockdown_probe.constructor_probe())") == Self.allRefused + "\n")
+    }
+
     @Test func whileLoadingOnlyTheNeededLibraryFilesAreReadable() {
         // /usr/lib/os-release is in a library directory the loader used to be given whole.
         #expect(isolated("import \"lockdown_probe\"\nprint(lockdown_probe.constructor_read())") == "-\(EACCES)\n")
@@ -62,14 +70,97 @@ import Testing
         #expect(stack.contains("cannot enable executable stack"), "\(stack)")
     }
 
-    @Test func codeAConstructorLeftBehindStopsTheWorkerBeforeInit() throws {
-        // A file it wrote and mapped executable: rewriting the file would change the code.
+    @Test func aConstructorCannotMapAFileItWroteExecutable() throws {
+        // A file it wrote under a write grant: the host's supervisor refuses the mapping (the
+        // file is not one it listed), so there is no code to rewrite after init.
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("capsule-code-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let settings = IsolationSettings(readablePaths: [dir], writablePaths: [dir], environment: ["CODE_DIR": dir])
-        let output = isolated("import \"code_leftover_file\"\nprint(code_leftover_file.add(1, 2))", settings)
-        #expect(output.hasPrefix(refusal("code_leftover_file") + "executable memory mapped from a file the loader was not given at "), "\(output)")
-        #expect(output.contains(dir + "/code.bin"), "\(output)")
+        let output = isolated("import \"code_leftover_file\"\nprint(code_leftover_file.attempt())\nprint(code_leftover_file.add(1, 2))", settings)
+        #expect(output == "-\(EPERM)\n3\n")
+        // It did write the file: the refusal is the mapping's.
+        #expect(FileManager.default.fileExists(atPath: dir + "/code.bin"))
+    }
+
+    // The host decides executable mappings (capsule_supervisor.h): only while loading, only
+    // with one thread, only the files it listed. `exec_mapping`'s constructor and calls map
+    // its own private copy (a listed file) and a granted data file.
+
+    @Test func whileLoadingOnlyListedFilesMapExecutableAndOnlyWithOneThread() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("capsule-data-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/data.bin"
+        try Data(repeating: 0xc3, count: 8192).write(to: URL(fileURLWithPath: file))
+        let settings = IsolationSettings(readablePaths: [dir], environment: ["EXEC_DATA": file])
+        // Its copy maps (the loader's case); not while a second thread lives, and again once
+        // that thread is gone; the granted file reads but never maps executable.
+        #expect(isolated("import \"exec_mapping\"\nprint(exec_mapping.constructor_report())", settings)
+            == "copy 0, copy with a thread -\(EPERM), copy after it 0, data read 0, data exec -\(EPERM)\n")
+    }
+
+    @Test func afterInitNotEvenTheLoadedCopyMapsExecutable() {
+        // The same descriptor and file the constructor mapped, from the calling thread and a
+        // new one: loading ended when the host sent INIT, whatever the worker did since.
+        #expect(isolated("""
+            import "exec_mapping"
+            print(exec_mapping.after_init(0))
+            print(exec_mapping.after_init(1))
+            """) == "-\(EPERM)\n-\(EPERM)\n")
+    }
+
+    @Test func thePrivateCopyIsReadOnly() {
+        // Mode 0400 (and no chmod in the worker): under a write grant covering the staging
+        // directory, a worker not running as root cannot rewrite the code it mapped.
+        #expect(isolated("import \"exec_mapping\"\nprint(exec_mapping.copy_mode())") == "\(0o400)\n")
+    }
+
+    @Test func codeRunningAfterINITBeforeStage2MapsNothing() {
+        // A plugin that took over its worker: its signal handler holds the worker's only
+        // thread after LOADED, so stage 2 has not run (the worker is still dumpable), and
+        // maps its copy once the host has sent INIT. The host refuses what it allowed the
+        // constructor: the end of loading is the host's, whatever runs in the worker.
+        #expect(isolated("import \"takeover\"\nprint(takeover.report())")
+            == "while loading 0, after INIT before stage 2 -\(EPERM), dumpable then 1\n")
+    }
+
+    /// `fake_worker.c` built as a program (with `flags`), standing in for capsule-worker.
+    func fakeWorker(_ flags: [String]) throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("capsule-fake-worker-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["cc", "-o", dir + "/capsule-worker", Paths.fixtures + "/fake_worker.c",
+                             "-I", Paths.repository + "/Sources/CapsuleIsolation/include"] + flags
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        return dir + "/capsule-worker"
+    }
+
+    @Test func aWorkerThatLoadsWithoutHandingOverItsListenerIsRefused() throws {
+        // It answers LOADED but never sent its listener: its mappings would be unsupervised.
+        let worker = try fakeWorker([])
+        defer { try? FileManager.default.removeItem(atPath: (worker as NSString).deletingLastPathComponent) }
+        let output = isolated("import \"good\"", IsolationSettings(startDeadline: 1, workerPath: worker))
+        #expect(output == "ERROR: error: cannot load plugin \(Fixtures.path("good")): worker for plugin good loaded without handing its executable mappings to the host and was killed", "\(output)")
+    }
+
+    @Test func aWorkerWhoseFirstMessageIsNotItsListenerIsKilled() throws {
+        let worker = try fakeWorker(["-DWRONG_BYTE"])
+        defer { try? FileManager.default.removeItem(atPath: (worker as NSString).deletingLastPathComponent) }
+        let output = isolated("import \"good\"", IsolationSettings(startDeadline: 1, workerPath: worker))
+        #expect(output == "ERROR: error: cannot load plugin \(Fixtures.path("good")): worker for plugin good broke the protocol while loading (its first message was not its seccomp listener) and was killed", "\(output)")
+    }
+
+    @Test func aWorkerFloodingTheSupervisorIsRefusedAndTheHostCarriesOn() {
+        // Every one refused; the host's VM thread never waits for the supervisor, and the
+        // worker still answers afterwards.
+        #expect(isolated("""
+            import "exec_mapping"
+            print(exec_mapping.flood(20000))
+            print(exec_mapping.after_init(0))
+            """) == "20000\n-\(EPERM)\n")
     }
 }

@@ -3,7 +3,9 @@
  * (seccomp, Landlock, prctl, setns, unshare). `probe(where)` runs the attempts in the
  * calling thread (0), in a thread it starts (1), or in the thread init started (2), and
  * says how each ended: "ok" or -errno. `constructor_read` is what opening a system file the
- * plugin does not need gave in its constructor, under the first-stage lockdown. */
+ * plugin does not need gave in its constructor, under the first-stage lockdown, and
+ * `constructor_probe` what the same attempts gave there: a constructor that skipped the
+ * second stage would be left with these. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -21,14 +23,18 @@
 #include "capsule.h"
 
 static int64_t ctor_read;
+static char ctor_results[512];
+static void attempt(char *out, size_t size);
 
 __attribute__((constructor)) static void read_system_file(void) {
     int fd = open("/usr/lib/os-release", O_RDONLY);
     ctor_read = fd >= 0 ? 0 : -errno;
     if (fd >= 0) close(fd);
+    attempt(ctor_results, sizeof ctor_results);
 }
 
 static int64_t constructor_read(void) { return ctor_read; }
+static const char *constructor_probe(void) { return ctor_results; }
 
 static void note(char *out, size_t size, const char *what, long status) {
     size_t n = strlen(out);
@@ -113,6 +119,7 @@ static const char *probe(int64_t where) {
 static const capsule_export exports[] = {
     {"probe", "(i64) -> str", (void (*)(void))probe, 0, "tries to escape: 0 here, 1 in a new thread, 2 in init's thread"},
     {"constructor_read", "() -> i64", (void (*)(void))constructor_read, 0, "opening /usr/lib/os-release from the constructor"},
+    {"constructor_probe", "() -> str", (void (*)(void))constructor_probe, 0, "the attempts of `probe`, from the constructor"},
 };
 
 static const capsule_plugin plugin = {

@@ -303,6 +303,24 @@ package typealias NativeEntry = @convention(thin) (_ target: UnsafeMutableRawPoi
         return Value(m)
     }
 
+    /// A map from `keys[i]` to `values[i]`, in order: the same as `mapValue(_:)` without
+    /// a Swift `String` per key (for records built once per match or per row).
+    /// `keys.count` must equal `values.count`.
+    package func mapValue(keys: [StaticString], values: [Value]) -> Value {
+        for v in values { rt.pushRoot(v) }
+        defer { rt.popRoot(values.count) }
+        let m = rt.newMap(capacity: keys.count)
+        rt.pushRoot(Value(m))
+        defer { rt.popRoot() }
+        for (i, key) in keys.enumerated() where i < values.count {
+            let k = key.withUTF8Buffer { Value(rt.intern($0)) }
+            rt.pushRoot(k)
+            rt.mapSet(m, k, values[i])
+            rt.popRoot()
+        }
+        return Value(m)
+    }
+
     /// Stops keeping the last `n` values passed to `keep` (innermost first).
     package func release(_ n: Int) { rt.popRoot(n) }
 

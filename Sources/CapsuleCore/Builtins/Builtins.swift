@@ -220,19 +220,38 @@ extension Runtime {
             return intValue(Int64(t))
         }
         if v.isString {
-            let text = v.obj(ObjString.self).string.trimmingSpaces
-            var digits = Substring(text)
+            // Over the bytes, with no Swift String: scripts call int() on every field they parse.
+            // NOTE: every read is at an index in lo..<hi within the string's `count` bytes, and
+            // the string is an argument, so it stays alive for the call.
+            let s = v.obj(ObjString.self)
+            let p = s.bytes
+            var lo = 0, hi = s.pointee.count
+            while lo < hi && Runtime.isSpaceByte(p[lo]) { lo += 1 }
+            while hi > lo && Runtime.isSpaceByte(p[hi - 1]) { hi -= 1 }
+            var i = lo
             var negative = false
-            if digits.first == "-" || digits.first == "+" { negative = digits.first == "-"; digits = digits.dropFirst() }
-            if !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) {
-                if let magnitude = UInt64(digits) {
-                    if negative && magnitude == UInt64(Int64.max) + 1 { return intValue(Int64.min) }
-                    if magnitude <= UInt64(Int64.max) { return intValue(negative ? -Int64(magnitude) : Int64(magnitude)) }
+            if i < hi && (p[i] == UInt8(ascii: "-") || p[i] == UInt8(ascii: "+")) { negative = p[i] == UInt8(ascii: "-"); i += 1 }
+            if i < hi {
+                var magnitude: UInt64 = 0
+                var overflow = false
+                var digitsOnly = true
+                for j in i..<hi {
+                    let d = p[j] &- UInt8(ascii: "0")
+                    guard d <= 9 else { digitsOnly = false; break }
+                    let (times10, o1) = magnitude.multipliedReportingOverflow(by: 10)
+                    let (sum, o2) = times10.addingReportingOverflow(UInt64(d))
+                    if o1 || o2 { overflow = true } else { magnitude = sum }
                 }
-                raise("int literal is too large: \(Runtime.quote(text))")
-                return nil
+                if digitsOnly {
+                    if !overflow {
+                        if negative && magnitude == UInt64(Int64.max) + 1 { return intValue(Int64.min) }
+                        if magnitude <= UInt64(Int64.max) { return intValue(negative ? -Int64(magnitude) : Int64(magnitude)) }
+                    }
+                    raise("int literal is too large: \(Runtime.quote(String(decoding: UnsafeBufferPointer(start: p + lo, count: hi - lo), as: UTF8.self)))")
+                    return nil
+                }
             }
-            raise("invalid int literal: \(Runtime.quote(text))")
+            raise("invalid int literal: \(Runtime.quote(String(decoding: UnsafeBufferPointer(start: p + lo, count: hi - lo), as: UTF8.self)))")
             return nil
         }
         raise("cannot convert \(typeName(v)) to int")
@@ -247,6 +266,11 @@ extension Runtime {
         popRoot()
         builtins["args"] = Value(l)
     }
+}
+
+extension Runtime {
+    /// The bytes `int`, `float` and `trim` skip around text: space, tab, newline, carriage return.
+    @inline(__always) static func isSpaceByte(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D }
 }
 
 extension String {

@@ -232,6 +232,11 @@ final class IsolatedPlugin {
         case .failure(let e): return .failure(IsolationError("cannot start the worker for plugin \(name): \(e.message)", unavailable: true))
         case .success(let w): worker = w
         }
+        // The worker's executable mappings are decided here, by the host: only the copy and
+        // the libraries resolved for it, and only until INIT.
+        if case .brokeProtocol(let reason) = worker.superviseLoading(files: [copyPath] + loadPaths, deadline: settings.startDeadline) {
+            return .failure(IsolationError("worker for plugin \(name) broke the protocol while loading (\(reason)) and was killed"))
+        }
         if let failure = worker.wait(deadline: settings.startDeadline) {
             return .failure(IsolationError(describe(failure, plugin: name, during: "loading")))
         }
@@ -241,6 +246,9 @@ final class IsolatedPlugin {
             return .failure(IsolationError("worker for plugin \(name) broke the protocol while loading (a payload outside the shared buffer) and was killed"))
         }
         switch status {
+        case UInt32(CAPSULE_ISO_LOADED) where !worker.isSupervised:
+            worker.terminate()
+            return .failure(IsolationError("worker for plugin \(name) loaded without handing its executable mappings to the host and was killed"))
         case UInt32(CAPSULE_ISO_LOADED):
             switch IsolatedDescriptor.decode(payload) {
             case .failure(let e):

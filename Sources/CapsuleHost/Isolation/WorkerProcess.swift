@@ -4,6 +4,7 @@ import Glibc
 import CapsuleCore
 import CapsuleSystem
 import CapsuleIsolation
+import CapsuleSupervisor
 
 /// One running `capsule-worker` and the channel to it: the sealed shared memory
 /// (`capsule_iso_shared`, then the data area) and a socketpair (capsule_isolation.h).
@@ -15,6 +16,10 @@ import CapsuleIsolation
 ///
 /// Everything the worker writes is hostile: the host reads each response field once, checks
 /// it, and copies payloads out before using them.
+///
+/// While it loads, the worker's executable file mappings wait for the host's supervisor
+/// (capsule_supervisor.h), started by `superviseLoading`; the first request the host sends
+/// ends loading, and from then on the supervisor refuses every executable mapping.
 final class WorkerProcess {
     /// Why waiting for a response ended without one.
     enum Failure: Error {
@@ -44,6 +49,12 @@ final class WorkerProcess {
     /// The sequence number of the request in flight (or last answered).
     private(set) var seq: UInt32 = 1
     private var reaped = false
+    /// The supervisor of its executable mappings, from `superviseLoading` until `terminate`.
+    private var supervisor: OpaquePointer?
+    /// True once a request was sent: the supervisor refuses every executable mapping.
+    private var loadingEnded = false
+    /// True when the worker handed over its seccomp listener and a supervisor answers it.
+    var isSupervised: Bool { supervisor != nil }
 
     /// How long the host spins (then spins yielding) for a response before it sleeps in poll().
     static let spinNanoseconds: UInt64 = 100_000
@@ -69,6 +80,45 @@ final class WorkerProcess {
         terminate()
         munmap(mapping, mappingSize)
         close(socket)
+    }
+
+    /// How handing over the worker's seccomp listener ended (`superviseLoading`).
+    enum Supervision {
+        /// The supervisor answers the worker's executable mappings.
+        case started
+        /// The worker's socket closed, or nothing came in time, before any listener: it
+        /// failed before its lockdown (its response says why) or died. Waiting for the
+        /// start's response tells which; a worker that says LOADED anyway is refused.
+        case noListener
+        /// The worker sent something else first; it was killed.
+        case brokeProtocol(String)
+    }
+
+    /// Receives the seccomp listener the worker sends in stage 1 of its lockdown, before any
+    /// plugin code runs, and starts the supervisor, which approves executable mappings of
+    /// the `files` (the private copy and the libraries the host resolved) until the first
+    /// request. Waits at most `deadline` seconds, and never past the VM's deadline.
+    func superviseLoading(files: [String], deadline: Double) -> Supervision {
+        var limit = RunDeadline.nanoseconds(deadline)
+        if let vm = RunDeadline.current { limit = min(limit, max(0, vm &- Int(Self.now()))) }
+        let listener = capsule_supervisor_receive_listener(socket, Int32(clamping: limit / 1_000_000 + 1))
+        if listener == -2 {
+            terminate()
+            return .brokeProtocol("its first message was not its seccomp listener")
+        }
+        guard listener >= 0 else { return .noListener }
+        var identities: [capsule_supervisor_file] = []
+        for path in files {
+            var info = stat()
+            if stat(path, &info) == 0 {
+                identities.append(capsule_supervisor_file(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)))
+            }
+        }
+        // NOTE: the buffer is only read during the call; capsule_supervisor_start copies it.
+        supervisor = identities.withUnsafeBufferPointer {
+            capsule_supervisor_start(listener, pid, $0.baseAddress, UInt32($0.count))
+        }
+        return supervisor == nil ? .noListener : .started
     }
 
     /// Starts a worker. `configure` fills in the configuration and writes its strings into
@@ -144,8 +194,13 @@ final class WorkerProcess {
         return .success(WorkerProcess(pid: pid, socket: pair[0], mapping: mapping, mappingSize: size, dataSize: size - headerSize))
     }
 
-    /// Sends the request written into the shared memory (op, index, args, payload).
+    /// Sends the request written into the shared memory (op, index, args, payload). The
+    /// first one ends loading: no executable mapping is approved from then on.
     func send() {
+        if !loadingEnded {
+            loadingEnded = true
+            if let supervisor { capsule_supervisor_end_loading(supervisor) }
+        }
         seq &+= 1
         capsule_iso_store(requestSeq, seq)
         if capsule_iso_load(workerIdle) != 0 { _ = capsule_iso_futex_wake(requestSeq) }
@@ -231,12 +286,17 @@ final class WorkerProcess {
         return failure
     }
 
-    /// Kills and reaps the worker; safe to call more than once.
+    /// Kills and reaps the worker, then stops its supervisor; safe to call more than once.
     func terminate() {
-        guard !reaped else { return }
-        kill(pid, SIGKILL)
-        PosixSpawn.reap(pid)
-        reaped = true
+        if !reaped {
+            kill(pid, SIGKILL)
+            PosixSpawn.reap(pid)
+            reaped = true
+        }
+        if let supervisor {
+            capsule_supervisor_stop(supervisor)
+            self.supervisor = nil
+        }
     }
 
     /// `MonotonicClock.now()`, unsigned.

@@ -12,7 +12,7 @@ import Synchronization
 ///   inode again, so a rebuilt plugin could never be loaded next to the old one.
 ///
 /// So each load copies the file to a fresh, unique path in a directory only this process
-/// uses (mode 0700), reads the copy's ELF dynamic section (the import audit and the unload
+/// uses (mode 0700), makes it read-only (mode 0400), reads the copy's ELF dynamic section (the import audit and the unload
 /// report), `dlopen`s that same copy — what was checked is what runs — and unlinks it at
 /// once: the mapping stays valid, and nothing is left behind even if the host is killed.
 /// Copying and loading a small plugin costs ~0.1 ms.
@@ -43,6 +43,13 @@ enum PrivateCopy {
         if let error = copyContents(from: source, to: destination, size: Int(info.st_size)) {
             unlink(copyPath)
             return refuse("cannot copy to \(copyPath): \(error)")
+        }
+        // Read-only from here: an isolated worker under a write grant covering the staging
+        // directory cannot open the copy for writing (and so rewrite the code it mapped
+        // from it) unless it runs as root; it cannot chmod (seccomp).
+        guard fchmod(destination, 0o400) == 0 else {
+            unlink(copyPath)
+            return refuse("cannot make the private copy read-only: \(String(cString: strerror(errno)))")
         }
         switch ELFImage.read(fileDescriptor: destination) {
         case .failure(let error):

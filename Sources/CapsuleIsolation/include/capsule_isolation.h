@@ -18,6 +18,8 @@
  *   futex-wakes it), the host in poll() on its socket (after setting `host_waiting`; the
  *   worker then writes one CAPSULE_ISO_WAKE byte). The socket also carries death: when the
  *   worker exits, the host's poll sees POLLHUP; when the host exits, the worker's does.
+ *   Before any of that, the worker's first byte is CAPSULE_ISO_LISTENER with its seccomp
+ *   listener attached; the host reads it before it waits for the start's response.
  *
  * TRUST
  *   The worker runs plugin code, so the host treats everything in shared memory as hostile:
@@ -51,7 +53,7 @@
 #endif
 
 #define CAPSULE_ISO_MAGIC 0x4f5349454c555350ull   /* "PSULEISO" */
-#define CAPSULE_ISO_VERSION 1u
+#define CAPSULE_ISO_VERSION 2u
 
 /* The fds the worker is started with. */
 #define CAPSULE_ISO_SHARED_FD 3
@@ -59,6 +61,10 @@
 
 /* The byte the worker writes to its socket to wake a sleeping host. */
 #define CAPSULE_ISO_WAKE 0x57
+/* The first byte the worker ever writes to its socket, in stage 1 before any plugin code
+ * runs: it carries the listener of its seccomp filter (SCM_RIGHTS), through which the
+ * host's supervisor decides every executable file mapping (CapsuleSupervisor). */
+#define CAPSULE_ISO_LISTENER 0x4c
 
 /* Limits of one call. */
 #define CAPSULE_ISO_MAX_SLOTS 64      /* C argument slots (bytes/buf take two) */
