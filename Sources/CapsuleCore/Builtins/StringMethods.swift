@@ -259,10 +259,11 @@ extension Runtime {
                 }
             }
         } else {
-            if left { while lo < hi && Runtime.isSpace(b[lo]) { lo += 1 } }
-            if right { while hi > lo && Runtime.isSpace(b[hi - 1]) { hi -= 1 } }
+            if left { while lo < hi && Runtime.isSpaceByte(b[lo]) { lo += 1 } }
+            if right { while hi > lo && Runtime.isSpaceByte(b[hi - 1]) { hi -= 1 } }
         }
         if lo == 0 && hi == s.pointee.count { return v }
+        guard reserveHeap(MemoryLayout<ObjString>.stride + (hi - lo) + 1) else { return Runtime.failure }
         return cutString(b + lo, hi - lo, ascii: s.isASCII)
     }
 

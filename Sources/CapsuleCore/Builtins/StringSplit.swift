@@ -38,27 +38,27 @@ extension Runtime {
             }
         } else if !fromRight {
             var i = 0
-            while i < m && isSpace(b[i]) { i += 1 }
+            while i < m && isSpaceByte(b[i]) { i += 1 }
             while i < m {
                 if cuts == limit { body(i, m); return }
                 var j = i
-                while j < m && !isSpace(b[j]) { j += 1 }
+                while j < m && !isSpaceByte(b[j]) { j += 1 }
                 body(i, j)
                 cuts += 1
                 i = j
-                while i < m && isSpace(b[i]) { i += 1 }
+                while i < m && isSpaceByte(b[i]) { i += 1 }
             }
         } else {
             var e = m
-            while e > 0 && isSpace(b[e - 1]) { e -= 1 }
+            while e > 0 && isSpaceByte(b[e - 1]) { e -= 1 }
             while e > 0 {
                 if cuts == limit { body(0, e); return }
                 var j = e
-                while j > 0 && !isSpace(b[j - 1]) { j -= 1 }
+                while j > 0 && !isSpaceByte(b[j - 1]) { j -= 1 }
                 body(j, e)
                 cuts += 1
                 e = j
-                while e > 0 && isSpace(b[e - 1]) { e -= 1 }
+                while e > 0 && isSpaceByte(b[e - 1]) { e -= 1 }
             }
         }
     }

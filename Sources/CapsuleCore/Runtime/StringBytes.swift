@@ -65,12 +65,6 @@ extension Runtime {
         return -1
     }
 
-    /// The whitespace of `split()`, `trim()` and `strip()`: space, tab, newline, return.
-    @inline(__always)
-    static func isSpace(_ c: UInt8) -> Bool {
-        c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D
-    }
-
     /// Byte length of the UTF-8 sequence that starts with `lead` (a valid lead byte).
     @inline(__always)
     static func sequenceLength(_ lead: UInt8) -> Int {
