@@ -119,7 +119,13 @@ import Testing
                        "let s = \"a\" * 1000000\nlet t = s.replace(\"a\", \"b\" * 1000)",
                        "let s = \"ab\" * 1000000\nlet c = s.chars()",
                        "let s = \"a,\" * 1000000\nlet p = s.split(\",\")",
-                       "let big = \"x\" * 1000000\nlet l = []\nfor i in 0..1000 { l.push(big) }\nlet j = l.join(\"\")"] {
+                       "let big = \"x\" * 1000000\nlet l = []\nfor i in 0..1000 { l.push(big) }\nlet j = l.join(\"\")",
+                       "let s = \"a;\" * 1000000\nlet p = s.rsplit(\";\")",
+                       "let s = \"a\\n\" * 1000000\nlet p = s.lines()",
+                       "let s = \"a\" * 3000000\nlet t = s.pad_left(6000000)",
+                       "let s = \"ab\" * 1100000\nlet t = s.reverse()",
+                       "let s = \"é\" * 1000000\nlet t = s.upper() + s.encode(\"latin-1\").decode(\"latin-1\")",
+                       "import \"encoding\"\nlet s = \"x\" * 2000000\nlet e = encoding.base64_encode(s)"] {
             let (vm, _) = vm { $0.maxHeapBytes = limit }
             let outcome = vm.run(source: source, name: "grow.cap")
             #expect(outcome.errorText.hasPrefix("error: out of memory (heap limit 4 MiB)\n"), "\(source)")
@@ -163,6 +169,15 @@ import Testing
             for i in 0..40 { s = s + "${i}," }
             let parts = s.split(",")
             print(len(parts), parts[3], "ab" * 3, s.upper()[0:4])
+            """),
+        ("string methods", """
+            import "encoding"
+            let s = "  a=1; b=é2; c=東3  ".strip()
+            let kv = s.rsplit("; ", 1)
+            let p = s.split("; ", 5)
+            let r = s.replace("=", ":", 2).pad_left(24, "·").center(30)
+            let e = encoding.base64_decode(encoding.base64_encode(s.encode("utf-8")))
+            print(kv, p, r, "x\\nyz\\r\\n".lines(), s.reverse(), e.decode(), encoding.hex_decode("c3a9").decode("latin-1"))
             """),
         ("lists", """
             let l = []

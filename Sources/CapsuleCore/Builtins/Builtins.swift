@@ -196,6 +196,11 @@ extension Runtime {
             defer { rt.gcPauseCount -= 1 }
             return rt.makeJSONModule()
         }
+        builtinModuleFactories["encoding"] = { rt in
+            rt.gcPauseCount += 1
+            defer { rt.gcPauseCount -= 1 }
+            return rt.makeEncodingModule()
+        }
         builtinModuleFactories["modules"] = { rt in
             rt.gcPauseCount += 1
             defer { rt.gcPauseCount -= 1 }
@@ -264,7 +269,8 @@ extension Runtime {
 }
 
 extension Runtime {
-    /// The bytes `int`, `float` and `trim` skip around text: space, tab, newline, carriage return.
+    /// The bytes `int`, `float`, `trim`/`strip` skip around text and `split()` splits on:
+    /// space, tab, newline, carriage return.
     @inline(__always) static func isSpaceByte(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D }
 }
 

@@ -64,10 +64,10 @@ extension Runtime {
             rt.sortList(a[0].obj(ObjList.self), key: a[1]) ? .nil : Runtime.failure
         }
         defineMethod(&t, "join", arity: -1) { rt, a, argc in
-            var sep = ""
+            var sep: UnsafeMutablePointer<ObjString>? = nil
             if argc == 2 {
                 guard let s = rt.expectString(a[1], "separator") else { return Runtime.failure }
-                sep = s.string
+                sep = s
             }
             return rt.join(a[0].obj(ObjList.self), separator: sep)
         }
@@ -229,27 +229,17 @@ extension Runtime {
         }
         defineMethod(&t, "hex", arity: 0) { rt, a, _ in
             let b = a[0].obj(ObjBytes.self)
-            let digits = Array("0123456789abcdef".utf8)
-            var out = [UInt8](repeating: 0, count: b.pointee.count * 2)
-            for j in 0..<b.pointee.count {
-                out[2 * j] = digits[Int(b.pointee.data![j] >> 4)]
-                out[2 * j + 1] = digits[Int(b.pointee.data![j] & 15)]
-            }
-            return out.withUnsafeBufferPointer { Value(rt.makeString($0)) }
+            return rt.hexEncode(b.pointee.data.map { UnsafePointer($0) }, b.pointee.count) ?? Runtime.failure
         }
-        defineMethod(&t, "decode", arity: 0) { rt, a, _ in
-            let b = a[0].obj(ObjBytes.self)
-            let buffer = UnsafeBufferPointer(start: b.pointee.data, count: b.pointee.count)
-            var decoder = UTF8()
-            var it = buffer.makeIterator()
-            loop: while true {
-                switch decoder.decode(&it) {
-                case .scalarValue: continue
-                case .emptyInput: break loop
-                case .error: return rt.fail("bytes are not valid UTF-8")
-                }
+        defineMethod(&t, "decode", arity: -1) { rt, a, argc in
+            guard argc <= 2 else { return rt.fail("bytes.decode expects 0 or 1 arguments, got \(argc - 1)") }
+            var encoding = TextEncoding.utf8
+            if argc == 2 {
+                guard let e = rt.expectEncoding(a[1]) else { return Runtime.failure }
+                encoding = e
             }
-            return Value(rt.makeString(buffer))
+            let b = a[0].obj(ObjBytes.self)
+            return rt.decode(b.pointee.data.map { UnsafePointer($0) }, b.pointee.count, encoding) ?? Runtime.failure
         }
         bytesMethods = t
     }

@@ -31,85 +31,134 @@ extension Runtime {
     }
 
     /// `args[0]` is the format string, `args[1..<argc]` the values. Nil after raising.
+    ///
+    /// The format string is scanned as bytes (`{`, `}` and `:` are ASCII, so they never occur
+    /// inside a multi-byte scalar): literal runs are copied into the result as they are, and
+    /// a field with no spec whose value is a string or an int is written straight from its
+    /// bytes or digits. Only a spec, and a value of another type, go through Swift `String`s.
+    /// Offsets in messages count characters.
     func formatString(_ args: UnsafeMutablePointer<Value>, _ argc: Int) -> Value? {
-        let scalars = Array(args[0].obj(ObjString.self).string.unicodeScalars)
-        var out = ""
+        let format = args[0].obj(ObjString.self)
+        let b = format.bytes, n = format.pointee.count
+        let out = textBuffer()
         var i = 0
         var next = 1
         var usedAuto = false, usedManual = false
         func fail(_ message: String) -> Value? { raise(message); return nil }
-        while i < scalars.count {
-            let c = scalars[i]
-            if c == "}" {
-                if i + 1 < scalars.count && scalars[i + 1] == "}" { out += "}"; i += 2; continue }
-                return fail("format string: single '}' at offset \(i) (write '}}' for a brace)")
+        func offset(_ byte: Int) -> Int { scalarIndex(format, byte: byte) }
+        func text(_ from: Int, _ to: Int) -> String { String(decoding: UnsafeBufferPointer(start: b + from, count: to - from), as: UTF8.self) }
+        let open: UInt8 = 0x7B, close: UInt8 = 0x7D, colon: UInt8 = 0x3A
+        while i < n {
+            var j = i
+            while j < n && b[j] != open && b[j] != close { j += 1 }
+            // NOTE: `b[i..<j]` is inside the format string (j <= n).
+            out.append(b + i, count: j - i)
+            i = j
+            if i >= n { break }
+            if b[i] == close {
+                if i + 1 < n && b[i + 1] == close { out.append(close); i += 2; continue }
+                return fail("format string: single '}' at offset \(offset(i)) (write '}}' for a brace)")
             }
-            if c != "{" { out.unicodeScalars.append(c); i += 1; continue }
-            if i + 1 < scalars.count && scalars[i + 1] == "{" { out += "{"; i += 2; continue }
+            if i + 1 < n && b[i + 1] == open { out.append(open); i += 2; continue }
             let fieldStart = i
             i += 1
-            var name = String.UnicodeScalarView()
-            while i < scalars.count && scalars[i] != "}" && scalars[i] != ":" {
-                if scalars[i] == "{" { return fail("format string: '{' inside the field at offset \(fieldStart)") }
-                name.append(scalars[i]); i += 1
-            }
-            var specText = String.UnicodeScalarView()
-            if i < scalars.count && scalars[i] == ":" {
+            let nameStart = i
+            while i < n && b[i] != close && b[i] != colon {
+                if b[i] == open { return fail("format string: '{' inside the field at offset \(offset(fieldStart))") }
                 i += 1
-                while i < scalars.count && scalars[i] != "}" {
-                    if scalars[i] == "{" { return fail("format string: nested fields are not supported (offset \(i))") }
-                    specText.append(scalars[i]); i += 1
-                }
             }
-            guard i < scalars.count else { return fail("format string: '{' at offset \(fieldStart) is never closed") }
+            let nameEnd = i
+            var specStart = i, specEnd = i
+            if i < n && b[i] == colon {
+                i += 1
+                specStart = i
+                while i < n && b[i] != close {
+                    if b[i] == open { return fail("format string: nested fields are not supported (offset \(offset(i)))") }
+                    i += 1
+                }
+                specEnd = i
+            }
+            guard i < n else { return fail("format string: '{' at offset \(offset(fieldStart)) is never closed") }
             i += 1  // the '}'
             // The value the field names.
-            let fieldName = String(name)
             let value: Value
-            if fieldName.isEmpty {
-                if usedManual { return fail("format string: cannot mix '{}' with numbered fields (offset \(fieldStart))") }
+            var digitsOnly = true
+            for k in nameStart..<nameEnd where b[k] < 0x30 || b[k] > 0x39 { digitsOnly = false }
+            if nameStart == nameEnd {
+                if usedManual { return fail("format string: cannot mix '{}' with numbered fields (offset \(offset(fieldStart)))") }
                 usedAuto = true
                 guard next < argc else { return fail("format string needs more than \(plural(argc - 1, "argument"))") }
                 value = args[next]
                 next += 1
-            } else if fieldName.unicodeScalars.allSatisfy({ $0.value >= 0x30 && $0.value <= 0x39 }) {
-                if usedAuto { return fail("format string: cannot mix '{}' with numbered fields (offset \(fieldStart))") }
+            } else if digitsOnly {
+                if usedAuto { return fail("format string: cannot mix '{}' with numbered fields (offset \(offset(fieldStart)))") }
                 usedManual = true
-                guard let n = Int(fieldName), n < argc - 1 else {
-                    return fail("format string: field {\(fieldName)} at offset \(fieldStart) is out of range for \(plural(argc - 1, "argument"))")
+                let fieldName = text(nameStart, nameEnd)
+                guard let k = Int(fieldName), k < argc - 1 else {
+                    return fail("format string: field {\(fieldName)} at offset \(offset(fieldStart)) is out of range for \(plural(argc - 1, "argument"))")
                 }
-                value = args[1 + n]
+                value = args[1 + k]
             } else {
                 usedManual = true
                 guard argc >= 2, args[1].isObject(.map) else {
-                    return fail("format string: field {\(fieldName)} at offset \(fieldStart) needs a map as the first argument, got \(argc >= 2 ? typeName(args[1]) : "no arguments")")
+                    return fail("format string: field {\(text(nameStart, nameEnd))} at offset \(offset(fieldStart)) needs a map as the first argument, got \(argc >= 2 ? typeName(args[1]) : "no arguments")")
                 }
-                let key = Value(makeString(fieldName))
+                let key = cutString(b + nameStart, nameEnd - nameStart, ascii: format.isASCII)
                 pushRoot(key)
                 let found = mapGet(args[1].obj(ObjMap.self), key)
                 popRoot()
                 guard found != .empty else {
-                    return fail("format string: field {\(fieldName)} at offset \(fieldStart): key not found in the map")
+                    return fail("format string: field {\(text(nameStart, nameEnd))} at offset \(offset(fieldStart)): key not found in the map")
                 }
                 value = found
             }
-            let spec: FormatSpec
-            switch Runtime.parseFormatSpec(Array(specText)) {
-            case .success(let s): spec = s
-            case .failure(let e): return fail("format string: bad spec '\(String(specText))' at offset \(fieldStart): \(e.message)")
+            if specStart == specEnd && value.isString {
+                let v = value.obj(ObjString.self)
+                out.append(v.bytes, count: v.pointee.count)
+            } else if specStart == specEnd && value.isInt {
+                appendDecimal(value.intValue, to: out)
+            } else {
+                let spec: FormatSpec
+                let specText = text(specStart, specEnd)
+                switch Runtime.parseFormatSpec(Array(specText.unicodeScalars)) {
+                case .success(let s): spec = s
+                case .failure(let e): return fail("format string: bad spec '\(specText)' at offset \(offset(fieldStart)): \(e.message)")
+                }
+                guard let field = formatValue(value, spec, at: offset(fieldStart)) else { return nil }
+                out.append(field)
             }
-            guard let text = formatValue(value, spec, at: fieldStart) else { return nil }
-            out += text
-            // The text grows outside the heap: refuse it once the result would not fit.
-            if bytesAllocated &+ out.utf8.count > heapLimit && !reserveHeap(out.utf8.count) { return nil }
+            // The text grows outside the heap, never past what is left under its limit.
+            if out.failed { raiseTextOutOfMemory(); return nil }
         }
+        if out.failed { raiseTextOutOfMemory(); return nil }
         if usedAuto && next < argc {
             return fail("format string has \(plural(next - 1, "placeholder")) but got \(plural(argc - 1, "argument"))")
         }
         if !usedAuto && !usedManual && argc > 1 {
             return fail("format string has 0 placeholders but got \(plural(argc - 1, "argument"))")
         }
-        return Value(makeString(out))
+        // Valid UTF-8: cuts of the format string and of strings, and Swift's own text.
+        guard reserveHeap(MemoryLayout<ObjString>.stride + out.count + 1) else { return nil }
+        let r = allocateString(count: out.count)
+        if let base = out.bytes.baseAddress { memcpy(r.bytes, base, out.count) }
+        finishValidString(r, ascii: false)
+        return Value(r)
+    }
+
+    /// Writes the decimal digits of `n` (with a `-` when negative).
+    func appendDecimal(_ n: Int64, to out: TextBuffer) {
+        if n < 0 { out.append(0x2D) }
+        var m = n.magnitude
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            // NOTE: a UInt64 has at most 20 decimal digits, so `k` stays in 0..<20.
+            var k = 20
+            repeat {
+                k -= 1
+                digits[k] = UInt8(truncatingIfNeeded: 0x30 &+ m % 10)
+                m /= 10
+            } while m > 0
+            if let base = digits.baseAddress { out.append(base + k, count: 20 - k) }
+        }
     }
 
     struct FormatSpecError: Error { var message: String }

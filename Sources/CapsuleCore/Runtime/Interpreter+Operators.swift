@@ -329,7 +329,7 @@ extension Runtime {
             let s = container.obj(ObjString.self)
             guard let (a, b) = sliceBounds(lo, hi, count: s.pointee.scalarCount) else { return nil }
             let (start, end) = scalarRange(s, from: a, to: b)
-            return Value(makeString(UnsafeBufferPointer(start: s.bytes + start, count: end - start)))
+            return cutString(s.bytes + start, end - start, ascii: s.isASCII)
         case .bytes:
             let bytes = container.obj(ObjBytes.self)
             guard let (a, b) = sliceBounds(lo, hi, count: bytes.pointee.count) else { return nil }

@@ -16,7 +16,8 @@ extension Runtime {
     /// Byte offset of scalar `n` of `s`, for `0 <= n <= scalarCount` (`count` at the end).
     @inline(__always)
     func byteOffset(_ s: UnsafeMutablePointer<ObjString>, scalar n: Int) -> Int {
-        if s.isASCII { return n }
+        // Scalar 0 is byte 0 of any string: `find(sub)` and `s[0:k]` build no side table.
+        if s.isASCII || n == 0 { return n }
         return byteOffsetSlow(s, scalar: n)
     }
 
