@@ -20,7 +20,7 @@ RESULTS_DIR=$BENCH_DIR/results
 RUNS=${RUNS:-3}
 STARTUP_RUNS=${STARTUP_RUNS:-10}
 TIMEOUT=${TIMEOUT:-120}
-ALL_PROGRAMS=(fib loop nbody spectral_norm binary_trees fannkuch strings methods closures hashmap json text)
+ALL_PROGRAMS=(fib loop nbody spectral_norm binary_trees fannkuch strings methods closures hashmap json text regex)
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
