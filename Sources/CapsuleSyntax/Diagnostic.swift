@@ -37,6 +37,15 @@ public struct Diagnostic: Sendable, Equatable, Error {
         return out
     }
 
+    /// Only the source line and the caret of this diagnostic's position (the two lines after
+    /// the first of `render`), or nil without a source or a position. Runtime errors show
+    /// their position this way under their own first line.
+    public func excerpt(source: Source?) -> String? {
+        let rendered = render(source: source)
+        guard let newline = rendered.firstIndex(of: "\n") else { return nil }
+        return String(rendered[rendered.index(after: newline)...])
+    }
+
     /// Most diagnostics `render(_:source:)` shows; the rest are counted on one last line.
     public static let shownLimit = 100
 

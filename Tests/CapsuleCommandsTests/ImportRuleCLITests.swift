@@ -87,7 +87,7 @@ func capsule(_ arguments: [String], in directory: String, killAfter seconds: Dou
         try dir.write("app/main.cap", "import \"secret\"\nprint(secret.token)\n")
         let result = try capsule(["run", "--audit", "audit.jsonl", "app/main.cap"], in: root)
         #expect(result.status == 70)
-        #expect(result.err.hasPrefix("error: denied: import \(root)/app/secret.cap (its real path \(root)/elsewhere/secret.cap is outside"))
+        #expect(result.err.hasPrefix("app/main.cap:1:1: error: denied: import \(root)/app/secret.cap (its real path \(root)/elsewhere/secret.cap is outside"))
         #expect(!result.err.contains("TOP-SECRET") && !result.out.contains("TOP-SECRET"))
         let audit = dir.read("audit.jsonl") ?? ""
         #expect(audit.contains(#""capability":"fs.read","resource":"\#(root)/elsewhere/secret.cap","allowed":false"#), "\(audit)")

@@ -50,7 +50,7 @@ import Testing
             """)
         let ungranted = try capsule(["run", "app.cap"], in: dir.path)
         #expect(ungranted.status == 70)
-        #expect(ungranted.err.hasPrefix("error: sqlite.open: cannot open 'data/app.db': unable to open database file"))
+        #expect(ungranted.err.hasPrefix("app.cap:2:10: error: sqlite.open: cannot open 'data/app.db': unable to open database file"))
         try dir.write("capsule.json", """
             {"plugins": {"sqlite": {"allow": ["fs.read:data", "fs.write:data"]}}}
             """)

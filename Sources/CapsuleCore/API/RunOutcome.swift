@@ -5,7 +5,8 @@ public enum RunOutcome: Sendable, Equatable {
     /// The code did not compile. `diagnostics` holds each error rendered with its caret,
     /// one after another, each ending in a newline.
     case compileError(diagnostics: String)
-    /// An uncaught error: `"error: message\n  at f (file:line)\n…"`, ending in a newline.
+    /// An uncaught error: `"file:line:col: error: message\n    source line\n    ^\n  at f (file:line:col)\n…"`
+    /// (or `"error: message\n…"` when it has no position in a script), ending in a newline.
     case runtimeError(report: String)
     /// A file could not be read.
     case ioError(message: String)

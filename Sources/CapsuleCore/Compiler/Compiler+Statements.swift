@@ -76,6 +76,7 @@ extension Compiler {
             }
         case .throwStmt(let value):
             let r = expressionToAnyRegister(value)
+            setLine(s.loc)  // a thrown error points at `throw`
             emit(Instruction.abc(.throwValue, r))
         case .tryCatch(let body, let name, let handler):
             beginScope()
@@ -100,8 +101,10 @@ extension Compiler {
             let ok = conditionJump(condition, jumpWhen: true)
             if let message {
                 let r = expressionToAnyRegister(message)
+                setLine(s.loc)  // a failed assertion points at `assert`
                 emit(Instruction.abc(.assertFail, r, 1))
             } else {
+                setLine(s.loc)
                 emit(Instruction.abc(.assertFail, 0, 0))
             }
             ok.forEach(patchJump)

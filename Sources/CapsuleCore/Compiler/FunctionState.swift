@@ -45,6 +45,8 @@ final class FunctionState {
     var arity = 0
     var code: [UInt32] = []
     var lines: [Int32] = []
+    /// Column of each instruction (FunctionDebugInfo.columns).
+    var columns: [Int32] = []
     var constants: [Constant] = []
     /// Index of each constant, so adding one is a hash lookup (a large function has tens of
     /// thousands; a linear search made compiling them quadratic).

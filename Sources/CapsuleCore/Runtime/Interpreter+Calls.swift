@@ -252,7 +252,19 @@ extension Runtime {
         let trace = captureTrace()
         pushRoot(trace)
         pendingError = newError(message: m, trace: trace)
+        recordOrigin(pendingError)
         popRoot(2)
+    }
+
+    /// Notes in error `e` the instruction the innermost frame is executing: the position its
+    /// report points at (`errorReport`).
+    func recordOrigin(_ e: Value) {
+        guard frameCount > 0, e.isObject(.error) else { return }
+        let frame = frames[frameCount - 1]
+        let fn = frame.closure.pointee.function
+        let error = e.obj(ObjError.self)
+        error.pointee.origin = Value(fn)
+        error.pointee.originPC = instructionIndex(fn, pc: frame.pc)
     }
 
     /// For natives: raise `message` and return the failure marker.
@@ -261,7 +273,7 @@ extension Runtime {
         return Runtime.failure
     }
 
-    /// The current call stack as a list of `NAME (FILE:LINE)` strings, innermost first.
+    /// The current call stack as a list of `NAME (FILE:LINE:COL)` strings, innermost first.
     /// Deep stacks keep their innermost and outermost 32 frames.
     func captureTrace() -> Value {
         var lines: [String] = []
@@ -279,12 +291,13 @@ extension Runtime {
         return Value(list)
     }
 
+    /// `NAME (FILE:LINE:COL)` for a frame.
     func frameDescription(_ f: CallFrame) -> String {
         let fn = f.closure.pointee.function
-        let pc = max(0, min(f.pc - 1, fn.pointee.codeCount - 1))
-        let line = fn.pointee.lines[pc]
+        let (line, column) = position(fn, at: instructionIndex(fn, pc: f.pc))
         let file = fn.pointee.module.map { $0.pointee.sourceName.isString ? $0.pointee.sourceName.obj(ObjString.self).string : "?" } ?? "?"
-        return "\(fn.pointee.name.obj(ObjString.self).string) (\(file):\(line))"
+        let at = column > 0 ? "\(line):\(column)" : "\(line)"
+        return "\(fn.pointee.name.obj(ObjString.self).string) (\(file):\(at))"
     }
 
     @inline(never)
@@ -294,6 +307,7 @@ extension Runtime {
             if e.pointee.trace.isNil {
                 pushRoot(v)
                 e.pointee.trace = captureTrace()
+                recordOrigin(v)
                 popRoot()
             }
             pendingError = v
@@ -305,6 +319,7 @@ extension Runtime {
         pushRoot(trace)
         let wrapper = newError(message: v, trace: trace)
         wrapper.header.pointee.flags = ObjErrorFlags.wrapsThrownValue
+        recordOrigin(wrapper)
         popRoot(2)
         pendingError = wrapper
     }
@@ -369,4 +384,7 @@ enum ObjErrorFlags {
     static let wrapsThrownValue: UInt16 = 1
     /// A limit error (fuel, timeout): handlers do not catch it, so it ends the run.
     static let uncatchable: UInt16 = 2
+    /// A limit (fuel, timeout, out of memory) stopped the code, wherever it was: its report
+    /// shows no source line and caret.
+    static let limit: UInt16 = 4
 }
