@@ -262,7 +262,9 @@ extension Runtime {
             message = describe(error, quoted: false)
         }
         var out = header ?? "error: \(message)\n"
-        for line in trace { out += line.hasPrefix("...") ? "  \(line)\n" : "  at \(line)\n" }
+        for line in trace {
+            out += line.hasPrefix("...") || line.hasPrefix("[") ? "  \(line)\n" : "  at \(line)\n"
+        }
         return (message, out)
     }
 

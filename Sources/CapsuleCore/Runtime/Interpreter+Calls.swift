@@ -273,22 +273,78 @@ extension Runtime {
         return Runtime.failure
     }
 
+    /// Most trace entries kept; past this, the innermost and outermost halves are kept.
+    static let traceEntryLimit = 64
+
     /// The current call stack as a list of `NAME (FILE:LINE:COL)` strings, innermost first.
-    /// Deep stacks keep their innermost and outermost 32 frames.
+    /// A frame repeated in a row (deep recursion), or a cycle of two or three frames repeated
+    /// (mutual recursion), is listed once and followed by
+    /// `[previous frame repeated 199,998 more times]` (`[previous 2 frames repeated …]`).
+    /// Past `traceEntryLimit` entries, the innermost and outermost halves are kept around a
+    /// `... N more frames` line. Frames are compared by function and position, so this is
+    /// linear in the depth and describes only the frames shown.
     func captureTrace() -> Value {
-        var lines: [String] = []
         let n = frameCount
-        var indices = Array((0..<n).reversed())
-        if n > 64 { indices = Array(indices.prefix(32)) + Array(indices.suffix(32)) }
-        for (position, fi) in indices.enumerated() {
-            if n > 64 && position == 32 { lines.append("... \(n - 64) more frames") }
-            lines.append(frameDescription(frames[fi]))
+        // Position j (0 = innermost) is frames[n - 1 - j].
+        @inline(__always) func same(_ x: Int, _ y: Int) -> Bool {
+            let a = frames[n - 1 - x], b = frames[n - 1 - y]
+            return a.closure.pointee.function == b.closure.pointee.function && a.pc == b.pc
+        }
+        // Entries: a frame to describe (`frame` >= 0) or a repetition line, with the number of
+        // frames each stands for.
+        var entries: [(frame: Int, text: String?, frames: Int)] = []
+        var j = 0
+        while j < n {
+            var collapsed = false
+            for period in 1...3 where j + 3 * period <= n {
+                // How many times the `period` frames from j repeat in a row.
+                var repeats = 1
+                outer: while j + (repeats + 1) * period <= n {
+                    for d in 0..<period where !same(j + d, j + repeats * period + d) { break outer }
+                    repeats += 1
+                }
+                guard repeats >= 3 else { continue }
+                for d in 0..<period { entries.append((j + d, nil, 1)) }
+                let more = Runtime.groupedThousands(repeats - 1)
+                let what = period == 1 ? "previous frame" : "previous \(period) frames"
+                entries.append((-1, "[\(what) repeated \(more) more times]", (repeats - 1) * period))
+                j += repeats * period
+                collapsed = true
+                break
+            }
+            if !collapsed {
+                entries.append((j, nil, 1))
+                j += 1
+            }
+        }
+        var lines: [String] = []
+        let limit = Runtime.traceEntryLimit
+        for (position, entry) in entries.enumerated() {
+            if entries.count > limit {
+                if position == limit / 2 {
+                    let hidden = entries[(limit / 2)..<(entries.count - limit / 2)].reduce(0) { $0 + $1.frames }
+                    lines.append("... \(Runtime.groupedThousands(hidden)) more frames")
+                }
+                if position >= limit / 2 && position < entries.count - limit / 2 { continue }
+            }
+            lines.append(entry.text ?? frameDescription(frames[n - 1 - entry.frame]))
         }
         let list = newList(capacity: lines.count)
         pushRoot(Value(list))
         for l in lines { append(list, Value(makeString(l))) }
         popRoot()
         return Value(list)
+    }
+
+    /// `12345678` as `12,345,678`.
+    static func groupedThousands(_ n: Int) -> String {
+        let digits = String(n.magnitude)
+        var out = ""
+        for (i, c) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+            out.append(c)
+        }
+        return n < 0 ? "-" + out : out
     }
 
     /// `NAME (FILE:LINE:COL)` for a frame.
