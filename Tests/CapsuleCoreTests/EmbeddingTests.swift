@@ -173,7 +173,7 @@ private struct PlainSwiftError: Error, CustomStringConvertible {
         #expect(vm.call("sum", [[1, 2, 3.5]]) == .success(6.5))
         #expect(vm.call("keys", [.map([("x", 1), ("y", 2)])]) == .success(["x", "y"]))
         #expect(vm.call("add", [1]).failureMessage == "add expects 2 arguments, got 1")
-        #expect(vm.call("add", [1, nil]).failureMessage == "cannot add int and nil")
+        #expect(vm.call("add", [1, nil]).failureMessage == "cannot add int and nil (local 'b')")
         #expect(vm.call("boom", []).failureMessage == "nope")
         #expect(vm.call("missing", []).failureMessage == "undefined function 'missing'")
         #expect(vm.call("notAFunction", []).failureMessage == "cannot call int")

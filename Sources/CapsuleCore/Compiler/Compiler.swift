@@ -347,7 +347,7 @@ final class Compiler {
         return rt.makeFunction(
             code: f.code, lines: f.lines, constants: f.constantValues,
             upvalues: f.upvalues.map { UInt16($0.index) | ($0.fromParentLocal ? 0x8000 : 0) },
-            debug: FunctionDebugInfo(source: source, columns: f.columns),
+            debug: FunctionDebugInfo(source: source, columns: f.columns, operandNames: f.operandNames),
             arity: f.arity, maxRegisters: f.maxRegisters, name: name, className: className,
             module: module, isInitializer: f.kind == .initializer, isMethod: f.kind == .method || f.kind == .initializer)
     }

@@ -12,7 +12,7 @@ extension Runtime {
     @inline(never)
     func callSlow(base: Int, argc: Int) -> CallOutcome {
         let callee = stack[base]
-        guard callee.isObject else { raise("cannot call \(typeName(callee))"); return .failed }
+        guard callee.isObject else { raiseCannotCall(callee, base: base); return .failed }
         switch callee.header.pointee.kind {
         case .closure:
             return pushFrame(callee.obj(ObjClosure.self), base: base, argc: argc)
@@ -49,6 +49,15 @@ extension Runtime {
             raise("cannot call \(typeName(callee))")
             return .failed
         }
+    }
+
+    /// `cannot call nil (local 'handler')`: the callee's type, and for nil the compiler's
+    /// description of it when the CALL (or INVOKE of a field) being run put it at `base`.
+    @inline(never)
+    func raiseCannotCall(_ callee: Value, base: Int) {
+        guard callee.isNil else { raise("cannot call \(typeName(callee))"); return }
+        let name = operandName(0, of: [.call], base: base) ?? operandName(1, of: [.invoke], base: base)
+        raise("cannot call " + (name.map { "nil (\($0))" } ?? "nil"))
     }
 
     /// Runs native `n` to completion. Its arguments follow `stack[base]`; with `receiver`,
@@ -121,7 +130,7 @@ extension Runtime {
     func invokeSlow(base: Int, argc: Int, name: UnsafeMutablePointer<ObjString>) -> CallOutcome {
         let receiver = stack[base]
         guard receiver.isObject else {
-            raise("\(describeForError(receiver)) has no field or method '\(name.string)'")
+            raise(noMember(receiver, name, opcodes: [.invoke], base: base))
             return .failed
         }
         let kind = receiver.header.pointee.kind
@@ -154,7 +163,7 @@ extension Runtime {
         default:
             break
         }
-        raise("\(describeForError(receiver)) has no field or method '\(name.string)'")
+        raise(noMember(receiver, name, opcodes: [.invoke], base: base))
         return .failed
     }
 
