@@ -146,7 +146,7 @@ extension Compiler {
 
     func variable(_ name: String, into dest: Int, at loc: SourceLocation) {
         guard let resolved = resolve(name) else {
-            error("undefined variable '\(name)'", at: loc)
+            error("undefined variable '\(name)'" + NameSuggestion.hint(for: name, among: namesInScope()), at: loc)
             return
         }
         load(resolved, into: dest)
@@ -297,6 +297,21 @@ extension Compiler {
         case .grouping(let inner): return operandDescription(inner)
         default: return nil
         }
+    }
+
+    /// Every name an expression here could mean, for "did you mean …?".
+    func namesInScope() -> [String] {
+        var names: [String] = []
+        var f: FunctionState? = fs
+        while let current = f {
+            names += current.locals.map(\.name)
+            names += current.upvalues.map(\.name)
+            f = current.enclosing
+        }
+        names += moduleVariables.keys
+        names += rt.builtins.keys
+        names += rt.hostFunctions.keys
+        return names.filter { $0 != "super" }
     }
 
     // MARK: conditions

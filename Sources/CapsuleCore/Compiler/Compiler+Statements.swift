@@ -247,7 +247,7 @@ extension Compiler {
         switch target.kind {
         case .variable(let name):
             guard let resolved = resolve(name) else {
-                error("undefined variable '\(name)'", at: target.loc)
+                error("undefined variable '\(name)'" + NameSuggestion.hint(for: name, among: namesInScope()), at: target.loc)
                 return
             }
             // The new value of a variable: `value`, or `target op value` for compound forms.

@@ -1,3 +1,4 @@
+import CapsuleSyntax
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -377,12 +378,31 @@ extension Runtime {
     }
 
     /// `T has no field or method 'name'`, with the compiler's description of a nil object
-    /// (`nil (local 'p') has …`).
+    /// (`nil (local 'p') has …`) and the closest member name (`; did you mean 'sort'?`).
     /// `base`: the stack slot of an INVOKE's receiver.
     @inline(never)
     func noMember(_ object: Value, _ name: UnsafeMutablePointer<ObjString>, opcodes: Set<Opcode>, base: Int? = nil) -> String {
         let what = object.isNil ? describeNil(operand: 0, of: opcodes, base: base) : describeForError(object)
-        return "\(what) has no field or method '\(name.string)'"
+        return "\(what) has no field or method '\(name.string)'" + NameSuggestion.hint(for: name.string, among: memberNames(of: object))
+    }
+
+    /// The names `object.name` could have meant: fields, methods, module members.
+    func memberNames(of object: Value) -> [String] {
+        guard object.isObject else { return [] }
+        var names: [String] = []
+        func add(_ table: NameTable) { table.forEach { k, _ in names.append(k.string) } }
+        add(methodTables[Int(object.header.pointee.kind.rawValue)])
+        switch object.header.pointee.kind {
+        case .instance:
+            let inst = object.obj(ObjInstance.self)
+            add(inst.pointee.fields)
+            add(inst.pointee.klass.pointee.methods)
+        case .klass: add(object.obj(ObjClass.self).pointee.methods)
+        case .module: add(object.obj(ObjModule.self).pointee.names)
+        case .error: names += ["message", "trace"]
+        default: break
+        }
+        return names
     }
 
     func methodTable(for v: Value) -> NameTable? {
@@ -407,7 +427,8 @@ extension Runtime {
             raise("variable '\(name.string)' is used before it is defined")
             return nil
         }
-        raise("module '\(m.pointee.name.obj(ObjString.self).string)' has no variable '\(name.string)'")
+        raise("module '\(m.pointee.name.obj(ObjString.self).string)' has no variable '\(name.string)'"
+              + NameSuggestion.hint(for: name.string, among: memberNames(of: Value(m))))
         return nil
     }
 
