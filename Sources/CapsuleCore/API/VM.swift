@@ -207,6 +207,11 @@ public final class VM: @unchecked Sendable {
         defer { rt.resetAfterRun() }
         guard let value = result else {
             if let code = rt.exitRequest { return .exited(code: code) }
+            // An imported module that does not compile fails the run as a compile error would.
+            let error = rt.pendingError
+            if error.isObject(.error) && error.header.pointee.flags & ObjErrorFlags.moduleCompileError != 0 {
+                return .compileError(diagnostics: rt.errorReport())
+            }
             return .runtimeError(report: rt.errorReport())
         }
         if repl && !value.isNil {

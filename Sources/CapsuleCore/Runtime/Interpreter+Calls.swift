@@ -449,7 +449,9 @@ enum ObjErrorFlags {
     static let wrapsThrownValue: UInt16 = 1
     /// A limit error (fuel, timeout): handlers do not catch it, so it ends the run.
     static let uncatchable: UInt16 = 2
+    /// An imported module did not compile: uncaught, the run ends as a compile error (65).
+    static let moduleCompileError: UInt16 = 4
     /// A limit (fuel, timeout, out of memory) stopped the code, wherever it was: its report
     /// shows no source line and caret.
-    static let limit: UInt16 = 4
+    static let limit: UInt16 = 8
 }
