@@ -6,9 +6,14 @@ public struct Diagnostic: Sendable, Equatable, Error {
     public var message: String
     public var location: SourceLocation
     public var sourceName: String
+    /// Notes that belong to this diagnostic (e.g. where an unclosed `{` was opened), shown
+    /// right after it and kept with it when diagnostics are sorted.
+    public var notes: [Diagnostic]
 
-    public init(_ severity: Severity = .error, _ message: String, at location: SourceLocation, in sourceName: String) {
+    public init(_ severity: Severity = .error, _ message: String, at location: SourceLocation, in sourceName: String,
+                notes: [Diagnostic] = []) {
         self.severity = severity; self.message = message; self.location = location; self.sourceName = sourceName
+        self.notes = notes
     }
 
     /// The three-line rendering described above (no trailing newline). The file name, the
@@ -23,7 +28,7 @@ public struct Diagnostic: Sendable, Equatable, Error {
     func render(lines: LineTable?) -> String {
         let name = TerminalText.safe(sourceName), shownMessage = TerminalText.safe(message)
         var out = "\(name):\(location.line):\(location.column): \(severity.rawValue): \(shownMessage)"
-        guard let lines, location.line > 0 else { return out }
+        guard let lines, location.line > 0 else { return out + notes.map { "\n" + $0.render(lines: lines) }.joined() }
         let (text, column) = lines.excerpt(line: Int(location.line), column: Int(location.column), offset: Int(location.offset))
         // Tabs are kept so the caret lines up in a terminal.
         var caret = ""
@@ -34,7 +39,19 @@ public struct Diagnostic: Sendable, Equatable, Error {
             col += 1
         }
         out += "\n    \(TerminalText.safe(text, multiline: true))\n    \(caret)^"
+        for note in notes { out += "\n" + note.render(lines: lines) }
         return out
+    }
+
+    /// Only the source line and the caret of this diagnostic's position (the two lines after
+    /// the first of `render`), or nil without a source or a position. Runtime errors show
+    /// their position this way under their own first line.
+    public func excerpt(source: Source?) -> String? {
+        var copy = self
+        copy.notes = []
+        let rendered = copy.render(source: source)
+        guard let newline = rendered.firstIndex(of: "\n") else { return nil }
+        return String(rendered[rendered.index(after: newline)...])
     }
 
     /// Most diagnostics `render(_:source:)` shows; the rest are counted on one last line.

@@ -23,7 +23,7 @@ extension Parser {
     func parseBlock(_ context: String) throws -> (body: [Stmt], end: SourceLocation) {
         try enter()
         defer { leave() }
-        try expect(.leftBrace, "'{'", context)
+        let open = try expect(.leftBrace, "'{'", context)
         let saved = ignoresNewlines
         ignoresNewlines = false
         defer { ignoresNewlines = saved }
@@ -35,7 +35,7 @@ extension Parser {
                 body.append(statement)
             }
         }
-        let close = try expect(.rightBrace, "'}'", "after block")
+        let close = try expectClosingBrace(of: open, "after block")
         return (body, close.loc)
     }
 
@@ -176,7 +176,7 @@ extension Parser {
         if match(.less) {
             superclass = try expect(.identifier, "superclass name", "after '<'")
         }
-        try expect(.leftBrace, "'{'", "before class body")
+        let open = try expect(.leftBrace, "'{'", "before class body")
         let saved = ignoresNewlines
         ignoresNewlines = false
         defer { ignoresNewlines = saved }
@@ -188,7 +188,7 @@ extension Parser {
                 methods.append(method)
             }
         }
-        try expect(.rightBrace, "'}'", "after class body")
+        try expectClosingBrace(of: open, "after class body")
         let decl = ClassDecl(name: name.text, superclass: superclass?.text,
                              superclassLoc: superclass?.loc, methods: methods)
         return Stmt(.classDecl(decl), keyword.loc)

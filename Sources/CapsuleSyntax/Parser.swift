@@ -148,6 +148,21 @@ public final class Parser {
         throw expected(what, context)
     }
 
+    /// The `}` closing the block or class body opened by `open`. At the end of the file the
+    /// error carries a note pointing at `open`, the brace left unclosed (once: the enclosing
+    /// blocks fail at the same spot and are not reported again).
+    @discardableResult
+    func expectClosingBrace(of open: Token, _ context: String) throws -> Token {
+        if check(.rightBrace) { return advance() }
+        let reported = diagnostics.count
+        let error = expected("'}'", context)
+        if current.kind == .eof && diagnostics.count > reported {
+            diagnostics[diagnostics.count - 1].notes.append(
+                Diagnostic(.note, "this '{' is never closed", at: open.loc, in: sourceName))
+        }
+        throw error
+    }
+
     // MARK: - Diagnostics
 
     func report(_ message: String, at loc: SourceLocation) {

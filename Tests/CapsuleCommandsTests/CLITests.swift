@@ -53,7 +53,7 @@ import Testing
     }
 
     @Test func checkAndDisasmTakeAFile() throws {
-        #expect(try parse(["check", "a.cap"], as: CheckCommand.self).file == "a.cap")
+        #expect(try parse(["check", "a.cap", "b.cap"], as: CheckCommand.self).files == ["a.cap", "b.cap"])
         #expect(try parse(["disasm", "b.cap"], as: DisasmCommand.self).file == "b.cap")
     }
 

@@ -51,7 +51,7 @@ import Testing
         let ungranted = try capsule(["run", "app.cap"], in: dir.path)
         #expect(ungranted.status == 70)
         // Refused by the grants (Landlock in the worker): the error says denied and names the flag.
-        #expect(ungranted.err.hasPrefix("error: sqlite.open: plugin:sqlite: denied: fs.read \(dir.path)/data (grant with --allow-plugin=sqlite=fs.read:\(dir.path)/data or under \"plugins\" in capsule.json)"))
+        #expect(ungranted.err.hasPrefix("app.cap:2:10: error: sqlite.open: plugin:sqlite: denied: fs.read \(dir.path)/data (grant with --allow-plugin=sqlite=fs.read:\(dir.path)/data or under \"plugins\" in capsule.json)"))
         try dir.write("capsule.json", """
             {"plugins": {"sqlite": {"allow": ["fs.read:data", "fs.write:data"]}}}
             """)

@@ -148,8 +148,10 @@ import Testing
         #expect(result.err == """
             [hostile_text] warn: log ?[31mred ?rev?2J?
             [hostile_text] info: note ?]0;title? ?x
-            error: hostile_text.shout: raise ?[31mred ?iso?next
-              at <script> (hostile.cap:5)
+            hostile.cap:5:1: error: hostile_text.shout: raise ?[31mred ?iso?next
+                hostile_text.shout("raise \\u{1b}[31mred \\u{2066}iso\\nnext")
+                ^
+              at <script> (hostile.cap:5:1)
 
             """)
     }
@@ -189,16 +191,16 @@ import Testing
         #expect(compile.err.hasPrefix("bad?[31m?.cap:1:5: error: "))
         try write(name, "fn f() { throw \"x\" }\nf()\n")
         let trace = try run(["run", name])
-        #expect(trace.err == "error: x\n  at f (bad?[31m?.cap:1)\n  at <script> (bad?[31m?.cap:2)\n")
+        #expect(trace.err == "bad?[31m?.cap:1:10: error: x\n    fn f() { throw \"x\" }\n             ^\n  at f (bad?[31m?.cap:1:10)\n  at <script> (bad?[31m?.cap:2:1)\n")
         let missing = try run(["run", "missing\u{1b}[2J\u{2067}.cap"])
         #expect(missing.status == 74)
         #expect(missing.err == "error: cannot read missing?[2J?.cap: No such file or directory\n")
         try write("imports.cap", "import \"\\u{1b}[31mmod\\u{200f}\"\n")
         let module = try run(["run", "imports.cap"])
-        #expect(module.err.hasPrefix("error: module '?[31mmod?' not found"))
+        #expect(module.err.hasPrefix("imports.cap:1:1: error: module '?[31mmod?' not found"))
         try write("symbol.cap", "import \"ffi\"\nffi.bind(ffi.open(nil), \"\\u{1b}]0;x\\u{7}nosuch\", \"() -> i64\")\n")
         let symbol = try run(["run", "--allow-ffi", "symbol.cap"])
-        #expect(symbol.err.hasPrefix("error: ffi.bind: no symbol '?]0;x?nosuch'"))
+        #expect(symbol.err.hasPrefix("symbol.cap:2:1: error: ffi.bind: no symbol '?]0;x?nosuch'"))
         for result in [compile, trace, missing, module, symbol] {
             #expect(Self.isTerminalSafe(result.err), "\(result.err.debugDescription)")
         }

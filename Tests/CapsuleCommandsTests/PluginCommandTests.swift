@@ -119,6 +119,6 @@ import Testing
         let source = #"import "ffi"\#nlet n = ffi.bind(ffi.open(nil), "strlen", "(str) -> u64")("four")"#
         #expect(try run.options.makeVM().run(source: source, name: "a.cap") == .ok(value: nil))
         #expect(try plain.options.makeVM().run(source: source, name: "a.cap").errorText
-            .hasPrefix("error: denied: ffi (grant with --allow-ffi)"))
+            .hasPrefix("a.cap:1:1: error: denied: ffi (grant with --allow-ffi)"))
     }
 }

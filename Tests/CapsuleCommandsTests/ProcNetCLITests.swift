@@ -24,11 +24,11 @@ import Testing
         #expect(granted.status == 0)
         let noRun = try capsule(["run", "--allow-net", "tool.cap"], in: dir.path)
         #expect(noRun.status == 70)
-        #expect(noRun.err.hasPrefix("error: denied: run /bin/echo (grant with --allow-run=/bin/echo)\n"))
+        #expect(noRun.err.hasPrefix("tool.cap:3:7: error: denied: run /bin/echo (grant with --allow-run=/bin/echo)\n"))
         // --allow-net=127.0.0.1 allows connecting but not listening (that needs a port).
         let noListen = try capsule(["run", "--allow-run", "--allow-net=127.0.0.1", "tool.cap"], in: dir.path)
         #expect(noListen.status == 70)
-        #expect(noListen.err.hasPrefix("error: denied: net.listen 127.0.0.1:0 (grant with --allow-net=127.0.0.1:0)\n"))
+        #expect(noListen.err.hasPrefix("tool.cap:4:14: error: denied: net.listen 127.0.0.1:0 (grant with --allow-net=127.0.0.1:0)\n"))
     }
 
     @Test func runFlagsResolveRelativePathsAndKeepNames() throws {
@@ -61,7 +61,7 @@ import Testing
             rounds += 1
             last = try capsule(["run", "-P", "--audit", "audit.jsonl", "tool.cap"], in: dir.path)
             if last.status == 0 || rounds == 10 { break }
-            #expect(last.err.hasPrefix("error: denied: "))
+            #expect(last.err.contains(": error: denied: "))
             suggestion = try capsule(["policy", "suggest", "audit.jsonl"], in: dir.path)
             #expect(suggestion.status == 0)
             try dir.write("capsule.json", suggestion.out)
@@ -83,7 +83,7 @@ import Testing
         try dir.write("other.cap", #"import "proc"\#nproc.run("/bin/cat")"#)
         let other = try capsule(["run", "-P", "other.cap"], in: dir.path)
         #expect(other.status == 70)
-        #expect(other.err.hasPrefix("error: denied: run /bin/cat (grant with --allow-run=/bin/cat)"))
+        #expect(other.err.hasPrefix("other.cap:2:1: error: denied: run /bin/cat (grant with --allow-run=/bin/cat)"))
     }
 
     @Test func goldenFlagLinesGrantAndLimit() throws {

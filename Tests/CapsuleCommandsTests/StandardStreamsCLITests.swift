@@ -42,7 +42,7 @@ import Testing
         #expect(try capsule(["run", "-e", "exit()"]).status == 0)
         let bad = try capsule(["run", "-e", "exit(256)"])
         #expect(bad.status == 70)
-        #expect(bad.err == "error: exit code 256 is out of range 0...255\n  at <script> (<-e>:1)\n")
+        #expect(bad.err == "<-e>:1:1: error: exit code 256 is out of range 0...255\n    exit(256)\n    ^\n  at <script> (<-e>:1:1)\n")
     }
 
     @Test func dashEPassesEveryPositionalArgumentToTheScript() throws {
@@ -51,7 +51,7 @@ import Testing
         #expect(r.out == "[\"a\", \"--flag\", \"b\"] nil\n")
         let error = try capsule(["run", "-e", "let x = 1\nprint(x / 0)"])
         #expect(error.status == 70)
-        #expect(error.err == "error: division by zero\n  at <script> (<-e>:2)\n")
+        #expect(error.err == "<-e>:2:7: error: division by zero\n    print(x / 0)\n          ^\n  at <script> (<-e>:2:7)\n")
     }
 
     @Test func dashReadsTheScriptFromStandardInput() throws {
@@ -117,7 +117,7 @@ import Testing
         let r = try capsule(["run", "--timeout", "300ms", "-e", "print(\"waiting\"); stdin.read_line()"], holdInput: true)
         #expect(r.status == 70)
         #expect(r.out == "waiting\n")
-        #expect(r.err == "error: timeout of 300ms exceeded\n  at <script> (<-e>:1)\n")
+        #expect(r.err == "error: timeout of 300ms exceeded\n  at <script> (<-e>:1:19)\n")
         #expect(r.seconds < 10)
     }
 

@@ -19,7 +19,7 @@ import CapsuleCore
         #expect(setup == .success(.list([.float(2.0), .float(4.0), .float(10.0)])))
         #expect(vm.call("scale", [[0.5, 7], 3]) == .success(.list([.float(1.5), .float(10.0)])))
         #expect(vm.evaluate("clamp(1, 5, 2)") == .failure(.runtimeError(
-            message: "clamp: empty range 5.0..2.0", report: "error: clamp: empty range 5.0..2.0\n  at <script> (<eval>:1)\n")))
+            message: "clamp: empty range 5.0..2.0", report: "<eval>:1:1: error: clamp: empty range 5.0..2.0\n    clamp(1, 5, 2)\n    ^\n  at <script> (<eval>:1:1)\n")))
     }
 }
 

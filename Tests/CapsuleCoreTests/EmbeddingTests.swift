@@ -68,7 +68,7 @@ private struct PlainSwiftError: Error, CustomStringConvertible {
             Issue.record("expected a runtime error"); return
         }
         #expect(message == "deep")
-        #expect(report == "error: deep\n  at f (t.cap:1)\n  at <script> (t.cap:2)\n")
+        #expect(report == "t.cap:1:10: error: deep\n    fn f() { fail(\"deep\") }\n             ^\n  at f (t.cap:1:10)\n  at <script> (t.cap:2:1)\n")
     }
 
     @Test func valuesRoundTripThroughNatives() {
@@ -142,7 +142,7 @@ private struct PlainSwiftError: Error, CustomStringConvertible {
             Issue.record("expected a runtime error"); return
         }
         #expect(message == "division by zero")
-        #expect(report == "error: division by zero\n  at <script> (calc.cap:2)\n")
+        #expect(report == "calc.cap:2:1: error: division by zero\n    a / 0\n    ^\n  at <script> (calc.cap:2:1)\n")
         // A failed compile declares nothing; a failed run keeps what ran before the error.
         #expect(vm.evaluate("let b = 1\nprint(nope)").failureMessage.contains("undefined variable 'nope'"))
         #expect(vm.evaluate("a") == .success(1))
@@ -173,7 +173,7 @@ private struct PlainSwiftError: Error, CustomStringConvertible {
         #expect(vm.call("sum", [[1, 2, 3.5]]) == .success(6.5))
         #expect(vm.call("keys", [.map([("x", 1), ("y", 2)])]) == .success(["x", "y"]))
         #expect(vm.call("add", [1]).failureMessage == "add expects 2 arguments, got 1")
-        #expect(vm.call("add", [1, nil]).failureMessage == "cannot add int and nil")
+        #expect(vm.call("add", [1, nil]).failureMessage == "cannot add int and nil (local 'b')")
         #expect(vm.call("boom", []).failureMessage == "nope")
         #expect(vm.call("missing", []).failureMessage == "undefined function 'missing'")
         #expect(vm.call("notAFunction", []).failureMessage == "cannot call int")

@@ -17,7 +17,7 @@ import Testing
         let (vm, _) = vm { $0.maxInstructions = 100_000 }
         let outcome = vm.run(source: "var i = 0\nwhile true { i = i + 1 }", name: "spin.cap")
         #expect(outcome.exitCode == 70)
-        #expect(outcome.errorText == "error: instruction limit of 100000 exceeded\n  at <script> (spin.cap:2)\n")
+        #expect(outcome.errorText == "error: instruction limit of 100000 exceeded\n  at <script> (spin.cap:2:18)\n")
         // The same VM runs the next script with a full budget.
         #expect(vm.run(source: "var s = 0\nfor i in 0..1000 { s = s + i }\nprint(s)", name: "ok.cap") == .ok(value: nil))
     }
@@ -56,7 +56,7 @@ import Testing
         let start = ContinuousClock.now
         let outcome = vm.run(source: "while true { }", name: "spin.cap")
         let elapsed = ContinuousClock.now - start
-        #expect(outcome.errorText == "error: timeout of 100ms exceeded\n  at <script> (spin.cap:1)\n")
+        #expect(outcome.errorText == "error: timeout of 100ms exceeded\n  at <script> (spin.cap:1:7)\n")
         #expect(elapsed >= .milliseconds(100) && elapsed < .seconds(5))
         // Each call into the VM gets its own deadline.
         #expect(vm.run(source: "print(1 + 1)", name: "ok.cap") == .ok(value: nil))
@@ -67,7 +67,7 @@ import Testing
         let (vm, _) = vm { $0.timeout = .milliseconds(50) }
         #expect(vm.evaluate("fn spin() { while true { } }\n1") == .success(1))
         #expect(vm.call("spin", []) == .failure(.runtimeError(message: "timeout of 50ms exceeded",
-                                                             report: "error: timeout of 50ms exceeded\n  at spin (<eval>:1)\n")))
+                                                             report: "error: timeout of 50ms exceeded\n  at spin (<eval>:1:19)\n")))
         #expect(vm.evaluate("2 + 3") == .success(5))
     }
 
@@ -103,7 +103,7 @@ import Testing
     @Test func stringDoublingHitsTheHeapLimit() {
         let (vm, _) = vm { $0.maxHeapBytes = 8 << 20 }
         let outcome = vm.run(source: "var s = \"x\"\nwhile true { s = s + s }", name: "bomb.cap")
-        #expect(outcome.errorText == "error: out of memory (heap limit 8 MiB)\n  at <script> (bomb.cap:2)\n")
+        #expect(outcome.errorText == "error: out of memory (heap limit 8 MiB)\n  at <script> (bomb.cap:2:18)\n")
         #expect(vm.rt.bytesAllocated <= 8 << 20)
         #expect(vm.run(source: "print(len(\"ab\" * 1000))", name: "ok.cap") == .ok(value: nil))
     }

@@ -22,8 +22,7 @@ import Testing
         let outcome = vm.run(source: source, name: "test.cap")
         let seconds = Date().timeIntervalSince(start)
         if case .ok = outcome { return (capture.text, seconds) }
-        let firstLine = outcome.errorText.split(separator: "\n").first.map(String.init) ?? ""
-        return (capture.text + "ERROR: " + firstLine, seconds)
+        return (capture.text + "ERROR: " + firstErrorLine(outcome), seconds)
     }
 
     static let clock = Policy(grants: [Capability(.clock)])

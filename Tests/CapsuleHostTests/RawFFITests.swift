@@ -15,8 +15,7 @@ import Testing
         PluginHost(environment: [:], allowFFI: allowFFI).install(on: vm)
         let outcome = vm.run(source: source, name: "test.cap")
         if case .ok = outcome { return capture.text }
-        let firstLine = outcome.errorText.split(separator: "\n", omittingEmptySubsequences: false).first ?? ""
-        return capture.text + "ERROR: " + firstLine
+        return capture.text + "ERROR: " + firstErrorLine(outcome)
     }
 
     @Test(arguments: [false, true])

@@ -39,14 +39,15 @@ final class ReloadFixture {
     }
 
     /// Evaluates script lines in `vm`, whose output goes to `output`: what a line printed,
-    /// then `ERROR: ` and the error's first line when it failed.
+    /// then `ERROR: ` and the error's first line when it failed, without its position
+    /// (`<repl>:1:7: error: M` reads `error: M`).
     static func evaluator(_ vm: VM, output: OutputCapture) -> @Sendable (String) -> String {
         { line in
             let before = output.text.count
             let outcome = vm.evaluateREPL(line)
             let printed = String(output.text.dropFirst(before))
             if case .ok = outcome { return printed }
-            return printed + "ERROR: " + (outcome.errorText.split(separator: "\n").first.map(String.init) ?? "")
+            return printed + "ERROR: " + firstErrorLine(outcome)
         }
     }
 

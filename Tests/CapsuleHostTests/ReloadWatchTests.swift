@@ -82,7 +82,7 @@ import Testing
         // reach the script.
         #expect(evaluate("print(plugins.reload(\"reloadable\"))\nprint(\"still running\")")
                 == "reloaded reloadable 1.0.0 2.0.0\n2.0.0\nstill running\n")
-        #expect(errors.all == ["plugins.on_reload handler failed: handler broke on 2.0.0 (at <fn> (<repl>:4))"])
+        #expect(errors.all == ["plugins.on_reload handler failed: handler broke on 2.0.0 (at <fn> (<repl>:4:40))"])
         // A refusal: the failure handler gets the serving version and the reason.
         #expect(FileManager.default.createFile(atPath: file, contents: Data(repeating: 0x7f, count: 100)))
         let refused = evaluate("try { plugins.reload(\"reloadable\") } catch e { print(\"caught\") }")

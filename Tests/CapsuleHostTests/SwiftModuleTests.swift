@@ -68,8 +68,7 @@ func runWithSwift(_ source: String, gcStress: Bool = false, register: (PluginHos
     host.install(on: vm)
     let outcome = vm.run(source: source, name: "test.cap")
     if case .ok = outcome { return capture.text }
-    let firstLine = outcome.errorText.split(separator: "\n", omittingEmptySubsequences: false).first ?? ""
-    return capture.text + "ERROR: " + firstLine
+    return capture.text + "ERROR: " + firstErrorLine(outcome)
 }
 
 @Suite(.serialized) struct SwiftModuleTests {

@@ -75,7 +75,7 @@ final class OutputCapture: @unchecked Sendable {
 
 /// Runs `source` in a fresh VM with a plugin host searching `pluginPaths` (and the build
 /// directory, where libcapsule_cmath.so is). Returns what it printed, then "ERROR: " and
-/// the error report's first line when it failed.
+/// the error report's first line (`firstErrorLine`) when it failed.
 /// `environment` is the host's environment as the plugin host sees it (`env:` grants of
 /// isolated plugins copy from it); `maxHeap` is `Configuration.maxHeapBytes`.
 func run(_ source: String, pluginPaths: [String] = [], gcStress: Bool = false,
@@ -93,6 +93,17 @@ func run(_ source: String, pluginPaths: [String] = [], gcStress: Bool = false,
     defer { host?(pluginHost) }
     let outcome = vm.run(source: source, name: "test.cap")
     if case .ok = outcome { return capture.text }
-    let firstLine = outcome.errorText.split(separator: "\n", omittingEmptySubsequences: false).first ?? ""
-    return capture.text + "ERROR: " + firstLine
+    return capture.text + "ERROR: " + firstErrorLine(outcome)
+}
+
+/// The first line of an outcome's error text; a runtime error's without its position
+/// (`test.cap:2:1: error: M` reads `error: M`, as a report without a position does), a
+/// compile error's as it is.
+func firstErrorLine(_ outcome: RunOutcome) -> String {
+    let first = outcome.errorText.split(separator: "\n", omittingEmptySubsequences: false).first.map(String.init) ?? ""
+    guard case .runtimeError = outcome else { return first }
+    if !first.hasPrefix("error: "), let marker = first.firstRange(of: ": error: ") {
+        return "error: " + first[marker.upperBound...]
+    }
+    return first
 }

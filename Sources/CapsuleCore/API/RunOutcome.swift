@@ -3,9 +3,12 @@ public enum RunOutcome: Sendable, Equatable {
     /// Finished normally; `value` is the REPL's expression value rendered by `str`, if any.
     case ok(value: String?)
     /// The code did not compile. `diagnostics` holds each error rendered with its caret,
-    /// one after another, each ending in a newline.
+    /// one after another, each ending in a newline. Also a run stopped by an uncaught
+    /// `cannot compile module …` error (an imported module did not compile): then
+    /// `diagnostics` is that error's report, with the module's diagnostics and the trace.
     case compileError(diagnostics: String)
-    /// An uncaught error: `"error: message\n  at f (file:line)\n…"`, ending in a newline.
+    /// An uncaught error: `"file:line:col: error: message\n    source line\n    ^\n  at f (file:line:col)\n…"`
+    /// (or `"error: message\n…"` when it has no position in a script), ending in a newline.
     case runtimeError(report: String)
     /// A file could not be read.
     case ioError(message: String)

@@ -111,11 +111,7 @@ extension Runtime {
             let m = error.obj(ObjError.self).pointee.message
             if m.isString { message = m.obj(ObjString.self).string }
         }
-        let report = errorReport()
-        if message == nil {
-            let rendered = report.hasPrefix("error: ") ? report.dropFirst(7) : Substring(report)
-            message = String(rendered.prefix { $0 != "\n" })
-        }
-        return (message!, report)
+        let (shown, report) = errorReportParts()
+        return (message ?? shown, report)
     }
 }

@@ -14,7 +14,8 @@ public enum ScriptFailure: Error, Sendable, Equatable {
     /// The source did not compile; `diagnostics` holds each rendered error with its caret.
     case compileError(diagnostics: String)
     /// An uncaught runtime error (or a value that could not be converted). `message` is the
-    /// error's message; `report` is `"error: message\n  at f (file:line)\n…"`.
+    /// error's message; `report` is `"file:line:col: error: message\n"`, the source line and
+    /// a caret, then `"  at f (file:line:col)\n…"` (`"error: message\n…"` without a position).
     case runtimeError(message: String, report: String)
     /// The script called `exit(code)`. It ended the evaluation or call (no `try`/`catch`
     /// stops it, and from a host function's nested `call` it goes on ending the run that

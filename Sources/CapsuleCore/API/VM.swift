@@ -207,6 +207,11 @@ public final class VM: @unchecked Sendable {
         defer { rt.resetAfterRun() }
         guard let value = result else {
             if let code = rt.exitRequest { return .exited(code: code) }
+            // An imported module that does not compile fails the run as a compile error would.
+            let error = rt.pendingError
+            if error.isObject(.error) && error.header.pointee.flags & ObjErrorFlags.moduleCompileError != 0 {
+                return .compileError(diagnostics: rt.errorReport())
+            }
             return .runtimeError(report: rt.errorReport())
         }
         if repl && !value.isNil {
@@ -221,14 +226,26 @@ public final class VM: @unchecked Sendable {
 }
 
 extension Runtime {
-    /// `error: message` and the trace of the pending error, then clears it.
+    /// The report of the pending error, which is then cleared: its position, message,
+    /// source line and caret as a compile error shows them
+    /// (`file:line:col: error: message`), then the trace (`  at f (file:line:col)`).
+    /// Without a position (raised outside any script frame), for a message of several lines
+    /// (a module's compile errors) and for a limit (fuel, timeout, memory: it stops whatever
+    /// expression was running, which did not fail), the first line is `error: message` and
+    /// no source line is shown.
     func errorReport() -> String {
+        errorReportParts().report
+    }
+
+    /// The pending error's message as its report's first line shows it, and the report.
+    func errorReportParts() -> (message: String, report: String) {
         let error = pendingError
         pendingError = .nil
         pushRoot(error)
         defer { popRoot() }
         var message: String
         var trace: [String] = []
+        var header: String? = nil
         if error.isObject(.error) {
             let e = error.obj(ObjError.self)
             let m = e.pointee.message
@@ -241,11 +258,31 @@ extension Runtime {
                 let l = t.obj(ObjList.self)
                 for j in 0..<l.pointee.count { trace.append(describe(l.pointee.items![j], quoted: false)) }
             }
+            // A limit (fuel, timeout, memory) stops whatever was running: no caret for it.
+            let isLimit = error.header.pointee.flags & ObjErrorFlags.limit != 0
+            if e.pointee.origin.isObject(.function) && !message.contains("\n") && !isLimit {
+                header = positionedHeader(e.pointee.origin.obj(ObjFunction.self), at: e.pointee.originPC, message: message)
+            }
         } else {
             message = describe(error, quoted: false)
         }
-        var out = "error: \(message)\n"
-        for line in trace { out += line.hasPrefix("...") ? "  \(line)\n" : "  at \(line)\n" }
+        var out = header ?? "error: \(message)\n"
+        for line in trace {
+            out += line.hasPrefix("...") || line.hasPrefix("[") ? "  \(line)\n" : "  at \(line)\n"
+        }
+        return (message, out)
+    }
+
+    /// `file:line:col: error: message`, the source line and the caret, for an error raised by
+    /// instruction `at` of `fn`. The line comes from the text `fn` was compiled from
+    /// (FunctionDebugInfo), never from reading a file again.
+    private func positionedHeader(_ fn: UnsafeMutablePointer<ObjFunction>, at: Int, message: String) -> String? {
+        let (line, column) = position(fn, at: at)
+        guard line > 0, column > 0, let debug = debugInfo(fn) else { return nil }
+        let file = fn.pointee.module.map { $0.pointee.sourceName.isString ? $0.pointee.sourceName.obj(ObjString.self).string : "?" } ?? "?"
+        var out = "\(file):\(line):\(column): error: \(message)\n"
+        let diagnostic = Diagnostic(.error, message, at: SourceLocation(line: line, column: column, offset: -1), in: file)
+        if let excerpt = diagnostic.excerpt(source: debug.source) { out += excerpt + "\n" }
         return out
     }
 

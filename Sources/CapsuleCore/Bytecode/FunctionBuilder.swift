@@ -7,6 +7,7 @@ extension Runtime {
     /// register, constant, upvalue and jump target is in range, and every instruction that
     /// needs an EXTRA word has one. The interpreter relies on this and does not re-check.
     func makeFunction(code: [UInt32], lines: [Int32], constants: [Value], upvalues: [UInt16],
+                      debug: FunctionDebugInfo,
                       arity: Int, maxRegisters: Int, name: String, className: String,
                       module: UnsafeMutablePointer<ObjModule>?, isInitializer: Bool, isMethod: Bool) -> UnsafeMutablePointer<ObjFunction> {
         precondition(BytecodeVerifier.verify(code: code, constantCount: constants.count, upvalueCount: upvalues.count,
@@ -43,6 +44,8 @@ extension Runtime {
         f.pointee.isInitializer = isInitializer
         f.pointee.isMethod = isMethod
         f.pointee.className = classValue
+        precondition(debug.columns.count == code.count, "capsule: compiler produced a column table of the wrong length in \(name)")
+        f.pointee.debug = Unmanaged.passRetained(debug)
         accountExternal(code.count * 8 + constants.count * 8 + upvalues.count * 2)
         return f
     }

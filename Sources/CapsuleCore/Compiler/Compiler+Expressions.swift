@@ -107,7 +107,7 @@ extension Compiler {
         case .member(let object, let name):
             let o = expressionToAnyRegister(object)
             setLine(e.loc)
-            emit(Instruction.abc(.getField, dest, o))
+            nameOperands(of: emit(Instruction.abc(.getField, dest, o)), object)
             emit(Instruction.extra(stringConstant(name)))
         case .index(let object, let index):
             let o = expressionToAnyRegister(object)
@@ -146,7 +146,7 @@ extension Compiler {
 
     func variable(_ name: String, into dest: Int, at loc: SourceLocation) {
         guard let resolved = resolve(name) else {
-            error("undefined variable '\(name)'", at: loc)
+            error("undefined variable '\(name)'" + NameSuggestion.hint(for: name, among: namesInScope()), at: loc)
             return
         }
         load(resolved, into: dest)
@@ -172,7 +172,7 @@ extension Compiler {
         let r = expressionToAnyRegister(operand)
         setLine(loc)
         switch op {
-        case .negate: emit(Instruction.abc(.neg, dest, r))
+        case .negate: nameOperands(of: emit(Instruction.abc(.neg, dest, r)), operand)
         case .bitNot: emit(Instruction.abc(.bnot, dest, r))
         case .not: emit(Instruction.abc(.not, dest, r))
         }
@@ -205,17 +205,18 @@ extension Compiler {
         }
         if op == .add || op == .subtract, let imm = smallInt(rhs) {
             setLine(lhs.loc)
-            emit(Instruction.abc(op == .add ? .addI : .subI, dest, a, Int(imm) + 128))
+            nameOperands(of: emit(Instruction.abc(op == .add ? .addI : .subI, dest, a, Int(imm) + 128)), lhs)
             return
         }
         if let kop = op.constantOpcode, let k = numericConstant(rhs), k <= 255 {
             setLine(lhs.loc)
-            emit(Instruction.abc(kop, dest, a, k))
+            nameOperands(of: emit(Instruction.abc(kop, dest, a, k)), lhs)
             return
         }
         let b = expressionToAnyRegister(rhs)
         setLine(lhs.loc)
-        emit(Instruction.abc(op.opcode, dest, a, b))
+        let at = emit(Instruction.abc(op.opcode, dest, a, b))
+        if op.constantOpcode != nil { nameOperands(of: at, lhs, rhs) }
     }
 
     /// The constant index of a numeric literal, if `e` is one.
@@ -259,15 +260,58 @@ extension Compiler {
             expression(object, into: base)
             for (i, a) in args.enumerated() { expression(a, into: base + 1 + i) }
             setLine(loc)
-            emit(Instruction.abc(.invoke, base, args.count))
+            let at = emit(Instruction.abc(.invoke, base, args.count))
+            fs.operandNames[Int32(at)] = [operandDescription(object) ?? "", "field '\(name)'"]
             emit(Instruction.extra(stringConstant(name)))
         } else {
             expression(callee, into: base)
             for (i, a) in args.enumerated() { expression(a, into: base + 1 + i) }
             setLine(loc)
-            emit(Instruction.abc(.call, base, args.count))
+            nameOperands(of: emit(Instruction.abc(.call, base, args.count)), callee)
         }
         if dest != base { emit(Instruction.abc(.move, dest, base)) }
+    }
+
+    // MARK: operand names for errors
+
+    /// Records how `operands` read in the source, for the error raised if instruction `at`
+    /// finds one nil (FunctionDebugInfo.operandNames). Call after compiling them, so naming
+    /// resolves nothing new.
+    func nameOperands(of at: Int, _ operands: Expr...) {
+        let names = operands.map { operandDescription($0) ?? "" }
+        if names.contains(where: { !$0.isEmpty }) { fs.operandNames[Int32(at)] = names }
+    }
+
+    /// `local 'x'`, `upvalue 'x'`, `global 'x'` or `field 'x'` (Lua's `varinfo`), or nil
+    /// for any other expression.
+    func operandDescription(_ e: Expr) -> String? {
+        switch e.kind {
+        case .variable(let name):
+            switch resolve(name) {
+            case .local?: return "local '\(name)'"
+            case .upvalue?: return "upvalue '\(name)'"
+            case .module?: return "global '\(name)'"
+            case .builtin?, nil: return nil
+            }
+        case .member(_, let name): return "field '\(name)'"
+        case .grouping(let inner): return operandDescription(inner)
+        default: return nil
+        }
+    }
+
+    /// Every name an expression here could mean, for "did you mean …?".
+    func namesInScope() -> [String] {
+        var names: [String] = []
+        var f: FunctionState? = fs
+        while let current = f {
+            names += current.locals.map(\.name)
+            names += current.upvalues.map(\.name)
+            f = current.enclosing
+        }
+        names += moduleVariables.keys
+        names += rt.builtins.keys
+        names += rt.hostFunctions.keys
+        return names.filter { $0 != "super" }
     }
 
     // MARK: conditions

@@ -76,6 +76,7 @@ extension Compiler {
             }
         case .throwStmt(let value):
             let r = expressionToAnyRegister(value)
+            setLine(s.loc)  // a thrown error points at `throw`
             emit(Instruction.abc(.throwValue, r))
         case .tryCatch(let body, let name, let handler):
             beginScope()
@@ -100,8 +101,10 @@ extension Compiler {
             let ok = conditionJump(condition, jumpWhen: true)
             if let message {
                 let r = expressionToAnyRegister(message)
+                setLine(s.loc)  // a failed assertion points at `assert`
                 emit(Instruction.abc(.assertFail, r, 1))
             } else {
+                setLine(s.loc)
                 emit(Instruction.abc(.assertFail, 0, 0))
             }
             ok.forEach(patchJump)
@@ -244,7 +247,7 @@ extension Compiler {
         switch target.kind {
         case .variable(let name):
             guard let resolved = resolve(name) else {
-                error("undefined variable '\(name)'", at: target.loc)
+                error("undefined variable '\(name)'" + NameSuggestion.hint(for: name, among: namesInScope()), at: target.loc)
                 return
             }
             // The new value of a variable: `value`, or `target op value` for compound forms.
@@ -271,18 +274,18 @@ extension Compiler {
         case .member(let object, let name):
             let o = expressionToAnyRegister(object)
             let v = reserveRegisters()
-            storedValue(op, value, into: v, at: loc) {
-                emit(Instruction.abc(.getField, v, o))
+            storedValue(op, value, into: v, at: loc, target: target) {
+                nameOperands(of: emit(Instruction.abc(.getField, v, o)), object)
                 emit(Instruction.extra(stringConstant(name)))
             }
             setLine(loc)
-            emit(Instruction.abc(.setField, o, 0, v))
+            nameOperands(of: emit(Instruction.abc(.setField, o, 0, v)), object)
             emit(Instruction.extra(stringConstant(name)))
         case .index(let object, let index):
             let o = expressionToAnyRegister(object)
             let i = expressionToAnyRegister(index)
             let v = reserveRegisters()
-            storedValue(op, value, into: v, at: loc) { emit(Instruction.abc(.getIndex, v, o, i)) }
+            storedValue(op, value, into: v, at: loc, target: target) { emit(Instruction.abc(.getIndex, v, o, i)) }
             setLine(loc)
             emit(Instruction.abc(.setIndex, o, i, v))
         default:
@@ -295,12 +298,13 @@ extension Compiler {
     /// Puts the value a field or element assignment stores into register `v`: `value`, or for
     /// `op=` the current value (emitted by `loadCurrent` into `v`) combined with `value`.
     fileprivate func storedValue(_ op: BinaryOp?, _ value: Expr, into v: Int, at loc: SourceLocation,
-                                 loadCurrent: () -> Void) {
+                                 target: Expr, loadCurrent: () -> Void) {
         guard let op else { expression(value, into: v); return }
         loadCurrent()
         let rhs = expressionToAnyRegister(value)
         setLine(loc)
-        emit(Instruction.abc(op.opcode, v, v, rhs))
+        let at = emit(Instruction.abc(op.opcode, v, v, rhs))
+        if op.constantOpcode != nil { nameOperands(of: at, target, value) }
     }
 }
 

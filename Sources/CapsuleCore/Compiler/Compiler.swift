@@ -117,6 +117,7 @@ final class Compiler {
     func emit(_ word: UInt32) -> Int {
         fs.code.append(word)
         fs.lines.append(fs.line)
+        fs.columns.append(fs.loc.column)
         return fs.code.count - 1
     }
 
@@ -346,6 +347,7 @@ final class Compiler {
         return rt.makeFunction(
             code: f.code, lines: f.lines, constants: f.constantValues,
             upvalues: f.upvalues.map { UInt16($0.index) | ($0.fromParentLocal ? 0x8000 : 0) },
+            debug: FunctionDebugInfo(source: source, columns: f.columns, operandNames: f.operandNames),
             arity: f.arity, maxRegisters: f.maxRegisters, name: name, className: className,
             module: module, isInitializer: f.kind == .initializer, isMethod: f.kind == .method || f.kind == .initializer)
     }

@@ -45,6 +45,10 @@ final class FunctionState {
     var arity = 0
     var code: [UInt32] = []
     var lines: [Int32] = []
+    /// Column of each instruction (FunctionDebugInfo.columns).
+    var columns: [Int32] = []
+    /// Operand descriptions by instruction index (FunctionDebugInfo.operandNames).
+    var operandNames: [Int32: [String]] = [:]
     var constants: [Constant] = []
     /// Index of each constant, so adding one is a hash lookup (a large function has tens of
     /// thousands; a linear search made compiling them quadratic).

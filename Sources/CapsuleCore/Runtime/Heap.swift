@@ -251,7 +251,7 @@ extension Runtime {
             markTable(m.pointee.names)
         case .error:
             let e = p.assumingMemoryBound(to: ObjError.self)
-            mark(e.pointee.message); mark(e.pointee.trace)
+            mark(e.pointee.message); mark(e.pointee.trace); mark(e.pointee.origin)
         case .handle:
             let h = p.assumingMemoryBound(to: ObjHandle.self)
             mark(h.pointee.typeName); mark(h.pointee.companion)
@@ -315,6 +315,7 @@ extension Runtime {
             let f = p.assumingMemoryBound(to: ObjFunction.self)
             size += f.pointee.codeCount * 8 + f.pointee.constantCount * 8 + f.pointee.upvalueCount * 2
             free(f.pointee.code); free(f.pointee.constants); free(f.pointee.lines); free(f.pointee.upvalueDescs)
+            f.pointee.debug?.release()
         case .native:
             p.assumingMemoryBound(to: ObjNative.self).deinitialize(count: 1)
         case .klass:

@@ -12,7 +12,7 @@ extension Runtime {
     @inline(never)
     func callSlow(base: Int, argc: Int) -> CallOutcome {
         let callee = stack[base]
-        guard callee.isObject else { raise("cannot call \(typeName(callee))"); return .failed }
+        guard callee.isObject else { raiseCannotCall(callee, base: base); return .failed }
         switch callee.header.pointee.kind {
         case .closure:
             return pushFrame(callee.obj(ObjClosure.self), base: base, argc: argc)
@@ -49,6 +49,15 @@ extension Runtime {
             raise("cannot call \(typeName(callee))")
             return .failed
         }
+    }
+
+    /// `cannot call nil (local 'handler')`: the callee's type, and for nil the compiler's
+    /// description of it when the CALL (or INVOKE of a field) being run put it at `base`.
+    @inline(never)
+    func raiseCannotCall(_ callee: Value, base: Int) {
+        guard callee.isNil else { raise("cannot call \(typeName(callee))"); return }
+        let name = operandName(0, of: [.call], base: base) ?? operandName(1, of: [.invoke], base: base)
+        raise("cannot call " + (name.map { "nil (\($0))" } ?? "nil"))
     }
 
     /// Runs native `n` to completion. Its arguments follow `stack[base]`; with `receiver`,
@@ -121,7 +130,7 @@ extension Runtime {
     func invokeSlow(base: Int, argc: Int, name: UnsafeMutablePointer<ObjString>) -> CallOutcome {
         let receiver = stack[base]
         guard receiver.isObject else {
-            raise("\(describeForError(receiver)) has no field or method '\(name.string)'")
+            raise(noMember(receiver, name, opcodes: [.invoke], base: base))
             return .failed
         }
         let kind = receiver.header.pointee.kind
@@ -154,7 +163,7 @@ extension Runtime {
         default:
             break
         }
-        raise("\(describeForError(receiver)) has no field or method '\(name.string)'")
+        raise(noMember(receiver, name, opcodes: [.invoke], base: base))
         return .failed
     }
 
@@ -252,7 +261,19 @@ extension Runtime {
         let trace = captureTrace()
         pushRoot(trace)
         pendingError = newError(message: m, trace: trace)
+        recordOrigin(pendingError)
         popRoot(2)
+    }
+
+    /// Notes in error `e` the instruction the innermost frame is executing: the position its
+    /// report points at (`errorReport`).
+    func recordOrigin(_ e: Value) {
+        guard frameCount > 0, e.isObject(.error) else { return }
+        let frame = frames[frameCount - 1]
+        let fn = frame.closure.pointee.function
+        let error = e.obj(ObjError.self)
+        error.pointee.origin = Value(fn)
+        error.pointee.originPC = instructionIndex(fn, pc: frame.pc)
     }
 
     /// For natives: raise `message` and return the failure marker.
@@ -261,16 +282,61 @@ extension Runtime {
         return Runtime.failure
     }
 
-    /// The current call stack as a list of `NAME (FILE:LINE)` strings, innermost first.
-    /// Deep stacks keep their innermost and outermost 32 frames.
+    /// Most trace entries kept; past this, the innermost and outermost halves are kept.
+    static let traceEntryLimit = 64
+
+    /// The current call stack as a list of `NAME (FILE:LINE:COL)` strings, innermost first.
+    /// A frame repeated in a row (deep recursion), or a cycle of two or three frames repeated
+    /// (mutual recursion), is listed once and followed by
+    /// `[previous frame repeated 199,998 more times]` (`[previous 2 frames repeated …]`).
+    /// Past `traceEntryLimit` entries, the innermost and outermost halves are kept around a
+    /// `... N more frames` line. Frames are compared by function and position, so this is
+    /// linear in the depth and describes only the frames shown.
     func captureTrace() -> Value {
-        var lines: [String] = []
         let n = frameCount
-        var indices = Array((0..<n).reversed())
-        if n > 64 { indices = Array(indices.prefix(32)) + Array(indices.suffix(32)) }
-        for (position, fi) in indices.enumerated() {
-            if n > 64 && position == 32 { lines.append("... \(n - 64) more frames") }
-            lines.append(frameDescription(frames[fi]))
+        // Position j (0 = innermost) is frames[n - 1 - j].
+        @inline(__always) func same(_ x: Int, _ y: Int) -> Bool {
+            let a = frames[n - 1 - x], b = frames[n - 1 - y]
+            return a.closure.pointee.function == b.closure.pointee.function && a.pc == b.pc
+        }
+        // Entries: a frame to describe (`frame` >= 0) or a repetition line, with the number of
+        // frames each stands for.
+        var entries: [(frame: Int, text: String?, frames: Int)] = []
+        var j = 0
+        while j < n {
+            var collapsed = false
+            for period in 1...3 where j + 3 * period <= n {
+                // How many times the `period` frames from j repeat in a row.
+                var repeats = 1
+                outer: while j + (repeats + 1) * period <= n {
+                    for d in 0..<period where !same(j + d, j + repeats * period + d) { break outer }
+                    repeats += 1
+                }
+                guard repeats >= 3 else { continue }
+                for d in 0..<period { entries.append((j + d, nil, 1)) }
+                let more = Runtime.groupedThousands(repeats - 1)
+                let what = period == 1 ? "previous frame" : "previous \(period) frames"
+                entries.append((-1, "[\(what) repeated \(more) more times]", (repeats - 1) * period))
+                j += repeats * period
+                collapsed = true
+                break
+            }
+            if !collapsed {
+                entries.append((j, nil, 1))
+                j += 1
+            }
+        }
+        var lines: [String] = []
+        let limit = Runtime.traceEntryLimit
+        for (position, entry) in entries.enumerated() {
+            if entries.count > limit {
+                if position == limit / 2 {
+                    let hidden = entries[(limit / 2)..<(entries.count - limit / 2)].reduce(0) { $0 + $1.frames }
+                    lines.append("... \(Runtime.groupedThousands(hidden)) more frames")
+                }
+                if position >= limit / 2 && position < entries.count - limit / 2 { continue }
+            }
+            lines.append(entry.text ?? frameDescription(frames[n - 1 - entry.frame]))
         }
         let list = newList(capacity: lines.count)
         pushRoot(Value(list))
@@ -279,12 +345,24 @@ extension Runtime {
         return Value(list)
     }
 
+    /// `12345678` as `12,345,678`.
+    static func groupedThousands(_ n: Int) -> String {
+        let digits = String(n.magnitude)
+        var out = ""
+        for (i, c) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+            out.append(c)
+        }
+        return n < 0 ? "-" + out : out
+    }
+
+    /// `NAME (FILE:LINE:COL)` for a frame.
     func frameDescription(_ f: CallFrame) -> String {
         let fn = f.closure.pointee.function
-        let pc = max(0, min(f.pc - 1, fn.pointee.codeCount - 1))
-        let line = fn.pointee.lines[pc]
+        let (line, column) = position(fn, at: instructionIndex(fn, pc: f.pc))
         let file = fn.pointee.module.map { $0.pointee.sourceName.isString ? $0.pointee.sourceName.obj(ObjString.self).string : "?" } ?? "?"
-        return "\(fn.pointee.name.obj(ObjString.self).string) (\(file):\(line))"
+        let at = column > 0 ? "\(line):\(column)" : "\(line)"
+        return "\(fn.pointee.name.obj(ObjString.self).string) (\(file):\(at))"
     }
 
     @inline(never)
@@ -294,6 +372,7 @@ extension Runtime {
             if e.pointee.trace.isNil {
                 pushRoot(v)
                 e.pointee.trace = captureTrace()
+                recordOrigin(v)
                 popRoot()
             }
             pendingError = v
@@ -305,6 +384,7 @@ extension Runtime {
         pushRoot(trace)
         let wrapper = newError(message: v, trace: trace)
         wrapper.header.pointee.flags = ObjErrorFlags.wrapsThrownValue
+        recordOrigin(wrapper)
         popRoot(2)
         pendingError = wrapper
     }
@@ -369,4 +449,9 @@ enum ObjErrorFlags {
     static let wrapsThrownValue: UInt16 = 1
     /// A limit error (fuel, timeout): handlers do not catch it, so it ends the run.
     static let uncatchable: UInt16 = 2
+    /// An imported module did not compile: uncaught, the run ends as a compile error (65).
+    static let moduleCompileError: UInt16 = 4
+    /// A limit (fuel, timeout, out of memory) stopped the code, wherever it was: its report
+    /// shows no source line and caret.
+    static let limit: UInt16 = 8
 }

@@ -1,3 +1,4 @@
+import CapsuleSyntax
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -64,8 +65,18 @@ extension Runtime {
         }
         if op == .multiply && x.isString && y.isInt { return repeatString(x.obj(ObjString.self), y.intValue) }
         if op == .multiply && x.isObject(.list) && y.isInt { return repeatList(x.obj(ObjList.self), y.intValue) }
-        raise("cannot \(op.verb) \(typeName(x)) and \(typeName(y))")
+        raiseOperandError("cannot \(op.verb)", x, y)
         return nil
+    }
+
+    /// `cannot add nil (local 'x') and int`: the types, with the compiler's description of a
+    /// nil operand of the arithmetic instruction being run (DebugInfo.swift).
+    @inline(never)
+    func raiseOperandError(_ stem: String, _ x: Value, _ y: Value) {
+        let ops = Runtime.arithmeticOpcodes
+        let left = x.isNil ? describeNil(operand: 0, of: ops) : typeName(x)
+        let right = y.isNil ? describeNil(operand: 1, of: ops) : typeName(y)
+        raise("\(stem) \(left) and \(right)")
     }
 
     func repeatString(_ s: UnsafeMutablePointer<ObjString>, _ n: Int64) -> Value? {
@@ -127,7 +138,7 @@ extension Runtime {
             return intValue(r)
         }
         if x.isDouble { return Value(-x.asDouble) }
-        raise("cannot negate \(typeName(x))")
+        raise("cannot negate \(x.isNil ? describeNil(operand: 0, of: [.neg]) : typeName(x))")
         return nil
     }
 
@@ -362,8 +373,36 @@ extension Runtime {
                 if let table = methodTable(for: object), let m = table.get(name) { return newBoundMethod(receiver: object, method: m) }
             }
         }
-        raise("\(describeForError(object)) has no field or method '\(name.string)'")
+        raise(noMember(object, name, opcodes: [.getField]))
         return nil
+    }
+
+    /// `T has no field or method 'name'`, with the compiler's description of a nil object
+    /// (`nil (local 'p') has …`) and the closest member name (`; did you mean 'sort'?`).
+    /// `base`: the stack slot of an INVOKE's receiver.
+    @inline(never)
+    func noMember(_ object: Value, _ name: UnsafeMutablePointer<ObjString>, opcodes: Set<Opcode>, base: Int? = nil) -> String {
+        let what = object.isNil ? describeNil(operand: 0, of: opcodes, base: base) : describeForError(object)
+        return "\(what) has no field or method '\(name.string)'" + NameSuggestion.hint(for: name.string, among: memberNames(of: object))
+    }
+
+    /// The names `object.name` could have meant: fields, methods, module members.
+    func memberNames(of object: Value) -> [String] {
+        guard object.isObject else { return [] }
+        var names: [String] = []
+        func add(_ table: NameTable) { table.forEach { k, _ in names.append(k.string) } }
+        add(methodTables[Int(object.header.pointee.kind.rawValue)])
+        switch object.header.pointee.kind {
+        case .instance:
+            let inst = object.obj(ObjInstance.self)
+            add(inst.pointee.fields)
+            add(inst.pointee.klass.pointee.methods)
+        case .klass: add(object.obj(ObjClass.self).pointee.methods)
+        case .module: add(object.obj(ObjModule.self).pointee.names)
+        case .error: names += ["message", "trace"]
+        default: break
+        }
+        return names
     }
 
     func methodTable(for v: Value) -> NameTable? {
@@ -388,7 +427,8 @@ extension Runtime {
             raise("variable '\(name.string)' is used before it is defined")
             return nil
         }
-        raise("module '\(m.pointee.name.obj(ObjString.self).string)' has no variable '\(name.string)'")
+        raise("module '\(m.pointee.name.obj(ObjString.self).string)' has no variable '\(name.string)'"
+              + NameSuggestion.hint(for: name.string, among: memberNames(of: Value(m))))
         return nil
     }
 
@@ -398,7 +438,7 @@ extension Runtime {
             setField(object.obj(ObjInstance.self), name, value)
             return true
         }
-        raise("cannot set field '\(name.string)' on \(typeName(object))")
+        raise("cannot set field '\(name.string)' on \(object.isNil ? describeNil(operand: 0, of: [.setField]) : typeName(object))")
         return false
     }
 

@@ -132,7 +132,7 @@ extension Runtime {
     /// Raises an error that `try`/`catch` does not catch: it ends the run.
     func raiseUncatchable(_ message: String) {
         raise(message)
-        if pendingError.isObject(.error) { pendingError.header.pointee.flags |= ObjErrorFlags.uncatchable }
+        if pendingError.isObject(.error) { pendingError.header.pointee.flags |= ObjErrorFlags.uncatchable | ObjErrorFlags.limit }
     }
 
     /// The end of a call into the VM: a run that passed the heap limit after its last
@@ -225,6 +225,7 @@ extension Runtime {
         } else {
             raise("out of memory (heap limit \(LimitText.bytes(heapLimit)))")
         }
+        if pendingError.isObject(.error) { pendingError.header.pointee.flags |= ObjErrorFlags.limit }
     }
 
     // MARK: clock and formatting

@@ -147,6 +147,7 @@ extension Runtime {
         var text = Diagnostic.render(diagnostics, source: source)
         if text.hasSuffix("\n") { text.removeLast() }
         raise(heading + "\n" + text)
+        if pendingError.isObject(.error) { pendingError.header.pointee.flags |= ObjErrorFlags.moduleCompileError }
     }
 
     static func joinPath(_ dir: String, _ file: String) -> String {

@@ -155,6 +155,9 @@ struct ObjFunction {
     var isInitializer: Bool
     var isMethod: Bool
     var className: Value
+    /// Columns, operand names and source text for error messages (Bytecode/DebugInfo.swift).
+    /// NOTE: retained once in `makeFunction`, released in the sweep; never read while running.
+    var debug: Unmanaged<FunctionDebugInfo>?
 }
 
 struct ObjUpvalue {
@@ -240,6 +243,10 @@ struct ObjError {
     var header: ObjHeader
     var message: Value
     var trace: Value
+    /// The function (an `ObjFunction`, or nil) whose instruction `originPC` raised or threw
+    /// it: where the report's source line and caret point.
+    var origin: Value
+    var originPC: Int
 }
 
 /// An opaque host object with a destructor, run by the sweep. Plugins build on this.

@@ -188,12 +188,14 @@ extension PluginHost {
         }
     }
 
-    /// `error: MESSAGE` and its trace as one line: `MESSAGE (at WHERE)`.
+    /// A report (`error: MESSAGE` or `FILE:LINE:COL: error: MESSAGE`, a source line and a
+    /// caret, then its trace) as one line: `MESSAGE (at WHERE)`.
     static func oneLine(_ report: String) -> String {
         var lines = report.split(separator: "\n").map { $0.drop(while: { $0 == " " }) }
         guard !lines.isEmpty else { return report }
         var text = String(lines.removeFirst())
         if text.hasPrefix("error: ") { text.removeFirst(7) }
+        else if let marker = text.firstRange(of: ": error: ") { text = String(text[marker.upperBound...]) }
         if let place = lines.first(where: { $0.hasPrefix("at ") }) { text += " (\(place))" }
         return text
     }
