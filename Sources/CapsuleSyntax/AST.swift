@@ -104,8 +104,9 @@ public indirect enum StmtKind: Sendable {
     case continueStmt
     case returnStmt(Expr?)
     case throwStmt(Expr)
-    /// `try { … } catch name { … }` (`name` may be omitted).
-    case tryCatch(body: [Stmt], name: String?, handler: [Stmt])
+    /// `try { … } catch name { … } finally { … }`: `name` may be omitted, and either the
+    /// catch clause (`handler` nil) or the finally clause (`finally` nil), not both.
+    case tryCatch(body: [Stmt], name: String?, handler: [Stmt]?, finally: [Stmt]?)
     /// `assert cond` or `assert cond, message`.
     case assertStmt(condition: Expr, message: Expr?)
     case block([Stmt])

@@ -42,8 +42,9 @@ public func dump(_ statement: Stmt) -> String {
         return value.map { "(return \(dump($0)))" } ?? "(return)"
     case .throwStmt(let value):
         return "(throw \(dump(value)))"
-    case .tryCatch(let body, let name, let handler):
-        return "(try \(dumpBody(body)) (catch\(name.map { " " + $0 } ?? "") \(dumpBody(handler))))"
+    case .tryCatch(let body, let name, let handler, let finally):
+        let catchPart = handler.map { " (catch\(name.map { " " + $0 } ?? "") \(dumpBody($0)))" } ?? ""
+        return "(try \(dumpBody(body))\(catchPart)\(finally.map { " (finally \(dumpBody($0)))" } ?? ""))"
     case .assertStmt(let condition, let message):
         return "(assert \(dump(condition))\(message.map { " " + dump($0) } ?? ""))"
     case .block(let body):

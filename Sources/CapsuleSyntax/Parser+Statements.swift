@@ -255,12 +255,20 @@ extension Parser {
     func parseTry() throws -> Stmt {
         let keyword = advance()
         let body = try parseBlock("before try body").body
-        guard skipNewlines(ifFollowedBy: .kwCatch) else { throw expected("'catch'", "after try block") }
-        advance()
         var name: String?
-        if check(.identifier) { name = advance().text }
-        let handler = try parseBlock("before catch body").body
-        return Stmt(.tryCatch(body: body, name: name, handler: handler), keyword.loc)
+        var handler: [Stmt]?
+        if skipNewlines(ifFollowedBy: .kwCatch) {
+            advance()
+            if check(.identifier) { name = advance().text }
+            handler = try parseBlock("before catch body").body
+        }
+        var finally: [Stmt]?
+        if skipNewlines(ifFollowedBy: .kwFinally) {
+            advance()
+            finally = try parseBlock("before finally body").body
+        }
+        if handler == nil && finally == nil { throw expected("'catch' or 'finally'", "after try block") }
+        return Stmt(.tryCatch(body: body, name: name, handler: handler, finally: finally), keyword.loc)
     }
 
     /// An expression statement, or `target = value` / `target op= value`.

@@ -243,7 +243,7 @@ public final class Parser {
             case .newline where unclosed == 0:
                 pos += 1
                 let next = kinds[pos]
-                if next != .kwElse && next != .kwCatch { return }
+                if next != .kwElse && next != .kwCatch && next != .kwFinally { return }
                 continue
             case .rightBrace where unclosed == 0:
                 return

@@ -88,6 +88,7 @@ enum Disassembler {
             case .getSuper: operands = "\(a) \(b) \(c) K\(extra ?? -1)"; comment = constant(extra ?? -1)
             case .forPrep, .forLoop, .iterNext, .tryBegin:
                 operands = op == .iterNext ? "\(a) \(b) \(extra ?? 0)" : (op == .forPrep ? "\(a) \(c) \(extra ?? 0)" : "\(a) \(extra ?? 0)")
+                if op == .tryBegin && b != 0 { operands = "\(a) \(b) \(extra ?? 0)" }
                 comment = "to \(pc + 2 + (extra ?? 0))"
             case .assertFail: operands = "\(a) \(b)"
             default: operands = "\(a) \(b) \(c)"

@@ -171,7 +171,9 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
     case iterNext
 
     // MARK: errors, modules, strings
-    /// TRY A + EXTRA sJ: push a handler catching into R[A], handler code at pc + sJ
+    /// TRY A B + EXTRA sJ: push a handler catching into R[A], handler code at pc + sJ.
+    /// B = 0: `catch` (R[A] gets the thrown value); B = 1: `finally` (R[A] gets the error
+    /// object itself, so THROW R[A] re-raises it with its trace and flags unchanged).
     case tryBegin
     /// ENDTRY: pop the innermost handler
     case tryEnd

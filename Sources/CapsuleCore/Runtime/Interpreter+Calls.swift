@@ -349,7 +349,7 @@ extension Runtime {
             if let open = openUpvalues, open.pointee.stackIndex >= h.register { closeUpvalues(from: h.register) }
             frameCount = h.frameIndex + 1
             var caught = pendingError
-            if caught.isObject(.error) && caught.header.pointee.flags == ObjErrorFlags.wrapsThrownValue {
+            if !h.keepsError && caught.isObject(.error) && caught.header.pointee.flags == ObjErrorFlags.wrapsThrownValue {
                 caught = caught.obj(ObjError.self).pointee.message
             }
             stack[h.register] = caught

@@ -648,7 +648,8 @@ extension Runtime {
             case .tryBegin:
                 let jump = Instruction.extraValue(code[pc])
                 pc &+= 1
-                pushHandler(Handler(frameIndex: frameCount - 1, catchPC: pc + jump, register: index(regs) &+ Instruction.a(i)))
+                pushHandler(Handler(frameIndex: frameCount - 1, catchPC: pc + jump, register: index(regs) &+ Instruction.a(i),
+                                    keepsError: Instruction.b(i) != 0))
                 continue
             case .tryEnd:
                 handlerCount -= 1

@@ -21,6 +21,10 @@ struct Handler {
     var catchPC: Int
     /// Absolute stack index of the register that receives the caught value.
     var register: Int
+    /// A `finally` handler (TRY with B = 1): the register receives the error being raised
+    /// as it is (a thrown non-error value still wrapped, with its trace), so the handler can
+    /// rethrow it unchanged with THROW.
+    var keepsError: Bool = false
 }
 
 /// All the state of one VM: heap, register stack, frames, handlers, modules, builtins.

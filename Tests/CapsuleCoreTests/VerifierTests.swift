@@ -1,0 +1,29 @@
+import Testing
+@testable import CapsuleCore
+
+/// The bytecode verifier rejects what the interpreter must never see, including the operands
+/// of TRY (catch and finally handlers).
+@Suite struct VerifierTests {
+    func verify(_ code: [UInt32], constants: Int = 1, registers: Int = 4) -> String? {
+        BytecodeVerifier.verify(code: code, constantCount: constants, upvalueCount: 0, maxRegisters: registers)
+    }
+
+    @Test func tryHandlersAreChecked() {
+        let ret = Instruction.abc(.retNil, 0)
+        // TRY 1 with a catch (B = 0) or finally (B = 1) handler jumping to the RETURNNIL.
+        #expect(verify([Instruction.abc(.tryBegin, 1, 0), Instruction.extra(0), ret]) == nil)
+        #expect(verify([Instruction.abc(.tryBegin, 1, 1), Instruction.extra(0), ret]) == nil)
+        #expect(verify([Instruction.abc(.tryBegin, 1, 2), Instruction.extra(0), ret]) != nil)
+        #expect(verify([Instruction.abc(.tryBegin, 9, 1), Instruction.extra(0), ret]) != nil)
+        #expect(verify([Instruction.abc(.tryBegin, 1, 1), Instruction.extra(40), ret]) != nil)
+        #expect(verify([Instruction.abc(.tryBegin, 1, 1), ret]) != nil)
+    }
+
+    @Test func codeWithoutTryOrDeferIsUnchanged() {
+        // Functions without try pay nothing: no TRY.
+        let plain = instructions(listing("fn f(x) { if x { return 1 } return 2 }"))
+        #expect(!plain.contains { $0.hasPrefix("TRY") || $0.hasPrefix("NEWLIST") })
+        let withFinally = instructions(listing("fn f(x) { try { return 1 } finally { print(x) } }"))
+        #expect(withFinally.contains { $0.hasPrefix("TRY") && $0.split(separator: " ").count == 4 })
+    }
+}
