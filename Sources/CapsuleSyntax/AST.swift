@@ -107,6 +107,8 @@ public indirect enum StmtKind: Sendable {
     /// `try { … } catch name { … } finally { … }`: `name` may be omitted, and either the
     /// catch clause (`handler` nil) or the finally clause (`finally` nil), not both.
     case tryCatch(body: [Stmt], name: String?, handler: [Stmt]?, finally: [Stmt]?)
+    /// `defer expr` or `defer { … }`: the body runs when the enclosing function returns.
+    case deferStmt([Stmt])
     /// `assert cond` or `assert cond, message`.
     case assertStmt(condition: Expr, message: Expr?)
     case block([Stmt])

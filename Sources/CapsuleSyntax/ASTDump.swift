@@ -45,6 +45,8 @@ public func dump(_ statement: Stmt) -> String {
     case .tryCatch(let body, let name, let handler, let finally):
         let catchPart = handler.map { " (catch\(name.map { " " + $0 } ?? "") \(dumpBody($0)))" } ?? ""
         return "(try \(dumpBody(body))\(catchPart)\(finally.map { " (finally \(dumpBody($0)))" } ?? ""))"
+    case .deferStmt(let body):
+        return "(defer \(dumpBody(body)))"
     case .assertStmt(let condition, let message):
         return "(assert \(dump(condition))\(message.map { " " + dump($0) } ?? ""))"
     case .block(let body):

@@ -67,6 +67,7 @@ extension Parser {
         case .kwReturn: return try parseReturn()
         case .kwThrow: return try parseThrow()
         case .kwTry: return try parseTry()
+        case .kwDefer: return try parseDefer()
         case .kwAssert: return try parseAssert()
         case .leftBrace: return try parseBlockStatement()
         default: return try parseExpressionOrAssignment()
@@ -269,6 +270,14 @@ extension Parser {
         }
         if handler == nil && finally == nil { throw expected("'catch' or 'finally'", "after try block") }
         return Stmt(.tryCatch(body: body, name: name, handler: handler, finally: finally), keyword.loc)
+    }
+
+    /// `defer { … }` or `defer expression`.
+    func parseDefer() throws -> Stmt {
+        let keyword = advance()
+        if check(.leftBrace) { return Stmt(.deferStmt(try parseBlock("").body), keyword.loc) }
+        let e = try parseExpression()
+        return Stmt(.deferStmt([Stmt(.expression(e), e.loc)]), keyword.loc)
     }
 
     /// An expression statement, or `target = value` / `target op= value`.

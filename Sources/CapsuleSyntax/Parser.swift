@@ -248,7 +248,7 @@ public final class Parser {
             case .rightBrace where unclosed == 0:
                 return
             case .kwLet, .kwVar, .kwClass, .kwIf, .kwWhile, .kwFor, .kwReturn, .kwBreak, .kwContinue,
-                 .kwThrow, .kwTry, .kwAssert, .kwImport:
+                 .kwThrow, .kwTry, .kwAssert, .kwImport, .kwDefer:
                 if pos > start && stopsAtKeywords { return }
             case .kwFn where kinds[pos + 1] == .identifier:
                 if pos > start && stopsAtKeywords { return }

@@ -6,7 +6,7 @@
 /// `interpolationStart("a ")`, `x`, `interpolationMiddle(" b ")`, `y`, `interpolationEnd(" c")`.
 public enum TokenKind: UInt8, Sendable, Equatable, Hashable, CaseIterable {
     // Keywords.
-    case kwAnd, kwAs, kwAssert, kwBreak, kwCatch, kwClass, kwContinue, kwElse, kwFalse, kwFinally, kwFn
+    case kwAnd, kwAs, kwAssert, kwBreak, kwCatch, kwClass, kwContinue, kwDefer, kwElse, kwFalse, kwFinally, kwFn
     case kwFor, kwIf, kwImport, kwIn, kwLet, kwNil, kwNot, kwOr, kwReturn, kwSelf, kwSuper
     case kwThrow, kwTrue, kwTry, kwVar, kwWhile
 
@@ -46,7 +46,7 @@ extension TokenKind {
     /// The reserved words and their kinds.
     public static let keywords: [String: TokenKind] = [
         "and": .kwAnd, "as": .kwAs, "assert": .kwAssert, "break": .kwBreak, "catch": .kwCatch,
-        "class": .kwClass, "continue": .kwContinue, "else": .kwElse, "false": .kwFalse,
+        "class": .kwClass, "continue": .kwContinue, "defer": .kwDefer, "else": .kwElse, "false": .kwFalse,
         "finally": .kwFinally,
         "fn": .kwFn, "for": .kwFor, "if": .kwIf, "import": .kwImport, "in": .kwIn,
         "let": .kwLet, "nil": .kwNil, "not": .kwNot, "or": .kwOr, "return": .kwReturn,

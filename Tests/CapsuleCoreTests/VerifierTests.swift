@@ -2,7 +2,7 @@ import Testing
 @testable import CapsuleCore
 
 /// The bytecode verifier rejects what the interpreter must never see, including the operands
-/// of TRY (catch and finally handlers).
+/// of the instructions added for `finally`, `defer` and `is`.
 @Suite struct VerifierTests {
     func verify(_ code: [UInt32], constants: Int = 1, registers: Int = 4) -> String? {
         BytecodeVerifier.verify(code: code, constantCount: constants, upvalueCount: 0, maxRegisters: registers)
@@ -20,10 +20,12 @@ import Testing
     }
 
     @Test func codeWithoutTryOrDeferIsUnchanged() {
-        // Functions without try pay nothing: no TRY.
+        // Functions that use neither pay nothing: no TRY, no hidden list.
         let plain = instructions(listing("fn f(x) { if x { return 1 } return 2 }"))
         #expect(!plain.contains { $0.hasPrefix("TRY") || $0.hasPrefix("NEWLIST") })
         let withFinally = instructions(listing("fn f(x) { try { return 1 } finally { print(x) } }"))
         #expect(withFinally.contains { $0.hasPrefix("TRY") && $0.split(separator: " ").count == 4 })
+        let withDefer = instructions(listing("fn f(x) { defer print(x) }"))
+        #expect(withDefer.contains("NEWLIST 2 0"))
     }
 }

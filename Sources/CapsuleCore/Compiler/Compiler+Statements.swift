@@ -83,6 +83,8 @@ extension Compiler {
             emit(Instruction.abc(.throwValue, r))
         case .tryCatch(let body, let name, let handler, let finally):
             tryStatement(body: body, name: name, handler: handler, finally: finally, at: s.loc)
+        case .deferStmt(let body):
+            deferStatement(body, at: s.loc)
         case .assertStmt(let condition, let message):
             let ok = conditionJump(condition, jumpWhen: true)
             if let message {

@@ -44,6 +44,8 @@ enum TryLevel {
     case plain
     /// The body or catch block of a `try … finally`: the finally block runs.
     case finally([Stmt])
+    /// A function that uses `defer`: the calls deferred into the list in this register run.
+    case defers(register: Int)
 
     var hasCleanup: Bool { if case .plain = self { return false } else { return true } }
 }

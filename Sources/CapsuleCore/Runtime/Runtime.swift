@@ -120,6 +120,8 @@ struct Handler {
     // MARK: errors
     /// The value being thrown while an error propagates.
     @exclusivity(unchecked) var pendingError: Value = .nil
+    /// The native that runs deferred calls (`deferRunner()`), made on first use.
+    @exclusivity(unchecked) var deferRunnerValue: Value = .nil
 
     // MARK: builtins and modules
     /// Methods of the built-in types, indexed by `ObjKind.rawValue` (empty for kinds that
