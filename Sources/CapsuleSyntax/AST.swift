@@ -62,6 +62,8 @@ public indirect enum ExprKind: Sendable {
     case logical(LogicalOp, Expr, Expr)
     /// `a..b` (inclusive: false) or `a..=b` (inclusive: true).
     case range(Expr, Expr, inclusive: Bool)
+    /// `value is Type`: Type is a class, or a built-in type name such as `int`.
+    case typeTest(Expr, Expr)
     case call(Expr, [Expr])
     /// `object.name`
     case member(Expr, String)

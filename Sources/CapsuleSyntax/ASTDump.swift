@@ -71,6 +71,7 @@ public func dump(_ expression: Expr) -> String {
     case .unary(let op, let operand): return "(\(op.rawValue) \(dump(operand)))"
     case .binary(let op, let left, let right): return "(\(op.rawValue) \(dump(left)) \(dump(right)))"
     case .logical(let op, let left, let right): return "(\(op.rawValue) \(dump(left)) \(dump(right)))"
+    case .typeTest(let value, let type): return "(is \(dump(value)) \(dump(type)))"
     case .range(let low, let high, let inclusive): return "(\(inclusive ? "..=" : "..") \(dump(low)) \(dump(high)))"
     case .call(let callee, let arguments): return "(call \(dump(callee))" + arguments.map { " " + dump($0) }.joined() + ")"
     case .member(let object, let name): return "(. \(dump(object)) \(name))"

@@ -7,7 +7,7 @@
 public enum TokenKind: UInt8, Sendable, Equatable, Hashable, CaseIterable {
     // Keywords.
     case kwAnd, kwAs, kwAssert, kwBreak, kwCatch, kwClass, kwContinue, kwDefer, kwElse, kwFalse, kwFinally, kwFn
-    case kwFor, kwIf, kwImport, kwIn, kwLet, kwNil, kwNot, kwOr, kwReturn, kwSelf, kwSuper
+    case kwFor, kwIf, kwImport, kwIn, kwIs, kwLet, kwNil, kwNot, kwOr, kwReturn, kwSelf, kwSuper
     case kwThrow, kwTrue, kwTry, kwVar, kwWhile
 
     // Arithmetic and bitwise operators.
@@ -48,7 +48,7 @@ extension TokenKind {
         "and": .kwAnd, "as": .kwAs, "assert": .kwAssert, "break": .kwBreak, "catch": .kwCatch,
         "class": .kwClass, "continue": .kwContinue, "defer": .kwDefer, "else": .kwElse, "false": .kwFalse,
         "finally": .kwFinally,
-        "fn": .kwFn, "for": .kwFor, "if": .kwIf, "import": .kwImport, "in": .kwIn,
+        "fn": .kwFn, "for": .kwFor, "if": .kwIf, "import": .kwImport, "in": .kwIn, "is": .kwIs,
         "let": .kwLet, "nil": .kwNil, "not": .kwNot, "or": .kwOr, "return": .kwReturn,
         "self": .kwSelf, "super": .kwSuper, "throw": .kwThrow, "true": .kwTrue, "try": .kwTry,
         "var": .kwVar, "while": .kwWhile,

@@ -28,4 +28,16 @@ import Testing
         let withDefer = instructions(listing("fn f(x) { defer print(x) }"))
         #expect(withDefer.contains("NEWLIST 2 0"))
     }
+
+    @Test func typeTestsAreChecked() {
+        let ret = Instruction.abc(.retNil, 0)
+        #expect(verify([Instruction.abc(.isInstance, 1, 2, 3), ret]) == nil)
+        #expect(verify([Instruction.abc(.isInstance, 1, 2, 4), ret]) != nil)
+        #expect(verify([Instruction.abc(.isType, 1, 2, Runtime.builtinTypeNames.count - 1), ret]) == nil)
+        #expect(verify([Instruction.abc(.isType, 1, 2, Runtime.builtinTypeNames.count), ret]) != nil)
+        #expect(verify([Instruction.abc(.isType, 7, 2, 0), ret]) != nil)
+        let code = instructions(listing("class C {}\nlet x = 1\nprint(x is C, x is int)"))
+        #expect(code.contains { $0.hasPrefix("IS ") })
+        #expect(code.contains { $0.hasPrefix("ISTYPE") })
+    }
 }

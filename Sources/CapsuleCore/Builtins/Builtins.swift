@@ -176,6 +176,7 @@ extension Runtime {
             return rt.oneScalarString(code: u.value)
         }
         installStandardStreams()
+        installTypeBuiltins()
         installCollectionBuiltins()
         installStringMethods()
         installListMethods()

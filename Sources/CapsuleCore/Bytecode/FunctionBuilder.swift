@@ -100,6 +100,8 @@ enum BytecodeVerifier {
             case .assertFail: ok = reg(a)
             case .importModule: ok = reg(a) && Instruction.bx(i) < constantCount
             case .concat: ok = reg(a) && reg(b, c)
+            case .isInstance: ok = reg(a) && reg(b) && reg(c)
+            case .isType: ok = reg(a) && reg(b) && c < Runtime.builtinTypeNames.count
             case .extra: return "stray EXTRA at \(pc)"
             }
             if !ok { return "operand out of range at \(pc) (\(op))" }

@@ -189,6 +189,14 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
     case concat
     /// DEFGLOBAL A Bx: module variable Bx = R[A] (a declaration: always allowed)
     case defGlobal
+
+    // MARK: type tests
+    /// IS A B C: R[A] = R[B] is an instance of class R[C] or of a subclass (an error if
+    /// R[C] is not a class)
+    case isInstance
+    /// ISTYPE A B C: R[A] = R[B] has the built-in type numbered C (`Runtime.builtinTypeNames`)
+    case isType
+
     /// EXTRA: operand word of the previous instruction; never executed
     case extra
 }

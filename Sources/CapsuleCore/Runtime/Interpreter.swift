@@ -674,6 +674,14 @@ extension Runtime {
             case .concat:
                 frame.pointee.pc = pc
                 if let s = concatenate(regs + Instruction.b(i), count: Instruction.c(i)) { regs[Instruction.a(i)] = s; continue }
+            case .isInstance:
+                frame.pointee.pc = pc
+                if let r = isInstance(regs[Instruction.b(i)], of: regs[Instruction.c(i)]) {
+                    regs[Instruction.a(i)] = Value(bool: r); continue
+                }
+            case .isType:
+                regs[Instruction.a(i)] = Value(bool: hasBuiltinType(regs[Instruction.b(i)], Instruction.c(i)))
+                continue
             case .extra:
                 continue
             }
