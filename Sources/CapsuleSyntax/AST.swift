@@ -106,14 +106,25 @@ public indirect enum StmtKind: Sendable {
     case continueStmt
     case returnStmt(Expr?)
     case throwStmt(Expr)
-    /// `try { … } catch name { … } finally { … }`: `name` may be omitted, and either the
-    /// catch clause (`handler` nil) or the finally clause (`finally` nil), not both.
-    case tryCatch(body: [Stmt], name: String?, handler: [Stmt]?, finally: [Stmt]?)
+    /// `try { … } catch name is Type { … } catch name { … } finally { … }`: any number of
+    /// catch clauses (only the last may have no type), a finally clause, or both.
+    case tryCatch(body: [Stmt], catches: [CatchClause], finally: [Stmt]?)
     /// `defer expr` or `defer { … }`: the body runs when the enclosing function returns.
     case deferStmt([Stmt])
     /// `assert cond` or `assert cond, message`.
     case assertStmt(condition: Expr, message: Expr?)
     case block([Stmt])
+}
+
+/// `catch name is Type { body }`; the name and the type are optional.
+public struct CatchClause: Sendable {
+    public var name: String?
+    public var type: Expr?
+    public var body: [Stmt]
+    public var loc: SourceLocation
+    public init(name: String?, type: Expr?, body: [Stmt], loc: SourceLocation) {
+        self.name = name; self.type = type; self.body = body; self.loc = loc
+    }
 }
 
 /// A named or anonymous function, or a method.

@@ -42,8 +42,10 @@ public func dump(_ statement: Stmt) -> String {
         return value.map { "(return \(dump($0)))" } ?? "(return)"
     case .throwStmt(let value):
         return "(throw \(dump(value)))"
-    case .tryCatch(let body, let name, let handler, let finally):
-        let catchPart = handler.map { " (catch\(name.map { " " + $0 } ?? "") \(dumpBody($0)))" } ?? ""
+    case .tryCatch(let body, let catches, let finally):
+        let catchPart = catches.map { c in
+            " (catch\(c.name.map { " " + $0 } ?? "")\(c.type.map { " is " + dump($0) } ?? "") \(dumpBody(c.body)))"
+        }.joined()
         return "(try \(dumpBody(body))\(catchPart)\(finally.map { " (finally \(dumpBody($0)))" } ?? ""))"
     case .deferStmt(let body):
         return "(defer \(dumpBody(body)))"

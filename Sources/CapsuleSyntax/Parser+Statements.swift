@@ -256,20 +256,28 @@ extension Parser {
     func parseTry() throws -> Stmt {
         let keyword = advance()
         let body = try parseBlock("before try body").body
-        var name: String?
-        var handler: [Stmt]?
-        if skipNewlines(ifFollowedBy: .kwCatch) {
-            advance()
+        var catches: [CatchClause] = []
+        while skipNewlines(ifFollowedBy: .kwCatch) {
+            let keyword = advance()
+            if let untyped = catches.last, untyped.type == nil {
+                report("a catch clause without a type must be the last", at: untyped.loc)
+            }
+            var name: String?
             if check(.identifier) { name = advance().text }
-            handler = try parseBlock("before catch body").body
+            var type: Expr?
+            if check(.kwIs) {
+                advance()
+                if check(.kwClass) { type = Expr(.variable("class"), advance().loc) } else { type = try parseBinary(.range) }
+            }
+            catches.append(CatchClause(name: name, type: type, body: try parseBlock("before catch body").body, loc: keyword.loc))
         }
         var finally: [Stmt]?
         if skipNewlines(ifFollowedBy: .kwFinally) {
             advance()
             finally = try parseBlock("before finally body").body
         }
-        if handler == nil && finally == nil { throw expected("'catch' or 'finally'", "after try block") }
-        return Stmt(.tryCatch(body: body, name: name, handler: handler, finally: finally), keyword.loc)
+        if catches.isEmpty && finally == nil { throw expected("'catch' or 'finally'", "after try block") }
+        return Stmt(.tryCatch(body: body, catches: catches, finally: finally), keyword.loc)
     }
 
     /// `defer { … }` or `defer expression`.

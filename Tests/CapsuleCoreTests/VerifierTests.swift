@@ -13,7 +13,10 @@ import Testing
         // TRY 1 with a catch (B = 0) or finally (B = 1) handler jumping to the RETURNNIL.
         #expect(verify([Instruction.abc(.tryBegin, 1, 0), Instruction.extra(0), ret]) == nil)
         #expect(verify([Instruction.abc(.tryBegin, 1, 1), Instruction.extra(0), ret]) == nil)
-        #expect(verify([Instruction.abc(.tryBegin, 1, 2), Instruction.extra(0), ret]) != nil)
+        // B = 2 (typed catch clauses) also writes R[A+1].
+        #expect(verify([Instruction.abc(.tryBegin, 2, 2), Instruction.extra(0), ret]) == nil)
+        #expect(verify([Instruction.abc(.tryBegin, 3, 2), Instruction.extra(0), ret]) != nil)
+        #expect(verify([Instruction.abc(.tryBegin, 1, 3), Instruction.extra(0), ret]) != nil)
         #expect(verify([Instruction.abc(.tryBegin, 9, 1), Instruction.extra(0), ret]) != nil)
         #expect(verify([Instruction.abc(.tryBegin, 1, 1), Instruction.extra(40), ret]) != nil)
         #expect(verify([Instruction.abc(.tryBegin, 1, 1), ret]) != nil)

@@ -70,7 +70,7 @@ enum BytecodeVerifier {
             case .loadK: ok = reg(a) && Instruction.bx(i) < constantCount
             case .loadI, .loadNil, .loadTrue, .loadFalse, .ret, .close, .throwValue, .newMap, .newList, .iterPrep, .tryBegin:
                 ok = reg(a)
-                if op == .tryBegin { ok = ok && b <= 1 }
+                if op == .tryBegin { ok = b <= 2 && reg(a, b == 2 ? 2 : 1) }
                 if op == .iterPrep { ok = reg(a, 5) }
             case .retNil, .tryEnd: ok = true
             case .getGlobal, .setGlobal, .defGlobal: ok = reg(a)  // slot checked at run time against the module

@@ -173,7 +173,9 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
     // MARK: errors, modules, strings
     /// TRY A B + EXTRA sJ: push a handler catching into R[A], handler code at pc + sJ.
     /// B = 0: `catch` (R[A] gets the thrown value); B = 1: `finally` (R[A] gets the error
-    /// object itself, so THROW R[A] re-raises it with its trace and flags unchanged).
+    /// object itself, so THROW R[A] re-raises it with its trace and flags unchanged); B = 2:
+    /// typed `catch` clauses (R[A] gets the thrown value, R[A+1] the error object, which THROW
+    /// re-raises unchanged when no clause matches).
     case tryBegin
     /// ENDTRY: pop the innermost handler
     case tryEnd

@@ -81,8 +81,8 @@ extension Compiler {
         case .throwStmt(let value):
             let r = expressionToAnyRegister(value)
             emit(Instruction.abc(.throwValue, r))
-        case .tryCatch(let body, let name, let handler, let finally):
-            tryStatement(body: body, name: name, handler: handler, finally: finally, at: s.loc)
+        case .tryCatch(let body, let catches, let finally):
+            tryStatement(body: body, catches: catches, finally: finally, at: s.loc)
         case .deferStmt(let body):
             deferStatement(body, at: s.loc)
         case .assertStmt(let condition, let message):

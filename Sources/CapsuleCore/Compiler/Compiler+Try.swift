@@ -21,9 +21,9 @@ import CapsuleSyntax
 /// finally, a call that runs the deferred closures collected in a hidden list. Code that uses
 /// neither compiles exactly as before: the cost is paid only where they are written.
 extension Compiler {
-    func tryStatement(body: [Stmt], name: String?, handler: [Stmt]?, finally: [Stmt]?, at loc: SourceLocation) {
+    func tryStatement(body: [Stmt], catches: [CatchClause], finally: [Stmt]?, at loc: SourceLocation) {
         guard let finally else {
-            if let handler { tryCatch(body: body, name: name, handler: handler, at: loc) }
+            tryCatch(body: body, catches: catches, at: loc)
             return
         }
         beginScope()
@@ -32,7 +32,7 @@ extension Compiler {
         emit(Instruction.abc(.tryBegin, p, 1))
         let errorJump = emit(Instruction.extra(0))
         fs.tries.append(.finally(finally))
-        if let handler { tryCatch(body: body, name: name, handler: handler, at: loc) } else { block(body) }
+        if catches.isEmpty { block(body) } else { tryCatch(body: body, catches: catches, at: loc) }
         fs.tries.removeLast()
         emit(Instruction.abc(.tryEnd, 0))
         block(finally)
@@ -44,8 +44,15 @@ extension Compiler {
         endScope()
     }
 
-    /// `try { body } catch name { handler }`.
-    private func tryCatch(body: [Stmt], name: String?, handler: [Stmt], at loc: SourceLocation) {
+    /// `try { body } catch name { handler }`, or with typed clauses
+    /// `try { body } catch a is A { … } catch b { … }`: each clause's type is tested in turn
+    /// (as `is` does); the first that matches runs; with none, the error is re-raised unchanged.
+    private func tryCatch(body: [Stmt], catches: [CatchClause], at loc: SourceLocation) {
+        guard catches.count == 1, catches[0].type == nil else {
+            typedTryCatch(body: body, catches: catches, at: loc)
+            return
+        }
+        let name = catches[0].name, handler = catches[0].body
         beginScope()
         let r = reserveRegisters()
         // A hidden local keeps the catch register reserved while the body runs.
@@ -63,6 +70,44 @@ extension Compiler {
         for st in handler { statement(st) }
         endScope()
         patchJump(skip)
+        endScope()
+    }
+
+    private func typedTryCatch(body: [Stmt], catches: [CatchClause], at loc: SourceLocation) {
+        beginScope()
+        let r = reserveRegisters(2)
+        declareLocal(" caught", register: r, mutable: false, at: loc)
+        declareLocal(" raised", register: r + 1, mutable: false, at: loc)
+        emit(Instruction.abc(.tryBegin, r, 2))
+        let handlerJump = emit(Instruction.extra(0))
+        fs.tries.append(.plain)
+        block(body)
+        fs.tries.removeLast()
+        emit(Instruction.abc(.tryEnd, 0))
+        var ends = [emitJump()]
+        patchJump(handlerJump)
+        var matched = false  // an untyped clause catches everything that reaches it
+        for clause in catches {
+            var next: Int? = nil
+            if let type = clause.type {
+                setLine(clause.loc)
+                let t = reserveRegisters()
+                typeTest(register: r, type, into: t, at: type.loc)
+                emit(Instruction.abc(.test, t, 0, 0))
+                next = emitJump()
+                fs.freeRegister = t
+            } else {
+                matched = true
+            }
+            beginScope()
+            if let name = clause.name { declareLocal(name, register: r, mutable: true, at: clause.loc) }
+            for st in clause.body { statement(st) }
+            endScope()
+            ends.append(emitJump())
+            if let next { patchJump(next) }
+        }
+        if !matched { emit(Instruction.abc(.throwValue, r + 1)) }
+        ends.forEach(patchJump)
         endScope()
     }
 
@@ -189,8 +234,8 @@ extension Compiler {
             case .deferStmt: return true
             case .ifStmt(_, let thenBody, let elseBody): return usesDefer(thenBody) || usesDefer(elseBody ?? [])
             case .whileStmt(_, let b), .forIn(_, _, _, let b), .block(let b): return usesDefer(b)
-            case .tryCatch(let b, _, let handler, let finally):
-                return usesDefer(b) || usesDefer(handler ?? []) || usesDefer(finally ?? [])
+            case .tryCatch(let b, let catches, let finally):
+                return usesDefer(b) || catches.contains { usesDefer($0.body) } || usesDefer(finally ?? [])
             default: return false
             }
         }

@@ -5,7 +5,11 @@ extension Compiler {
     /// bound to something of its own is a type test (ISTYPE); anything else is evaluated and
     /// must give a class at run time (IS).
     func typeTest(_ value: Expr, _ type: Expr, into dest: Int, at loc: SourceLocation) {
-        let v = expressionToAnyRegister(value)
+        typeTest(register: expressionToAnyRegister(value), type, into: dest, at: loc)
+    }
+
+    /// Tests the value in register `v` against `type` (the right side of `is`).
+    func typeTest(register v: Int, _ type: Expr, into dest: Int, at loc: SourceLocation) {
         if let code = builtinTypeCode(type) {
             setLine(loc)
             emit(Instruction.abc(.isType, dest, v, code))

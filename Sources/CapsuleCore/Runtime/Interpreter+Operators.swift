@@ -356,6 +356,9 @@ extension Runtime {
                 return moduleExport(object.obj(ObjModule.self), name)
             case .error:
                 if let v = errorField(object, name) { return v }
+                if let m = errorClassOf(object.obj(ObjError.self)).obj(ObjClass.self).pointee.methods.get(name) {
+                    return newBoundMethod(receiver: object, method: m)
+                }
             case .klass:
                 if let m = object.obj(ObjClass.self).pointee.methods.get(name) { return m }
             default:
@@ -378,6 +381,7 @@ extension Runtime {
             return Value(makeString(describe(err.pointee.message, quoted: false)))
         }
         if name == nameTrace { return err.pointee.trace.isNil ? Value(newList()) : err.pointee.trace }
+        if let v = err.pointee.fields.get(name) { return v }
         return nil
     }
 
@@ -396,6 +400,14 @@ extension Runtime {
     func setField(_ object: Value, _ name: UnsafeMutablePointer<ObjString>, _ value: Value) -> Bool {
         if object.isObject(.instance) {
             setField(object.obj(ObjInstance.self), name, value)
+            return true
+        }
+        if object.isObject(.error) {
+            // `message` and `trace` are the error's own; other names are fields.
+            let e = object.obj(ObjError.self)
+            if name == nameMessage { e.pointee.message = value }
+            else if name == nameTrace { e.pointee.trace = value }
+            else { accountExternal(e.pointee.fields.set(name, value)) }
             return true
         }
         raise("cannot set field '\(name.string)' on \(typeName(object))")

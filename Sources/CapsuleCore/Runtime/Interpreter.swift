@@ -649,7 +649,7 @@ extension Runtime {
                 let jump = Instruction.extraValue(code[pc])
                 pc &+= 1
                 pushHandler(Handler(frameIndex: frameCount - 1, catchPC: pc + jump, register: index(regs) &+ Instruction.a(i),
-                                    keepsError: Instruction.b(i) != 0))
+                                    mode: Instruction.b(i)))
                 continue
             case .tryEnd:
                 handlerCount -= 1

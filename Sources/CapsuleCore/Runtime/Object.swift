@@ -240,6 +240,11 @@ struct ObjError {
     var header: ObjHeader
     var message: Value
     var trace: Value
+    /// Its class: `Error` or a subclass (Runtime/ErrorClasses.swift); nil stands for `Error`.
+    var klass: Value
+    /// Fields set by the script (`self.path = …` in a subclass's `init`) or by the runtime
+    /// (`capability` and `resource` of a DeniedError).
+    var fields: NameTable
 }
 
 /// An opaque host object with a destructor, run by the sweep. Plugins build on this.

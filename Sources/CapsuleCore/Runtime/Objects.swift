@@ -159,6 +159,8 @@ extension Runtime {
         let e = allocateObject(kind: .error, size: MemoryLayout<ObjError>.stride).assumingMemoryBound(to: ObjError.self)
         e.pointee.message = message
         e.pointee.trace = trace
+        e.pointee.klass = .nil
+        e.pointee.fields = NameTable()
         return Value(e)
     }
 

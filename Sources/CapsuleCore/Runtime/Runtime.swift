@@ -21,10 +21,11 @@ struct Handler {
     var catchPC: Int
     /// Absolute stack index of the register that receives the caught value.
     var register: Int
-    /// A `finally` handler (TRY with B = 1): the register receives the error being raised
-    /// as it is (a thrown non-error value still wrapped, with its trace), so the handler can
-    /// rethrow it unchanged with THROW.
-    var keepsError: Bool = false
+    /// TRY's B operand. 0: the register receives the caught value. 1 (`finally`): it
+    /// receives the error being raised as it is (a thrown non-error value still wrapped, with
+    /// its trace), so the handler can rethrow it unchanged with THROW. 2 (typed `catch`
+    /// clauses): the caught value, and the error as it is in the next register.
+    var mode: Int = 0
 }
 
 /// All the state of one VM: heap, register stack, frames, handlers, modules, builtins.
@@ -120,6 +121,8 @@ struct Handler {
     // MARK: errors
     /// The value being thrown while an error propagates.
     @exclusivity(unchecked) var pendingError: Value = .nil
+    /// The built-in error classes, indexed by `ErrorKind.rawValue` (also builtins, so rooted).
+    @exclusivity(unchecked) var errorClassValues: [Value] = []
     /// The native that runs deferred calls (`deferRunner()`), made on first use.
     @exclusivity(unchecked) var deferRunnerValue: Value = .nil
 

@@ -29,9 +29,10 @@ extension Runtime {
         return false
     }
 
-    /// The class of an instance; nil for other values.
+    /// The class of an instance or an error; nil for other values.
     func classOf(_ v: Value) -> Value {
         if v.isObject(.instance) { return Value(v.obj(ObjInstance.self).pointee.klass) }
+        if v.isObject(.error) { return errorClassOf(v.obj(ObjError.self)) }
         return .nil
     }
 
