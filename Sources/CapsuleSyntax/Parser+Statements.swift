@@ -198,8 +198,29 @@ extension Parser {
     func parseMethod() throws -> FunctionDecl {
         let start = current
         if start.kind == .kwFn { advance() }
+        if let op = operatorMethodName() { return try parseFunctionRest(name: op, at: start.loc) }
         let name = try expect(.identifier, "method name")
         return try parseFunctionRest(name: name.text, at: start.loc)
+    }
+
+    /// An operator method's name (`==`, `<`, `+`, `-`, `*`, `/`, `%`, `[]`, `[]=`), consumed;
+    /// nil when the method name is not an operator.
+    func operatorMethodName() -> String? {
+        switch currentKind {
+        case .equalEqual: advance(); return "=="
+        case .less: advance(); return "<"
+        case .plus: advance(); return "+"
+        case .minus: advance(); return "-"
+        case .star: advance(); return "*"
+        case .slash: advance(); return "/"
+        case .percent: advance(); return "%"
+        case .leftBracket where peekKind(1) == .rightBracket:
+            advance(); advance()
+            if check(.equal) && peekKind(1) == .leftParen { advance(); return "[]=" }
+            return "[]"
+        default:
+            return nil
+        }
     }
 
     /// `import "path" [as alias]`.

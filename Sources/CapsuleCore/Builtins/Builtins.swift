@@ -172,6 +172,7 @@ extension Runtime {
         installStandardStreams()
         installTypeBuiltins()
         installErrorClasses()
+        installOperatorBuiltins()
         installCollectionBuiltins()
         installStringMethods()
         installListMethods()

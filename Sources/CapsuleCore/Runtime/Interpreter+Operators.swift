@@ -64,6 +64,10 @@ extension Runtime {
         }
         if op == .multiply && x.isString && y.isInt { return repeatString(x.obj(ObjString.self), y.intValue) }
         if op == .multiply && x.isObject(.list) && y.isInt { return repeatList(x.obj(ObjList.self), y.intValue) }
+        if x.isObject(.instance) {
+            let r = arithmeticMethod(op, x, y)
+            if r?.bits != Value.empty.bits { return r }
+        }
         raise("cannot \(op.verb) \(typeName(x)) and \(typeName(y))")
         return nil
     }
@@ -190,6 +194,14 @@ extension Runtime {
             if c == 0 { c = a.pointee.count - b.pointee.count }
             return strict ? c < 0 : c <= 0
         }
+        if x.isObject(.list) && y.isObject(.list) {
+            return compareLists(x.obj(ObjList.self), y.obj(ObjList.self), strict: strict)
+        }
+        if x.isObject(.instance) || y.isObject(.instance) {
+            // Only `<` is defined: x <= y is not (y < x), asked of y's class.
+            if strict, let r = instanceLess(x, y) { return r }
+            if !strict, let r = instanceLess(y, x) { return r.map { !$0 } }
+        }
         raise(swapped ? "cannot compare \(typeName(y)) and \(typeName(x))" : "cannot compare \(typeName(x)) and \(typeName(y))")
         return nil
     }
@@ -233,6 +245,11 @@ extension Runtime {
     func getIndex(_ container: Value, _ index: Value) -> Value? {
         guard container.isObject else { raise("cannot index \(typeName(container))"); return nil }
         switch container.header.pointee.kind {
+        case .instance:
+            let r = indexMethod(container, index)
+            if r?.bits != Value.empty.bits { return r }
+            raise("cannot index \(typeName(container))")
+            return nil
         case .list:
             let l = container.obj(ObjList.self)
             guard let n = resolveIndex(index, count: l.pointee.count, what: "list") else { return nil }
@@ -275,6 +292,11 @@ extension Runtime {
     func setIndex(_ container: Value, _ index: Value, _ value: Value) -> Bool {
         guard container.isObject else { raise("cannot index \(typeName(container))"); return false }
         switch container.header.pointee.kind {
+        case .instance:
+            guard let called = setIndexMethod(container, index, value) else { return false }
+            if called { return true }
+            raise("cannot index \(typeName(container))")
+            return false
         case .list:
             let l = container.obj(ObjList.self)
             guard let n = resolveIndex(index, count: l.pointee.count, what: "list") else { return false }

@@ -234,7 +234,13 @@ extension Runtime {
             // MARK: comparisons
             case .eq, .ne:
                 let x = regs[Instruction.b(i)], y = regs[Instruction.c(i)]
-                let equal = (x.bits == y.bits && !x.isDouble) || valuesEqual(x, y)
+                var equal = (x.bits == y.bits && !x.isDouble) || valuesEqual(x, y)
+                if !equal && x.isObject(.instance) {
+                    // A class's `==` method (Runtime/OperatorMethods.swift).
+                    frame.pointee.pc = pc
+                    guard let r = instanceEquals(x, y) else { break }
+                    equal = r
+                }
                 regs[Instruction.a(i)] = Value(bool: equal == (Instruction.op(i) == .eq))
                 continue
             case .lt, .le:
@@ -259,7 +265,12 @@ extension Runtime {
             // MARK: conditional jumps
             case .testEq:
                 let x = regs[Instruction.a(i)], y = regs[Instruction.b(i)]
-                let equal = (x.bits == y.bits && !x.isDouble) || valuesEqual(x, y)
+                var equal = (x.bits == y.bits && !x.isDouble) || valuesEqual(x, y)
+                if !equal && x.isObject(.instance) {
+                    frame.pointee.pc = pc
+                    guard let r = instanceEquals(x, y) else { break }
+                    equal = r
+                }
                 if equal == (Instruction.c(i) != 0) { pc &+= 1 &+ Instruction.sj(code[pc]) } else { pc &+= 1 }
                 continue
             case .testEqK:

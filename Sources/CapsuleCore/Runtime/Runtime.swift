@@ -123,6 +123,8 @@ struct Handler {
     @exclusivity(unchecked) var pendingError: Value = .nil
     /// The built-in error classes, indexed by `ErrorKind.rawValue` (also builtins, so rooted).
     @exclusivity(unchecked) var errorClassValues: [Value] = []
+    /// Nesting of lexicographic list comparisons in progress (Runtime/OperatorMethods.swift).
+    @exclusivity(unchecked) var listCompareDepth = 0
     /// The native that runs deferred calls (`deferRunner()`), made on first use.
     @exclusivity(unchecked) var deferRunnerValue: Value = .nil
 
