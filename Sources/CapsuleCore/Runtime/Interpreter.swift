@@ -659,8 +659,7 @@ extension Runtime {
             case .tryBegin:
                 let jump = Instruction.extraValue(code[pc])
                 pc &+= 1
-                pushHandler(Handler(frameIndex: frameCount - 1, catchPC: pc + jump, register: index(regs) &+ Instruction.a(i),
-                                    mode: Instruction.b(i)))
+                beginTry(catchPC: pc + jump, register: index(regs) &+ Instruction.a(i), mode: Instruction.b(i))
                 continue
             case .tryEnd:
                 handlerCount -= 1

@@ -227,6 +227,13 @@ struct Handler {
         return p.assumingMemoryBound(to: T.self)
     }
 
+    /// TRY: installs a handler for the innermost frame. Out of line: it keeps the
+    /// interpreter's loop small, and `try` is not on any hot path.
+    @inline(never)
+    func beginTry(catchPC: Int, register: Int, mode: Int) {
+        pushHandler(Handler(frameIndex: frameCount - 1, catchPC: catchPC, register: register, mode: mode))
+    }
+
     func pushHandler(_ h: Handler) {
         if handlerCount == handlerCapacity {
             let bigger = UnsafeMutablePointer<Handler>.allocate(capacity: handlerCapacity * 2)
