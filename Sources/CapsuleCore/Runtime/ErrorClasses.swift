@@ -44,8 +44,10 @@ extension Runtime {
     func installErrorClasses() {
         gcPauseCount += 1
         defer { gcPauseCount -= 1 }
-        let initializer = newNative(name: "Error.init", arity: 1, isMethod: true) { rt, args, _ in
-            // args[0] is the new error, args[1] the message.
+        let initializer = newNative(name: "Error.init", arity: 1, isMethod: true) { rt, args, count in
+            // args[0] is the new error, args[1] the message; read from a class without a
+            // receiver (`Error.init(x)`), there is none.
+            guard count == 2, args[0].isObject(.error) else { return rt.fail("Error.init must be called on an error") }
             guard let m = rt.toStringValue(args[1]) else { return Runtime.failure }
             args[0].obj(ObjError.self).pointee.message = m
             return args[0]

@@ -24,8 +24,17 @@ extension Runtime {
             let klass = callee.obj(ObjClass.self)
             // Calling `Error` or a subclass makes an error value of that class.
             let isError = isErrorClass(klass)
-            let instance = isError ? newError(message: Value(intern(""))) : Value(newInstance(klass))
-            if isError { instance.obj(ObjError.self).pointee.klass = callee }
+            let instance: Value
+            if isError {
+                // The empty message stays rooted while the error is allocated.
+                let empty = Value(intern(""))
+                pushRoot(empty)
+                instance = newError(message: empty)
+                popRoot()
+                instance.obj(ObjError.self).pointee.klass = callee
+            } else {
+                instance = Value(newInstance(klass))
+            }
             stack[base] = instance
             let initializer = klass.pointee.initializer
             if initializer.isObject(.closure) {

@@ -114,6 +114,9 @@ extension Runtime {
         var result: Bool? = true
         var entries: [(Value, Value)] = []
         forEachEntry(x) { k, v in entries.append((k, v)) }
+        // Rooted: an `==` method could remove them from the map while they are compared.
+        for (k, v) in entries { pushRoot(k); pushRoot(v) }
+        defer { popRoot(entries.count * 2) }
         for (k, v) in entries {
             let w = mapGet(y, k)
             if w.bits == Value.empty.bits { result = false; break }
