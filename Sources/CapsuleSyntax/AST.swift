@@ -62,6 +62,8 @@ public indirect enum ExprKind: Sendable {
     case logical(LogicalOp, Expr, Expr)
     /// `a..b` (inclusive: false) or `a..=b` (inclusive: true).
     case range(Expr, Expr, inclusive: Bool)
+    /// `value is Type`: Type is a class, or a built-in type name such as `int`.
+    case typeTest(Expr, Expr)
     case call(Expr, [Expr])
     /// `object.name`
     case member(Expr, String)
@@ -104,11 +106,25 @@ public indirect enum StmtKind: Sendable {
     case continueStmt
     case returnStmt(Expr?)
     case throwStmt(Expr)
-    /// `try { … } catch name { … }` (`name` may be omitted).
-    case tryCatch(body: [Stmt], name: String?, handler: [Stmt])
+    /// `try { … } catch name is Type { … } catch name { … } finally { … }`: any number of
+    /// catch clauses (only the last may have no type), a finally clause, or both.
+    case tryCatch(body: [Stmt], catches: [CatchClause], finally: [Stmt]?)
+    /// `defer expr` or `defer { … }`: the body runs when the enclosing function returns.
+    case deferStmt([Stmt])
     /// `assert cond` or `assert cond, message`.
     case assertStmt(condition: Expr, message: Expr?)
     case block([Stmt])
+}
+
+/// `catch name is Type { body }`; the name and the type are optional.
+public struct CatchClause: Sendable {
+    public var name: String?
+    public var type: Expr?
+    public var body: [Stmt]
+    public var loc: SourceLocation
+    public init(name: String?, type: Expr?, body: [Stmt], loc: SourceLocation) {
+        self.name = name; self.type = type; self.body = body; self.loc = loc
+    }
 }
 
 /// A named or anonymous function, or a method.

@@ -42,8 +42,13 @@ public func dump(_ statement: Stmt) -> String {
         return value.map { "(return \(dump($0)))" } ?? "(return)"
     case .throwStmt(let value):
         return "(throw \(dump(value)))"
-    case .tryCatch(let body, let name, let handler):
-        return "(try \(dumpBody(body)) (catch\(name.map { " " + $0 } ?? "") \(dumpBody(handler))))"
+    case .tryCatch(let body, let catches, let finally):
+        let catchPart = catches.map { c in
+            " (catch\(c.name.map { " " + $0 } ?? "")\(c.type.map { " is " + dump($0) } ?? "") \(dumpBody(c.body)))"
+        }.joined()
+        return "(try \(dumpBody(body))\(catchPart)\(finally.map { " (finally \(dumpBody($0)))" } ?? ""))"
+    case .deferStmt(let body):
+        return "(defer \(dumpBody(body)))"
     case .assertStmt(let condition, let message):
         return "(assert \(dump(condition))\(message.map { " " + dump($0) } ?? ""))"
     case .block(let body):
@@ -68,6 +73,7 @@ public func dump(_ expression: Expr) -> String {
     case .unary(let op, let operand): return "(\(op.rawValue) \(dump(operand)))"
     case .binary(let op, let left, let right): return "(\(op.rawValue) \(dump(left)) \(dump(right)))"
     case .logical(let op, let left, let right): return "(\(op.rawValue) \(dump(left)) \(dump(right)))"
+    case .typeTest(let value, let type): return "(is \(dump(value)) \(dump(type)))"
     case .range(let low, let high, let inclusive): return "(\(inclusive ? "..=" : "..") \(dump(low)) \(dump(high)))"
     case .call(let callee, let arguments): return "(call \(dump(callee))" + arguments.map { " " + dump($0) }.joined() + ")"
     case .member(let object, let name): return "(. \(dump(object)) \(name))"

@@ -12,9 +12,11 @@ extension Parser {
         case logical(LogicalOp)
         case binary(BinaryOp)
         case range(inclusive: Bool)
+        case typeTest
 
         init?(_ kind: TokenKind) {
             switch kind {
+            case .kwIs: self = .typeTest
             case .kwOr: self = .logical(.or)
             case .kwAnd: self = .logical(.and)
             case .equalEqual: self = .binary(.equal)
@@ -44,6 +46,7 @@ extension Parser {
             case .logical(.or): return .or
             case .logical(.and): return .and
             case .range: return .range
+            case .typeTest: return .comparison
             case .binary(let op):
                 switch op {
                 case .equal, .notEqual, .less, .lessEqual, .greater, .greaterEqual: return .comparison
@@ -62,6 +65,7 @@ extension Parser {
             case .logical(let op): return Expr(.logical(op, left, right), left.loc)
             case .binary(let op): return Expr(.binary(op, left, right), left.loc)
             case .range(let inclusive): return Expr(.range(left, right, inclusive: inclusive), left.loc)
+            case .typeTest: return Expr(.typeTest(left, right), left.loc)
             }
         }
     }
@@ -82,7 +86,12 @@ extension Parser {
             advance()
             skipNewlines()
             let precedence = op.precedence
-            let right = try parseBinary(Precedence(rawValue: precedence.rawValue + 1) ?? .prefix)
+            let right: Expr
+            if case .typeTest = op, check(.kwClass) {
+                right = Expr(.variable("class"), advance().loc)  // `x is class`: the type name
+            } else {
+                right = try parseBinary(Precedence(rawValue: precedence.rawValue + 1) ?? .prefix)
+            }
             left = op.make(left, right)
             if precedence == .comparison || precedence == .range { rejectChain(of: precedence) }
         }

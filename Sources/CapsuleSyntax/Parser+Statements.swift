@@ -67,6 +67,7 @@ extension Parser {
         case .kwReturn: return try parseReturn()
         case .kwThrow: return try parseThrow()
         case .kwTry: return try parseTry()
+        case .kwDefer: return try parseDefer()
         case .kwAssert: return try parseAssert()
         case .leftBrace: return try parseBlockStatement()
         default: return try parseExpressionOrAssignment()
@@ -197,8 +198,29 @@ extension Parser {
     func parseMethod() throws -> FunctionDecl {
         let start = current
         if start.kind == .kwFn { advance() }
+        if let op = operatorMethodName() { return try parseFunctionRest(name: op, at: start.loc) }
         let name = try expect(.identifier, "method name")
         return try parseFunctionRest(name: name.text, at: start.loc)
+    }
+
+    /// An operator method's name (`==`, `<`, `+`, `-`, `*`, `/`, `%`, `[]`, `[]=`), consumed;
+    /// nil when the method name is not an operator.
+    func operatorMethodName() -> String? {
+        switch currentKind {
+        case .equalEqual: advance(); return "=="
+        case .less: advance(); return "<"
+        case .plus: advance(); return "+"
+        case .minus: advance(); return "-"
+        case .star: advance(); return "*"
+        case .slash: advance(); return "/"
+        case .percent: advance(); return "%"
+        case .leftBracket where peekKind(1) == .rightBracket:
+            advance(); advance()
+            if check(.equal) && peekKind(1) == .leftParen { advance(); return "[]=" }
+            return "[]"
+        default:
+            return nil
+        }
     }
 
     /// `import "path" [as alias]`.
@@ -255,12 +277,36 @@ extension Parser {
     func parseTry() throws -> Stmt {
         let keyword = advance()
         let body = try parseBlock("before try body").body
-        guard skipNewlines(ifFollowedBy: .kwCatch) else { throw expected("'catch'", "after try block") }
-        advance()
-        var name: String?
-        if check(.identifier) { name = advance().text }
-        let handler = try parseBlock("before catch body").body
-        return Stmt(.tryCatch(body: body, name: name, handler: handler), keyword.loc)
+        var catches: [CatchClause] = []
+        while skipNewlines(ifFollowedBy: .kwCatch) {
+            let keyword = advance()
+            if let untyped = catches.last, untyped.type == nil {
+                report("a catch clause without a type must be the last", at: untyped.loc)
+            }
+            var name: String?
+            if check(.identifier) { name = advance().text }
+            var type: Expr?
+            if check(.kwIs) {
+                advance()
+                if check(.kwClass) { type = Expr(.variable("class"), advance().loc) } else { type = try parseBinary(.range) }
+            }
+            catches.append(CatchClause(name: name, type: type, body: try parseBlock("before catch body").body, loc: keyword.loc))
+        }
+        var finally: [Stmt]?
+        if skipNewlines(ifFollowedBy: .kwFinally) {
+            advance()
+            finally = try parseBlock("before finally body").body
+        }
+        if catches.isEmpty && finally == nil { throw expected("'catch' or 'finally'", "after try block") }
+        return Stmt(.tryCatch(body: body, catches: catches, finally: finally), keyword.loc)
+    }
+
+    /// `defer { … }` or `defer expression`.
+    func parseDefer() throws -> Stmt {
+        let keyword = advance()
+        if check(.leftBrace) { return Stmt(.deferStmt(try parseBlock("").body), keyword.loc) }
+        let e = try parseExpression()
+        return Stmt(.deferStmt([Stmt(.expression(e), e.loc)]), keyword.loc)
     }
 
     /// An expression statement, or `target = value` / `target op= value`.

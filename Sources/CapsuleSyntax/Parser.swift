@@ -258,12 +258,12 @@ public final class Parser {
             case .newline where unclosed == 0:
                 pos += 1
                 let next = kinds[pos]
-                if next != .kwElse && next != .kwCatch { return }
+                if next != .kwElse && next != .kwCatch && next != .kwFinally { return }
                 continue
             case .rightBrace where unclosed == 0:
                 return
             case .kwLet, .kwVar, .kwClass, .kwIf, .kwWhile, .kwFor, .kwReturn, .kwBreak, .kwContinue,
-                 .kwThrow, .kwTry, .kwAssert, .kwImport:
+                 .kwThrow, .kwTry, .kwAssert, .kwImport, .kwDefer:
                 if pos > start && stopsAtKeywords { return }
             case .kwFn where kinds[pos + 1] == .identifier:
                 if pos > start && stopsAtKeywords { return }

@@ -6,8 +6,8 @@
 /// `interpolationStart("a ")`, `x`, `interpolationMiddle(" b ")`, `y`, `interpolationEnd(" c")`.
 public enum TokenKind: UInt8, Sendable, Equatable, Hashable, CaseIterable {
     // Keywords.
-    case kwAnd, kwAs, kwAssert, kwBreak, kwCatch, kwClass, kwContinue, kwElse, kwFalse, kwFn
-    case kwFor, kwIf, kwImport, kwIn, kwLet, kwNil, kwNot, kwOr, kwReturn, kwSelf, kwSuper
+    case kwAnd, kwAs, kwAssert, kwBreak, kwCatch, kwClass, kwContinue, kwDefer, kwElse, kwFalse, kwFinally, kwFn
+    case kwFor, kwIf, kwImport, kwIn, kwIs, kwLet, kwNil, kwNot, kwOr, kwReturn, kwSelf, kwSuper
     case kwThrow, kwTrue, kwTry, kwVar, kwWhile
 
     // Arithmetic and bitwise operators.
@@ -46,8 +46,9 @@ extension TokenKind {
     /// The reserved words and their kinds.
     public static let keywords: [String: TokenKind] = [
         "and": .kwAnd, "as": .kwAs, "assert": .kwAssert, "break": .kwBreak, "catch": .kwCatch,
-        "class": .kwClass, "continue": .kwContinue, "else": .kwElse, "false": .kwFalse,
-        "fn": .kwFn, "for": .kwFor, "if": .kwIf, "import": .kwImport, "in": .kwIn,
+        "class": .kwClass, "continue": .kwContinue, "defer": .kwDefer, "else": .kwElse, "false": .kwFalse,
+        "finally": .kwFinally,
+        "fn": .kwFn, "for": .kwFor, "if": .kwIf, "import": .kwImport, "in": .kwIn, "is": .kwIs,
         "let": .kwLet, "nil": .kwNil, "not": .kwNot, "or": .kwOr, "return": .kwReturn,
         "self": .kwSelf, "super": .kwSuper, "throw": .kwThrow, "true": .kwTrue, "try": .kwTry,
         "var": .kwVar, "while": .kwWhile,

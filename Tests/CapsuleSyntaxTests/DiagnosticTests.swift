@@ -23,7 +23,7 @@ import CapsuleSyntax
         #expect(errors("import x") == ["1:8: expected module path string after 'import', got 'x'"])
         #expect(errors("for in x {}") == ["1:5: expected loop variable name after 'for', got 'in'"])
         #expect(errors("for x y {}") == ["1:7: expected 'in' after loop variable, got 'y'"])
-        #expect(errors("try {} x") == ["1:8: expected 'catch' after try block, got 'x'"])
+        #expect(errors("try {} x") == ["1:8: expected 'catch' or 'finally' after try block, got 'x'"])
         #expect(errors("class A {\n  let x = 1\n  m() {}\n}") == ["2:3: expected method name, got 'let'"])
     }
 

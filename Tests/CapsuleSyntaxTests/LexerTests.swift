@@ -6,7 +6,7 @@ import CapsuleSyntax
         for (word, kind) in TokenKind.keywords {
             #expect(kinds(word) == [kind], "\(word)")
         }
-        #expect(TokenKind.keywords.count == 26)
+        #expect(TokenKind.keywords.count == 29)
         #expect(kinds("andy self_ Fn") == [.identifier, .identifier, .identifier])
     }
 

@@ -359,6 +359,12 @@ package typealias NativeEntry = @convention(thin) (_ target: UnsafeMutableRawPoi
     // MARK: errors
     /// Makes the call fail with `message`; return `NativeCall.failure` after it.
     package func raise(_ message: String) -> Value { rt.fail(message) }
+    /// Makes the call fail with `message` as an error of class `kind` (instead of the class
+    /// the message implies, Runtime/ErrorClasses.swift); return `NativeCall.failure` after it.
+    package func raise(_ message: String, kind: ErrorKind) -> Value {
+        rt.raise(message, kind: kind)
+        return Runtime.failure
+    }
 
     /// Whether `bytes` more fit under the heap limit (collecting if needed); raises the
     /// catchable `out of memory (heap limit N)` and returns false when they do not. For host

@@ -164,18 +164,15 @@ extension Runtime {
             }
             return rt.fail("cannot make bytes from \(rt.typeName(v))")
         }
-        defineBuiltin("Error", arity: 1) { rt, args, _ in
-            guard let m = rt.toStringValue(args[0]) else { return Runtime.failure }
-            rt.pushRoot(m)
-            defer { rt.popRoot() }
-            return rt.newError(message: m)
-        }
         defineBuiltin("chr", arity: 1) { rt, args, _ in
             guard let n = rt.expectInt(args[0], "chr argument") else { return Runtime.failure }
             guard n >= 0, n <= 0x10FFFF, let u = Unicode.Scalar(UInt32(n)) else { return rt.fail("chr argument \(n) is not a Unicode scalar") }
             return rt.oneScalarString(code: u.value)
         }
         installStandardStreams()
+        installTypeBuiltins()
+        installErrorClasses()
+        installOperatorBuiltins()
         installCollectionBuiltins()
         installStringMethods()
         installListMethods()

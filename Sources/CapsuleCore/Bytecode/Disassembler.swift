@@ -39,6 +39,7 @@ enum Disassembler {
         case .throwValue: return "THROW"
         case .importModule: return "IMPORT"
         case .newClass: return "CLASS"
+        case .isInstance: return "IS"
         default: return "\(op)".uppercased()
         }
     }
@@ -88,8 +89,12 @@ enum Disassembler {
             case .getSuper: operands = "\(a) \(b) \(c) K\(extra ?? -1)"; comment = constant(extra ?? -1)
             case .forPrep, .forLoop, .iterNext, .tryBegin:
                 operands = op == .iterNext ? "\(a) \(b) \(extra ?? 0)" : (op == .forPrep ? "\(a) \(c) \(extra ?? 0)" : "\(a) \(extra ?? 0)")
+                if op == .tryBegin && b != 0 { operands = "\(a) \(b) \(extra ?? 0)" }
                 comment = "to \(pc + 2 + (extra ?? 0))"
             case .assertFail: operands = "\(a) \(b)"
+            case .isType:
+                operands = "\(a) \(b) \(c)"
+                if c < Runtime.builtinTypeNames.count { comment = Runtime.builtinTypeNames[c] }
             default: operands = "\(a) \(b) \(c)"
             }
             let mn = mnemonic(op)

@@ -73,6 +73,7 @@ enum BytecodeVerifier {
             case .loadK: ok = reg(a) && Instruction.bx(i) < constantCount
             case .loadI, .loadNil, .loadTrue, .loadFalse, .ret, .close, .throwValue, .newMap, .newList, .iterPrep, .tryBegin:
                 ok = reg(a)
+                if op == .tryBegin { ok = b <= 2 && reg(a, b == 2 ? 2 : 1) }
                 if op == .iterPrep { ok = reg(a, 5) }
             case .retNil, .tryEnd: ok = true
             case .getGlobal, .setGlobal, .defGlobal: ok = reg(a)  // slot checked at run time against the module
@@ -102,6 +103,8 @@ enum BytecodeVerifier {
             case .assertFail: ok = reg(a)
             case .importModule: ok = reg(a) && Instruction.bx(i) < constantCount
             case .concat: ok = reg(a) && reg(b, c)
+            case .isInstance: ok = reg(a) && reg(b) && reg(c)
+            case .isType: ok = reg(a) && reg(b) && c < Runtime.builtinTypeNames.count
             case .extra: return "stray EXTRA at \(pc)"
             }
             if !ok { return "operand out of range at \(pc) (\(op))" }

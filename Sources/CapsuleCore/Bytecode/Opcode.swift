@@ -171,7 +171,11 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
     case iterNext
 
     // MARK: errors, modules, strings
-    /// TRY A + EXTRA sJ: push a handler catching into R[A], handler code at pc + sJ
+    /// TRY A B + EXTRA sJ: push a handler catching into R[A], handler code at pc + sJ.
+    /// B = 0: `catch` (R[A] gets the thrown value); B = 1: `finally` (R[A] gets the error
+    /// object itself, so THROW R[A] re-raises it with its trace and flags unchanged); B = 2:
+    /// typed `catch` clauses (R[A] gets the thrown value, R[A+1] the error object, which THROW
+    /// re-raises unchanged when no clause matches).
     case tryBegin
     /// ENDTRY: pop the innermost handler
     case tryEnd
@@ -187,6 +191,14 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
     case concat
     /// DEFGLOBAL A Bx: module variable Bx = R[A] (a declaration: always allowed)
     case defGlobal
+
+    // MARK: type tests
+    /// IS A B C: R[A] = R[B] is an instance of class R[C] or of a subclass (an error if
+    /// R[C] is not a class)
+    case isInstance
+    /// ISTYPE A B C: R[A] = R[B] has the built-in type numbered C (`Runtime.builtinTypeNames`)
+    case isType
+
     /// EXTRA: operand word of the previous instruction; never executed
     case extra
 }

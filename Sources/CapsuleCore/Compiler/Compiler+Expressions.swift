@@ -102,6 +102,8 @@ extension Compiler {
             expression(hi, into: base + 1)
             setLine(e.loc)
             emit(Instruction.abc(.range, dest, base, inclusive ? 1 : 0))
+        case .typeTest(let value, let type):
+            typeTest(value, type, into: dest, at: e.loc)
         case .call(let callee, let args):
             call(callee, args, into: dest, at: e.loc)
         case .member(let object, let name):

@@ -49,22 +49,26 @@ extension Compiler {
                 genericFor(first, second, iterable, body: body, at: s.loc)
             }
         case .breakStmt, .continueStmt:
-            guard var loop = fs.loops.last else {
+            guard let loop = fs.loops.last else {
                 error("'\(s.kind.isBreak ? "break" : "continue")' outside of a loop", at: s.loc)
                 return
             }
-            for _ in loop.tryDepth..<fs.tryDepth { emit(Instruction.abc(.tryEnd, 0)) }
+            emitTryExits(downTo: loop.tryDepth)
             emit(Instruction.abc(.close, loop.firstRegister))
             let j = emitJump()
-            if s.kind.isBreak { loop.breakJumps.append(j) } else { loop.continueJumps.append(j) }
-            fs.loops[fs.loops.count - 1] = loop
+            if s.kind.isBreak { fs.loops[fs.loops.count - 1].breakJumps.append(j) }
+            else { fs.loops[fs.loops.count - 1].continueJumps.append(j) }
         case .returnStmt(let value):
             if fs.kind == .script && fs.enclosing == nil {
                 error("'return' outside of a function", at: s.loc)
                 return
             }
+            if fs.kind == .initializer && value != nil { error("'init' cannot return a value", at: s.loc) }
+            if returnNeedsCleanup {
+                returnThroughCleanups(value)
+                return
+            }
             if fs.kind == .initializer {
-                if value != nil { error("'init' cannot return a value", at: s.loc) }
                 emit(Instruction.abc(.ret, 0))
                 return
             }
@@ -78,25 +82,10 @@ extension Compiler {
             let r = expressionToAnyRegister(value)
             setLine(s.loc)  // a thrown error points at `throw`
             emit(Instruction.abc(.throwValue, r))
-        case .tryCatch(let body, let name, let handler):
-            beginScope()
-            let r = reserveRegisters()
-            // A hidden local keeps the catch register reserved while the body runs.
-            declareLocal(" caught", register: r, mutable: false, at: s.loc)
-            emit(Instruction.abc(.tryBegin, r))
-            let handlerJump = emit(Instruction.extra(0))
-            fs.tryDepth += 1
-            block(body)
-            fs.tryDepth -= 1
-            emit(Instruction.abc(.tryEnd, 0))
-            let skip = emitJump()
-            patchJump(handlerJump)
-            beginScope()
-            if let name { declareLocal(name, register: r, mutable: true, at: s.loc) }
-            for st in handler { statement(st) }
-            endScope()
-            patchJump(skip)
-            endScope()
+        case .tryCatch(let body, let catches, let finally):
+            tryStatement(body: body, catches: catches, finally: finally, at: s.loc)
+        case .deferStmt(let body):
+            deferStatement(body, at: s.loc)
         case .assertStmt(let condition, let message):
             let ok = conditionJump(condition, jumpWhen: true)
             if let message {

@@ -38,7 +38,7 @@ final class Compiler {
             replExpr = e
             statements.removeLast()
         }
-        for s in statements { statement(s) }
+        functionBody(statements, at: SourceLocation(line: 1, column: 1, offset: 0))
         if let e = replExpr {
             setLine(e.loc)
             let r = expressionToNewRegister(e)
@@ -372,7 +372,7 @@ final class Compiler {
             child.locals.append(Local(name: p, register: r, depth: child.scopeDepth, mutable: true, captured: false))
         }
         if decl.params.count > 200 { error("too many parameters (limit 200)", at: decl.loc) }
-        for s in decl.body { statement(s) }
+        functionBody(decl.body, at: decl.loc)
         setLine(decl.endLoc)
         if kind == .initializer { emit(Instruction.abc(.ret, 0)) } else { emit(Instruction.abc(.retNil, 0)) }
         fs = child.enclosing!

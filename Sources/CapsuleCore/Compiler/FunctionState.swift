@@ -37,6 +37,19 @@ struct LoopState {
 
 enum FunctionKind { case script, function, method, initializer }
 
+/// An active `try` level of the code being compiled: what leaving it by `return`, `break` or
+/// `continue` must run after popping its handler (Compiler+Try.swift).
+enum TryLevel {
+    /// A `try … catch` body: only the handler to pop.
+    case plain
+    /// The body or catch block of a `try … finally`: the finally block runs.
+    case finally([Stmt])
+    /// A function that uses `defer`: the calls deferred into the list in this register run.
+    case defers(register: Int)
+
+    var hasCleanup: Bool { if case .plain = self { return false } else { return true } }
+}
+
 /// Per-function compilation state: code being emitted, locals, upvalues, registers.
 final class FunctionState {
     let enclosing: FunctionState?
@@ -65,7 +78,9 @@ final class FunctionState {
     var freeRegister = 1
     var maxRegisters = 1
     var loops: [LoopState] = []
-    var tryDepth = 0
+    /// Active `try` levels, outermost first.
+    var tries: [TryLevel] = []
+    var tryDepth: Int { tries.count }
     var line: Int32 = 1
     /// The position of the construct being compiled (for errors that have no better place).
     var loc = SourceLocation(line: 1, column: 1, offset: 0)

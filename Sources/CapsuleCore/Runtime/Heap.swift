@@ -251,7 +251,8 @@ extension Runtime {
             markTable(m.pointee.names)
         case .error:
             let e = p.assumingMemoryBound(to: ObjError.self)
-            mark(e.pointee.message); mark(e.pointee.trace); mark(e.pointee.origin)
+            mark(e.pointee.message); mark(e.pointee.trace); mark(e.pointee.origin); mark(e.pointee.klass)
+            markTable(e.pointee.fields)
         case .handle:
             let h = p.assumingMemoryBound(to: ObjHandle.self)
             mark(h.pointee.typeName); mark(h.pointee.companion)
@@ -296,7 +297,11 @@ extension Runtime {
                 size += ObjString.offsetsSize(scalarCount: s.pointee.scalarCount)
                 free(t)
             }
-        case .int, .upvalue, .closure, .boundMethod, .error: break
+        case .int, .upvalue, .closure, .boundMethod: break
+        case .error:
+            let e = p.assumingMemoryBound(to: ObjError.self)
+            size += e.pointee.fields.byteSize
+            e.pointee.fields.free()
         case .list:
             let l = p.assumingMemoryBound(to: ObjList.self)
             size += l.pointee.capacity * MemoryLayout<Value>.stride

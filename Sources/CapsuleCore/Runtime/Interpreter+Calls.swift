@@ -22,11 +22,30 @@ extension Runtime {
                               name: n.pointee.name.obj(ObjString.self).string)
         case .klass:
             let klass = callee.obj(ObjClass.self)
-            let instance = Value(newInstance(klass))
+            // Calling `Error` or a subclass makes an error value of that class.
+            let isError = isErrorClass(klass)
+            let instance: Value
+            if isError {
+                // The empty message stays rooted while the error is allocated.
+                let empty = Value(intern(""))
+                pushRoot(empty)
+                instance = newError(message: empty)
+                popRoot()
+                instance.obj(ObjError.self).pointee.klass = callee
+            } else {
+                instance = Value(newInstance(klass))
+            }
             stack[base] = instance
             let initializer = klass.pointee.initializer
             if initializer.isObject(.closure) {
                 return pushFrame(initializer.obj(ObjClosure.self), base: base, argc: argc)
+            }
+            if initializer.isObject(.native) {
+                // `Error.init(message)`, inherited by error classes without their own `init`.
+                let outcome = callNative(initializer.obj(ObjNative.self), base: base, argc: argc, receiver: true,
+                                         name: klass.pointee.name.obj(ObjString.self).string)
+                stack[base] = instance
+                return outcome
             }
             if argc != 0 {
                 raise("\(klass.pointee.name.obj(ObjString.self).string) expects 0 arguments, got \(argc)")
@@ -156,6 +175,14 @@ extension Runtime {
             stack[base] = v
             return callSlow(base: base, argc: argc)
         case .error:
+            // Methods of its class first (as for instances), then fields.
+            let klass = errorClassOf(receiver.obj(ObjError.self))
+            if let m = klass.obj(ObjClass.self).pointee.methods.get(name) {
+                if m.isObject(.closure) { return pushFrame(m.obj(ObjClosure.self), base: base, argc: argc) }
+                if m.isObject(.native) {
+                    return callNative(m.obj(ObjNative.self), base: base, argc: argc, receiver: true, name: name.string)
+                }
+            }
             if let v = errorField(receiver, name) {
                 stack[base] = v
                 return callSlow(base: base, argc: argc)
@@ -253,9 +280,10 @@ extension Runtime {
 
     // MARK: errors
 
-    /// Raises a runtime error with `message` at the current position.
+    /// Raises a runtime error with `message` at the current position. Its class is `kind`,
+    /// or the one `Runtime.errorKind(of:)` gives for the message.
     @inline(never)
-    func raise(_ message: String) {
+    func raise(_ message: String, kind: ErrorKind? = nil) {
         let m = Value(makeString(message))
         pushRoot(m)
         let trace = captureTrace()
@@ -263,6 +291,7 @@ extension Runtime {
         pendingError = newError(message: m, trace: trace)
         recordOrigin(pendingError)
         popRoot(2)
+        classify(pendingError, message: message, kind: kind)
     }
 
     /// Notes in error `e` the instruction the innermost frame is executing: the position its
@@ -392,10 +421,10 @@ extension Runtime {
     @inline(never)
     func assertionFailed(message: Value?) {
         if let message {
-            if message.isString { raise(message.obj(ObjString.self).string) }
-            else { raise(describe(message, quoted: false)) }
+            if message.isString { raise(message.obj(ObjString.self).string, kind: .assertion) }
+            else { raise(describe(message, quoted: false), kind: .assertion) }
         } else {
-            raise("assertion failed")
+            raise("assertion failed", kind: .assertion)
         }
     }
 
@@ -428,11 +457,13 @@ extension Runtime {
             handlerCount -= 1
             if let open = openUpvalues, open.pointee.stackIndex >= h.register { closeUpvalues(from: h.register) }
             frameCount = h.frameIndex + 1
-            var caught = pendingError
-            if caught.isObject(.error) && caught.header.pointee.flags == ObjErrorFlags.wrapsThrownValue {
+            let raw = pendingError
+            var caught = raw
+            if h.mode != 1 && caught.isObject(.error) && caught.header.pointee.flags == ObjErrorFlags.wrapsThrownValue {
                 caught = caught.obj(ObjError.self).pointee.message
             }
             stack[h.register] = caught
+            if h.mode == 2 { stack[h.register + 1] = raw }
             pendingError = .nil
             return h
         }

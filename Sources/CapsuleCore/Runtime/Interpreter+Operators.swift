@@ -65,6 +65,10 @@ extension Runtime {
         }
         if op == .multiply && x.isString && y.isInt { return repeatString(x.obj(ObjString.self), y.intValue) }
         if op == .multiply && x.isObject(.list) && y.isInt { return repeatList(x.obj(ObjList.self), y.intValue) }
+        if x.isObject(.instance) {
+            let r = arithmeticMethod(op, x, y)
+            if r?.bits != Value.empty.bits { return r }
+        }
         raiseOperandError("cannot \(op.verb)", x, y)
         return nil
     }
@@ -201,6 +205,14 @@ extension Runtime {
             if c == 0 { c = a.pointee.count - b.pointee.count }
             return strict ? c < 0 : c <= 0
         }
+        if x.isObject(.list) && y.isObject(.list) {
+            return compareLists(x.obj(ObjList.self), y.obj(ObjList.self), strict: strict)
+        }
+        if x.isObject(.instance) || y.isObject(.instance) {
+            // Only `<` is defined: x <= y is not (y < x), asked of y's class.
+            if strict, let r = instanceLess(x, y) { return r }
+            if !strict, let r = instanceLess(y, x) { return r.map { !$0 } }
+        }
         raise(swapped ? "cannot compare \(typeName(y)) and \(typeName(x))" : "cannot compare \(typeName(x)) and \(typeName(y))")
         return nil
     }
@@ -244,6 +256,11 @@ extension Runtime {
     func getIndex(_ container: Value, _ index: Value) -> Value? {
         guard container.isObject else { raise("cannot index \(typeName(container))"); return nil }
         switch container.header.pointee.kind {
+        case .instance:
+            let r = indexMethod(container, index)
+            if r?.bits != Value.empty.bits { return r }
+            raise("cannot index \(typeName(container))")
+            return nil
         case .list:
             let l = container.obj(ObjList.self)
             guard let n = resolveIndex(index, count: l.pointee.count, what: "list") else { return nil }
@@ -286,6 +303,11 @@ extension Runtime {
     func setIndex(_ container: Value, _ index: Value, _ value: Value) -> Bool {
         guard container.isObject else { raise("cannot index \(typeName(container))"); return false }
         switch container.header.pointee.kind {
+        case .instance:
+            guard let called = setIndexMethod(container, index, value) else { return false }
+            if called { return true }
+            raise("cannot index \(typeName(container))")
+            return false
         case .list:
             let l = container.obj(ObjList.self)
             guard let n = resolveIndex(index, count: l.pointee.count, what: "list") else { return false }
@@ -367,6 +389,9 @@ extension Runtime {
                 return moduleExport(object.obj(ObjModule.self), name)
             case .error:
                 if let v = errorField(object, name) { return v }
+                if let m = errorClassOf(object.obj(ObjError.self)).obj(ObjClass.self).pointee.methods.get(name) {
+                    return newBoundMethod(receiver: object, method: m)
+                }
             case .klass:
                 if let m = object.obj(ObjClass.self).pointee.methods.get(name) { return m }
             default:
@@ -417,6 +442,7 @@ extension Runtime {
             return Value(makeString(describe(err.pointee.message, quoted: false)))
         }
         if name == nameTrace { return err.pointee.trace.isNil ? Value(newList()) : err.pointee.trace }
+        if let v = err.pointee.fields.get(name) { return v }
         return nil
     }
 
@@ -436,6 +462,14 @@ extension Runtime {
     func setField(_ object: Value, _ name: UnsafeMutablePointer<ObjString>, _ value: Value) -> Bool {
         if object.isObject(.instance) {
             setField(object.obj(ObjInstance.self), name, value)
+            return true
+        }
+        if object.isObject(.error) {
+            // `message` and `trace` are the error's own; other names are fields.
+            let e = object.obj(ObjError.self)
+            if name == nameMessage { e.pointee.message = value }
+            else if name == nameTrace { e.pointee.trace = value }
+            else { accountExternal(e.pointee.fields.set(name, value)) }
             return true
         }
         raise("cannot set field '\(name.string)' on \(object.isNil ? describeNil(operand: 0, of: [.setField]) : typeName(object))")

@@ -234,7 +234,13 @@ extension Runtime {
             // MARK: comparisons
             case .eq, .ne:
                 let x = regs[Instruction.b(i)], y = regs[Instruction.c(i)]
-                let equal = (x.bits == y.bits && !x.isDouble) || valuesEqual(x, y)
+                var equal = (x.bits == y.bits && !x.isDouble) || valuesEqual(x, y)
+                if !equal && x.isObject(.instance) {
+                    // A class's `==` method (Runtime/OperatorMethods.swift).
+                    frame.pointee.pc = pc
+                    guard let r = instanceEquals(x, y) else { break }
+                    equal = r
+                }
                 regs[Instruction.a(i)] = Value(bool: equal == (Instruction.op(i) == .eq))
                 continue
             case .lt, .le:
@@ -259,7 +265,12 @@ extension Runtime {
             // MARK: conditional jumps
             case .testEq:
                 let x = regs[Instruction.a(i)], y = regs[Instruction.b(i)]
-                let equal = (x.bits == y.bits && !x.isDouble) || valuesEqual(x, y)
+                var equal = (x.bits == y.bits && !x.isDouble) || valuesEqual(x, y)
+                if !equal && x.isObject(.instance) {
+                    frame.pointee.pc = pc
+                    guard let r = instanceEquals(x, y) else { break }
+                    equal = r
+                }
                 if equal == (Instruction.c(i) != 0) { pc &+= 1 &+ Instruction.sj(code[pc]) } else { pc &+= 1 }
                 continue
             case .testEqK:
@@ -648,7 +659,7 @@ extension Runtime {
             case .tryBegin:
                 let jump = Instruction.extraValue(code[pc])
                 pc &+= 1
-                pushHandler(Handler(frameIndex: frameCount - 1, catchPC: pc + jump, register: index(regs) &+ Instruction.a(i)))
+                beginTry(catchPC: pc + jump, register: index(regs) &+ Instruction.a(i), mode: Instruction.b(i))
                 continue
             case .tryEnd:
                 handlerCount -= 1
@@ -673,6 +684,14 @@ extension Runtime {
             case .concat:
                 frame.pointee.pc = pc
                 if let s = concatenate(regs + Instruction.b(i), count: Instruction.c(i)) { regs[Instruction.a(i)] = s; continue }
+            case .isInstance:
+                frame.pointee.pc = pc
+                if let r = isInstance(regs[Instruction.b(i)], of: regs[Instruction.c(i)]) {
+                    regs[Instruction.a(i)] = Value(bool: r); continue
+                }
+            case .isType:
+                regs[Instruction.a(i)] = Value(bool: hasBuiltinType(regs[Instruction.b(i)], Instruction.c(i)))
+                continue
             case .extra:
                 continue
             }

@@ -247,6 +247,11 @@ struct ObjError {
     /// it: where the report's source line and caret point.
     var origin: Value
     var originPC: Int
+    /// Its class: `Error` or a subclass (Runtime/ErrorClasses.swift); nil stands for `Error`.
+    var klass: Value
+    /// Fields set by the script (`self.path = …` in a subclass's `init`) or by the runtime
+    /// (`capability` and `resource` of a DeniedError).
+    var fields: NameTable
 }
 
 /// An opaque host object with a destructor, run by the sweep. Plugins build on this.

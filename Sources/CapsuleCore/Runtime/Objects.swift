@@ -161,6 +161,8 @@ extension Runtime {
         e.pointee.trace = trace
         e.pointee.origin = .nil
         e.pointee.originPC = 0
+        e.pointee.klass = .nil
+        e.pointee.fields = NameTable()
         return Value(e)
     }
 

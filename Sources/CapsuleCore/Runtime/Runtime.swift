@@ -21,6 +21,11 @@ struct Handler {
     var catchPC: Int
     /// Absolute stack index of the register that receives the caught value.
     var register: Int
+    /// TRY's B operand. 0: the register receives the caught value. 1 (`finally`): it
+    /// receives the error being raised as it is (a thrown non-error value still wrapped, with
+    /// its trace), so the handler can rethrow it unchanged with THROW. 2 (typed `catch`
+    /// clauses): the caught value, and the error as it is in the next register.
+    var mode: Int = 0
 }
 
 /// All the state of one VM: heap, register stack, frames, handlers, modules, builtins.
@@ -116,6 +121,12 @@ struct Handler {
     // MARK: errors
     /// The value being thrown while an error propagates.
     @exclusivity(unchecked) var pendingError: Value = .nil
+    /// The built-in error classes, indexed by `ErrorKind.rawValue` (also builtins, so rooted).
+    @exclusivity(unchecked) var errorClassValues: [Value] = []
+    /// Nesting of lexicographic list comparisons in progress (Runtime/OperatorMethods.swift).
+    @exclusivity(unchecked) var listCompareDepth = 0
+    /// The native that runs deferred calls (`deferRunner()`), made on first use.
+    @exclusivity(unchecked) var deferRunnerValue: Value = .nil
 
     // MARK: builtins and modules
     /// Methods of the built-in types, indexed by `ObjKind.rawValue` (empty for kinds that
@@ -214,6 +225,13 @@ struct Handler {
         let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
         guard let p, p != MAP_FAILED else { fatalError("capsule: cannot reserve \(bytes) bytes for the VM stack") }
         return p.assumingMemoryBound(to: T.self)
+    }
+
+    /// TRY: installs a handler for the innermost frame. Out of line: it keeps the
+    /// interpreter's loop small, and `try` is not on any hot path.
+    @inline(never)
+    func beginTry(catchPC: Int, register: Int, mode: Int) {
+        pushHandler(Handler(frameIndex: frameCount - 1, catchPC: catchPC, register: register, mode: mode))
     }
 
     func pushHandler(_ h: Handler) {

@@ -301,7 +301,8 @@ final class ExportBinding {
 
     @inline(never)
     func raised(_ call: NativeCall, _ message: String) -> Value {
-        call.raise("\(qualifiedName): \(message)")
+        // Raised by the plugin's own code: a PluginError whatever the text says.
+        call.raise("\(qualifiedName): \(message)", kind: .plugin)
     }
 
     private func resultsWithOutParameters(_ call: NativeCall) -> Value {

@@ -59,7 +59,7 @@ extension IsolatedPlugin {
         let enclosingValues = b.usesValues ? context.openValues(call) : nil
         defer { if b.usesValues { context.closeValues(restoring: enclosingValues) } }
         if let failure = b.storeArguments(call) { return failure }
-        if worker == nil, let error = restart() { return call.raise("\(b.qualifiedName): \(error.message)") }
+        if worker == nil, let error = restart() { return call.raise("\(b.qualifiedName): \(error.message)", kind: .plugin) }
         let w = worker!
         let base = UnsafeMutableRawPointer(w.shared)
         let args = base + Self.argsOffset
@@ -122,7 +122,7 @@ extension IsolatedPlugin {
         if let failure {
             worker = nil
             if case .vmDeadline = failure { return call.raiseTimeout() }
-            return call.raise(Self.describe(failure, plugin: name, during: b.export.name))
+            return call.raise(Self.describe(failure, plugin: name, during: b.export.name), kind: .plugin)
         }
 
         // The response: each field read once.
@@ -212,7 +212,7 @@ extension IsolatedPlugin {
     private func brokeProtocol(_ call: NativeCall, _ b: ExportBinding, _ reason: String) -> Value {
         worker?.terminate()
         worker = nil
-        return call.raise(Self.describe(.brokeProtocol(reason), plugin: name, during: b.export.name))
+        return call.raise(Self.describe(.brokeProtocol(reason), plugin: name, during: b.export.name), kind: .plugin)
     }
 
     /// At most CAPSULE_ISO_MESSAGE_MAX bytes of payload text (a raised message), copied out
