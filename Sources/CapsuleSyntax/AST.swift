@@ -116,14 +116,21 @@ public final class FunctionDecl: Sendable {
     /// nil for anonymous functions.
     public let name: String?
     public let params: [String]
+    /// The default value of each parameter (`b = 2`), nil for a required one; either empty
+    /// (no defaults) or as long as `params`. Defaults follow all required parameters.
+    public let defaults: [Expr?]
     public let body: [Stmt]
     /// Location of the `fn` keyword (or of the method name).
     public let loc: SourceLocation
     /// Location of the closing `}` of the body (used for the implicit `return nil`).
     public let endLoc: SourceLocation
-    public init(name: String?, params: [String], body: [Stmt], loc: SourceLocation, endLoc: SourceLocation) {
-        self.name = name; self.params = params; self.body = body; self.loc = loc; self.endLoc = endLoc
+    public init(name: String?, params: [String], defaults: [Expr?] = [], body: [Stmt],
+                loc: SourceLocation, endLoc: SourceLocation) {
+        self.name = name; self.params = params; self.defaults = defaults; self.body = body
+        self.loc = loc; self.endLoc = endLoc
     }
+    /// Parameters that must be passed (those before the first default).
+    public var requiredCount: Int { defaults.firstIndex { $0 != nil } ?? params.count }
 }
 
 /// `class Name < Super { methods }`. `init` is an ordinary method named "init".

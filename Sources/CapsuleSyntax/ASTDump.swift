@@ -81,7 +81,11 @@ public func dump(_ expression: Expr) -> String {
 
 private func dumpFunction(_ function: FunctionDecl) -> String {
     let name = function.name.map { " " + $0 } ?? ""
-    return "(fn\(name) (\(function.params.joined(separator: " "))) \(dumpBody(function.body)))"
+    var params = function.params
+    for (i, d) in function.defaults.enumerated() {
+        if let d { params[i] = "(= \(params[i]) \(dump(d)))" }
+    }
+    return "(fn\(name) (\(params.joined(separator: " "))) \(dumpBody(function.body)))"
 }
 
 private func dumpBody(_ body: [Stmt]) -> String {

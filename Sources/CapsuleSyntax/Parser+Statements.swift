@@ -144,28 +144,38 @@ extension Parser {
 
     /// The parameter list and body of a function, method or anonymous function.
     func parseFunctionRest(name: String?, at loc: SourceLocation) throws -> FunctionDecl {
-        let params = try parseParameters()
+        let (params, defaults) = try parseParameters()
         let (body, end) = try parseBlock("before function body")
-        return FunctionDecl(name: name, params: params, body: body, loc: loc, endLoc: end)
+        return FunctionDecl(name: name, params: params, defaults: defaults, body: body, loc: loc, endLoc: end)
     }
 
-    /// `(a, b, c)`; a trailing comma is allowed, a repeated name is an error.
-    func parseParameters() throws -> [String] {
+    /// `(a, b = 2, c = a + b)`; a trailing comma is allowed, a repeated name is an error,
+    /// and once a parameter has a default value every later one needs one.
+    func parseParameters() throws -> (names: [String], defaults: [Expr?]) {
         try expect(.leftParen, "'('", "before parameters")
         let saved = ignoresNewlines
         ignoresNewlines = true
         defer { ignoresNewlines = saved }
         var params: [String] = []
+        var defaults: [Expr?] = []
         while !check(.rightParen) {
             let param = try expect(.identifier, "parameter name")
             if params.contains(param.text) {
                 report("duplicate parameter '\(param.text)'", at: param.loc)
             }
             params.append(param.text)
+            if match(.equal) {
+                defaults.append(try parseExpression())
+            } else {
+                if defaults.contains(where: { $0 != nil }) {
+                    report("parameter '\(param.text)' needs a default value: it follows a parameter with one", at: param.loc)
+                }
+                defaults.append(nil)
+            }
             if !match(.comma) { break }
         }
         try expect(.rightParen, "')'", "after parameters")
-        return params
+        return (params, defaults.contains { $0 != nil } ? defaults : [])
     }
 
     /// `class Name [< Super] { [fn] method(params) { … } … }`.

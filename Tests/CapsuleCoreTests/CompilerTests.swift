@@ -49,6 +49,31 @@ import Testing
         #expect(code.filter { $0.hasPrefix("LOADI 1") }.count == 2)
     }
 
+    @Test func defaultValuesCompileToAnEntryTable() {
+        // Two defaults: three entries (0, 1 or 2 optional arguments passed), then the code of
+        // each default, then the body. Functions without defaults have no table.
+        let text = listing("fn f(a, b = 1, c = 2) { return a }")
+        #expect(text.contains("function f (3 params (1 required),"))
+        let code = instructions(text)
+        let start = code.firstIndex { $0.hasPrefix("JMP") }
+        #expect(start != nil)
+        if let start { #expect(code[start..<(start + 3)].allSatisfy { $0.hasPrefix("JMP") }) }
+        #expect(!instructions(listing("fn g(a, b) { return a }")).contains { $0.hasPrefix("JMP") })
+        #expect(value(of: "fn f(a, b = a * 2) { return [a, b] }\n[f(1), f(1, 5)]")
+                == .list([.list([1, 2]), .list([1, 5])]))
+    }
+
+    @Test func verifierChecksTheDefaultEntryTable() {
+        let jmp = Instruction.sj(.jmp, 0), ret = Instruction.abc(.retNil, 0)
+        #expect(BytecodeVerifier.verify(code: [jmp, jmp, ret], constantCount: 0, upvalueCount: 0,
+                                        maxRegisters: 3, defaultEntries: 1) == nil)
+        // An entry that is not a JMP, or a table longer than the code, is rejected.
+        #expect(BytecodeVerifier.verify(code: [jmp, ret, ret], constantCount: 0, upvalueCount: 0,
+                                        maxRegisters: 3, defaultEntries: 1) != nil)
+        #expect(BytecodeVerifier.verify(code: [jmp, ret], constantCount: 0, upvalueCount: 0,
+                                        maxRegisters: 3, defaultEntries: 2) != nil)
+    }
+
     @Test func equalityWithSmallIntsPastConstant255() {
         // JEQK's constant operand is 8 bits; with more than 255 constants the compiler must
         // not truncate the index (it used to compare against the wrong constant).

@@ -45,7 +45,9 @@ enum Disassembler {
 
     static func function(_ f: UnsafeMutablePointer<ObjFunction>, rt: Runtime) -> String {
         let name = f.pointee.name.obj(ObjString.self).string
-        var out = "function \(name) (\(f.pointee.arity) params, \(f.pointee.maxRegisters) registers, "
+        var params = "\(f.pointee.paramCount) params"
+        if f.pointee.requiredCount < f.pointee.paramCount { params += " (\(f.pointee.requiredCount) required)" }
+        var out = "function \(name) (\(params), \(f.pointee.maxRegisters) registers, "
         out += "\(f.pointee.constantCount) constants, \(f.pointee.upvalueCount) upvalues)\n"
         var pc = 0
         let code = f.pointee.code

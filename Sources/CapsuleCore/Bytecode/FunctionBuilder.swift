@@ -7,11 +7,13 @@ extension Runtime {
     /// register, constant, upvalue and jump target is in range, and every instruction that
     /// needs an EXTRA word has one. The interpreter relies on this and does not re-check.
     func makeFunction(code: [UInt32], lines: [Int32], constants: [Value], upvalues: [UInt16],
-                      arity: Int, maxRegisters: Int, name: String, className: String,
+                      arity: Int, requiredCount: Int? = nil, maxRegisters: Int, name: String, className: String,
                       module: UnsafeMutablePointer<ObjModule>?, isInitializer: Bool, isMethod: Bool) -> UnsafeMutablePointer<ObjFunction> {
+        let required = requiredCount ?? arity
+        let entries = arity - required
         precondition(BytecodeVerifier.verify(code: code, constantCount: constants.count, upvalueCount: upvalues.count,
-                                             maxRegisters: maxRegisters) == nil,
-                     "capsule: compiler produced invalid bytecode in \(name): \(BytecodeVerifier.verify(code: code, constantCount: constants.count, upvalueCount: upvalues.count, maxRegisters: maxRegisters) ?? "")")
+                                             maxRegisters: maxRegisters, defaultEntries: entries) == nil,
+                     "capsule: compiler produced invalid bytecode in \(name): \(BytecodeVerifier.verify(code: code, constantCount: constants.count, upvalueCount: upvalues.count, maxRegisters: maxRegisters, defaultEntries: entries) ?? "")")
         let nameValue = Value(intern(name))
         pushRoot(nameValue)
         let classValue = className.isEmpty ? Value.nil : Value(intern(className))
@@ -36,7 +38,10 @@ extension Runtime {
         f.pointee.lines = linePtr
         f.pointee.upvalueDescs = upPtr
         f.pointee.upvalueCount = upvalues.count
-        f.pointee.arity = arity
+        // A function with defaults has no fixed arity: the fast path of CALL never matches it.
+        f.pointee.arity = entries > 0 ? -1 : arity
+        f.pointee.requiredCount = required
+        f.pointee.paramCount = arity
         f.pointee.maxRegisters = maxRegisters
         f.pointee.name = nameValue
         f.pointee.module = module
@@ -53,7 +58,14 @@ enum BytecodeVerifier {
     static let needsExtra: Set<Opcode> = [.invoke, .getField, .setField, .method, .getSuper, .forPrep, .forLoop, .iterNext, .tryBegin]
 
     /// Returns nil when the code is valid, else a description of the first problem.
-    static func verify(code: [UInt32], constantCount: Int, upvalueCount: Int, maxRegisters: Int) -> String? {
+    /// `defaultEntries` is the number of parameters with default values: a call that passes
+    /// `required + j` arguments starts at pc j, so code[0...defaultEntries] must be JMPs.
+    static func verify(code: [UInt32], constantCount: Int, upvalueCount: Int, maxRegisters: Int,
+                       defaultEntries: Int = 0) -> String? {
+        if defaultEntries > 0 {
+            guard defaultEntries < code.count, (0...defaultEntries).allSatisfy({ Opcode(rawValue: UInt8(truncatingIfNeeded: code[$0])) == .jmp })
+            else { return "default-value entry table is not \(defaultEntries + 1) JMPs" }
+        }
         guard let last = code.last, [.ret, .retNil, .jmp, .throwValue].contains(Instruction.op(last)) || code.count > 1 else {
             return code.isEmpty ? "empty code" : nil
         }

@@ -346,7 +346,7 @@ final class Compiler {
         return rt.makeFunction(
             code: f.code, lines: f.lines, constants: f.constantValues,
             upvalues: f.upvalues.map { UInt16($0.index) | ($0.fromParentLocal ? 0x8000 : 0) },
-            arity: f.arity, maxRegisters: f.maxRegisters, name: name, className: className,
+            arity: f.arity, requiredCount: f.requiredCount, maxRegisters: f.maxRegisters, name: name, className: className,
             module: module, isInitializer: f.kind == .initializer, isMethod: f.kind == .method || f.kind == .initializer)
     }
 
@@ -358,18 +358,23 @@ final class Compiler {
         child.loc = decl.loc
         fs = child
         child.arity = decl.params.count
+        child.requiredCount = decl.requiredCount
         beginScope()
         if kind == .function {
             // Register 0 holds the closure itself.
         }
         var seen = Set<String>()
-        for p in decl.params {
+        for (i, p) in decl.params.enumerated() {
             if seen.contains(p) { error("duplicate parameter '\(p)'", at: decl.loc) }
             seen.insert(p)
             let r = reserveRegisters()
-            child.locals.append(Local(name: p, register: r, depth: child.scopeDepth, mutable: true, captured: false))
+            // A parameter with a default is named once its default is compiled, so a default
+            // sees only the parameters before it.
+            let visible = i < decl.requiredCount ? p : " parameter"
+            child.locals.append(Local(name: visible, register: r, depth: child.scopeDepth, mutable: true, captured: false))
         }
         if decl.params.count > 200 { error("too many parameters (limit 200)", at: decl.loc) }
+        if decl.requiredCount < decl.params.count { defaultValues(decl) }
         for s in decl.body { statement(s) }
         setLine(decl.endLoc)
         if kind == .initializer { emit(Instruction.abc(.ret, 0)) } else { emit(Instruction.abc(.retNil, 0)) }
@@ -382,5 +387,25 @@ final class Compiler {
         fs.constants.append(.function(fs.constantValues.count - 1))
         checkConstantCount()
         return fs.constants.count - 1
+    }
+
+    /// The prologue of a function with default values: a table of JMPs, one per number of
+    /// optional arguments a call may pass (`pushFrame` starts a call that passes
+    /// `required + j` arguments at pc j), then each default's code in order, falling through
+    /// to the body. A call that passes every argument jumps straight to the body, and
+    /// functions without defaults have no prologue at all.
+    private func defaultValues(_ decl: FunctionDecl) {
+        let required = decl.requiredCount
+        setLine(decl.loc)
+        let table = (required...decl.params.count).map { _ in emitJump() }
+        for i in required..<decl.params.count {
+            patchJump(table[i - required])
+            if let value = decl.defaults[i] {
+                expression(value, into: i + 1)
+                fs.freeRegister = decl.params.count + 1
+            }
+            fs.locals[fs.locals.count - decl.params.count + i].name = decl.params[i]
+        }
+        if let last = table.last { patchJump(last) }
     }
 }

@@ -43,6 +43,8 @@ final class FunctionState {
     let kind: FunctionKind
     let name: String
     var arity = 0
+    /// Parameters without a default value (`arity` when there are no defaults).
+    var requiredCount = 0
     var code: [UInt32] = []
     var lines: [Int32] = []
     var constants: [Constant] = []

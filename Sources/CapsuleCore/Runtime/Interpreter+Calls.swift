@@ -76,9 +76,15 @@ extension Runtime {
     /// Pushes a frame for `target` whose register 0 is `stack[base]`.
     func pushFrame(_ target: UnsafeMutablePointer<ObjClosure>, base: Int, argc: Int, boundary: Bool = false) -> CallOutcome {
         let f = target.pointee.function
+        var entry = 0
         if f.pointee.arity != argc {
-            raise("\(f.pointee.name.obj(ObjString.self).string) expects \(plural(f.pointee.arity, "argument")), got \(argc)")
-            return .failed
+            guard f.pointee.arity < 0, argc >= f.pointee.requiredCount, argc <= f.pointee.paramCount else {
+                arityError(f, argc)
+                return .failed
+            }
+            // A function with defaults starts at the entry for the arguments it got: the
+            // defaults of the missing ones run first (`Compiler.defaultValues`).
+            entry = argc - f.pointee.requiredCount
         }
         if frameCount >= frameLimit {
             raise("stack overflow (call depth limit of \(frameLimit) exceeded)")
@@ -92,12 +98,23 @@ extension Runtime {
         if fuel < 0 && !checkLimits(canCollect: false) { return .failed }
         let top = base + f.pointee.maxRegisters
         if top > stackHighWater { stackHighWater = top }
-        frames[frameCount] = CallFrame(closure: target, pc: 0, base: base, isBoundary: boundary)
+        frames[frameCount] = CallFrame(closure: target, pc: entry, base: base, isBoundary: boundary)
         frameCount += 1
         return .pushed
     }
 
     func plural(_ n: Int, _ word: String) -> String { n == 1 ? "1 \(word)" : "\(n) \(word)s" }
+
+    /// `f expects 2 arguments, got 3`; for a function with defaults `f expects 1 to 3
+    /// arguments, got 0` or `f expects at most 2 arguments, got 3`.
+    @inline(never)
+    func arityError(_ f: UnsafeMutablePointer<ObjFunction>, _ argc: Int) {
+        let name = f.pointee.name.obj(ObjString.self).string
+        let required = f.pointee.requiredCount, all = f.pointee.paramCount
+        let expected = required == all ? plural(all, "argument")
+            : required == 0 ? "at most \(plural(all, "argument"))" : "\(required) to \(all) arguments"
+        raise("\(name) expects \(expected), got \(argc)")
+    }
 
     /// `module.fn(args…)` when `fn` is a native with a direct entry (a plugin export, a raw FFI
     /// function) and the arity matches: calls it as CALL does, without `invokeSlow`'s second

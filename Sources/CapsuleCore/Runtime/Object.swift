@@ -146,7 +146,14 @@ struct ObjFunction {
     /// (low bits), clear = the enclosing function's upvalue (low bits).
     var upvalueDescs: UnsafeMutablePointer<UInt16>?
     var upvalueCount: Int
+    /// The number of arguments a call must pass, checked on the fast path of CALL and INVOKE;
+    /// -1 for a function with default values, which takes `requiredCount` to `paramCount`
+    /// arguments and is set up by `Runtime.pushFrame`.
     var arity: Int
+    /// Parameters without a default value.
+    var requiredCount: Int
+    /// All named parameters.
+    var paramCount: Int
     /// Registers the function needs, including register 0 (the callee or `self`).
     var maxRegisters: Int
     var name: Value
