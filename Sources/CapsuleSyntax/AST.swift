@@ -71,6 +71,9 @@ public indirect enum ExprKind: Sendable {
     case slice(Expr, Expr?, Expr?)
     /// An anonymous `fn (params) { body }`.
     case function(FunctionDecl)
+    /// `if cond { a } else { b }` in expression position: one expression per branch; an
+    /// `else if` is an else branch holding another `.conditional`.
+    case conditional(Expr, Expr, Expr)
     /// `(object.name)`: a member access in parentheses. Kept as a node so that
     /// `(object.name)(args)` calls the value read from the member (a field first), while
     /// `object.name(args)` invokes a method. Other parentheses leave no node.

@@ -76,6 +76,8 @@ public func dump(_ expression: Expr) -> String {
         return "(slice \(dump(object)) \(low.map(dump) ?? "_") \(high.map(dump) ?? "_"))"
     case .function(let function): return dumpFunction(function)
     case .grouping(let inner): return dump(inner)
+    case .conditional(let condition, let then, let otherwise):
+        return "(if-expr \(dump(condition)) \(dump(then)) \(dump(otherwise)))"
     }
 }
 

@@ -123,6 +123,13 @@ extension Compiler {
             emit(Instruction.abc(.slice, dest, o, bounds))
         case .grouping(let inner):
             expression(inner, into: dest)
+        case .conditional(let condition, let then, let otherwise):
+            let skipThen = conditionJump(condition, jumpWhen: false)
+            expression(then, into: dest)
+            let end = emitJump()
+            skipThen.forEach(patchJump)
+            expression(otherwise, into: dest)
+            patchJump(end)
         case .function(let decl):
             let k = function(decl, kind: .function, name: decl.name ?? "<fn>")
             setLine(e.loc)
