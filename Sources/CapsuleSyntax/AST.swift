@@ -21,6 +21,8 @@ public enum BinaryOp: String, Sendable, CaseIterable {
     case add = "+", subtract = "-", multiply = "*", divide = "/", remainder = "%"
     case equal = "==", notEqual = "!=", less = "<", lessEqual = "<=", greater = ">", greaterEqual = ">="
     case bitAnd = "&", bitOr = "|", bitXor = "^", shiftLeft = "<<", shiftRight = ">>"
+    /// `x in xs` and `x not in xs`: membership in a list, map (keys), string or bytes.
+    case isIn = "in", notIn = "not in"
 }
 
 /// Prefix operators: `-x`, `~x`, `not x`.

@@ -35,6 +35,7 @@ extension Parser {
             case .star: self = .binary(.multiply)
             case .slash: self = .binary(.divide)
             case .percent: self = .binary(.remainder)
+            case .kwIn: self = .binary(.isIn)
             default: return nil
             }
         }
@@ -46,7 +47,7 @@ extension Parser {
             case .range: return .range
             case .binary(let op):
                 switch op {
-                case .equal, .notEqual, .less, .lessEqual, .greater, .greaterEqual: return .comparison
+                case .equal, .notEqual, .less, .lessEqual, .greater, .greaterEqual, .isIn, .notIn: return .comparison
                 case .bitOr: return .bitOr
                 case .bitXor: return .bitXor
                 case .bitAnd: return .bitAnd
@@ -76,9 +77,10 @@ extension Parser {
         var left = try (minimum.rawValue <= Precedence.not.rawValue && check(.kwNot)) ? parseNot() : parseUnary()
         var links = 0
         defer { chainLinks -= links }
-        while let op = InfixOperator(currentKind), op.precedence.rawValue >= minimum.rawValue {
+        while let op = infixOperator(), op.precedence.rawValue >= minimum.rawValue {
             try enterChainLink()
             links += 1
+            if case .binary(.notIn) = op { advance() }
             advance()
             skipNewlines()
             let precedence = op.precedence
@@ -89,10 +91,16 @@ extension Parser {
         return left
     }
 
+    /// The binary operator at the current token: one token, or the two of `not in`.
+    func infixOperator() -> InfixOperator? {
+        if currentKind == .kwNot && peekKind(1) == .kwIn { return .binary(.notIn) }
+        return InfixOperator(currentKind)
+    }
+
     /// Comparisons and ranges do not associate: `a < b < c` is reported (and then parsed as
     /// `(a < b) < c` so that the rest of the statement is still checked).
     func rejectChain(of precedence: Precedence) {
-        guard let next = InfixOperator(currentKind), next.precedence == precedence else { return }
+        guard let next = infixOperator(), next.precedence == precedence else { return }
         let what = precedence == .comparison ? "comparison" : "range"
         report("\(what) operators cannot be chained", at: current.loc)
     }

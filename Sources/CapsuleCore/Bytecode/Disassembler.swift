@@ -39,6 +39,7 @@ enum Disassembler {
         case .throwValue: return "THROW"
         case .importModule: return "IMPORT"
         case .newClass: return "CLASS"
+        case .contains: return "IN"
         default: return "\(op)".uppercased()
         }
     }

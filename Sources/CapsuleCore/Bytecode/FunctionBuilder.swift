@@ -86,7 +86,7 @@ enum BytecodeVerifier {
             case .retNil, .tryEnd: ok = true
             case .getGlobal, .setGlobal, .defGlobal: ok = reg(a)  // slot checked at run time against the module
             case .getUpval, .setUpval: ok = reg(a) && b < upvalueCount
-            case .add, .sub, .mul, .div, .mod, .band, .bor, .bxor, .shl, .shr, .eq, .ne, .lt, .le, .gt, .ge, .getIndex:
+            case .add, .sub, .mul, .div, .mod, .band, .bor, .bxor, .shl, .shr, .eq, .ne, .lt, .le, .gt, .ge, .getIndex, .contains:
                 ok = reg(a) && reg(b) && reg(c)
             case .addK, .subK, .mulK, .divK, .modK: ok = reg(a) && reg(b) && c < constantCount
             case .addI, .subI: ok = reg(a) && reg(b)

@@ -187,6 +187,9 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
     case concat
     /// DEFGLOBAL A Bx: module variable Bx = R[A] (a declaration: always allowed)
     case defGlobal
+    /// IN A B C: R[A] = R[B] in R[C] (an element of a list, a key of a map, a substring of a
+    /// string, a byte of bytes); `not in` is IN then NOT
+    case contains
     /// EXTRA: operand word of the previous instruction; never executed
     case extra
 }

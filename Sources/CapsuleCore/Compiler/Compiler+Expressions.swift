@@ -223,6 +223,7 @@ extension Compiler {
         let b = expressionToAnyRegister(rhs)
         setLine(lhs.loc)
         emit(Instruction.abc(op.opcode, dest, a, b))
+        if op == .notIn { emit(Instruction.abc(.not, dest, dest)) }
     }
 
     /// The constant index of a numeric literal, if `e` is one.

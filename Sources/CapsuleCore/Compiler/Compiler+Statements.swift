@@ -328,6 +328,7 @@ extension BinaryOp {
         case .lessEqual: return .le
         case .greater: return .gt
         case .greaterEqual: return .ge
+        case .isIn, .notIn: return .contains
         }
     }
 }

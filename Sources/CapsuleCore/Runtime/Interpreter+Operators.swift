@@ -229,6 +229,48 @@ extension Runtime {
         return Int(n)
     }
 
+    /// `x in container`: an element of a list (by `==`), a key of a map, a substring of a
+    /// string, a byte (an int) of bytes.
+    @inline(never)
+    func membership(_ x: Value, in container: Value) -> Value? {
+        guard container.isObject else { raise("cannot test 'in' on \(typeName(container))"); return nil }
+        switch container.header.pointee.kind {
+        case .list:
+            let l = container.obj(ObjList.self)
+            var j = 0
+            // NOTE: the count is re-read each step; `==` runs no script code, so the list
+            // cannot change under it, but this stays correct if it ever does.
+            while j < l.pointee.count {
+                if let items = l.pointee.items, valuesEqual(items[j], x) { return .true }
+                j += 1
+            }
+            return .false
+        case .map:
+            if x.isNil { return .false }
+            return Value(bool: mapGet(container.obj(ObjMap.self), x).bits != Value.empty.bits)
+        case .string:
+            guard x.isString else {
+                raise("'in' on a string needs a string on the left, got \(typeName(x))")
+                return nil
+            }
+            let found = Runtime.findBytes(container.obj(ObjString.self).buffer, x.obj(ObjString.self).buffer)
+            return Value(bool: found != nil)
+        case .bytes:
+            guard x.isInt else {
+                raise("'in' on bytes needs an int on the left, got \(typeName(x))")
+                return nil
+            }
+            let b = container.obj(ObjBytes.self)
+            let v = x.intValue
+            guard v >= 0 && v <= 255, let data = b.pointee.data else { return .false }
+            for j in 0..<b.pointee.count where data[j] == UInt8(v) { return .true }
+            return .false
+        default:
+            raise("cannot test 'in' on \(typeName(container))")
+            return nil
+        }
+    }
+
     @inline(never)
     func getIndex(_ container: Value, _ index: Value) -> Value? {
         guard container.isObject else { raise("cannot index \(typeName(container))"); return nil }

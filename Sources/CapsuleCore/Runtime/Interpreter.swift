@@ -673,6 +673,9 @@ extension Runtime {
             case .concat:
                 frame.pointee.pc = pc
                 if let s = concatenate(regs + Instruction.b(i), count: Instruction.c(i)) { regs[Instruction.a(i)] = s; continue }
+            case .contains:
+                frame.pointee.pc = pc
+                if let v = membership(regs[Instruction.b(i)], in: regs[Instruction.c(i)]) { regs[Instruction.a(i)] = v; continue }
             case .extra:
                 continue
             }
