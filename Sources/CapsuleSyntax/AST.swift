@@ -93,6 +93,9 @@ public indirect enum StmtKind: Sendable {
     case expression(Expr)
     /// `let name = value` (mutable: false) or `var name [= value]` (mutable: true).
     case variable(name: String, mutable: Bool, value: Expr?)
+    /// `let [a, b] = value`, `var {x, y: why} = value`. A `for` loop whose variable is a
+    /// pattern binds a hidden name and starts its body with one of these.
+    case destructure(Pattern, mutable: Bool, value: Expr)
     /// `target = value` or, with `op`, `target op= value`. The target is a `.variable`,
     /// `.member` or `.index` expression (the parser rejects anything else).
     case assign(target: Expr, op: BinaryOp?, value: Expr)
@@ -114,6 +117,23 @@ public indirect enum StmtKind: Sendable {
     /// `assert cond` or `assert cond, message`.
     case assertStmt(condition: Expr, message: Expr?)
     case block([Stmt])
+}
+
+/// The left side of a destructuring declaration or loop variable: `[a, b]` takes the elements
+/// of a list of exactly that length, `{x, y: why}` the keys `"x"` and `"y"` of a map (or the
+/// fields of an instance, the variables of a module) into `x` and `why`.
+public struct Pattern: Sendable {
+    public enum Kind: Sendable { case list, map }
+    public var kind: Kind
+    /// The variables bound, in order.
+    public var names: [String]
+    /// For a map pattern, the key read into each name (the name itself unless `key: name`).
+    public var keys: [String]
+    /// Where the pattern starts (its `[` or `{`).
+    public var loc: SourceLocation
+    public init(kind: Kind, names: [String], keys: [String], loc: SourceLocation) {
+        self.kind = kind; self.names = names; self.keys = keys; self.loc = loc
+    }
 }
 
 /// A named or anonymous function, or a method.

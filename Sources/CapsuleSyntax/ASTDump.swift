@@ -17,6 +17,8 @@ public func dump(_ statement: Stmt) -> String {
     case .variable(let name, let mutable, let value):
         let keyword = mutable ? "var" : "let"
         return value.map { "(\(keyword) \(name) \(dump($0)))" } ?? "(\(keyword) \(name))"
+    case .destructure(let pattern, let mutable, let value):
+        return "(\(mutable ? "var" : "let") \(dump(pattern)) \(dump(value)))"
     case .assign(let target, let op, let value):
         return "(\(op?.rawValue ?? "")= \(dump(target)) \(dump(value)))"
     case .function(let function):
@@ -88,6 +90,15 @@ private func dumpFunction(_ function: FunctionDecl) -> String {
         if let d { params[i] = "(= \(params[i]) \(dump(d)))" }
     }
     return "(fn\(name) (\(params.joined(separator: " "))) \(dumpBody(function.body)))"
+}
+
+private func dump(_ pattern: Pattern) -> String {
+    switch pattern.kind {
+    case .list: return "[" + pattern.names.joined(separator: " ") + "]"
+    case .map:
+        let entries = zip(pattern.keys, pattern.names).map { $0 == $1 ? $0 : "\($0):\($1)" }
+        return "{" + entries.joined(separator: " ") + "}"
+    }
 }
 
 private func dumpBody(_ body: [Stmt]) -> String {

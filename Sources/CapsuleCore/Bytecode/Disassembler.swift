@@ -40,6 +40,7 @@ enum Disassembler {
         case .importModule: return "IMPORT"
         case .newClass: return "CLASS"
         case .contains: return "IN"
+        case .unpackKey: return "UNPACKKEY"
         default: return "\(op)".uppercased()
         }
     }

@@ -55,7 +55,8 @@ extension Runtime {
 
 /// Checks bytecode once, when a function is made, so the interpreter can trust it.
 enum BytecodeVerifier {
-    static let needsExtra: Set<Opcode> = [.invoke, .getField, .setField, .method, .getSuper, .forPrep, .forLoop, .iterNext, .tryBegin]
+    static let needsExtra: Set<Opcode> = [.invoke, .getField, .setField, .method, .getSuper, .forPrep, .forLoop, .iterNext, .tryBegin,
+                                          .unpackKey]
 
     /// Returns nil when the code is valid, else a description of the first problem.
     /// `defaultEntries` is the number of parameters with default values: a call that passes
@@ -111,6 +112,8 @@ enum BytecodeVerifier {
             case .assertFail: ok = reg(a)
             case .importModule: ok = reg(a) && Instruction.bx(i) < constantCount
             case .concat: ok = reg(a) && reg(b, c)
+            case .unpack: ok = reg(a, c) && reg(b)
+            case .unpackKey: ok = reg(a) && reg(b)
             case .extra: return "stray EXTRA at \(pc)"
             }
             if !ok { return "operand out of range at \(pc) (\(op))" }

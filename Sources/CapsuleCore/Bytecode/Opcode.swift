@@ -190,6 +190,11 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
     /// IN A B C: R[A] = R[B] in R[C] (an element of a list, a key of a map, a substring of a
     /// string, a byte of bytes); `not in` is IN then NOT
     case contains
+    /// UNPACK A B C: R[B] must be a list of exactly C elements; R[A+i] = element i
+    case unpack
+    /// UNPACKKEY A B + EXTRA X: R[A] = the value of key K[X] of the map R[B] (a field of an
+    /// instance, a variable of a module); a missing key is an error
+    case unpackKey
     /// EXTRA: operand word of the previous instruction; never executed
     case extra
 }

@@ -55,6 +55,10 @@ final class Compiler {
     private func declareModuleNames(_ statements: [Stmt]) {
         var seen = Set<String>()
         for s in statements {
+            if case .destructure(let pattern, let mutable, _) = s.kind {
+                for name in pattern.names { declareModuleName(name, mutable: mutable, at: s.loc, seen: &seen) }
+                continue
+            }
             let name: String, mutable: Bool
             switch s.kind {
             case .variable(let n, let m, _): name = n; mutable = m
@@ -63,16 +67,20 @@ final class Compiler {
             case .importModule(let path, let alias): name = alias ?? Compiler.moduleBindingName(path); mutable = false
             default: continue
             }
-            if seen.contains(name) || (!replMode && moduleVariables[name] != nil) {
-                error("'\(name)' is already declared in this scope", at: nameLocation(name, after: s.loc))
-                continue
-            }
-            seen.insert(name)
-            let slot = rt.addModuleVariable(module, name: rt.intern(name))
-            // GETGLOBAL, SETGLOBAL and DEFGLOBAL carry the slot in a 16-bit Bx operand.
-            if slot > 0xFFFF { error("too many module variables (limit 65536)", at: s.loc) }
-            moduleVariables[name] = (slot, mutable)
+            declareModuleName(name, mutable: mutable, at: s.loc, seen: &seen)
         }
+    }
+
+    private func declareModuleName(_ name: String, mutable: Bool, at loc: SourceLocation, seen: inout Set<String>) {
+        if seen.contains(name) || (!replMode && moduleVariables[name] != nil) {
+            error("'\(name)' is already declared in this scope", at: nameLocation(name, after: loc))
+            return
+        }
+        seen.insert(name)
+        let slot = rt.addModuleVariable(module, name: rt.intern(name))
+        // GETGLOBAL, SETGLOBAL and DEFGLOBAL carry the slot in a 16-bit Bx operand.
+        if slot > 0xFFFF { error("too many module variables (limit 65536)", at: loc) }
+        moduleVariables[name] = (slot, mutable)
     }
 
     /// `import "lib/strings"` binds `strings`.

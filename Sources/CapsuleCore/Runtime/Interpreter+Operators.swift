@@ -229,6 +229,37 @@ extension Runtime {
         return Int(n)
     }
 
+    /// UNPACK: the elements of a list of exactly `count` elements into `dest`….
+    @inline(never)
+    func unpack(_ v: Value, count: Int, into dest: UnsafeMutablePointer<Value>) -> Bool {
+        guard v.isObject(.list) else {
+            raise("cannot destructure \(typeName(v)) as a list")
+            return false
+        }
+        let l = v.obj(ObjList.self)
+        guard l.pointee.count == count, let items = l.pointee.items else {
+            raise("cannot destructure a list of length \(l.pointee.count) into \(plural(count, "name"))")
+            return false
+        }
+        for j in 0..<count { dest[j] = items[j] }
+        return true
+    }
+
+    /// UNPACKKEY: key `key` of a map (missing: an error), or a field of an instance or a
+    /// variable of a module.
+    @inline(never)
+    func unpackKey(_ v: Value, _ key: UnsafeMutablePointer<ObjString>) -> Value? {
+        if v.isObject(.map) {
+            let r = mapGet(v.obj(ObjMap.self), Value(key))
+            if r.bits != Value.empty.bits { return r }
+            raise("key not found: \(describe(Value(key), quoted: true))")
+            return nil
+        }
+        if v.isObject(.instance) || v.isObject(.module) { return getField(v, key) }
+        raise("cannot destructure \(typeName(v)) as a map")
+        return nil
+    }
+
     /// `x in container`: an element of a list (by `==`), a key of a map, a substring of a
     /// string, a byte (an int) of bytes.
     @inline(never)

@@ -676,6 +676,14 @@ extension Runtime {
             case .contains:
                 frame.pointee.pc = pc
                 if let v = membership(regs[Instruction.b(i)], in: regs[Instruction.c(i)]) { regs[Instruction.a(i)] = v; continue }
+            case .unpack:
+                frame.pointee.pc = pc
+                if unpack(regs[Instruction.b(i)], count: Instruction.c(i), into: regs + Instruction.a(i)) { continue }
+            case .unpackKey:
+                let key = k[Instruction.extraValue(code[pc])].obj(ObjString.self)
+                pc &+= 1
+                frame.pointee.pc = pc
+                if let v = unpackKey(regs[Instruction.b(i)], key) { regs[Instruction.a(i)] = v; continue }
             case .extra:
                 continue
             }
