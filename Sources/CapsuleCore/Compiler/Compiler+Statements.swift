@@ -45,6 +45,11 @@ extension Compiler {
             exit.forEach(patchJump)
             loop.breakJumps.forEach(patchJump)
         case .forIn(let first, let second, let iterable, let body):
+            if let second, !second.hasPrefix(" "), iterable.isItemsCall {
+                // Python's `for k, v in m.items()` would bind an index and a pair here.
+                error("'for \(first), \(second) in ….items()' binds an index and a [key, value] pair; "
+                      + "write 'for \(first), \(second) in MAP' or 'for [\(first), \(second)] in ….items()'", at: iterable.loc)
+            }
             if second == nil, case .range(let lo, let hi, let inclusive) = iterable.kind {
                 numericFor(first, lo, hi, inclusive: inclusive, body: body, at: s.loc)
             } else {
@@ -378,6 +383,14 @@ extension Compiler {
         let rhs = expressionToAnyRegister(value)
         setLine(loc)
         emit(Instruction.abc(op.opcode, v, v, rhs))
+    }
+}
+
+extension Expr {
+    /// `something.items()`.
+    var isItemsCall: Bool {
+        if case .call(let callee, let args) = kind, args.isEmpty, case .member(_, "items") = callee.kind { return true }
+        return false
     }
 }
 
