@@ -186,6 +186,7 @@ extension Runtime {
             let f = frames[frameCount - 1]
             top = f.base + f.closure.pointee.function.pointee.maxRegisters
         }
+        top = max(top, argumentTop)
         if stackHighWater > top { for i in top..<stackHighWater { stack[i] = .nil } }
         stackHighWater = top
         for i in 0..<top { mark(stack[i]) }

@@ -193,10 +193,15 @@ extension Runtime {
         for (i, a) in args.enumerated() { stack[base + 1 + i] = a }
         let top = base + args.count + 1
         if stackHighWater < top { stackHighWater = top }
-        // Keep them rooted while a native (not a frame) is being set up.
+        // Keep them rooted while a native (not a frame) is being set up, and keep their stack
+        // slots, which are above the innermost frame's registers, from being cleared by a
+        // collection before the callee's frame covers them (an initialiser's instance, a rest
+        // list and natives allocate).
         for a in args { pushRoot(a) }
         pushRoot(callee)
-        defer { popRoot(args.count + 1) }
+        let savedArgumentTop = argumentTop
+        argumentTop = max(argumentTop, top)
+        defer { popRoot(args.count + 1); argumentTop = savedArgumentTop }
         var outcome: CallOutcome
         if callee.isObject(.closure) {
             outcome = pushFrame(callee.obj(ObjClosure.self), base: base, argc: args.count, boundary: true)
