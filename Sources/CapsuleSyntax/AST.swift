@@ -73,6 +73,9 @@ public indirect enum ExprKind: Sendable {
     case slice(Expr, Expr?, Expr?)
     /// An anonymous `fn (params) { body }`.
     case function(FunctionDecl)
+    /// `...list`: only as a call argument or list element, where the list's elements take
+    /// its place.
+    case spread(Expr)
     /// `if cond { a } else { b }` in expression position: one expression per branch; an
     /// `else if` is an else branch holding another `.conditional`.
     case conditional(Expr, Expr, Expr)
@@ -131,8 +134,10 @@ public struct Pattern: Sendable {
     public var keys: [String]
     /// Where the pattern starts (its `[` or `{`).
     public var loc: SourceLocation
-    public init(kind: Kind, names: [String], keys: [String], loc: SourceLocation) {
-        self.kind = kind; self.names = names; self.keys = keys; self.loc = loc
+    /// A list pattern ending in `...name`: the last name takes a list of the elements left.
+    public var hasRest: Bool
+    public init(kind: Kind, names: [String], keys: [String], loc: SourceLocation, hasRest: Bool = false) {
+        self.kind = kind; self.names = names; self.keys = keys; self.loc = loc; self.hasRest = hasRest
     }
 }
 
@@ -144,14 +149,16 @@ public final class FunctionDecl: Sendable {
     /// The default value of each parameter (`b = 2`), nil for a required one; either empty
     /// (no defaults) or as long as `params`. Defaults follow all required parameters.
     public let defaults: [Expr?]
+    /// `...name` after the other parameters: a list of the arguments past them.
+    public let rest: String?
     public let body: [Stmt]
     /// Location of the `fn` keyword (or of the method name).
     public let loc: SourceLocation
     /// Location of the closing `}` of the body (used for the implicit `return nil`).
     public let endLoc: SourceLocation
-    public init(name: String?, params: [String], defaults: [Expr?] = [], body: [Stmt],
+    public init(name: String?, params: [String], defaults: [Expr?] = [], rest: String? = nil, body: [Stmt],
                 loc: SourceLocation, endLoc: SourceLocation) {
-        self.name = name; self.params = params; self.defaults = defaults; self.body = body
+        self.name = name; self.params = params; self.defaults = defaults; self.rest = rest; self.body = body
         self.loc = loc; self.endLoc = endLoc
     }
     /// Parameters that must be passed (those before the first default).

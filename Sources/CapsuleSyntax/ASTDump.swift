@@ -78,6 +78,7 @@ public func dump(_ expression: Expr) -> String {
         return "(slice \(dump(object)) \(low.map(dump) ?? "_") \(high.map(dump) ?? "_"))"
     case .function(let function): return dumpFunction(function)
     case .grouping(let inner): return dump(inner)
+    case .spread(let inner): return "(... \(dump(inner)))"
     case .conditional(let condition, let then, let otherwise):
         return "(if-expr \(dump(condition)) \(dump(then)) \(dump(otherwise)))"
     }
@@ -89,12 +90,16 @@ private func dumpFunction(_ function: FunctionDecl) -> String {
     for (i, d) in function.defaults.enumerated() {
         if let d { params[i] = "(= \(params[i]) \(dump(d)))" }
     }
+    if let rest = function.rest { params.append("..." + rest) }
     return "(fn\(name) (\(params.joined(separator: " "))) \(dumpBody(function.body)))"
 }
 
 private func dump(_ pattern: Pattern) -> String {
     switch pattern.kind {
-    case .list: return "[" + pattern.names.joined(separator: " ") + "]"
+    case .list:
+        var names = pattern.names
+        if pattern.hasRest, let last = names.popLast() { names.append("..." + last) }
+        return "[" + names.joined(separator: " ") + "]"
     case .map:
         let entries = zip(pattern.keys, pattern.names).map { $0 == $1 ? $0 : "\($0):\($1)" }
         return "{" + entries.joined(separator: " ") + "}"

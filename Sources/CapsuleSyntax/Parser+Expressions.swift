@@ -183,11 +183,18 @@ extension Parser {
         defer { ignoresNewlines = saved }
         var arguments: [Expr] = []
         while !check(.rightParen) {
-            arguments.append(try parseExpression())
+            arguments.append(try parseElement())
             if !match(.comma) { break }
         }
         try expect(.rightParen, "')'", "after arguments")
         return arguments
+    }
+
+    /// An argument or list element: an expression, or `...expression` to spread a list.
+    func parseElement() throws -> Expr {
+        guard check(.ellipsis) else { return try parseExpression() }
+        let ellipsis = advance()
+        return Expr(.spread(try parseExpression()), ellipsis.loc)
     }
 
     /// `a[i]`, `a[i:j]`, `a[:j]`, `a[i:]`, `a[:]`.

@@ -107,7 +107,7 @@ extension Parser {
         defer { ignoresNewlines = saved }
         var elements: [Expr] = []
         while !check(.rightBracket) {
-            elements.append(try parseExpression())
+            elements.append(try parseElement())
             if !match(.comma) { break }
         }
         try expect(.rightBracket, "']'", "after list elements")

@@ -149,7 +149,16 @@ extension Parser {
         ignoresNewlines = true
         defer { ignoresNewlines = saved }
         var names: [String] = [], keys: [String] = []
+        var hasRest = false
         while !check(close) {
+            if isList && match(.ellipsis) {
+                let name = try expect(.identifier, "variable name", "after '...' in list pattern")
+                if names.contains(name.text) { report("duplicate variable '\(name.text)' in pattern", at: name.loc) }
+                names.append(name.text)
+                hasRest = true
+                if match(.comma) && !check(close) { report("'...\(name.text)' must be the last name in a pattern", at: current.loc) }
+                break
+            }
             let key = try expect(.identifier, "variable name", isList ? "in list pattern" : "in map pattern")
             var name = key
             if !isList && match(.colon) {
@@ -162,7 +171,7 @@ extension Parser {
         }
         try expect(close, isList ? "']'" : "'}'", "after pattern")
         if names.isEmpty { report("a pattern needs at least one name", at: open.loc) }
-        return Pattern(kind: isList ? .list : .map, names: names, keys: isList ? [] : keys, loc: open.loc)
+        return Pattern(kind: isList ? .list : .map, names: names, keys: isList ? [] : keys, loc: open.loc, hasRest: hasRest)
     }
 
     /// `fn name(params) { body }`.
@@ -175,21 +184,37 @@ extension Parser {
 
     /// The parameter list and body of a function, method or anonymous function.
     func parseFunctionRest(name: String?, at loc: SourceLocation) throws -> FunctionDecl {
-        let (params, defaults) = try parseParameters()
+        let (params, defaults, rest) = try parseParameters()
         let (body, end) = try parseBlock("before function body")
-        return FunctionDecl(name: name, params: params, defaults: defaults, body: body, loc: loc, endLoc: end)
+        return FunctionDecl(name: name, params: params, defaults: defaults, rest: rest, body: body, loc: loc, endLoc: end)
     }
 
     /// `(a, b = 2, c = a + b)`; a trailing comma is allowed, a repeated name is an error,
-    /// and once a parameter has a default value every later one needs one.
-    func parseParameters() throws -> (names: [String], defaults: [Expr?]) {
+    /// and once a parameter has a default value every later one needs one. `...rest` may
+    /// come last.
+    func parseParameters() throws -> (names: [String], defaults: [Expr?], rest: String?) {
         try expect(.leftParen, "'('", "before parameters")
         let saved = ignoresNewlines
         ignoresNewlines = true
         defer { ignoresNewlines = saved }
         var params: [String] = []
         var defaults: [Expr?] = []
+        var rest: String?
         while !check(.rightParen) {
+            if match(.ellipsis) {
+                let name = try expect(.identifier, "rest parameter name", "after '...'")
+                if params.contains(name.text) { report("duplicate parameter '\(name.text)'", at: name.loc) }
+                if check(.equal) {
+                    report("a rest parameter cannot have a default value", at: current.loc)
+                    advance()
+                    _ = try parseExpression()
+                }
+                rest = name.text
+                if !match(.comma) { break }
+                // Reported, then the rest of the list is still parsed.
+                if !check(.rightParen) { report("the rest parameter must be the last parameter", at: current.loc) }
+                continue
+            }
             let param = try expect(.identifier, "parameter name")
             if params.contains(param.text) {
                 report("duplicate parameter '\(param.text)'", at: param.loc)
@@ -206,7 +231,7 @@ extension Parser {
             if !match(.comma) { break }
         }
         try expect(.rightParen, "')'", "after parameters")
-        return (params, defaults.contains { $0 != nil } ? defaults : [])
+        return (params, defaults.contains { $0 != nil } ? defaults : [], rest)
     }
 
     /// `class Name [< Super] { [fn] method(params) { … } … }`.

@@ -74,6 +74,27 @@ import Testing
                                         maxRegisters: 3, defaultEntries: 2) != nil)
     }
 
+    @Test func verifierChecksTheNewOperands() {
+        let ret = Instruction.abc(.retNil, 0)
+        func verify(_ code: [UInt32], registers: Int = 4, constants: Int = 1) -> String? {
+            BytecodeVerifier.verify(code: code, constantCount: constants, upvalueCount: 0, maxRegisters: registers)
+        }
+        // UNPACK writes C registers (one more for a rest list, bit 7).
+        #expect(verify([Instruction.abc(.unpack, 1, 3, 2), ret]) == nil)
+        #expect(verify([Instruction.abc(.unpack, 1, 3, 3), ret]) != nil)
+        #expect(verify([Instruction.abc(.unpack, 1, 3, 0x82), ret]) == nil)
+        #expect(verify([Instruction.abc(.unpack, 2, 3, 0x82), ret]) != nil)
+        // UNPACKKEY and INVOKESPREAD need an EXTRA constant; CALLSPREAD reads R[A+1].
+        #expect(verify([Instruction.abc(.unpackKey, 1, 2), Instruction.extra(0), ret]) == nil)
+        #expect(verify([Instruction.abc(.unpackKey, 1, 2), ret]) != nil)
+        #expect(verify([Instruction.abc(.invokeSpread, 1), Instruction.extra(1), ret]) != nil)
+        #expect(verify([Instruction.abc(.callSpread, 3), ret]) != nil)
+        #expect(verify([Instruction.abc(.callSpread, 2), ret]) == nil)
+        #expect(verify([Instruction.abc(.contains, 1, 2, 4), ret]) != nil)
+        #expect(value(of: "fn f(a, ...r) { return [a, r] }\n[f(...[1, 2, 3]), [...[1], ...[2]]]")
+                == .list([.list([1, .list([2, 3])]), .list([1, 2])]))
+    }
+
     @Test func equalityWithSmallIntsPastConstant255() {
         // JEQK's constant operand is 8 bits; with more than 255 constants the compiler must
         // not truncate the index (it used to compare against the wrong constant).

@@ -41,6 +41,8 @@ enum Disassembler {
         case .newClass: return "CLASS"
         case .contains: return "IN"
         case .unpackKey: return "UNPACKKEY"
+        case .callSpread: return "CALLSPREAD"
+        case .invokeSpread: return "INVOKESPREAD"
         default: return "\(op)".uppercased()
         }
     }
@@ -49,6 +51,7 @@ enum Disassembler {
         let name = f.pointee.name.obj(ObjString.self).string
         var params = "\(f.pointee.paramCount) params"
         if f.pointee.requiredCount < f.pointee.paramCount { params += " (\(f.pointee.requiredCount) required)" }
+        if f.pointee.hasRest { params += " + rest" }
         var out = "function \(name) (\(params), \(f.pointee.maxRegisters) registers, "
         out += "\(f.pointee.constantCount) constants, \(f.pointee.upvalueCount) upvalues)\n"
         var pc = 0
@@ -93,7 +96,11 @@ enum Disassembler {
             case .forPrep, .forLoop, .iterNext, .tryBegin:
                 operands = op == .iterNext ? "\(a) \(b) \(extra ?? 0)" : (op == .forPrep ? "\(a) \(c) \(extra ?? 0)" : "\(a) \(extra ?? 0)")
                 comment = "to \(pc + 2 + (extra ?? 0))"
-            case .assertFail: operands = "\(a) \(b)"
+            case .assertFail, .extend: operands = "\(a) \(b)"
+            case .callSpread: operands = "\(a)"
+            case .invokeSpread, .unpackKey:
+                operands = op == .unpackKey ? "\(a) \(b) K\(extra ?? -1)" : "\(a) K\(extra ?? -1)"
+                comment = constant(extra ?? -1)
             default: operands = "\(a) \(b) \(c)"
             }
             let mn = mnemonic(op)

@@ -7,7 +7,7 @@ extension Runtime {
     /// register, constant, upvalue and jump target is in range, and every instruction that
     /// needs an EXTRA word has one. The interpreter relies on this and does not re-check.
     func makeFunction(code: [UInt32], lines: [Int32], constants: [Value], upvalues: [UInt16],
-                      arity: Int, requiredCount: Int? = nil, maxRegisters: Int, name: String, className: String,
+                      arity: Int, requiredCount: Int? = nil, hasRest: Bool = false, maxRegisters: Int, name: String, className: String,
                       module: UnsafeMutablePointer<ObjModule>?, isInitializer: Bool, isMethod: Bool) -> UnsafeMutablePointer<ObjFunction> {
         let required = requiredCount ?? arity
         let entries = arity - required
@@ -38,10 +38,12 @@ extension Runtime {
         f.pointee.lines = linePtr
         f.pointee.upvalueDescs = upPtr
         f.pointee.upvalueCount = upvalues.count
-        // A function with defaults has no fixed arity: the fast path of CALL never matches it.
-        f.pointee.arity = entries > 0 ? -1 : arity
+        // A function with defaults or a rest parameter has no fixed arity: the fast path of
+        // CALL never matches it.
+        f.pointee.arity = entries > 0 || hasRest ? -1 : arity
         f.pointee.requiredCount = required
         f.pointee.paramCount = arity
+        f.pointee.hasRest = hasRest
         f.pointee.maxRegisters = maxRegisters
         f.pointee.name = nameValue
         f.pointee.module = module
@@ -56,7 +58,7 @@ extension Runtime {
 /// Checks bytecode once, when a function is made, so the interpreter can trust it.
 enum BytecodeVerifier {
     static let needsExtra: Set<Opcode> = [.invoke, .getField, .setField, .method, .getSuper, .forPrep, .forLoop, .iterNext, .tryBegin,
-                                          .unpackKey]
+                                          .unpackKey, .invokeSpread]
 
     /// Returns nil when the code is valid, else a description of the first problem.
     /// `defaultEntries` is the number of parameters with default values: a call that passes
@@ -112,7 +114,9 @@ enum BytecodeVerifier {
             case .assertFail: ok = reg(a)
             case .importModule: ok = reg(a) && Instruction.bx(i) < constantCount
             case .concat: ok = reg(a) && reg(b, c)
-            case .unpack: ok = reg(a, c) && reg(b)
+            case .unpack: ok = reg(a, (c & 0x7F) + (c >> 7)) && reg(b)
+            case .extend: ok = reg(a) && reg(b)
+            case .callSpread, .invokeSpread: ok = reg(a, 2)
             case .unpackKey: ok = reg(a) && reg(b)
             case .extra: return "stray EXTRA at \(pc)"
             }

@@ -190,11 +190,21 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
     /// IN A B C: R[A] = R[B] in R[C] (an element of a list, a key of a map, a substring of a
     /// string, a byte of bytes); `not in` is IN then NOT
     case contains
-    /// UNPACK A B C: R[B] must be a list of exactly C elements; R[A+i] = element i
+    /// UNPACK A B C: R[B] must be a list of exactly C elements; R[A+i] = element i. With
+    /// bit 7 of C set, a list of at least n = C & 127 elements, and R[A+n] = a new list of
+    /// the elements after the first n
     case unpack
     /// UNPACKKEY A B + EXTRA X: R[A] = the value of key K[X] of the map R[B] (a field of an
     /// instance, a variable of a module); a missing key is an error
     case unpackKey
+    /// EXTEND A B: append the elements of the list R[B] to the list R[A] (`...` in a list)
+    case extend
+    /// CALLSPREAD A: call R[A] with the elements of the list R[A+1] as its arguments (a call
+    /// with `...`); the result goes to R[A]
+    case callSpread
+    /// INVOKESPREAD A + EXTRA X: call method K[X] of R[A] with the elements of the list
+    /// R[A+1] as its arguments; the result goes to R[A]
+    case invokeSpread
     /// EXTRA: operand word of the previous instruction; never executed
     case extra
 }

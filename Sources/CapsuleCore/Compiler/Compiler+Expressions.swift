@@ -49,7 +49,17 @@ extension Compiler {
             emit(Instruction.abc(.newList, dest, min(items.count, 255)))
             var i = 0
             while i < items.count {
-                let n = min(32, items.count - i)
+                if case .spread(let inner) = items[i].kind {
+                    let r = expressionToAnyRegister(inner)
+                    setLine(items[i].loc)
+                    emit(Instruction.abc(.extend, dest, r))
+                    fs.freeRegister = top
+                    i += 1
+                    continue
+                }
+                // A run of plain elements, up to the next `...`, 32 at a time.
+                let run = items[i...].prefix { if case .spread = $0.kind { false } else { true } }.count
+                let n = min(32, run)
                 let base = reserveRegisters(n)
                 for j in 0..<n { expression(items[i + j], into: base + j) }
                 setLine(e.loc)
@@ -123,6 +133,9 @@ extension Compiler {
             emit(Instruction.abc(.slice, dest, o, bounds))
         case .grouping(let inner):
             expression(inner, into: dest)
+        case .spread:
+            // The parser makes these only as arguments and list elements, handled there.
+            error("'...' is only allowed in a call's arguments or a list", at: e.loc)
         case .conditional(let condition, let then, let otherwise):
             let skipThen = conditionJump(condition, jumpWhen: false)
             expression(then, into: dest)
@@ -257,6 +270,7 @@ extension Compiler {
     }
 
     private func call(_ callee: Expr, _ args: [Expr], into dest: Int, at loc: SourceLocation) {
+        if args.contains(where: \.isSpread) { spreadCall(callee, args, into: dest, at: loc); return }
         if args.count > 200 { error("too many arguments (limit 200)", at: loc); return }
         // When the destination is the topmost register, call in place: the result lands in
         // it and no MOVE is needed.
@@ -274,6 +288,30 @@ extension Compiler {
             for (i, a) in args.enumerated() { expression(a, into: base + 1 + i) }
             setLine(loc)
             emit(Instruction.abc(.call, base, args.count))
+        }
+        if dest != base { emit(Instruction.abc(.move, dest, base)) }
+    }
+
+    /// `f(a, ...xs)`: the arguments are gathered into a list in the register after the
+    /// callee, which CALLSPREAD (INVOKESPREAD for `obj.m(…)`) spreads onto the stack.
+    private func spreadCall(_ callee: Expr, _ args: [Expr], into dest: Int, at loc: SourceLocation) {
+        let inPlace = dest == fs.freeRegister - 1 && dest >= localsTop
+        let base = inPlace ? dest : reserveRegisters(1)
+        _ = reserveRegisters(1)
+        var method: String?
+        if case .member(let object, let name) = callee.kind {
+            expression(object, into: base)
+            method = name
+        } else {
+            expression(callee, into: base)
+        }
+        expression(Expr(.list(args), loc), into: base + 1)
+        setLine(loc)
+        if let method {
+            emit(Instruction.abc(.invokeSpread, base))
+            emit(Instruction.extra(stringConstant(method)))
+        } else {
+            emit(Instruction.abc(.callSpread, base))
         }
         if dest != base { emit(Instruction.abc(.move, dest, base)) }
     }
@@ -359,6 +397,10 @@ extension Compiler {
         default: return nil
         }
     }
+}
+
+extension Expr {
+    var isSpread: Bool { if case .spread = kind { return true } else { return false } }
 }
 
 extension BinaryOp {

@@ -162,7 +162,7 @@ extension Compiler {
         setLine(p.loc)
         switch p.kind {
         case .list:
-            emit(Instruction.abc(.unpack, first, v, p.names.count))
+            emit(Instruction.abc(.unpack, first, v, p.hasRest ? (p.names.count - 1) | 0x80 : p.names.count))
         case .map:
             for (i, key) in p.keys.enumerated() {
                 emit(Instruction.abc(.unpackKey, first + i, v))

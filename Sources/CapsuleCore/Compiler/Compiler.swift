@@ -354,7 +354,7 @@ final class Compiler {
         return rt.makeFunction(
             code: f.code, lines: f.lines, constants: f.constantValues,
             upvalues: f.upvalues.map { UInt16($0.index) | ($0.fromParentLocal ? 0x8000 : 0) },
-            arity: f.arity, requiredCount: f.requiredCount, maxRegisters: f.maxRegisters, name: name, className: className,
+            arity: f.arity, requiredCount: f.requiredCount, hasRest: f.hasRest, maxRegisters: f.maxRegisters, name: name, className: className,
             module: module, isInitializer: f.kind == .initializer, isMethod: f.kind == .method || f.kind == .initializer)
     }
 
@@ -372,6 +372,7 @@ final class Compiler {
             // Register 0 holds the closure itself.
         }
         var seen = Set<String>()
+        let firstParam = child.locals.count
         for (i, p) in decl.params.enumerated() {
             if seen.contains(p) { error("duplicate parameter '\(p)'", at: decl.loc) }
             seen.insert(p)
@@ -381,8 +382,15 @@ final class Compiler {
             let visible = i < decl.requiredCount ? p : " parameter"
             child.locals.append(Local(name: visible, register: r, depth: child.scopeDepth, mutable: true, captured: false))
         }
+        if let rest = decl.rest {
+            // After the defaults are compiled: they cannot see it.
+            child.hasRest = true
+            child.locals.append(Local(name: " rest", register: reserveRegisters(), depth: child.scopeDepth, mutable: true, captured: false))
+            if seen.contains(rest) { error("duplicate parameter '\(rest)'", at: decl.loc) }
+        }
         if decl.params.count > 200 { error("too many parameters (limit 200)", at: decl.loc) }
-        if decl.requiredCount < decl.params.count { defaultValues(decl) }
+        if decl.requiredCount < decl.params.count { defaultValues(decl, firstLocal: firstParam) }
+        if let rest = decl.rest { child.locals[firstParam + decl.params.count].name = rest }
         for s in decl.body { statement(s) }
         setLine(decl.endLoc)
         if kind == .initializer { emit(Instruction.abc(.ret, 0)) } else { emit(Instruction.abc(.retNil, 0)) }
@@ -402,7 +410,7 @@ final class Compiler {
     /// `required + j` arguments at pc j), then each default's code in order, falling through
     /// to the body. A call that passes every argument jumps straight to the body, and
     /// functions without defaults have no prologue at all.
-    private func defaultValues(_ decl: FunctionDecl) {
+    private func defaultValues(_ decl: FunctionDecl, firstLocal: Int) {
         let required = decl.requiredCount
         setLine(decl.loc)
         let table = (required...decl.params.count).map { _ in emitJump() }
@@ -410,9 +418,9 @@ final class Compiler {
             patchJump(table[i - required])
             if let value = decl.defaults[i] {
                 expression(value, into: i + 1)
-                fs.freeRegister = decl.params.count + 1
+                fs.freeRegister = localsTop
             }
-            fs.locals[fs.locals.count - decl.params.count + i].name = decl.params[i]
+            fs.locals[firstLocal + i].name = decl.params[i]
         }
         if let last = table.last { patchJump(last) }
     }

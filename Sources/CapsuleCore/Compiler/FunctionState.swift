@@ -45,6 +45,8 @@ final class FunctionState {
     var arity = 0
     /// Parameters without a default value (`arity` when there are no defaults).
     var requiredCount = 0
+    /// A `...rest` parameter follows the others.
+    var hasRest = false
     var code: [UInt32] = []
     var lines: [Int32] = []
     var constants: [Constant] = []

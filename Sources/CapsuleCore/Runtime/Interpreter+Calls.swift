@@ -78,13 +78,14 @@ extension Runtime {
         let f = target.pointee.function
         var entry = 0
         if f.pointee.arity != argc {
-            guard f.pointee.arity < 0, argc >= f.pointee.requiredCount, argc <= f.pointee.paramCount else {
+            guard f.pointee.arity < 0, argc >= f.pointee.requiredCount,
+                  argc <= f.pointee.paramCount || f.pointee.hasRest else {
                 arityError(f, argc)
                 return .failed
             }
             // A function with defaults starts at the entry for the arguments it got: the
             // defaults of the missing ones run first (`Compiler.defaultValues`).
-            entry = argc - f.pointee.requiredCount
+            entry = min(argc, f.pointee.paramCount) - f.pointee.requiredCount
         }
         if frameCount >= frameLimit {
             raise("stack overflow (call depth limit of \(frameLimit) exceeded)")
@@ -94,6 +95,7 @@ extension Runtime {
             raise("stack overflow")
             return .failed
         }
+        if f.pointee.hasRest { collectRest(base: base + 1 + f.pointee.paramCount, count: argc - f.pointee.paramCount) }
         fuel &-= f.pointee.codeCount
         if fuel < 0 && !checkLimits(canCollect: false) { return .failed }
         let top = base + f.pointee.maxRegisters
@@ -101,6 +103,43 @@ extension Runtime {
         frames[frameCount] = CallFrame(closure: target, pc: entry, base: base, isBoundary: boundary)
         frameCount += 1
         return .pushed
+    }
+
+    /// Puts a list of the `count` (possibly <= 0) arguments from `stack[first]` on into
+    /// `stack[first]`, the rest parameter's register. The arguments are in the caller's
+    /// registers or rooted by whoever placed them (`call`, `callSpread`), so allocating here
+    /// is safe.
+    @inline(never)
+    func collectRest(base first: Int, count: Int) {
+        let list = newList(capacity: max(0, count))
+        pushRoot(Value(list))
+        for j in 0..<max(0, count) { append(list, stack[first + j]) }
+        popRoot()
+        stack[first] = Value(list)
+    }
+
+    /// CALLSPREAD and INVOKESPREAD: the arguments are the elements of the list in
+    /// `stack[base + 1]` (built by the call site), copied onto the stack in its place.
+    @inline(never)
+    func callSpread(base: Int, method: UnsafeMutablePointer<ObjString>?) -> CallOutcome {
+        let args = stack[base + 1]
+        guard args.isObject(.list) else { raise("'...' needs a list, got \(typeName(args))"); return .failed }
+        let l = args.obj(ObjList.self)
+        let argc = l.pointee.count
+        guard base + 2 + argc <= stackLimit else { raise("stack overflow"); return .failed }
+        // NOTE: the list (which nothing else refers to) keeps the arguments alive, and
+        // `argumentTop` keeps the collector from clearing their slots, while they sit above
+        // the caller's registers.
+        pushRoot(args)
+        let savedArgumentTop = argumentTop
+        argumentTop = max(argumentTop, base + 1 + argc)
+        defer { popRoot(); argumentTop = savedArgumentTop }
+        if let items = l.pointee.items {
+            for j in 0..<argc { stack[base + 1 + j] = items[j] }
+        }
+        if base + 1 + argc > stackHighWater { stackHighWater = base + 1 + argc }
+        if let method { return invokeSlow(base: base, argc: argc, name: method) }
+        return callSlow(base: base, argc: argc)
     }
 
     func plural(_ n: Int, _ word: String) -> String { n == 1 ? "1 \(word)" : "\(n) \(word)s" }
@@ -111,7 +150,8 @@ extension Runtime {
     func arityError(_ f: UnsafeMutablePointer<ObjFunction>, _ argc: Int) {
         let name = f.pointee.name.obj(ObjString.self).string
         let required = f.pointee.requiredCount, all = f.pointee.paramCount
-        let expected = required == all ? plural(all, "argument")
+        let expected = f.pointee.hasRest ? "at least \(plural(required, "argument"))"
+            : required == all ? plural(all, "argument")
             : required == 0 ? "at most \(plural(all, "argument"))" : "\(required) to \(all) arguments"
         raise("\(name) expects \(expected), got \(argc)")
     }

@@ -229,19 +229,50 @@ extension Runtime {
         return Int(n)
     }
 
-    /// UNPACK: the elements of a list of exactly `count` elements into `dest`….
+    /// UNPACK: the elements of a list of exactly `operand` elements into `dest`…; with bit 7
+    /// of `operand` set, of at least `operand & 127`, the others in a new list after them.
     @inline(never)
-    func unpack(_ v: Value, count: Int, into dest: UnsafeMutablePointer<Value>) -> Bool {
+    func unpack(_ v: Value, count operand: Int, into dest: UnsafeMutablePointer<Value>) -> Bool {
         guard v.isObject(.list) else {
             raise("cannot destructure \(typeName(v)) as a list")
             return false
         }
         let l = v.obj(ObjList.self)
-        guard l.pointee.count == count, let items = l.pointee.items else {
-            raise("cannot destructure a list of length \(l.pointee.count) into \(plural(count, "name"))")
+        let count = operand & 0x7F, hasRest = operand & 0x80 != 0
+        let n = l.pointee.count
+        guard hasRest ? n >= count : n == count else {
+            let names = hasRest ? "\(plural(count, "name")) and a rest" : plural(count, "name")
+            raise("cannot destructure a list of length \(n) into \(names)")
             return false
         }
+        guard let items = l.pointee.items else {
+            // An empty list: only `[...rest]` gets here.
+            if hasRest { dest[count] = Value(newList()) }
+            return true
+        }
         for j in 0..<count { dest[j] = items[j] }
+        if hasRest {
+            let rest = newList(capacity: n - count)
+            // `dest[count]` is a register the collector sees: it roots the new list, and `v`
+            // (still in its register) keeps the elements alive.
+            dest[count] = Value(rest)
+            for j in count..<n { append(rest, l.pointee.items.unsafelyUnwrapped[j]) }
+        }
+        return true
+    }
+
+    /// EXTEND: appends the elements of list `source` to list `target` (`[...a, ...b]`).
+    @inline(never)
+    func extend(_ target: Value, with source: Value) -> Bool {
+        guard source.isObject(.list) else {
+            raise("'...' needs a list, got \(typeName(source))")
+            return false
+        }
+        let t = target.obj(ObjList.self), s = source.obj(ObjList.self)
+        // NOTE: `[...xs]` never has target == source (the target is a new list), but the
+        // count is read once so even that would terminate.
+        let n = s.pointee.count
+        for j in 0..<n { append(t, s.pointee.items.unsafelyUnwrapped[j]) }
         return true
     }
 

@@ -684,6 +684,29 @@ extension Runtime {
                 pc &+= 1
                 frame.pointee.pc = pc
                 if let v = unpackKey(regs[Instruction.b(i)], key) { regs[Instruction.a(i)] = v; continue }
+            case .extend:
+                frame.pointee.pc = pc
+                if extend(regs[Instruction.a(i)], with: regs[Instruction.b(i)]) { continue }
+            case .callSpread, .invokeSpread:
+                var method: UnsafeMutablePointer<ObjString>? = nil
+                if Instruction.op(i) == .invokeSpread {
+                    method = k[Instruction.extraValue(code[pc])].obj(ObjString.self)
+                    pc &+= 1
+                }
+                frame.pointee.pc = pc
+                let outcome = callSpread(base: index(regs) &+ Instruction.a(i), method: method)
+                if outcome == .done { continue }
+                if outcome == .pushed {
+                    frame = frames + (frameCount - 1)
+                    closure = frame.pointee.closure
+                    let function = closure.pointee.function
+                    code = UnsafePointer(function.pointee.code)
+                    k = UnsafePointer(function.pointee.constants)
+                    regs = stack + frame.pointee.base
+                    globals = function.pointee.module.unsafelyUnwrapped.pointee.variables
+                    pc = frame.pointee.pc
+                    continue
+                }
             case .extra:
                 continue
             }

@@ -63,8 +63,8 @@ struct Handler {
     /// Slots above this index hold nothing live (maintained by the collector).
     @exclusivity(unchecked) var stackHighWater = 0
     /// Arguments placed above the innermost frame's registers (by `call` for a native that
-    /// calls back) lie below this index while the call is set up; the collector keeps slots
-    /// below it, as it does registers.
+    /// calls back, by `callSpread`) lie below this index while the call is set up; the
+    /// collector keeps slots below it, as it does registers.
     @exclusivity(unchecked) var argumentTop = 0
     @exclusivity(unchecked) var openUpvalues: UnsafeMutablePointer<ObjUpvalue>? = nil
     @exclusivity(unchecked) var handlers: UnsafeMutablePointer<Handler>
