@@ -14,6 +14,8 @@ public struct Expr: Sendable {
     public var kind: ExprKind
     public var loc: SourceLocation
     public init(_ kind: ExprKind, _ loc: SourceLocation) { self.kind = kind; self.loc = loc }
+    /// `...list` in a call or list literal.
+    public var isSpreadArgument: Bool { if case .spread = kind { return true } else { return false } }
 }
 
 /// Binary operators that evaluate both operands (the short-circuit ones are `LogicalOp`).
@@ -76,6 +78,8 @@ public indirect enum ExprKind: Sendable {
     /// `...list`: only as a call argument or list element, where the list's elements take
     /// its place.
     case spread(Expr)
+    /// `name: value`: only as a call argument, after the positional ones.
+    case named(String, Expr)
     /// `if cond { a } else { b }` in expression position: one expression per branch; an
     /// `else if` is an else branch holding another `.conditional`.
     case conditional(Expr, Expr, Expr)

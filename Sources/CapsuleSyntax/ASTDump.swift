@@ -79,6 +79,7 @@ public func dump(_ expression: Expr) -> String {
     case .function(let function): return dumpFunction(function)
     case .grouping(let inner): return dump(inner)
     case .spread(let inner): return "(... \(dump(inner)))"
+    case .named(let name, let value): return "(\(name): \(dump(value)))"
     case .conditional(let condition, let then, let otherwise):
         return "(if-expr \(dump(condition)) \(dump(then)) \(dump(otherwise)))"
     }

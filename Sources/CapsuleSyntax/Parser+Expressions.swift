@@ -182,15 +182,30 @@ extension Parser {
         ignoresNewlines = true
         defer { ignoresNewlines = saved }
         var arguments: [Expr] = []
+        var names = Set<String>()
         while !check(.rightParen) {
-            arguments.append(try parseElement())
+            if check(.identifier) && peekKind(1) == .colon {
+                // `name: value`, after every positional argument.
+                let name = advance()
+                advance()
+                if !names.insert(name.text).inserted { report("duplicate argument '\(name.text)'", at: name.loc) }
+                arguments.append(Expr(.named(name.text, try parseExpression()), name.loc))
+            } else {
+                let argument = try parseElement()
+                if !names.isEmpty { report("a positional argument cannot follow a named one", at: argument.loc) }
+                arguments.append(argument)
+            }
             if !match(.comma) { break }
+        }
+        if !names.isEmpty, let spread = arguments.first(where: \.isSpreadArgument) {
+            report("'...' cannot be combined with named arguments", at: spread.loc)
         }
         try expect(.rightParen, "')'", "after arguments")
         return arguments
     }
 
     /// An argument or list element: an expression, or `...expression` to spread a list.
+    /// (`isSpreadArgument` tells them apart.)
     func parseElement() throws -> Expr {
         guard check(.ellipsis) else { return try parseExpression() }
         let ellipsis = advance()

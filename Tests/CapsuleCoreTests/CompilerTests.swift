@@ -49,29 +49,28 @@ import Testing
         #expect(code.filter { $0.hasPrefix("LOADI 1") }.count == 2)
     }
 
-    @Test func defaultValuesCompileToAnEntryTable() {
-        // Two defaults: three entries (0, 1 or 2 optional arguments passed), then the code of
-        // each default, then the body. Functions without defaults have no table.
+    @Test func defaultValuesCompileToArgumentTests() {
+        // Each default is guarded by JARG + JMP, skipped when the argument was passed.
+        // Functions without defaults have no prologue.
         let text = listing("fn f(a, b = 1, c = 2) { return a }")
         #expect(text.contains("function f (3 params (1 required),"))
         let code = instructions(text)
-        let start = code.firstIndex { $0.hasPrefix("JMP") }
-        #expect(start != nil)
-        if let start { #expect(code[start..<(start + 3)].allSatisfy { $0.hasPrefix("JMP") }) }
-        #expect(!instructions(listing("fn g(a, b) { return a }")).contains { $0.hasPrefix("JMP") })
+        #expect(code.contains("JARG 2") && code.contains("JARG 3"))
+        if let i = code.firstIndex(of: "JARG 2") { #expect(code[i + 1].hasPrefix("JMP")) }
+        #expect(!instructions(listing("fn g(a, b) { return a }")).contains { $0.hasPrefix("JARG") || $0.hasPrefix("JMP") })
         #expect(value(of: "fn f(a, b = a * 2) { return [a, b] }\n[f(1), f(1, 5)]")
                 == .list([.list([1, 2]), .list([1, 5])]))
     }
 
-    @Test func verifierChecksTheDefaultEntryTable() {
+    @Test func verifierChecksArgumentTests() {
         let jmp = Instruction.sj(.jmp, 0), ret = Instruction.abc(.retNil, 0)
-        #expect(BytecodeVerifier.verify(code: [jmp, jmp, ret], constantCount: 0, upvalueCount: 0,
-                                        maxRegisters: 3, defaultEntries: 1) == nil)
-        // An entry that is not a JMP, or a table longer than the code, is rejected.
-        #expect(BytecodeVerifier.verify(code: [jmp, ret, ret], constantCount: 0, upvalueCount: 0,
-                                        maxRegisters: 3, defaultEntries: 1) != nil)
-        #expect(BytecodeVerifier.verify(code: [jmp, ret], constantCount: 0, upvalueCount: 0,
-                                        maxRegisters: 3, defaultEntries: 2) != nil)
+        #expect(BytecodeVerifier.verify(code: [Instruction.abc(.testArg, 1), jmp, ret], constantCount: 0,
+                                        upvalueCount: 0, maxRegisters: 2) == nil)
+        // JARG must be followed by a JMP and name a register in range.
+        #expect(BytecodeVerifier.verify(code: [Instruction.abc(.testArg, 1), ret, ret], constantCount: 0,
+                                        upvalueCount: 0, maxRegisters: 2) != nil)
+        #expect(BytecodeVerifier.verify(code: [Instruction.abc(.testArg, 2), jmp, ret], constantCount: 0,
+                                        upvalueCount: 0, maxRegisters: 2) != nil)
     }
 
     @Test func verifierChecksTheNewOperands() {
@@ -91,6 +90,12 @@ import Testing
         #expect(verify([Instruction.abc(.callSpread, 3), ret]) != nil)
         #expect(verify([Instruction.abc(.callSpread, 2), ret]) == nil)
         #expect(verify([Instruction.abc(.contains, 1, 2, 4), ret]) != nil)
+        // CALLNAMED A B reads R[A]…R[A+B+1] (the map of names last).
+        #expect(verify([Instruction.abc(.callNamed, 1, 1), ret]) == nil)
+        #expect(verify([Instruction.abc(.callNamed, 1, 2), ret]) != nil)
+        #expect(verify([Instruction.abc(.invokeNamed, 1, 1), ret]) != nil)
+        #expect(value(of: "fn f(a, b = 1, c = b + 1) { return [a, b, c] }\n[f(0, c: 5), f(c: 0, a: 1)]")
+                == .list([.list([0, 1, 5]), .list([1, 1, 0])]))
         #expect(value(of: "fn f(a, ...r) { return [a, r] }\n[f(...[1, 2, 3]), [...[1], ...[2]]]")
                 == .list([.list([1, .list([2, 3])]), .list([1, 2])]))
     }

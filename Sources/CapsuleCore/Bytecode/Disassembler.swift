@@ -32,6 +32,7 @@ enum Disassembler {
         case .testGtI: return "JGTI"
         case .testGeI: return "JGEI"
         case .testEqK: return "JEQK"
+        case .testArg: return "JARG"
         case .ret: return "RETURN"
         case .retNil: return "RETURNNIL"
         case .tryBegin: return "TRY"
@@ -43,6 +44,8 @@ enum Disassembler {
         case .unpackKey: return "UNPACKKEY"
         case .callSpread: return "CALLSPREAD"
         case .invokeSpread: return "INVOKESPREAD"
+        case .callNamed: return "CALLNAMED"
+        case .invokeNamed: return "INVOKENAMED"
         default: return "\(op)".uppercased()
         }
     }
@@ -86,6 +89,7 @@ enum Disassembler {
             case .testLtI, .testLeI, .testGtI, .testGeI: operands = "\(a) \(Instruction.sb(i)) \(c)"
             case .testEqK: operands = "\(a) K\(b) \(c)"; comment = constant(b)
             case .test: operands = "\(a) \(c)"
+            case .testArg: operands = "\(a)"
             case .jmp: operands = "\(Instruction.sj(i))"; comment = "to \(pc + 1 + Instruction.sj(i))"
             case .call: operands = "\(a) \(b)"
             case .newList: operands = "\(a) \(b)"
@@ -98,6 +102,8 @@ enum Disassembler {
                 comment = "to \(pc + 2 + (extra ?? 0))"
             case .assertFail, .extend: operands = "\(a) \(b)"
             case .callSpread: operands = "\(a)"
+            case .callNamed: operands = "\(a) \(b)"
+            case .invokeNamed: operands = "\(a) \(b) K\(extra ?? -1)"; comment = constant(extra ?? -1)
             case .invokeSpread, .unpackKey:
                 operands = op == .unpackKey ? "\(a) \(b) K\(extra ?? -1)" : "\(a) K\(extra ?? -1)"
                 comment = constant(extra ?? -1)

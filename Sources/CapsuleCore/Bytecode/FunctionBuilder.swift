@@ -7,18 +7,27 @@ extension Runtime {
     /// register, constant, upvalue and jump target is in range, and every instruction that
     /// needs an EXTRA word has one. The interpreter relies on this and does not re-check.
     func makeFunction(code: [UInt32], lines: [Int32], constants: [Value], upvalues: [UInt16],
-                      arity: Int, requiredCount: Int? = nil, hasRest: Bool = false, maxRegisters: Int, name: String, className: String,
+                      arity: Int, requiredCount: Int? = nil, hasRest: Bool = false, paramNames: [String] = [],
+                      maxRegisters: Int, name: String, className: String,
                       module: UnsafeMutablePointer<ObjModule>?, isInitializer: Bool, isMethod: Bool) -> UnsafeMutablePointer<ObjFunction> {
         let required = requiredCount ?? arity
-        let entries = arity - required
         precondition(BytecodeVerifier.verify(code: code, constantCount: constants.count, upvalueCount: upvalues.count,
-                                             maxRegisters: maxRegisters, defaultEntries: entries) == nil,
-                     "capsule: compiler produced invalid bytecode in \(name): \(BytecodeVerifier.verify(code: code, constantCount: constants.count, upvalueCount: upvalues.count, maxRegisters: maxRegisters, defaultEntries: entries) ?? "")")
+                                             maxRegisters: maxRegisters) == nil,
+                     "capsule: compiler produced invalid bytecode in \(name): \(BytecodeVerifier.verify(code: code, constantCount: constants.count, upvalueCount: upvalues.count, maxRegisters: maxRegisters) ?? "")")
+        var names = Value.nil
+        if !paramNames.isEmpty {
+            let list = newList(capacity: paramNames.count)
+            names = Value(list)
+            pushRoot(names)
+            for p in paramNames { append(list, Value(intern(p))) }
+            popRoot()
+        }
+        pushRoot(names)
         let nameValue = Value(intern(name))
         pushRoot(nameValue)
         let classValue = className.isEmpty ? Value.nil : Value(intern(className))
         pushRoot(classValue)
-        defer { popRoot(2) }
+        defer { popRoot(3) }
         let f = allocateObject(kind: .function, size: MemoryLayout<ObjFunction>.stride).assumingMemoryBound(to: ObjFunction.self)
         let codePtr = malloc(max(1, code.count) * 4)!.assumingMemoryBound(to: UInt32.self)
         code.withUnsafeBufferPointer { codePtr.update(from: $0.baseAddress!, count: code.count) }
@@ -40,10 +49,11 @@ extension Runtime {
         f.pointee.upvalueCount = upvalues.count
         // A function with defaults or a rest parameter has no fixed arity: the fast path of
         // CALL never matches it.
-        f.pointee.arity = entries > 0 || hasRest ? -1 : arity
+        f.pointee.arity = required < arity || hasRest ? -1 : arity
         f.pointee.requiredCount = required
         f.pointee.paramCount = arity
         f.pointee.hasRest = hasRest
+        f.pointee.paramNames = names
         f.pointee.maxRegisters = maxRegisters
         f.pointee.name = nameValue
         f.pointee.module = module
@@ -58,17 +68,10 @@ extension Runtime {
 /// Checks bytecode once, when a function is made, so the interpreter can trust it.
 enum BytecodeVerifier {
     static let needsExtra: Set<Opcode> = [.invoke, .getField, .setField, .method, .getSuper, .forPrep, .forLoop, .iterNext, .tryBegin,
-                                          .unpackKey, .invokeSpread]
+                                          .unpackKey, .invokeSpread, .invokeNamed]
 
     /// Returns nil when the code is valid, else a description of the first problem.
-    /// `defaultEntries` is the number of parameters with default values: a call that passes
-    /// `required + j` arguments starts at pc j, so code[0...defaultEntries] must be JMPs.
-    static func verify(code: [UInt32], constantCount: Int, upvalueCount: Int, maxRegisters: Int,
-                       defaultEntries: Int = 0) -> String? {
-        if defaultEntries > 0 {
-            guard defaultEntries < code.count, (0...defaultEntries).allSatisfy({ Opcode(rawValue: UInt8(truncatingIfNeeded: code[$0])) == .jmp })
-            else { return "default-value entry table is not \(defaultEntries + 1) JMPs" }
-        }
+    static func verify(code: [UInt32], constantCount: Int, upvalueCount: Int, maxRegisters: Int) -> String? {
         guard let last = code.last, [.ret, .retNil, .jmp, .throwValue].contains(Instruction.op(last)) || code.count > 1 else {
             return code.isEmpty ? "empty code" : nil
         }
@@ -94,7 +97,7 @@ enum BytecodeVerifier {
             case .addK, .subK, .mulK, .divK, .modK: ok = reg(a) && reg(b) && c < constantCount
             case .addI, .subI: ok = reg(a) && reg(b)
             case .testEq, .testLt, .testLe: ok = reg(a) && reg(b)
-            case .testLtI, .testLeI, .testGtI, .testGeI, .test: ok = reg(a)
+            case .testLtI, .testLeI, .testGtI, .testGeI, .test, .testArg: ok = reg(a)
             case .testEqK: ok = reg(a) && b < constantCount
             case .jmp: ok = target(pc + 1, Instruction.sj(i))
             case .call: ok = reg(a, 1 + b)
@@ -117,12 +120,13 @@ enum BytecodeVerifier {
             case .unpack: ok = reg(a, (c & 0x7F) + (c >> 7)) && reg(b)
             case .extend: ok = reg(a) && reg(b)
             case .callSpread, .invokeSpread: ok = reg(a, 2)
+            case .callNamed, .invokeNamed: ok = reg(a, b + 2)
             case .unpackKey: ok = reg(a) && reg(b)
             case .extra: return "stray EXTRA at \(pc)"
             }
             if !ok { return "operand out of range at \(pc) (\(op))" }
             // Conditional tests must be followed by a JMP.
-            if [.testEq, .testLt, .testLe, .testLtI, .testLeI, .testGtI, .testGeI, .testEqK, .test].contains(op) {
+            if [.testEq, .testLt, .testLe, .testLtI, .testLeI, .testGtI, .testGeI, .testEqK, .test, .testArg].contains(op) {
                 guard pc + 1 < code.count, Instruction.op(code[pc + 1]) == .jmp else { return "test without jump at \(pc)" }
             }
             if needsExtra.contains(op) {

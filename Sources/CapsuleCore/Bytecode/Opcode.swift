@@ -110,6 +110,9 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
     case testEqK
     /// TEST A C: jump if truthy(R[A]) == C
     case test
+    /// JARG A: jump if parameter R[A] got an argument (does not hold the missing-argument
+    /// marker that `pushFrame` leaves in an optional parameter nobody passed)
+    case testArg
     /// JMP sJ: pc += sJ
     case jmp
 
@@ -205,6 +208,12 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
     /// INVOKESPREAD A + EXTRA X: call method K[X] of R[A] with the elements of the list
     /// R[A+1] as its arguments; the result goes to R[A]
     case invokeSpread
+    /// CALLNAMED A B: call R[A] with the B arguments R[A+1]…R[A+B] and the named arguments
+    /// in the map R[A+B+1]: bound to parameters of that name for a script function, passed
+    /// as one more (last) argument to anything else; the result goes to R[A]
+    case callNamed
+    /// INVOKENAMED A B + EXTRA X: as CALLNAMED, for method K[X] of R[A]
+    case invokeNamed
     /// EXTRA: operand word of the previous instruction; never executed
     case extra
 }

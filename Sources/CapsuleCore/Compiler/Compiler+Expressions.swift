@@ -136,6 +136,8 @@ extension Compiler {
         case .spread:
             // The parser makes these only as arguments and list elements, handled there.
             error("'...' is only allowed in a call's arguments or a list", at: e.loc)
+        case .named:
+            error("a named argument is only allowed in a call", at: e.loc)
         case .conditional(let condition, let then, let otherwise):
             let skipThen = conditionJump(condition, jumpWhen: false)
             expression(then, into: dest)
@@ -270,7 +272,8 @@ extension Compiler {
     }
 
     private func call(_ callee: Expr, _ args: [Expr], into dest: Int, at loc: SourceLocation) {
-        if args.contains(where: \.isSpread) { spreadCall(callee, args, into: dest, at: loc); return }
+        if args.contains(where: \.isSpreadArgument) { spreadCall(callee, args, into: dest, at: loc); return }
+        if case .named? = args.last?.kind { namedCall(callee, args, into: dest, at: loc); return }
         if args.count > 200 { error("too many arguments (limit 200)", at: loc); return }
         // When the destination is the topmost register, call in place: the result lands in
         // it and no MOVE is needed.
@@ -312,6 +315,46 @@ extension Compiler {
             emit(Instruction.extra(stringConstant(method)))
         } else {
             emit(Instruction.abc(.callSpread, base))
+        }
+        if dest != base { emit(Instruction.abc(.move, dest, base)) }
+    }
+
+    /// `f(a, name: v, …)`: the positional arguments as for CALL, then a map of the named
+    /// ones, then CALLNAMED (INVOKENAMED for `obj.m(…)`), which binds the names to a script
+    /// function's parameters or passes the map last to anything else.
+    private func namedCall(_ callee: Expr, _ args: [Expr], into dest: Int, at loc: SourceLocation) {
+        let positional = args.filter { if case .named = $0.kind { false } else { true } }
+        if positional.count > 200 { error("too many arguments (limit 200)", at: loc); return }
+        let inPlace = dest == fs.freeRegister - 1 && dest >= localsTop
+        let base = inPlace ? dest : reserveRegisters(1)
+        _ = reserveRegisters(positional.count + 1)
+        var method: String?
+        if case .member(let object, let name) = callee.kind {
+            expression(object, into: base)
+            method = name
+        } else {
+            expression(callee, into: base)
+        }
+        for (i, a) in positional.enumerated() { expression(a, into: base + 1 + i) }
+        let map = base + 1 + positional.count
+        setLine(loc)
+        emit(Instruction.abc(.newMap, map))
+        for a in args {
+            guard case .named(let name, let value) = a.kind else { continue }
+            let top = fs.freeRegister
+            let k = reserveRegisters()
+            loadConstant(stringConstant(name), into: k)
+            let v = expressionToAnyRegister(value)
+            setLine(a.loc)
+            emit(Instruction.abc(.setIndex, map, k, v))
+            fs.freeRegister = top
+        }
+        setLine(loc)
+        if let method {
+            emit(Instruction.abc(.invokeNamed, base, positional.count))
+            emit(Instruction.extra(stringConstant(method)))
+        } else {
+            emit(Instruction.abc(.callNamed, base, positional.count))
         }
         if dest != base { emit(Instruction.abc(.move, dest, base)) }
     }
@@ -397,10 +440,6 @@ extension Compiler {
         default: return nil
         }
     }
-}
-
-extension Expr {
-    var isSpread: Bool { if case .spread = kind { return true } else { return false } }
 }
 
 extension BinaryOp {

@@ -354,7 +354,7 @@ final class Compiler {
         return rt.makeFunction(
             code: f.code, lines: f.lines, constants: f.constantValues,
             upvalues: f.upvalues.map { UInt16($0.index) | ($0.fromParentLocal ? 0x8000 : 0) },
-            arity: f.arity, requiredCount: f.requiredCount, hasRest: f.hasRest, maxRegisters: f.maxRegisters, name: name, className: className,
+            arity: f.arity, requiredCount: f.requiredCount, hasRest: f.hasRest, paramNames: f.paramNames, maxRegisters: f.maxRegisters, name: name, className: className,
             module: module, isInitializer: f.kind == .initializer, isMethod: f.kind == .method || f.kind == .initializer)
     }
 
@@ -367,6 +367,7 @@ final class Compiler {
         fs = child
         child.arity = decl.params.count
         child.requiredCount = decl.requiredCount
+        child.paramNames = decl.params
         beginScope()
         if kind == .function {
             // Register 0 holds the closure itself.
@@ -405,23 +406,20 @@ final class Compiler {
         return fs.constants.count - 1
     }
 
-    /// The prologue of a function with default values: a table of JMPs, one per number of
-    /// optional arguments a call may pass (`pushFrame` starts a call that passes
-    /// `required + j` arguments at pc j), then each default's code in order, falling through
-    /// to the body. A call that passes every argument jumps straight to the body, and
-    /// functions without defaults have no prologue at all.
+    /// The prologue of a function with default values: for each optional parameter, in
+    /// order, `JARG` skips the default's code when the parameter got an argument (`pushFrame`
+    /// marks the others). Functions without defaults have no prologue at all.
     private func defaultValues(_ decl: FunctionDecl, firstLocal: Int) {
-        let required = decl.requiredCount
-        setLine(decl.loc)
-        let table = (required...decl.params.count).map { _ in emitJump() }
-        for i in required..<decl.params.count {
-            patchJump(table[i - required])
+        for i in decl.requiredCount..<decl.params.count {
             if let value = decl.defaults[i] {
+                setLine(value.loc)
+                emit(Instruction.abc(.testArg, i + 1))
+                let skip = emitJump()
                 expression(value, into: i + 1)
                 fs.freeRegister = localsTop
+                patchJump(skip)
             }
             fs.locals[firstLocal + i].name = decl.params[i]
         }
-        if let last = table.last { patchJump(last) }
     }
 }

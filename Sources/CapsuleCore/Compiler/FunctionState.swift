@@ -47,6 +47,8 @@ final class FunctionState {
     var requiredCount = 0
     /// A `...rest` parameter follows the others.
     var hasRest = false
+    /// The parameters' names, for named arguments.
+    var paramNames: [String] = []
     var code: [UInt32] = []
     var lines: [Int32] = []
     var constants: [Constant] = []

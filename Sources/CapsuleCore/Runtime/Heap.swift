@@ -225,6 +225,7 @@ extension Runtime {
             for i in 0..<f.pointee.constantCount { mark(f.pointee.constants[i]) }
             mark(f.pointee.name)
             mark(f.pointee.className)
+            mark(f.pointee.paramNames)
             if let m = f.pointee.module { markObject(UnsafeMutableRawPointer(m)) }
         case .closure:
             let c = p.assumingMemoryBound(to: ObjClosure.self)

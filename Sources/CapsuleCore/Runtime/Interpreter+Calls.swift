@@ -76,31 +76,48 @@ extension Runtime {
     /// Pushes a frame for `target` whose register 0 is `stack[base]`.
     func pushFrame(_ target: UnsafeMutablePointer<ObjClosure>, base: Int, argc: Int, boundary: Bool = false) -> CallOutcome {
         let f = target.pointee.function
-        var entry = 0
-        if f.pointee.arity != argc {
+        let flexible = f.pointee.arity != argc
+        if flexible {
             guard f.pointee.arity < 0, argc >= f.pointee.requiredCount,
                   argc <= f.pointee.paramCount || f.pointee.hasRest else {
                 arityError(f, argc)
                 return .failed
             }
-            // A function with defaults starts at the entry for the arguments it got: the
-            // defaults of the missing ones run first (`Compiler.defaultValues`).
-            entry = min(argc, f.pointee.paramCount) - f.pointee.requiredCount
         }
+        guard hasRoom(f, base: base) else { return .failed }
+        if flexible {
+            // Optional parameters left out get the missing-argument marker, which makes their
+            // defaults run (`Compiler.defaultValues`); extra arguments go to a rest list.
+            var j = argc
+            while j < f.pointee.paramCount { stack[base + 1 + j] = .undefined; j += 1 }
+            if f.pointee.hasRest { collectRest(base: base + 1 + f.pointee.paramCount, count: argc - f.pointee.paramCount) }
+        }
+        return enterFrame(target, base: base, boundary: boundary)
+    }
+
+    /// Whether a frame for `f` at `base` fits in the frame array and the register stack;
+    /// raises `stack overflow` if not.
+    func hasRoom(_ f: UnsafeMutablePointer<ObjFunction>, base: Int) -> Bool {
         if frameCount >= frameLimit {
             raise("stack overflow (call depth limit of \(frameLimit) exceeded)")
-            return .failed
+            return false
         }
         if base + f.pointee.maxRegisters > stackLimit {
             raise("stack overflow")
-            return .failed
+            return false
         }
-        if f.pointee.hasRest { collectRest(base: base + 1 + f.pointee.paramCount, count: argc - f.pointee.paramCount) }
+        return true
+    }
+
+    /// The end of every call of a closure, once its arguments are bound and `hasRoom` said
+    /// yes: charges fuel and pushes the frame.
+    func enterFrame(_ target: UnsafeMutablePointer<ObjClosure>, base: Int, boundary: Bool) -> CallOutcome {
+        let f = target.pointee.function
         fuel &-= f.pointee.codeCount
         if fuel < 0 && !checkLimits(canCollect: false) { return .failed }
         let top = base + f.pointee.maxRegisters
         if top > stackHighWater { stackHighWater = top }
-        frames[frameCount] = CallFrame(closure: target, pc: entry, base: base, isBoundary: boundary)
+        frames[frameCount] = CallFrame(closure: target, pc: 0, base: base, isBoundary: boundary)
         frameCount += 1
         return .pushed
     }
@@ -140,6 +157,107 @@ extension Runtime {
         if base + 1 + argc > stackHighWater { stackHighWater = base + 1 + argc }
         if let method { return invokeSlow(base: base, argc: argc, name: method) }
         return callSlow(base: base, argc: argc)
+    }
+
+    /// CALLNAMED and INVOKENAMED: `p` positional arguments after `stack[base]`, then a map of
+    /// named ones. A script function (a closure, a class's `init`, a bound method, an
+    /// instance's method, a module's function) gets them bound to its parameters by name;
+    /// anything else (natives, built-in methods) gets the map as one more, last argument.
+    @inline(never)
+    func callNamed(base: Int, positional p: Int, method: UnsafeMutablePointer<ObjString>?) -> CallOutcome {
+        guard let target = namedCallTarget(base: base, method: method) else {
+            if pendingError.bits != Value.nil.bits { return .failed }
+            if let method { return invokeSlow(base: base, argc: p + 1, name: method) }
+            return callSlow(base: base, argc: p + 1)
+        }
+        return bindNamed(target, base: base, positional: p)
+    }
+
+    /// The closure a named call runs, with `stack[base]` set to its register 0 (the instance
+    /// for an initialiser or method); nil when the callee is not a script function.
+    private func namedCallTarget(base: Int, method: UnsafeMutablePointer<ObjString>?) -> UnsafeMutablePointer<ObjClosure>? {
+        var callee = stack[base]
+        if let method {
+            guard callee.isObject else { return nil }
+            switch callee.header.pointee.kind {
+            case .instance:
+                let inst = callee.obj(ObjInstance.self)
+                if methodTables[Int(ObjKind.instance.rawValue)].get(method) != nil { return nil }
+                if let m = inst.pointee.klass.pointee.methods.get(method) {
+                    return m.isObject(.closure) ? m.obj(ObjClosure.self) : nil
+                }
+                guard let field = inst.pointee.fields.get(method) else { return nil }
+                callee = field
+            case .module:
+                guard let v = moduleExport(callee.obj(ObjModule.self), method) else { return nil }
+                callee = v
+            default:
+                return nil
+            }
+        }
+        // `stack[base]` changes only when a closure is found: otherwise the call falls back
+        // to `callSlow` / `invokeSlow`, which need the original callee or receiver.
+        guard callee.isObject else { return nil }
+        switch callee.header.pointee.kind {
+        case .closure:
+            stack[base] = callee
+            return callee.obj(ObjClosure.self)
+        case .boundMethod:
+            let b = callee.obj(ObjBoundMethod.self)
+            guard b.pointee.method.isObject(.closure) else { return nil }
+            stack[base] = b.pointee.receiver
+            return b.pointee.method.obj(ObjClosure.self)
+        case .klass:
+            let klass = callee.obj(ObjClass.self)
+            guard klass.pointee.initializer.isObject(.closure) else { return nil }
+            stack[base] = Value(newInstance(klass))
+            return klass.pointee.initializer.obj(ObjClosure.self)
+        default:
+            return nil
+        }
+    }
+
+    /// Binds `p` positional arguments and the named ones in the map after them to the
+    /// parameters of `target`, then enters it.
+    private func bindNamed(_ target: UnsafeMutablePointer<ObjClosure>, base: Int, positional p: Int) -> CallOutcome {
+        let f = target.pointee.function
+        let fname = f.pointee.name.obj(ObjString.self).string
+        let mapValue = stack[base + 1 + p]
+        // NOTE: the map is overwritten below when a parameter's register is its slot; the
+        // root keeps it, and so the named values, alive until the frame holds them.
+        pushRoot(mapValue)
+        defer { popRoot() }
+        var named: [(Int, Value)] = []
+        var problem: String?
+        let names = f.pointee.paramNames.isObject(.list) ? f.pointee.paramNames.obj(ObjList.self) : nil
+        forEachEntry(mapValue.obj(ObjMap.self)) { key, value in
+            guard problem == nil else { return }
+            let name = key.obj(ObjString.self).string
+            var index = -1
+            if let names, let items = names.pointee.items {
+                for j in 0..<names.pointee.count where items[j].obj(ObjString.self).string == name { index = j; break }
+            }
+            if index < 0 { problem = "\(fname) has no parameter named '\(name)'" }
+            else if index < p { problem = "\(fname) got two values for parameter '\(name)'" }
+            else { named.append((index, value)) }
+        }
+        if let problem { raise(problem); return .failed }
+        let paramCount = f.pointee.paramCount
+        if p > paramCount && !f.pointee.hasRest {
+            arityError(f, p + named.count)
+            return .failed
+        }
+        guard hasRoom(f, base: base) else { return .failed }
+        if f.pointee.hasRest { collectRest(base: base + 1 + paramCount, count: p - paramCount) }
+        var j = p
+        while j < paramCount { stack[base + 1 + j] = .undefined; j += 1 }
+        for (index, value) in named { stack[base + 1 + index] = value }
+        for j in p..<max(p, f.pointee.requiredCount) where stack[base + 1 + j].bits == Value.undefined.bits {
+            let missing = names.map { $0.pointee.items.unsafelyUnwrapped[j].obj(ObjString.self).string } ?? "?"
+            raise("\(fname) is missing an argument for '\(missing)'")
+            return .failed
+        }
+        return enterFrame(target, base: base, boundary: false)
     }
 
     func plural(_ n: Int, _ word: String) -> String { n == 1 ? "1 \(word)" : "\(n) \(word)s" }

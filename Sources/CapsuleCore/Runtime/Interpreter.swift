@@ -350,6 +350,13 @@ extension Runtime {
                     pc &+= 1
                 }
                 continue
+            case .testArg:
+                if regs[Instruction.a(i)].bits != Value.undefined.bits {
+                    pc &+= 1 &+ Instruction.sj(code[pc])
+                } else {
+                    pc &+= 1
+                }
+                continue
             case .jmp:
                 let offset = Instruction.sj(i)
                 if offset < 0 {
@@ -687,14 +694,17 @@ extension Runtime {
             case .extend:
                 frame.pointee.pc = pc
                 if extend(regs[Instruction.a(i)], with: regs[Instruction.b(i)]) { continue }
-            case .callSpread, .invokeSpread:
+            case .callSpread, .invokeSpread, .callNamed, .invokeNamed:
+                let op = Instruction.op(i)
                 var method: UnsafeMutablePointer<ObjString>? = nil
-                if Instruction.op(i) == .invokeSpread {
+                if op == .invokeSpread || op == .invokeNamed {
                     method = k[Instruction.extraValue(code[pc])].obj(ObjString.self)
                     pc &+= 1
                 }
                 frame.pointee.pc = pc
-                let outcome = callSpread(base: index(regs) &+ Instruction.a(i), method: method)
+                let outcome = op == .callSpread || op == .invokeSpread
+                    ? callSpread(base: index(regs) &+ Instruction.a(i), method: method)
+                    : callNamed(base: index(regs) &+ Instruction.a(i), positional: Instruction.b(i), method: method)
                 if outcome == .done { continue }
                 if outcome == .pushed {
                     frame = frames + (frameCount - 1)

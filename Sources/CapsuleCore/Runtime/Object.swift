@@ -156,6 +156,9 @@ struct ObjFunction {
     var paramCount: Int
     /// A `...rest` parameter follows the others (in register `paramCount + 1`); arity is -1.
     var hasRest: Bool
+    /// A list of the parameters' names (strings, rest not included), for named arguments;
+    /// nil for a function without parameters.
+    var paramNames: Value
     /// Registers the function needs, including register 0 (the callee or `self`).
     var maxRegisters: Int
     var name: Value
