@@ -80,20 +80,24 @@ import Testing
         }
         // UNPACK writes C registers (one more for a rest list, bit 7).
         #expect(verify([Instruction.abc(.unpack, 1, 3, 2), ret]) == nil)
-        #expect(verify([Instruction.abc(.unpack, 1, 3, 3), ret]) != nil)
+        #expect(verify([Instruction.abc(.unpack, 2, 3, 3), ret]) != nil)
         #expect(verify([Instruction.abc(.unpack, 1, 3, 0x82), ret]) == nil)
         #expect(verify([Instruction.abc(.unpack, 2, 3, 0x82), ret]) != nil)
-        // UNPACKKEY and INVOKESPREAD need an EXTRA constant; CALLSPREAD reads R[A+1].
+        // UNPACKKEY and CALLABLE need an EXTRA constant; SPREAD reads R[A+1].
         #expect(verify([Instruction.abc(.unpackKey, 1, 2), Instruction.extra(0), ret]) == nil)
         #expect(verify([Instruction.abc(.unpackKey, 1, 2), ret]) != nil)
-        #expect(verify([Instruction.abc(.invokeSpread, 1), Instruction.extra(1), ret]) != nil)
-        #expect(verify([Instruction.abc(.callSpread, 3), ret]) != nil)
-        #expect(verify([Instruction.abc(.callSpread, 2), ret]) == nil)
+        #expect(verify([Instruction.abc(.callable, 1), Instruction.extra(1), ret]) != nil)
+        #expect(verify([Instruction.abc(.spread, 3), ret]) != nil)
+        // CALL A 255 / 254 only right after SPREAD A / NAMED A.
+        let spreadCall = Instruction.abc(.call, 2, Runtime.spreadCall), namedCall = Instruction.abc(.call, 1, Runtime.namedCall)
+        #expect(verify([Instruction.abc(.spread, 2), spreadCall, ret]) == nil)
+        #expect(verify([spreadCall, ret]) != nil)
+        #expect(verify([Instruction.abc(.spread, 1), spreadCall, ret]) != nil)
+        #expect(verify([Instruction.abc(.named, 2, 0), spreadCall, ret]) != nil)
+        #expect(verify([Instruction.abc(.named, 1, 1), namedCall, ret]) == nil)
         #expect(verify([Instruction.abc(.contains, 1, 2, 4), ret]) != nil)
-        // CALLNAMED A B reads R[A]…R[A+B+1] (the map of names last).
-        #expect(verify([Instruction.abc(.callNamed, 1, 1), ret]) == nil)
-        #expect(verify([Instruction.abc(.callNamed, 1, 2), ret]) != nil)
-        #expect(verify([Instruction.abc(.invokeNamed, 1, 1), ret]) != nil)
+        // NAMED A B reads R[A]…R[A+B+1] (the map of names last).
+        #expect(verify([Instruction.abc(.named, 1, 2), ret]) != nil)
         #expect(value(of: "fn f(a, b = 1, c = b + 1) { return [a, b, c] }\n[f(0, c: 5), f(c: 0, a: 1)]")
                 == .list([.list([0, 1, 5]), .list([1, 1, 0])]))
         #expect(value(of: "fn f(a, ...r) { return [a, r] }\n[f(...[1, 2, 3]), [...[1], ...[2]]]")

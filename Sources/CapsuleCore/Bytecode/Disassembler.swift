@@ -42,10 +42,7 @@ enum Disassembler {
         case .newClass: return "CLASS"
         case .contains: return "IN"
         case .unpackKey: return "UNPACKKEY"
-        case .callSpread: return "CALLSPREAD"
-        case .invokeSpread: return "INVOKESPREAD"
-        case .callNamed: return "CALLNAMED"
-        case .invokeNamed: return "INVOKENAMED"
+
         default: return "\(op)".uppercased()
         }
     }
@@ -101,10 +98,9 @@ enum Disassembler {
                 operands = op == .iterNext ? "\(a) \(b) \(extra ?? 0)" : (op == .forPrep ? "\(a) \(c) \(extra ?? 0)" : "\(a) \(extra ?? 0)")
                 comment = "to \(pc + 2 + (extra ?? 0))"
             case .assertFail, .extend: operands = "\(a) \(b)"
-            case .callSpread: operands = "\(a)"
-            case .callNamed: operands = "\(a) \(b)"
-            case .invokeNamed: operands = "\(a) \(b) K\(extra ?? -1)"; comment = constant(extra ?? -1)
-            case .invokeSpread, .unpackKey:
+            case .spread: operands = "\(a)"
+            case .named: operands = "\(a) \(b)"
+            case .callable, .unpackKey:
                 operands = op == .unpackKey ? "\(a) \(b) K\(extra ?? -1)" : "\(a) K\(extra ?? -1)"
                 comment = constant(extra ?? -1)
             default: operands = "\(a) \(b) \(c)"

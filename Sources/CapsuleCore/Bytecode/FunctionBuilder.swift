@@ -68,7 +68,7 @@ extension Runtime {
 /// Checks bytecode once, when a function is made, so the interpreter can trust it.
 enum BytecodeVerifier {
     static let needsExtra: Set<Opcode> = [.invoke, .getField, .setField, .method, .getSuper, .forPrep, .forLoop, .iterNext, .tryBegin,
-                                          .unpackKey, .invokeSpread, .invokeNamed]
+                                          .unpackKey, .callable]
 
     /// Returns nil when the code is valid, else a description of the first problem.
     static func verify(code: [UInt32], constantCount: Int, upvalueCount: Int, maxRegisters: Int) -> String? {
@@ -100,7 +100,14 @@ enum BytecodeVerifier {
             case .testLtI, .testLeI, .testGtI, .testGeI, .test, .testArg: ok = reg(a)
             case .testEqK: ok = reg(a) && b < constantCount
             case .jmp: ok = target(pc + 1, Instruction.sj(i))
-            case .call: ok = reg(a, 1 + b)
+            case .call:
+                if b >= Runtime.namedCall {
+                    // Only right after the instruction that prepares its arguments.
+                    let prefix: Opcode = b == Runtime.spreadCall ? .spread : .named
+                    ok = reg(a, 2) && pc > 0 && Instruction.op(code[pc - 1]) == prefix && Instruction.a(code[pc - 1]) == a
+                } else {
+                    ok = reg(a, 1 + b)
+                }
             case .invoke: ok = reg(a, 1 + b)
             case .closure: ok = reg(a) && Instruction.bx(i) < constantCount
             case .append: ok = reg(a) && reg(b, c)
@@ -119,8 +126,8 @@ enum BytecodeVerifier {
             case .concat: ok = reg(a) && reg(b, c)
             case .unpack: ok = reg(a, (c & 0x7F) + (c >> 7)) && reg(b)
             case .extend: ok = reg(a) && reg(b)
-            case .callSpread, .invokeSpread: ok = reg(a, 2)
-            case .callNamed, .invokeNamed: ok = reg(a, b + 2)
+            case .spread, .callable: ok = reg(a, 2)
+            case .named: ok = reg(a, b + 2)
             case .unpackKey: ok = reg(a) && reg(b)
             case .extra: return "stray EXTRA at \(pc)"
             }

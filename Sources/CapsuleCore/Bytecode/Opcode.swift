@@ -118,6 +118,8 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
 
     // MARK: calls
     /// CALL A B: call R[A] with the B arguments R[A+1]…R[A+B]; the result goes to R[A].
+    /// B = 255 and 254 (real counts stop at 200): the arguments prepared by the SPREAD or
+    /// NAMED instruction just before.
     case call
     /// INVOKE A B + EXTRA X: call method K[X] of R[A] with arguments R[A+1]…R[A+B];
     /// the result goes to R[A].
@@ -202,18 +204,16 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
     case unpackKey
     /// EXTEND A B: append the elements of the list R[B] to the list R[A] (`...` in a list)
     case extend
-    /// CALLSPREAD A: call R[A] with the elements of the list R[A+1] as its arguments (a call
-    /// with `...`); the result goes to R[A]
-    case callSpread
-    /// INVOKESPREAD A + EXTRA X: call method K[X] of R[A] with the elements of the list
-    /// R[A+1] as its arguments; the result goes to R[A]
-    case invokeSpread
-    /// CALLNAMED A B: call R[A] with the B arguments R[A+1]…R[A+B] and the named arguments
-    /// in the map R[A+B+1]: bound to parameters of that name for a script function, passed
-    /// as one more (last) argument to anything else; the result goes to R[A]
-    case callNamed
-    /// INVOKENAMED A B + EXTRA X: as CALLNAMED, for method K[X] of R[A]
-    case invokeNamed
+    /// SPREAD A: R[A+1] is a list; its elements become the arguments R[A+1]… of the
+    /// `CALL A 255` that must follow (a call with `...`)
+    case spread
+    /// NAMED A B: R[A+1]…R[A+B] are positional arguments and R[A+B+1] a map of named ones,
+    /// for the `CALL A 254` that must follow: a script function binds the names to its
+    /// parameters, anything else gets the map as a last argument
+    case named
+    /// CALLABLE A + EXTRA X: R[A] = method K[X] of R[A] as a value to call (a bound method,
+    /// or a field or module variable), looked up as INVOKE does; used before SPREAD or NAMED
+    case callable
     /// EXTRA: operand word of the previous instruction; never executed
     case extra
 }

@@ -296,7 +296,8 @@ extension Compiler {
     }
 
     /// `f(a, ...xs)`: the arguments are gathered into a list in the register after the
-    /// callee, which CALLSPREAD (INVOKESPREAD for `obj.m(…)`) spreads onto the stack.
+    /// callee, which SPREAD spreads onto the stack for `CALL base 255` (for `obj.m(…)`,
+    /// CALLABLE first replaces the receiver by the method to call).
     private func spreadCall(_ callee: Expr, _ args: [Expr], into dest: Int, at loc: SourceLocation) {
         let inPlace = dest == fs.freeRegister - 1 && dest >= localsTop
         let base = inPlace ? dest : reserveRegisters(1)
@@ -311,17 +312,18 @@ extension Compiler {
         expression(Expr(.list(args), loc), into: base + 1)
         setLine(loc)
         if let method {
-            emit(Instruction.abc(.invokeSpread, base))
+            emit(Instruction.abc(.callable, base))
             emit(Instruction.extra(stringConstant(method)))
-        } else {
-            emit(Instruction.abc(.callSpread, base))
         }
+        emit(Instruction.abc(.spread, base))
+        emit(Instruction.abc(.call, base, Runtime.spreadCall))
         if dest != base { emit(Instruction.abc(.move, dest, base)) }
     }
 
     /// `f(a, name: v, …)`: the positional arguments as for CALL, then a map of the named
-    /// ones, then CALLNAMED (INVOKENAMED for `obj.m(…)`), which binds the names to a script
-    /// function's parameters or passes the map last to anything else.
+    /// ones, then NAMED and `CALL base 254`, which binds the names to a script function's
+    /// parameters or passes the map last to anything else (for `obj.m(…)`, CALLABLE first
+    /// replaces the receiver by the method to call).
     private func namedCall(_ callee: Expr, _ args: [Expr], into dest: Int, at loc: SourceLocation) {
         let positional = args.filter { if case .named = $0.kind { false } else { true } }
         if positional.count > 200 { error("too many arguments (limit 200)", at: loc); return }
@@ -351,11 +353,11 @@ extension Compiler {
         }
         setLine(loc)
         if let method {
-            emit(Instruction.abc(.invokeNamed, base, positional.count))
+            emit(Instruction.abc(.callable, base))
             emit(Instruction.extra(stringConstant(method)))
-        } else {
-            emit(Instruction.abc(.callNamed, base, positional.count))
         }
+        emit(Instruction.abc(.named, base, positional.count))
+        emit(Instruction.abc(.call, base, Runtime.namedCall))
         if dest != base { emit(Instruction.abc(.move, dest, base)) }
     }
 

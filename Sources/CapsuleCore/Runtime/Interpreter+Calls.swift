@@ -7,10 +7,18 @@ extension Runtime {
 
     // MARK: calls
 
-    /// Calls the value in `stack[base]` with `argc` arguments above it. Closures (and class
-    /// initialisers) get a new frame (`.pushed`); natives run to completion (`.done`).
+    /// CALL's slow path: `argc` is its B operand, where `Runtime.spreadCall` and
+    /// `Runtime.namedCall` mean the arguments were prepared by the SPREAD or NAMED instruction
+    /// just before.
     @inline(never)
     func callSlow(base: Int, argc: Int) -> CallOutcome {
+        if argc >= Runtime.namedCall { return callPrepared(base: base, marker: argc) }
+        return callValue(base: base, argc: argc)
+    }
+
+    /// Calls the value in `stack[base]` with `argc` arguments above it. Closures (and class
+    /// initialisers) get a new frame (`.pushed`); natives run to completion (`.done`).
+    func callValue(base: Int, argc: Int) -> CallOutcome {
         let callee = stack[base]
         guard callee.isObject else { raise("cannot call \(typeName(callee))"); return .failed }
         switch callee.header.pointee.kind {
@@ -40,8 +48,10 @@ extension Runtime {
             if method.isObject(.closure) { return pushFrame(method.obj(ObjClosure.self), base: base, argc: argc) }
             if method.isObject(.native) {
                 let n = method.obj(ObjNative.self)
+                // A built-in method is named as INVOKE names it: `list.map`.
                 return callNative(n, base: base, argc: argc, receiver: true,
-                                  name: n.pointee.name.obj(ObjString.self).string)
+                                  name: (n.pointee.isMethod ? "\(self.typeName(b.pointee.receiver))." : "")
+                                      + n.pointee.name.obj(ObjString.self).string)
             }
             raise("cannot call \(typeName(method))")
             return .failed
@@ -124,7 +134,7 @@ extension Runtime {
 
     /// Puts a list of the `count` (possibly <= 0) arguments from `stack[first]` on into
     /// `stack[first]`, the rest parameter's register. The arguments are in the caller's
-    /// registers or rooted by whoever placed them (`call`, `callSpread`), so allocating here
+    /// registers or kept by whoever placed them (`call`, `callPrepared`), so allocating here
     /// is safe.
     @inline(never)
     func collectRest(base first: Int, count: Int) {
@@ -135,68 +145,86 @@ extension Runtime {
         stack[first] = Value(list)
     }
 
-    /// CALLSPREAD and INVOKESPREAD: the arguments are the elements of the list in
-    /// `stack[base + 1]` (built by the call site), copied onto the stack in its place.
+    /// CALL B operands that are not argument counts: the arguments were prepared by SPREAD
+    /// (their count is in `preparedArgc`) or by NAMED (`preparedArgc` positional ones and a
+    /// map of named ones). The compiler limits real counts to 200.
+    static let namedCall = 254, spreadCall = 255
+
+    /// SPREAD A: the arguments are the elements of the list in `stack[base + 1]` (built by
+    /// the call site), copied onto the stack in its place for the CALL A 255 that follows.
     @inline(never)
-    func callSpread(base: Int, method: UnsafeMutablePointer<ObjString>?) -> CallOutcome {
+    func spreadArguments(base: Int) -> Bool {
         let args = stack[base + 1]
-        guard args.isObject(.list) else { raise("'...' needs a list, got \(typeName(args))"); return .failed }
+        guard args.isObject(.list) else { raise("'...' needs a list, got \(typeName(args))"); return false }
         let l = args.obj(ObjList.self)
         let argc = l.pointee.count
-        guard base + 2 + argc <= stackLimit else { raise("stack overflow"); return .failed }
-        // NOTE: the list (which nothing else refers to) keeps the arguments alive, and
-        // `argumentTop` keeps the collector from clearing their slots, while they sit above
-        // the caller's registers.
-        pushRoot(args)
-        let savedArgumentTop = argumentTop
-        argumentTop = max(argumentTop, base + 1 + argc)
-        defer { popRoot(); argumentTop = savedArgumentTop }
+        guard base + 2 + argc <= stackLimit else { raise("stack overflow"); return false }
         if let items = l.pointee.items {
             for j in 0..<argc { stack[base + 1 + j] = items[j] }
         }
+        // NOTE: nothing allocates between here and the CALL that follows, where
+        // `callPrepared` covers the slots above the caller's registers with `argumentTop`, so
+        // no collection can clear them first.
         if base + 1 + argc > stackHighWater { stackHighWater = base + 1 + argc }
-        if let method { return invokeSlow(base: base, argc: argc, name: method) }
-        return callSlow(base: base, argc: argc)
+        preparedArgc = argc
+        return true
     }
 
-    /// CALLNAMED and INVOKENAMED: `p` positional arguments after `stack[base]`, then a map of
-    /// named ones. A script function (a closure, a class's `init`, a bound method, an
-    /// instance's method, a module's function) gets them bound to its parameters by name;
-    /// anything else (natives, built-in methods) gets the map as one more, last argument.
+    /// CALLABLE A + EXTRA X: R[A] = method X of R[A] as a callable, looked up as INVOKE would
+    /// (built-in methods, then an instance's methods, then its fields; a module's variable),
+    /// for a method call with `...` or named arguments.
     @inline(never)
-    func callNamed(base: Int, positional p: Int, method: UnsafeMutablePointer<ObjString>?) -> CallOutcome {
-        guard let target = namedCallTarget(base: base, method: method) else {
-            if pendingError.bits != Value.nil.bits { return .failed }
-            if let method { return invokeSlow(base: base, argc: p + 1, name: method) }
-            return callSlow(base: base, argc: p + 1)
+    func callableMember(_ receiver: Value, _ name: UnsafeMutablePointer<ObjString>) -> Value? {
+        if receiver.isObject {
+            let kind = receiver.header.pointee.kind
+            if let m = methodTables[Int(kind.rawValue)].get(name) { return newBoundMethod(receiver: receiver, method: m) }
+            switch kind {
+            case .instance:
+                let inst = receiver.obj(ObjInstance.self)
+                if let m = inst.pointee.klass.pointee.methods.get(name) { return newBoundMethod(receiver: receiver, method: m) }
+                if let field = inst.pointee.fields.get(name) { return field }
+            case .module:
+                return moduleExport(receiver.obj(ObjModule.self), name)
+            case .error:
+                if let v = errorField(receiver, name) { return v }
+            default:
+                break
+            }
         }
+        raise("\(describeForError(receiver)) has no field or method '\(name.string)'")
+        return nil
+    }
+
+    /// CALL A 255 after SPREAD, CALL A 254 after NAMED.
+    private func callPrepared(base: Int, marker: Int) -> CallOutcome {
+        let argc = preparedArgc
+        preparedArgc = -1
+        guard argc >= 0 else { raise("internal error: CALL \(marker) without prepared arguments"); return .failed }
+        if marker == Runtime.namedCall { return callNamed(base: base, positional: argc) }
+        // NOTE: `argumentTop` keeps the collector from clearing the spread arguments' slots,
+        // which may lie above the caller's registers, while the call is set up.
+        let savedArgumentTop = argumentTop
+        argumentTop = max(argumentTop, base + 1 + argc)
+        defer { argumentTop = savedArgumentTop }
+        return callValue(base: base, argc: argc)
+    }
+
+    /// A call with named arguments: `p` positional arguments after `stack[base]`, then a map
+    /// of named ones. A script function (a closure, a class's `init`, a bound method — which
+    /// is what CALLABLE makes of an instance's method) gets them bound to its parameters by
+    /// name; anything else (natives, built-in methods) gets the map as one more, last
+    /// argument.
+    private func callNamed(base: Int, positional p: Int) -> CallOutcome {
+        guard let target = namedCallTarget(base: base) else { return callValue(base: base, argc: p + 1) }
         return bindNamed(target, base: base, positional: p)
     }
 
     /// The closure a named call runs, with `stack[base]` set to its register 0 (the instance
     /// for an initialiser or method); nil when the callee is not a script function.
-    private func namedCallTarget(base: Int, method: UnsafeMutablePointer<ObjString>?) -> UnsafeMutablePointer<ObjClosure>? {
-        var callee = stack[base]
-        if let method {
-            guard callee.isObject else { return nil }
-            switch callee.header.pointee.kind {
-            case .instance:
-                let inst = callee.obj(ObjInstance.self)
-                if methodTables[Int(ObjKind.instance.rawValue)].get(method) != nil { return nil }
-                if let m = inst.pointee.klass.pointee.methods.get(method) {
-                    return m.isObject(.closure) ? m.obj(ObjClosure.self) : nil
-                }
-                guard let field = inst.pointee.fields.get(method) else { return nil }
-                callee = field
-            case .module:
-                guard let v = moduleExport(callee.obj(ObjModule.self), method) else { return nil }
-                callee = v
-            default:
-                return nil
-            }
-        }
+    private func namedCallTarget(base: Int) -> UnsafeMutablePointer<ObjClosure>? {
+        let callee = stack[base]
         // `stack[base]` changes only when a closure is found: otherwise the call falls back
-        // to `callSlow` / `invokeSlow`, which need the original callee or receiver.
+        // to `callValue`, which needs the original callee.
         guard callee.isObject else { return nil }
         switch callee.header.pointee.kind {
         case .closure:
@@ -311,20 +339,20 @@ extension Runtime {
             if let m = inst.pointee.klass.pointee.methods.get(name) {
                 if m.isObject(.closure) { return pushFrame(m.obj(ObjClosure.self), base: base, argc: argc) }
                 stack[base] = m
-                return callSlow(base: base, argc: argc)
+                return callValue(base: base, argc: argc)
             }
             if let field = inst.pointee.fields.get(name) {
                 stack[base] = field
-                return callSlow(base: base, argc: argc)
+                return callValue(base: base, argc: argc)
             }
         case .module:
             guard let v = moduleExport(receiver.obj(ObjModule.self), name) else { return .failed }
             stack[base] = v
-            return callSlow(base: base, argc: argc)
+            return callValue(base: base, argc: argc)
         case .error:
             if let v = errorField(receiver, name) {
                 stack[base] = v
-                return callSlow(base: base, argc: argc)
+                return callValue(base: base, argc: argc)
             }
         default:
             break
@@ -364,7 +392,7 @@ extension Runtime {
         if callee.isObject(.closure) {
             outcome = pushFrame(callee.obj(ObjClosure.self), base: base, argc: args.count, boundary: true)
         } else {
-            outcome = callSlow(base: base, argc: args.count)
+            outcome = callValue(base: base, argc: args.count)
             if outcome == .pushed { frames[frameCount - 1].isBoundary = true }
         }
         switch outcome {

@@ -694,29 +694,17 @@ extension Runtime {
             case .extend:
                 frame.pointee.pc = pc
                 if extend(regs[Instruction.a(i)], with: regs[Instruction.b(i)]) { continue }
-            case .callSpread, .invokeSpread, .callNamed, .invokeNamed:
-                let op = Instruction.op(i)
-                var method: UnsafeMutablePointer<ObjString>? = nil
-                if op == .invokeSpread || op == .invokeNamed {
-                    method = k[Instruction.extraValue(code[pc])].obj(ObjString.self)
-                    pc &+= 1
-                }
+            case .spread:
                 frame.pointee.pc = pc
-                let outcome = op == .callSpread || op == .invokeSpread
-                    ? callSpread(base: index(regs) &+ Instruction.a(i), method: method)
-                    : callNamed(base: index(regs) &+ Instruction.a(i), positional: Instruction.b(i), method: method)
-                if outcome == .done { continue }
-                if outcome == .pushed {
-                    frame = frames + (frameCount - 1)
-                    closure = frame.pointee.closure
-                    let function = closure.pointee.function
-                    code = UnsafePointer(function.pointee.code)
-                    k = UnsafePointer(function.pointee.constants)
-                    regs = stack + frame.pointee.base
-                    globals = function.pointee.module.unsafelyUnwrapped.pointee.variables
-                    pc = frame.pointee.pc
-                    continue
-                }
+                if spreadArguments(base: index(regs) &+ Instruction.a(i)) { continue }
+            case .named:
+                preparedArgc = Instruction.b(i)
+                continue
+            case .callable:
+                let name = k[Instruction.extraValue(code[pc])].obj(ObjString.self)
+                pc &+= 1
+                frame.pointee.pc = pc
+                if let v = callableMember(regs[Instruction.a(i)], name) { regs[Instruction.a(i)] = v; continue }
             case .extra:
                 continue
             }
