@@ -14,6 +14,8 @@ public struct Expr: Sendable {
     public var kind: ExprKind
     public var loc: SourceLocation
     public init(_ kind: ExprKind, _ loc: SourceLocation) { self.kind = kind; self.loc = loc }
+    /// `...list` in a call or list literal.
+    public var isSpreadArgument: Bool { if case .spread = kind { return true } else { return false } }
 }
 
 /// Binary operators that evaluate both operands (the short-circuit ones are `LogicalOp`).
@@ -21,6 +23,8 @@ public enum BinaryOp: String, Sendable, CaseIterable {
     case add = "+", subtract = "-", multiply = "*", divide = "/", remainder = "%"
     case equal = "==", notEqual = "!=", less = "<", lessEqual = "<=", greater = ">", greaterEqual = ">="
     case bitAnd = "&", bitOr = "|", bitXor = "^", shiftLeft = "<<", shiftRight = ">>"
+    /// `x in xs` and `x not in xs`: membership in a list, map (keys), string or bytes.
+    case isIn = "in", notIn = "not in"
 }
 
 /// Prefix operators: `-x`, `~x`, `not x`.
@@ -73,6 +77,14 @@ public indirect enum ExprKind: Sendable {
     case slice(Expr, Expr?, Expr?)
     /// An anonymous `fn (params) { body }`.
     case function(FunctionDecl)
+    /// `...list`: only as a call argument or list element, where the list's elements take
+    /// its place.
+    case spread(Expr)
+    /// `name: value`: only as a call argument, after the positional ones.
+    case named(String, Expr)
+    /// `if cond { a } else { b }` in expression position: one expression per branch; an
+    /// `else if` is an else branch holding another `.conditional`.
+    case conditional(Expr, Expr, Expr)
     /// `(object.name)`: a member access in parentheses. Kept as a node so that
     /// `(object.name)(args)` calls the value read from the member (a field first), while
     /// `object.name(args)` invokes a method. Other parentheses leave no node.
@@ -90,6 +102,9 @@ public indirect enum StmtKind: Sendable {
     case expression(Expr)
     /// `let name = value` (mutable: false) or `var name [= value]` (mutable: true).
     case variable(name: String, mutable: Bool, value: Expr?)
+    /// `let [a, b] = value`, `var {x, y: why} = value`. A `for` loop whose variable is a
+    /// pattern binds a hidden name and starts its body with one of these.
+    case destructure(Pattern, mutable: Bool, value: Expr)
     /// `target = value` or, with `op`, `target op= value`. The target is a `.variable`,
     /// `.member` or `.index` expression (the parser rejects anything else).
     case assign(target: Expr, op: BinaryOp?, value: Expr)
@@ -127,19 +142,47 @@ public struct CatchClause: Sendable {
     }
 }
 
+/// The left side of a destructuring declaration or loop variable: `[a, b]` takes the elements
+/// of a list of exactly that length, `{x, y: why}` the keys `"x"` and `"y"` of a map (or the
+/// fields of an instance, the variables of a module) into `x` and `why`.
+public struct Pattern: Sendable {
+    public enum Kind: Sendable { case list, map }
+    public var kind: Kind
+    /// The variables bound, in order.
+    public var names: [String]
+    /// For a map pattern, the key read into each name (the name itself unless `key: name`).
+    public var keys: [String]
+    /// Where the pattern starts (its `[` or `{`).
+    public var loc: SourceLocation
+    /// A list pattern ending in `...name`: the last name takes a list of the elements left.
+    public var hasRest: Bool
+    public init(kind: Kind, names: [String], keys: [String], loc: SourceLocation, hasRest: Bool = false) {
+        self.kind = kind; self.names = names; self.keys = keys; self.loc = loc; self.hasRest = hasRest
+    }
+}
+
 /// A named or anonymous function, or a method.
 public final class FunctionDecl: Sendable {
     /// nil for anonymous functions.
     public let name: String?
     public let params: [String]
+    /// The default value of each parameter (`b = 2`), nil for a required one; either empty
+    /// (no defaults) or as long as `params`. Defaults follow all required parameters.
+    public let defaults: [Expr?]
+    /// `...name` after the other parameters: a list of the arguments past them.
+    public let rest: String?
     public let body: [Stmt]
     /// Location of the `fn` keyword (or of the method name).
     public let loc: SourceLocation
     /// Location of the closing `}` of the body (used for the implicit `return nil`).
     public let endLoc: SourceLocation
-    public init(name: String?, params: [String], body: [Stmt], loc: SourceLocation, endLoc: SourceLocation) {
-        self.name = name; self.params = params; self.body = body; self.loc = loc; self.endLoc = endLoc
+    public init(name: String?, params: [String], defaults: [Expr?] = [], rest: String? = nil, body: [Stmt],
+                loc: SourceLocation, endLoc: SourceLocation) {
+        self.name = name; self.params = params; self.defaults = defaults; self.rest = rest; self.body = body
+        self.loc = loc; self.endLoc = endLoc
     }
+    /// Parameters that must be passed (those before the first default).
+    public var requiredCount: Int { defaults.firstIndex { $0 != nil } ?? params.count }
 }
 
 /// `class Name < Super { methods }`. `init` is an ordinary method named "init".

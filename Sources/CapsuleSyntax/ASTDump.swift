@@ -17,6 +17,8 @@ public func dump(_ statement: Stmt) -> String {
     case .variable(let name, let mutable, let value):
         let keyword = mutable ? "var" : "let"
         return value.map { "(\(keyword) \(name) \(dump($0)))" } ?? "(\(keyword) \(name))"
+    case .destructure(let pattern, let mutable, let value):
+        return "(\(mutable ? "var" : "let") \(dump(pattern)) \(dump(value)))"
     case .assign(let target, let op, let value):
         return "(\(op?.rawValue ?? "")= \(dump(target)) \(dump(value)))"
     case .function(let function):
@@ -82,12 +84,33 @@ public func dump(_ expression: Expr) -> String {
         return "(slice \(dump(object)) \(low.map(dump) ?? "_") \(high.map(dump) ?? "_"))"
     case .function(let function): return dumpFunction(function)
     case .grouping(let inner): return dump(inner)
+    case .spread(let inner): return "(... \(dump(inner)))"
+    case .named(let name, let value): return "(\(name): \(dump(value)))"
+    case .conditional(let condition, let then, let otherwise):
+        return "(if-expr \(dump(condition)) \(dump(then)) \(dump(otherwise)))"
     }
 }
 
 private func dumpFunction(_ function: FunctionDecl) -> String {
     let name = function.name.map { " " + $0 } ?? ""
-    return "(fn\(name) (\(function.params.joined(separator: " "))) \(dumpBody(function.body)))"
+    var params = function.params
+    for (i, d) in function.defaults.enumerated() {
+        if let d { params[i] = "(= \(params[i]) \(dump(d)))" }
+    }
+    if let rest = function.rest { params.append("..." + rest) }
+    return "(fn\(name) (\(params.joined(separator: " "))) \(dumpBody(function.body)))"
+}
+
+private func dump(_ pattern: Pattern) -> String {
+    switch pattern.kind {
+    case .list:
+        var names = pattern.names
+        if pattern.hasRest, let last = names.popLast() { names.append("..." + last) }
+        return "[" + names.joined(separator: " ") + "]"
+    case .map:
+        let entries = zip(pattern.keys, pattern.names).map { $0 == $1 ? $0 : "\($0):\($1)" }
+        return "{" + entries.joined(separator: " ") + "}"
+    }
 }
 
 private func dumpBody(_ body: [Stmt]) -> String {

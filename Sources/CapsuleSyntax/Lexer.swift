@@ -220,7 +220,12 @@ public struct Lexer {
         case UInt8(ascii: "."):
             if peek() == UInt8(ascii: ".") {
                 pos += 1
-                kind = pick(.dotDot, orIfEqual: .dotDotEqual)
+                if peek() == UInt8(ascii: ".") {
+                    pos += 1
+                    kind = .ellipsis
+                } else {
+                    kind = pick(.dotDot, orIfEqual: .dotDotEqual)
+                }
             } else {
                 kind = .dot
             }

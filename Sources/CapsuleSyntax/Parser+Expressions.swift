@@ -37,6 +37,7 @@ extension Parser {
             case .star: self = .binary(.multiply)
             case .slash: self = .binary(.divide)
             case .percent: self = .binary(.remainder)
+            case .kwIn: self = .binary(.isIn)
             default: return nil
             }
         }
@@ -49,7 +50,7 @@ extension Parser {
             case .typeTest: return .comparison
             case .binary(let op):
                 switch op {
-                case .equal, .notEqual, .less, .lessEqual, .greater, .greaterEqual: return .comparison
+                case .equal, .notEqual, .less, .lessEqual, .greater, .greaterEqual, .isIn, .notIn: return .comparison
                 case .bitOr: return .bitOr
                 case .bitXor: return .bitXor
                 case .bitAnd: return .bitAnd
@@ -80,9 +81,10 @@ extension Parser {
         var left = try (minimum.rawValue <= Precedence.not.rawValue && check(.kwNot)) ? parseNot() : parseUnary()
         var links = 0
         defer { chainLinks -= links }
-        while let op = InfixOperator(currentKind), op.precedence.rawValue >= minimum.rawValue {
+        while let op = infixOperator(), op.precedence.rawValue >= minimum.rawValue {
             try enterChainLink()
             links += 1
+            if case .binary(.notIn) = op { advance() }
             advance()
             skipNewlines()
             let precedence = op.precedence
@@ -98,10 +100,16 @@ extension Parser {
         return left
     }
 
+    /// The binary operator at the current token: one token, or the two of `not in`.
+    func infixOperator() -> InfixOperator? {
+        if currentKind == .kwNot && peekKind(1) == .kwIn { return .binary(.notIn) }
+        return InfixOperator(currentKind)
+    }
+
     /// Comparisons and ranges do not associate: `a < b < c` is reported (and then parsed as
     /// `(a < b) < c` so that the rest of the statement is still checked).
     func rejectChain(of precedence: Precedence) {
-        guard let next = InfixOperator(currentKind), next.precedence == precedence else { return }
+        guard let next = infixOperator(), next.precedence == precedence else { return }
         let what = precedence == .comparison ? "comparison" : "range"
         report("\(what) operators cannot be chained", at: current.loc)
     }
@@ -183,12 +191,34 @@ extension Parser {
         ignoresNewlines = true
         defer { ignoresNewlines = saved }
         var arguments: [Expr] = []
+        var names = Set<String>()
         while !check(.rightParen) {
-            arguments.append(try parseExpression())
+            if check(.identifier) && peekKind(1) == .colon {
+                // `name: value`, after every positional argument.
+                let name = advance()
+                advance()
+                if !names.insert(name.text).inserted { report("duplicate argument '\(name.text)'", at: name.loc) }
+                arguments.append(Expr(.named(name.text, try parseExpression()), name.loc))
+            } else {
+                let argument = try parseElement()
+                if !names.isEmpty { report("a positional argument cannot follow a named one", at: argument.loc) }
+                arguments.append(argument)
+            }
             if !match(.comma) { break }
+        }
+        if !names.isEmpty, let spread = arguments.first(where: \.isSpreadArgument) {
+            report("'...' cannot be combined with named arguments", at: spread.loc)
         }
         try expect(.rightParen, "')'", "after arguments")
         return arguments
+    }
+
+    /// An argument or list element: an expression, or `...expression` to spread a list.
+    /// (`isSpreadArgument` tells them apart.)
+    func parseElement() throws -> Expr {
+        guard check(.ellipsis) else { return try parseExpression() }
+        let ellipsis = advance()
+        return Expr(.spread(try parseExpression()), ellipsis.loc)
     }
 
     /// `a[i]`, `a[i:j]`, `a[:j]`, `a[i:]`, `a[:]`.

@@ -14,8 +14,36 @@ extension Parser {
         case .leftBrace: return try parseMap()
         case .kwFn: return try parseFunctionExpression()
         case .kwSuper: return try parseSuperMember()
+        case .kwIf: return try parseIfExpression()
         default: throw expected("expression", "")
         }
+    }
+
+    /// `if cond { a } else { b }` as an expression: each branch is one expression in braces,
+    /// `else` is required and may start the next line, `else if` chains.
+    func parseIfExpression() throws -> Expr {
+        try enter()
+        defer { leave() }
+        let keyword = advance()
+        let condition = try parseExpression()
+        let then = try parseBranch("before if-expression value")
+        guard skipNewlines(ifFollowedBy: .kwElse) else {
+            throw fail("an 'if' expression needs an 'else' branch", at: current.loc)
+        }
+        advance()
+        let otherwise = check(.kwIf) ? try parseIfExpression() : try parseBranch("before else value")
+        return Expr(.conditional(condition, then, otherwise), keyword.loc)
+    }
+
+    /// `{ expression }`, newlines allowed around the expression.
+    private func parseBranch(_ context: String) throws -> Expr {
+        try expect(.leftBrace, "'{'", context)
+        let saved = ignoresNewlines
+        ignoresNewlines = true
+        defer { ignoresNewlines = saved }
+        let value = try parseExpression()
+        try expect(.rightBrace, "'}'", "after if-expression value")
+        return value
     }
 
     /// A literal, a name or `self`: a single token.
@@ -79,7 +107,7 @@ extension Parser {
         defer { ignoresNewlines = saved }
         var elements: [Expr] = []
         while !check(.rightBracket) {
-            elements.append(try parseExpression())
+            elements.append(try parseElement())
             if !match(.comma) { break }
         }
         try expect(.rightBracket, "']'", "after list elements")

@@ -118,10 +118,16 @@ extension Parser {
         return Stmt(.block(try parseBlock("").body), loc)
     }
 
-    /// `let name = value` or `var name [= value]`.
+    /// `let name = value` or `var name [= value]`; `let [a, b] = value`, `let {x, y} = value`.
     func parseVariable() throws -> Stmt {
         let keyword = advance()
         let mutable = keyword.kind == .kwVar
+        if check(.leftBracket) || check(.leftBrace) {
+            let pattern = try parsePattern()
+            try expect(.equal, "'='", "after pattern")
+            skipNewlines()
+            return Stmt(.destructure(pattern, mutable: mutable, value: try parseExpression()), keyword.loc)
+        }
         let name = try expect(.identifier, "variable name", "after '\(mutable ? "var" : "let")'")
         var value: Expr?
         if match(.equal) {
@@ -135,6 +141,40 @@ extension Parser {
         return Stmt(.variable(name: name.text, mutable: mutable, value: value), keyword.loc)
     }
 
+    /// `[a, b, c]` or `{x, y: why}`: names only, each once, at least one.
+    func parsePattern() throws -> Pattern {
+        let open = advance()
+        let isList = open.kind == .leftBracket
+        let close: TokenKind = isList ? .rightBracket : .rightBrace
+        let saved = ignoresNewlines
+        ignoresNewlines = true
+        defer { ignoresNewlines = saved }
+        var names: [String] = [], keys: [String] = []
+        var hasRest = false
+        while !check(close) {
+            if isList && match(.ellipsis) {
+                let name = try expect(.identifier, "variable name", "after '...' in list pattern")
+                if names.contains(name.text) { report("duplicate variable '\(name.text)' in pattern", at: name.loc) }
+                names.append(name.text)
+                hasRest = true
+                if match(.comma) && !check(close) { report("'...\(name.text)' must be the last name in a pattern", at: current.loc) }
+                break
+            }
+            let key = try expect(.identifier, "variable name", isList ? "in list pattern" : "in map pattern")
+            var name = key
+            if !isList && match(.colon) {
+                name = try expect(.identifier, "variable name", "after ':' in map pattern")
+            }
+            if names.contains(name.text) { report("duplicate variable '\(name.text)' in pattern", at: name.loc) }
+            names.append(name.text)
+            keys.append(key.text)
+            if !match(.comma) { break }
+        }
+        try expect(close, isList ? "']'" : "'}'", "after pattern")
+        if names.isEmpty { report("a pattern needs at least one name", at: open.loc) }
+        return Pattern(kind: isList ? .list : .map, names: names, keys: isList ? [] : keys, loc: open.loc, hasRest: hasRest)
+    }
+
     /// `fn name(params) { body }`.
     func parseFunctionDeclaration() throws -> Stmt {
         let keyword = advance()
@@ -145,28 +185,54 @@ extension Parser {
 
     /// The parameter list and body of a function, method or anonymous function.
     func parseFunctionRest(name: String?, at loc: SourceLocation) throws -> FunctionDecl {
-        let params = try parseParameters()
+        let (params, defaults, rest) = try parseParameters()
         let (body, end) = try parseBlock("before function body")
-        return FunctionDecl(name: name, params: params, body: body, loc: loc, endLoc: end)
+        return FunctionDecl(name: name, params: params, defaults: defaults, rest: rest, body: body, loc: loc, endLoc: end)
     }
 
-    /// `(a, b, c)`; a trailing comma is allowed, a repeated name is an error.
-    func parseParameters() throws -> [String] {
+    /// `(a, b = 2, c = a + b)`; a trailing comma is allowed, a repeated name is an error,
+    /// and once a parameter has a default value every later one needs one. `...rest` may
+    /// come last.
+    func parseParameters() throws -> (names: [String], defaults: [Expr?], rest: String?) {
         try expect(.leftParen, "'('", "before parameters")
         let saved = ignoresNewlines
         ignoresNewlines = true
         defer { ignoresNewlines = saved }
         var params: [String] = []
+        var defaults: [Expr?] = []
+        var rest: String?
         while !check(.rightParen) {
+            if match(.ellipsis) {
+                let name = try expect(.identifier, "rest parameter name", "after '...'")
+                if params.contains(name.text) { report("duplicate parameter '\(name.text)'", at: name.loc) }
+                if check(.equal) {
+                    report("a rest parameter cannot have a default value", at: current.loc)
+                    advance()
+                    _ = try parseExpression()
+                }
+                rest = name.text
+                if !match(.comma) { break }
+                // Reported, then the rest of the list is still parsed.
+                if !check(.rightParen) { report("the rest parameter must be the last parameter", at: current.loc) }
+                continue
+            }
             let param = try expect(.identifier, "parameter name")
             if params.contains(param.text) {
                 report("duplicate parameter '\(param.text)'", at: param.loc)
             }
             params.append(param.text)
+            if match(.equal) {
+                defaults.append(try parseExpression())
+            } else {
+                if defaults.contains(where: { $0 != nil }) {
+                    report("parameter '\(param.text)' needs a default value: it follows a parameter with one", at: param.loc)
+                }
+                defaults.append(nil)
+            }
             if !match(.comma) { break }
         }
         try expect(.rightParen, "')'", "after parameters")
-        return params
+        return (params, defaults.contains { $0 != nil } ? defaults : [], rest)
     }
 
     /// `class Name [< Super] { [fn] method(params) { … } … }`.
@@ -255,13 +321,23 @@ extension Parser {
         return Stmt(.ifStmt(condition: condition, thenBody: thenBody, elseBody: elseBody), keyword.loc)
     }
 
-    /// `for x in e { … }` or `for k, v in e { … }`.
+    /// `for x in e { … }` or `for k, v in e { … }`; either variable may be a pattern,
+    /// `for [a, b] in pairs { … }`, which binds a hidden name and destructures it first thing
+    /// in the body.
     func parseFor() throws -> Stmt {
         let keyword = advance()
-        let first = try expect(.identifier, "loop variable name", "after 'for'")
+        var prologue: [Stmt] = []
+        func loopVariable(_ what: String, _ context: String) throws -> Token {
+            guard check(.leftBracket) || check(.leftBrace) else { return try expect(.identifier, what, context) }
+            let pattern = try parsePattern()
+            let hidden = " element\(prologue.count)"
+            prologue.append(Stmt(.destructure(pattern, mutable: true, value: Expr(.variable(hidden), pattern.loc)), pattern.loc))
+            return Token(kind: .identifier, loc: pattern.loc, length: 1, value: .text(hidden))
+        }
+        let first = try loopVariable("loop variable name", "after 'for'")
         var second: Token?
         if match(.comma) {
-            let name = try expect(.identifier, "second loop variable name", "after ','")
+            let name = try loopVariable("second loop variable name", "after ','")
             if name.text == first.text {
                 report("duplicate loop variable '\(name.text)'", at: name.loc)
             }
@@ -270,7 +346,7 @@ extension Parser {
         try expect(.kwIn, "'in'", "after loop variable")
         let iterable = try parseExpression()
         let body = try parseBlock("before for body").body
-        return Stmt(.forIn(first: first.text, second: second?.text, iterable: iterable, body: body), keyword.loc)
+        return Stmt(.forIn(first: first.text, second: second?.text, iterable: iterable, body: prologue + body), keyword.loc)
     }
 
     /// `try { … } catch [name] { … }`; `catch` may start the next line.
@@ -319,11 +395,23 @@ extension Parser {
         if case .grouping(let inner) = target.kind { target = inner }  // `(a.b) = v` assigns a.b
         switch target.kind {
         case .variable, .member, .index: break
+        // `[a, b] = [b, a]`: each element a plain target.
+        case .list(let items) where op.binary == nil && !items.isEmpty && items.allSatisfy(\.isSimpleTarget): break
         default: report("invalid assignment target", at: target.loc)
         }
         skipNewlines()
         let value = try parseExpression()
         return Stmt(.assign(target: target, op: op.binary, value: value), target.loc)
+    }
+}
+
+extension Expr {
+    /// A variable, field or element: what `=` can assign to.
+    var isSimpleTarget: Bool {
+        switch kind {
+        case .variable, .member, .index: return true
+        default: return false
+        }
     }
 }
 

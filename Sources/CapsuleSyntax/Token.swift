@@ -19,6 +19,8 @@ public enum TokenKind: UInt8, Sendable, Equatable, Hashable, CaseIterable {
     case ampersandEqual, pipeEqual, caretEqual, lessLessEqual, greaterGreaterEqual
     // Ranges and punctuation.
     case dotDot, dotDotEqual, dot, comma, colon, semicolon
+    /// `...`: a rest parameter or pattern, or spreading a list into a call or list literal.
+    case ellipsis
     case leftParen, rightParen, leftBracket, rightBracket, leftBrace, rightBrace
 
     // Names and literals.

@@ -49,6 +49,61 @@ import Testing
         #expect(code.filter { $0.hasPrefix("LOADI 1") }.count == 2)
     }
 
+    @Test func defaultValuesCompileToArgumentTests() {
+        // Each default is guarded by JARG + JMP, skipped when the argument was passed.
+        // Functions without defaults have no prologue.
+        let text = listing("fn f(a, b = 1, c = 2) { return a }")
+        #expect(text.contains("function f (3 params (1 required),"))
+        let code = instructions(text)
+        #expect(code.contains("JARG 2") && code.contains("JARG 3"))
+        if let i = code.firstIndex(of: "JARG 2") { #expect(code[i + 1].hasPrefix("JMP")) }
+        #expect(!instructions(listing("fn g(a, b) { return a }")).contains { $0.hasPrefix("JARG") || $0.hasPrefix("JMP") })
+        #expect(value(of: "fn f(a, b = a * 2) { return [a, b] }\n[f(1), f(1, 5)]")
+                == .list([.list([1, 2]), .list([1, 5])]))
+    }
+
+    @Test func verifierChecksArgumentTests() {
+        let jmp = Instruction.sj(.jmp, 0), ret = Instruction.abc(.retNil, 0)
+        #expect(BytecodeVerifier.verify(code: [Instruction.abc(.testArg, 1), jmp, ret], constantCount: 0,
+                                        upvalueCount: 0, maxRegisters: 2) == nil)
+        // JARG must be followed by a JMP and name a register in range.
+        #expect(BytecodeVerifier.verify(code: [Instruction.abc(.testArg, 1), ret, ret], constantCount: 0,
+                                        upvalueCount: 0, maxRegisters: 2) != nil)
+        #expect(BytecodeVerifier.verify(code: [Instruction.abc(.testArg, 2), jmp, ret], constantCount: 0,
+                                        upvalueCount: 0, maxRegisters: 2) != nil)
+    }
+
+    @Test func verifierChecksTheNewOperands() {
+        let ret = Instruction.abc(.retNil, 0)
+        func verify(_ code: [UInt32], registers: Int = 4, constants: Int = 1) -> String? {
+            BytecodeVerifier.verify(code: code, constantCount: constants, upvalueCount: 0, maxRegisters: registers)
+        }
+        // UNPACK writes C registers (one more for a rest list, bit 7).
+        #expect(verify([Instruction.abc(.unpack, 1, 3, 2), ret]) == nil)
+        #expect(verify([Instruction.abc(.unpack, 2, 3, 3), ret]) != nil)
+        #expect(verify([Instruction.abc(.unpack, 1, 3, 0x82), ret]) == nil)
+        #expect(verify([Instruction.abc(.unpack, 2, 3, 0x82), ret]) != nil)
+        // UNPACKKEY and CALLABLE need an EXTRA constant; SPREAD reads R[A+1].
+        #expect(verify([Instruction.abc(.unpackKey, 1, 2), Instruction.extra(0), ret]) == nil)
+        #expect(verify([Instruction.abc(.unpackKey, 1, 2), ret]) != nil)
+        #expect(verify([Instruction.abc(.callable, 1), Instruction.extra(1), ret]) != nil)
+        #expect(verify([Instruction.abc(.spread, 3), ret]) != nil)
+        // CALL A 255 / 254 only right after SPREAD A / NAMED A.
+        let spreadCall = Instruction.abc(.call, 2, Runtime.spreadCall), namedCall = Instruction.abc(.call, 1, Runtime.namedCall)
+        #expect(verify([Instruction.abc(.spread, 2), spreadCall, ret]) == nil)
+        #expect(verify([spreadCall, ret]) != nil)
+        #expect(verify([Instruction.abc(.spread, 1), spreadCall, ret]) != nil)
+        #expect(verify([Instruction.abc(.named, 2, 0), spreadCall, ret]) != nil)
+        #expect(verify([Instruction.abc(.named, 1, 1), namedCall, ret]) == nil)
+        #expect(verify([Instruction.abc(.contains, 1, 2, 4), ret]) != nil)
+        // NAMED A B reads R[A]…R[A+B+1] (the map of names last).
+        #expect(verify([Instruction.abc(.named, 1, 2), ret]) != nil)
+        #expect(value(of: "fn f(a, b = 1, c = b + 1) { return [a, b, c] }\n[f(0, c: 5), f(c: 0, a: 1)]")
+                == .list([.list([0, 1, 5]), .list([1, 1, 0])]))
+        #expect(value(of: "fn f(a, ...r) { return [a, r] }\n[f(...[1, 2, 3]), [...[1], ...[2]]]")
+                == .list([.list([1, .list([2, 3])]), .list([1, 2])]))
+    }
+
     @Test func equalityWithSmallIntsPastConstant255() {
         // JEQK's constant operand is 8 bits; with more than 255 constants the compiler must
         // not truncate the index (it used to compare against the wrong constant).

@@ -124,6 +124,17 @@ import CapsuleSyntax
         }
     }
 
+    @Test func newSyntaxNeedsMoreInput() {
+        // Issue 14: if-expressions, membership, destructuring, defaults, spread, names.
+        for text in ["let v = if c {", "let v = if c { 1 } else {", "x in", "x not in", "x not",
+                     "let [a, b] =", "let {x,", "fn f(a, b =", "f(...", "f(a, indent:", "for [k, v] in"] {
+            #expect(isIncomplete(text), "\(text)")
+        }
+        for text in ["let v = if c { 1 } else { 2 }", "1 in [1]", "let [a, b] = p", "f(...xs)", "f(a, indent: 2)"] {
+            #expect(!isIncomplete(text), "\(text)")
+        }
+    }
+
     @Test func completeInputIsComplete() {
         for text in ["", "x", "fn f() {}", "print(1)", "\"abc\"", "\"a ${x}\"", "/* c */", "x = {}\n", "f(x) // (",
                      "x = \"{\"", "}", "a)"] {

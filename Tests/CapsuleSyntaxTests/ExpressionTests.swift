@@ -81,4 +81,17 @@ import CapsuleSyntax
         #expect(ast("fn() {}()") == "(call (fn () {}))")
         #expect(ast("xs.map(fn(x) {\n  let y = x\n  return y\n})") == "(call (. xs map) (fn (x) {(let y x) (return y)}))")
     }
+
+    @Test func issue14Syntax() {
+        #expect(ast("x = if a { 1 } else if b { 2 } else { 3 }") == "(= x (if-expr a 1 (if-expr b 2 3)))")
+        #expect(ast("a + 1 in xs and b not in ys") == "(and (in (+ a 1) xs) (not in b ys))")
+        #expect(ast("not a in b") == "(not (in a b))")
+        #expect(ast("fn f(a, b = a + 1, ...r) {}") == "(fn f (a (= b (+ a 1)) ...r) {})")
+        #expect(ast("f(a, ...xs, b: 2)").hasPrefix("ERRORS: "))  // spread and names do not mix
+        #expect(ast("f(a, ...xs)") == "(call f a (... xs))")
+        #expect(ast("f(a, b: 2, c: d)") == "(call f a (b: 2) (c: d))")
+        #expect(ast("[...a, 1]") == "(list (... a) 1)")
+        #expect(ast("let [a, ...b] = xs; var {x, y: z} = m") == "(let [a ...b] xs)\n(var {x y:z} m)")
+        #expect(ast("[a, b] = [b, a]") == "(= (list a b) (list b a))")
+    }
 }

@@ -19,7 +19,7 @@ import CapsuleSyntax
             ("+=", .plusEqual), ("-=", .minusEqual), ("*=", .starEqual), ("/=", .slashEqual),
             ("%=", .percentEqual), ("&=", .ampersandEqual), ("|=", .pipeEqual), ("^=", .caretEqual),
             ("<<=", .lessLessEqual), (">>=", .greaterGreaterEqual), ("..", .dotDot),
-            ("..=", .dotDotEqual), (".", .dot), (",", .comma), (":", .colon), (";", .semicolon),
+            ("..=", .dotDotEqual), ("...", .ellipsis), (".", .dot), (",", .comma), (":", .colon), (";", .semicolon),
             ("(", .leftParen), (")", .rightParen), ("[", .leftBracket), ("]", .rightBracket),
             ("{", .leftBrace), ("}", .rightBrace),
         ]
@@ -29,6 +29,7 @@ import CapsuleSyntax
         // Longest match, no spaces needed.
         #expect(kinds("a<<=b>>c") == [.identifier, .lessLessEqual, .identifier, .greaterGreater, .identifier])
         #expect(kinds("0..=9") == [.integer, .dotDotEqual, .integer])
+        #expect(kinds("f(...xs)") == [.identifier, .leftParen, .ellipsis, .identifier, .rightParen])
     }
 
     @Test func identifiersCarryTheirNames() {

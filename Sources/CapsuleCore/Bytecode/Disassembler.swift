@@ -32,6 +32,7 @@ enum Disassembler {
         case .testGtI: return "JGTI"
         case .testGeI: return "JGEI"
         case .testEqK: return "JEQK"
+        case .testArg: return "JARG"
         case .ret: return "RETURN"
         case .retNil: return "RETURNNIL"
         case .tryBegin: return "TRY"
@@ -40,13 +41,19 @@ enum Disassembler {
         case .importModule: return "IMPORT"
         case .newClass: return "CLASS"
         case .isInstance: return "IS"
+        case .contains: return "IN"
+        case .unpackKey: return "UNPACKKEY"
+
         default: return "\(op)".uppercased()
         }
     }
 
     static func function(_ f: UnsafeMutablePointer<ObjFunction>, rt: Runtime) -> String {
         let name = f.pointee.name.obj(ObjString.self).string
-        var out = "function \(name) (\(f.pointee.arity) params, \(f.pointee.maxRegisters) registers, "
+        var params = "\(f.pointee.paramCount) params"
+        if f.pointee.requiredCount < f.pointee.paramCount { params += " (\(f.pointee.requiredCount) required)" }
+        if f.pointee.hasRest { params += " + rest" }
+        var out = "function \(name) (\(params), \(f.pointee.maxRegisters) registers, "
         out += "\(f.pointee.constantCount) constants, \(f.pointee.upvalueCount) upvalues)\n"
         var pc = 0
         let code = f.pointee.code
@@ -80,6 +87,7 @@ enum Disassembler {
             case .testLtI, .testLeI, .testGtI, .testGeI: operands = "\(a) \(Instruction.sb(i)) \(c)"
             case .testEqK: operands = "\(a) K\(b) \(c)"; comment = constant(b)
             case .test: operands = "\(a) \(c)"
+            case .testArg: operands = "\(a)"
             case .jmp: operands = "\(Instruction.sj(i))"; comment = "to \(pc + 1 + Instruction.sj(i))"
             case .call: operands = "\(a) \(b)"
             case .newList: operands = "\(a) \(b)"
@@ -91,10 +99,15 @@ enum Disassembler {
                 operands = op == .iterNext ? "\(a) \(b) \(extra ?? 0)" : (op == .forPrep ? "\(a) \(c) \(extra ?? 0)" : "\(a) \(extra ?? 0)")
                 if op == .tryBegin && b != 0 { operands = "\(a) \(b) \(extra ?? 0)" }
                 comment = "to \(pc + 2 + (extra ?? 0))"
-            case .assertFail: operands = "\(a) \(b)"
+            case .assertFail, .extend: operands = "\(a) \(b)"
             case .isType:
                 operands = "\(a) \(b) \(c)"
                 if c < Runtime.builtinTypeNames.count { comment = Runtime.builtinTypeNames[c] }
+            case .spread: operands = "\(a)"
+            case .named: operands = "\(a) \(b)"
+            case .callable, .unpackKey:
+                operands = op == .unpackKey ? "\(a) \(b) K\(extra ?? -1)" : "\(a) K\(extra ?? -1)"
+                comment = constant(extra ?? -1)
             default: operands = "\(a) \(b) \(c)"
             }
             let mn = mnemonic(op)

@@ -8,16 +8,27 @@ extension Runtime {
     /// needs an EXTRA word has one. The interpreter relies on this and does not re-check.
     func makeFunction(code: [UInt32], lines: [Int32], constants: [Value], upvalues: [UInt16],
                       debug: FunctionDebugInfo,
-                      arity: Int, maxRegisters: Int, name: String, className: String,
+                      arity: Int, requiredCount: Int? = nil, hasRest: Bool = false, paramNames: [String] = [],
+                      maxRegisters: Int, name: String, className: String,
                       module: UnsafeMutablePointer<ObjModule>?, isInitializer: Bool, isMethod: Bool) -> UnsafeMutablePointer<ObjFunction> {
+        let required = requiredCount ?? arity
         precondition(BytecodeVerifier.verify(code: code, constantCount: constants.count, upvalueCount: upvalues.count,
                                              maxRegisters: maxRegisters) == nil,
                      "capsule: compiler produced invalid bytecode in \(name): \(BytecodeVerifier.verify(code: code, constantCount: constants.count, upvalueCount: upvalues.count, maxRegisters: maxRegisters) ?? "")")
+        var names = Value.nil
+        if !paramNames.isEmpty {
+            let list = newList(capacity: paramNames.count)
+            names = Value(list)
+            pushRoot(names)
+            for p in paramNames { append(list, Value(intern(p))) }
+            popRoot()
+        }
+        pushRoot(names)
         let nameValue = Value(intern(name))
         pushRoot(nameValue)
         let classValue = className.isEmpty ? Value.nil : Value(intern(className))
         pushRoot(classValue)
-        defer { popRoot(2) }
+        defer { popRoot(3) }
         let f = allocateObject(kind: .function, size: MemoryLayout<ObjFunction>.stride).assumingMemoryBound(to: ObjFunction.self)
         let codePtr = malloc(max(1, code.count) * 4)!.assumingMemoryBound(to: UInt32.self)
         code.withUnsafeBufferPointer { codePtr.update(from: $0.baseAddress!, count: code.count) }
@@ -37,7 +48,13 @@ extension Runtime {
         f.pointee.lines = linePtr
         f.pointee.upvalueDescs = upPtr
         f.pointee.upvalueCount = upvalues.count
-        f.pointee.arity = arity
+        // A function with defaults or a rest parameter has no fixed arity: the fast path of
+        // CALL never matches it.
+        f.pointee.arity = required < arity || hasRest ? -1 : arity
+        f.pointee.requiredCount = required
+        f.pointee.paramCount = arity
+        f.pointee.hasRest = hasRest
+        f.pointee.paramNames = names
         f.pointee.maxRegisters = maxRegisters
         f.pointee.name = nameValue
         f.pointee.module = module
@@ -53,7 +70,8 @@ extension Runtime {
 
 /// Checks bytecode once, when a function is made, so the interpreter can trust it.
 enum BytecodeVerifier {
-    static let needsExtra: Set<Opcode> = [.invoke, .getField, .setField, .method, .getSuper, .forPrep, .forLoop, .iterNext, .tryBegin]
+    static let needsExtra: Set<Opcode> = [.invoke, .getField, .setField, .method, .getSuper, .forPrep, .forLoop, .iterNext, .tryBegin,
+                                          .unpackKey, .callable]
 
     /// Returns nil when the code is valid, else a description of the first problem.
     static func verify(code: [UInt32], constantCount: Int, upvalueCount: Int, maxRegisters: Int) -> String? {
@@ -78,15 +96,22 @@ enum BytecodeVerifier {
             case .retNil, .tryEnd: ok = true
             case .getGlobal, .setGlobal, .defGlobal: ok = reg(a)  // slot checked at run time against the module
             case .getUpval, .setUpval: ok = reg(a) && b < upvalueCount
-            case .add, .sub, .mul, .div, .mod, .band, .bor, .bxor, .shl, .shr, .eq, .ne, .lt, .le, .gt, .ge, .getIndex:
+            case .add, .sub, .mul, .div, .mod, .band, .bor, .bxor, .shl, .shr, .eq, .ne, .lt, .le, .gt, .ge, .getIndex, .contains:
                 ok = reg(a) && reg(b) && reg(c)
             case .addK, .subK, .mulK, .divK, .modK: ok = reg(a) && reg(b) && c < constantCount
             case .addI, .subI: ok = reg(a) && reg(b)
             case .testEq, .testLt, .testLe: ok = reg(a) && reg(b)
-            case .testLtI, .testLeI, .testGtI, .testGeI, .test: ok = reg(a)
+            case .testLtI, .testLeI, .testGtI, .testGeI, .test, .testArg: ok = reg(a)
             case .testEqK: ok = reg(a) && b < constantCount
             case .jmp: ok = target(pc + 1, Instruction.sj(i))
-            case .call: ok = reg(a, 1 + b)
+            case .call:
+                if b >= Runtime.namedCall {
+                    // Only right after the instruction that prepares its arguments.
+                    let prefix: Opcode = b == Runtime.spreadCall ? .spread : .named
+                    ok = reg(a, 2) && pc > 0 && Instruction.op(code[pc - 1]) == prefix && Instruction.a(code[pc - 1]) == a
+                } else {
+                    ok = reg(a, 1 + b)
+                }
             case .invoke: ok = reg(a, 1 + b)
             case .closure: ok = reg(a) && Instruction.bx(i) < constantCount
             case .append: ok = reg(a) && reg(b, c)
@@ -105,11 +130,16 @@ enum BytecodeVerifier {
             case .concat: ok = reg(a) && reg(b, c)
             case .isInstance: ok = reg(a) && reg(b) && reg(c)
             case .isType: ok = reg(a) && reg(b) && c < Runtime.builtinTypeNames.count
+            case .unpack: ok = reg(a, (c & 0x7F) + (c >> 7)) && reg(b)
+            case .extend: ok = reg(a) && reg(b)
+            case .spread, .callable: ok = reg(a, 2)
+            case .named: ok = reg(a, b + 2)
+            case .unpackKey: ok = reg(a) && reg(b)
             case .extra: return "stray EXTRA at \(pc)"
             }
             if !ok { return "operand out of range at \(pc) (\(op))" }
             // Conditional tests must be followed by a JMP.
-            if [.testEq, .testLt, .testLe, .testLtI, .testLeI, .testGtI, .testGeI, .testEqK, .test].contains(op) {
+            if [.testEq, .testLt, .testLe, .testLtI, .testLeI, .testGtI, .testGeI, .testEqK, .test, .testArg].contains(op) {
                 guard pc + 1 < code.count, Instruction.op(code[pc + 1]) == .jmp else { return "test without jump at \(pc)" }
             }
             if needsExtra.contains(op) {

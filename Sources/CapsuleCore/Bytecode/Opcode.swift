@@ -110,11 +110,16 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
     case testEqK
     /// TEST A C: jump if truthy(R[A]) == C
     case test
+    /// JARG A: jump if parameter R[A] got an argument (does not hold the missing-argument
+    /// marker that `pushFrame` leaves in an optional parameter nobody passed)
+    case testArg
     /// JMP sJ: pc += sJ
     case jmp
 
     // MARK: calls
     /// CALL A B: call R[A] with the B arguments R[A+1]…R[A+B]; the result goes to R[A].
+    /// B = 255 and 254 (real counts stop at 200): the arguments prepared by the SPREAD or
+    /// NAMED instruction just before.
     case call
     /// INVOKE A B + EXTRA X: call method K[X] of R[A] with arguments R[A+1]…R[A+B];
     /// the result goes to R[A].
@@ -198,7 +203,28 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
     case isInstance
     /// ISTYPE A B C: R[A] = R[B] has the built-in type numbered C (`Runtime.builtinTypeNames`)
     case isType
-
+    /// IN A B C: R[A] = R[B] in R[C] (an element of a list, a key of a map, a substring of a
+    /// string, a byte of bytes); `not in` is IN then NOT
+    case contains
+    /// UNPACK A B C: R[B] must be a list of exactly C elements; R[A+i] = element i. With
+    /// bit 7 of C set, a list of at least n = C & 127 elements, and R[A+n] = a new list of
+    /// the elements after the first n
+    case unpack
+    /// UNPACKKEY A B + EXTRA X: R[A] = the value of key K[X] of the map R[B] (a field of an
+    /// instance, a variable of a module); a missing key is an error
+    case unpackKey
+    /// EXTEND A B: append the elements of the list R[B] to the list R[A] (`...` in a list)
+    case extend
+    /// SPREAD A: R[A+1] is a list; its elements become the arguments R[A+1]… of the
+    /// `CALL A 255` that must follow (a call with `...`)
+    case spread
+    /// NAMED A B: R[A+1]…R[A+B] are positional arguments and R[A+B+1] a map of named ones,
+    /// for the `CALL A 254` that must follow: a script function binds the names to its
+    /// parameters, anything else gets the map as a last argument
+    case named
+    /// CALLABLE A + EXTRA X: R[A] = method K[X] of R[A] as a value to call (a bound method,
+    /// or a field or module variable), looked up as INVOKE does; used before SPREAD or NAMED
+    case callable
     /// EXTRA: operand word of the previous instruction; never executed
     case extra
 }

@@ -49,7 +49,17 @@ extension Compiler {
             emit(Instruction.abc(.newList, dest, min(items.count, 255)))
             var i = 0
             while i < items.count {
-                let n = min(32, items.count - i)
+                if case .spread(let inner) = items[i].kind {
+                    let r = expressionToAnyRegister(inner)
+                    setLine(items[i].loc)
+                    emit(Instruction.abc(.extend, dest, r))
+                    fs.freeRegister = top
+                    i += 1
+                    continue
+                }
+                // A run of plain elements, up to the next `...`, 32 at a time.
+                let run = items[i...].prefix { if case .spread = $0.kind { false } else { true } }.count
+                let n = min(32, run)
                 let base = reserveRegisters(n)
                 for j in 0..<n { expression(items[i + j], into: base + j) }
                 setLine(e.loc)
@@ -125,6 +135,18 @@ extension Compiler {
             emit(Instruction.abc(.slice, dest, o, bounds))
         case .grouping(let inner):
             expression(inner, into: dest)
+        case .spread:
+            // The parser makes these only as arguments and list elements, handled there.
+            error("'...' is only allowed in a call's arguments or a list", at: e.loc)
+        case .named:
+            error("a named argument is only allowed in a call", at: e.loc)
+        case .conditional(let condition, let then, let otherwise):
+            let skipThen = conditionJump(condition, jumpWhen: false)
+            expression(then, into: dest)
+            let end = emitJump()
+            skipThen.forEach(patchJump)
+            expression(otherwise, into: dest)
+            patchJump(end)
         case .function(let decl):
             let k = function(decl, kind: .function, name: decl.name ?? "<fn>")
             setLine(e.loc)
@@ -219,6 +241,7 @@ extension Compiler {
         setLine(lhs.loc)
         let at = emit(Instruction.abc(op.opcode, dest, a, b))
         if op.constantOpcode != nil { nameOperands(of: at, lhs, rhs) }
+        if op == .notIn { emit(Instruction.abc(.not, dest, dest)) }
     }
 
     /// The constant index of a numeric literal, if `e` is one.
@@ -252,6 +275,8 @@ extension Compiler {
     }
 
     private func call(_ callee: Expr, _ args: [Expr], into dest: Int, at loc: SourceLocation) {
+        if args.contains(where: \.isSpreadArgument) { spreadCall(callee, args, into: dest, at: loc); return }
+        if case .named? = args.last?.kind { namedCall(callee, args, into: dest, at: loc); return }
         if args.count > 200 { error("too many arguments (limit 200)", at: loc); return }
         // When the destination is the topmost register, call in place: the result lands in
         // it and no MOVE is needed.
@@ -314,6 +339,72 @@ extension Compiler {
         names += rt.builtins.keys
         names += rt.hostFunctions.keys
         return names.filter { $0 != "super" }
+    }
+
+    /// `f(a, ...xs)`: the arguments are gathered into a list in the register after the
+    /// callee, which SPREAD spreads onto the stack for `CALL base 255` (for `obj.m(…)`,
+    /// CALLABLE first replaces the receiver by the method to call).
+    private func spreadCall(_ callee: Expr, _ args: [Expr], into dest: Int, at loc: SourceLocation) {
+        let inPlace = dest == fs.freeRegister - 1 && dest >= localsTop
+        let base = inPlace ? dest : reserveRegisters(1)
+        _ = reserveRegisters(1)
+        var method: String?
+        if case .member(let object, let name) = callee.kind {
+            expression(object, into: base)
+            method = name
+        } else {
+            expression(callee, into: base)
+        }
+        expression(Expr(.list(args), loc), into: base + 1)
+        setLine(loc)
+        if let method {
+            emit(Instruction.abc(.callable, base))
+            emit(Instruction.extra(stringConstant(method)))
+        }
+        emit(Instruction.abc(.spread, base))
+        emit(Instruction.abc(.call, base, Runtime.spreadCall))
+        if dest != base { emit(Instruction.abc(.move, dest, base)) }
+    }
+
+    /// `f(a, name: v, …)`: the positional arguments as for CALL, then a map of the named
+    /// ones, then NAMED and `CALL base 254`, which binds the names to a script function's
+    /// parameters or passes the map last to anything else (for `obj.m(…)`, CALLABLE first
+    /// replaces the receiver by the method to call).
+    private func namedCall(_ callee: Expr, _ args: [Expr], into dest: Int, at loc: SourceLocation) {
+        let positional = args.filter { if case .named = $0.kind { false } else { true } }
+        if positional.count > 200 { error("too many arguments (limit 200)", at: loc); return }
+        let inPlace = dest == fs.freeRegister - 1 && dest >= localsTop
+        let base = inPlace ? dest : reserveRegisters(1)
+        _ = reserveRegisters(positional.count + 1)
+        var method: String?
+        if case .member(let object, let name) = callee.kind {
+            expression(object, into: base)
+            method = name
+        } else {
+            expression(callee, into: base)
+        }
+        for (i, a) in positional.enumerated() { expression(a, into: base + 1 + i) }
+        let map = base + 1 + positional.count
+        setLine(loc)
+        emit(Instruction.abc(.newMap, map))
+        for a in args {
+            guard case .named(let name, let value) = a.kind else { continue }
+            let top = fs.freeRegister
+            let k = reserveRegisters()
+            loadConstant(stringConstant(name), into: k)
+            let v = expressionToAnyRegister(value)
+            setLine(a.loc)
+            emit(Instruction.abc(.setIndex, map, k, v))
+            fs.freeRegister = top
+        }
+        setLine(loc)
+        if let method {
+            emit(Instruction.abc(.callable, base))
+            emit(Instruction.extra(stringConstant(method)))
+        }
+        emit(Instruction.abc(.named, base, positional.count))
+        emit(Instruction.abc(.call, base, Runtime.namedCall))
+        if dest != base { emit(Instruction.abc(.move, dest, base)) }
     }
 
     // MARK: conditions

@@ -10,6 +10,8 @@ extension Compiler {
             _ = expressionToAnyRegister(e)
         case .variable(let name, let mutable, let value):
             variableDeclaration(name, mutable: mutable, value: value, at: s.loc)
+        case .destructure(let pattern, let mutable, let value):
+            destructuring(pattern, mutable: mutable, value: value, at: s.loc)
         case .assign(let target, let op, let value):
             assignment(target, op: op, value: value, at: s.loc)
         case .function(let decl):
@@ -43,6 +45,11 @@ extension Compiler {
             exit.forEach(patchJump)
             loop.breakJumps.forEach(patchJump)
         case .forIn(let first, let second, let iterable, let body):
+            if let second, !second.hasPrefix(" "), iterable.isItemsCall {
+                // Python's `for k, v in m.items()` would bind an index and a pair here.
+                error("'for \(first), \(second) in ….items()' binds an index and a [key, value] pair; "
+                      + "write 'for \(first), \(second) in MAP' or 'for [\(first), \(second)] in ….items()'", at: iterable.loc)
+            }
             if second == nil, case .range(let lo, let hi, let inclusive) = iterable.kind {
                 numericFor(first, lo, hi, inclusive: inclusive, body: body, at: s.loc)
             } else {
@@ -124,6 +131,36 @@ extension Compiler {
         let r = reserveRegisters()
         if let value { expression(value, into: r) } else { emit(Instruction.abc(.loadNil, r)) }
         bind(name, register: r, mutable: mutable, at: loc)
+    }
+
+    /// The most names one pattern may bind (UNPACK's count has 7 bits).
+    static let patternLimit = 100
+
+    /// `let [a, b] = value` / `let {x, y} = value`: the names take consecutive registers,
+    /// filled by one UNPACK (list) or an UNPACKKEY per name (map), then are bound in order.
+    private func destructuring(_ p: Pattern, mutable: Bool, value: Expr, at loc: SourceLocation) {
+        let n = p.names.count
+        guard n > 0 else { return }
+        if n > Compiler.patternLimit { error("too many names in a pattern (limit \(Compiler.patternLimit))", at: p.loc); return }
+        let first = reserveRegisters(n)
+        let v = expressionToAnyRegister(value)
+        unpack(p, from: v, into: first)
+        for (i, name) in p.names.enumerated() { bind(name, register: first + i, mutable: mutable, at: loc) }
+    }
+
+    /// Emits the code that puts the parts `p` names of the value in register `v` into
+    /// registers `first`….
+    func unpack(_ p: Pattern, from v: Int, into first: Int) {
+        setLine(p.loc)
+        switch p.kind {
+        case .list:
+            emit(Instruction.abc(.unpack, first, v, p.hasRest ? (p.names.count - 1) | 0x80 : p.names.count))
+        case .map:
+            for (i, key) in p.keys.enumerated() {
+                emit(Instruction.abc(.unpackKey, first + i, v))
+                emit(Instruction.extra(stringConstant(key)))
+            }
+        }
     }
 
     private func functionDeclaration(_ decl: FunctionDecl, at loc: SourceLocation) {
@@ -277,6 +314,51 @@ extension Compiler {
             storedValue(op, value, into: v, at: loc, target: target) { emit(Instruction.abc(.getIndex, v, o, i)) }
             setLine(loc)
             emit(Instruction.abc(.setIndex, o, i, v))
+        case .list(let targets) where op == nil:
+            // `[a, b] = value`: the value is unpacked first, then each target is assigned in
+            // order, so `[a, b] = [b, a]` swaps.
+            let v = expressionToAnyRegister(value)
+            let first = reserveRegisters(targets.count)
+            unpack(Pattern(kind: .list, names: targets.map { _ in "" }, keys: [], loc: target.loc), from: v, into: first)
+            for (i, t) in targets.enumerated() { assign(t, fromRegister: first + i, at: loc) }
+        default:
+            error("invalid assignment target", at: target.loc)
+        }
+    }
+
+    /// Stores register `r` into a variable, field or element target.
+    private func assign(_ target: Expr, fromRegister r: Int, at loc: SourceLocation) {
+        let top = fs.freeRegister
+        defer { fs.freeRegister = top }
+        switch target.kind {
+        case .variable(let name):
+            guard let resolved = resolve(name) else {
+                error("undefined variable '\(name)'", at: target.loc)
+                return
+            }
+            switch resolved {
+            case .local(let l, let mutable):
+                if !mutable { error("cannot assign to constant '\(name)'", at: target.loc); return }
+                emit(Instruction.abc(.move, l, r))
+            case .upvalue(let u, let mutable):
+                if !mutable { error("cannot assign to constant '\(name)'", at: target.loc); return }
+                emit(Instruction.abc(.setUpval, r, u))
+            case .module(let slot, let mutable):
+                if !mutable { error("cannot assign to constant '\(name)'", at: target.loc); return }
+                emit(Instruction.abx(.setGlobal, r, slot))
+            case .builtin:
+                error("cannot assign to built-in '\(name)'", at: target.loc)
+            }
+        case .member(let object, let name):
+            let o = expressionToAnyRegister(object)
+            setLine(loc)
+            emit(Instruction.abc(.setField, o, 0, r))
+            emit(Instruction.extra(stringConstant(name)))
+        case .index(let object, let index):
+            let o = expressionToAnyRegister(object)
+            let i = expressionToAnyRegister(index)
+            setLine(loc)
+            emit(Instruction.abc(.setIndex, o, i, r))
         default:
             error("invalid assignment target", at: target.loc)
         }
@@ -294,6 +376,14 @@ extension Compiler {
         setLine(loc)
         let at = emit(Instruction.abc(op.opcode, v, v, rhs))
         if op.constantOpcode != nil { nameOperands(of: at, target, value) }
+    }
+}
+
+extension Expr {
+    /// `something.items()`.
+    var isItemsCall: Bool {
+        if case .call(let callee, let args) = kind, args.isEmpty, case .member(_, "items") = callee.kind { return true }
+        return false
     }
 }
 
@@ -321,6 +411,7 @@ extension BinaryOp {
         case .lessEqual: return .le
         case .greater: return .gt
         case .greaterEqual: return .ge
+        case .isIn, .notIn: return .contains
         }
     }
 }

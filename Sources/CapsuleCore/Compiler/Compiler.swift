@@ -55,6 +55,10 @@ final class Compiler {
     private func declareModuleNames(_ statements: [Stmt]) {
         var seen = Set<String>()
         for s in statements {
+            if case .destructure(let pattern, let mutable, _) = s.kind {
+                for name in pattern.names { declareModuleName(name, mutable: mutable, at: s.loc, seen: &seen) }
+                continue
+            }
             let name: String, mutable: Bool
             switch s.kind {
             case .variable(let n, let m, _): name = n; mutable = m
@@ -63,16 +67,20 @@ final class Compiler {
             case .importModule(let path, let alias): name = alias ?? Compiler.moduleBindingName(path); mutable = false
             default: continue
             }
-            if seen.contains(name) || (!replMode && moduleVariables[name] != nil) {
-                error("'\(name)' is already declared in this scope", at: nameLocation(name, after: s.loc))
-                continue
-            }
-            seen.insert(name)
-            let slot = rt.addModuleVariable(module, name: rt.intern(name))
-            // GETGLOBAL, SETGLOBAL and DEFGLOBAL carry the slot in a 16-bit Bx operand.
-            if slot > 0xFFFF { error("too many module variables (limit 65536)", at: s.loc) }
-            moduleVariables[name] = (slot, mutable)
+            declareModuleName(name, mutable: mutable, at: s.loc, seen: &seen)
         }
+    }
+
+    private func declareModuleName(_ name: String, mutable: Bool, at loc: SourceLocation, seen: inout Set<String>) {
+        if seen.contains(name) || (!replMode && moduleVariables[name] != nil) {
+            error("'\(name)' is already declared in this scope", at: nameLocation(name, after: loc))
+            return
+        }
+        seen.insert(name)
+        let slot = rt.addModuleVariable(module, name: rt.intern(name))
+        // GETGLOBAL, SETGLOBAL and DEFGLOBAL carry the slot in a 16-bit Bx operand.
+        if slot > 0xFFFF { error("too many module variables (limit 65536)", at: loc) }
+        moduleVariables[name] = (slot, mutable)
     }
 
     /// `import "lib/strings"` binds `strings`.
@@ -348,7 +356,7 @@ final class Compiler {
             code: f.code, lines: f.lines, constants: f.constantValues,
             upvalues: f.upvalues.map { UInt16($0.index) | ($0.fromParentLocal ? 0x8000 : 0) },
             debug: FunctionDebugInfo(source: source, columns: f.columns, operandNames: f.operandNames),
-            arity: f.arity, maxRegisters: f.maxRegisters, name: name, className: className,
+            arity: f.arity, requiredCount: f.requiredCount, hasRest: f.hasRest, paramNames: f.paramNames, maxRegisters: f.maxRegisters, name: name, className: className,
             module: module, isInitializer: f.kind == .initializer, isMethod: f.kind == .method || f.kind == .initializer)
     }
 
@@ -360,18 +368,32 @@ final class Compiler {
         child.loc = decl.loc
         fs = child
         child.arity = decl.params.count
+        child.requiredCount = decl.requiredCount
+        child.paramNames = decl.params
         beginScope()
         if kind == .function {
             // Register 0 holds the closure itself.
         }
         var seen = Set<String>()
-        for p in decl.params {
+        let firstParam = child.locals.count
+        for (i, p) in decl.params.enumerated() {
             if seen.contains(p) { error("duplicate parameter '\(p)'", at: decl.loc) }
             seen.insert(p)
             let r = reserveRegisters()
-            child.locals.append(Local(name: p, register: r, depth: child.scopeDepth, mutable: true, captured: false))
+            // A parameter with a default is named once its default is compiled, so a default
+            // sees only the parameters before it.
+            let visible = i < decl.requiredCount ? p : " parameter"
+            child.locals.append(Local(name: visible, register: r, depth: child.scopeDepth, mutable: true, captured: false))
+        }
+        if let rest = decl.rest {
+            // After the defaults are compiled: they cannot see it.
+            child.hasRest = true
+            child.locals.append(Local(name: " rest", register: reserveRegisters(), depth: child.scopeDepth, mutable: true, captured: false))
+            if seen.contains(rest) { error("duplicate parameter '\(rest)'", at: decl.loc) }
         }
         if decl.params.count > 200 { error("too many parameters (limit 200)", at: decl.loc) }
+        if decl.requiredCount < decl.params.count { defaultValues(decl, firstLocal: firstParam) }
+        if let rest = decl.rest { child.locals[firstParam + decl.params.count].name = rest }
         functionBody(decl.body, at: decl.loc)
         setLine(decl.endLoc)
         if kind == .initializer { emit(Instruction.abc(.ret, 0)) } else { emit(Instruction.abc(.retNil, 0)) }
@@ -384,5 +406,22 @@ final class Compiler {
         fs.constants.append(.function(fs.constantValues.count - 1))
         checkConstantCount()
         return fs.constants.count - 1
+    }
+
+    /// The prologue of a function with default values: for each optional parameter, in
+    /// order, `JARG` skips the default's code when the parameter got an argument (`pushFrame`
+    /// marks the others). Functions without defaults have no prologue at all.
+    private func defaultValues(_ decl: FunctionDecl, firstLocal: Int) {
+        for i in decl.requiredCount..<decl.params.count {
+            if let value = decl.defaults[i] {
+                setLine(value.loc)
+                emit(Instruction.abc(.testArg, i + 1))
+                let skip = emitJump()
+                expression(value, into: i + 1)
+                fs.freeRegister = localsTop
+                patchJump(skip)
+            }
+            fs.locals[firstLocal + i].name = decl.params[i]
+        }
     }
 }

@@ -56,6 +56,12 @@ final class FunctionState {
     let kind: FunctionKind
     let name: String
     var arity = 0
+    /// Parameters without a default value (`arity` when there are no defaults).
+    var requiredCount = 0
+    /// A `...rest` parameter follows the others.
+    var hasRest = false
+    /// The parameters' names, for named arguments.
+    var paramNames: [String] = []
     var code: [UInt32] = []
     var lines: [Int32] = []
     /// Column of each instruction (FunctionDebugInfo.columns).

@@ -186,6 +186,7 @@ extension Runtime {
             let f = frames[frameCount - 1]
             top = f.base + f.closure.pointee.function.pointee.maxRegisters
         }
+        top = max(top, argumentTop)
         if stackHighWater > top { for i in top..<stackHighWater { stack[i] = .nil } }
         stackHighWater = top
         for i in 0..<top { mark(stack[i]) }
@@ -224,6 +225,7 @@ extension Runtime {
             for i in 0..<f.pointee.constantCount { mark(f.pointee.constants[i]) }
             mark(f.pointee.name)
             mark(f.pointee.className)
+            mark(f.pointee.paramNames)
             if let m = f.pointee.module { markObject(UnsafeMutableRawPointer(m)) }
         case .closure:
             let c = p.assumingMemoryBound(to: ObjClosure.self)

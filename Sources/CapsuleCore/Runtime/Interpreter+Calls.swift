@@ -7,10 +7,18 @@ extension Runtime {
 
     // MARK: calls
 
-    /// Calls the value in `stack[base]` with `argc` arguments above it. Closures (and class
-    /// initialisers) get a new frame (`.pushed`); natives run to completion (`.done`).
+    /// CALL's slow path: `argc` is its B operand, where `Runtime.spreadCall` and
+    /// `Runtime.namedCall` mean the arguments were prepared by the SPREAD or NAMED instruction
+    /// just before.
     @inline(never)
     func callSlow(base: Int, argc: Int) -> CallOutcome {
+        if argc >= Runtime.namedCall { return callPrepared(base: base, marker: argc) }
+        return callValue(base: base, argc: argc)
+    }
+
+    /// Calls the value in `stack[base]` with `argc` arguments above it. Closures (and class
+    /// initialisers) get a new frame (`.pushed`); natives run to completion (`.done`).
+    func callValue(base: Int, argc: Int) -> CallOutcome {
         let callee = stack[base]
         guard callee.isObject else { raiseCannotCall(callee, base: base); return .failed }
         switch callee.header.pointee.kind {
@@ -59,8 +67,10 @@ extension Runtime {
             if method.isObject(.closure) { return pushFrame(method.obj(ObjClosure.self), base: base, argc: argc) }
             if method.isObject(.native) {
                 let n = method.obj(ObjNative.self)
+                // A built-in method is named as INVOKE names it: `list.map`.
                 return callNative(n, base: base, argc: argc, receiver: true,
-                                  name: n.pointee.name.obj(ObjString.self).string)
+                                  name: (n.pointee.isMethod ? "\(self.typeName(b.pointee.receiver))." : "")
+                                      + n.pointee.name.obj(ObjString.self).string)
             }
             raise("cannot call \(typeName(method))")
             return .failed
@@ -104,18 +114,43 @@ extension Runtime {
     /// Pushes a frame for `target` whose register 0 is `stack[base]`.
     func pushFrame(_ target: UnsafeMutablePointer<ObjClosure>, base: Int, argc: Int, boundary: Bool = false) -> CallOutcome {
         let f = target.pointee.function
-        if f.pointee.arity != argc {
-            raise("\(f.pointee.name.obj(ObjString.self).string) expects \(plural(f.pointee.arity, "argument")), got \(argc)")
-            return .failed
+        let flexible = f.pointee.arity != argc
+        if flexible {
+            guard f.pointee.arity < 0, argc >= f.pointee.requiredCount,
+                  argc <= f.pointee.paramCount || f.pointee.hasRest else {
+                arityError(f, argc)
+                return .failed
+            }
         }
+        guard hasRoom(f, base: base) else { return .failed }
+        if flexible {
+            // Optional parameters left out get the missing-argument marker, which makes their
+            // defaults run (`Compiler.defaultValues`); extra arguments go to a rest list.
+            var j = argc
+            while j < f.pointee.paramCount { stack[base + 1 + j] = .undefined; j += 1 }
+            if f.pointee.hasRest { collectRest(base: base + 1 + f.pointee.paramCount, count: argc - f.pointee.paramCount) }
+        }
+        return enterFrame(target, base: base, boundary: boundary)
+    }
+
+    /// Whether a frame for `f` at `base` fits in the frame array and the register stack;
+    /// raises `stack overflow` if not.
+    func hasRoom(_ f: UnsafeMutablePointer<ObjFunction>, base: Int) -> Bool {
         if frameCount >= frameLimit {
             raise("stack overflow (call depth limit of \(frameLimit) exceeded)")
-            return .failed
+            return false
         }
         if base + f.pointee.maxRegisters > stackLimit {
             raise("stack overflow")
-            return .failed
+            return false
         }
+        return true
+    }
+
+    /// The end of every call of a closure, once its arguments are bound and `hasRoom` said
+    /// yes: charges fuel and pushes the frame.
+    func enterFrame(_ target: UnsafeMutablePointer<ObjClosure>, base: Int, boundary: Bool) -> CallOutcome {
+        let f = target.pointee.function
         fuel &-= f.pointee.codeCount
         if fuel < 0 && !checkLimits(canCollect: false) { return .failed }
         let top = base + f.pointee.maxRegisters
@@ -125,7 +160,175 @@ extension Runtime {
         return .pushed
     }
 
+    /// Puts a list of the `count` (possibly <= 0) arguments from `stack[first]` on into
+    /// `stack[first]`, the rest parameter's register. The arguments are in the caller's
+    /// registers or kept by whoever placed them (`call`, `callPrepared`), so allocating here
+    /// is safe.
+    @inline(never)
+    func collectRest(base first: Int, count: Int) {
+        let list = newList(capacity: max(0, count))
+        pushRoot(Value(list))
+        for j in 0..<max(0, count) { append(list, stack[first + j]) }
+        popRoot()
+        stack[first] = Value(list)
+    }
+
+    /// CALL B operands that are not argument counts: the arguments were prepared by SPREAD
+    /// (their count is in `preparedArgc`) or by NAMED (`preparedArgc` positional ones and a
+    /// map of named ones). The compiler limits real counts to 200.
+    static let namedCall = 254, spreadCall = 255
+
+    /// SPREAD A: the arguments are the elements of the list in `stack[base + 1]` (built by
+    /// the call site), copied onto the stack in its place for the CALL A 255 that follows.
+    @inline(never)
+    func spreadArguments(base: Int) -> Bool {
+        let args = stack[base + 1]
+        guard args.isObject(.list) else { raise("'...' needs a list, got \(typeName(args))"); return false }
+        let l = args.obj(ObjList.self)
+        let argc = l.pointee.count
+        guard base + 2 + argc <= stackLimit else { raise("stack overflow"); return false }
+        if let items = l.pointee.items {
+            for j in 0..<argc { stack[base + 1 + j] = items[j] }
+        }
+        // NOTE: nothing allocates between here and the CALL that follows, where
+        // `callPrepared` covers the slots above the caller's registers with `argumentTop`, so
+        // no collection can clear them first.
+        if base + 1 + argc > stackHighWater { stackHighWater = base + 1 + argc }
+        preparedArgc = argc
+        return true
+    }
+
+    /// CALLABLE A + EXTRA X: R[A] = method X of R[A] as a callable, looked up as INVOKE would
+    /// (built-in methods, then an instance's methods, then its fields; a module's variable),
+    /// for a method call with `...` or named arguments.
+    @inline(never)
+    func callableMember(_ receiver: Value, _ name: UnsafeMutablePointer<ObjString>) -> Value? {
+        if receiver.isObject {
+            let kind = receiver.header.pointee.kind
+            if let m = methodTables[Int(kind.rawValue)].get(name) { return newBoundMethod(receiver: receiver, method: m) }
+            switch kind {
+            case .instance:
+                let inst = receiver.obj(ObjInstance.self)
+                if let m = inst.pointee.klass.pointee.methods.get(name) { return newBoundMethod(receiver: receiver, method: m) }
+                if let field = inst.pointee.fields.get(name) { return field }
+            case .module:
+                return moduleExport(receiver.obj(ObjModule.self), name)
+            case .error:
+                if let v = errorField(receiver, name) { return v }
+            default:
+                break
+            }
+        }
+        raise("\(describeForError(receiver)) has no field or method '\(name.string)'")
+        return nil
+    }
+
+    /// CALL A 255 after SPREAD, CALL A 254 after NAMED.
+    private func callPrepared(base: Int, marker: Int) -> CallOutcome {
+        let argc = preparedArgc
+        preparedArgc = -1
+        guard argc >= 0 else { raise("internal error: CALL \(marker) without prepared arguments"); return .failed }
+        if marker == Runtime.namedCall { return callNamed(base: base, positional: argc) }
+        // NOTE: `argumentTop` keeps the collector from clearing the spread arguments' slots,
+        // which may lie above the caller's registers, while the call is set up.
+        let savedArgumentTop = argumentTop
+        argumentTop = max(argumentTop, base + 1 + argc)
+        defer { argumentTop = savedArgumentTop }
+        return callValue(base: base, argc: argc)
+    }
+
+    /// A call with named arguments: `p` positional arguments after `stack[base]`, then a map
+    /// of named ones. A script function (a closure, a class's `init`, a bound method — which
+    /// is what CALLABLE makes of an instance's method) gets them bound to its parameters by
+    /// name; anything else (natives, built-in methods) gets the map as one more, last
+    /// argument.
+    private func callNamed(base: Int, positional p: Int) -> CallOutcome {
+        guard let target = namedCallTarget(base: base) else { return callValue(base: base, argc: p + 1) }
+        return bindNamed(target, base: base, positional: p)
+    }
+
+    /// The closure a named call runs, with `stack[base]` set to its register 0 (the instance
+    /// for an initialiser or method); nil when the callee is not a script function.
+    private func namedCallTarget(base: Int) -> UnsafeMutablePointer<ObjClosure>? {
+        let callee = stack[base]
+        // `stack[base]` changes only when a closure is found: otherwise the call falls back
+        // to `callValue`, which needs the original callee.
+        guard callee.isObject else { return nil }
+        switch callee.header.pointee.kind {
+        case .closure:
+            stack[base] = callee
+            return callee.obj(ObjClosure.self)
+        case .boundMethod:
+            let b = callee.obj(ObjBoundMethod.self)
+            guard b.pointee.method.isObject(.closure) else { return nil }
+            stack[base] = b.pointee.receiver
+            return b.pointee.method.obj(ObjClosure.self)
+        case .klass:
+            let klass = callee.obj(ObjClass.self)
+            guard klass.pointee.initializer.isObject(.closure) else { return nil }
+            stack[base] = Value(newInstance(klass))
+            return klass.pointee.initializer.obj(ObjClosure.self)
+        default:
+            return nil
+        }
+    }
+
+    /// Binds `p` positional arguments and the named ones in the map after them to the
+    /// parameters of `target`, then enters it.
+    private func bindNamed(_ target: UnsafeMutablePointer<ObjClosure>, base: Int, positional p: Int) -> CallOutcome {
+        let f = target.pointee.function
+        let fname = f.pointee.name.obj(ObjString.self).string
+        let mapValue = stack[base + 1 + p]
+        // NOTE: the map is overwritten below when a parameter's register is its slot; the
+        // root keeps it, and so the named values, alive until the frame holds them.
+        pushRoot(mapValue)
+        defer { popRoot() }
+        var named: [(Int, Value)] = []
+        var problem: String?
+        let names = f.pointee.paramNames.isObject(.list) ? f.pointee.paramNames.obj(ObjList.self) : nil
+        forEachEntry(mapValue.obj(ObjMap.self)) { key, value in
+            guard problem == nil else { return }
+            let name = key.obj(ObjString.self).string
+            var index = -1
+            if let names, let items = names.pointee.items {
+                for j in 0..<names.pointee.count where items[j].obj(ObjString.self).string == name { index = j; break }
+            }
+            if index < 0 { problem = "\(fname) has no parameter named '\(name)'" }
+            else if index < p { problem = "\(fname) got two values for parameter '\(name)'" }
+            else { named.append((index, value)) }
+        }
+        if let problem { raise(problem); return .failed }
+        let paramCount = f.pointee.paramCount
+        if p > paramCount && !f.pointee.hasRest {
+            arityError(f, p + named.count)
+            return .failed
+        }
+        guard hasRoom(f, base: base) else { return .failed }
+        if f.pointee.hasRest { collectRest(base: base + 1 + paramCount, count: p - paramCount) }
+        var j = p
+        while j < paramCount { stack[base + 1 + j] = .undefined; j += 1 }
+        for (index, value) in named { stack[base + 1 + index] = value }
+        for j in p..<max(p, f.pointee.requiredCount) where stack[base + 1 + j].bits == Value.undefined.bits {
+            let missing = names.map { $0.pointee.items.unsafelyUnwrapped[j].obj(ObjString.self).string } ?? "?"
+            raise("\(fname) is missing an argument for '\(missing)'")
+            return .failed
+        }
+        return enterFrame(target, base: base, boundary: false)
+    }
+
     func plural(_ n: Int, _ word: String) -> String { n == 1 ? "1 \(word)" : "\(n) \(word)s" }
+
+    /// `f expects 2 arguments, got 3`; for a function with defaults `f expects 1 to 3
+    /// arguments, got 0` or `f expects at most 2 arguments, got 3`.
+    @inline(never)
+    func arityError(_ f: UnsafeMutablePointer<ObjFunction>, _ argc: Int) {
+        let name = f.pointee.name.obj(ObjString.self).string
+        let required = f.pointee.requiredCount, all = f.pointee.paramCount
+        let expected = f.pointee.hasRest ? "at least \(plural(required, "argument"))"
+            : required == all ? plural(all, "argument")
+            : required == 0 ? "at most \(plural(all, "argument"))" : "\(required) to \(all) arguments"
+        raise("\(name) expects \(expected), got \(argc)")
+    }
 
     /// `module.fn(args…)` when `fn` is a native with a direct entry (a plugin export, a raw FFI
     /// function) and the arity matches: calls it as CALL does, without `invokeSlow`'s second
@@ -164,16 +367,16 @@ extension Runtime {
             if let m = inst.pointee.klass.pointee.methods.get(name) {
                 if m.isObject(.closure) { return pushFrame(m.obj(ObjClosure.self), base: base, argc: argc) }
                 stack[base] = m
-                return callSlow(base: base, argc: argc)
+                return callValue(base: base, argc: argc)
             }
             if let field = inst.pointee.fields.get(name) {
                 stack[base] = field
-                return callSlow(base: base, argc: argc)
+                return callValue(base: base, argc: argc)
             }
         case .module:
             guard let v = moduleExport(receiver.obj(ObjModule.self), name) else { return .failed }
             stack[base] = v
-            return callSlow(base: base, argc: argc)
+            return callValue(base: base, argc: argc)
         case .error:
             // Methods of its class first (as for instances), then fields.
             let klass = errorClassOf(receiver.obj(ObjError.self))
@@ -185,7 +388,7 @@ extension Runtime {
             }
             if let v = errorField(receiver, name) {
                 stack[base] = v
-                return callSlow(base: base, argc: argc)
+                return callValue(base: base, argc: argc)
             }
         default:
             break
@@ -212,15 +415,20 @@ extension Runtime {
         for (i, a) in args.enumerated() { stack[base + 1 + i] = a }
         let top = base + args.count + 1
         if stackHighWater < top { stackHighWater = top }
-        // Keep them rooted while a native (not a frame) is being set up.
+        // Keep them rooted while a native (not a frame) is being set up, and keep their stack
+        // slots, which are above the innermost frame's registers, from being cleared by a
+        // collection before the callee's frame covers them (an initialiser's instance, a rest
+        // list and natives allocate).
         for a in args { pushRoot(a) }
         pushRoot(callee)
-        defer { popRoot(args.count + 1) }
+        let savedArgumentTop = argumentTop
+        argumentTop = max(argumentTop, top)
+        defer { popRoot(args.count + 1); argumentTop = savedArgumentTop }
         var outcome: CallOutcome
         if callee.isObject(.closure) {
             outcome = pushFrame(callee.obj(ObjClosure.self), base: base, argc: args.count, boundary: true)
         } else {
-            outcome = callSlow(base: base, argc: args.count)
+            outcome = callValue(base: base, argc: args.count)
             if outcome == .pushed { frames[frameCount - 1].isBoundary = true }
         }
         switch outcome {

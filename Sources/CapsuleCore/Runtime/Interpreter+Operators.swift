@@ -252,6 +252,110 @@ extension Runtime {
         return Int(n)
     }
 
+    /// UNPACK: the elements of a list of exactly `operand` elements into `dest`…; with bit 7
+    /// of `operand` set, of at least `operand & 127`, the others in a new list after them.
+    @inline(never)
+    func unpack(_ v: Value, count operand: Int, into dest: UnsafeMutablePointer<Value>) -> Bool {
+        guard v.isObject(.list) else {
+            raise("cannot destructure \(typeName(v)) as a list")
+            return false
+        }
+        let l = v.obj(ObjList.self)
+        let count = operand & 0x7F, hasRest = operand & 0x80 != 0
+        let n = l.pointee.count
+        guard hasRest ? n >= count : n == count else {
+            let names = hasRest ? "\(plural(count, "name")) and a rest" : plural(count, "name")
+            raise("cannot destructure a list of length \(n) into \(names)")
+            return false
+        }
+        guard let items = l.pointee.items else {
+            // An empty list: only `[...rest]` gets here.
+            if hasRest { dest[count] = Value(newList()) }
+            return true
+        }
+        for j in 0..<count { dest[j] = items[j] }
+        if hasRest {
+            let rest = newList(capacity: n - count)
+            // `dest[count]` is a register the collector sees: it roots the new list, and `v`
+            // (still in its register) keeps the elements alive.
+            dest[count] = Value(rest)
+            for j in count..<n { append(rest, l.pointee.items.unsafelyUnwrapped[j]) }
+        }
+        return true
+    }
+
+    /// EXTEND: appends the elements of list `source` to list `target` (`[...a, ...b]`).
+    @inline(never)
+    func extend(_ target: Value, with source: Value) -> Bool {
+        guard source.isObject(.list) else {
+            raise("'...' needs a list, got \(typeName(source))")
+            return false
+        }
+        let t = target.obj(ObjList.self), s = source.obj(ObjList.self)
+        // NOTE: `[...xs]` never has target == source (the target is a new list), but the
+        // count is read once so even that would terminate.
+        let n = s.pointee.count
+        for j in 0..<n { append(t, s.pointee.items.unsafelyUnwrapped[j]) }
+        return true
+    }
+
+    /// UNPACKKEY: key `key` of a map (missing: an error), or a field of an instance or a
+    /// variable of a module.
+    @inline(never)
+    func unpackKey(_ v: Value, _ key: UnsafeMutablePointer<ObjString>) -> Value? {
+        if v.isObject(.map) {
+            let r = mapGet(v.obj(ObjMap.self), Value(key))
+            if r.bits != Value.empty.bits { return r }
+            raise("key not found: \(describe(Value(key), quoted: true))")
+            return nil
+        }
+        if v.isObject(.instance) || v.isObject(.module) { return getField(v, key) }
+        raise("cannot destructure \(typeName(v)) as a map")
+        return nil
+    }
+
+    /// `x in container`: an element of a list (by `==`), a key of a map, a substring of a
+    /// string, a byte (an int) of bytes.
+    @inline(never)
+    func membership(_ x: Value, in container: Value) -> Value? {
+        guard container.isObject else { raise("cannot test 'in' on \(typeName(container))"); return nil }
+        switch container.header.pointee.kind {
+        case .list:
+            let l = container.obj(ObjList.self)
+            var j = 0
+            // NOTE: the count is re-read each step; `==` runs no script code, so the list
+            // cannot change under it, but this stays correct if it ever does.
+            while j < l.pointee.count {
+                if let items = l.pointee.items, valuesEqual(items[j], x) { return .true }
+                j += 1
+            }
+            return .false
+        case .map:
+            if x.isNil { return .false }
+            return Value(bool: mapGet(container.obj(ObjMap.self), x).bits != Value.empty.bits)
+        case .string:
+            guard x.isString else {
+                raise("'in' on a string needs a string on the left, got \(typeName(x))")
+                return nil
+            }
+            let found = Runtime.findBytes(container.obj(ObjString.self).buffer, x.obj(ObjString.self).buffer)
+            return Value(bool: found != nil)
+        case .bytes:
+            guard x.isInt else {
+                raise("'in' on bytes needs an int on the left, got \(typeName(x))")
+                return nil
+            }
+            let b = container.obj(ObjBytes.self)
+            let v = x.intValue
+            guard v >= 0 && v <= 255, let data = b.pointee.data else { return .false }
+            for j in 0..<b.pointee.count where data[j] == UInt8(v) { return .true }
+            return .false
+        default:
+            raise("cannot test 'in' on \(typeName(container))")
+            return nil
+        }
+    }
+
     @inline(never)
     func getIndex(_ container: Value, _ index: Value) -> Value? {
         guard container.isObject else { raise("cannot index \(typeName(container))"); return nil }

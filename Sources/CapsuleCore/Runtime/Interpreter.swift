@@ -361,6 +361,13 @@ extension Runtime {
                     pc &+= 1
                 }
                 continue
+            case .testArg:
+                if regs[Instruction.a(i)].bits != Value.undefined.bits {
+                    pc &+= 1 &+ Instruction.sj(code[pc])
+                } else {
+                    pc &+= 1
+                }
+                continue
             case .jmp:
                 let offset = Instruction.sj(i)
                 if offset < 0 {
@@ -692,6 +699,31 @@ extension Runtime {
             case .isType:
                 regs[Instruction.a(i)] = Value(bool: hasBuiltinType(regs[Instruction.b(i)], Instruction.c(i)))
                 continue
+            case .contains:
+                frame.pointee.pc = pc
+                if let v = membership(regs[Instruction.b(i)], in: regs[Instruction.c(i)]) { regs[Instruction.a(i)] = v; continue }
+            case .unpack:
+                frame.pointee.pc = pc
+                if unpack(regs[Instruction.b(i)], count: Instruction.c(i), into: regs + Instruction.a(i)) { continue }
+            case .unpackKey:
+                let key = k[Instruction.extraValue(code[pc])].obj(ObjString.self)
+                pc &+= 1
+                frame.pointee.pc = pc
+                if let v = unpackKey(regs[Instruction.b(i)], key) { regs[Instruction.a(i)] = v; continue }
+            case .extend:
+                frame.pointee.pc = pc
+                if extend(regs[Instruction.a(i)], with: regs[Instruction.b(i)]) { continue }
+            case .spread:
+                frame.pointee.pc = pc
+                if spreadArguments(base: index(regs) &+ Instruction.a(i)) { continue }
+            case .named:
+                preparedArgc = Instruction.b(i)
+                continue
+            case .callable:
+                let name = k[Instruction.extraValue(code[pc])].obj(ObjString.self)
+                pc &+= 1
+                frame.pointee.pc = pc
+                if let v = callableMember(regs[Instruction.a(i)], name) { regs[Instruction.a(i)] = v; continue }
             case .extra:
                 continue
             }

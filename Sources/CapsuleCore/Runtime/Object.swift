@@ -146,7 +146,19 @@ struct ObjFunction {
     /// (low bits), clear = the enclosing function's upvalue (low bits).
     var upvalueDescs: UnsafeMutablePointer<UInt16>?
     var upvalueCount: Int
+    /// The number of arguments a call must pass, checked on the fast path of CALL and INVOKE;
+    /// -1 for a function with default values or a rest parameter, which takes `requiredCount` to `paramCount`
+    /// arguments and is set up by `Runtime.pushFrame`.
     var arity: Int
+    /// Parameters without a default value.
+    var requiredCount: Int
+    /// All named parameters (not counting a rest parameter).
+    var paramCount: Int
+    /// A `...rest` parameter follows the others (in register `paramCount + 1`); arity is -1.
+    var hasRest: Bool
+    /// A list of the parameters' names (strings, rest not included), for named arguments;
+    /// nil for a function without parameters.
+    var paramNames: Value
     /// Registers the function needs, including register 0 (the callee or `self`).
     var maxRegisters: Int
     var name: Value

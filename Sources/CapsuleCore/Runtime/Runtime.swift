@@ -67,6 +67,12 @@ struct Handler {
     @exclusivity(unchecked) var frameCount = 0
     /// Slots above this index hold nothing live (maintained by the collector).
     @exclusivity(unchecked) var stackHighWater = 0
+    /// Arguments placed above the innermost frame's registers (by `call` for a native that
+    /// calls back, by a call with `...`) lie below this index while the call is set up; the
+    /// collector keeps slots below it, as it does registers.
+    @exclusivity(unchecked) var argumentTop = 0
+    /// The argument count SPREAD or NAMED prepared for the CALL that follows (-1: none).
+    @exclusivity(unchecked) var preparedArgc = -1
     @exclusivity(unchecked) var openUpvalues: UnsafeMutablePointer<ObjUpvalue>? = nil
     @exclusivity(unchecked) var handlers: UnsafeMutablePointer<Handler>
     @exclusivity(unchecked) var handlerCount = 0
