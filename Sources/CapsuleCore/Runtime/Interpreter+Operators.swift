@@ -338,8 +338,8 @@ extension Runtime {
                 raise("'in' on a string needs a string on the left, got \(typeName(x))")
                 return nil
             }
-            let found = Runtime.findBytes(container.obj(ObjString.self).buffer, x.obj(ObjString.self).buffer)
-            return Value(bool: found != nil)
+            let s = container.obj(ObjString.self), sub = x.obj(ObjString.self)
+            return Value(bool: Runtime.search(s.bytes, s.pointee.count, from: 0, sub.bytes, sub.pointee.count) >= 0)
         case .bytes:
             guard x.isInt else {
                 raise("'in' on bytes needs an int on the left, got \(typeName(x))")
