@@ -37,7 +37,14 @@ struct REPL {
     @discardableResult
     func run(reader: inout some LineReader, console: Console) -> End {
         var pending: [String] = []
-        while let line = reader.readLine(prompt: pending.isEmpty ? Self.prompt : Self.continuationPrompt) {
+        reading: while true {
+            let line: String
+            switch reader.read(prompt: pending.isEmpty ? Self.prompt : Self.continuationPrompt) {
+            case .line(let text): line = text
+            // Ctrl-C at the prompt drops the entry being typed, all of its lines.
+            case .interrupted: pending = []; continue reading
+            case .endOfInput: break reading
+            }
             if pending.isEmpty {
                 let command = line.trimmingWhitespace
                 if command.isEmpty { continue }

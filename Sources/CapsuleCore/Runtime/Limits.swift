@@ -22,6 +22,8 @@ extension Runtime {
     /// Resets every limit for a new call into the VM.
     func armLimits() {
         haltMessage = nil
+        // A Ctrl-C that came between runs is not meant for this one.
+        _ = interruptRequest.take()
         memoryErrorPending = false
         raisingOutOfMemory = 0
         heapLimit = config.maxHeapBytes.map { max(0, $0) } ?? Int.max
@@ -46,7 +48,8 @@ extension Runtime {
     /// Moves the next slice of fuel from the reserve into the countdown. With a fuel limit,
     /// `fuelReserve + fuel` is always the fuel left (negative once overdrawn).
     private func refillFuel() {
-        let slice = safePointHandler != nil ? Runtime.safePointSlice : deadline != 0 ? Runtime.fuelSlice : Int.max
+        let slice = safePointHandler != nil ? Runtime.safePointSlice
+            : deadline != 0 || interruptible ? Runtime.fuelSlice : Int.max
         if config.maxInstructions != nil {
             let total = fuelReserve &+ fuel
             let take = min(total, slice)
@@ -99,6 +102,7 @@ extension Runtime {
         if canCollect && safePointHandler != nil && !inSafePoint && safePointTrigger.isRequested {
             runSafePointWork()
         }
+        if interruptible && !checkInterrupt() { return false }
         if deadline != 0 && Runtime.coarseNow() >= deadline {
             return halt("timeout of \(LimitText.duration(config.timeout!)) exceeded")
         }
@@ -119,6 +123,11 @@ extension Runtime {
     /// Ends the run with the timeout error: a host function blocked until `deadline`.
     func haltForTimeout() {
         _ = halt("timeout of \(config.timeout.map(LimitText.duration) ?? "the run") exceeded")
+    }
+
+    /// Ends the run with `interrupted` (API/Interrupt.swift).
+    func haltForInterrupt() {
+        _ = halt("interrupted")
     }
 
     private func halt(_ message: String) -> Bool {

@@ -105,6 +105,11 @@ struct Handler {
     @exclusivity(unchecked) var safePointHandler: ((NativeCall) -> Void)? = nil
     /// Set from any thread; read at `checkLimits` while a handler is installed.
     @usableFromInline let safePointTrigger = SafePointTrigger()
+    /// Whether runs stop at an interrupt request (API/Interrupt.swift): the countdown then
+    /// runs in slices, as with a timeout.
+    @exclusivity(unchecked) var interruptible = false
+    /// Set from any thread by `VM.interrupt`; read at `checkLimits` while `interruptible`.
+    let interruptRequest = InterruptRequest()
     /// Values Swift holds (`ScriptFunction`s): roots until released, from any thread.
     let pinned = PinnedValues()
     /// Values plugins keep between calls (`NativeCall.pin`): a table of their own, so no id a
