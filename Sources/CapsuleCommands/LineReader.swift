@@ -34,8 +34,8 @@ struct StandardInputReader: LineReader {
     }
 }
 
-/// Lines from GNU readline: editing, history kept in a file across sessions, and Ctrl-C that
-/// clears the line. Readline runs in callback mode, fed one character at a
+/// Lines from GNU readline: editing, history kept in a file across sessions, Tab completion,
+/// and Ctrl-C that clears the line. Readline runs in callback mode, fed one character at a
 /// time while this reader waits in `poll` for standard input or a Ctrl-C (`interruptFD`,
 /// readable once per SIGINT: see ReplInterrupts), the way Python's readline module does.
 struct ReadlineReader: LineReader {
@@ -47,13 +47,31 @@ struct ReadlineReader: LineReader {
     /// Readable when Ctrl-C was pressed at the prompt; nil: Ctrl-C is not watched.
     let interrupts: ReplInterrupts?
 
-    /// A reader that loads `historyPath` (it may not exist yet).
-    init(historyPath: String?, interrupts: ReplInterrupts?) {
+    /// A reader that loads `historyPath` (it may not exist yet) and completes with
+    /// `completions` (the whole word before the cursor → whole words).
+    init(historyPath: String?, interrupts: ReplInterrupts?, completions: @escaping @Sendable (String) -> [String]) {
         self.historyPath = historyPath
         self.interrupts = interrupts
         stifle_history(Self.historyLimit)
         if let historyPath { read_history(historyPath) }
-        capsule_rl_setup()
+        completion.withLock { $0.provider = completions }
+        capsule_rl_setup { text, _, _ in
+            guard let text else { return nil }
+            return capsule_rl_matches(text) { text, state in
+                // readline asks with state 0 first, then for each next match until NULL.
+                guard let text else { return nil }
+                return completion.withLock { c -> UnsafeMutablePointer<CChar>? in
+                    if state == 0 {
+                        c.matches = c.provider(String(cString: text))
+                        c.next = 0
+                    }
+                    guard c.next < c.matches.count else { return nil }
+                    defer { c.next += 1 }
+                    // readline frees each match.
+                    return strdup(c.matches[c.next])
+                }
+            }
+        }
     }
 
     /// `~/.capsule_history`, where `~` is `$HOME` if set, else the account's home directory.
@@ -112,3 +130,12 @@ struct ReadlineReader: LineReader {
 /// only by the thread reading lines.
 private let delivered = Mutex<LineInput?>(nil)
 
+/// The completion source and the matches of the word being completed, for readline's
+/// generator callback (called repeatedly, with `state` 0 first).
+private struct Completion {
+    var provider: @Sendable (String) -> [String] = { _ in [] }
+    var matches: [String] = []
+    var next = 0
+}
+
+private let completion = Mutex(Completion())

@@ -11,7 +11,8 @@ struct ReplCommand: ParsableCommand {
             Type code at the `> ` prompt; an expression's value is printed, and declarations \
             stay visible to later entries. An entry continues on `. ` lines while a bracket, \
             string or comment is open. Errors are printed and the session goes on. Leave with \
-            Ctrl-D or :quit. History is kept in ~/.capsule_history. Ctrl-C stops the running entry and keeps the session; \
+            Ctrl-D or :quit. History is kept in ~/.capsule_history. Tab completes names, \
+            module members and methods. Ctrl-C stops the running entry and keeps the session; \
             at the prompt it clears the line. A function may call one a later entry defines.
 
             When standard input is not a terminal, lines are read without prompts or \
@@ -39,7 +40,8 @@ struct ReplCommand: ParsableCommand {
         })
         repl.outputFailed = console.outputFailed
         if interactive {
-            var reader = ReadlineReader(historyPath: ReadlineReader.defaultHistoryPath(), interrupts: interrupts)
+            var reader = ReadlineReader(historyPath: ReadlineReader.defaultHistoryPath(), interrupts: interrupts,
+                                        completions: { vm.replCompletions(for: $0) })
             // After Ctrl-D, end the prompt's line so the shell's prompt starts on its own.
             let end = repl.run(reader: &reader, console: console)
             if end == .endOfInput { console.out("\n") }

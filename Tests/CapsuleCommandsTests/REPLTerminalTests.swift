@@ -4,7 +4,7 @@ import Glibc
 import Testing
 
 /// `capsule repl` at a terminal (a pseudo-terminal): Ctrl-C while code runs and at the prompt,
-/// Ctrl-D and forward references, as a person typing sees them.
+/// Ctrl-D, forward references and Tab completion, as a person typing sees them.
 @Suite(.serialized) struct REPLTerminalTests {
     let home: ScratchDirectory
 
@@ -92,6 +92,22 @@ import Testing
         enter(s, "a()", shows: "error: variable 'b' is used before it is defined\r\n  at a (<repl>:1)\r\n")
         enter(s, "fn b() { return 21 }")
         enter(s, "a()", shows: "42\r\n")
+    }
+
+    @Test func tabCompletesNamesAndModuleMembers() throws {
+        let s = try session()
+        enter(s, "let answer_value = 6")
+        s.type("answer_v\t * 7\n")
+        #expect(s.expect("42\r\n"), "\(s.rest.debugDescription)")
+        #expect(s.expect("> "))
+        enter(s, "import \"math\"")
+        s.type("math.sq\t(16)\n")
+        #expect(s.expect("math.sqrt(16)"), "\(s.rest.debugDescription)")
+        #expect(s.expect("4.0\r\n"))
+        #expect(s.expect("> "))
+        enter(s, "let word = \"abc\"")
+        s.type("word.upp\t()\n")
+        #expect(s.expect("\"ABC\"\r\n"), "\(s.rest.debugDescription)")
     }
 }
 
