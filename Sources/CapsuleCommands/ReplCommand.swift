@@ -40,6 +40,7 @@ struct ReplCommand: ParsableCommand {
         })
         repl.outputFailed = console.outputFailed
         if interactive {
+            console.out(REPL.banner)
             var reader = ReadlineReader(historyPath: ReadlineReader.defaultHistoryPath(), interrupts: interrupts,
                                         completions: { vm.replCompletions(for: $0) })
             // After Ctrl-D, end the prompt's line so the shell's prompt starts on its own.

@@ -3,8 +3,8 @@ import CapsuleHost
 import Glibc
 import Testing
 
-/// `capsule repl` at a terminal (a pseudo-terminal): Ctrl-C while code runs and at the prompt,
-/// Ctrl-D, forward references and Tab completion, as a person typing sees them.
+/// `capsule repl` at a terminal (a pseudo-terminal): the banner, Ctrl-C while code runs and at
+/// the prompt, Ctrl-D, forward references and Tab completion, as a person typing sees them.
 @Suite(.serialized) struct REPLTerminalTests {
     let home: ScratchDirectory
 
@@ -22,6 +22,19 @@ import Testing
         s.type(line + "\n")
         if let shown { #expect(s.expect(shown), "expected \(shown.debugDescription) after \(line.debugDescription), got \(s.rest.debugDescription)", sourceLocation: sourceLocation) }
         #expect(s.expect("> "), "no prompt after \(line.debugDescription): \(s.rest.debugDescription)", sourceLocation: sourceLocation)
+    }
+
+    @Test func bannerNamesHelpAndHelpListsTheCommands() throws {
+        let s = try TerminalSession(["repl"], home: home.path)
+        #expect(s.expect("Type :help for help"), "\(s.output)")
+        #expect(s.expect("> "))
+        s.type(":help\n")
+        #expect(s.expect(":help   show this text"))
+        #expect(s.expect(":quit   leave"))
+        #expect(s.expect("Ctrl-C  stop the running entry"))
+        #expect(s.expect("> "))
+        s.type(":quit\n")
+        #expect(s.exitStatus() == 0)
     }
 
     @Test func ctrlCStopsARunningLoopAndTheSessionKeepsItsState() throws {

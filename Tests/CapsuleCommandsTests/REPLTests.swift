@@ -83,6 +83,11 @@ extension CLITests {
             #expect(captured.out == "=x\n" && captured.err.isEmpty)
         }
 
+        @Test func theBannerNamesHelpAndHelpListsCommandsAndKeys() {
+            #expect(REPL.banner.contains(":help"))
+            for item in [":help", ":quit", "Tab", "Ctrl-C", "Ctrl-D"] { #expect(REPL.help.contains(item), "\(item)") }
+        }
+
         @Test func commandsAreOnlyRecognisedAtTheStartOfAnEntry() {
             let transcript = repl.transcript([":help", ":nope", "[", ":quit", "]"])
             #expect(transcript.contains(":quit   leave"))
