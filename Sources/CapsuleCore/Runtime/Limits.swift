@@ -11,7 +11,8 @@ import Glibc
 /// read the clock, or charge the fuel reserve and hand out the next slice. With no limits
 /// set, `fuel` is `Int.max` and the check never fires. A safe-point handler (another
 /// thread's pending work, API/SafePoint.swift) makes the countdown run in slices too, so a
-/// request is seen within one slice of counted instructions.
+/// request is seen within one slice of counted instructions, and so does a VM that accepts
+/// interrupts (API/Interrupt.swift): each slice's check then reads the interrupt flag.
 extension Runtime {
     /// Counted instructions between clock reads when a timeout is set.
     static let fuelSlice = 1 << 16

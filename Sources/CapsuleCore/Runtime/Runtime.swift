@@ -78,8 +78,9 @@ struct Handler {
 
     // MARK: resource limits (Runtime/Limits.swift)
     /// Counted instructions left before the interpreter must call `checkLimits`: decremented
-    /// at loop back-edges and calls. `Int.max` when neither fuel nor timeout is set, so the
-    /// check stays one compare and branch that is never taken.
+    /// at loop back-edges and calls. `Int.max` when no fuel, timeout, safe-point handler or
+    /// interrupt (API/Interrupt.swift) is set, so the check stays one compare and branch that
+    /// is never taken.
     @exclusivity(unchecked) var fuel = Int.max
     /// Fuel not yet handed to `fuel` (meaningful only with `maxInstructions`).
     @exclusivity(unchecked) var fuelReserve = 0
