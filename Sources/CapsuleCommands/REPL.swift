@@ -8,12 +8,21 @@ struct REPL {
     static let prompt = "> "
     /// The prompt for each further line of an unfinished entry.
     static let continuationPrompt = ". "
-    /// Printed for `:help`.
+    /// Printed when an interactive session starts.
+    static let banner = "Capsule REPL. Type :help for help, :quit or Ctrl-D to leave.\n"
+    /// Printed for `:help`: the commands, then the keys.
     static let help = """
         Enter Capsule code; an expression's value is printed. An entry continues over lines \
-        while a bracket, string or comment is open.
+        while a bracket, string or comment is open. Functions may call functions that a later \
+        entry defines.
+        Commands (at the start of an entry):
           :help   show this text
           :quit   leave (or press Ctrl-D)
+        Keys:
+          Tab     complete a name, a module's member or a value's method (math.sq -> math.sqrt)
+          Ctrl-C  stop the running entry (the session keeps its variables); at the prompt, \
+        clear the line
+          Ctrl-D  leave, at an empty prompt
 
         """
 
@@ -37,7 +46,14 @@ struct REPL {
     @discardableResult
     func run(reader: inout some LineReader, console: Console) -> End {
         var pending: [String] = []
-        while let line = reader.readLine(prompt: pending.isEmpty ? Self.prompt : Self.continuationPrompt) {
+        reading: while true {
+            let line: String
+            switch reader.read(prompt: pending.isEmpty ? Self.prompt : Self.continuationPrompt) {
+            case .line(let text): line = text
+            // Ctrl-C at the prompt drops the entry being typed, all of its lines.
+            case .interrupted: pending = []; continue reading
+            case .endOfInput: break reading
+            }
             if pending.isEmpty {
                 let command = line.trimmingWhitespace
                 if command.isEmpty { continue }

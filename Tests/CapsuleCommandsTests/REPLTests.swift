@@ -65,6 +65,29 @@ extension CLITests {
             #expect(vm.entries == ["print(1,"])
         }
 
+        @Test func ctrlCAtThePromptDropsTheEntryBeingTyped() {
+            struct Reader: LineReader {
+                var inputs: [LineInput]
+                var prompts: [String] = []
+                mutating func readLine(prompt: String) -> String? { nil }
+                mutating func read(prompt: String) -> LineInput {
+                    prompts.append(prompt)
+                    return inputs.isEmpty ? .endOfInput : inputs.removeFirst()
+                }
+            }
+            var reader = Reader(inputs: [.line("fn f() {"), .line("  1"), .interrupted, .interrupted, .line("x")])
+            let captured = CapturedConsole()
+            #expect(repl.run(reader: &reader, console: captured.console) == .endOfInput)
+            #expect(vm.entries == ["x"])
+            #expect(reader.prompts == ["> ", ". ", ". ", "> ", "> ", "> "])
+            #expect(captured.out == "=x\n" && captured.err.isEmpty)
+        }
+
+        @Test func theBannerNamesHelpAndHelpListsCommandsAndKeys() {
+            #expect(REPL.banner.contains(":help"))
+            for item in [":help", ":quit", "Tab", "Ctrl-C", "Ctrl-D"] { #expect(REPL.help.contains(item), "\(item)") }
+        }
+
         @Test func commandsAreOnlyRecognisedAtTheStartOfAnEntry() {
             let transcript = repl.transcript([":help", ":nope", "[", ":quit", "]"])
             #expect(transcript.contains(":quit   leave"))

@@ -117,6 +117,13 @@ final class ExecutionThread: @unchecked Sendable {
         pthread_mutex_unlock(state.mutex)
     }
 
+    /// Sends `number` to the thread, if it was started (to wake a wait with `EINTR`).
+    func signal(_ number: Int32) {
+        pthread_mutex_lock(state.mutex)
+        defer { pthread_mutex_unlock(state.mutex) }
+        if let thread { pthread_kill(thread, number) }
+    }
+
     /// Starts the thread; called with the mutex held.
     private func start() -> Bool {
         guard canStart else { return false }

@@ -34,6 +34,34 @@ package enum RunDeadline {
         return body()
     }
 
+    /// NOTE: as `key`: created once; the slot is per thread. It holds the running VM's
+    /// `InterruptRequest` unretained: the VM's runtime owns it and outlives the entry that
+    /// published it (`with` takes it down before returning).
+    private static let interruptKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    /// Whether the VM running on this thread accepts interrupts and one is waiting (Ctrl-C in
+    /// the REPL, API/Interrupt.swift): for a wait that ended early with `EINTR`, to end its
+    /// operation instead of waiting again. The request stays pending: the VM raises
+    /// `interrupted` in its place (`NativeCall.raiseInterrupt`, or whatever error the wait's
+    /// caller raises becomes it, `Runtime.unwindToHandler`).
+    package static var interrupted: Bool {
+        guard let p = pthread_getspecific(interruptKey) else { return false }
+        return Unmanaged<InterruptRequest>.fromOpaque(p).takeUnretainedValue().isRequested
+    }
+
+    /// Publishes `interrupt` (nil: the VM does not accept interrupts) for this thread while
+    /// `body` runs.
+    static func with<T>(interrupt: InterruptRequest?, _ body: () -> T) -> T {
+        let previous = pthread_getspecific(interruptKey)
+        pthread_setspecific(interruptKey, interrupt.map { UnsafeRawPointer(Unmanaged.passUnretained($0).toOpaque()) })
+        defer { pthread_setspecific(interruptKey, previous) }
+        return body()
+    }
+
     /// `CLOCK_MONOTONIC` in nanoseconds, the clock of every deadline.
     package static func now() -> Int { Runtime.preciseNow() }
 

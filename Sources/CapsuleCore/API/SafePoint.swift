@@ -58,11 +58,12 @@ extension Runtime {
 
 extension NativeCall {
     /// For host functions that wait (a sleep, a read, a child process): call on the way out,
-    /// so a safe-point request that came meanwhile runs at the script's next back-edge or
-    /// call. Without it, a script that mostly waits would run its slice of counted
+    /// so a safe-point request (or an interrupt, API/Interrupt.swift) that came meanwhile runs
+    /// at the script's next back-edge or call. Without it, a script that mostly waits would run its slice of counted
     /// instructions first, which can take many waits. Costs one atomic load.
     package func afterBlocking() {
-        if rt.safePointHandler != nil && rt.safePointTrigger.isRequested { rt.tripLimitCheck() }
+        if (rt.safePointHandler != nil && rt.safePointTrigger.isRequested)
+            || (rt.interruptible && rt.interruptRequest.isRequested) { rt.tripLimitCheck() }
     }
 
     /// Whether a safe-point request is waiting: one relaxed atomic load, for a fast path to

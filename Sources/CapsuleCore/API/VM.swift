@@ -100,7 +100,9 @@ public final class VM: @unchecked Sendable {
             defer { self.depth = 0 }
             self.rt.armLimits()
             // Host code that waits on this thread reads the deadline there (RunDeadline).
-            result = RunDeadline.with(self.rt.deadline) { body() }
+            // ... and whether an interrupt is waiting (API/Interrupt.swift).
+            let interrupt = self.rt.interruptible ? self.rt.interruptRequest : nil
+            result = RunDeadline.with(self.rt.deadline) { RunDeadline.with(interrupt: interrupt) { body() } }
             // Every entry into the VM starts and ends with no temporary roots.
             self.rt.tempRoots.removeAll()
         }

@@ -157,6 +157,8 @@ extension Runtime {
             }
             let r = poll(&p, 1, ms)
             if r > 0 { break }
+            // Ctrl-C in the REPL wakes this wait (API/Interrupt.swift).
+            if r < 0 && errno == EINTR && !checkInterrupt() { return false }
             if r < 0 && errno != EINTR {
                 raise("cannot read standard input: \(String(cString: strerror(errno)))")
                 return false

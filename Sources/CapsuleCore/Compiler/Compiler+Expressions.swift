@@ -169,7 +169,7 @@ extension Compiler {
     }
 
     func variable(_ name: String, into dest: Int, at loc: SourceLocation) {
-        guard let resolved = resolve(name) else {
+        guard let resolved = resolve(name) ?? lateBoundModuleVariable(name) else {
             error("undefined variable '\(name)'" + NameSuggestion.hint(for: name, among: namesInScope()), at: loc)
             return
         }

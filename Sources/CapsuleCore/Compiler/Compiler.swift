@@ -310,6 +310,19 @@ final class Compiler {
         return nil
     }
 
+    /// In the REPL, a name that a function reads and no entry has declared yet is a module
+    /// variable a later entry may declare, as a later declaration in a script file is: it gets
+    /// its slot now (the later declaration finds the same one) and is read when the function
+    /// runs, failing then if it is still undefined. Code an entry runs at once (its top
+    /// level) still gets `undefined variable` at compile time, and so does an assignment.
+    func lateBoundModuleVariable(_ name: String) -> Resolved? {
+        guard replMode && fs.kind != .script else { return nil }
+        let slot = rt.addModuleVariable(module, name: rt.intern(name))
+        // GETGLOBAL carries the slot in a 16-bit Bx operand.
+        guard slot <= 0xFFFF else { return nil }
+        return .module(slot, mutable: false)
+    }
+
     private func resolveLocal(_ f: FunctionState, _ name: String) -> Int? {
         var i = f.locals.count - 1
         while i >= 0 {

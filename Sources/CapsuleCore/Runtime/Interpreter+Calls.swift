@@ -659,6 +659,12 @@ extension Runtime {
             && Runtime.preciseNow() >= deadline {
             haltForTimeout()
         }
+        // An error raised while an interrupt waits (a host wait that ended early for it) ends
+        // the run as `interrupted`, uncaught.
+        if interruptible && interruptRequest.isRequested
+            && !(pendingError.isObject(.error) && pendingError.header.pointee.flags & ObjErrorFlags.uncatchable != 0) {
+            _ = checkInterrupt()
+        }
         if handlerCount > 0 && handlers[handlerCount - 1].frameIndex >= entryFrame
             && !(pendingError.isObject(.error) && pendingError.header.pointee.flags & ObjErrorFlags.uncatchable != 0) {
             let h = handlers[handlerCount - 1]

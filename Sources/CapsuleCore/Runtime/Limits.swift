@@ -11,7 +11,8 @@ import Glibc
 /// read the clock, or charge the fuel reserve and hand out the next slice. With no limits
 /// set, `fuel` is `Int.max` and the check never fires. A safe-point handler (another
 /// thread's pending work, API/SafePoint.swift) makes the countdown run in slices too, so a
-/// request is seen within one slice of counted instructions.
+/// request is seen within one slice of counted instructions, and so does a VM that accepts
+/// interrupts (API/Interrupt.swift): each slice's check then reads the interrupt flag.
 extension Runtime {
     /// Counted instructions between clock reads when a timeout is set.
     static let fuelSlice = 1 << 16
@@ -22,6 +23,8 @@ extension Runtime {
     /// Resets every limit for a new call into the VM.
     func armLimits() {
         haltMessage = nil
+        // A Ctrl-C that came between runs is not meant for this one.
+        _ = interruptRequest.take()
         memoryErrorPending = false
         raisingOutOfMemory = 0
         heapLimit = config.maxHeapBytes.map { max(0, $0) } ?? Int.max
@@ -46,7 +49,8 @@ extension Runtime {
     /// Moves the next slice of fuel from the reserve into the countdown. With a fuel limit,
     /// `fuelReserve + fuel` is always the fuel left (negative once overdrawn).
     private func refillFuel() {
-        let slice = safePointHandler != nil ? Runtime.safePointSlice : deadline != 0 ? Runtime.fuelSlice : Int.max
+        let slice = safePointHandler != nil ? Runtime.safePointSlice
+            : deadline != 0 || interruptible ? Runtime.fuelSlice : Int.max
         if config.maxInstructions != nil {
             let total = fuelReserve &+ fuel
             let take = min(total, slice)
@@ -99,6 +103,7 @@ extension Runtime {
         if canCollect && safePointHandler != nil && !inSafePoint && safePointTrigger.isRequested {
             runSafePointWork()
         }
+        if interruptible && !checkInterrupt() { return false }
         if deadline != 0 && Runtime.coarseNow() >= deadline {
             return halt("timeout of \(LimitText.duration(config.timeout!)) exceeded")
         }
@@ -119,6 +124,11 @@ extension Runtime {
     /// Ends the run with the timeout error: a host function blocked until `deadline`.
     func haltForTimeout() {
         _ = halt("timeout of \(config.timeout.map(LimitText.duration) ?? "the run") exceeded")
+    }
+
+    /// Ends the run with `interrupted` (API/Interrupt.swift).
+    func haltForInterrupt() {
+        _ = halt("interrupted")
     }
 
     private func halt(_ message: String) -> Bool {

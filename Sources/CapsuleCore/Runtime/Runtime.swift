@@ -89,8 +89,9 @@ struct Handler {
 
     // MARK: resource limits (Runtime/Limits.swift)
     /// Counted instructions left before the interpreter must call `checkLimits`: decremented
-    /// at loop back-edges and calls. `Int.max` when neither fuel nor timeout is set, so the
-    /// check stays one compare and branch that is never taken.
+    /// at loop back-edges and calls. `Int.max` when no fuel, timeout, safe-point handler or
+    /// interrupt (API/Interrupt.swift) is set, so the check stays one compare and branch that
+    /// is never taken.
     @exclusivity(unchecked) var fuel = Int.max
     /// Fuel not yet handed to `fuel` (meaningful only with `maxInstructions`).
     @exclusivity(unchecked) var fuelReserve = 0
@@ -116,6 +117,11 @@ struct Handler {
     @exclusivity(unchecked) var safePointHandler: ((NativeCall) -> Void)? = nil
     /// Set from any thread; read at `checkLimits` while a handler is installed.
     @usableFromInline let safePointTrigger = SafePointTrigger()
+    /// Whether runs stop at an interrupt request (API/Interrupt.swift): the countdown then
+    /// runs in slices, as with a timeout.
+    @exclusivity(unchecked) var interruptible = false
+    /// Set from any thread by `VM.interrupt`; read at `checkLimits` while `interruptible`.
+    let interruptRequest = InterruptRequest()
     /// Values Swift holds (`ScriptFunction`s): roots until released, from any thread.
     let pinned = PinnedValues()
     /// Values plugins keep between calls (`NativeCall.pin`): a table of their own, so no id a

@@ -83,6 +83,7 @@ enum HostServices {
         switch child.run() {
         case .failure(.spawn(let e)): HostAPI.fail("run_program: cannot run \(shown): \(String(cString: strerror(e)))")
         case .failure(.io(let what, let e)): HostAPI.fail("run_program: \(shown): \(what): \(String(cString: strerror(e)))")
+        case .failure(.interrupted): HostAPI.fail("run_program: \(shown): interrupted")
         case .failure(.timedOut), .failure(.vmDeadline):
             HostAPI.fail("run_program: \(shown) timed out after \(ProcModule.seconds(limit.seconds)) and was killed")
         case .failure(.outputLimit(let stream)):
@@ -113,6 +114,7 @@ enum HostServices {
         case .failure(let f):
             let why: String
             switch f {
+            case .interrupted: why = "interrupted"
             case .timedOut, .vmDeadline: why = "timed out after \(ProcModule.seconds(limit.seconds))"
             case .system(let e): why = String(cString: strerror(e))
             case .resolve(let message): why = message

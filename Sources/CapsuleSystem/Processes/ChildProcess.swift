@@ -71,6 +71,8 @@ package struct ChildProcess {
         case timedOut
         /// The VM's deadline passed.
         case vmDeadline
+        /// The VM was interrupted (Ctrl-C in the REPL, `RunDeadline.interrupted`).
+        case interrupted
         /// "stdout" or "stderr" passed `outputLimit`.
         case outputLimit(String)
     }
@@ -195,7 +197,10 @@ private struct Running {
             if pidfd < 0 && !exited { wait = min(wait ?? 20, 20) }
             if fds.isEmpty { usleep(UInt32(min(wait ?? 20, 20)) * 1000); continue }
             let n = poll(&fds, nfds_t(fds.count), Int32(clamping: wait ?? -1))
-            if n < 0 { if errno == EINTR { continue }; return fail(.io("poll", errno)) }
+            if n < 0 {
+                if errno == EINTR { if RunDeadline.interrupted { return fail(.interrupted) }; continue }
+                return fail(.io("poll", errno))
+            }
             for p in fds where p.revents != 0 {
                 if p.fd == stdin {
                     writeInput()

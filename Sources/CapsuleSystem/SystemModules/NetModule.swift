@@ -102,6 +102,7 @@ package final class NetModule {
     func raise(_ call: NativeCall, _ what: String, _ failure: NetSocket.Failure) -> Value {
         switch failure {
         case .vmDeadline: return call.raiseTimeout()
+        case .interrupted: return call.raiseInterrupt()
         case .timedOut(let s): return call.raise("\(what): timed out after \(ProcModule.seconds(s))")
         case .system(let e): return call.raise("\(what): \(String(cString: strerror(e)))")
         case .resolve(let message): return call.raise("\(what): \(message)")

@@ -32,6 +32,8 @@ package final class NetSocket {
         case timedOut(Double)
         /// The VM's deadline passed.
         case vmDeadline
+        /// The VM was interrupted (Ctrl-C in the REPL, `RunDeadline.interrupted`).
+        case interrupted
         /// A system call failed (errno).
         case system(Int32)
         /// getaddrinfo failed (its message).
@@ -60,7 +62,10 @@ package final class NetSocket {
             if let at = d.at, now >= at { return .failure(.timedOut(d.timeout!)) }
             var p = pollfd(fd: fd, events: Int16(events), revents: 0)
             let n = poll(&p, 1, MonotonicClock.pollTimeout(until: [d.at, d.vm], now: now))
-            if n < 0 { if errno == EINTR { continue }; return .failure(.system(errno)) }
+            if n < 0 {
+                if errno == EINTR { if RunDeadline.interrupted { return .failure(.interrupted) }; continue }
+                return .failure(.system(errno))
+            }
             if n > 0 { return .success(()) }
         }
     }

@@ -87,6 +87,7 @@ package final class ProcModule {
         case .failure(.timedOut):
             return call.raise("proc.run: \(shown) timed out after \(Self.seconds(request.timeout ?? 0)) and was killed")
         case .failure(.vmDeadline): return call.raiseTimeout()
+        case .failure(.interrupted): return call.raiseInterrupt()
         case .failure(.outputLimit(let stream)):
             return call.raise("proc.run: \(shown) wrote more than \(LimitText.bytes(request.outputLimit)) to \(stream) and was killed (raise the limit with max_output)")
         case .success(let finished):

@@ -43,11 +43,12 @@ package final class TimeModule {
                 let now = RunDeadline.now()
                 let wake = RunDeadline.after(seconds: seconds, from: now)
                 let vm = call.deadline
+                // An interrupt (Ctrl-C in the REPL) wakes the sleep early.
                 if let vm, vm <= wake {
-                    Self.sleep(until: vm)
+                    if !Self.sleep(until: vm, stopping: { call.interruptRequested }) { return call.raiseInterrupt() }
                     return call.raiseTimeout()
                 }
-                Self.sleep(until: wake)
+                if !Self.sleep(until: wake, stopping: { call.interruptRequested }) { return call.raiseInterrupt() }
                 call.afterBlocking()
                 return call.nilValue
             },
@@ -304,12 +305,14 @@ package final class TimeModule {
 
     // MARK: the clock
 
-    /// Sleeps until `deadline` (`CLOCK_MONOTONIC` nanoseconds), through interruptions.
-    static func sleep(until deadline: Int) {
+    /// Sleeps until `deadline` (`CLOCK_MONOTONIC` nanoseconds), through signals unless
+    /// `stopping` says so after one; false when it stopped early.
+    static func sleep(until deadline: Int, stopping: () -> Bool = { false }) -> Bool {
         var at = timespec(tv_sec: deadline / 1_000_000_000, tv_nsec: deadline % 1_000_000_000)
         while true {
+            if stopping() { return false }
             let r = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, nil)
-            if r != EINTR { return }
+            if r != EINTR { return true }
         }
     }
 
