@@ -105,7 +105,7 @@ import Testing
         try FileManager.default.removeItem(atPath: dir.path + "/capsule.json")
         let denied = try capsule(["run", "--audit", "denied.jsonl", "app.cap"], in: dir.path)
         #expect(denied.status == 70)
-        #expect(denied.err.hasPrefix("error: sqlite.open: plugin:sqlite: denied: fs.read \(dir.path)/data (grant with --allow-plugin=sqlite=fs.read:\(dir.path)/data"))
+        #expect(denied.err.hasPrefix("app.cap:2:10: error: sqlite.open: plugin:sqlite: denied: fs.read \(dir.path)/data (grant with --allow-plugin=sqlite=fs.read:\(dir.path)/data"))
         // The worker's denial reaches the host's audit log too.
         let deniedLog = try String(contentsOfFile: dir.path + "/denied.jsonl", encoding: .utf8)
         #expect(deniedLog.contains("\"who\":\"plugin:sqlite\",\"capability\":\"fs.read\",\"resource\":\"\(dir.path)/data\",\"allowed\":false"), "\(deniedLog)")

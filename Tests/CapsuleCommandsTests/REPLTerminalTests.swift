@@ -44,7 +44,7 @@ import Testing
         #expect(s.expect("while true {}"))
         usleep(300_000)
         s.type("\u{03}")
-        #expect(s.expect("error: interrupted\r\n  at <script> (<repl>:1)\r\n"), "\(s.rest.debugDescription)")
+        #expect(s.expect("error: interrupted\r\n  at <script> (<repl>:1:7)\r\n"), "\(s.rest.debugDescription)")
         #expect(s.expect("> "))
         enter(s, "kept + 1", shows: "42\r\n")
     }
@@ -102,7 +102,7 @@ import Testing
     @Test func aFunctionCallsOneALaterEntryDefines() throws {
         let s = try session()
         enter(s, "fn a() { return b() * 2 }")
-        enter(s, "a()", shows: "error: variable 'b' is used before it is defined\r\n  at a (<repl>:1)\r\n")
+        enter(s, "a()", shows: "<repl>:1:17: error: variable 'b' is used before it is defined\r\n    fn a() { return b() * 2 }\r\n                    ^\r\n  at a (<repl>:1:17)\r\n  at <script> (<repl>:1:1)\r\n")
         enter(s, "fn b() { return 21 }")
         enter(s, "a()", shows: "42\r\n")
     }
@@ -148,7 +148,7 @@ import Testing
         let err = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         #expect(String(decoding: rest, as: UTF8.self) == "10\n")
-        #expect(err == "error: interrupted\n  at <script> (<repl>:1)\n")
+        #expect(err == "error: interrupted\n  at <script> (<repl>:1:7)\n")
         #expect(process.terminationStatus == 0)
     }
 

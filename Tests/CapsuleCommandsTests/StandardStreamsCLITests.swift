@@ -110,7 +110,7 @@ import Testing
         #expect(r.out == "from the host\ntrue\n")
         let both = try capsule(["run", "--allow-run=cat", "-e", "import \"proc\"; proc.run(\"cat\", [], {\"inherit_stdin\": true, \"input\": \"x\"})"])
         #expect(both.status == 70)
-        #expect(both.err.hasPrefix("error: proc.run: options 'input' and 'inherit_stdin' cannot both be given"))
+        #expect(both.err.hasPrefix("<-e>:1:16: error: proc.run: options 'input' and 'inherit_stdin' cannot both be given"))
     }
 
     @Test func timeoutEndsAScriptBlockedOnStandardInput() throws {

@@ -25,9 +25,11 @@ import Testing
         let vm = VM()
         #expect(vm.evaluateREPL("fn a() { return later() }") == .ok(value: nil))
         #expect(vm.evaluateREPL("a()").errorText == """
-            error: variable 'later' is used before it is defined
-              at a (<repl>:1)
-              at <script> (<repl>:1)
+            <repl>:1:17: error: variable 'later' is used before it is defined
+                fn a() { return later() }
+                                ^
+              at a (<repl>:1:17)
+              at <script> (<repl>:1:1)
 
             """)
         // The session goes on, and defining it later still works.

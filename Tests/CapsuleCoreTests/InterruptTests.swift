@@ -32,7 +32,7 @@ import Testing
         vm.acceptInterrupts()
         #expect(vm.evaluateREPL("var n = 0\nfn spin() { while true { n = n + 1 } }") == .ok(value: nil))
         let outcome = Self.interrupted(vm, "spin()")
-        #expect(outcome.errorText.hasPrefix("error: interrupted\n  at spin (<repl>:2)\n"), "\(outcome.errorText)")
+        #expect(outcome.errorText.hasPrefix("error: interrupted\n  at spin (<repl>:2:30)\n"), "\(outcome.errorText)")
         #expect(vm.evaluateREPL("n > 0") == .ok(value: "true"))
         #expect(vm.evaluateREPL("1 + 1") == .ok(value: "2"), "a request is used up by the run it stopped")
     }

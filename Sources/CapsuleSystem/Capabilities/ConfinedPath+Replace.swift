@@ -72,6 +72,8 @@ extension ConfinedPath {
         while stem.utf8.count > 200 { stem = stem.dropLast() }
         var temporary = ""
         var fd: Int32 = -1
+        // The process is ending (SIGTERM): write nothing more.
+        guard TemporaryFiles.willCreate() else { return .failure(.io(ECANCELED)) }
         for _ in 0..<16 {
             let suffix = String(UInt64.random(in: 0..<(1 << 40)), radix: 36)
             temporary = ".\(stem).capsule-\(suffix)"
@@ -83,8 +85,11 @@ extension ConfinedPath {
             fd = openat(parentFD, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode == nil ? 0o666 : 0o600)
             if fd >= 0 || errno != EEXIST { break }
         }
-        guard fd >= 0 else { return .failure(.io(errno)) }
-        let token = TemporaryFiles.started(parentFD, temporary)
+        let openError = errno
+        guard let token = TemporaryFiles.created(parentFD, temporary, fileMade: fd >= 0) else {
+            if fd >= 0 { close(fd); return .failure(.io(ECANCELED)) }
+            return .failure(.io(openError))
+        }
         defer { TemporaryFiles.done(token) }
         func fail(_ e: Int32) -> Result<Void, FSFailure> {
             close(fd)
