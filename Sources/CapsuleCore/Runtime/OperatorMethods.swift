@@ -24,6 +24,7 @@ extension Runtime {
 
     /// `x op y` for an instance `x` whose class defines `op` (+ - * / %): the result, nil
     /// after raising, or `.empty` when it does not define it.
+    @inline(never)
     func arithmeticMethod(_ op: BinaryArith, _ x: Value, _ y: Value) -> Value? {
         guard let m = operatorMethod(x, op.symbol) else { return .empty }
         return callOperator(x, m, [y])
@@ -39,6 +40,7 @@ extension Runtime {
 
     /// `x < y` for an instance `x` whose class defines `<`; `.some(nil)` after raising, nil
     /// when it does not define it.
+    @inline(never)
     func instanceLess(_ x: Value, _ y: Value) -> Bool?? {
         guard let m = operatorMethod(x, "<") else { return nil }
         guard let r = callOperator(x, m, [y]) else { return .some(nil) }
@@ -46,12 +48,14 @@ extension Runtime {
     }
 
     /// `x[i]` through a `[]` method: the result, nil after raising, `.empty` without one.
+    @inline(never)
     func indexMethod(_ x: Value, _ i: Value) -> Value? {
         guard let m = operatorMethod(x, "[]") else { return .empty }
         return callOperator(x, m, [i])
     }
 
     /// `x[i] = v` through a `[]=` method: true when it was called (nil after raising).
+    @inline(never)
     func setIndexMethod(_ x: Value, _ i: Value, _ v: Value) -> Bool? {
         guard let m = operatorMethod(x, "[]=") else { return false }
         return callOperator(x, m, [i, v]) == nil ? nil : true
@@ -59,6 +63,7 @@ extension Runtime {
 
     /// Lists in lexicographic order: the first unequal pair of elements decides, else the
     /// shorter list is smaller. nil after raising (elements that cannot be compared).
+    @inline(never)
     func compareLists(_ a: UnsafeMutablePointer<ObjList>, _ b: UnsafeMutablePointer<ObjList>, strict: Bool) -> Bool? {
         listCompareDepth += 1
         defer { listCompareDepth -= 1 }
