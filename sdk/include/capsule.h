@@ -269,7 +269,9 @@ typedef struct capsule_host_api {
      */
     int (*map_next)(capsule_value map, size_t *cursor, capsule_value *key, capsule_value *value);
     /* The value under `key` (strings compare by text), or CAPSULE_NO_VALUE without raising
-     * when absent; raises when `map` is not a map. */
+     * when absent; raises when `map` is not a map. A key that is an instance whose class
+     * defines `hash` and `==` is looked up by calling them (docs/language.md); an error they
+     * raise fails the call as a failed call_value does (so does map_set's). */
     capsule_value (*map_get)(capsule_value map, capsule_value key);
 
     /* New values. Each returns a new reference, or CAPSULE_NO_VALUE having raised. */

@@ -95,7 +95,9 @@ extension NativeCall {
         }
         return nil
     }
-    /// The value under `key` in a map (nil when absent; the caller checked that it is a map).
+    /// The value under `key` in a map (nil when absent; the caller checked that it is a map),
+    /// or `NativeCall.failure` when an instance key's `hash` or `==` method raised (the error
+    /// is pending, as after `callValue`).
     package func lookup(in map: Value, _ key: Value) -> Value? {
         let v = rt.mapGet(map.obj(ObjMap.self), key)
         return v == .empty ? nil : v
@@ -112,12 +114,20 @@ extension NativeCall {
         return true
     }
     package func newMap() -> Value { Value(rt.newMap()) }
-    /// Inserts or replaces `key` in a map; the reason when it cannot (not a map, nil key).
-    package func insert(into map: Value, _ key: Value, _ value: Value) -> String? {
-        guard map.isObject(.map) else { return "expected a map, got \(rt.typeName(map))" }
-        if key.isNil { return "map key cannot be nil" }
-        rt.mapSet(map.obj(ObjMap.self), key, value)
-        return nil
+    /// Why `insert(into:_:_:)` did not insert.
+    package enum InsertFailure: Error {
+        /// Not a map, or a nil key.
+        case refused(String)
+        /// An instance key's `hash` or `==` method raised; the error is pending, as after
+        /// `callValue`.
+        case raised
+    }
+
+    /// Inserts or replaces `key` in a map; nil when done.
+    package func insert(into map: Value, _ key: Value, _ value: Value) -> InsertFailure? {
+        guard map.isObject(.map) else { return .refused("expected a map, got \(rt.typeName(map))") }
+        if key.isNil { return .refused("map key cannot be nil") }
+        return rt.mapSet(map.obj(ObjMap.self), key, value) ? nil : .raised
     }
     /// A new string with these bytes, or nil when they are not valid UTF-8.
     package func validatedStringValue(_ bytes: UnsafeBufferPointer<UInt8>) -> Value? {

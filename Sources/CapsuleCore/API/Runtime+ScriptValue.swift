@@ -86,7 +86,7 @@ extension Runtime {
                 guard let v = value(from: x, depth: depth + 1) else { return nil }
                 pushRoot(v)
                 defer { popRoot() }
-                mapSet(m, key, v)
+                guard mapSet(m, key, v) else { return nil }
             }
             return Value(m)
         case .function(let f):

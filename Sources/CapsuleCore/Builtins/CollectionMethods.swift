@@ -39,14 +39,12 @@ extension Runtime {
             return v
         }
         defineMethod(&t, "index", arity: 1) { rt, a, _ in
-            let l = a[0].obj(ObjList.self)
-            for j in 0..<l.pointee.count where rt.valuesEqual(l.pointee.items![j], a[1]) { return Value(inlineInt: Int64(j)) }
-            return Value(inlineInt: -1)
+            guard let j = rt.listIndex(of: a[1], in: a[0].obj(ObjList.self)) else { return Runtime.failure }
+            return Value(inlineInt: Int64(j))
         }
         defineMethod(&t, "contains", arity: 1) { rt, a, _ in
-            let l = a[0].obj(ObjList.self)
-            for j in 0..<l.pointee.count where rt.valuesEqual(l.pointee.items![j], a[1]) { return .true }
-            return .false
+            guard let j = rt.listIndex(of: a[1], in: a[0].obj(ObjList.self)) else { return Runtime.failure }
+            return Value(bool: j >= 0)
         }
         defineMethod(&t, "reverse", arity: 0) { _, a, _ in
             let l = a[0].obj(ObjList.self)
@@ -190,13 +188,15 @@ extension Runtime {
         }
         defineMethod(&t, "has", arity: 1) { rt, a, _ in
             if a[1].isNil { return .false }
-            return Value(bool: rt.mapGet(a[0].obj(ObjMap.self), a[1]).bits != Value.empty.bits)
+            let v = rt.mapGet(a[0].obj(ObjMap.self), a[1])
+            if v.bits == Runtime.failure.bits { return Runtime.failure }
+            return Value(bool: v.bits != Value.empty.bits)
         }
         defineMethod(&t, "get", arity: -1) { rt, a, argc in
             guard argc == 2 || argc == 3 else { return rt.fail("map.get expects 1 or 2 arguments, got \(argc - 1)") }
             if !a[1].isNil {
                 let v = rt.mapGet(a[0].obj(ObjMap.self), a[1])
-                if v.bits != Value.empty.bits { return v }
+                if v.bits != Value.empty.bits { return v }  // `Runtime.failure` propagates
             }
             return argc == 3 ? a[2] : .nil
         }

@@ -321,18 +321,13 @@ extension Runtime {
         guard container.isObject else { raise("cannot test 'in' on \(typeName(container))"); return nil }
         switch container.header.pointee.kind {
         case .list:
-            let l = container.obj(ObjList.self)
-            var j = 0
-            // NOTE: the count is re-read each step; `==` runs no script code, so the list
-            // cannot change under it, but this stays correct if it ever does.
-            while j < l.pointee.count {
-                if let items = l.pointee.items, valuesEqual(items[j], x) { return .true }
-                j += 1
-            }
-            return .false
+            guard let j = listIndex(of: x, in: container.obj(ObjList.self)) else { return nil }
+            return Value(bool: j >= 0)
         case .map:
             if x.isNil { return .false }
-            return Value(bool: mapGet(container.obj(ObjMap.self), x).bits != Value.empty.bits)
+            let v = mapGet(container.obj(ObjMap.self), x)
+            if v.bits == Runtime.failure.bits { return nil }
+            return Value(bool: v.bits != Value.empty.bits)
         case .string:
             guard x.isString else {
                 raise("'in' on a string needs a string on the left, got \(typeName(x))")
@@ -371,8 +366,9 @@ extension Runtime {
             return l.pointee.items![n]
         case .map:
             if index.isNil { raise("map key cannot be nil"); return nil }
-            let v = mapGet(container.obj(ObjMap.self), index)
+            let v = mapGet(container.obj(ObjMap.self), index, indexing: true)
             if v.bits != Value.empty.bits { return v }
+            if indexLookupRaised { indexLookupRaised = false; return nil }
             raise("key not found: \(describe(index, quoted: true))")
             return nil
         case .string:
@@ -419,8 +415,7 @@ extension Runtime {
             return true
         case .map:
             if index.isNil { raise("map key cannot be nil"); return false }
-            mapSet(container.obj(ObjMap.self), index, value)
-            return true
+            return mapSet(container.obj(ObjMap.self), index, value)
         case .bytes:
             let b = container.obj(ObjBytes.self)
             guard let n = resolveIndex(index, count: b.pointee.count, what: "bytes") else { return false }

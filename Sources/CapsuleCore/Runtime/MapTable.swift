@@ -40,16 +40,23 @@ extension Runtime {
         return k
     }
 
-    @inline(__always) func hashKey(_ k: Value) -> UInt64 {
+    /// `plain(hash of k)`, or `instance()` when `k` is an instance: instance keys take the
+    /// cold path of MapTable+InstanceKeys.swift, which may call the class's `hash` and `==`.
+    /// NOTE: the instance test comes after the string and int tests (a `switch` let the
+    /// compiler test `.instance` first), so string and int keys never pay for it; closures
+    /// rather than an optional hash, so that no "has a hash" flag is materialised and tested
+    /// afterwards (measured: +4 instructions per `m.has(k)` with `UInt64?`).
+    @inline(__always)
+    func withKeyHash<R>(_ k: Value, instance: () -> R, plain: (UInt64) -> R) -> R {
         if k.isObject {
-            switch k.header.pointee.kind {
-            case .string: return hashOf(k.obj(ObjString.self))
-            case .int: return mixHash(UInt64(bitPattern: k.obj(ObjInt.self).pointee.value))
-            default: return mixHash(k.bits)
-            }
+            let kind = k.header.pointee.kind
+            if kind == .string { return plain(hashOf(k.obj(ObjString.self))) }
+            if kind == .int { return plain(mixHash(UInt64(bitPattern: k.obj(ObjInt.self).pointee.value))) }
+            if _slowPath(kind == .instance) { return instance() }
+            return plain(mixHash(k.bits))
         }
-        if k.isInlineInt { return mixHash(UInt64(bitPattern: k.asInlineInt)) }
-        return mixHash(k.bits)
+        if k.isInlineInt { return plain(mixHash(UInt64(bitPattern: k.asInlineInt))) }
+        return plain(mixHash(k.bits))
     }
 
     @inline(__always) func mixHash(_ x: UInt64) -> UInt64 {
@@ -100,26 +107,40 @@ extension Runtime {
         }
     }
 
-    /// The value stored under `key`, or `Value.empty` when absent.
+    /// The value stored under `key`, `Value.empty` when absent, or `Runtime.failure` after
+    /// raising (an instance key's `hash` or `==` method raised: MapTable+InstanceKeys.swift).
+    /// With `indexing` (for `m[k]`, whose hit path then tests one value), `.empty` also after
+    /// raising, with `indexLookupRaised` set: the caller tests and clears it on its miss path.
+    /// NOTE: two functions sharing a body instead of the flag were merged by the compiler
+    /// into one with a thunk, 5 instructions more per `m[k]` (callgrind, hashmap.cap).
     @inline(__always)
-    func mapGet(_ m: UnsafeMutablePointer<ObjMap>, _ key: Value) -> Value {
+    func mapGet(_ m: UnsafeMutablePointer<ObjMap>, _ key: Value, indexing: Bool = false) -> Value {
         let k = key.isDouble ? normalizeKey(key) : key
         let a = arrayIndex(m, k)
         if a >= 0 { return m.pointee.array.unsafelyUnwrapped[a] }
-        let s = mapFind(m, k, hash: hashKey(k))
-        return s < 0 ? .empty : m.pointee.slots.unsafelyUnwrapped[s].value
+        return withKeyHash(k, instance: { indexing ? instanceKeyIndex(m, k) : instanceKeyGet(m, k) }) { h in
+            let s = mapFind(m, k, hash: h)
+            return s < 0 ? .empty : m.pointee.slots.unsafelyUnwrapped[s].value
+        }
     }
 
-    /// Inserts or replaces. The caller has checked that `key` is not nil.
-    func mapSet(_ m: UnsafeMutablePointer<ObjMap>, _ key: Value, _ value: Value) {
+    /// Inserts or replaces. The caller has checked that `key` is not nil. False after raising
+    /// (an instance key's `hash` or `==` method raised; the map is unchanged).
+    @discardableResult
+    func mapSet(_ m: UnsafeMutablePointer<ObjMap>, _ key: Value, _ value: Value) -> Bool {
         var k = key
         if k.isDouble { pushRoot(value); k = normalizeKey(k); popRoot() }
-        let h = hashKey(k)
+        return withKeyHash(k, instance: { instanceKeySet(m, k, value) }) { h in mapSet(m, k, hash: h, value) }
+    }
+
+    /// `mapSet` for a key that is not an instance, with its hash.
+    @inline(__always)
+    private func mapSet(_ m: UnsafeMutablePointer<ObjMap>, _ k: Value, hash h: UInt64, _ value: Value) -> Bool {
         while true {
             let a = arrayIndex(m, k)
             if a >= 0 {
                 let array = m.pointee.array!
-                if array[a].bits != Value.empty.bits { array[a] = value; return }
+                if array[a].bits != Value.empty.bits { array[a] = value; return true }
                 if m.pointee.used == m.pointee.orderCapacity { growOrder(m); continue }
                 let position = m.pointee.used
                 array[a] = value
@@ -129,10 +150,10 @@ extension Runtime {
                 m.pointee.live += 1
                 m.pointee.arrayCount += 1
                 m.pointee.version += 1
-                return
+                return true
             }
             let found = mapFind(m, k, hash: h)
-            if found >= 0 { m.pointee.slots![found].value = value; return }
+            if found >= 0 { m.pointee.slots![found].value = value; return true }
             // Rebuilding may move keys (this one included) into the array part: look again.
             if (m.pointee.filled + 1) * 4 > m.pointee.slotCapacity * 3 {
                 if rehash(m, adding: k) { continue }
@@ -146,6 +167,33 @@ extension Runtime {
             let h32 = UInt32(truncatingIfNeeded: h)
             var i = probeStart(h32, mask: mask)
             // Reuse the first tombstone on the probe path, else the empty slot that ended it.
+            while slots[i].key.bits != Value.empty.bits && slots[i].key.bits != Value.tombstone.bits { i = (i + 1) & mask }
+            if slots[i].key.bits == Value.empty.bits { m.pointee.filled += 1 }
+            let position = m.pointee.used
+            slots[i] = MapSlot(key: k, value: value)
+            m.pointee.info![i] = MapSlotInfo(hash: h32, order: Int32(position))
+            m.pointee.order![position] = Int32(i)
+            m.pointee.used += 1
+            m.pointee.live += 1
+            m.pointee.version += 1
+            return true
+        }
+    }
+
+    /// Adds `k`, known to be absent and never in the array part (an instance key, from
+    /// `instanceKeySet`), under hash `h`. The same steps as the end of `mapSet`, kept apart so
+    /// that `mapSet`'s loop for plain keys stays as it is.
+    func insertIntoSlots(_ m: UnsafeMutablePointer<ObjMap>, _ k: Value, hash h: UInt64, _ value: Value) {
+        while true {
+            if (m.pointee.filled + 1) * 4 > m.pointee.slotCapacity * 3 {
+                if rehash(m, adding: k) { continue }
+                if m.pointee.filled + 2 > m.pointee.slotCapacity { fatalOutOfMemory(m.pointee.slotCapacity * 2 * MemoryLayout<MapSlot>.stride) }
+            }
+            if m.pointee.used == m.pointee.orderCapacity { growOrder(m); continue }
+            let slots = m.pointee.slots!
+            let mask = m.pointee.slotCapacity - 1
+            let h32 = UInt32(truncatingIfNeeded: h)
+            var i = probeStart(h32, mask: mask)
             while slots[i].key.bits != Value.empty.bits && slots[i].key.bits != Value.tombstone.bits { i = (i + 1) & mask }
             if slots[i].key.bits == Value.empty.bits { m.pointee.filled += 1 }
             let position = m.pointee.used
@@ -325,7 +373,8 @@ extension Runtime {
         m.pointee.orderCapacity = capacity
     }
 
-    /// Removes `key`; returns its value or nil when absent.
+    /// Removes `key`; returns its value, nil when absent, or `Runtime.failure` after raising
+    /// (an instance key's `hash` or `==` method raised; the map is unchanged).
     func mapRemove(_ m: UnsafeMutablePointer<ObjMap>, _ key: Value) -> Value? {
         let k = normalizeKey(key)
         let a = arrayIndex(m, k)
@@ -340,7 +389,8 @@ extension Runtime {
             m.pointee.version += 1
             return v
         }
-        let s = mapFind(m, k, hash: hashKey(k))
+        let s = withKeyHash(k, instance: { instanceKeyFind(m, k)?.slot ?? -2 }) { h in mapFind(m, k, hash: h) }
+        if s == -2 { return Runtime.failure }
         guard s >= 0 else { return nil }
         let slots = m.pointee.slots!
         let v = slots[s].value

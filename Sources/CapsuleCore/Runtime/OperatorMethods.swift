@@ -14,7 +14,7 @@ extension Runtime {
     }
 
     /// Calls operator method `m` of `receiver` with `args`; nil after raising.
-    private func callOperator(_ receiver: Value, _ m: Value, _ args: [Value]) -> Value? {
+    func callOperator(_ receiver: Value, _ m: Value, _ args: [Value]) -> Value? {
         pushRoot(receiver)
         for a in args { pushRoot(a) }
         defer { popRoot(args.count + 1) }
@@ -36,6 +36,32 @@ extension Runtime {
     func instanceEquals(_ x: Value, _ y: Value) -> Bool? {
         guard let m = operatorMethod(x, "==") else { return false }
         return callOperator(x, m, [y])?.isTruthy
+    }
+
+    /// The index of the first element `e` of `l` with `x == e` (as the operator: an instance
+    /// `x` asks its class's `==` method), -1 when there is none; nil after raising. Used by
+    /// `x in l`, `l.contains(x)` and `l.index(x)`.
+    func listIndex(of x: Value, in l: UnsafeMutablePointer<ObjList>) -> Int? {
+        var j = 0
+        guard x.isObject(.instance) else {
+            while j < l.pointee.count {
+                if let items = l.pointee.items, valuesEqual(items[j], x) { return j }
+                j += 1
+            }
+            return -1
+        }
+        pushRoot(Value(l))
+        defer { popRoot() }
+        // NOTE: `==` may change the list: the count and items are read again each step.
+        while j < l.pointee.count {
+            guard let items = l.pointee.items else { break }
+            let e = items[j]
+            if e.bits == x.bits { return j }
+            guard let same = instanceEquals(x, e) else { return nil }
+            if same { return j }
+            j += 1
+        }
+        return -1
     }
 
     /// `x < y` for an instance `x` whose class defines `<`; `.some(nil)` after raising, nil
@@ -125,6 +151,7 @@ extension Runtime {
         for (k, v) in entries {
             let w = mapGet(y, k)
             if w.bits == Value.empty.bits { result = false; break }
+            if w.bits == Runtime.failure.bits { result = nil; break }
             guard let same = structurallyEqual(v, w, &inProgress) else { result = nil; break }
             if !same { result = false; break }
         }

@@ -193,6 +193,12 @@ struct Handler {
     @exclusivity(unchecked) var nameStr: UnsafeMutablePointer<ObjString>! = nil
     @exclusivity(unchecked) var nameMessage: UnsafeMutablePointer<ObjString>! = nil
     @exclusivity(unchecked) var nameTrace: UnsafeMutablePointer<ObjString>! = nil
+    /// The method names that make an instance a map key by value (MapTable+InstanceKeys.swift).
+    @exclusivity(unchecked) var nameHash: UnsafeMutablePointer<ObjString>! = nil
+    @exclusivity(unchecked) var nameEquals: UnsafeMutablePointer<ObjString>! = nil
+    /// Set by `mapGet(indexing: true)` when an instance key's `hash` or `==` raised; its one
+    /// caller (`getIndex`) tests and clears it on the miss path.
+    @exclusivity(unchecked) var indexLookupRaised = false
 
     init(config: Configuration) {
         self.config = config
@@ -216,7 +222,9 @@ struct Handler {
         nameStr = intern("str")
         nameMessage = intern("message")
         nameTrace = intern("trace")
-        for name in [nameInit, nameStr, nameMessage, nameTrace] { permanentRoots.append(Value(name!)) }
+        nameHash = intern("hash")
+        nameEquals = intern("==")
+        for name in [nameInit, nameStr, nameMessage, nameTrace, nameHash, nameEquals] { permanentRoots.append(Value(name!)) }
     }
 
     deinit {

@@ -182,6 +182,11 @@ enum HostValues {
             return 0
         }
         guard let v = call.lookup(in: map, key) else { return 0 }
+        if v == NativeCall.failure {
+            // An instance key's `hash` or `==` raised: propagated like a failed call_value.
+            context.callbackFailed = true
+            return 0
+        }
         return lend(context, v)
     }
 
@@ -262,8 +267,13 @@ enum HostValues {
     static let mapSet: @convention(c) (capsule_value, capsule_value, capsule_value) -> Int32 = { mapRef, keyRef, valueRef in
         guard let (context, call, map) = resolve(mapRef, "map_set"), let (_, _, key) = resolve(keyRef, "map_set"),
               let (_, _, value) = resolve(valueRef, "map_set") else { return -1 }
-        if let message = call.insert(into: map, key, value) {
+        switch call.insert(into: map, key, value) {
+        case nil: break
+        case .refused(let message)?:
             fail(context, "host->map_set: \(message)")
+            return -1
+        case .raised?:
+            context.callbackFailed = true
             return -1
         }
         return 0

@@ -104,7 +104,11 @@ extension IsolatedPlugin {
                 let map = keep(call.newMap())
                 for _ in 0..<n {
                     let k = try value(depth: depth + 1), v = try value(depth: depth + 1)
-                    if let problem = call.insert(into: map, k, v) { throw IsolationError(problem) }
+                    switch call.insert(into: map, k, v) {
+                    case nil: break
+                    case .refused(let problem)?: throw IsolationError(problem)
+                    case .raised?: throw IsolationError("a map key's hash or == method raised an error")
+                    }
                 }
                 return map
             case CAPSULE_KIND_FUNCTION, CAPSULE_KIND_HANDLE, CAPSULE_KIND_OTHER:
