@@ -52,6 +52,11 @@ extension Runtime {
                 importsItself = resolved
                 continue
             }
+            // The same for a module still running its top level (imported, not the main script).
+            if let loading = loadingModuleObjects[resolved], loading == function.pointee.module {
+                importsItself = resolved
+                continue
+            }
             // A module still running its top level (the main script included) is a cycle.
             if let i = loadingModules.firstIndex(where: { $0 == resolved }) {
                 raiseImportCycle(from: i, to: resolved)
@@ -138,7 +143,8 @@ extension Runtime {
         let closure = Value(newClosure(fn))
         popRoot()
         loadingModules.append(path)
-        defer { loadingModules.removeLast() }
+        loadingModuleObjects[path] = module
+        defer { loadingModules.removeLast(); loadingModuleObjects[path] = nil }
         return call(closure, []) != nil
     }
 

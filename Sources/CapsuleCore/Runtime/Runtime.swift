@@ -171,6 +171,8 @@ struct Handler {
     @exclusivity(unchecked) var modules: [String: Value] = [:]
     /// Modules being loaded, to detect cycles.
     @exclusivity(unchecked) var loadingModules: [String] = []
+    /// The module object of each imported module in `loadingModules`, by path.
+    @exclusivity(unchecked) var loadingModuleObjects: [String: UnsafeMutablePointer<ObjModule>] = [:]
     /// Built-in modules (e.g. `math`) by name, created on first import.
     @exclusivity(unchecked) var builtinModuleFactories: [String: (Runtime) -> Value] = [:]
     /// The plugin host's resolver for `import` of native modules (nil: none installed).
