@@ -9,25 +9,10 @@ import Testing
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().path
 
-    /// Runs `capsule ARGUMENTS` in `directory` (the repository by default) with `input`
-    /// (a file's path) on standard input, or `/dev/null`.
-    func capsule(_ arguments: [String], input: String? = nil, in directory: String = repository,
-                 environment: [String: String]? = nil) throws -> (status: Int32, out: String, err: String) {
-        let binary = try #require(PluginHost.executableDirectory()).appending("/capsule")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        if let environment { process.environment = environment }
-        process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: input ?? "/dev/null"))
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    /// Runs `capsule ARGUMENTS` from the repository's root with the file `input` (or
+    /// `/dev/null`) on standard input.
+    func capsule(_ arguments: [String], input: String? = nil) throws -> (status: Int32, out: String, err: String) {
+        try CapsuleCommandsTests.capsule(arguments, in: Self.repository, input: input ?? "/dev/null")
     }
 
     // MARK: examples/config-tool

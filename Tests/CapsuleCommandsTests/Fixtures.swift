@@ -48,10 +48,10 @@ final class CapturedConsole {
     var console: Console { Console(out: { self.out += $0 }, err: { self.err += $0 }) }
 }
 
-/// Runs the built `capsule` in `directory` (with this process's environment, plus `environment`);
-/// returns its exit status, stdout and stderr.
+/// Runs the built `capsule` in `directory` (with this process's environment, plus `environment`;
+/// with the file `input` on standard input when given); returns its exit status, stdout and stderr.
 func capsule(_ arguments: [String], in directory: String,
-             environment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
+             environment: [String: String] = [:], input: String? = nil) throws -> (status: Int32, out: String, err: String) {
     let binary = try #require(PluginHost.executableDirectory()).appending("/capsule")
     let process = Process()
     process.executableURL = URL(fileURLWithPath: binary)
@@ -59,6 +59,7 @@ func capsule(_ arguments: [String], in directory: String,
     if !environment.isEmpty {
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
     }
+    if let input { process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: input)) }
     process.currentDirectoryURL = URL(fileURLWithPath: directory)
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
