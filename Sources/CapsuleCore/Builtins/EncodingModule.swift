@@ -12,11 +12,7 @@ extension Runtime {
         pushRoot(Value(m))
         defer { popRoot() }
         func define(_ name: String, _ body: @escaping NativeBody) {
-            let fn = newNative(name: name, arity: 1, body)
-            pushRoot(fn)
-            let slot = addModuleVariable(m, name: intern(name))
-            m.pointee.variables![slot] = fn
-            popRoot()
+            setModuleVariable(m, name, newNative(name: name, arity: 1, body))
         }
         define("base64_encode") { rt, a, _ in rt.base64Encode(a[0], "base64_encode", url: false) ?? Runtime.failure }
         define("base64url_encode") { rt, a, _ in rt.base64Encode(a[0], "base64url_encode", url: true) ?? Runtime.failure }

@@ -14,11 +14,7 @@ extension Runtime {
         pushRoot(mv)
         defer { popRoot() }
         func define(_ name: String, arity: Int, _ body: @escaping NativeBody) {
-            let f = newNative(name: "json." + name, arity: arity, body)
-            pushRoot(f)
-            let slot = addModuleVariable(m, name: intern(name))
-            m.pointee.variables![slot] = f
-            popRoot()
+            setModuleVariable(m, name, newNative(name: "json." + name, arity: arity, body))
         }
         define("parse", arity: 1) { rt, a, _ in
             guard let text = rt.expectString(a[0], "json.parse argument") else { return Runtime.failure }

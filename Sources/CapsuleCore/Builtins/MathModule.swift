@@ -9,12 +9,7 @@ extension Runtime {
         let mv = Value(m)
         pushRoot(mv)
         defer { popRoot() }
-        func define(_ name: String, _ v: Value) {
-            pushRoot(v)
-            let slot = addModuleVariable(m, name: intern(name))
-            m.pointee.variables![slot] = v
-            popRoot()
-        }
+        func define(_ name: String, _ v: Value) { setModuleVariable(m, name, v) }
         func unary(_ name: String, _ f: @escaping (Double) -> Double) {
             define(name, newNative(name: name, arity: 1) { rt, a, _ in
                 guard let x = rt.expectNumber(a[0], "\(name) argument") else { return Runtime.failure }

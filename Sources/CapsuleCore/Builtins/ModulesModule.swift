@@ -19,10 +19,7 @@ extension Runtime {
         let reload = newNative(name: "reload", arity: 1) { rt, a, _ in
             rt.reloadModule(a[0]) ?? Runtime.failure
         }
-        pushRoot(reload)
-        let slot = addModuleVariable(m, name: intern("reload"))
-        m.pointee.variables![slot] = reload
-        popRoot()
+        setModuleVariable(m, "reload", reload)
         return mv
     }
 

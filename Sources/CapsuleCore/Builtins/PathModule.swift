@@ -10,11 +10,7 @@ extension Runtime {
         pushRoot(Value(m))
         defer { popRoot() }
         func define(_ name: String, arity: Int, _ body: @escaping NativeBody) {
-            let fn = newNative(name: name, arity: arity, body)
-            pushRoot(fn)
-            let slot = addModuleVariable(m, name: intern(name))
-            m.pointee.variables![slot] = fn
-            popRoot()
+            setModuleVariable(m, name, newNative(name: name, arity: arity, body))
         }
         /// A one-argument function from string to string.
         func unary(_ name: String, _ f: @escaping (String) -> String) {

@@ -65,11 +65,7 @@ extension Runtime {
         pushRoot(Value(m))
         defer { popRoot() }
         func define(_ name: String, arity: Int, _ body: @escaping NativeBody) {
-            let fn = newNative(name: name, arity: arity, body)
-            pushRoot(fn)
-            let slot = addModuleVariable(m, name: intern(name))
-            m.pointee.variables![slot] = fn
-            popRoot()
+            setModuleVariable(m, name, newNative(name: name, arity: arity, body))
         }
         define("read_line", arity: 0) { rt, _, _ in
             switch rt.readInputLine() {

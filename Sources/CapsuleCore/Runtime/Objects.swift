@@ -138,6 +138,15 @@ extension Runtime {
         return newModule(name: n, sourceName: s, directory: d)
     }
 
+    /// Sets the variable `name` of module `m` to `value` (kept rooted while the slot is made):
+    /// how the built-in modules define their functions and constants.
+    func setModuleVariable(_ m: UnsafeMutablePointer<ObjModule>, _ name: String, _ value: Value) {
+        pushRoot(value)
+        let slot = addModuleVariable(m, name: intern(name))
+        m.pointee.variables![slot] = value
+        popRoot()
+    }
+
     /// Adds a variable slot named `name` to a module (initially undefined); returns its index.
     func addModuleVariable(_ m: UnsafeMutablePointer<ObjModule>, name: UnsafeMutablePointer<ObjString>) -> Int {
         if let existing = m.pointee.names.get(name) { return Int(existing.asInlineInt) }
