@@ -1,3 +1,5 @@
+import CapsuleSyntax
+
 /// `time.parse_duration` and `time.format_duration`: Go's `time.ParseDuration` and
 /// `Duration.String`, on a signed 64-bit count of nanoseconds (about ±292 years).
 enum DurationText {
@@ -11,7 +13,7 @@ enum DurationText {
     /// each with a unit; `"0"` alone needs none.
     static func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(TimeError) -> Int64 {
         // Built only for a message: the text may be long.
-        var shown: String { quote(String(decoding: bytes, as: UTF8.self)) }
+        var shown: String { quoted(String(decoding: bytes, as: UTF8.self)) }
         func invalid(_ why: String) -> TimeError { .message("invalid duration \(shown): \(why)") }
         var i = 0
         var negative = false
@@ -57,7 +59,7 @@ enum DurationText {
             if unitStart == i { throw invalid("missing unit after the number at offset \(unitStart) (ns, us, ms, s, m, h or d)") }
             let unitText = String(decoding: bytes[unitStart..<i], as: UTF8.self)
             guard let unit = units.first(where: { $0.0 == unitText })?.1 else {
-                throw invalid("unknown unit \(quote(unitText)) (ns, us, ms, s, m, h or d)")
+                throw invalid("unknown unit \(quoted(unitText)) (ns, us, ms, s, m, h or d)")
             }
             let (v, o) = whole.multipliedReportingOverflow(by: unit)
             if o || v > limit { throw .message("duration \(shown) \(rangeMessage)") }

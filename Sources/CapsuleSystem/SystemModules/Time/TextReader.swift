@@ -1,3 +1,5 @@
+import CapsuleSyntax
+
 /// Reading text, for `time.parse` (a `strptime` pattern) and `time.parse_iso`.
 ///
 /// Written here rather than on glibc's `strptime`, which has no `%f`, accepts February 30
@@ -30,7 +32,7 @@ struct TextReader {
             if n == 12 { more = true; break }
             scalars.append(s)
         }
-        return quote(String(scalars) + (more || i + 64 < text.count ? "…" : ""))
+        return quoted(String(scalars) + (more || i + 64 < text.count ? "…" : ""))
     }
 
     /// An error at the current offset.
@@ -102,22 +104,4 @@ struct TextReader {
         let seconds = h * 3600 + m * 60
         return sign == UInt8(ascii: "-") ? -seconds : seconds
     }
-}
-
-/// `text` as a double-quoted string, with quotes, backslashes and control characters escaped.
-func quote(_ text: String) -> String {
-    var out = "\""
-    for s in text.unicodeScalars {
-        switch s {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\t": out += "\\t"
-        case "\r": out += "\\r"
-        default:
-            if s.value < 0x20 || s.value == 0x7F { out += "\\u{" + String(s.value, radix: 16) + "}" }
-            else { out.unicodeScalars.append(s) }
-        }
-    }
-    return out + "\""
 }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CapsuleCore
+import CapsuleSyntax
 
 /// The `time` module: the clock, calendar dates, text in and out, durations
 /// (docs/stdlib.md#time).
@@ -192,7 +193,7 @@ package final class TimeModule {
         for (key, value) in entries {
             guard let key else { throw .message("option names must be strings (known: \(known.joined(separator: ", ")))") }
             guard known.contains(key) else {
-                throw .message("unknown option \(quote(key)) (known: \(known.joined(separator: ", ")))")
+                throw .message("unknown option \(quoted(key)) (known: \(known.joined(separator: ", ")))")
             }
             if call.kind(of: value) == .nil { continue }
             switch key {
@@ -230,7 +231,7 @@ package final class TimeModule {
                let offset = try? r.offsetFromUTC(""), r.atEnd {
                 return .fixed(offset)
             }
-            throw .message("\(usage), got \(quote(name)) (time zone names other than UTC and local are not supported)")
+            throw .message("\(usage), got \(quoted(name)) (time zone names other than UTC and local are not supported)")
         }
     }
 
@@ -247,7 +248,7 @@ package final class TimeModule {
         for (key, value) in entries {
             guard let key else { throw .message("part names must be strings like \"year\"") }
             guard fields.contains(key) || derived.contains(key) else {
-                throw .message("unknown part \(quote(key)) (known: \(fields.joined(separator: ", ")); \(derived.joined(separator: ", ")) are ignored)")
+                throw .message("unknown part \(quoted(key)) (known: \(fields.joined(separator: ", ")); \(derived.joined(separator: ", ")) are ignored)")
             }
             if derived.contains(key) || call.kind(of: value) == .nil { continue }
             guard let n = call.intOf(value) else { throw .message("\(key) must be an int, got \(call.typeName(of: value))") }

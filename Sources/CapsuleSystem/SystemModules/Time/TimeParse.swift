@@ -1,3 +1,5 @@
+import CapsuleSyntax
+
 /// What a pattern read from the text, before the fields are checked and combined.
 struct ParsedTime {
     var fields = CivilFields()
@@ -104,7 +106,7 @@ enum TimeParse {
                 for k in j..<end where !r.take(pattern[k]) {
                     r.i = start
                     let literal = String(decoding: pattern[j..<end], as: UTF8.self)
-                    throw r.fail("expected \(quote(literal))\(inside.map { " (in \($0))" } ?? "")")
+                    throw r.fail("expected \(quoted(literal))\(inside.map { " (in \($0))" } ?? "")")
                 }
                 j = end
                 continue
