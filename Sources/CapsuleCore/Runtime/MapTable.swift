@@ -155,56 +155,51 @@ extension Runtime {
             let found = mapFind(m, k, hash: h)
             if found >= 0 { m.pointee.slots![found].value = value; return true }
             // Rebuilding may move keys (this one included) into the array part: look again.
-            if (m.pointee.filled + 1) * 4 > m.pointee.slotCapacity * 3 {
-                if rehash(m, adding: k) { continue }
-                // The system refused a bigger table: fill this one's free slots meanwhile
-                // (`out of memory` is raised at the next check); one must stay empty.
-                if m.pointee.filled + 2 > m.pointee.slotCapacity { fatalOutOfMemory(m.pointee.slotCapacity * 2 * MemoryLayout<MapSlot>.stride) }
-            }
-            if m.pointee.used == m.pointee.orderCapacity { growOrder(m); continue }
-            let slots = m.pointee.slots!
-            let mask = m.pointee.slotCapacity - 1
-            let h32 = UInt32(truncatingIfNeeded: h)
-            var i = probeStart(h32, mask: mask)
-            // Reuse the first tombstone on the probe path, else the empty slot that ended it.
-            while slots[i].key.bits != Value.empty.bits && slots[i].key.bits != Value.tombstone.bits { i = (i + 1) & mask }
-            if slots[i].key.bits == Value.empty.bits { m.pointee.filled += 1 }
-            let position = m.pointee.used
-            slots[i] = MapSlot(key: k, value: value)
-            m.pointee.info![i] = MapSlotInfo(hash: h32, order: Int32(position))
-            m.pointee.order![position] = Int32(i)
-            m.pointee.used += 1
-            m.pointee.live += 1
-            m.pointee.version += 1
+            guard roomForNewSlot(m, adding: k) else { continue }
+            placeInSlots(m, k, hash: h, value)
             return true
         }
     }
 
     /// Adds `k`, known to be absent and never in the array part (an instance key, from
-    /// `instanceKeySet`), under hash `h`. The same steps as the end of `mapSet`, kept apart so
-    /// that `mapSet`'s loop for plain keys stays as it is.
+    /// `instanceKeySet`), under hash `h`: the end of `mapSet` without its array-part checks.
     func insertIntoSlots(_ m: UnsafeMutablePointer<ObjMap>, _ k: Value, hash h: UInt64, _ value: Value) {
-        while true {
-            if (m.pointee.filled + 1) * 4 > m.pointee.slotCapacity * 3 {
-                if rehash(m, adding: k) { continue }
-                if m.pointee.filled + 2 > m.pointee.slotCapacity { fatalOutOfMemory(m.pointee.slotCapacity * 2 * MemoryLayout<MapSlot>.stride) }
-            }
-            if m.pointee.used == m.pointee.orderCapacity { growOrder(m); continue }
-            let slots = m.pointee.slots!
-            let mask = m.pointee.slotCapacity - 1
-            let h32 = UInt32(truncatingIfNeeded: h)
-            var i = probeStart(h32, mask: mask)
-            while slots[i].key.bits != Value.empty.bits && slots[i].key.bits != Value.tombstone.bits { i = (i + 1) & mask }
-            if slots[i].key.bits == Value.empty.bits { m.pointee.filled += 1 }
-            let position = m.pointee.used
-            slots[i] = MapSlot(key: k, value: value)
-            m.pointee.info![i] = MapSlotInfo(hash: h32, order: Int32(position))
-            m.pointee.order![position] = Int32(i)
-            m.pointee.used += 1
-            m.pointee.live += 1
-            m.pointee.version += 1
-            return
+        while !roomForNewSlot(m, adding: k) {}
+        placeInSlots(m, k, hash: h, value)
+    }
+
+    /// Makes room for one more key `k` in the hash part. False after the table or the order
+    /// array was rebuilt (the caller looks for `k` again before placing it), true when a new
+    /// key can be placed now.
+    @inline(__always)
+    private func roomForNewSlot(_ m: UnsafeMutablePointer<ObjMap>, adding k: Value) -> Bool {
+        if (m.pointee.filled + 1) * 4 > m.pointee.slotCapacity * 3 {
+            if rehash(m, adding: k) { return false }
+            // The system refused a bigger table: fill this one's free slots meanwhile
+            // (`out of memory` is raised at the next check); one must stay empty.
+            if m.pointee.filled + 2 > m.pointee.slotCapacity { fatalOutOfMemory(m.pointee.slotCapacity * 2 * MemoryLayout<MapSlot>.stride) }
         }
+        if m.pointee.used == m.pointee.orderCapacity { growOrder(m); return false }
+        return true
+    }
+
+    /// Places the absent key `k` (hash `h`) in the hash part, after `roomForNewSlot`.
+    @inline(__always)
+    private func placeInSlots(_ m: UnsafeMutablePointer<ObjMap>, _ k: Value, hash h: UInt64, _ value: Value) {
+        let slots = m.pointee.slots!
+        let mask = m.pointee.slotCapacity - 1
+        let h32 = UInt32(truncatingIfNeeded: h)
+        var i = probeStart(h32, mask: mask)
+        // Reuse the first tombstone on the probe path, else the empty slot that ended it.
+        while slots[i].key.bits != Value.empty.bits && slots[i].key.bits != Value.tombstone.bits { i = (i + 1) & mask }
+        if slots[i].key.bits == Value.empty.bits { m.pointee.filled += 1 }
+        let position = m.pointee.used
+        slots[i] = MapSlot(key: k, value: value)
+        m.pointee.info![i] = MapSlotInfo(hash: h32, order: Int32(position))
+        m.pointee.order![position] = Int32(i)
+        m.pointee.used += 1
+        m.pointee.live += 1
+        m.pointee.version += 1
     }
 
     /// The array part size for the live int keys (plus `adding`): the largest power of two n
