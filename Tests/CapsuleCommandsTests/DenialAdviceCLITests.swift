@@ -21,18 +21,7 @@ import Testing
     /// `sh -c "capsule run FLAGS -e CODE"` in `directory`.
     func run(_ flags: String, _ code: String, in directory: String) throws -> (status: Int32, out: String, err: String) {
         let binary = try #require(PluginHost.executableDirectory()).appending("/capsule")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", "\"$0\" run \(flags) -e \"$1\"", binary, code]
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+        return try runProgram("/bin/sh", ["-c", "\"$0\" run \(flags) -e \"$1\"", binary, code], in: directory)
     }
 
     /// The flag a denial advises: the text after `grant with ` up to the closing `)` of the

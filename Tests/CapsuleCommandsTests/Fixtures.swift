@@ -53,8 +53,14 @@ final class CapturedConsole {
 func capsule(_ arguments: [String], in directory: String,
              environment: [String: String] = [:], input: String? = nil) throws -> (status: Int32, out: String, err: String) {
     let binary = try #require(PluginHost.executableDirectory()).appending("/capsule")
+    return try runProgram(binary, arguments, in: directory, environment: environment, input: input)
+}
+
+/// Runs `executable` with `arguments` in `directory`, as `capsule(_:in:environment:input:)` does.
+func runProgram(_ executable: String, _ arguments: [String], in directory: String,
+                environment: [String: String] = [:], input: String? = nil) throws -> (status: Int32, out: String, err: String) {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: binary)
+    process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     if !environment.isEmpty {
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }

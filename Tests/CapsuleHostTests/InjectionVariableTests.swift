@@ -13,6 +13,9 @@ import Testing
     /// `marker` when a program loads it (what a script with a write grant could build).
     static let payload: (dir: String, object: String, marker: String) = {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("capsule-inject-\(UUID().uuidString)").path
+        // NOTE: `try!` on the test's own fresh directory under the temporary directory (a
+        // UUID name, written by nobody else): it fails only on a machine whose temporary
+        // directory is unwritable, where no test of this suite could run.
         try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let marker = dir + "/ran"
         try! """

@@ -11,6 +11,9 @@ import Testing
     /// its soname.
     static let library: (path: String, alias: String) = {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("capsule-ffigrant-\(UUID().uuidString)").path
+        // NOTE: `try!` on the test's own fresh directory under the temporary directory (a
+        // UUID name, written by nobody else): it fails only on a machine whose temporary
+        // directory is unwritable, where no test of this suite could run.
         try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try! """
             #include <unistd.h>
