@@ -341,6 +341,23 @@ extension Compiler {
         return names.filter { $0 != "super" }
     }
 
+    /// For a call with `...` or names: `obj` into `base` for `obj.m(…)` (returning `m`, which
+    /// CALLABLE will look up), else the callee itself (returning nil).
+    private func calleeOrReceiver(_ callee: Expr, into base: Int) -> String? {
+        if case .member(let object, let name) = callee.kind {
+            expression(object, into: base)
+            return name
+        }
+        expression(callee, into: base)
+        return nil
+    }
+
+    /// CALLABLE: replaces the receiver in `base` by its method `method`, as a value to call.
+    private func emitCallable(_ base: Int, _ method: String) {
+        emit(Instruction.abc(.callable, base))
+        emit(Instruction.extra(stringConstant(method)))
+    }
+
     /// `f(a, ...xs)`: the arguments are gathered into a list in the register after the
     /// callee, which SPREAD spreads onto the stack for `CALL base 255` (for `obj.m(…)`,
     /// CALLABLE first replaces the receiver by the method to call).
@@ -348,19 +365,10 @@ extension Compiler {
         let inPlace = dest == fs.freeRegister - 1 && dest >= localsTop
         let base = inPlace ? dest : reserveRegisters(1)
         _ = reserveRegisters(1)
-        var method: String?
-        if case .member(let object, let name) = callee.kind {
-            expression(object, into: base)
-            method = name
-        } else {
-            expression(callee, into: base)
-        }
+        let method = calleeOrReceiver(callee, into: base)
         expression(Expr(.list(args), loc), into: base + 1)
         setLine(loc)
-        if let method {
-            emit(Instruction.abc(.callable, base))
-            emit(Instruction.extra(stringConstant(method)))
-        }
+        if let method { emitCallable(base, method) }
         emit(Instruction.abc(.spread, base))
         emit(Instruction.abc(.call, base, Runtime.spreadCall))
         if dest != base { emit(Instruction.abc(.move, dest, base)) }
@@ -376,13 +384,7 @@ extension Compiler {
         let inPlace = dest == fs.freeRegister - 1 && dest >= localsTop
         let base = inPlace ? dest : reserveRegisters(1)
         _ = reserveRegisters(positional.count + 1)
-        var method: String?
-        if case .member(let object, let name) = callee.kind {
-            expression(object, into: base)
-            method = name
-        } else {
-            expression(callee, into: base)
-        }
+        let method = calleeOrReceiver(callee, into: base)
         for (i, a) in positional.enumerated() { expression(a, into: base + 1 + i) }
         let map = base + 1 + positional.count
         setLine(loc)
@@ -398,10 +400,7 @@ extension Compiler {
             fs.freeRegister = top
         }
         setLine(loc)
-        if let method {
-            emit(Instruction.abc(.callable, base))
-            emit(Instruction.extra(stringConstant(method)))
-        }
+        if let method { emitCallable(base, method) }
         emit(Instruction.abc(.named, base, positional.count))
         emit(Instruction.abc(.call, base, Runtime.namedCall))
         if dest != base { emit(Instruction.abc(.move, dest, base)) }
