@@ -80,7 +80,8 @@ extension Runtime {
             let v = args[0]
             if v.isNumber { return Value(v.numberAsDouble) }
             if v.isString {
-                let text = v.obj(ObjString.self).string.trimmingSpaces
+                let str = v.obj(ObjString.self)
+                let text = String(decoding: UnsafeBufferPointer(rebasing: str.buffer[Runtime.spaceTrimmed(str)]), as: UTF8.self)
                 if let d = Double(text) { return Value(d) }
                 return rt.fail("invalid float literal: \(Runtime.quote(text))")
             }
@@ -222,9 +223,8 @@ extension Runtime {
             // the string is an argument, so it stays alive for the call.
             let s = v.obj(ObjString.self)
             let p = s.bytes
-            var lo = 0, hi = s.pointee.count
-            while lo < hi && Runtime.isSpaceByte(p[lo]) { lo += 1 }
-            while hi > lo && Runtime.isSpaceByte(p[hi - 1]) { hi -= 1 }
+            let trimmed = Runtime.spaceTrimmed(s)
+            let lo = trimmed.lowerBound, hi = trimmed.upperBound
             var i = lo
             var negative = false
             if i < hi && (p[i] == UInt8(ascii: "-") || p[i] == UInt8(ascii: "+")) { negative = p[i] == UInt8(ascii: "-"); i += 1 }
@@ -269,13 +269,13 @@ extension Runtime {
     /// The bytes `int`, `float`, `trim`/`strip` skip around text and `split()` splits on:
     /// space, tab, newline, carriage return.
     @inline(__always) static func isSpaceByte(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D }
-}
 
-extension String {
-    var trimmingSpaces: String {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\t" || f == "\n" || f == "\r" { s = s.dropFirst() }
-        while let l = s.last, l == " " || l == "\t" || l == "\n" || l == "\r" { s = s.dropLast() }
-        return String(s)
+    /// The byte range of `s` without the space bytes (`isSpaceByte`) at either end.
+    static func spaceTrimmed(_ s: UnsafeMutablePointer<ObjString>) -> Range<Int> {
+        let p = s.bytes
+        var lo = 0, hi = s.pointee.count
+        while lo < hi && isSpaceByte(p[lo]) { lo += 1 }
+        while hi > lo && isSpaceByte(p[hi - 1]) { hi -= 1 }
+        return lo..<hi
     }
 }
