@@ -23,7 +23,7 @@ let package = Package(
         .target(name: "CapsuleSyntax"),
         .target(
             name: "CapsuleCore",
-            dependencies: ["CapsuleSyntax", "CConfine", "CStandardOutput"]
+            dependencies: ["CapsuleSyntax", "CConfine", "CStandardOutput", "CEventPoll"]
         ),
         // C's `stdout`, which Swift 6 will not read as a global.
         .systemLibrary(name: "CStandardOutput", path: "Sources/CStandardOutput"),
@@ -33,6 +33,7 @@ let package = Package(
         // gives up on a binary with clang's default DWARF 5 in it.
         .target(name: "CCurrentCall", cSettings: [.unsafeFlags(["-gdwarf-4"])]),
         .systemLibrary(name: "CConfine", path: "Sources/CConfine"),
+        .systemLibrary(name: "CEventPoll", path: "Sources/CEventPoll"),
         // posix_spawn's fchdir/closefrom file actions and pidfd_open, for the `proc` module.
         .systemLibrary(name: "CSpawn", path: "Sources/CSpawn"),
         .systemLibrary(name: "CRandom", path: "Sources/CRandom"),

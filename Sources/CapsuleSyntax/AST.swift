@@ -89,6 +89,12 @@ public indirect enum ExprKind: Sendable {
     /// `(object.name)(args)` calls the value read from the member (a field first), while
     /// `object.name(args)` invokes a method. Other parentheses leave no node.
     case grouping(Expr)
+    /// `spawn f(args)` or `spawn fn() { … }`: the call (or function literal) to run in a new
+    /// fiber; the callee and arguments are evaluated by the spawning code.
+    case spawn(Expr)
+    /// Made by the compiler for a select case's binding: the value the select received
+    /// (`withOK`: a `[value, ok]` list). The parser never makes it.
+    case selectedValue(withOK: Bool)
 }
 
 /// A statement together with where it starts.
@@ -129,6 +135,32 @@ public indirect enum StmtKind: Sendable {
     /// `assert cond` or `assert cond, message`.
     case assertStmt(condition: Expr, message: Expr?)
     case block([Stmt])
+    /// `select { case … { } … default { } }` (docs/concurrency.md).
+    case select(arms: [SelectArm], defaultBody: [Stmt]?)
+}
+
+/// One `case` of a `select`: a receive (`ch.recv()`, `ch.recv_ok()`, or a channel expression
+/// alone) or a send (`ch.send(v)`), an optional binding of what was received, and a body.
+public struct SelectArm: Sendable {
+    public enum Operation: Sendable {
+        case receive
+        case receiveOK
+        case send(Expr)
+    }
+    public var operation: Operation
+    public var channel: Expr
+    /// `case let v = …` / `case var [v, ok] = …`.
+    public var binding: SelectBinding?
+    public var body: [Stmt]
+    public var loc: SourceLocation
+    public init(operation: Operation, channel: Expr, binding: SelectBinding?, body: [Stmt], loc: SourceLocation) {
+        self.operation = operation; self.channel = channel; self.binding = binding; self.body = body; self.loc = loc
+    }
+}
+
+public enum SelectBinding: Sendable {
+    case name(String, mutable: Bool)
+    case pattern(Pattern, mutable: Bool)
 }
 
 /// `catch name is Type { body }`; the name and the type are optional.

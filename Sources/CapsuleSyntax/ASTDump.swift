@@ -55,6 +55,23 @@ public func dump(_ statement: Stmt) -> String {
         return "(assert \(dump(condition))\(message.map { " " + dump($0) } ?? ""))"
     case .block(let body):
         return "(block \(dumpBody(body)))"
+    case .select(let arms, let defaultBody):
+        let parts = arms.map { arm -> String in
+            let op: String
+            switch arm.operation {
+            case .receive: op = "recv \(dump(arm.channel))"
+            case .receiveOK: op = "recv_ok \(dump(arm.channel))"
+            case .send(let v): op = "send \(dump(arm.channel)) \(dump(v))"
+            }
+            var bound = ""
+            switch arm.binding {
+            case .name(let n, _)?: bound = " \(n) ="
+            case .pattern(let p, _)?: bound = " [\(p.names.joined(separator: " "))] ="
+            case nil: break
+            }
+            return " (case\(bound) \(op) \(dumpBody(arm.body)))"
+        }.joined()
+        return "(select\(parts)\(defaultBody.map { " (default \(dumpBody($0)))" } ?? ""))"
     }
 }
 
@@ -88,6 +105,8 @@ public func dump(_ expression: Expr) -> String {
     case .named(let name, let value): return "(\(name): \(dump(value)))"
     case .conditional(let condition, let then, let otherwise):
         return "(if-expr \(dump(condition)) \(dump(then)) \(dump(otherwise)))"
+    case .spawn(let inner): return "(spawn \(dump(inner)))"
+    case .selectedValue(let withOK): return withOK ? "(selected-ok)" : "(selected)"
     }
 }
 

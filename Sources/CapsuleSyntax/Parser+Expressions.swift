@@ -131,6 +131,7 @@ extension Parser {
         switch currentKind {
         case .minus: return try parseNegation()
         case .tilde: return try parseBitNot()
+        case .identifier where startsSpawn: return try parseSpawn()
         default: return try parsePostfix(try parsePrimary())
         }
     }
@@ -147,6 +148,26 @@ extension Parser {
         case .intLiteral(let value) where value != .min: return Expr(.intLiteral(-value), minus.loc)
         case .floatLiteral(let value): return Expr(.floatLiteral(-value), minus.loc)
         default: return Expr(.unary(.negate, operand), minus.loc)
+        }
+    }
+
+    /// `spawn` is a keyword only where a call or function follows it on the same line, so
+    /// `spawn(f, x)` and a variable named `spawn` keep working.
+    var startsSpawn: Bool {
+        guard current.text == "spawn" else { return false }
+        switch peekKind(1) {
+        case .identifier, .kwFn, .kwSelf, .kwSuper: return true
+        default: return false
+        }
+    }
+
+    /// `spawn f(args)`, `spawn obj.m(args)` or `spawn fn() { … }`.
+    func parseSpawn() throws -> Expr {
+        let keyword = advance()
+        let target = try parsePostfix(try parsePrimary())
+        switch target.kind {
+        case .call, .function: return Expr(.spawn(target), keyword.loc)
+        default: throw fail("'spawn' needs a call or a function: spawn f(x) or spawn fn() { … }", at: target.loc)
         }
     }
 

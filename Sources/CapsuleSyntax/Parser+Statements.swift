@@ -70,8 +70,65 @@ extension Parser {
         case .kwDefer: return try parseDefer()
         case .kwAssert: return try parseAssert()
         case .leftBrace: return try parseBlockStatement()
+        case .identifier where current.text == "select" && peekKind(1) == .leftBrace: return try parseSelect()
         default: return try parseExpressionOrAssignment()
         }
+    }
+
+    /// `select { case [let|var binding =] operation { … } … default { … } }`: `select` is a
+    /// keyword only when `{` follows it.
+    func parseSelect() throws -> Stmt {
+        let keyword = advance()
+        try expect(.leftBrace, "'{'", "after 'select'")
+        skipNewlines()
+        var arms: [SelectArm] = []
+        var defaultBody: [Stmt]?
+        while !check(.rightBrace) && !check(.eof) {
+            let word = current
+            guard word.kind == .identifier, word.text == "case" || word.text == "default" else {
+                throw expected("'case' or 'default'", "in select")
+            }
+            advance()
+            if word.text == "default" {
+                if defaultBody != nil { throw fail("a select has at most one 'default'", at: word.loc) }
+                defaultBody = try parseBlock("before default body").body
+            } else {
+                arms.append(try parseSelectArm(at: word.loc))
+            }
+            skipNewlines()
+        }
+        try expect(.rightBrace, "'}'", "after select cases")
+        if arms.isEmpty && defaultBody == nil { throw fail("a select needs at least one case", at: keyword.loc) }
+        return Stmt(.select(arms: arms, defaultBody: defaultBody), keyword.loc)
+    }
+
+    private func parseSelectArm(at loc: SourceLocation) throws -> SelectArm {
+        var binding: SelectBinding?
+        if check(.kwLet) || check(.kwVar) {
+            let mutable = advance().kind == .kwVar
+            if check(.leftBracket) || check(.leftBrace) {
+                binding = .pattern(try parsePattern(), mutable: mutable)
+            } else {
+                let name = try expect(.identifier, "variable name", "after '\(mutable ? "var" : "let")' in select case")
+                binding = .name(name.text, mutable: mutable)
+            }
+            try expect(.equal, "'='", "after select case binding")
+            skipNewlines()
+        }
+        let operation = try parseExpression()
+        let body = try parseBlock("before select case body").body
+        if case .call(let callee, let args) = operation.kind, case .member(let channel, let method) = callee.kind {
+            switch (method, args.count) {
+            case ("recv", 0): return SelectArm(operation: .receive, channel: channel, binding: binding, body: body, loc: loc)
+            case ("recv_ok", 0): return SelectArm(operation: .receiveOK, channel: channel, binding: binding, body: body, loc: loc)
+            case ("send", 1):
+                if binding != nil { throw fail("a send case binds nothing: write 'case ch.send(v) { … }'", at: loc) }
+                return SelectArm(operation: .send(args[0]), channel: channel, binding: nil, body: body, loc: loc)
+            default: break
+            }
+        }
+        // Any other expression is a channel to receive from (`case time.after(1) { … }`).
+        return SelectArm(operation: .receive, channel: operation, binding: binding, body: body, loc: loc)
     }
 
     func parseWhile() throws -> Stmt {

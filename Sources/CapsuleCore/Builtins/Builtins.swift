@@ -179,6 +179,7 @@ extension Runtime {
         installListMethods()
         installMapMethods()
         installBytesMethods()
+        installConcurrencyBuiltins()
         builtinModuleFactories["math"] = { rt in
             rt.gcPauseCount += 1
             defer { rt.gcPauseCount -= 1 }

@@ -140,6 +140,15 @@ extension Compiler {
             error("'...' is only allowed in a call's arguments or a list", at: e.loc)
         case .named:
             error("a named argument is only allowed in a call", at: e.loc)
+        case .spawn(let target):
+            spawnExpression(target, into: dest, at: e.loc)
+        case .selectedValue(let withOK):
+            guard let selected = rt.internalNatives["selected"] else { return }
+            let t = reserveRegisters(2)
+            loadConstant(constant(.value(selected.bits)), into: t)
+            emit(Instruction.abc(withOK ? .loadTrue : .loadFalse, t + 1))
+            emit(Instruction.abc(.call, t, 1))
+            if dest != t { emit(Instruction.abc(.move, dest, t)) }
         case .conditional(let condition, let then, let otherwise):
             let skipThen = conditionJump(condition, jumpWhen: false)
             expression(then, into: dest)
@@ -350,6 +359,32 @@ extension Compiler {
         }
         expression(callee, into: base)
         return nil
+    }
+
+    /// `spawn f(a, b)`: calls the `spawn` builtin with the callee (a bound method for
+    /// `obj.m(…)`) and the arguments, all evaluated here, before the fiber starts.
+    private func spawnExpression(_ target: Expr, into dest: Int, at loc: SourceLocation) {
+        guard let spawn = rt.builtins["spawn"] else { return }
+        var callee = target
+        var args: [Expr] = []
+        if case .call(let c, let a) = target.kind { callee = c; args = a }
+        if args.contains(where: { if case .named = $0.kind { return true }; return $0.isSpreadArgument }) {
+            error("'spawn' takes plain arguments; for '...' or named ones write spawn fn() { f(…) }", at: loc)
+            return
+        }
+        guard args.count < 200 else { error("too many arguments (limit 199 for spawn)", at: loc); return }
+        let base = reserveRegisters(2 + args.count)
+        loadConstant(constant(.value(spawn.bits)), into: base)
+        if case .member(let object, let name) = callee.kind {
+            expression(object, into: base + 1)
+            emitCallable(base + 1, name)
+        } else {
+            expression(callee, into: base + 1)
+        }
+        for (i, a) in args.enumerated() { expression(a, into: base + 2 + i) }
+        setLine(loc)
+        emit(Instruction.abc(.call, base, args.count + 1))
+        if dest != base { emit(Instruction.abc(.move, dest, base)) }
     }
 
     /// CALLABLE: replaces the receiver in `base` by its method `method`, as a value to call.

@@ -106,7 +106,57 @@ extension Compiler {
             ok.forEach(patchJump)
         case .block(let body):
             block(body)
+        case .select(let arms, let defaultBody):
+            selectStatement(arms, defaultBody: defaultBody, at: s.loc)
         }
+    }
+
+    /// `select`: SELECT (an internal native) gets a (kind, channel, value) triple per case
+    /// and returns the index of the case that ran, -1 for `default`; a chain of tests then
+    /// runs that case's body, whose binding takes the received value from `selected`.
+    private func selectStatement(_ arms: [SelectArm], defaultBody: [Stmt]?, at loc: SourceLocation) {
+        guard arms.count <= 66 else { error("a select has at most 66 cases", at: loc); return }
+        guard let select = rt.internalNatives["select"] else { return }
+        let base = reserveRegisters(2 + 3 * arms.count)
+        loadConstant(constant(.value(select.bits)), into: base)
+        emit(Instruction.abc(defaultBody == nil ? .loadFalse : .loadTrue, base + 1))
+        for (j, arm) in arms.enumerated() {
+            let r = base + 2 + 3 * j
+            switch arm.operation {
+            case .receive: loadInt(0, into: r)
+            case .receiveOK: loadInt(1, into: r)
+            case .send: loadInt(2, into: r)
+            }
+            expression(arm.channel, into: r + 1)
+            if case .send(let value) = arm.operation { expression(value, into: r + 2) } else { emit(Instruction.abc(.loadNil, r + 2)) }
+        }
+        setLine(loc)
+        emit(Instruction.abc(.call, base, 1 + 3 * arms.count))
+        fs.freeRegister = base + 1
+        let index = reserveRegisters(1)
+        var ends: [Int] = []
+        for (j, arm) in arms.enumerated() {
+            loadInt(Int64(j), into: index)
+            emit(Instruction.abc(.testEq, base, index, 0))
+            let skip = emitJump()
+            beginScope()
+            var withOK = false
+            if case .receiveOK = arm.operation { withOK = true }
+            switch arm.binding {
+            case .name(let name, let mutable)?:
+                statement(Stmt(.variable(name: name, mutable: mutable, value: Expr(.selectedValue(withOK: withOK), arm.loc)), arm.loc))
+            case .pattern(let pattern, let mutable)?:
+                statement(Stmt(.destructure(pattern, mutable: mutable, value: Expr(.selectedValue(withOK: withOK), arm.loc)), arm.loc))
+            case nil:
+                break
+            }
+            for s in arm.body { statement(s) }
+            endScope()
+            ends.append(emitJump())
+            patchJump(skip)
+        }
+        if let defaultBody { block(defaultBody) }
+        ends.forEach(patchJump)
     }
 
     func block(_ body: [Stmt]) {

@@ -236,6 +236,8 @@ extension Compiler {
             case .whileStmt(_, let b), .forIn(_, _, _, let b), .block(let b): return usesDefer(b)
             case .tryCatch(let b, let catches, let finally):
                 return usesDefer(b) || catches.contains { usesDefer($0.body) } || usesDefer(finally ?? [])
+            case .select(let arms, let defaultBody):
+                return arms.contains { usesDefer($0.body) } || usesDefer(defaultBody ?? [])
             default: return false
             }
         }

@@ -6,7 +6,7 @@
 /// one place (`errorKind(of:)`) from the message, whose text is unchanged.
 package enum ErrorKind: Int, CaseIterable, Sendable {
     case error, type, value, arithmetic, lookup, index, key, io, denied, limit, timeout, plugin, ffi
-    case importing, assertion
+    case importing, assertion, cancelled
 
     var className: String {
         switch self {
@@ -25,6 +25,7 @@ package enum ErrorKind: Int, CaseIterable, Sendable {
         case .ffi: return "FFIError"
         case .importing: return "ImportError"
         case .assertion: return "AssertionError"
+        case .cancelled: return "CancelledError"
         }
     }
 

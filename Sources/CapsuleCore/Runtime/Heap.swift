@@ -153,6 +153,7 @@ extension Runtime {
         markRoots()
         traceReferences()
         interned.removeUnmarked()
+        if !scheduler.fibers.isEmpty { collectLeakedFibers() }
         sweep()
         collections += 1
         freedTotal += before - bytesAllocated
@@ -204,6 +205,53 @@ extension Runtime {
         for (_, v) in hostFunctions { mark(v) }
         for i in 0..<Runtime.kindCount { markTable(methodTables[i]) }
         for i in 0..<256 where !charStrings[i].isNil { mark(charStrings[i]) }
+        markSchedulerRoots()
+    }
+
+    /// The fibers the scheduler can still wake, and what its timers hold. A fiber parked on
+    /// a channel, mutex or fiber is not a root: it is reached through what it waits on, so
+    /// one that nothing can ever wake is collected (`collectLeakedFibers`).
+    private func markSchedulerRoots() {
+        let s = scheduler
+        if let f = s.current { markObject(UnsafeMutableRawPointer(f)) }
+        if let f = s.main { markObject(UnsafeMutableRawPointer(f)) }
+        s.forEachQueued { markObject(UnsafeMutableRawPointer($0)) }
+        for t in s.timers {
+            if let f = t.fiber { markObject(UnsafeMutableRawPointer(f)) }
+            mark(t.channel)
+        }
+        for (_, w) in s.ioWaits {
+            if let f = w.reader { markObject(UnsafeMutableRawPointer(f)) }
+            if let f = w.writer { markObject(UnsafeMutableRawPointer(f)) }
+        }
+        for (bits, _) in s.awaiting {
+            if let p = UnsafeMutableRawPointer(bitPattern: bits) { markObject(p) }
+        }
+        for f in s.unjoinedFailures { markObject(UnsafeMutableRawPointer(f)) }
+        mark(selectedValue)
+        mark(invokeReceiver)
+        for (_, v) in internalNatives { mark(v) }
+    }
+
+    /// Before the sweep: a fiber not marked can never run again (nothing reaches it, its
+    /// channel or its handle). Its open upvalues are closed, so closures that outlive it keep
+    /// its variables' last values, and it leaves the registry; the sweep frees it.
+    private func collectLeakedFibers() {
+        var j = 0
+        while j < scheduler.fibers.count {
+            let f = scheduler.fibers[j]
+            if f.pointee.header.marked { j += 1; continue }
+            var u = f.pointee.openUpvalues
+            while let x = u {
+                x.pointee.closed = x.pointee.location.pointee
+                x.pointee.location = (UnsafeMutableRawPointer(x) + MemoryLayout<ObjUpvalue>.offset(of: \ObjUpvalue.closed)!)
+                    .assumingMemoryBound(to: Value.self)
+                u = x.pointee.nextOpen
+            }
+            f.pointee.openUpvalues = nil
+            if f.pointee.state == .waiting { scheduler.leaked += 1 }
+            unregister(f)
+        }
     }
 
     private func traceReferences() {
@@ -258,6 +306,25 @@ extension Runtime {
         case .handle:
             let h = p.assumingMemoryBound(to: ObjHandle.self)
             mark(h.pointee.typeName); mark(h.pointee.companion)
+        case .fiber:
+            let f = p.assumingMemoryBound(to: ObjFiber.self)
+            mark(f.pointee.entry); mark(f.pointee.arguments); mark(f.pointee.result); mark(f.pointee.waitObject)
+            mark(f.pointee.waitFunction); mark(f.pointee.spawnFunction); mark(f.pointee.resumeValue); mark(f.pointee.waitLabel)
+            if let regs = f.pointee.regs { for i in 0..<f.pointee.regCount { mark(regs[i]) } }
+            if let frames = f.pointee.frames {
+                for i in 0..<f.pointee.frameCount { markObject(UnsafeMutableRawPointer(frames[i].closure)) }
+            }
+            var u = f.pointee.openUpvalues
+            while let x = u { markObject(UnsafeMutableRawPointer(x)); u = x.pointee.nextOpen }
+            f.pointee.joiners.forEach { markObject(UnsafeMutableRawPointer($0.fiber)) }
+        case .channel, .mutex, .waitGroup:
+            let c = p.assumingMemoryBound(to: ObjChannel.self)
+            if let b = c.pointee.buffer {
+                for j in 0..<c.pointee.count { mark(b[(c.pointee.head + j) % c.pointee.capacity]) }
+            }
+            c.pointee.receivers.forEach { markObject(UnsafeMutableRawPointer($0.fiber)) }
+            c.pointee.senders.forEach { markObject(UnsafeMutableRawPointer($0.fiber)); mark($0.value) }
+            mark(c.pointee.siteFunction)
         }
     }
 
@@ -346,6 +413,18 @@ extension Runtime {
                 hd.pointee.owner = nil
                 hd.pointee.releaseOwner?(owner)
             }
+        case .fiber:
+            let f = p.assumingMemoryBound(to: ObjFiber.self)
+            size += f.pointee.regCapacity * MemoryLayout<Value>.stride + f.pointee.frameCapacity * MemoryLayout<CallFrame>.stride
+                + f.pointee.handlerCapacity * MemoryLayout<Handler>.stride
+            free(f.pointee.regs); free(f.pointee.frames); free(f.pointee.handlers)
+            f.pointee.joiners.release()
+        case .channel, .mutex, .waitGroup:
+            let c = p.assumingMemoryBound(to: ObjChannel.self)
+            size += c.pointee.capacity * MemoryLayout<Value>.stride
+            free(c.pointee.buffer)
+            c.pointee.receivers.release()
+            c.pointee.senders.release()
         }
         bytesAllocated -= size
         objectCount -= 1

@@ -437,6 +437,8 @@ extension Runtime {
         case .pushed:
             nativeDepth += 1
             defer { nativeDepth -= 1 }
+            // A call from outside any script runs the scheduler when a fiber parks.
+            if nativeDepth == 1 { return runTopLevel() }
             return execute()
         }
     }
@@ -699,4 +701,6 @@ enum ObjErrorFlags {
     /// A limit (fuel, timeout, out of memory) stopped the code, wherever it was: its report
     /// shows no source line and caret.
     static let limit: UInt16 = 8
+    /// The deadlock report (Concurrency/Runtime+Fibers.swift): no fiber can run.
+    static let deadlock: UInt16 = 16
 }

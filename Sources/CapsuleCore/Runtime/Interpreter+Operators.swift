@@ -661,7 +661,7 @@ extension Runtime {
     /// ITERPREP: R[0] iterable, R[1] position, R[2] guard (a map's version).
     func iterPrepare(_ r: UnsafeMutablePointer<Value>) -> Bool {
         let v = r[0]
-        guard v.isObject, [.list, .map, .string, .bytes, .closure, .native, .boundMethod].contains(v.header.pointee.kind) else {
+        guard v.isObject, [.list, .map, .string, .bytes, .closure, .native, .boundMethod, .channel].contains(v.header.pointee.kind) else {
             raise("cannot iterate over \(typeName(v))")
             return false
         }
@@ -720,6 +720,13 @@ extension Runtime {
             if pair { r[3] = Value(inlineInt: index); r[4] = ch } else { r[3] = ch }
             r[2] = Value(inlineInt: index + 1)
             r[1] = Value(inlineInt: Int64(end))
+            return 1
+        case .channel:
+            // Receives until the channel is closed and drained; parks like `recv`.
+            guard let (value, ok) = channelReceive(v.obj(ObjChannel.self)) else { return -1 }
+            guard ok else { return 0 }
+            if pair { r[3] = Value(inlineInt: Int64(position)); r[4] = value } else { r[3] = value }
+            r[1] = Value(inlineInt: Int64(position + 1))
             return 1
         case .closure, .native, .boundMethod:
             // A function is an iterator: called with no arguments for each element until

@@ -7,9 +7,12 @@
 extension Runtime {
     /// Runs from the innermost frame until the boundary frame that was pushed for this call
     /// returns. Returns its result, or nil when an error escapes (left in `pendingError`).
-    func execute() -> Value? {
-        let entryFrame = frameCount - 1
-        var frame = frames + entryFrame
+    func execute() -> Value? { execute(from: frameCount - 1) }
+
+    /// Runs from the innermost frame; errors unwind to handlers down to `entryFrame` (a
+    /// resumed fiber's are all its own, from frame 0).
+    func execute(from entryFrame: Int) -> Value? {
+        var frame = frames + (frameCount - 1)
         var closure = frame.pointee.closure
         // NOTE: the current function is not kept in a local (it is `closure.pointee.function`):
         // one register fewer in the loop measurably reduced spills.
@@ -483,7 +486,11 @@ extension Runtime {
                     }
                 }
                 frame.pointee.pc = pc
+                // A native that parks here runs again from this INVOKE; invokeSlow may have
+                // put the method in the receiver's register (Concurrency/Runtime+Fibers.swift).
+                invokeReceiver = receiver
                 let outcome = invokeSlow(base: index(regs) &+ a, argc: Instruction.b(i), name: name)
+                if outcome != .failed { invokeReceiver = .nil }
                 if outcome == .done { continue }
                 if outcome == .pushed {
                     frame = frames + (frameCount - 1)
@@ -728,6 +735,13 @@ extension Runtime {
                 continue
             }
 
+            // The running fiber parked (Concurrency/Runtime+Fibers.swift): back to the scheduler.
+            if suspendRequested {
+                suspendRequested = false
+                frame.pointee.pc = pc
+                noteParked(i, pc: pc, code: code, regs: regs)
+                return Runtime.suspended
+            }
             // An error was raised: find the innermost handler inside this execution.
             guard let h = unwindToHandler(entryFrame: entryFrame) else { return nil }
             frame = frames + h.frameIndex

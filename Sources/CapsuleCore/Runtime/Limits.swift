@@ -16,6 +16,8 @@ import Glibc
 extension Runtime {
     /// Counted instructions between clock reads when a timeout is set.
     static let fuelSlice = 1 << 16
+    /// A fiber's time slice in counted instructions, while other fibers exist.
+    static let fiberSlice = 1 << 15
     /// Counted instructions between checks while a safe-point handler is installed: a
     /// request waits at most this long (~0.1 ms of a tight loop; docs/performance.md).
     static let safePointSlice = 1 << 14
@@ -50,7 +52,8 @@ extension Runtime {
     /// `fuelReserve + fuel` is always the fuel left (negative once overdrawn).
     private func refillFuel() {
         let slice = safePointHandler != nil ? Runtime.safePointSlice
-            : deadline != 0 || interruptible ? Runtime.fuelSlice : Int.max
+            : deadline != 0 || interruptible ? Runtime.fuelSlice
+            : scheduler.preemptive ? Runtime.fiberSlice : Int.max
         if config.maxInstructions != nil {
             let total = fuelReserve &+ fuel
             let take = min(total, slice)
@@ -112,6 +115,8 @@ extension Runtime {
         }
         if memoryCheckDeferred { return true }
         refillFuel()
+        // The end of a fiber's time slice: others get their turn (Concurrency/).
+        if scheduler.preemptive && canCollect && shouldYield { return yieldFiber() }
         return true
     }
 

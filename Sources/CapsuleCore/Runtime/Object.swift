@@ -9,6 +9,8 @@
 public enum ObjKind: UInt8 {
     case string, int, list, map, bytes, function, closure, upvalue, native
     case klass, instance, boundMethod, module, error, handle
+    /// Concurrency (Concurrency/FiberObjects.swift).
+    case fiber, channel, mutex, waitGroup
 }
 
 struct ObjHeader {

@@ -24,6 +24,10 @@ extension Runtime {
         case .module: return "module"
         case .error: return "error"
         case .handle: return "handle"
+        case .fiber: return "fiber"
+        case .channel: return "channel"
+        case .mutex: return "mutex"
+        case .waitGroup: return "waitgroup"
         }
     }
 
@@ -120,6 +124,12 @@ extension Runtime {
             out.append("<handle ")
             describe(v.obj(ObjHandle.self).pointee.typeName, quoted: false, depth: 0, into: out)
             out.append(">")
+        case .fiber: out.append("<fiber \(v.obj(ObjFiber.self).pointee.id)>")
+        case .channel:
+            let c = v.obj(ObjChannel.self)
+            out.append("<channel \(c.pointee.id)\(c.pointee.capacity > 0 ? " cap \(c.pointee.capacity)" : "")\(c.pointee.closed ? " closed" : "")>")
+        case .mutex: out.append("<mutex \(v.obj(ObjChannel.self).pointee.id)>")
+        case .waitGroup: out.append("<waitgroup \(v.obj(ObjChannel.self).pointee.id)>")
         }
     }
 

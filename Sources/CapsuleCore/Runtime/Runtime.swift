@@ -79,6 +79,20 @@ struct Handler {
     @exclusivity(unchecked) var handlerCapacity = 64
     @exclusivity(unchecked) var nativeDepth = 0
 
+    // MARK: fibers (Concurrency/)
+    let scheduler = Scheduler()
+    /// Set by a native that parked its fiber (`Runtime.park`): the interpreter's error path
+    /// returns to the scheduler instead of unwinding.
+    @exclusivity(unchecked) var suspendRequested = false
+    /// What the last `select` received, for its arm's binding (read at once by `selected`).
+    @exclusivity(unchecked) var selectedValue: Value = .nil
+    @exclusivity(unchecked) var selectedOK = true
+    /// The receiver of the INVOKE whose slow path is running (restored into its register
+    /// if the call parks, so the INVOKE can run again).
+    @exclusivity(unchecked) var invokeReceiver: Value = .nil
+    /// Natives the compiler calls by name and scripts cannot (`select`).
+    @exclusivity(unchecked) var internalNatives: [String: Value] = [:]
+
     // MARK: standard streams (Builtins/StandardStreams.swift)
     /// Bytes read from `config.standardInput` and not yet handed to the script.
     @exclusivity(unchecked) var inputBuffer: [UInt8] = []
@@ -144,7 +158,7 @@ struct Handler {
     /// Methods of the built-in types, indexed by `ObjKind.rawValue` (empty for kinds that
     /// have none). NOTE: a pointer, so lookups never copy a table.
     let methodTables: UnsafeMutablePointer<NameTable>
-    static let kindCount = 16
+    static let kindCount = 19
     /// The one-scalar strings U+0000–U+00FF, interned and made on first use (nil until
     /// then), returned by `s[i]`, `for c in s`, `chars()` and `chr` instead of a new string
     /// (Runtime/StringIndex.swift). Marked as roots. NOTE: a pointer, like `methodTables`.

@@ -34,6 +34,8 @@ package final class TimeModule {
                 call.doubleValue(Self.seconds(CLOCK_MONOTONIC))
             },
             NativeFunctionDefinition(name: "sleep", arity: 1) { [unowned self] call in
+                // A fiber that slept is called again when its timer fires.
+                if call.takeResumption() != nil { return call.nilValue }
                 // NOTE: `seconds` may be huge (1e300): only `RunDeadline.nanoseconds`
                 // converts it, saturating, never `Int(seconds)`.
                 guard let seconds = call.double(0), seconds >= 0, seconds.isFinite else {
@@ -43,6 +45,9 @@ package final class TimeModule {
                 if let denied = check(call) { return denied }
                 let now = RunDeadline.now()
                 let wake = RunDeadline.after(seconds: seconds, from: now)
+                // In a fiber the timer parks it and others run (the run's timeout still
+                // ends the run, from the scheduler); elsewhere the thread sleeps.
+                if call.canPark { return call.parkUntil(wake) }
                 let vm = call.deadline
                 // An interrupt (Ctrl-C in the REPL) wakes the sleep early.
                 if let vm, vm <= wake {
@@ -52,6 +57,14 @@ package final class TimeModule {
                 if !Self.sleep(until: wake, stopping: { call.interruptRequested }) { return call.raiseInterrupt() }
                 call.afterBlocking()
                 return call.nilValue
+            },
+            NativeFunctionDefinition(name: "after", arity: 1) { [unowned self] call in
+                guard let seconds = call.double(0), seconds >= 0, seconds.isFinite else {
+                    let shown = call.int(0).map { "\($0)" } ?? call.double(0).map { "\($0)" } ?? call.typeName(0)
+                    return call.raise("time.after: argument 1: expected a finite number of seconds >= 0, got \(shown)")
+                }
+                if let denied = check(call) { return denied }
+                return call.timerChannel(deadline: RunDeadline.after(seconds: seconds, from: RunDeadline.now()))
             },
             NativeFunctionDefinition(name: "parts", arity: -1) { [unowned self] call in
                 run(call, "parts", arguments: 1...2) { () throws(TimeError) in

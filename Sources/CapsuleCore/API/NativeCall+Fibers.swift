@@ -1,0 +1,129 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What host functions use to wait without blocking the VM's thread (docs/concurrency.md,
+/// "Host functions that wait").
+///
+/// The pattern: a host function that would block first calls `takeResumption()`; nil means
+/// this is its first run, so it tries its work without blocking (a non-blocking `read`, a
+/// `waitid` with `WNOHANG`). If that would block and `canPark` is true, it returns one of the
+/// `park…` results at once; the fiber sleeps, and when the descriptor is ready (or the
+/// timer fires, or the completion arrives) the same host function is called again with the
+/// same arguments, `takeResumption()` now non-nil. Where `canPark` is false (inside a
+/// callback from native code) it blocks the thread as it always did.
+extension NativeCall {
+    /// Whether this call may park its fiber instead of blocking the thread.
+    package var canPark: Bool { rt.canPark }
+
+    /// What the waker left when this call runs again after parking: the value a completion
+    /// produced, and whether the wait timed out. Nil on a first run.
+    package func takeResumption() -> (value: Value, timedOut: Bool)? {
+        guard let r = rt.takeResumption() else { return nil }
+        return (r.value, r.arm == -2)
+    }
+
+    /// Parks until `fd` is readable, or until `deadline` (CLOCK_MONOTONIC nanoseconds).
+    /// Return what this returns. `label` names the wait in deadlock reports ("read from
+    /// socket 7").
+    package func parkUntilReadable(_ fd: Int32, deadline: Int? = nil, label: String) -> Value {
+        rt.parkOnDescriptor(fd, write: false, deadline: deadline, label: label)
+    }
+
+    package func parkUntilWritable(_ fd: Int32, deadline: Int? = nil, label: String) -> Value {
+        rt.parkOnDescriptor(fd, write: true, deadline: deadline, label: label)
+    }
+
+    /// Parks until `deadline` (CLOCK_MONOTONIC nanoseconds): the fiber's `time.sleep`.
+    package func parkUntil(_ deadline: Int) -> Value { rt.parkForSleep(until: deadline) }
+
+    /// Wakes, with an error, fibers parked on `fd`: call before closing a descriptor other
+    /// fibers may wait on.
+    package func descriptorClosing(_ fd: Int32) { rt.closeDescriptorWaits(fd) }
+
+    /// A channel that receives the time once `deadline` passes (`time.after`).
+    package func timerChannel(deadline: Int) -> Value { rt.timerChannel(deadline: deadline) }
+
+    /// Parks the fiber until another thread completes the returned token; return
+    /// `NativeCall.failure` at once. When the token is completed, this host function runs
+    /// again and `takeResumption()` gives the value the completion made (or the fiber raises
+    /// the error it raised). `label` names the wait in reports ("zlib.compress (blocking
+    /// pool)"). Nil, after raising, when the fiber cannot park or was cancelled.
+    package func parkForCompletion(label: String) -> CompletionToken? {
+        guard rt.canPark else {
+            _ = rt.fail("\(label) cannot wait here: inside a callback from native code")
+            return nil
+        }
+        guard rt.checkCancelled() else { return nil }
+        guard rt.scheduler.events.open() else { _ = rt.fail("cannot wait for \(label): no epoll instance"); return nil }
+        let f = rt.currentFiber()
+        let bits = UInt(bitPattern: f)
+        rt.scheduler.awaiting[bits, default: 0] += 1
+        let token = CompletionToken(port: rt.scheduler.events, fiber: bits, generation: f.pointee.generation)
+        _ = rt.park(.completion, on: .nil, label: label)
+        return token
+    }
+}
+
+extension VM {
+    /// Registers a global native function whose work finishes later, on any thread, without
+    /// blocking the VM: `body` runs on the VM's thread with the arguments and a
+    /// `ScriptCompletion`; the calling fiber sleeps (other fibers run) until the completion
+    /// is resumed, from any thread, with a value or an error. Scripts call it like any
+    /// other function; nothing in the script marks it async (docs/embedding.md).
+    ///
+    /// Called where the fiber cannot sleep (inside a callback from native code, such as a
+    /// sort comparator), it fails with an error instead.
+    public func registerAsync(_ name: String, parameters: [ScriptType], result: ScriptType,
+                              _ body: @escaping ([ScriptValue], ScriptCompletion) -> Void) {
+        onVMThread {
+            let native = self.rt.newNative(name: name, arity: parameters.count) { rt, args, argc in
+                let call = NativeCall(rt: rt, args: args, count: argc)
+                if let r = call.takeResumption() { return r.value }
+                var values: [ScriptValue] = []
+                for j in 0..<argc {
+                    let v = args[j]
+                    guard parameters[j].accepts(v) else {
+                        return rt.fail("\(name): argument \(j + 1) must be \(parameters[j].name), got \(rt.typeName(v))")
+                    }
+                    guard let s = rt.scriptValue(from: v) else { return Runtime.failure }
+                    values.append(s)
+                }
+                guard let token = call.parkForCompletion(label: "\(name) (async host function)") else { return Runtime.failure }
+                body(values, ScriptCompletion(token: token, name: name, result: result))
+                return Runtime.failure
+            }
+            self.rt.hostFunctions[name] = native
+        }
+    }
+}
+
+/// Resumes a script waiting in an async host function (`VM.registerAsync`). Sendable:
+/// resume it from any thread, once; later resumptions are ignored.
+public final class ScriptCompletion: Sendable {
+    let token: CompletionToken
+    let name: String
+    let result: ScriptType
+
+    init(token: CompletionToken, name: String, result: ScriptType) {
+        self.token = token
+        self.name = name
+        self.result = result
+    }
+
+    /// The call returns `value`, which must have the declared result type.
+    public func resume(returning value: ScriptValue) {
+        let name = self.name, result = self.result
+        token.complete { call in
+            guard result.accepts(value) else {
+                return call.rt.fail("\(name): result must be \(result.name), got \(value.typeName)")
+            }
+            return call.rt.value(from: value) ?? Runtime.failure
+        }
+    }
+
+    /// The call raises an error with `message`.
+    public func resume(throwing message: String) {
+        token.complete { call in call.rt.fail(message) }
+    }
+}
