@@ -11,7 +11,7 @@
 #   ECHO=0            skip the echo server benchmark (default 1: run it)
 #   ECHO_CONNS=N      concurrent client connections (default 1000)
 #   ECHO_SECONDS=S    measured seconds per echo run (default 5)
-#   ECHO_PORT=P       first port tried for the echo servers (default 47400)
+#   ECHO_PORT=P       first port tried for the echo servers (default 29400)
 #   TIMEOUT=S         seconds before one program run is killed and marked TIMEOUT (default 120)
 #   CAPSULE_BIN=P     use this capsule binary instead of building one
 #   INSTALL_GO=0      do not try `apt-get install golang-go` when go is missing
@@ -26,7 +26,7 @@ TIMEOUT=${TIMEOUT:-120}
 ECHO=${ECHO:-1}
 ECHO_CONNS=${ECHO_CONNS:-1000}
 ECHO_SECONDS=${ECHO_SECONDS:-5}
-ECHO_PORT=${ECHO_PORT:-47400}
+ECHO_PORT=${ECHO_PORT:-29400}
 INSTALL_GO=${INSTALL_GO:-1}
 ALL_PROGRAMS=(spawn_join pingpong pingpong_buffered select_fanin switch switch_raw)
 LANGS=(capsule lua5.4 python3 node go)
@@ -211,12 +211,18 @@ for program in "${PROGRAMS[@]}"; do
 done
 
 # ---- echo server ---------------------------------------------------------------------------
-# Each server gets a port nobody listens on yet; the client connects ECHO_CONNS times, so
-# both need that many descriptors.
+# Each server gets a port nobody listens on yet. The ports sit below the kernel's ephemeral
+# range (32768-60999 by default): inside it, one of the client's own 1,000 connections (or
+# one still closing from the previous run) can hold the port, and the next server's bind
+# fails with EADDRINUSE.
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+EPHEMERAL_LOW=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
 next_free_port() {
     while port_open "$ECHO_PORT"; do ECHO_PORT=$((ECHO_PORT + 1)); done
+    if ((ECHO_PORT >= EPHEMERAL_LOW)); then
+        note "echo port $ECHO_PORT is in the ephemeral range (from $EPHEMERAL_LOW): a server may fail to bind"
+    fi
     PORT=$ECHO_PORT
     ECHO_PORT=$((ECHO_PORT + 1))
 }
