@@ -1,5 +1,6 @@
 -- switch: the cost of a task switch. A sender sends 500,000 ints on an unbuffered channel
--- (sched.lua) and a receiver counts them: each message is one switch into each task.
+-- (sched.lua) and a receiver counts them. As in Capsule and Go the two take turns, one
+-- switch per message.
 -- switch_raw.lua measures a bare coroutine resume/yield, without scheduler or channel.
 package.path = (arg[0]:match("^(.*/)") or "./") .. "?.lua;" .. package.path
 local sched = require("sched")
