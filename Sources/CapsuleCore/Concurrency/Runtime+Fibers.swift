@@ -122,13 +122,19 @@ extension Runtime {
     /// class `kind`, or `error` as it is.
     func wakeWithError(_ f: UnsafeMutablePointer<ObjFiber>, message: String, kind: ErrorKind) {
         guard f.pointee.state == .waiting else { return }
+        // The message is made first, with the fiber rooted: the caller may just have taken
+        // it off the queue that kept it reachable (`channelClose`), and it is in the run
+        // queue only at the end.
+        pushRoot(Value(f))
+        let text = Value(makeString(message))
+        popRoot()
         detachWait(f)
         f.pointee.generation &+= 1
         f.pointee.state = .runnable
         f.pointee.wait = .none
         f.pointee.waitObject = .nil
         f.pointee.resumeKind = .error
-        f.pointee.resumeValue = Value(makeString(message))
+        f.pointee.resumeValue = text
         f.pointee.resumeArm = kind.rawValue
         scheduler.enqueue(f)
     }

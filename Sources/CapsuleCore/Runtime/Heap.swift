@@ -280,7 +280,12 @@ extension Runtime {
             markObject(UnsafeMutableRawPointer(c.pointee.function))
             for i in 0..<c.pointee.upvalueCount { markObject(UnsafeMutableRawPointer(c.upvalues[i])) }
         case .upvalue:
-            mark(p.assumingMemoryBound(to: ObjUpvalue.self).pointee.closed)
+            // Through `location`: an open upvalue may point into a parked fiber's saved
+            // registers, which are no root; what it holds must stay alive while a closure
+            // elsewhere can read it (Concurrency/Runtime+Fibers.swift, saveFiber).
+            let u = p.assumingMemoryBound(to: ObjUpvalue.self)
+            mark(u.pointee.location.pointee)
+            mark(u.pointee.closed)
         case .native:
             mark(p.assumingMemoryBound(to: ObjNative.self).pointee.name)
         case .klass:
