@@ -373,7 +373,11 @@ extension Runtime {
         scheduler.current = f
         if f.pointee.flags & ObjFiber.startedFlag == 0 {
             f.pointee.state = .running
-            return startFiber(f)
+            if f.pointee.resumeKind != .error { return startFiber(f) }
+            // A native that parked as the fiber's function (`spawn ch.recv()`) was woken
+            // with an error (a cancel, a close): the fiber fails with it; calling the
+            // native again would park it again and lose the error.
+            f.pointee.flags |= ObjFiber.startedFlag
         }
         f.pointee.state = .running
         restoreFiber(f)

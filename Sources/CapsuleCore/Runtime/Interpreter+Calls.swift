@@ -126,9 +126,12 @@ extension Runtime {
         if flexible {
             // Optional parameters left out get the missing-argument marker, which makes their
             // defaults run (`Compiler.defaultValues`); extra arguments go to a rest list.
+            // The list first: its allocation may collect, and a collection clears the
+            // registers above the caller's frame, where the markers go (there are markers
+            // only when there are no extra arguments, so the two never overlap).
+            if f.pointee.hasRest { collectRest(base: base + 1 + f.pointee.paramCount, count: argc - f.pointee.paramCount) }
             var j = argc
             while j < f.pointee.paramCount { stack[base + 1 + j] = .undefined; j += 1 }
-            if f.pointee.hasRest { collectRest(base: base + 1 + f.pointee.paramCount, count: argc - f.pointee.paramCount) }
         }
         return enterFrame(target, base: base, boundary: boundary)
     }
