@@ -514,7 +514,10 @@ extension Runtime {
             if !scheduler.timers.isEmpty { woke = fireTimers(now: Runtime.preciseNow()) || woke }
             if !scheduler.ioWaits.isEmpty { woke = waitForDescriptors(timeoutMilliseconds: 0) || woke }
             if woke || !block || scheduler.queueCount > 0 { return true }
-            // Nothing can run. Sleep until a timer, a descriptor or a completion.
+            // Nothing can run. Sleep until a timer, a descriptor or a completion; timers of
+            // fibers woken some other way (a cancelled sleep) wake nobody, and would only
+            // delay the deadlock report until they fire.
+            scheduler.dropStaleTimers()
             if scheduler.timers.isEmpty && scheduler.ioWaits.isEmpty && scheduler.awaiting.isEmpty {
                 raiseDeadlock()
                 return false
