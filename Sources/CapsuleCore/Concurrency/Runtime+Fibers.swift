@@ -212,6 +212,16 @@ extension Runtime {
         }
     }
 
+    /// A native called through `...` parked: SPREAD, which replaced the list after the
+    /// callee by its elements, runs again when the fiber resumes (`noteParked`), so the list
+    /// is made again from the `count` arguments at `first` (covered by `argumentTop`, as the
+    /// caller `callPrepared` set it).
+    func respread(first: Int, count: Int) {
+        let l = newList(capacity: count)
+        for j in 0..<count { append(l, stack[first + j]) }
+        stack[first] = Value(l)
+    }
+
     // MARK: switching
 
     /// Copies the running fiber's frames, registers and handlers out of the VM's stack.

@@ -67,10 +67,17 @@ extension Runtime {
             if method.isObject(.closure) { return pushFrame(method.obj(ObjClosure.self), base: base, argc: argc) }
             if method.isObject(.native) {
                 let n = method.obj(ObjNative.self)
+                // A native that parks its fiber runs again from this call, which must find
+                // the bound method, not its receiver, in the callee's register
+                // (Concurrency/Runtime+Fibers.swift); the root keeps it alive meanwhile.
+                pushRoot(callee)
+                defer { popRoot() }
                 // A built-in method is named as INVOKE names it: `list.map`.
-                return callNative(n, base: base, argc: argc, receiver: true,
-                                  name: (n.pointee.isMethod ? "\(self.typeName(b.pointee.receiver))." : "")
-                                      + n.pointee.name.obj(ObjString.self).string)
+                let outcome = callNative(n, base: base, argc: argc, receiver: true,
+                                         name: (n.pointee.isMethod ? "\(self.typeName(b.pointee.receiver))." : "")
+                                             + n.pointee.name.obj(ObjString.self).string)
+                if outcome == .failed && suspendRequested { stack[base] = callee }
+                return outcome
             }
             raise("cannot call \(typeName(method))")
             return .failed
@@ -237,7 +244,9 @@ extension Runtime {
         let savedArgumentTop = argumentTop
         argumentTop = max(argumentTop, base + 1 + argc)
         defer { argumentTop = savedArgumentTop }
-        return callValue(base: base, argc: argc)
+        let outcome = callValue(base: base, argc: argc)
+        if outcome == .failed && suspendRequested { respread(first: base + 1, count: argc) }
+        return outcome
     }
 
     /// A call with named arguments: `p` positional arguments after `stack[base]`, then a map
