@@ -1,3 +1,5 @@
+import ArgumentParser
+@testable import CapsuleCommands
 import Foundation
 import Testing
 
@@ -173,6 +175,37 @@ import Testing
 
             fiber 1 (main) at script.cap:6: recv on channel made at script.cap:2
 
+            """)
+    }
+
+    /// A REPL entry that ends in a deadlock is over: its fiber is dropped, so a later
+    /// entry's send finds no receiver (it woke the old entry's fiber, whose code then ran
+    /// again in the middle of a later entry).
+    @Test func aDeadlockedREPLEntryStaysEnded() throws {
+        let command = try #require(try CapsuleCommand.parseAsRoot(["repl"]) as? ReplCommand)
+        let vm = try command.options.makeVM()
+        let repl = REPL(evaluate: vm.evaluateREPL)
+        #expect(repl.transcript([
+            "let ch = chan()", "ch.recv()", "ch.send(5)", "let y = chan()", "spawn fn() { y.send(1) }()", "y.recv()",
+            "fibers()[\"live\"]",
+        ]) == """
+            > let ch = chan()
+            > ch.recv()
+            error: all fibers are asleep - deadlock!
+
+            fiber 1 (main) at <repl>:1: recv on channel made at <repl>:1
+            > ch.send(5)
+            error: all fibers are asleep - deadlock!
+
+            fiber 1 (main) at <repl>:1: send on channel made at <repl>:1
+            > let y = chan()
+            > spawn fn() { y.send(1) }()
+            <fiber 2>
+            > y.recv()
+            1
+            > fibers()["live"]
+            0
+            > 
             """)
     }
 }

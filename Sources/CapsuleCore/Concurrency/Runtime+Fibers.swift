@@ -322,7 +322,7 @@ extension Runtime {
         defer {
             scheduler.driving = false
             if let m = scheduler.main {
-                if !m.pointee.isDone { m.pointee.state = .finished; unregister(m) }
+                if !m.pointee.isDone { abandon(m) }
                 scheduler.main = nil
             }
             scheduler.current = nil
@@ -336,10 +336,7 @@ extension Runtime {
     /// The scheduler loop, entered when the top-level fiber first parks.
     private func driveFibers() -> Value? {
         let main = currentFiber()
-        defer {
-            if scheduler.main == main { scheduler.main = nil }
-            scheduler.current = nil
-        }
+        defer { scheduler.current = nil }
         var running = main
         var r: Value? = Runtime.suspended
         while true {
@@ -376,6 +373,29 @@ extension Runtime {
             scheduler.switches += 1
             r = runFiber(running)
         }
+    }
+
+    /// Drops the fiber of a top-level call that ended while it was parked (a deadlock, a
+    /// limit or `exit` in another fiber, an interrupt), so nothing can wake it and run the
+    /// ended call's code again (a later REPL entry's send did). Closures keep the last values
+    /// of its variables.
+    private func abandon(_ f: UnsafeMutablePointer<ObjFiber>) {
+        closeSavedUpvalues(f)
+        releaseFiberStack(f)
+        f.pointee.state = .finished
+        unregister(f)
+    }
+
+    /// Closes the open upvalues of a parked fiber, which point into its saved registers.
+    func closeSavedUpvalues(_ f: UnsafeMutablePointer<ObjFiber>) {
+        var u = f.pointee.openUpvalues
+        while let x = u {
+            x.pointee.closed = x.pointee.location.pointee
+            x.pointee.location = (UnsafeMutableRawPointer(x) + MemoryLayout<ObjUpvalue>.offset(of: \ObjUpvalue.closed)!)
+                .assumingMemoryBound(to: Value.self)
+            u = x.pointee.nextOpen
+        }
+        f.pointee.openUpvalues = nil
     }
 
     /// Runs one fiber until it parks, returns or fails.

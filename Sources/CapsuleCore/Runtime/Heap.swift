@@ -241,14 +241,7 @@ extension Runtime {
         while j < scheduler.fibers.count {
             let f = scheduler.fibers[j]
             if f.pointee.header.marked { j += 1; continue }
-            var u = f.pointee.openUpvalues
-            while let x = u {
-                x.pointee.closed = x.pointee.location.pointee
-                x.pointee.location = (UnsafeMutableRawPointer(x) + MemoryLayout<ObjUpvalue>.offset(of: \ObjUpvalue.closed)!)
-                    .assumingMemoryBound(to: Value.self)
-                u = x.pointee.nextOpen
-            }
-            f.pointee.openUpvalues = nil
+            closeSavedUpvalues(f)
             if f.pointee.state == .waiting { scheduler.leaked += 1 }
             unregister(f)
         }
