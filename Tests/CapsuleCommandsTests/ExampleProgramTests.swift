@@ -284,4 +284,85 @@ import Testing
         #expect(usage.status == 2)
         #expect(usage.err == "git_stats: the number of files must be an int, got 'many'\n")
     }
+
+    // MARK: examples/worker-pool
+
+    @Test func workerPoolCountsEveryFileBeneathADirectory() throws {
+        let expected = """
+                  2       6      38  examples/worker-pool/texts/crlf.txt
+                  0       0       0  examples/worker-pool/texts/empty.txt
+                  7      21     110  examples/worker-pool/texts/fog.txt
+                  7      69     447  examples/worker-pool/texts/lorem.txt
+                  2       8      40  examples/worker-pool/texts/nested/deeper.txt
+                  1       8      37  examples/worker-pool/texts/no_newline.txt
+                  5      30     224  examples/worker-pool/texts/proverbs.txt
+
+            """
+        // The same output whatever the number of workers: the results are sorted.
+        for (flags, workers) in [([], "4 workers"), (["-j", "1"], "1 worker"), (["-j", "16"], "16 workers")] {
+            let r = try capsule(["run", "--allow-read=examples/worker-pool", "examples/worker-pool/count.cap"] + flags
+                                + ["examples/worker-pool/texts"])
+            #expect(r.status == 0)
+            #expect(r.err == "")
+            #expect(r.out == expected + "     24     142     896  total (7 files, \(workers))\n")
+        }
+    }
+
+    @Test func workerPoolNamesFilesItCannotReadAndExitsWith1() throws {
+        let r = try capsule(["run", "--allow-read=examples/worker-pool", "examples/worker-pool/count.cap", "-j", "2",
+                             "examples/worker-pool/texts/fog.txt", "examples/worker-pool/missing.txt",
+                             "examples/worker-pool/texts/nested"])
+        #expect(r.status == 1)
+        #expect(r.out == """
+                  7      21     110  examples/worker-pool/texts/fog.txt
+                  2       8      40  examples/worker-pool/texts/nested/deeper.txt
+                  9      29     150  total (2 files, 2 workers)
+
+            """)
+        #expect(r.err.hasPrefix("count: fs.read: "))
+        #expect(r.err.hasSuffix("examples/worker-pool/missing.txt: No such file or directory\n"))
+        let denied = try capsule(["run", "examples/worker-pool/count.cap", "examples/worker-pool/texts"])
+        #expect(denied.status == 1)
+        #expect(denied.err.hasPrefix("count: denied: fs.read "))
+        let usage = try capsule(["run", "examples/worker-pool/count.cap", "-j", "0", "x"])
+        #expect(usage.status == 2)
+        #expect(usage.err == "count: -j needs at least 1 worker, got 0\nusage: count.cap [-j WORKERS] PATH...\n")
+    }
+
+    // MARK: examples/channel-pipeline
+
+    @Test func channelPipelineFindsTheCollatzRecords() throws {
+        let r = try capsule(["run", "examples/channel-pipeline/pipeline.cap"])
+        #expect(r.status == 0)
+        #expect(r.err == "")
+        #expect(r.out == """
+            long is closed: true
+            generated   1000
+            transformed 1000 by 4 workers, each handling some: true
+            filtered    1000 seen, 244 with more than 100 steps
+            collected   244
+            records (numbers needing more steps than every smaller kept number):
+                  27   111 steps
+                  54   112 steps
+                  73   115 steps
+                  97   118 steps
+                 129   121 steps
+                 171   124 steps
+                 231   127 steps
+                 313   130 steps
+                 327   143 steps
+                 649   144 steps
+                 703   170 steps
+                 871   178 steps
+            longest: 178 steps, for [871]
+
+            """)
+        let one = try capsule(["run", "examples/channel-pipeline/pipeline.cap", "30", "1"])
+        #expect(one.status == 0)
+        #expect(one.out.contains("transformed 30 by 1 worker\nfiltered    30 seen, 1 with more than 100 steps\n"))
+        #expect(one.out.hasSuffix("      27   111 steps\nlongest: 111 steps, for [27]\n"))
+        let usage = try capsule(["run", "examples/channel-pipeline/pipeline.cap", "5", "x"])
+        #expect(usage.status == 2)
+        #expect(usage.err == "pipeline: WORKERS must be a whole number, got 'x'\nusage: pipeline.cap [COUNT [WORKERS]]\n")
+    }
 }

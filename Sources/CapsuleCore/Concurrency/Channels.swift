@@ -207,8 +207,10 @@ extension Runtime {
         guard canPark else { return cannotWait("join of fiber \(t.pointee.id)") }
         guard checkCancelled() else { return Runtime.failure }
         let f = currentFiber()
+        // Not marked joined yet: a joiner cancelled before `t` ends never sees its error, so
+        // `t` counts as joined only when a join returns (above) or a live joiner is woken
+        // (`finishFiber`).
         t.pointee.joiners.push(Waiter(fiber: f, generation: f.pointee.generation, value: .nil, arm: -1))
-        t.pointee.flags |= ObjFiber.joinedFlag
         return park(.join, on: Value(t))
     }
 

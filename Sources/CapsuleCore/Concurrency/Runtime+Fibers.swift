@@ -122,13 +122,19 @@ extension Runtime {
     /// class `kind`, or `error` as it is.
     func wakeWithError(_ f: UnsafeMutablePointer<ObjFiber>, message: String, kind: ErrorKind) {
         guard f.pointee.state == .waiting else { return }
+        // The message is made first, with the fiber rooted: the caller may just have taken
+        // it off the queue that kept it reachable (`channelClose`), and it is in the run
+        // queue only at the end.
+        pushRoot(Value(f))
+        let text = Value(makeString(message))
+        popRoot()
         detachWait(f)
         f.pointee.generation &+= 1
         f.pointee.state = .runnable
         f.pointee.wait = .none
         f.pointee.waitObject = .nil
         f.pointee.resumeKind = .error
-        f.pointee.resumeValue = Value(makeString(message))
+        f.pointee.resumeValue = text
         f.pointee.resumeArm = kind.rawValue
         scheduler.enqueue(f)
     }
@@ -211,6 +217,16 @@ extension Runtime {
         case .invoke, .iterNext, .callable: f.pointee.resumePC = pc - 2
         default: f.pointee.resumePC = pc - 1
         }
+    }
+
+    /// A native called through `...` parked: SPREAD, which replaced the list after the
+    /// callee by its elements, runs again when the fiber resumes (`noteParked`), so the list
+    /// is made again from the `count` arguments at `first` (covered by `argumentTop`, as the
+    /// caller `callPrepared` set it).
+    func respread(first: Int, count: Int) {
+        let l = newList(capacity: count)
+        for j in 0..<count { append(l, stack[first + j]) }
+        stack[first] = Value(l)
     }
 
     // MARK: switching
@@ -313,7 +329,7 @@ extension Runtime {
         defer {
             scheduler.driving = false
             if let m = scheduler.main {
-                if !m.pointee.isDone { m.pointee.state = .finished; unregister(m) }
+                if !m.pointee.isDone { abandon(m) }
                 scheduler.main = nil
             }
             scheduler.current = nil
@@ -327,10 +343,7 @@ extension Runtime {
     /// The scheduler loop, entered when the top-level fiber first parks.
     private func driveFibers() -> Value? {
         let main = currentFiber()
-        defer {
-            if scheduler.main == main { scheduler.main = nil }
-            scheduler.current = nil
-        }
+        defer { scheduler.current = nil }
         var running = main
         var r: Value? = Runtime.suspended
         while true {
@@ -408,12 +421,39 @@ extension Runtime {
             || scheduler.events.pending.load(ordering: .acquiring)
     }
 
+    /// Drops the fiber of a top-level call that ended while it was parked (a deadlock, a
+    /// limit or `exit` in another fiber, an interrupt), so nothing can wake it and run the
+    /// ended call's code again (a later REPL entry's send did). Closures keep the last values
+    /// of its variables.
+    private func abandon(_ f: UnsafeMutablePointer<ObjFiber>) {
+        closeSavedUpvalues(f)
+        releaseFiberStack(f)
+        f.pointee.state = .finished
+        unregister(f)
+    }
+
+    /// Closes the open upvalues of a parked fiber, which point into its saved registers.
+    func closeSavedUpvalues(_ f: UnsafeMutablePointer<ObjFiber>) {
+        var u = f.pointee.openUpvalues
+        while let x = u {
+            x.pointee.closed = x.pointee.location.pointee
+            x.pointee.location = (UnsafeMutableRawPointer(x) + MemoryLayout<ObjUpvalue>.offset(of: \ObjUpvalue.closed)!)
+                .assumingMemoryBound(to: Value.self)
+            u = x.pointee.nextOpen
+        }
+        f.pointee.openUpvalues = nil
+    }
+
     /// Runs one fiber until it parks, returns or fails.
     private func runFiber(_ f: UnsafeMutablePointer<ObjFiber>) -> Value? {
         scheduler.current = f
         if f.pointee.flags & ObjFiber.startedFlag == 0 {
             f.pointee.state = .running
-            return startFiber(f)
+            if f.pointee.resumeKind != .error { return startFiber(f) }
+            // A native that parked as the fiber's function (`spawn ch.recv()`) was woken
+            // with an error (a cancel, a close): the fiber fails with it; calling the
+            // native again would park it again and lose the error.
+            f.pointee.flags |= ObjFiber.startedFlag
         }
         f.pointee.state = .running
         restoreFiber(f)
@@ -555,7 +595,10 @@ extension Runtime {
             if !scheduler.timers.isEmpty { woke = fireTimers(now: Runtime.preciseNow()) || woke }
             if !scheduler.ioWaits.isEmpty { woke = waitForDescriptors(timeoutMilliseconds: 0) || woke }
             if woke || !block || scheduler.queueCount > 0 { return true }
-            // Nothing can run. Sleep until a timer, a descriptor or a completion.
+            // Nothing can run. Sleep until a timer, a descriptor or a completion; timers of
+            // fibers woken some other way (a cancelled sleep) wake nobody, and would only
+            // delay the deadlock report until they fire.
+            scheduler.dropStaleTimers()
             if scheduler.timers.isEmpty && scheduler.ioWaits.isEmpty && scheduler.awaiting.isEmpty {
                 raiseDeadlock()
                 return false

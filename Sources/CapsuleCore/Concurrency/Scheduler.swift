@@ -115,6 +115,17 @@ final class Scheduler {
         }
     }
 
+    /// Removes the timers of fibers no longer waiting for them (the fiber was woken another
+    /// way: cancelled, or a select's other case fired). Timer fibers are roots, so each
+    /// fiber read here is alive. A sorted array is a valid heap.
+    func dropStaleTimers() {
+        let live = timers.filter { t in
+            guard let f = t.fiber else { return true }
+            return f.pointee.state == .waiting && f.pointee.generation == t.generation
+        }
+        if live.count != timers.count { timers = live.sorted { $0.precedes($1) } }
+    }
+
     func popTimer() -> FiberTimer {
         let top = timers[0]
         let last = timers.removeLast()

@@ -241,14 +241,7 @@ extension Runtime {
         while j < scheduler.fibers.count {
             let f = scheduler.fibers[j]
             if f.pointee.header.marked { j += 1; continue }
-            var u = f.pointee.openUpvalues
-            while let x = u {
-                x.pointee.closed = x.pointee.location.pointee
-                x.pointee.location = (UnsafeMutableRawPointer(x) + MemoryLayout<ObjUpvalue>.offset(of: \ObjUpvalue.closed)!)
-                    .assumingMemoryBound(to: Value.self)
-                u = x.pointee.nextOpen
-            }
-            f.pointee.openUpvalues = nil
+            closeSavedUpvalues(f)
             if f.pointee.state == .waiting { scheduler.leaked += 1 }
             unregister(f)
         }
@@ -280,7 +273,12 @@ extension Runtime {
             markObject(UnsafeMutableRawPointer(c.pointee.function))
             for i in 0..<c.pointee.upvalueCount { markObject(UnsafeMutableRawPointer(c.upvalues[i])) }
         case .upvalue:
-            mark(p.assumingMemoryBound(to: ObjUpvalue.self).pointee.closed)
+            // Through `location`: an open upvalue may point into a parked fiber's saved
+            // registers, which are no root; what it holds must stay alive while a closure
+            // elsewhere can read it (Concurrency/Runtime+Fibers.swift, saveFiber).
+            let u = p.assumingMemoryBound(to: ObjUpvalue.self)
+            mark(u.pointee.location.pointee)
+            mark(u.pointee.closed)
         case .native:
             mark(p.assumingMemoryBound(to: ObjNative.self).pointee.name)
         case .klass:

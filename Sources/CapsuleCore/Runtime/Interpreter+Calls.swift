@@ -67,10 +67,17 @@ extension Runtime {
             if method.isObject(.closure) { return pushFrame(method.obj(ObjClosure.self), base: base, argc: argc) }
             if method.isObject(.native) {
                 let n = method.obj(ObjNative.self)
+                // A native that parks its fiber runs again from this call, which must find
+                // the bound method, not its receiver, in the callee's register
+                // (Concurrency/Runtime+Fibers.swift); the root keeps it alive meanwhile.
+                pushRoot(callee)
+                defer { popRoot() }
                 // A built-in method is named as INVOKE names it: `list.map`.
-                return callNative(n, base: base, argc: argc, receiver: true,
-                                  name: (n.pointee.isMethod ? "\(self.typeName(b.pointee.receiver))." : "")
-                                      + n.pointee.name.obj(ObjString.self).string)
+                let outcome = callNative(n, base: base, argc: argc, receiver: true,
+                                         name: (n.pointee.isMethod ? "\(self.typeName(b.pointee.receiver))." : "")
+                                             + n.pointee.name.obj(ObjString.self).string)
+                if outcome == .failed && suspendRequested { stack[base] = callee }
+                return outcome
             }
             raise("cannot call \(typeName(method))")
             return .failed
@@ -126,9 +133,12 @@ extension Runtime {
         if flexible {
             // Optional parameters left out get the missing-argument marker, which makes their
             // defaults run (`Compiler.defaultValues`); extra arguments go to a rest list.
+            // The list first: its allocation may collect, and a collection clears the
+            // registers above the caller's frame, where the markers go (there are markers
+            // only when there are no extra arguments, so the two never overlap).
+            if f.pointee.hasRest { collectRest(base: base + 1 + f.pointee.paramCount, count: argc - f.pointee.paramCount) }
             var j = argc
             while j < f.pointee.paramCount { stack[base + 1 + j] = .undefined; j += 1 }
-            if f.pointee.hasRest { collectRest(base: base + 1 + f.pointee.paramCount, count: argc - f.pointee.paramCount) }
         }
         return enterFrame(target, base: base, boundary: boundary)
     }
@@ -234,7 +244,9 @@ extension Runtime {
         let savedArgumentTop = argumentTop
         argumentTop = max(argumentTop, base + 1 + argc)
         defer { argumentTop = savedArgumentTop }
-        return callValue(base: base, argc: argc)
+        let outcome = callValue(base: base, argc: argc)
+        if outcome == .failed && suspendRequested { respread(first: base + 1, count: argc) }
+        return outcome
     }
 
     /// A call with named arguments: `p` positional arguments after `stack[base]`, then a map

@@ -742,7 +742,10 @@ extension Runtime {
                 noteParked(pc: pc, code: code, regs: regs)
                 return Runtime.suspended
             }
-            // An error was raised: find the innermost handler inside this execution.
+            // An error was raised: the receiver an INVOKE kept for a park is stale (noteParked
+            // would put it into the register of a later INVOKE that parks). Find the
+            // innermost handler inside this execution.
+            invokeReceiver = .nil
             guard let h = unwindToHandler(entryFrame: entryFrame) else { return nil }
             frame = frames + h.frameIndex
             closure = frame.pointee.closure
