@@ -153,12 +153,18 @@ package final class NetModule {
         case .done(let r): return r
         case .wait(let fd, let write):
             parked()
+            Self.flushBeforeWaiting()
             let at = [d.at, d.vm].compactMap { $0 }.min()
             let label = "\(what) on descriptor \(fd)"
             _ = write ? call.parkUntilWritable(fd, deadline: at, label: label) : call.parkUntilReadable(fd, deadline: at, label: label)
             return nil
         }
     }
+
+    /// What the script printed goes out before its fiber waits on the network, as before a
+    /// wait for standard input: a server's log shows while it waits for clients. (A failed
+    /// write is reported where output is checked, as for every flush.)
+    static func flushBeforeWaiting() { _ = StandardOutput.flush() }
 
     /// Why a parked operation's timer fired: the VM's deadline, or the operation's own.
     static func expired(_ d: NetSocket.Deadlines) -> NetSocket.Failure {
@@ -228,6 +234,7 @@ package final class NetModule {
             // Connects left by fibers that were cancelled or closed out of their wait.
             for (other, _) in connecting where other != id && !call.fiberIsLive(other) { connecting.removeValue(forKey: other) }
             connecting[id] = attempt
+            Self.flushBeforeWaiting()
             let d = attempt.deadlines
             return call.parkUntilWritable(fd, deadline: [d.at, d.vm].compactMap { $0 }.min(), label: "\(what) on descriptor \(fd)")
         }
