@@ -20,9 +20,10 @@ import CapsuleCore
 ///
 /// The grant is matched against the host *as the script wrote it* (an IPv6 address in its
 /// canonical form, names lowercased), before any name is resolved: a grant of `localhost`
-/// does not allow `127.0.0.1` nor the reverse (docs/security.md#net). Every blocking call
-/// waits at most the handle's timeout (30 s unless `set_timeout` changes it) and never past
-/// the VM's `--timeout`.
+/// does not allow `127.0.0.1` nor the reverse (docs/security.md#net). A call that must wait
+/// parks its fiber on the socket (`perform`; docs/stdlib.md#waiting-for-io), or blocks the
+/// thread where the fiber cannot park; either way it waits at most the handle's timeout
+/// (30 s unless `set_timeout` changes it) and never past the VM's `--timeout`.
 package final class NetModule {
     static let connectionType = "net.Conn"
     static let listenerType = "net.Listener"
@@ -330,6 +331,8 @@ package final class NetModule {
         // A fiber parked on this socket wakes with an error instead of waiting on a closed
         // (or reused) descriptor.
         if let pointer = h.pointer {
+            // NOTE: the type name was checked above: only this module makes handles of it,
+            // each around a retained NetSocket (as `socket` relies on too).
             let fd = Unmanaged<NetSocket>.fromOpaque(pointer).takeUnretainedValue().fd
             if fd >= 0 { call.descriptorClosing(fd) }
         }

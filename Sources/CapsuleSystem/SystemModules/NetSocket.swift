@@ -251,6 +251,9 @@ package final class NetSocket {
     /// EPIPE, never SIGPIPE), advancing `offset`; done when all of it is sent.
     func tryWrite(_ data: UnsafeBufferPointer<UInt8>, from offset: inout Int) -> Attempt<Int> {
         guard let base = data.baseAddress else { return .done(.success(0)) }
+        // NOTE: `base + offset` stays inside `data`: offset only grows by what send took of
+        // the rest, and a caller resuming clamps it to the current count first.
+        offset = min(max(offset, 0), data.count)
         while offset < data.count {
             let n = send(fd, base + offset, data.count - offset, Int32(MSG_NOSIGNAL))
             if n >= 0 { offset += n; continue }
@@ -318,6 +321,7 @@ final class Connecting {
             let s = NetSocket.newSocket(family)
             if s < 0 { last = .system(errno); continue }
             let r = address.withUnsafeBytes { raw -> Int32 in
+                // NOTE: the bytes are a sockaddr getaddrinfo made, ai_addrlen long.
                 guard let base = raw.baseAddress else { return -1 }
                 return Glibc.connect(s, base.assumingMemoryBound(to: sockaddr.self), socklen_t(raw.count))
             }

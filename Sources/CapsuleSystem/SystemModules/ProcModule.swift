@@ -22,6 +22,9 @@ import CapsuleCore
 /// default 16 MiB). The result is `{code, signal, stdout, stderr}`; `code` is nil when a
 /// signal ended the program, `signal` nil when it exited.
 ///
+/// While the child runs, the calling fiber parks on its pipes and pidfd (other fibers run);
+/// where it cannot park, the thread waits in `poll` as before (docs/stdlib.md#waiting-for-io).
+///
 /// Which grant allows what (docs/security.md#proc): a program written with a `/` is a path,
 /// made absolute and matched exactly against `run:` grants of paths; a bare name is allowed
 /// by a `run:NAME` grant, or by a grant of the path it resolves to on the host's PATH.
