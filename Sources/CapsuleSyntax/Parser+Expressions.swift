@@ -161,12 +161,25 @@ extension Parser {
         }
     }
 
-    /// `spawn f(args)`, `spawn obj.m(args)` or `spawn fn() { … }`.
+    /// `spawn f(args)`, `spawn obj.m(args)` or `spawn fn() { … }`. The spawned call ends at
+    /// its argument list: what follows applies to the fiber, so `spawn f(x).join()` joins it.
     func parseSpawn() throws -> Expr {
         let keyword = advance()
-        let target = try parsePostfix(try parsePrimary())
+        var target = try parsePrimary()
+        var isLiteral = false
+        if case .function = target.kind { isLiteral = true }
+        scan: while true {
+            switch currentKind {
+            case .dot where !isLiteral: target = try parseMember(of: target)
+            case .leftBracket where !isLiteral: target = try parseSubscript(of: target)
+            case .leftParen:
+                target = Expr(.call(target, try parseArguments()), target.loc)
+                break scan
+            default: break scan
+            }
+        }
         switch target.kind {
-        case .call, .function: return Expr(.spawn(target), keyword.loc)
+        case .call, .function: return try parsePostfix(Expr(.spawn(target), keyword.loc))
         default: throw fail("'spawn' needs a call or a function: spawn f(x) or spawn fn() { … }", at: target.loc)
         }
     }

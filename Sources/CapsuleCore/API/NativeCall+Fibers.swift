@@ -140,3 +140,31 @@ public final class ScriptCompletion: Sendable {
         token.complete { call in call.rt.fail(message) }
     }
 }
+
+extension VM {
+    /// Runs the fibers a script left behind (spawned by an `evaluate` or a `call` that has
+    /// returned, woken by a timer, a descriptor or a completion) until none is ready. For a
+    /// host with its own event loop: wait until `fiberEventDescriptor` is readable or
+    /// `nextFiberTimer` passes, then call this. `.success(.nil)` when they ran; a failure
+    /// when one ended the run (a limit, `exit`) or failed without being joined.
+    @discardableResult
+    public func runFibers() -> Result<ScriptValue, ScriptFailure> {
+        onVMThread { self.finish(self.rt.runReadyFibers(untilIdle: true)) }
+    }
+
+    /// True while fibers are ready to run or wait on a timer, a descriptor or a completion.
+    public var hasPendingFibers: Bool { onVMThread { self.rt.hasPendingFibers } }
+
+    /// A descriptor that is readable when a fiber's descriptor is ready or a completion has
+    /// arrived (the VM's epoll instance), for a host loop to watch; nil until the VM first
+    /// waits on one. Do not read from it or close it.
+    public var fiberEventDescriptor: Int32? {
+        onVMThread {
+            let fd = self.rt.scheduler.events.epollFD.load(ordering: .acquiring)
+            return fd >= 0 ? fd : nil
+        }
+    }
+
+    /// CLOCK_MONOTONIC nanoseconds at which the earliest fiber timer fires; nil when none.
+    public var nextFiberTimer: Int? { onVMThread { self.rt.scheduler.timers.first?.deadline } }
+}

@@ -127,7 +127,7 @@ extension VM {
 
     /// Turns the end of a run into a `Result` and leaves the VM ready for the next one (or,
     /// for a call back from a host function, the running entry as it was).
-    private func finish(_ result: Value?) -> Result<ScriptValue, ScriptFailure> {
+    func finish(_ result: Value?) -> Result<ScriptValue, ScriptFailure> {
         defer { if !isNested { rt.resetAfterRun() } }
         if let value = result, let copied = rt.scriptValue(from: value) { return .success(copied) }
         let (message, report) = rt.errorParts()

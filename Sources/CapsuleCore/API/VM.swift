@@ -205,8 +205,15 @@ public final class VM: @unchecked Sendable {
         rt.compilerRoots.removeAll()
         let closure = Value(rt.newClosure(fn))
         rt.popRoot()
-        let result = rt.finishRun(rt.call(closure, []))
+        var result = rt.finishRun(rt.call(closure, []))
         defer { rt.resetAfterRun() }
+        // A REPL entry that spawned fibers and returned: they run now, until none is ready
+        // (docs/concurrency.md, "Limits").
+        if repl, let value = result, rt.scheduler.queueCount > 0 {
+            rt.pushRoot(value)
+            if rt.runReadyFibers(untilIdle: true) == nil { result = nil }
+            rt.popRoot()
+        }
         guard let value = result else {
             if let code = rt.exitRequest { return .exited(code: code) }
             // An imported module that does not compile fails the run as a compile error would.

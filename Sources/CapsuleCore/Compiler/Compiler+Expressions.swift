@@ -373,7 +373,10 @@ extension Compiler {
             return
         }
         guard args.count < 200 else { error("too many arguments (limit 199 for spawn)", at: loc); return }
-        let base = reserveRegisters(2 + args.count)
+        // CALLABLE checks two registers from the callee's: keep one past it even with no arguments.
+        var isMember = false
+        if case .member = callee.kind { isMember = true }
+        let base = reserveRegisters(2 + max(args.count, isMember ? 1 : 0))
         loadConstant(constant(.value(spawn.bits)), into: base)
         if case .member(let object, let name) = callee.kind {
             expression(object, into: base + 1)

@@ -741,7 +741,7 @@ extension Runtime {
             if suspendRequested {
                 suspendRequested = false
                 frame.pointee.pc = pc
-                noteParked(i, pc: pc, code: code, regs: regs)
+                noteParked(pc: pc, code: code, regs: regs)
                 return Runtime.suspended
             }
             // An error was raised: find the innermost handler inside this execution.
