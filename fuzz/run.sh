@@ -19,7 +19,7 @@ seconds=${FUZZ_SECONDS:-60}
 timeout=${FUZZ_TIMEOUT:-2}
 # CStandardOutput is CapsuleCore's header-only C module (C's stdout), found by its module map.
 flags=(-swift-version 6 -package-name Capsule -parse-as-library -O -wmo -g
-       -sanitize=fuzzer,address -Xcc -fsanitize=fuzzer-no-link -I "$root/Sources/CStandardOutput" -I "$root/Sources/CConfine")
+       -sanitize=fuzzer,address -Xcc -fsanitize=fuzzer-no-link -I "$root/Sources/CStandardOutput" -I "$root/Sources/CConfine" -I "$root/Sources/CEventPoll")
 
 # Links fuzz/$1.swift into $out/$2 (gold's "Cannot export local symbol" noise filtered out).
 link() {
@@ -37,7 +37,7 @@ build() {
     mkdir -p "$out"
     cd "$root"
     # Up to date when every harness is newer than every source and harness file.
-    if [ -x "$out/builtins-fuzz" ] && [ -z "$(find Sources/CapsuleSyntax Sources/CapsuleCore Sources/CStandardOutput fuzz/*.swift fuzz/run.sh \
+    if [ -x "$out/builtins-fuzz" ] && [ -z "$(find Sources/CapsuleSyntax Sources/CapsuleCore Sources/CStandardOutput Sources/CEventPoll fuzz/*.swift fuzz/run.sh \
             -newer "$out/builtins-fuzz" -name '*.*' -print -quit)" ]; then
         echo "== harnesses are up to date"
         return

@@ -422,6 +422,11 @@ extension Runtime {
         }
         f.pointee.state = .running
         restoreFiber(f)
+        // Work another thread asked for while the fiber slept (a reload, an interrupt) runs
+        // at its next back-edge or call, not a slice later (API/SafePoint.swift).
+        if (safePointHandler != nil && safePointTrigger.isRequested) || (interruptible && interruptRequest.isRequested) {
+            tripLimitCheck()
+        }
         if f.pointee.resumeKind == .error {
             f.pointee.resumeKind = .none
             let v = f.pointee.resumeValue
@@ -590,10 +595,13 @@ extension Runtime {
         var woke = false
         for p in scheduler.events.take() {
             guard let f = UnsafeMutablePointer<ObjFiber>(bitPattern: p.fiber) else { continue }
-            if let n = scheduler.awaiting[p.fiber] {
-                if n <= 1 { scheduler.awaiting.removeValue(forKey: p.fiber) } else { scheduler.awaiting[p.fiber] = n - 1 }
+            // NOTE: the fiber is alive: `awaiting` keeps it rooted until the end of this
+            // iteration, after `produce` (which may collect) and the wake (which queues it).
+            defer {
+                if let n = scheduler.awaiting[p.fiber] {
+                    if n <= 1 { scheduler.awaiting.removeValue(forKey: p.fiber) } else { scheduler.awaiting[p.fiber] = n - 1 }
+                }
             }
-            // NOTE: the fiber is alive: `awaiting` kept it rooted until now.
             let live = f.pointee.state == .waiting && f.pointee.generation == p.generation
             let v = p.produce(NativeCall(rt: self, args: scheduler.scratch, count: 0))
             if !live {
