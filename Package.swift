@@ -46,7 +46,7 @@ let package = Package(
         .target(name: "CapsuleSupervisor", dependencies: ["CapsuleIsolation"]),
         // The host's powers for scripts: capabilities, path confinement and the system modules
         // (fs, env, time, random, proc, net). Nothing of dlopen or libffi.
-        .target(name: "CapsuleSystem", dependencies: ["CapsuleCore", "CapsuleSyntax", "CConfine", "CSpawn", "CRandom", "CapsuleIsolation"]),
+        .target(name: "CapsuleSystem", dependencies: ["CapsuleCore", "CapsuleSyntax", "CConfine", "CSpawn", "CRandom", "CapsuleIsolation", "CEventPoll"]),
         // PCRE2's 8-bit API, declared by hand: the image has the runtime, not the header.
         .systemLibrary(name: "CPCRE2", path: "Sources/CPCRE2"),
         // The `re` module on PCRE2. Linked by file name: there is no libpcre2-8.so dev symlink.

@@ -365,4 +365,62 @@ import Testing
         #expect(usage.status == 2)
         #expect(usage.err == "pipeline: WORKERS must be a whole number, got 'x'\nusage: pipeline.cap [COUNT [WORKERS]]\n")
     }
+
+    // MARK: examples/echo-server
+
+    /// The server on a free port; three clients at once (one silent until the other two are
+    /// answered, which a server serving one connection at a time never would), then the
+    /// client shuts the server down.
+    @Test func echoServerServesClientsConcurrently() throws {
+        let binary = try #require(PluginHost.executableDirectory()).appending("/capsule")
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: binary)
+        server.arguments = ["run", "--timeout", "60s", "--allow-net=127.0.0.1:0", "examples/echo-server/server.cap", "0"]
+        server.currentDirectoryURL = URL(fileURLWithPath: Self.repository)
+        server.standardInput = FileHandle.nullDevice
+        let out = Pipe(), err = Pipe()
+        server.standardOutput = out
+        server.standardError = err
+        try server.run()
+        defer { if server.isRunning { server.terminate() } }
+        // The first line (flushed when the server starts waiting for clients) names the port.
+        var first = Data()
+        while !first.contains(UInt8(ascii: "\n")) {
+            let more = out.fileHandleForReading.availableData
+            if more.isEmpty { break }
+            first += more
+        }
+        let text = String(decoding: first, as: UTF8.self)
+        let announced = try #require(text.split(separator: "\n").first)
+        let port = try #require(announced.split(separator: ":").last.map(String.init))
+        #expect(announced == "listening on 127.0.0.1:\(port)")
+
+        let client = try capsule(["run", "--timeout", "30s", "--allow-net=127.0.0.1:\(port)", "examples/echo-server/client.cap", port])
+        #expect(client.status == 0)
+        #expect(client.err == "")
+        #expect(client.out == """
+            echo: fast1 says hello
+            echo: fast1 says bye
+            echo: fast2 says hello
+            echo: fast2 says bye
+            echo: slow says finally
+            open: [4]
+
+            """)
+
+        let rest = out.fileHandleForReading.readDataToEndOfFile()
+        server.waitUntilExit()
+        let log = text + String(decoding: rest, as: UTF8.self)
+        #expect(server.terminationStatus == 0)
+        #expect(String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) == "")
+        for n in 1...4 { #expect(log.contains("#\(n) connected\n") && log.contains("#\(n) closed\n")) }
+        #expect(log.contains("#4 asked to shut down\n"))
+        #expect(log.hasSuffix("served 4 connections\n"))
+    }
+
+    @Test func echoServerNeedsItsListenGrant() throws {
+        let r = try capsule(["run", "examples/echo-server/server.cap", "0"])
+        #expect(r.status == 70)
+        #expect(r.err.contains("denied: net.listen 127.0.0.1:0"))
+    }
 }

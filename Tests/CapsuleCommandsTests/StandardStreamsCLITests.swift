@@ -121,6 +121,25 @@ import Testing
         #expect(r.seconds < 10)
     }
 
+    /// A fiber waiting on an empty standard input pipe parks: the other fiber counts to the
+    /// end and prints (a thread blocked in the read would print nothing), and `--timeout`
+    /// still ends the wait.
+    @Test func readingStandardInputParksTheFiber() throws {
+        let script = """
+            let counter = spawn fn() { var i = 0; while i < 100000 { i = i + 1 }; print("counted", i) }()
+            print(stdin.read_line())
+            counter.join()
+            """
+        let r = try capsule(["run", "--timeout", "1s", "-e", script], holdInput: true)
+        #expect(r.status == 70)
+        #expect(r.out == "counted 100000\n")
+        #expect(r.err.hasPrefix("error: timeout of 1s exceeded\n"))
+        // Whether the line is there before the script reads decides the order.
+        let fed = try capsule(["run", "-e", script], input: "a line\n")
+        #expect(fed.status == 0)
+        #expect(fed.out == "a line\ncounted 100000\n" || fed.out == "counted 100000\na line\n")
+    }
+
     @Test func aShebangScriptRunsAsAnExecutable() throws {
         let scratch = try ScratchDirectory()
         let binary = try #require(PluginHost.executableDirectory()).appending("/capsule")

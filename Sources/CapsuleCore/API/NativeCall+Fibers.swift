@@ -41,6 +41,19 @@ extension NativeCall {
     /// fibers may wait on.
     package func descriptorClosing(_ fd: Int32) { rt.closeDescriptorWaits(fd) }
 
+    /// The running fiber's number (1: the top-level call's): the key for state a host call
+    /// keeps across a park (a connect in progress, a child process), since the call runs
+    /// again from the start after the wake-up. Makes the top-level call's fiber if it has
+    /// none yet: ask only when about to park, or on a rerun.
+    package var fiberID: Int { rt.currentFiber().pointee.id }
+
+    /// Whether fiber `id` exists and is not done: state a host keeps for a fiber that was
+    /// cancelled or closed out of its wait (its call never runs again) can go once this is
+    /// false.
+    package func fiberIsLive(_ id: Int) -> Bool {
+        rt.scheduler.fibers.contains { $0.pointee.id == id && !$0.pointee.isDone }
+    }
+
     /// A channel that receives the time once `deadline` passes (`time.after`).
     package func timerChannel(deadline: Int) -> Value { rt.timerChannel(deadline: deadline) }
 

@@ -67,7 +67,10 @@ extension Runtime {
         func define(_ name: String, arity: Int, _ body: @escaping NativeBody) {
             setModuleVariable(m, name, newNative(name: name, arity: arity, body))
         }
+        // Each reader may have parked its fiber until input arrives (readInputChunk) and
+        // runs again then: what it read so far waits in `inputBuffer`.
         define("read_line", arity: 0) { rt, _, _ in
+            _ = rt.takeResumption()
             switch rt.readInputLine() {
             case .failed: return Runtime.failure
             case .end: return .nil
@@ -75,6 +78,7 @@ extension Runtime {
             }
         }
         define("read", arity: 0) { rt, _, _ in
+            _ = rt.takeResumption()
             guard rt.fillInput(untilNewline: false) else { return Runtime.failure }
             let bytes = rt.inputBuffer
             rt.inputBuffer = []
@@ -85,6 +89,7 @@ extension Runtime {
         // called until it returns nil).
         define("lines", arity: 0) { rt, _, _ in
             let next = rt.newNative(name: "stdin.lines", arity: 0) { rt, _, _ in
+                _ = rt.takeResumption()
                 switch rt.readInputLine() {
                 case .failed: return Runtime.failure
                 case .end: return .nil
@@ -103,7 +108,7 @@ extension Runtime {
     }
 
     /// The next line of standard input without its `\n` (and a `\r` before it); `.end` at the
-    /// end of input; `.failed` after raising (a timeout, a read error).
+    /// end of input; `.failed` after raising (a timeout, a read error) or parking the fiber.
     func readInputLine() -> InputLine {
         var searched = 0
         while true {
@@ -126,7 +131,7 @@ extension Runtime {
     }
 
     /// Reads until the end of input (or, with `untilNewline`, until a newline arrives).
-    /// False after raising.
+    /// False after raising or parking the fiber.
     func fillInput(untilNewline: Bool) -> Bool {
         while !inputEnded {
             if untilNewline && inputBuffer.contains(UInt8(ascii: "\n")) { return true }
@@ -135,15 +140,24 @@ extension Runtime {
         return true
     }
 
-    /// One `read` of standard input into `inputBuffer`, waiting no later than the VM's
-    /// deadline (`--timeout` ends a script blocked here). False after raising.
+    /// One `read` of standard input into `inputBuffer`. With nothing to read yet, the fiber
+    /// parks until standard input is readable (other fibers run; the scheduler ends the wait
+    /// at `--timeout` or an interrupt) and the calling native runs again; where it cannot
+    /// park, the thread waits in `poll`, no later than the VM's deadline. False after
+    /// raising or parking.
     private func readInputChunk() -> Bool {
         let fd = config.standardInput
         // What was printed so far goes out before the script waits for more input, so a
         // pipeline stage answers each line as it comes (a prompt shows before its answer).
         _ = StandardOutput.flush()
         var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        while true {
+        // poll reports a regular file (or /dev/null) as always readable, so only a pipe,
+        // socket or terminal with nothing in it yet is handed to epoll, which refuses files.
+        if poll(&p, 1, 0) <= 0 && canPark {
+            _ = parkOnDescriptor(fd, write: false, deadline: nil, label: "read from standard input")
+            return false
+        }
+        while p.revents == 0 {
             var ms: Int32 = -1
             if deadline != 0 {
                 let left = deadline &- Runtime.coarseNow()

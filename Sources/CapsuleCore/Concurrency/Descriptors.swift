@@ -11,26 +11,15 @@ extension Runtime {
     /// Parks the running fiber until `fd` is readable (or, with `write`, writable), or until
     /// `deadline` (CLOCK_MONOTONIC nanoseconds) when given; then the host call runs again and
     /// `takeResumption` says which: arm 0 ready, arm -2 timed out. Returns `Runtime.failure`
-    /// with an error raised when the descriptor cannot be watched (a regular file; another
-    /// fiber already waits on it the same way).
+    /// with an error raised when the descriptor cannot be watched (a regular file).
     func parkOnDescriptor(_ fd: Int32, write: Bool, deadline: Int?, label: String) -> Value {
         guard checkCancelled() else { return Runtime.failure }
         guard scheduler.events.open() else { return fail("cannot wait for descriptor \(fd): \(String(cString: strerror(errno)))") }
         let f = currentFiber()
         var w = scheduler.ioWaits[fd] ?? IOWait()
-        if write {
-            if let other = w.writer, other != f, other.pointee.state == .waiting, other.pointee.generation == w.writerGeneration {
-                return fail("another fiber is already waiting to write to descriptor \(fd)")
-            }
-            w.writer = f
-            w.writerGeneration = f.pointee.generation
-        } else {
-            if let other = w.reader, other != f, other.pointee.state == .waiting, other.pointee.generation == w.readerGeneration {
-                return fail("another fiber is already waiting to read from descriptor \(fd)")
-            }
-            w.reader = f
-            w.readerGeneration = f.pointee.generation
-        }
+        w.dropStale()
+        let waiter = Waiter(fiber: f, generation: f.pointee.generation, value: .nil, arm: -1)
+        if write { w.writers.append(waiter) } else { w.readers.append(waiter) }
         guard arm(fd, &w) else {
             let message = String(cString: strerror(errno))
             scheduler.ioWaits.removeValue(forKey: fd)
@@ -47,8 +36,8 @@ extension Runtime {
     /// have a live waiter.
     private func arm(_ fd: Int32, _ w: inout IOWait) -> Bool {
         var events = CEVENTPOLL_ONESHOT
-        if w.reader != nil { events |= CEVENTPOLL_IN | CEVENTPOLL_RDHUP }
-        if w.writer != nil { events |= CEVENTPOLL_OUT }
+        if !w.readers.isEmpty { events |= CEVENTPOLL_IN | CEVENTPOLL_RDHUP }
+        if !w.writers.isEmpty { events |= CEVENTPOLL_OUT }
         let e = scheduler.events.epollFD.load(ordering: .relaxed)
         if w.registered {
             if ceventpoll_control(e, 1, fd, events) == 0 { return true }
@@ -62,15 +51,16 @@ extension Runtime {
     /// Drops a fiber's interest in a descriptor (it was woken by a timer or cancelled).
     func forgetDescriptorWaiter(_ fd: Int32, fiber: UnsafeMutablePointer<ObjFiber>) {
         guard var w = scheduler.ioWaits[fd] else { return }
-        if w.reader == fiber { w.reader = nil }
-        if w.writer == fiber { w.writer = nil }
+        w.readers.removeAll { $0.fiber == fiber }
+        w.writers.removeAll { $0.fiber == fiber }
         settle(fd, w)
     }
 
     /// Keeps or removes a descriptor's entry after a change.
     private func settle(_ fd: Int32, _ w: IOWait) {
         var w = w
-        if w.reader == nil && w.writer == nil {
+        w.dropStale()
+        if w.readers.isEmpty && w.writers.isEmpty {
             if w.registered { _ = ceventpoll_control(scheduler.events.epollFD.load(ordering: .relaxed), 2, fd, 0) }
             scheduler.ioWaits.removeValue(forKey: fd)
         } else {
@@ -83,11 +73,9 @@ extension Runtime {
     func closeDescriptorWaits(_ fd: Int32) {
         guard let w = scheduler.ioWaits.removeValue(forKey: fd) else { return }
         if w.registered { _ = ceventpoll_control(scheduler.events.epollFD.load(ordering: .relaxed), 2, fd, 0) }
-        for (f, g) in [(w.reader, w.readerGeneration), (w.writer, w.writerGeneration)] {
-            if let f, f.pointee.state == .waiting, f.pointee.generation == g {
-                f.pointee.waitObject = .nil
-                wakeWithError(f, message: "descriptor \(fd) was closed while a fiber waited on it", kind: .io)
-            }
+        for x in w.readers + w.writers where x.isLive {
+            x.fiber.pointee.waitObject = .nil
+            wakeWithError(x.fiber, message: "descriptor \(fd) was closed while a fiber waited on it", kind: .io)
         }
     }
 
@@ -114,25 +102,22 @@ extension Runtime {
             // One-shot: the registration is spent whatever fired.
             let readable = bits & (CEVENTPOLL_IN | CEVENTPOLL_RDHUP | CEVENTPOLL_ERR | CEVENTPOLL_HUP) != 0
             let writable = bits & (CEVENTPOLL_OUT | CEVENTPOLL_ERR | CEVENTPOLL_HUP) != 0
-            if readable, let f = w.reader {
-                w.reader = nil
-                if f.pointee.state == .waiting && f.pointee.generation == w.readerGeneration {
-                    f.pointee.waitObject = .nil  // so `wake` does not drop the registration again
-                    wake(f, value: .nil, arm: 0)
-                    woke = true
-                }
+            w.dropStale()
+            // The first waiter of each ready direction runs; the others wait for the next
+            // event, which the re-armed registration delivers at once if the descriptor is
+            // still ready.
+            if readable && !w.readers.isEmpty {
+                let x = w.readers.removeFirst()
+                x.fiber.pointee.waitObject = .nil  // so `wake` does not drop the registration again
+                wake(x.fiber, value: .nil, arm: 0)
+                woke = true
             }
-            if writable, let f = w.writer {
-                w.writer = nil
-                if f.pointee.state == .waiting && f.pointee.generation == w.writerGeneration {
-                    f.pointee.waitObject = .nil
-                    wake(f, value: .nil, arm: 0)
-                    woke = true
-                }
+            if writable && !w.writers.isEmpty {
+                let x = w.writers.removeFirst()
+                x.fiber.pointee.waitObject = .nil
+                wake(x.fiber, value: .nil, arm: 0)
+                woke = true
             }
-            // Stale waiters (woken by a timer or cancelled) are dropped too.
-            if let f = w.reader, !(f.pointee.state == .waiting && f.pointee.generation == w.readerGeneration) { w.reader = nil }
-            if let f = w.writer, !(f.pointee.state == .waiting && f.pointee.generation == w.writerGeneration) { w.writer = nil }
             settle(fd, w)
         }
         if scheduler.events.pending.load(ordering: .acquiring) { woke = deliverCompletions() || woke }

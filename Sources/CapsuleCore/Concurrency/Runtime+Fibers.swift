@@ -373,7 +373,12 @@ extension Runtime {
             }
             var next = scheduler.dequeue()
             while next == nil {
-                guard pollEvents(block: true) else { return nil }
+                guard pollEvents(block: true) else {
+                    // The top-level fiber's frames were put back for the error's trace
+                    // (`restoreMainForReport`): its run ends here.
+                    if scheduler.current == main && frameCount > 0 { finishFiber(main, nil, keepError: true) }
+                    return nil
+                }
                 next = scheduler.dequeue()
             }
             running = next.unsafelyUnwrapped
@@ -603,9 +608,9 @@ extension Runtime {
                 raiseDeadlock()
                 return false
             }
-            if interruptible && interruptRequest.isRequested { _ = checkInterrupt(); return false }
+            if interruptible && interruptRequest.isRequested { restoreMainForReport(); _ = checkInterrupt(); return false }
             let now = Runtime.preciseNow()
-            if deadline != 0 && Runtime.coarseNow() >= deadline { haltForTimeout(); return false }
+            if deadline != 0 && Runtime.coarseNow() >= deadline { restoreMainForReport(); haltForTimeout(); return false }
             var wait = Int.max
             if let t = scheduler.timers.first { wait = max(0, t.deadline - now) }
             if deadline != 0 { wait = min(wait, max(0, deadline - now)) }
@@ -617,6 +622,15 @@ extension Runtime {
                 usleep(UInt32(clamping: Int(ms) * 1000))
             }
         }
+    }
+
+    /// Before ending the run while every fiber is parked (the timeout, an interrupt): puts
+    /// the top-level fiber's frames back on the VM's stack, so the error's trace shows where
+    /// the program waits (`at <script> (app.cap:7:1)`), as it did before fibers.
+    private func restoreMainForReport() {
+        guard let m = scheduler.main, m.pointee.state == .waiting, frameCount == 0 else { return }
+        scheduler.current = m
+        restoreFiber(m)
     }
 
     /// Runs the completions other threads posted and wakes their fibers.

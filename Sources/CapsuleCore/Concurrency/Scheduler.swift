@@ -164,12 +164,18 @@ struct FiberTimer {
     }
 }
 
-/// Fibers parked on one descriptor: at most one reader and one writer each (a second
-/// waiter on the same direction is refused with an error by `Runtime.parkOnDescriptor`).
+/// Fibers parked on one descriptor, readers and writers, in arrival order. An event wakes the
+/// first of each ready direction; the registration (one-shot) is armed again while others
+/// wait, so a descriptor that stays ready wakes the next one at once (several fibers may
+/// `accept` on one listener, as goroutines may in Go).
 struct IOWait {
-    var reader: UnsafeMutablePointer<ObjFiber>?
-    var readerGeneration = 0
-    var writer: UnsafeMutablePointer<ObjFiber>?
-    var writerGeneration = 0
+    var readers: [Waiter] = []
+    var writers: [Waiter] = []
     var registered = false
+
+    /// Drops waiters woken some other way (a timer, a cancel).
+    mutating func dropStale() {
+        readers.removeAll { !$0.isLive }
+        writers.removeAll { !$0.isLive }
+    }
 }

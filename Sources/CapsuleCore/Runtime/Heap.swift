@@ -221,8 +221,8 @@ extension Runtime {
             mark(t.channel)
         }
         for (_, w) in s.ioWaits {
-            if let f = w.reader { markObject(UnsafeMutableRawPointer(f)) }
-            if let f = w.writer { markObject(UnsafeMutableRawPointer(f)) }
+            for x in w.readers { markObject(UnsafeMutableRawPointer(x.fiber)) }
+            for x in w.writers { markObject(UnsafeMutableRawPointer(x.fiber)) }
         }
         for (bits, _) in s.awaiting {
             if let p = UnsafeMutableRawPointer(bitPattern: bits) { markObject(p) }

@@ -490,7 +490,9 @@ extension Runtime {
                 // put the method in the receiver's register (Concurrency/Runtime+Fibers.swift).
                 invokeReceiver = receiver
                 let outcome = invokeSlow(base: index(regs) &+ a, argc: Instruction.b(i), name: name)
-                if outcome != .failed { invokeReceiver = .nil }
+                // Kept only for a park (`noteParked` takes it): left over after an error, it
+                // would be written into the register of the next INVOKE that parks.
+                if outcome != .failed || !suspendRequested { invokeReceiver = .nil }
                 if outcome == .done { continue }
                 if outcome == .pushed {
                     frame = frames + (frameCount - 1)

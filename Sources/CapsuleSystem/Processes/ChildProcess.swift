@@ -3,12 +3,15 @@ import Glibc
 #endif
 import CapsuleCore
 import CSpawn
+import CEventPoll
 import CapsuleIsolation
 
 /// One program run to completion for the `proc` module: started with `posix_spawn` (never
 /// `fork`: the host is multithreaded), in a process group of its own, with exactly the
-/// descriptors and environment given; stdin written and stdout/stderr read through one
-/// `poll` loop, so neither side can deadlock on a full pipe.
+/// descriptors and environment given; stdin written and stdout/stderr read by one loop that
+/// serves whichever pipe is ready, so neither side can deadlock on a full pipe. The loop
+/// either blocks the thread in `poll` (`run`) or stops when nothing is ready (`ChildRun.pump`
+/// with `block: false`), for a fiber to park on `ChildRun.readiness` until something is.
 ///
 /// When the program exits, whatever it left running in its process group is killed, and
 /// output is read until the pipes close (at most `lingerNanoseconds` more, for descendants
@@ -77,8 +80,19 @@ package struct ChildProcess {
         case outputLimit(String)
     }
 
-    /// Runs the program to completion (see the type's summary).
+    /// Runs the program to completion, blocking the thread (see the type's summary).
     package func run() -> Result<Finished, Failure> {
+        switch start() {
+        case .failure(let f): return .failure(f)
+        case .success(let running):
+            while true {
+                if case .done(let r) = running.pump(block: true) { return r }
+            }
+        }
+    }
+
+    /// Starts the program; `ChildRun.pump` then sees it to its end.
+    func start() -> Result<ChildRun, Failure> {
         var stdinPipe: [Int32] = [-1, -1], outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
         func closeAll() { for fd in stdinPipe + outPipe + errPipe where fd >= 0 { close(fd) } }
         if input != nil, cspawn_pipe(&stdinPipe, O_CLOEXEC) != 0 { return .failure(.io("pipe", errno)) }
@@ -109,34 +123,47 @@ package struct ChildProcess {
         for fd in [stdinPipe[0], outPipe[1], errPipe[1]] where fd >= 0 { close(fd) }
         stdinPipe[0] = -1; outPipe[1] = -1; errPipe[1] = -1
         guard status == 0 else { closeAll(); return .failure(.spawn(status)) }
-        var running = Running(pid: pid, stdin: stdinPipe[1], stdout: outPipe[0], stderr: errPipe[0], input: input ?? [])
-        defer { running.finish() }
-        return running.pump(self)
+        return .success(ChildRun(spec: self, pid: pid, stdin: stdinPipe[1], stdout: outPipe[0], stderr: errPipe[0]))
     }
 }
 
 /// The parent's side of a started child: its pipes, what is left to write, what was read.
-private struct Running {
+/// A class, so a fiber that parks while it runs finds it again when its call runs again
+/// (ProcModule); dropping it kills what is left of the child and reaps it.
+final class ChildRun {
+    let spec: ChildProcess
     let pid: pid_t
     var stdin: Int32, stdout: Int32, stderr: Int32
+    /// Readable when the child exits (pidfd_open, Linux 5.3+); -1 without: then the exit is
+    /// looked for every 20 ms.
     var pidfd: Int32
-    let input: [UInt8]
     var written = 0
     var out: [UInt8] = [], err: [UInt8] = []
     var exited = false
     var reaped = false
     var status: Int32 = 0
+    /// After the exit: when reading what is left in the pipes stops.
+    var lingerEnd: Int? = nil
+    /// An epoll instance holding the pipes and the pidfd, made on first need: readable when
+    /// any of them is ready, the one descriptor a parked fiber waits on. -1 until then.
+    private var interest: Int32 = -1
+    private var watched: Set<Int32> = []
 
-    init(pid: pid_t, stdin: Int32, stdout: Int32, stderr: Int32, input: [UInt8]) {
+    init(spec: ChildProcess, pid: pid_t, stdin: Int32, stdout: Int32, stderr: Int32) {
+        self.spec = spec
         self.pid = pid
         self.stdin = stdin; self.stdout = stdout; self.stderr = stderr
-        self.input = input
         pidfd = cspawn_pidfd_open(pid)
         for fd in [stdin, stdout, stderr] where fd >= 0 { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
-        if stdin >= 0 && input.isEmpty { closeStdin() }
+        if stdin >= 0 && (spec.input ?? []).isEmpty { closeStdin() }
     }
 
-    mutating func closeStdin() { if stdin >= 0 { close(stdin); stdin = -1 } }
+    deinit {
+        finish()
+        if interest >= 0 { close(interest) }
+    }
+
+    func closeStdin() { if stdin >= 0 { unwatch(stdin); close(stdin); stdin = -1 } }
 
     /// Kills the process group (and the child, should it have left the group).
     func killGroup() {
@@ -145,7 +172,7 @@ private struct Running {
     }
 
     /// True once the child has exited (a zombie, not reaped: its pid and group stay ours).
-    mutating func pollExit() -> Bool {
+    func pollExit() -> Bool {
         if exited { return true }
         var info = siginfo_t()
         // NOTE: with WNOHANG and nothing to report, waitid leaves si_signo 0 (info is zeroed).
@@ -156,9 +183,9 @@ private struct Running {
     }
 
     /// Kills what is left and reaps the child; safe to call more than once.
-    mutating func finish() {
+    func finish() {
         closeStdin()
-        for fd in [stdout, stderr, pidfd] where fd >= 0 { close(fd) }
+        for fd in [stdout, stderr, pidfd] where fd >= 0 { unwatch(fd); close(fd) }
         stdout = -1; stderr = -1; pidfd = -1
         guard !reaped else { return }
         killGroup()
@@ -166,14 +193,50 @@ private struct Running {
         reaped = true
     }
 
-    mutating func fail(_ failure: ChildProcess.Failure) -> Result<ChildProcess.Finished, ChildProcess.Failure> {
+    func fail(_ failure: ChildProcess.Failure) -> Step {
         finish()
-        return .failure(failure)
+        return .done(.failure(failure))
     }
 
-    /// The poll loop: write stdin, read both outputs, notice the exit, enforce the limits.
-    mutating func pump(_ spec: ChildProcess) -> Result<ChildProcess.Finished, ChildProcess.Failure> {
-        var lingerEnd: Int? = nil
+    /// Where `pump` stopped: the run's result, or (not blocking) nothing ready yet, to be
+    /// looked at again when `readiness` is readable or at `until` (a limit, the end of the
+    /// linger, the next look for the exit without a pidfd), whichever comes first.
+    enum Step {
+        case done(Result<ChildProcess.Finished, ChildProcess.Failure>)
+        case wait(until: Int?)
+    }
+
+    /// The epoll descriptor that is readable when a pipe or the pidfd `pump` waits on is
+    /// ready, kept up to date with the descriptors still open; nil when the system refuses
+    /// one (then wait with `pump(block: true)`).
+    func readiness() -> Int32? {
+        if interest < 0 {
+            interest = ceventpoll_create()
+            guard interest >= 0 else { return nil }
+        }
+        var wanted: [(Int32, UInt32)] = []
+        if stdin >= 0 { wanted.append((stdin, CEVENTPOLL_OUT)) }
+        if stdout >= 0 { wanted.append((stdout, CEVENTPOLL_IN)) }
+        if stderr >= 0 { wanted.append((stderr, CEVENTPOLL_IN)) }
+        // Once the child exited its pidfd stays readable: it is no longer waited on.
+        if !exited && pidfd >= 0 { wanted.append((pidfd, CEVENTPOLL_IN)) }
+        for fd in watched where !wanted.contains(where: { $0.0 == fd }) { unwatch(fd) }
+        for (fd, events) in wanted where !watched.contains(fd) {
+            guard ceventpoll_control(interest, 0, fd, events) == 0 else { return nil }
+            watched.insert(fd)
+        }
+        return interest
+    }
+
+    func unwatch(_ fd: Int32) {
+        guard watched.remove(fd) != nil else { return }
+        _ = ceventpoll_control(interest, 2, fd, 0)
+    }
+
+    /// The loop: write stdin, read both outputs, notice the exit, enforce the limits. With
+    /// `block`, waits in `poll` until the run is done; without, returns `.wait` as soon as
+    /// nothing is ready (call again later: all its state is kept here).
+    func pump(block: Bool) -> Step {
         var chunk = [UInt8](repeating: 0, count: 65536)
         while stdout >= 0 || stderr >= 0 || !exited {
             let now = MonotonicClock.now()
@@ -195,8 +258,10 @@ private struct Running {
             var wait = [spec.timeout, spec.vmDeadline, lingerEnd].compactMap { $0 }.min().map { max(0, ($0 - now + 999_999) / 1_000_000) }
             // Without a pidfd (kernels before 5.3) the exit is looked for every 20 ms.
             if pidfd < 0 && !exited { wait = min(wait ?? 20, 20) }
+            if !block && fds.isEmpty { return .wait(until: now + min(wait ?? 20, 20) * 1_000_000) }
             if fds.isEmpty { usleep(UInt32(min(wait ?? 20, 20)) * 1000); continue }
-            let n = poll(&fds, nfds_t(fds.count), Int32(clamping: wait ?? -1))
+            let n = poll(&fds, nfds_t(fds.count), block ? Int32(clamping: wait ?? -1) : 0)
+            if n == 0 && !block { return .wait(until: wait.map { now + $0 * 1_000_000 }) }
             if n < 0 {
                 if errno == EINTR { if RunDeadline.interrupted { return fail(.interrupted) }; continue }
                 return fail(.io("poll", errno))
@@ -212,6 +277,7 @@ private struct Running {
                         return fail(.io("read", errno))
                     }
                     if got == 0 {
+                        unwatch(p.fd)
                         close(p.fd)
                         if isOut { stdout = -1 } else { stderr = -1 }
                         continue
@@ -222,12 +288,12 @@ private struct Running {
             }
         }
         finish()
-        return .success(ChildProcess.Finished(status: status, stdout: out, stderr: err))
+        return .done(.success(ChildProcess.Finished(status: status, stdout: out, stderr: err)))
     }
 
     /// Writes what the pipe takes of the remaining input; closes stdin when all is written or
     /// the child closed its end (EPIPE: it did not want the rest).
-    mutating func writeInput() {
+    func writeInput() {
         // NOTE: SIGPIPE is blocked on this thread around the write, and a SIGPIPE it raised
         // is taken off the thread's pending set: a child that stops reading must not kill
         // the host.
@@ -236,7 +302,11 @@ private struct Running {
         sigaddset(&pipeSignal, SIGPIPE)
         pthread_sigmask(SIG_BLOCK, &pipeSignal, &previous)
         defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
-        let n = input.withUnsafeBytes { write(stdin, $0.baseAddress! + written, input.count - written) }
+        let input = spec.input ?? []
+        let n = input.withUnsafeBytes { raw -> Int in
+            guard let base = raw.baseAddress else { return 0 }
+            return write(stdin, base + written, input.count - written)
+        }
         if n >= 0 {
             written += n
             if written == input.count { closeStdin() }

@@ -20,13 +20,17 @@ import CapsuleCore
 ///
 /// The grant is matched against the host *as the script wrote it* (an IPv6 address in its
 /// canonical form, names lowercased), before any name is resolved: a grant of `localhost`
-/// does not allow `127.0.0.1` nor the reverse (docs/security.md#net). Every blocking call
-/// waits at most the handle's timeout (30 s unless `set_timeout` changes it) and never past
-/// the VM's `--timeout`.
+/// does not allow `127.0.0.1` nor the reverse (docs/security.md#net). A call that must wait
+/// parks its fiber on the socket (`perform`; docs/stdlib.md#waiting-for-io), or blocks the
+/// thread where the fiber cannot park; either way it waits at most the handle's timeout
+/// (30 s unless `set_timeout` changes it) and never past the VM's `--timeout`.
 package final class NetModule {
     static let connectionType = "net.Conn"
     static let listenerType = "net.Listener"
     let enforcer: CapabilityEnforcer
+    /// Connects in progress whose fibers parked, by fiber: the call runs again when the
+    /// socket is writable and takes its attempt from here (VM thread only).
+    var connecting: [Int: Connecting] = [:]
 
     package init(enforcer: CapabilityEnforcer) { self.enforcer = enforcer }
 
@@ -135,10 +139,64 @@ package final class NetModule {
         return Unmanaged<NetSocket>.fromOpaque(pointer).takeUnretainedValue()
     }
 
+    // MARK: waiting
+
+    /// Runs a socket operation to its end: tries it without blocking, and when it must wait,
+    /// parks the calling fiber on the descriptor, with a timer at the operation's deadline
+    /// (other fibers run meanwhile; the call runs again once the descriptor is ready), or,
+    /// where the fiber cannot park (a callback from native code), blocks the thread in
+    /// `poll` as it always did. Nil when the fiber parked: return `NativeCall.failure`.
+    /// `parked` is told the deadlines just before a park, to keep them for the rerun.
+    func perform<T>(_ call: NativeCall, _ d: NetSocket.Deadlines, _ what: String,
+                    parked: () -> Void, _ attempt: () -> NetSocket.Attempt<T>) -> Result<T, NetSocket.Failure>? {
+        guard call.canPark else { return NetSocket.blocking(d, attempt) }
+        switch attempt() {
+        case .done(let r): return r
+        case .wait(let fd, let write):
+            parked()
+            Self.flushBeforeWaiting()
+            let at = [d.at, d.vm].compactMap { $0 }.min()
+            let label = "\(what) on descriptor \(fd)"
+            _ = write ? call.parkUntilWritable(fd, deadline: at, label: label) : call.parkUntilReadable(fd, deadline: at, label: label)
+            return nil
+        }
+    }
+
+    /// What the script printed goes out before its fiber waits on the network, as before a
+    /// wait for standard input: a server's log shows while it waits for clients. (A failed
+    /// write is reported where output is checked, as for every flush.)
+    static func flushBeforeWaiting() { _ = StandardOutput.flush() }
+
+    /// Why a parked operation's timer fired: the VM's deadline, or the operation's own.
+    static func expired(_ d: NetSocket.Deadlines) -> NetSocket.Failure {
+        if let vm = d.vm, d.at.map({ vm <= $0 }) ?? true { return .vmDeadline }
+        return .timedOut(d.timeout ?? 0)
+    }
+
+    /// The deadlines (and, for a write, the bytes already sent) of the operation this call
+    /// makes on `s`: on a rerun after a park, those kept when it began; on a first run, new
+    /// ones from the socket's timeout.
+    func resume(_ call: NativeCall, _ s: NetSocket, write: Bool, resumed: Bool) -> NetSocket.Pending {
+        if resumed, let p = write ? s.pendingWrites.removeValue(forKey: call.fiberID) : s.pendingReads.removeValue(forKey: call.fiberID) {
+            return p
+        }
+        return NetSocket.Pending(deadlines: NetSocket.Deadlines(timeout: s.timeout, vm: call.deadline))
+    }
+
+    /// Finishes a socket call: its value, the error it raises, or the park.
+    func finish<T>(_ call: NativeCall, _ what: String, _ r: Result<T, NetSocket.Failure>?, _ value: (T) -> Value) -> Value {
+        switch r {
+        case nil: return NativeCall.failure
+        case .failure(let f)?: return raise(call, what, f)
+        case .success(let v)?: return value(v)
+        }
+    }
+
     // MARK: functions
 
     /// `connect(host, port)` or `connect(host, port, timeout)`.
     func connect(_ call: NativeCall) -> Value {
+        let resumed = call.takeResumption()
         guard call.count == 2 || call.count == 3 else {
             return call.raise("net.connect: expected 2 or 3 arguments (host, port, timeout), got \(call.count)")
         }
@@ -151,10 +209,35 @@ package final class NetModule {
             timeout = t
         }
         let target = "\(host.shown):\(port)"
-        if case .failure(let d) = enforcer.check(Capability(.netConnect, target), by: .script) { return call.raise(d.message) }
-        switch NetSocket.connect(host: host.resolve, port: port, timeout: timeout, vm: call.deadline) {
-        case .failure(let f): return raise(call, "net.connect: \(Capability.sanitized(target))", f)
-        case .success(let s): return handle(call, s)
+        let what = "net.connect: \(Capability.sanitized(target))"
+        var attempt: Connecting
+        if resumed != nil, let c = connecting.removeValue(forKey: call.fiberID) {
+            attempt = c
+            if resumed?.timedOut == true { return raise(call, what, Self.expired(c.deadlines)) }
+        } else {
+            if case .failure(let d) = enforcer.check(Capability(.netConnect, target), by: .script) { return call.raise(d.message) }
+            guard call.canPark else {
+                switch NetSocket.connect(host: host.resolve, port: port, timeout: timeout, vm: call.deadline) {
+                case .failure(let f): return raise(call, what, f)
+                case .success(let s): return handle(call, s)
+                }
+            }
+            switch Connecting.start(host: host.resolve, port: port, deadlines: NetSocket.Deadlines(timeout: timeout, vm: call.deadline)) {
+            case .failure(let f): return raise(call, what, f)
+            case .success(let c): attempt = c
+            }
+        }
+        switch attempt.step() {
+        case .done(.failure(let f)): return raise(call, what, f)
+        case .done(.success(let s)): return handle(call, s)
+        case .wait(let fd, _):
+            let id = call.fiberID
+            // Connects left by fibers that were cancelled or closed out of their wait.
+            for (other, _) in connecting where other != id && !call.fiberIsLive(other) { connecting.removeValue(forKey: other) }
+            connecting[id] = attempt
+            Self.flushBeforeWaiting()
+            let d = attempt.deadlines
+            return call.parkUntilWritable(fd, deadline: [d.at, d.vm].compactMap { $0 }.min(), label: "\(what) on descriptor \(fd)")
         }
     }
 
@@ -171,47 +254,56 @@ package final class NetModule {
     }
 
     func accept(_ call: NativeCall) -> Value {
+        let resumed = call.takeResumption()
         guard let listener = socket(call, "accept", Self.listenerType) else { return NativeCall.failure }
-        switch listener.accept(vm: call.deadline) {
-        case .failure(let f): return raise(call, "net.accept", f)
-        case .success(let s): return handle(call, s)
-        }
+        let p = resume(call, listener, write: false, resumed: resumed != nil)
+        if resumed?.timedOut == true { return raise(call, "net.accept", Self.expired(p.deadlines)) }
+        let r = perform(call, p.deadlines, "net.accept", parked: { listener.pendingReads[call.fiberID] = p }) { listener.tryAccept() }
+        return finish(call, "net.accept", r) { handle(call, $0) }
     }
 
     /// `read(conn, n)`: up to n bytes as bytes, as soon as some arrive; empty at the end.
     func read(_ call: NativeCall) -> Value {
+        let resumed = call.takeResumption()
         guard let s = socket(call, "read", Self.connectionType) else { return NativeCall.failure }
         guard let n = call.int(1), n > 0, n <= 1 << 30 else {
             return call.raise("net.read: argument 2: expected a positive int (at most 2^30), got \(call.typeName(1))")
         }
-        switch s.read(Int(n), vm: call.deadline) {
-        case .failure(let f): return raise(call, "net.read", f)
-        case .success(let data): return data.withUnsafeBufferPointer { call.bytesValue($0) }
-        }
+        let p = resume(call, s, write: false, resumed: resumed != nil)
+        if resumed?.timedOut == true { return raise(call, "net.read", Self.expired(p.deadlines)) }
+        let r = perform(call, p.deadlines, "net.read", parked: { s.pendingReads[call.fiberID] = p }) { s.tryRead(Int(n)) }
+        return finish(call, "net.read", r) { data in data.withUnsafeBufferPointer { call.bytesValue($0) } }
     }
 
     /// `read_line(conn)`: the next line as a str (invalid UTF-8 replaced), nil at the end.
+    /// The timeout bounds the whole line.
     func readLine(_ call: NativeCall) -> Value {
+        let resumed = call.takeResumption()
         guard let s = socket(call, "read_line", Self.connectionType) else { return NativeCall.failure }
-        switch s.readLine(vm: call.deadline) {
-        case .failure(let f): return raise(call, "net.read_line", f)
-        case .success(nil): return call.nilValue
-        case .success(let line?): return call.stringValue(String(decoding: line, as: UTF8.self))
+        let p = resume(call, s, write: false, resumed: resumed != nil)
+        if resumed?.timedOut == true { return raise(call, "net.read_line", Self.expired(p.deadlines)) }
+        let r = perform(call, p.deadlines, "net.read_line", parked: { s.pendingReads[call.fiberID] = p }) { s.tryReadLine() }
+        return finish(call, "net.read_line", r) { line in
+            line.map { call.stringValue(String(decoding: $0, as: UTF8.self)) } ?? call.nilValue
         }
     }
 
-    /// `write(conn, data)`: all of a str or bytes; returns the count.
+    /// `write(conn, data)`: all of a str or bytes; returns the count. A fiber that parks
+    /// half-way goes on where it stopped when it runs again.
     func write(_ call: NativeCall) -> Value {
+        let resumed = call.takeResumption()
         guard let s = socket(call, "write", Self.connectionType) else { return NativeCall.failure }
         let data: UnsafeBufferPointer<UInt8>
         if let str = call.string(1) { data = str }
         else if let b = call.bytes(1) { data = UnsafeBufferPointer(b) }
         else { return call.raise("net.write: argument 2: expected str or bytes, got \(call.typeName(1))") }
         if data.isEmpty { return call.intValue(0) }
-        switch s.write(data, vm: call.deadline) {
-        case .failure(let f): return raise(call, "net.write", f)
-        case .success(let n): return call.intValue(Int64(n))
-        }
+        var p = resume(call, s, write: true, resumed: resumed != nil)
+        if resumed?.timedOut == true { return raise(call, "net.write", Self.expired(p.deadlines)) }
+        // Another fiber may have shrunk a bytes argument while this one waited.
+        p.offset = min(p.offset, data.count)
+        let r = perform(call, p.deadlines, "net.write", parked: { s.pendingWrites[call.fiberID] = p }) { s.tryWrite(data, from: &p.offset) }
+        return finish(call, "net.write", r) { call.intValue(Int64($0)) }
     }
 
     func port(_ call: NativeCall) -> Value {
@@ -235,6 +327,14 @@ package final class NetModule {
     func close(_ call: NativeCall) -> Value {
         guard let h = call.handle(0), h.typeName == Self.connectionType || h.typeName == Self.listenerType else {
             return call.raise("net.close: argument 1: expected handle<\(Self.connectionType)> or handle<\(Self.listenerType)>, got \(call.typeName(0))")
+        }
+        // A fiber parked on this socket wakes with an error instead of waiting on a closed
+        // (or reused) descriptor.
+        if let pointer = h.pointer {
+            // NOTE: the type name was checked above: only this module makes handles of it,
+            // each around a retained NetSocket (as `socket` relies on too).
+            let fd = Unmanaged<NetSocket>.fromOpaque(pointer).takeUnretainedValue().fd
+            if fd >= 0 { call.descriptorClosing(fd) }
         }
         call.closeHandle(0)
         return call.nilValue

@@ -22,11 +22,27 @@ import CapsuleCore
 /// default 16 MiB). The result is `{code, signal, stdout, stderr}`; `code` is nil when a
 /// signal ended the program, `signal` nil when it exited.
 ///
+/// While the child runs, the calling fiber parks on its pipes and pidfd (other fibers run);
+/// where it cannot park, the thread waits in `poll` as before (docs/stdlib.md#waiting-for-io).
+///
 /// Which grant allows what (docs/security.md#proc): a program written with a `/` is a path,
 /// made absolute and matched exactly against `run:` grants of paths; a bare name is allowed
 /// by a `run:NAME` grant, or by a grant of the path it resolves to on the host's PATH.
 package final class ProcModule {
     let enforcer: CapabilityEnforcer
+    /// Children whose fibers parked waiting for them, by fiber: the call runs again when
+    /// something is ready and takes its run from here (VM thread only). Dropping an entry
+    /// kills what is left of that child and reaps it.
+    var waiting: [Int: Waiting] = [:]
+
+    /// A run a fiber parked in, and what its result needs.
+    struct Waiting {
+        let child: ChildRun
+        let shown: String
+        let timeout: Double?
+        let outputLimit: Int
+        let asBytes: Bool
+    }
 
     package init(enforcer: CapabilityEnforcer) { self.enforcer = enforcer }
 
@@ -40,6 +56,11 @@ package final class ProcModule {
     }
 
     func run(_ call: NativeCall) -> Value {
+        // A fiber that parked waiting for its child comes back here when the child's pipes
+        // or pidfd are ready (or a limit is due), and goes on with the same run.
+        if call.takeResumption() != nil, let w = waiting.removeValue(forKey: call.fiberID) {
+            return pump(call, w)
+        }
         guard let request = ProcRequest.read(call) else { return NativeCall.failure }
         let executable: String
         switch Self.resolve(request.program, by: .script, enforcer: enforcer) {
@@ -81,20 +102,60 @@ package final class ProcModule {
             directory: directory, input: request.input, inheritStdin: request.inheritStdin, outputLimit: request.outputLimit,
             timeout: request.timeout.map { RunDeadline.after(seconds: $0, from: now) }, vmDeadline: call.deadline)
         let shown = Capability.sanitized(request.program)
-        switch child.run() {
+        guard call.canPark else {
+            return outcome(call, child.run(), shown: shown, timeout: request.timeout, outputLimit: request.outputLimit, asBytes: request.asBytes)
+        }
+        switch child.start() {
+        case .failure(let f):
+            return outcome(call, .failure(f), shown: shown, timeout: request.timeout, outputLimit: request.outputLimit, asBytes: request.asBytes)
+        case .success(let running):
+            return pump(call, Waiting(child: running, shown: shown, timeout: request.timeout,
+                                      outputLimit: request.outputLimit, asBytes: request.asBytes))
+        }
+    }
+
+    /// Serves the child's pipes until nothing is ready, then parks the fiber on them and on
+    /// its pidfd (all in one epoll descriptor, `ChildRun.readiness`) with a timer at the next
+    /// limit; the result once it is done.
+    private func pump(_ call: NativeCall, _ w: Waiting) -> Value {
+        switch w.child.pump(block: false) {
+        case .done(let r):
+            return outcome(call, r, shown: w.shown, timeout: w.timeout, outputLimit: w.outputLimit, asBytes: w.asBytes)
+        case .wait(let until):
+            guard let fd = w.child.readiness() else {
+                // No epoll descriptor to spare: wait as outside a fiber, blocking the thread.
+                while true {
+                    if case .done(let r) = w.child.pump(block: true) {
+                        return outcome(call, r, shown: w.shown, timeout: w.timeout, outputLimit: w.outputLimit, asBytes: w.asBytes)
+                    }
+                }
+            }
+            let id = call.fiberID
+            // Runs left by fibers that were cancelled out of their wait (their call never
+            // runs again): dropping them kills and reaps those children.
+            for (other, _) in waiting where other != id && !call.fiberIsLive(other) { waiting.removeValue(forKey: other) }
+            waiting[id] = w
+            return call.parkUntilReadable(fd, deadline: until, label: "proc.run of \(w.shown)")
+        }
+    }
+
+    /// What a finished (or failed) run returns or raises.
+    private func outcome(_ call: NativeCall, _ r: Result<ChildProcess.Finished, ChildProcess.Failure>, shown: String,
+                         timeout: Double?, outputLimit: Int, asBytes: Bool) -> Value {
+        switch r {
         case .failure(.spawn(let e)): return call.raise("proc.run: cannot run \(shown): \(String(cString: strerror(e)))")
         case .failure(.io(let what, let e)): return call.raise("proc.run: \(shown): \(what): \(String(cString: strerror(e)))")
         case .failure(.timedOut):
-            return call.raise("proc.run: \(shown) timed out after \(Self.seconds(request.timeout ?? 0)) and was killed")
+            return call.raise("proc.run: \(shown) timed out after \(Self.seconds(timeout ?? 0)) and was killed")
         case .failure(.vmDeadline): return call.raiseTimeout()
         case .failure(.interrupted): return call.raiseInterrupt()
         case .failure(.outputLimit(let stream)):
-            return call.raise("proc.run: \(shown) wrote more than \(LimitText.bytes(request.outputLimit)) to \(stream) and was killed (raise the limit with max_output)")
+            return call.raise("proc.run: \(shown) wrote more than \(LimitText.bytes(outputLimit)) to \(stream) and was killed (raise the limit with max_output)")
         case .success(let finished):
             // The captured output becomes script values: it must fit under the heap limit.
             let size = finished.stdout.count + finished.stderr.count
             if let oom = call.heapShortfall(size) { return call.raise("proc.run: \(shown): \(oom): the output has \(size) bytes") }
-            return result(call, finished, asBytes: request.asBytes)
+            return result(call, finished, asBytes: asBytes)
         }
     }
 
