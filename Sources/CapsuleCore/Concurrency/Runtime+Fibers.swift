@@ -107,6 +107,8 @@ extension Runtime {
     /// Makes a parked fiber runnable; the instruction that parked it takes `value` and `arm`.
     func wake(_ f: UnsafeMutablePointer<ObjFiber>, value: Value, arm: Int) {
         guard f.pointee.state == .waiting else { return }
+        // The host call that parked runs again and takes over its state: no cleanup.
+        if !scheduler.waitCleanups.isEmpty { scheduler.waitCleanups.removeValue(forKey: UInt(bitPattern: f)) }
         detachWait(f)
         f.pointee.generation &+= 1
         f.pointee.state = .runnable
@@ -158,6 +160,15 @@ extension Runtime {
         if f.pointee.wait == .io, f.pointee.waitObject.isInt {
             forgetDescriptorWaiter(Int32(truncatingIfNeeded: f.pointee.waitObject.intValue), fiber: f)
         }
+        // Woken with an error (a cancel, a close): the host call that parked never runs
+        // again, so what it left running (a child process) is cleaned up now.
+        if f.pointee.state == .waiting, !scheduler.waitCleanups.isEmpty { runWaitCleanup(f) }
+    }
+
+    /// Runs and forgets the cleanup a host call registered for its fiber's wait
+    /// (`NativeCall.onWaitAbandoned`): the wait ended without the call running again.
+    func runWaitCleanup(_ f: UnsafeMutablePointer<ObjFiber>) {
+        if let cleanup = scheduler.waitCleanups.removeValue(forKey: UInt(bitPattern: f)) { cleanup() }
     }
 
     /// Raises `cancelled` if the running fiber was cancelled while it was not waiting: every
@@ -431,6 +442,7 @@ extension Runtime {
     /// ended call's code again (a later REPL entry's send did). Closures keep the last values
     /// of its variables.
     private func abandon(_ f: UnsafeMutablePointer<ObjFiber>) {
+        runWaitCleanup(f)
         closeSavedUpvalues(f)
         releaseFiberStack(f)
         f.pointee.state = .finished
