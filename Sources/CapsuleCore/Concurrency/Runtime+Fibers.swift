@@ -243,6 +243,10 @@ extension Runtime {
     // MARK: switching
 
     /// Copies the running fiber's frames, registers and handlers out of the VM's stack.
+    ///
+    /// NOTE: the buffers are non-nil where unwrapped: each copy of n > 0 elements follows a
+    /// check that the buffer holds at least n (allocating it if not), and `restoreFiber` copies
+    /// back only the counts `saveFiber` copied out.
     func saveFiber(_ f: UnsafeMutablePointer<ObjFiber>) {
         var top = 0
         if frameCount > 0 {
@@ -392,7 +396,7 @@ extension Runtime {
                 }
                 next = scheduler.dequeue()
             }
-            running = next.unsafelyUnwrapped
+            running = next.unsafelyUnwrapped  // NOTE: the loop above ends only when it is non-nil
             scheduler.switches += 1
             r = runFiber(running)
         }
@@ -511,6 +515,7 @@ extension Runtime {
         if f.pointee.arguments.isObject(.list) {
             let l = f.pointee.arguments.obj(ObjList.self)
             argc = l.pointee.count
+            // NOTE: a list with count > 0 has items.
             for j in 0..<argc { stack[1 + j] = l.pointee.items.unsafelyUnwrapped[j] }
         }
         if argc + 1 > stackHighWater { stackHighWater = argc + 1 }
@@ -649,6 +654,8 @@ extension Runtime {
     func deliverCompletions() -> Bool {
         var woke = false
         for p in scheduler.events.take() {
+            // NOTE: the address was taken from a live fiber by `parkForCompletion`, which put
+            // it in `awaiting`: a root, so the fiber was not collected while the work ran.
             guard let f = UnsafeMutablePointer<ObjFiber>(bitPattern: p.fiber) else { continue }
             // NOTE: the fiber is alive: `awaiting` keeps it rooted until the end of this
             // iteration, after `produce` (which may collect) and the wake (which queues it).
