@@ -54,6 +54,15 @@ extension NativeCall {
         rt.scheduler.fibers.contains { $0.pointee.id == id && !$0.pointee.isDone }
     }
 
+    /// Registers what to undo if the fiber's coming wait ends without this host call running
+    /// again: the fiber is cancelled, the descriptor closed, the fiber collected or dropped
+    /// with its ended top-level call (kill the child, free the buffer). Call just before a
+    /// `park…`; one cleanup per fiber, run at most once, on the VM thread, and forgotten
+    /// when the call does run again. It must not call into the VM.
+    package func onWaitAbandoned(_ cleanup: @escaping () -> Void) {
+        rt.scheduler.waitCleanups[UInt(bitPattern: rt.currentFiber())] = cleanup
+    }
+
     /// A channel that receives the time once `deadline` passes (`time.after`).
     package func timerChannel(deadline: Int) -> Value { rt.timerChannel(deadline: deadline) }
 

@@ -218,13 +218,45 @@ extension Compiler {
         return nil
     }
 
-    /// Calls the runtime's runner of deferred calls on the list in register `d`.
+    /// Runs the deferred calls in the list in register `d`, last first, each as an ordinary
+    /// call of this function's code (so a deferred call may wait, as a fiber's code can: a
+    /// native runner calling them would be a callback from native code). An error in one does
+    /// not stop the others; the last one raised is raised at the end (an uncatchable one, a
+    /// limit or `exit`, skips the handler and ends everything at once):
+    ///
+    ///     e = nil
+    ///     loop: t = next(d)            ; pops the last closure, nil when none is left
+    ///           TEST t → done
+    ///           TRY c 1 → caught
+    ///           CALL t
+    ///           ENDTRY
+    ///           JMP loop
+    ///     caught: e = c; JMP loop
+    ///     done: if e { THROW e }
     private func runDeferred(_ d: Int) {
-        let t = reserveRegisters(2)
-        loadConstant(constant(.value(rt.deferRunner().bits)), into: t)
+        let e = reserveRegisters(4)
+        let t = e + 1, c = e + 3
+        emit(Instruction.abc(.loadNil, e))
+        let loop = fs.code.count
+        loadConstant(constant(.value(rt.deferNext().bits)), into: t)
         emit(Instruction.abc(.move, t + 1, d))
         emit(Instruction.abc(.call, t, 1))
-        fs.freeRegister = t
+        emit(Instruction.abc(.test, t, 0, 0))
+        let done = emitJump()
+        emit(Instruction.abc(.tryBegin, c, 1))
+        let caught = emit(Instruction.extra(0))
+        emit(Instruction.abc(.call, t, 0))
+        emit(Instruction.abc(.tryEnd, 0))
+        emitLoop(to: loop)
+        patchJump(caught)
+        emit(Instruction.abc(.move, e, c))
+        emitLoop(to: loop)
+        patchJump(done)
+        emit(Instruction.abc(.test, e, 0, 0))
+        let none = emitJump()
+        emit(Instruction.abc(.throwValue, e))
+        patchJump(none)
+        fs.freeRegister = e
     }
 
     /// True when `body` contains a `defer` statement outside nested functions and classes.
@@ -249,29 +281,15 @@ extension Runtime {
     /// their `defer` statements ran; they are called last first. An error raised by one does
     /// not stop the others; once all have run, the last such error is raised (replacing any
     /// error the function was already raising). Uncatchable errors (limits, `exit`) stop at once.
-    func deferRunner() -> Value {
+    /// The native deferred-call loops call for the next call to run: it pops the last closure
+    /// of the list, or returns nil when none is left.
+    func deferNext() -> Value {
         if deferRunnerValue.isObject { return deferRunnerValue }
-        let v = newNative(name: "defer", arity: 1) { rt, args, _ in
+        let v = newNative(name: "defer", arity: 1) { _, args, _ in
             let list = args[0].obj(ObjList.self)
-            var raised: Value? = nil
-            while list.pointee.count > 0 {
-                list.pointee.count -= 1
-                let f = list.pointee.items.unsafelyUnwrapped[list.pointee.count]
-                if rt.call(f, []) != nil { continue }
-                let e = rt.pendingError
-                if e.isObject(.error) && e.header.pointee.flags & ObjErrorFlags.uncatchable != 0 {
-                    if raised != nil { rt.popRoot() }
-                    return Runtime.failure
-                }
-                if raised != nil { rt.popRoot() }
-                rt.pushRoot(e)
-                raised = e
-                rt.pendingError = .nil
-            }
-            guard let raised else { return .nil }
-            rt.popRoot()
-            rt.pendingError = raised
-            return Runtime.failure
+            guard list.pointee.count > 0 else { return .nil }
+            list.pointee.count -= 1
+            return list.pointee.items.unsafelyUnwrapped[list.pointee.count]
         }
         permanentRoots.append(v)
         deferRunnerValue = v

@@ -24,6 +24,9 @@ extension Runtime {
         return c
     }
 
+    /// NOTE: `buffer` is non-nil whenever these run: callers push only while `count <
+    /// capacity` (so capacity > 0, and `newChannel` allocated it) and pop only while
+    /// `count > 0`.
     func channelPush(_ c: UnsafeMutablePointer<ObjChannel>, _ v: Value) {
         c.pointee.buffer.unsafelyUnwrapped[(c.pointee.head + c.pointee.count) % c.pointee.capacity] = v
         c.pointee.count += 1

@@ -83,6 +83,8 @@ struct WaitQueue {
         return false
     }
 
+    /// NOTE: `items` is non-nil after `dropStaleOrGrow`, which runs whenever the ring is full
+    /// (an empty ring has capacity 0, so it runs on the first push).
     mutating func push(_ w: Waiter) {
         if count == capacity { dropStaleOrGrow() }
         items.unsafelyUnwrapped[(head + count) & (capacity - 1)] = w

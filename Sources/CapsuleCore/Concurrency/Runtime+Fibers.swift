@@ -107,6 +107,8 @@ extension Runtime {
     /// Makes a parked fiber runnable; the instruction that parked it takes `value` and `arm`.
     func wake(_ f: UnsafeMutablePointer<ObjFiber>, value: Value, arm: Int) {
         guard f.pointee.state == .waiting else { return }
+        // The host call that parked runs again and takes over its state: no cleanup.
+        if !scheduler.waitCleanups.isEmpty { scheduler.waitCleanups.removeValue(forKey: UInt(bitPattern: f)) }
         detachWait(f)
         f.pointee.generation &+= 1
         f.pointee.state = .runnable
@@ -158,6 +160,15 @@ extension Runtime {
         if f.pointee.wait == .io, f.pointee.waitObject.isInt {
             forgetDescriptorWaiter(Int32(truncatingIfNeeded: f.pointee.waitObject.intValue), fiber: f)
         }
+        // Woken with an error (a cancel, a close): the host call that parked never runs
+        // again, so what it left running (a child process) is cleaned up now.
+        if f.pointee.state == .waiting, !scheduler.waitCleanups.isEmpty { runWaitCleanup(f) }
+    }
+
+    /// Runs and forgets the cleanup a host call registered for its fiber's wait
+    /// (`NativeCall.onWaitAbandoned`): the wait ended without the call running again.
+    func runWaitCleanup(_ f: UnsafeMutablePointer<ObjFiber>) {
+        if let cleanup = scheduler.waitCleanups.removeValue(forKey: UInt(bitPattern: f)) { cleanup() }
     }
 
     /// Raises `cancelled` if the running fiber was cancelled while it was not waiting: every
@@ -232,6 +243,10 @@ extension Runtime {
     // MARK: switching
 
     /// Copies the running fiber's frames, registers and handlers out of the VM's stack.
+    ///
+    /// NOTE: the buffers are non-nil where unwrapped: each copy of n > 0 elements follows a
+    /// check that the buffer holds at least n (allocating it if not), and `restoreFiber` copies
+    /// back only the counts `saveFiber` copied out.
     func saveFiber(_ f: UnsafeMutablePointer<ObjFiber>) {
         var top = 0
         if frameCount > 0 {
@@ -381,7 +396,7 @@ extension Runtime {
                 }
                 next = scheduler.dequeue()
             }
-            running = next.unsafelyUnwrapped
+            running = next.unsafelyUnwrapped  // NOTE: the loop above ends only when it is non-nil
             scheduler.switches += 1
             r = runFiber(running)
         }
@@ -431,6 +446,7 @@ extension Runtime {
     /// ended call's code again (a later REPL entry's send did). Closures keep the last values
     /// of its variables.
     private func abandon(_ f: UnsafeMutablePointer<ObjFiber>) {
+        runWaitCleanup(f)
         closeSavedUpvalues(f)
         releaseFiberStack(f)
         f.pointee.state = .finished
@@ -499,6 +515,7 @@ extension Runtime {
         if f.pointee.arguments.isObject(.list) {
             let l = f.pointee.arguments.obj(ObjList.self)
             argc = l.pointee.count
+            // NOTE: a list with count > 0 has items.
             for j in 0..<argc { stack[1 + j] = l.pointee.items.unsafelyUnwrapped[j] }
         }
         if argc + 1 > stackHighWater { stackHighWater = argc + 1 }
@@ -637,6 +654,8 @@ extension Runtime {
     func deliverCompletions() -> Bool {
         var woke = false
         for p in scheduler.events.take() {
+            // NOTE: the address was taken from a live fiber by `parkForCompletion`, which put
+            // it in `awaiting`: a root, so the fiber was not collected while the work ran.
             guard let f = UnsafeMutablePointer<ObjFiber>(bitPattern: p.fiber) else { continue }
             // NOTE: the fiber is alive: `awaiting` keeps it rooted until the end of this
             // iteration, after `produce` (which may collect) and the wake (which queues it).

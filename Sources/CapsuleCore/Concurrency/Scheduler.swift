@@ -16,6 +16,9 @@ final class Scheduler {
     /// Fibers parked on a completion another thread will post, by address, with how many
     /// completions each still expects: roots, and work in flight for the deadlock check.
     @exclusivity(unchecked) var awaiting: [UInt: Int] = [:]
+    /// What host calls left running for a parked fiber, to undo if the wait ends without the
+    /// call running again (`NativeCall.onWaitAbandoned`), by fiber address.
+    @exclusivity(unchecked) var waitCleanups: [UInt: () -> Void] = [:]
     /// A slot for the argument pointer of the NativeCall completions run with.
     let scratch: UnsafeMutablePointer<Value>
     /// Fibers ready to run, in order (a ring of pointers; a power-of-two capacity).

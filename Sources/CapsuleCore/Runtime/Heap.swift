@@ -241,6 +241,7 @@ extension Runtime {
         while j < scheduler.fibers.count {
             let f = scheduler.fibers[j]
             if f.pointee.header.marked { j += 1; continue }
+            if !scheduler.waitCleanups.isEmpty { runWaitCleanup(f) }
             closeSavedUpvalues(f)
             if f.pointee.state == .waiting { scheduler.leaked += 1 }
             unregister(f)

@@ -135,6 +135,8 @@ package final class ProcModule {
             // runs again): dropping them kills and reaps those children.
             for (other, _) in waiting where other != id && !call.fiberIsLive(other) { waiting.removeValue(forKey: other) }
             waiting[id] = w
+            // Cancelled or dropped while it waits: its child is killed and reaped now.
+            call.onWaitAbandoned { [weak self] in self?.waiting.removeValue(forKey: id) }
             return call.parkUntilReadable(fd, deadline: until, label: "proc.run of \(w.shown)")
         }
     }
