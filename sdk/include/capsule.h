@@ -106,7 +106,15 @@
  *
  * THREADING
  *   The host calls a plugin's functions and hooks from one thread at a time (the VM's
- *   thread). Host API functions may only be called from inside a call made by the host.
+ *   thread), except exports flagged CAPSULE_EXPORT_BLOCKING: those may run on a pool thread
+ *   while the VM's thread calls other exports, and several at once (one per fiber waiting on
+ *   one). A blocking export must therefore touch shared plugin state only under its own
+ *   lock, and from a pool thread call only these host API functions: raise, call_failed,
+ *   log, alloc, free, open_file, getenv, check_capability, run_program, connect_tcp (each
+ *   applies to that call). The value functions fail there (a blocking export has no
+ *   `value` parameters). Host API functions may only be called from inside a call made by
+ *   the host. Its str/bytes/buf arguments stay valid for the whole call (a bytes argument is
+ *   a private copy, and a buf's contents are copied back when it returns).
  *
  * ISOLATION
  *   A host may run a plugin isolated (docs/security.md): in its own worker process, locked
@@ -131,7 +139,7 @@ extern "C" {
 #endif
 
 #define CAPSULE_VERSION_MAJOR 0
-#define CAPSULE_VERSION_MINOR 2
+#define CAPSULE_VERSION_MINOR 4
 #define CAPSULE_VERSION_PATCH 0
 
 /* Bumped on every incompatible change to the structs and rules in this header. */
@@ -142,6 +150,18 @@ extern "C" {
 
 /* Export flags. */
 #define CAPSULE_EXPORT_CLOSES_HANDLE 0x1u /* the first argument (a handle) is destroyed after the call */
+/*
+ * Added in SDK 0.4, within ABI 1: a host older than that ignores the bit and runs the
+ * export on the VM's thread, as every export ran before. The export may block (a sleep, a blocking
+ * read, a long computation): when a script fiber that can wait calls it, the host runs it on
+ * one of its blocking-pool threads and other fibers run meanwhile; elsewhere (inside a
+ * callback from native code, such as a sort comparator) it runs on the VM's thread as usual.
+ * On a pool thread it may run at the same time as any other export of the plugin (blocking
+ * or not), on other threads: see THREADING. Its signature may not use value or
+ * callback<...> (they need the VM's thread), nor structs, `...` or `!errno` (not yet);
+ * the loader refuses such an export.
+ */
+#define CAPSULE_EXPORT_BLOCKING 0x2u
 
 /*
  * A reference to a script value, lent for the current call (see SCRIPT VALUES). Opaque: only

@@ -23,6 +23,12 @@ final class CallContext {
     @exclusivity(unchecked) var values: ValueScope?
     /// Numbers value scopes, so a reference from one call is refused in another.
     @exclusivity(unchecked) var valueSerial: UInt32 = 0
+    /// Calls of this module's blocking exports running on the pool (VM thread only): a
+    /// reload of the plugin waits until there are none (ExportBinding+Blocking.swift).
+    @exclusivity(unchecked) var poolCalls = 0
+    /// Handle pointers that pool calls are using, with how many use each: an export that
+    /// closes handles refuses them meanwhile.
+    @exclusivity(unchecked) var busyHandles: [UnsafeMutableRawPointer: Int] = [:]
 
     init(pluginName: String, enforcer: CapabilityEnforcer? = nil) {
         self.pluginName = pluginName

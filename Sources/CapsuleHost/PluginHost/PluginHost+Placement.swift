@@ -109,7 +109,8 @@ extension PluginHost {
                 registry.unbind(plugin)
                 return .failed(PluginLoadError(path: path, reason: "the plugin is named '\(plugin.manifest.name)', not '\(name)'").description)
             }
-            let bridge = FFIBridge(plugin: plugin, registry: registry, enforcer: enforcer, alreadyBound: true)
+            let bridge = FFIBridge(plugin: plugin, registry: registry, enforcer: enforcer, alreadyBound: true,
+                                   blockingPool: blockingPool)
             bridges[name] = bridge
             pluginImported(name, realPath: realPath, identity: identity)
             return .found(bridge.moduleDefinition())
