@@ -12,11 +12,11 @@ import Testing
     /// Runs `source` with the fixtures on the plugin path, the clock granted and `settings`
     /// for the pool. Returns what it printed, then "ERROR: " and the error's first line.
     func runBlocking(_ source: String, settings: BlockingPoolSettings = BlockingPoolSettings(), gcStress: Bool = false,
-                     grants: [Capability] = [], timeout: Duration? = nil) -> String {
+                     grants: [Capability] = [], isolated: Set<String> = [], timeout: Duration? = nil) -> String {
         let capture = OutputCapture()
         var configuration = Configuration()
         configuration.gcStress = gcStress
-        configuration.policy = Policy(grants: [Capability(.clock)] + grants)
+        configuration.policy = Policy(grants: [Capability(.clock)] + grants, isolated: isolated)
         configuration.timeout = timeout
         configuration.output = { capture.append($0) }
         let vm = VM(configuration: configuration)
@@ -200,5 +200,94 @@ import Testing
             1.0.0 1
 
             """)
+    }
+
+    @Test func anIsolatedCallWaitsOnAPoolThreadWhileOtherFibersRun() {
+        // The worker runs one call at a time: a, then b (which waits for the worker), while
+        // the ticker keeps running on the VM's thread.
+        let output = runBlocking("""
+            import "blocking"
+            import "time"
+            let start = time.monotonic()
+            let a = spawn blocking.slow_ms(200)
+            let b = spawn blocking.slow_ms(100)
+            var ticks = 0
+            let ticker = spawn fn() { while time.monotonic() - start < 0.25 { ticks = ticks + 1; time.sleep(0.01) } }()
+            print(a.join(), b.join())
+            ticker.join()
+            let ms = (time.monotonic() - start) * 1000
+            print(ms >= 290, ms < 1000, ticks > 10)
+            print(blocking.reverse_later("hello", 5), blocking.twice_later(4))
+            let buf = bytes(3)
+            blocking.fill_later(buf, 1)
+            print(buf)
+            try { blocking.fail_after(5, "isolated boom") } catch e { print(e.message) }
+            let l = [3, 1, 2]
+            l.sort(fn(x, y) { return blocking.slow_ms(1) * 0 + x - y })
+            print(l)
+            let c = spawn blocking.slow_ms(300)
+            time.sleep(0.05)
+            c.cancel()
+            try { c.join() } catch e { print("c:", e.message) }
+            print(blocking.slow_ms(2))
+            """, isolated: ["blocking"])
+        #expect(output == """
+            200 100
+            true true true
+            olleh [4, 8]
+            b"xxx"
+            blocking.fail_after: isolated boom
+            [1, 2, 3]
+            c: fiber cancelled
+            2
+
+            """)
+    }
+
+    @Test func aPluginThreadCompletesAParkedCall() {
+        // 8 fibers park in host->park; 8 plugin threads complete them after 100 ms each.
+        let output = runBlocking("""
+            import "blocking"
+            import "time"
+            let start = time.monotonic()
+            let fs = []
+            for i in 0..8 { fs.push(spawn blocking.later(100, i)) }
+            let out = []
+            for f in fs { out.push(f.join()) }
+            print(out, (time.monotonic() - start) < 0.5)
+            print(blocking.later(1, 42))
+            let l = [3, 1, 2]
+            l.sort(fn(a, b) { return blocking.later(1, a - b) })
+            print(l)
+            print(blocking.later_kind(5, 1))
+            try { blocking.later_kind(5, 2) } catch e { print(e.message) }
+            try { blocking.later_kind(5, 3) } catch e { print(e.message) }
+            print(blocking.park_twice())
+            let c = spawn blocking.later(200, 7)
+            time.sleep(0.02)
+            c.cancel()
+            try { c.join() } catch e { print("c:", e.message) }
+            print(blocking.later(5, 8), "goes on")
+            """)
+        #expect(output == """
+            [0, 1, 2, 3, 4, 5, 6, 7] true
+            42
+            [1, 2, 3]
+            done
+            blocking.later_kind: it went wrong
+            blocking.later_kind: complete_str: the string is not valid UTF-8
+            1
+            c: fiber cancelled
+            8 goes on
+
+            """)
+    }
+
+    @Test func parkOutsideAFlaggedExportFails() {
+        let output = runBlocking("""
+            import "blocking"
+            try { print(blocking.park_unflagged()) } catch e { print(e.message) }
+            """)
+        #expect(output == "blocking.park_unflagged: park: only in a call of an export flagged CAPSULE_EXPORT_PARKS, on the thread the host called it on\n")
     }
 }

@@ -1,5 +1,6 @@
 /* Exports flagged CAPSULE_EXPORT_BLOCKING, run on the host's blocking pool (BlockingPoolTests).
  * Every blocking export may run on several pool threads at once: shared state is atomic. */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -72,6 +73,45 @@ static int64_t boxes_destroyed(void) { return atomic_load(&destroyed); }
 
 static int64_t most_at_once(void) { return atomic_exchange(&most, 0); }
 
+/* Completion tokens (host->park): a thread of the plugin's own completes the call. */
+typedef struct { capsule_token *token; int64_t ms, v; int kind; } job;
+static void *finish_later(void *p) {
+    job *j = p;
+    sleep_ms(j->ms);
+    if (j->kind == 1) host->complete_str(j->token, "done", 4);
+    else if (j->kind == 2) host->complete_error(j->token, "it went wrong");
+    else if (j->kind == 3) host->complete_str(j->token, "\xff", 1);
+    else host->complete_int(j->token, j->v);
+    free(j);
+    return NULL;
+}
+static int64_t start_later(int64_t ms, int64_t v, int kind) {
+    capsule_token *t = host->park();
+    if (!t) {
+        if (host->call_failed()) return 0;
+        /* Cannot wait here (a comparator): do it now. */
+        sleep_ms(ms);
+        return v;
+    }
+    job *j = malloc(sizeof *j);
+    pthread_t thread;
+    if (!j) { host->complete_error(t, "out of memory"); return 0; }
+    *j = (job){t, ms, v, kind};
+    if (pthread_create(&thread, NULL, finish_later, j) != 0) { free(j); host->complete_error(t, "no thread"); return 0; }
+    pthread_detach(thread);
+    return 0;
+}
+/* (i64, i64) -> i64: v after ms, completed from a new thread. */
+static int64_t later(int64_t ms, int64_t v) { return start_later(ms, v, 0); }
+/* (i64, i64) -> void: kind 1 "done", 2 an error, 3 invalid UTF-8, after ms. */
+static void later_kind(int64_t ms, int64_t kind) { start_later(ms, 0, (int)kind); }
+/* () -> i64: park twice in one call (refused). */
+static int64_t park_twice(void) {
+    capsule_token *t = host->park();
+    if (t) { host->complete_int(t, 1); host->park(); }
+    return 0;
+}
+
 #define B CAPSULE_EXPORT_BLOCKING
 static const capsule_export exports[] = {
     {"slow_ms", "(i64) -> i64", (void (*)(void))slow_ms, B, "sleeps ms milliseconds"},
@@ -85,6 +125,10 @@ static const capsule_export exports[] = {
     {"box_close", "(handle<Box>) -> void", (void (*)(void))box_close, CAPSULE_EXPORT_CLOSES_HANDLE, "closes a box"},
     {"boxes_destroyed", "() -> i64", (void (*)(void))boxes_destroyed, 0, "boxes destroyed so far"},
     {"most_at_once", "() -> i64", (void (*)(void))most_at_once, 0, "most slow_ms calls at once since the last call"},
+    {"later", "(i64, i64) -> i64", (void (*)(void))later, CAPSULE_EXPORT_PARKS, "v after ms, from a thread"},
+    {"later_kind", "(i64, i64) -> void", (void (*)(void))later_kind, CAPSULE_EXPORT_PARKS, "a str, an error or bad UTF-8 after ms"},
+    {"park_twice", "() -> i64", (void (*)(void))park_twice, CAPSULE_EXPORT_PARKS, "parks twice: refused"},
+    {"park_unflagged", "() -> i64", (void (*)(void))park_twice, 0, "parks without the flag: refused"},
 #ifdef BAD_VALUE
     {"bad", "(value) -> i64", (void (*)(void))most_at_once, B, "refused: value needs the VM's thread"},
 #endif

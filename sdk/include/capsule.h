@@ -162,6 +162,12 @@ extern "C" {
  * the loader refuses such an export.
  */
 #define CAPSULE_EXPORT_BLOCKING 0x2u
+/*
+ * Added in SDK 0.4. The export may call host->park to finish the call later, from a thread of
+ * its own (see park in capsule_host_api). Such an export is always called through the host's
+ * general path, where park works. Not with CAPSULE_EXPORT_BLOCKING.
+ */
+#define CAPSULE_EXPORT_PARKS 0x4u
 
 /*
  * A reference to a script value, lent for the current call (see SCRIPT VALUES). Opaque: only
@@ -169,6 +175,9 @@ extern "C" {
  */
 typedef uint64_t capsule_value;
 #define CAPSULE_NO_VALUE ((capsule_value)0)
+
+/* A promise to finish one parked call (host->park, SDK 0.4). Opaque; completed exactly once. */
+typedef struct capsule_token capsule_token;
 
 /* What capsule_host_api.value_kind returns. */
 #define CAPSULE_KIND_NIL 0
@@ -399,6 +408,38 @@ typedef struct capsule_host_api {
      * when they are used).
      */
     int (*check_capability)(const char *capability, int flags);
+
+    /*
+     * Added in SDK 0.4 (test with CAPSULE_HOST_HAS(host, complete_error)). Finishing a call
+     * later, from a thread of the plugin's own, while the script's other fibers run: an event
+     * loop, a worker thread, a callback from a C library.
+     *
+     * park: only during a call of an export flagged CAPSULE_EXPORT_PARKS, on the thread the
+     *   host called it on. Returns a token and parks the calling fiber: the export then
+     *   returns at once (what it returns, writes to out parameters or raises afterwards is
+     *   ignored), the script's other fibers run, and the script's call returns the value the
+     *   token is completed with, whatever the export's declared result type (declare
+     *   `-> void`). Returns NULL WITHOUT raising where the caller cannot wait (inside a
+     *   callback from native code, such as a sort comparator): then do the work before
+     *   returning, as an ordinary export. Returns NULL having raised (call_failed() says 1)
+     *   when the calling fiber was cancelled, when called twice in one call, outside such an
+     *   export or in an isolated plugin: return at once.
+     * complete_*: from any thread (or inside the export itself), exactly once per token; the
+     *   token is invalid afterwards. The data is copied before they return. The call returns
+     *   nil, the int, the float, the string (UTF-8; other bytes make the call fail), the
+     *   bytes, or fails with MODULE.FUNCTION: MESSAGE (complete_error). A token never
+     *   completed leaves its fiber waiting for good (the deadlock check cannot see it: end
+     *   the run with --timeout). If the fiber was cancelled meanwhile, the value is dropped.
+     *   The plugin version stays loaded until every token it handed out is completed; stop
+     *   your threads in deinit all the same.
+     */
+    capsule_token *(*park)(void);
+    void (*complete_nil)(capsule_token *token);
+    void (*complete_int)(capsule_token *token, int64_t value);
+    void (*complete_float)(capsule_token *token, double value);
+    void (*complete_str)(capsule_token *token, const char *data, size_t length);
+    void (*complete_bytes)(capsule_token *token, const uint8_t *data, size_t length);
+    void (*complete_error)(capsule_token *token, const char *message);
 } capsule_host_api;
 
 /* check_capability flags: fail the current call with the denial when not granted. */

@@ -137,6 +137,8 @@ final class ExportBinding {
     /// Flagged `CAPSULE_EXPORT_BLOCKING` (raw FFI: `!blocking`): runs on `blockingPool` when
     /// the calling fiber can park (ExportBinding+Blocking.swift).
     let isBlocking: Bool
+    /// Flagged `CAPSULE_EXPORT_PARKS`: the C function may call `host->park`.
+    let mayPark: Bool
     /// The pool blocking calls run on; nil: every call runs on the VM's thread.
     var blockingPool: BlockingPool?
     /// Kept alive by every pool call of this binding along with it (raw FFI's library).
@@ -194,6 +196,7 @@ final class ExportBinding {
         cif = prepared.cif
         closesHandle = prepared.export.closesHandle
         isBlocking = prepared.export.isBlocking
+        mayPark = prepared.export.mayPark
         let signature = prepared.export.signature
         resultKind = signature.result.kind
         hasOutParameters = signature.parameters.contains { $0.isOut }
@@ -257,14 +260,21 @@ final class ExportBinding {
         // Once the call is completely done: release a version a reload parked meanwhile.
         defer { context.settle() }
         if isBlocking, let blockingPool, call.canPark { return invokeOnPool(call, blockingPool) }
+        // Run again after `host->park`'s token was completed: the value it was completed with.
+        if mayPark, call.canPark, let r = call.takeResumption() { return r.value }
         if let extras { return invokeExtended(call, extras) }
         let enclosingValues = usesValues ? context.openValues(call) : nil
         defer { if usesValues { context.closeValues(restoring: enclosingValues) } }
         if let failure = storeArguments(call) { return failure }
         let version = returnsHandle ? owner : nil
+        let saved = mayPark ? context.beginParking(call, self) : nil
         let previous = context.enter()
         ffi_call(cif, function, result, argumentPointers)
         context.leave(previous)
+        if mayPark, let parked = context.endParking(saved) {
+            call.afterBlocking()
+            return parked
+        }
         call.afterBlocking()
         if returnsHandle { callOwner = version }
         if closesHandle { call.closeHandle(0) }

@@ -119,6 +119,7 @@ extension PluginHost {
 
     /// Makes `plugin`, started in a worker, this VM's module `name` (watched under --watch).
     private func adopt(_ plugin: IsolatedPlugin, _ name: String, realPath: String, identity: FileIdentity?) -> NativeModuleLookup {
+        plugin.blockingPool = blockingPool
         isolated[name] = plugin
         pluginImported(name, realPath: realPath, identity: identity, isolated: true)
         return .found(plugin.moduleDefinition())

@@ -83,7 +83,11 @@ extension PluginHost {
     private func apply(_ ready: ReloadCoordinator.Ready, _ call: NativeCall) {
         if let path = ready.scriptPath { return reloadScriptModule(ready, path: path, call) }
         guard let prepared = ready.result else {
-            if isolated[ready.module] != nil { _ = reloadIsolated(ready.module, started: ready.started, trigger: .fileChanged) }
+            if let plugin = isolated[ready.module] {
+                // A fiber's call is in flight on the pool: swap workers once it returns.
+                if plugin.busy { return reloads.retry(ready) }
+                _ = reloadIsolated(ready.module, started: ready.started, trigger: .fileChanged)
+            }
             return
         }
         guard let bridge = bridges[ready.module] else {
