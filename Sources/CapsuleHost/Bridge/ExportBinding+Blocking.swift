@@ -154,6 +154,8 @@ final class PoolCall: @unchecked Sendable {
     /// On the pool thread: the C call, with this call's context current for the host API.
     func run() {
         context.inFlight = 1
+        // NOTE: unretained: `context` is this call's own, alive until `run` returns; the slot
+        // is put back right after the C call.
         let previous = capsule_swap_current_call(Unmanaged.passUnretained(context).toOpaque())
         ffi_call(cif, function, result, argumentPointers)
         capsule_swap_current_call(previous)

@@ -41,6 +41,7 @@ enum HostTokens {
         context.parked = parked
         context.poolCalls += 1
         if let version = parked.version { version.registry?.bind(version) }
+        // NOTE: a +1 reference the plugin owns until it completes the token (`complete`).
         return OpaquePointer(Unmanaged.passRetained(parked).toOpaque())
     }
 
@@ -78,6 +79,8 @@ enum HostTokens {
 /// The export call `park` may park: lent by `ExportBinding.invoke` for the C call's duration.
 struct ParkingCall {
     let call: NativeCall
+    /// NOTE: `unowned(unsafe)`: lent only for the C call inside `binding.invoke`, which the
+    /// binding's function value keeps alive; cleared (`endParking`) before that returns.
     unowned(unsafe) let binding: ExportBinding
 }
 
