@@ -76,6 +76,38 @@ struct VMOptions: ParsableArguments {
     )
     var maxDepth: Int? = nil
 
+    @Option(
+        name: .customLong("blocking-threads"),
+        help: ArgumentHelp(
+            "Threads that run blocking plugin calls while other fibers go on (default 4).",
+            discussion: "Exports flagged CAPSULE_EXPORT_BLOCKING and raw FFI functions bound with !blocking run there when called from a fiber that can wait; further calls queue.",
+            valueName: "N"
+        ),
+        transform: { try LimitParsing.count($0, what: "blocking thread count", bound: 1024) }
+    )
+    var blockingThreads: Int? = nil
+
+    @Option(
+        name: .customLong("blocking-report-after"),
+        help: ArgumentHelp(
+            "Report a blocking plugin call still running after this long, once, on stderr (default 10s).",
+            valueName: "duration"
+        ),
+        transform: { try LimitParsing.duration($0, what: "report delay", minimum: 1e6) }
+    )
+    var blockingReportAfter: Duration? = nil
+
+    /// The blocking pool's settings from `--blocking-threads` and `--blocking-report-after`.
+    var blocking: BlockingPoolSettings {
+        var settings = BlockingPoolSettings()
+        if let blockingThreads { settings.threads = max(1, blockingThreads) }
+        if let blockingReportAfter {
+            let (seconds, attoseconds) = blockingReportAfter.components
+            settings.reportAfter = Double(seconds) + Double(attoseconds) / 1e18
+        }
+        return settings
+    }
+
     /// A VM configured from these options, with the plugin host installed, under the
     /// policy of the capability flags and the manifest (next to `script`, or `--manifest`).
     /// Throws an exit code after printing when the manifest or audit log is unusable.
@@ -85,7 +117,8 @@ struct VMOptions: ParsableArguments {
         var configuration = configuration(arguments: arguments)
         configuration.scriptPath = script
         configuration.policy = try capabilities.policy(script: script, console: console)
-        return makeVirtualMachine(configuration, pluginPaths: pluginPaths, audit: try capabilities.auditLog(console: console), setUp: setUp)
+        return makeVirtualMachine(configuration, pluginPaths: pluginPaths, audit: try capabilities.auditLog(console: console),
+                                  blocking: blocking, setUp: setUp)
     }
 
     /// A VM configuration from these options, the script's arguments and the environment.
@@ -118,9 +151,10 @@ struct VMOptions: ParsableArguments {
 /// What the script and plugins may do, and which plugins run isolated, is
 /// `configuration.policy`; `audit` records it; `setUp` sees the plugin host before the run.
 func makeVirtualMachine(_ configuration: Configuration = Configuration(), pluginPaths: [String] = [], audit: AuditLog? = nil,
+                        blocking: BlockingPoolSettings = BlockingPoolSettings(),
                         setUp: (PluginHost) -> Void = { _ in }) -> VM {
     let vm = VM(configuration: configuration)
-    let host = PluginHost(pluginPaths: pluginPaths, audit: audit)
+    let host = PluginHost(pluginPaths: pluginPaths, audit: audit, blocking: blocking)
     host.install(on: vm)
     setUp(host)
     return vm

@@ -202,6 +202,19 @@ static int host_check_capability(const char *capability, int flags) {
     return 0;
 }
 
+/* park and the complete_* functions in the worker: calls cannot finish later across the
+ * process boundary, so park fails the call; no token can exist to complete. */
+static capsule_token *host_park(void) {
+    host_raise("park is not available to an isolated plugin (trust it to run it in-process)");
+    return NULL;
+}
+static void host_complete_nil(capsule_token *t) { (void)t; }
+static void host_complete_int(capsule_token *t, int64_t v) { (void)t; (void)v; }
+static void host_complete_float(capsule_token *t, double v) { (void)t; (void)v; }
+static void host_complete_str(capsule_token *t, const char *d, size_t n) { (void)t; (void)d; (void)n; }
+static void host_complete_bytes(capsule_token *t, const uint8_t *d, size_t n) { (void)t; (void)d; (void)n; }
+static void host_complete_error(capsule_token *t, const char *m) { (void)t; (void)m; }
+
 static capsule_host_api host_api = {
     .abi_version = CAPSULE_ABI_VERSION,
     .size = sizeof(capsule_host_api),
@@ -225,6 +238,9 @@ static capsule_host_api host_api = {
     .value_pin = host_value_pin, .pinned_value = host_pinned_value,
     .value_unpin = host_value_unpin, .call_value = host_call_value,
     .check_capability = host_check_capability,
+    .park = host_park, .complete_nil = host_complete_nil, .complete_int = host_complete_int,
+    .complete_float = host_complete_float, .complete_str = host_complete_str,
+    .complete_bytes = host_complete_bytes, .complete_error = host_complete_error,
 };
 /* ---- handles: id → pointer. An id is (serial << 32) | (index + 1); a slot's serial
  * changes on every reuse, so a stale id never names a newer handle. ---- */

@@ -20,7 +20,8 @@ enum Fixtures {
     static let names = ["no_entry", "wrong_abi", "wrong_size", "bad_signature", "duplicate_export",
                         "null_function", "init_fails", "needs_capability", "bad_export_name",
                         "undeclared_handle", "good", "values", "host_services", "sneaky", "unruly",
-                        "structs", "old_descriptor", "thread_escape", "lockdown_probe", "hostile", "exec_mapping"]
+                        "structs", "old_descriptor", "thread_escape", "lockdown_probe", "hostile", "exec_mapping",
+                        "blocking"]
     /// Fixtures built from one shared source with -D flags: module name, source, flags.
     static let variants: [(name: String, source: String, flags: [String])] = [
         ("bad_struct_field_type", "bad_struct", ["-DFIELD_TYPE"]),
@@ -35,6 +36,7 @@ enum Fixtures {
         ("code_leftover_stack", "code_leftover", ["-DSTACK", "-Wl,-z,execstack"]),
         // Reads the worker's shared memory, so it needs the protocol header.
         ("takeover", "takeover", ["-I", Paths.repository + "/Sources/CapsuleIsolation/include"]),
+        ("blocking_bad", "blocking", ["-DBAD_VALUE"]),
     ]
 
     /// The directory holding the compiled fixtures (compiled on first use).

@@ -106,7 +106,15 @@
  *
  * THREADING
  *   The host calls a plugin's functions and hooks from one thread at a time (the VM's
- *   thread). Host API functions may only be called from inside a call made by the host.
+ *   thread), except exports flagged CAPSULE_EXPORT_BLOCKING: those may run on a pool thread
+ *   while the VM's thread calls other exports, and several at once (one per fiber waiting on
+ *   one). A blocking export must therefore touch shared plugin state only under its own
+ *   lock, and from a pool thread call only these host API functions: raise, call_failed,
+ *   log, alloc, free, open_file, getenv, check_capability, run_program, connect_tcp (each
+ *   applies to that call). The value functions fail there (a blocking export has no
+ *   `value` parameters). Host API functions may only be called from inside a call made by
+ *   the host. Its str/bytes/buf arguments stay valid for the whole call (a bytes argument is
+ *   a private copy, and a buf's contents are copied back when it returns).
  *
  * ISOLATION
  *   A host may run a plugin isolated (docs/security.md): in its own worker process, locked
@@ -131,7 +139,7 @@ extern "C" {
 #endif
 
 #define CAPSULE_VERSION_MAJOR 0
-#define CAPSULE_VERSION_MINOR 2
+#define CAPSULE_VERSION_MINOR 4
 #define CAPSULE_VERSION_PATCH 0
 
 /* Bumped on every incompatible change to the structs and rules in this header. */
@@ -142,6 +150,24 @@ extern "C" {
 
 /* Export flags. */
 #define CAPSULE_EXPORT_CLOSES_HANDLE 0x1u /* the first argument (a handle) is destroyed after the call */
+/*
+ * Added in SDK 0.4, within ABI 1: a host older than that ignores the bit and runs the
+ * export on the VM's thread, as every export ran before. The export may block (a sleep, a blocking
+ * read, a long computation): when a script fiber that can wait calls it, the host runs it on
+ * one of its blocking-pool threads and other fibers run meanwhile; elsewhere (inside a
+ * callback from native code, such as a sort comparator) it runs on the VM's thread as usual.
+ * On a pool thread it may run at the same time as any other export of the plugin (blocking
+ * or not), on other threads: see THREADING. Its signature may not use value or
+ * callback<...> (they need the VM's thread), nor structs, `...` or `!errno` (not yet);
+ * the loader refuses such an export.
+ */
+#define CAPSULE_EXPORT_BLOCKING 0x2u
+/*
+ * Added in SDK 0.4. The export may call host->park to finish the call later, from a thread of
+ * its own (see park in capsule_host_api). Such an export is always called through the host's
+ * general path, where park works. Not with CAPSULE_EXPORT_BLOCKING.
+ */
+#define CAPSULE_EXPORT_PARKS 0x4u
 
 /*
  * A reference to a script value, lent for the current call (see SCRIPT VALUES). Opaque: only
@@ -149,6 +175,9 @@ extern "C" {
  */
 typedef uint64_t capsule_value;
 #define CAPSULE_NO_VALUE ((capsule_value)0)
+
+/* A promise to finish one parked call (host->park, SDK 0.4). Opaque; completed exactly once. */
+typedef struct capsule_token capsule_token;
 
 /* What capsule_host_api.value_kind returns. */
 #define CAPSULE_KIND_NIL 0
@@ -379,6 +408,38 @@ typedef struct capsule_host_api {
      * when they are used).
      */
     int (*check_capability)(const char *capability, int flags);
+
+    /*
+     * Added in SDK 0.4 (test with CAPSULE_HOST_HAS(host, complete_error)). Finishing a call
+     * later, from a thread of the plugin's own, while the script's other fibers run: an event
+     * loop, a worker thread, a callback from a C library.
+     *
+     * park: only during a call of an export flagged CAPSULE_EXPORT_PARKS, on the thread the
+     *   host called it on. Returns a token and parks the calling fiber: the export then
+     *   returns at once (what it returns, writes to out parameters or raises afterwards is
+     *   ignored), the script's other fibers run, and the script's call returns the value the
+     *   token is completed with, whatever the export's declared result type (declare
+     *   `-> void`). Returns NULL WITHOUT raising where the caller cannot wait (inside a
+     *   callback from native code, such as a sort comparator): then do the work before
+     *   returning, as an ordinary export. Returns NULL having raised (call_failed() says 1)
+     *   when the calling fiber was cancelled, when called twice in one call, outside such an
+     *   export or in an isolated plugin: return at once.
+     * complete_*: from any thread (or inside the export itself), exactly once per token; the
+     *   token is invalid afterwards. The data is copied before they return. The call returns
+     *   nil, the int, the float, the string (UTF-8; other bytes make the call fail), the
+     *   bytes, or fails with MODULE.FUNCTION: MESSAGE (complete_error). A token never
+     *   completed leaves its fiber waiting for good (the deadlock check cannot see it: end
+     *   the run with --timeout). If the fiber was cancelled meanwhile, the value is dropped.
+     *   The plugin version stays loaded until every token it handed out is completed; stop
+     *   your threads in deinit all the same.
+     */
+    capsule_token *(*park)(void);
+    void (*complete_nil)(capsule_token *token);
+    void (*complete_int)(capsule_token *token, int64_t value);
+    void (*complete_float)(capsule_token *token, double value);
+    void (*complete_str)(capsule_token *token, const char *data, size_t length);
+    void (*complete_bytes)(capsule_token *token, const uint8_t *data, size_t length);
+    void (*complete_error)(capsule_token *token, const char *message);
 } capsule_host_api;
 
 /* check_capability flags: fail the current call with the denial when not granted. */

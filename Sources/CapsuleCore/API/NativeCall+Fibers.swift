@@ -16,6 +16,11 @@ extension NativeCall {
     /// Whether this call may park its fiber instead of blocking the thread.
     package var canPark: Bool { rt.canPark }
 
+    /// A value no script can hold, for a completion to return when the parked host function
+    /// should run again as on a first run (what it waited for, such as a worker another fiber
+    /// was using, became free). `takeResumption()` gives it back as it is (compare with `==`).
+    package static var retry: Value { Value.empty }
+
     /// What the waker left when this call runs again after parking: the value a completion
     /// produced, and whether the wait timed out. Nil on a first run.
     package func takeResumption() -> (value: Value, timedOut: Bool)? {

@@ -489,6 +489,13 @@ extension Runtime {
             f.pointee.resumeValue = .nil
             if f.pointee.resumeArm < 0 {
                 pendingError = v
+                // An error made where no script ran (a completion, on the scheduler's turn)
+                // gets the trace and position of the call that waited, as if raised there.
+                if v.isObject(.error), v.obj(ObjError.self).pointee.origin.isNil, frameCount > 0 {
+                    let trace = captureTrace()
+                    v.obj(ObjError.self).pointee.trace = trace
+                    recordOrigin(v)
+                }
             } else {
                 let message = v.isString ? v.obj(ObjString.self).string : "error"
                 raise(message, kind: ErrorKind(rawValue: f.pointee.resumeArm) ?? .error)

@@ -54,6 +54,9 @@ extension ExportBinding {
             guard h.typeName == expected else { return "expected handle<\(expected)>, got handle<\(h.typeName)>" }
             guard let pointer = h.pointer else { return "expected handle<\(expected)>, got a closed handle<\(expected)>" }
             if let version = replacedVersion, let message = staleHandle(call, index, expected, version) { return message }
+            if closesHandle && parameter == 0 && !context.busyHandles.isEmpty && context.busyHandles[pointer] != nil {
+                return "expected handle<\(expected)>, got one a blocking call of another fiber is still using (close it once that call returns)"
+            }
             p.storeBytes(of: pointer, as: UnsafeMutableRawPointer.self)
         case .value:
             // Any value: the plugin gets a reference lent for the call.

@@ -17,8 +17,13 @@ final class FFIBridge {
     private var bindings: [ExportBinding] = []
 
     /// `alreadyBound`: the registry counted this binding when it handed `plugin` out.
-    init(plugin: LoadedPlugin, registry: PluginRegistry, enforcer: CapabilityEnforcer? = nil, alreadyBound: Bool = false) {
+    /// The pool blocking exports run on (nil: on the VM's thread).
+    let blockingPool: BlockingPool?
+
+    init(plugin: LoadedPlugin, registry: PluginRegistry, enforcer: CapabilityEnforcer? = nil, alreadyBound: Bool = false,
+         blockingPool: BlockingPool? = nil) {
         self.plugin = plugin
+        self.blockingPool = blockingPool
         self.registry = registry
         if !alreadyBound { registry.bind(plugin) }
         context = CallContext(pluginName: plugin.manifest.name, enforcer: enforcer)
@@ -32,6 +37,7 @@ final class FFIBridge {
                                     handleName: { moduleName + "." + $0 },
                                     destructor: { [unowned self] in self.destructor(qualified: $0) })
         binding.owner = owner
+        binding.blockingPool = blockingPool
         return binding
     }
 
@@ -128,6 +134,15 @@ final class ExportBinding {
     var function: @convention(c) () -> Void
     let cif: UnsafeMutablePointer<ffi_cif>
     let closesHandle: Bool
+    /// Flagged `CAPSULE_EXPORT_BLOCKING` (raw FFI: `!blocking`): runs on `blockingPool` when
+    /// the calling fiber can park (ExportBinding+Blocking.swift).
+    let isBlocking: Bool
+    /// Flagged `CAPSULE_EXPORT_PARKS`: the C function may call `host->park`.
+    let mayPark: Bool
+    /// The pool blocking calls run on; nil: every call runs on the VM's thread.
+    var blockingPool: BlockingPool?
+    /// Kept alive by every pool call of this binding along with it (raw FFI's library).
+    var keepAlive: AnyObject?
     let resultKind: TypeKind
     let hasOutParameters: Bool
     /// True when a parameter or the result is `value`: calls lend values (HostAPI+Values.swift).
@@ -142,6 +157,9 @@ final class ExportBinding {
     /// writes through it.
     static let slotSize = 16
     let storage: UnsafeMutableRawPointer
+    /// How many slots `storage` has, and the bytes of `result` (a pool call copies both).
+    let slotCount: Int
+    let resultSize: Int
     let argumentPointers: UnsafeMutablePointer<UnsafeMutableRawPointer?>
     let result: UnsafeMutableRawPointer
     /// For a `bytes` result: the slot the hidden trailing `size_t *` argument points to.
@@ -177,6 +195,8 @@ final class ExportBinding {
         function = prepared.export.function
         cif = prepared.cif
         closesHandle = prepared.export.closesHandle
+        isBlocking = prepared.export.isBlocking
+        mayPark = prepared.export.mayPark
         let signature = prepared.export.signature
         resultKind = signature.result.kind
         hasOutParameters = signature.parameters.contains { $0.isOut }
@@ -188,11 +208,13 @@ final class ExportBinding {
         let outCount = signature.parameters.count { $0.isOut }
         let returnsBytes = signature.result == .bytes
         let slotCount = max(prepared.cArgumentCount + outCount + (returnsBytes ? 1 : 0), 1)
+        self.slotCount = slotCount
         storage = .allocate(byteCount: slotCount * Self.slotSize, alignment: 16)
         storage.initializeMemory(as: UInt8.self, repeating: 0, count: slotCount * Self.slotSize)
         argumentPointers = .allocate(capacity: max(prepared.cArgumentCount, 1))
         var resultSize = Self.slotSize
         if case .structure(let s) = signature.result { resultSize = max(resultSize, s.size) }
+        self.resultSize = resultSize
         result = .allocate(byteCount: resultSize, alignment: 16)
         emptyString = .allocate(capacity: 1)
         emptyString.initialize(to: 0)
@@ -237,14 +259,22 @@ final class ExportBinding {
     func invoke(_ call: NativeCall) -> Value {
         // Once the call is completely done: release a version a reload parked meanwhile.
         defer { context.settle() }
+        if isBlocking, let blockingPool, call.canPark { return invokeOnPool(call, blockingPool) }
+        // Run again after `host->park`'s token was completed: the value it was completed with.
+        if mayPark, call.canPark, let r = call.takeResumption() { return r.value }
         if let extras { return invokeExtended(call, extras) }
         let enclosingValues = usesValues ? context.openValues(call) : nil
         defer { if usesValues { context.closeValues(restoring: enclosingValues) } }
         if let failure = storeArguments(call) { return failure }
         let version = returnsHandle ? owner : nil
+        let saved = mayPark ? context.beginParking(call, self) : nil
         let previous = context.enter()
         ffi_call(cif, function, result, argumentPointers)
         context.leave(previous)
+        if mayPark, let parked = context.endParking(saved) {
+            call.afterBlocking()
+            return parked
+        }
         call.afterBlocking()
         if returnsHandle { callOwner = version }
         if closesHandle { call.closeHandle(0) }

@@ -23,6 +23,17 @@ final class CallContext {
     @exclusivity(unchecked) var values: ValueScope?
     /// Numbers value scopes, so a reference from one call is refused in another.
     @exclusivity(unchecked) var valueSerial: UInt32 = 0
+    /// Calls of this module's blocking exports running on the pool (VM thread only): a
+    /// reload of the plugin waits until there are none (ExportBinding+Blocking.swift).
+    @exclusivity(unchecked) var poolCalls = 0
+    /// Handle pointers that pool calls are using, with how many use each: an export that
+    /// closes handles refuses them meanwhile.
+    @exclusivity(unchecked) var busyHandles: [UnsafeMutableRawPointer: Int] = [:]
+    /// During the C call of an export flagged CAPSULE_EXPORT_PARKS: the call `host->park`
+    /// parks, what it parked, and whether parking failed having raised (HostAPI+Tokens.swift).
+    @exclusivity(unchecked) var parking: ParkingCall?
+    @exclusivity(unchecked) var parked: ParkedCall?
+    @exclusivity(unchecked) var parkFailed = false
 
     init(pluginName: String, enforcer: CapabilityEnforcer? = nil) {
         self.pluginName = pluginName
@@ -153,13 +164,20 @@ enum HostAPI {
             connect_tcp: HostServices.connect,
             call_failed: {
                 guard let context = CallContext.current else { return 0 }
-                return context.callbackFailed || context.raised != nil ? 1 : 0
+                return context.callbackFailed || context.raised != nil || context.parkFailed ? 1 : 0
             },
             value_pin: HostValues.pin,
             pinned_value: HostValues.pinned,
             value_unpin: HostValues.unpin,
             call_value: HostValues.callValue,
-            check_capability: { capability, flags in HostAPI.checkCapability(capability, flags) }
+            check_capability: { capability, flags in HostAPI.checkCapability(capability, flags) },
+            park: HostTokens.park,
+            complete_nil: HostTokens.completeNil,
+            complete_int: HostTokens.completeInt,
+            complete_float: HostTokens.completeFloat,
+            complete_str: HostTokens.completeString,
+            complete_bytes: HostTokens.completeBytes,
+            complete_error: HostTokens.completeError
         ))
         return table
     }

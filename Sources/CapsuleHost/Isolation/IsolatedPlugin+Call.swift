@@ -54,13 +54,120 @@ extension IsolatedPlugin {
     static let destroysOffset = MemoryLayout<capsule_iso_shared>.offset(of: \.destroys)!
     static let slotSize = MemoryLayout<capsule_iso_slot>.stride
 
+    /// A call of export `index`. From a fiber that can park, with a blocking pool, the wait
+    /// for the worker runs on a pool thread and the fiber parks meanwhile (other fibers run);
+    /// a fiber calling while another's call is in flight parks until the worker is free.
+    /// Elsewhere the VM's thread waits, as before fibers.
     func invoke(_ b: ExportBinding, index: Int, _ call: NativeCall) -> Value {
+        if let blockingPool, call.canPark {
+            if let r = call.takeResumption(), r.value != NativeCall.retry { return r.value }
+            if busy {
+                // Another fiber's call is in flight: wait for the worker, then run again.
+                guard let token = call.parkForCompletion(label: "\(b.qualifiedName) (waiting for plugin \(name)'s worker)") else {
+                    return NativeCall.failure
+                }
+                workerWaiters.append(token)
+                return NativeCall.failure
+            }
+            return invokeOnPool(b, index: index, call, blockingPool)
+        }
+        if busy {
+            return call.raise("\(b.qualifiedName): another fiber's call into isolated plugin \(name) is still running, and this call cannot wait for it here (inside a callback from native code)", kind: .plugin)
+        }
         // `value` results are lent into a scope, as in-process, so the binding converts them.
         let enclosingValues = b.usesValues ? context.openValues(call) : nil
         defer { if b.usesValues { context.closeValues(restoring: enclosingValues) } }
-        if let failure = b.storeArguments(call) { return failure }
-        if worker == nil, let error = restart() { return call.raise("\(b.qualifiedName): \(error.message)", kind: .plugin) }
-        let w = worker!
+        let request: Request
+        switch marshal(b, index: index, call) {
+        case .failure(let failed): return failed.value
+        case .success(let r): request = r
+        }
+        busy = true
+        defer { busy = false }
+        request.worker.send()
+        let failure = request.worker.wait(deadline: settings.callDeadline)
+        return respond(b, call, request, failure)
+    }
+
+    /// The pool path: marshal on the VM's thread, send and wait on a pool thread, read the
+    /// response on the VM's thread when the completion arrives.
+    private func invokeOnPool(_ b: ExportBinding, index: Int, _ call: NativeCall, _ pool: BlockingPool) -> Value {
+        let enclosingValues = b.usesValues ? context.openValues(call) : nil
+        defer { if b.usesValues { context.closeValues(restoring: enclosingValues) } }
+        let request: Request
+        switch marshal(b, index: index, call) {
+        case .failure(let failed): return failed.value
+        case .success(let r): request = r
+        }
+        guard let token = call.parkForCompletion(label: "\(b.qualifiedName) (isolated, waiting on a pool thread)") else {
+            return NativeCall.failure
+        }
+        // Kept alive until the response is read: the arguments (a buf is copied back into
+        // its bytes, a closing handle closed) and the values `value` arguments passed opaque.
+        var pins: [UInt64] = []
+        for v in (0..<call.count).map(call.value) + request.opaque {
+            if let id = call.pin(v) { pins.append(id) }
+        }
+        busy = true
+        let exchange = WorkerExchange(plugin: self, binding: b, request: request, pins: pins, argumentCount: call.count,
+                                      deadline: settings.callDeadline)
+        let work: @Sendable () -> Void = {
+            exchange.run()
+            token.complete { call in exchange.finish(call) }
+        }
+        if !pool.submit(label: b.qualifiedName + " (isolated)", work) { work() }
+        return NativeCall.failure
+    }
+
+    /// On the VM's thread once a pooled exchange ended: the response becomes the call's
+    /// value (dropped if the fiber was cancelled meanwhile), the worker is free again and
+    /// every fiber waiting for it runs its call again.
+    fileprivate func finishPooled(_ b: ExportBinding, _ call: NativeCall, _ request: Request, _ failure: WorkerProcess.Failure?,
+                                  pins: [UInt64], argumentCount: Int) -> Value {
+        var arguments: [Value] = []
+        for id in pins.prefix(argumentCount) {
+            if case .value(let v) = call.pinnedValue(id) { arguments.append(v) }
+        }
+        let mark = call.rootCount
+        let enclosingValues = b.usesValues ? context.openValues(call) : nil
+        var value: Value = .nil
+        if arguments.count == argumentCount {
+            value = call.withValues(arguments) { respond(b, $0, request, failure) }
+        } else {
+            value = call.raise("\(b.qualifiedName): an argument could not be kept during the call", kind: .plugin)
+        }
+        if b.usesValues { context.closeValues(restoring: enclosingValues) }
+        call.dropRoots(to: mark)
+        for id in pins { call.unpin(id) }
+        busy = false
+        let waiting = workerWaiters
+        workerWaiters.removeAll()
+        for token in waiting { token.complete { _ in NativeCall.retry } }
+        return value
+    }
+
+    /// A request written into the shared memory, ready to send.
+    struct Request {
+        let worker: WorkerProcess
+        /// Where the response payload starts (after the arguments' data).
+        let used: Int
+        /// Values `value` arguments passed through opaque (decoding a value result needs them).
+        let opaque: [Value]
+    }
+
+    /// A failed call's value (after raising), as an Error for `Result`.
+    struct Failed: Error {
+        let value: Value
+    }
+
+    /// Checks and converts the arguments, starts the worker if it is not running, and writes
+    /// the request into the shared memory (VM thread, worker not busy).
+    private func marshal(_ b: ExportBinding, index: Int, _ call: NativeCall) -> Result<Request, Failed> {
+        if let failure = b.storeArguments(call) { return .failure(Failed(value: failure)) }
+        if worker == nil, let error = restart() {
+            return .failure(Failed(value: call.raise("\(b.qualifiedName): \(error.message)", kind: .plugin)))
+        }
+        guard let w = worker else { return .failure(Failed(value: call.raise("\(b.qualifiedName): no worker", kind: .plugin))) }
         let base = UnsafeMutableRawPointer(w.shared)
         let args = base + Self.argsOffset
 
@@ -80,7 +187,7 @@ extension IsolatedPlugin {
                                            : Int(b.slot(p.argumentSlot + 1).load(as: UInt64.self))
                 let need = count + (p.kind == .str ? 1 : 0)
                 guard need <= w.dataSize - used else {
-                    return b.argumentError(call, scriptIndex, "a \(p.kind.name) of \(count) bytes does not fit in the isolation buffer (\(w.dataSize - used) bytes left of \(w.dataSize); raise IsolationSettings.bufferSize)")
+                    return .failure(Failed(value: b.argumentError(call, scriptIndex, "a \(p.kind.name) of \(count) bytes does not fit in the isolation buffer (\(w.dataSize - used) bytes left of \(w.dataSize); raise IsolationSettings.bufferSize)")))
                 }
                 if count > 0, let pointer { (w.data + used).copyMemory(from: pointer, byteCount: count) }
                 if p.kind == .str { (w.data + used + count).storeBytes(of: 0, as: UInt8.self) }
@@ -90,7 +197,7 @@ extension IsolatedPlugin {
             case .value:
                 let room = UnsafeMutableRawBufferPointer(start: w.data + used, count: w.dataSize - used)
                 switch Self.encode(call, call.value(scriptIndex), into: room, opaque: &opaque) {
-                case .failure(let e): return b.argumentError(call, scriptIndex, e.message)
+                case .failure(let e): return .failure(Failed(value: b.argumentError(call, scriptIndex, e.message)))
                 case .success(let n):
                     to.storeBytes(of: UInt64(used), as: UInt64.self)
                     (to + 8).storeBytes(of: UInt64(n), as: UInt64.self)
@@ -100,9 +207,9 @@ extension IsolatedPlugin {
                 let proxy = Unmanaged<HandleProxy>.fromOpaque(from.load(as: UnsafeRawPointer.self)).takeUnretainedValue()
                 guard proxy.generation == generation else {
                     if proxy.generation < reloadedGeneration {
-                        return b.argumentError(call, scriptIndex, "handle<\(b.handleNames[i])> was made by an earlier version of the plugin, which has been replaced by \(manifest.version) (handles do not cross a reload)")
+                        return .failure(Failed(value: b.argumentError(call, scriptIndex, "handle<\(b.handleNames[i])> was made by an earlier version of the plugin, which has been replaced by \(manifest.version) (handles do not cross a reload)")))
                     }
-                    return b.argumentError(call, scriptIndex, "handle belongs to a worker that was restarted (plugin \(name)'s worker died; its handles died with it)")
+                    return .failure(Failed(value: b.argumentError(call, scriptIndex, "handle belongs to a worker that was restarted (plugin \(name)'s worker died; its handles died with it)")))
                 }
                 to.storeBytes(of: proxy.id, as: UInt64.self)
             default:
@@ -113,11 +220,15 @@ extension IsolatedPlugin {
         w.shared.pointee.export_index = UInt32(exportIndices[index])
         w.shared.pointee.response_offset = UInt32(used)
         takeDestroys(w)
+        return .success(Request(worker: w, used: used, opaque: opaque))
+    }
 
-        busy = true
-        defer { busy = false }
-        w.send()
-        let failure = w.wait(deadline: settings.callDeadline)
+    /// Reads the response to `request` (VM thread): `failure` is what the wait for it gave.
+    /// `call` has the call's arguments.
+    private func respond(_ b: ExportBinding, _ call: NativeCall, _ request: Request, _ failure: WorkerProcess.Failure?) -> Value {
+        let w = request.worker, used = request.used, opaque = request.opaque
+        let base = UnsafeMutableRawPointer(w.shared)
+        let args = base + Self.argsOffset
         call.afterBlocking()
         if let failure {
             worker = nil
@@ -132,13 +243,17 @@ extension IsolatedPlugin {
         guard let payloadLength = w.checkedPayloadLength(start: responseStart) else { return brokeProtocol(call, b, "a payload outside the shared buffer") }
         switch status {
         case UInt32(CAPSULE_ISO_OK), UInt32(CAPSULE_ISO_RAISED):
-            // buf arguments: the plugin may have written into them; copy back into the script's bytes.
-            for i in 0..<b.plan.count where b.plan[i].kind == .buf && !b.plan[i].isOut {
+            // buf arguments: the plugin may have written into them; copy back into the script's
+            // bytes (found again: after a pooled wait, a script may have resized them).
+            var scriptIndex = 0
+            for i in 0..<b.plan.count where !b.plan[i].isOut {
+                defer { scriptIndex += 1 }
+                guard b.plan[i].kind == .buf else { continue }
                 let s = b.plan[i].argumentSlot
                 let count = Int(b.slot(s + 1).load(as: UInt64.self))
                 let offset = Int((args + s * Self.slotSize).load(as: UInt64.self))
-                if count > 0, offset <= w.dataSize - count, let target = b.slot(s).load(as: UnsafeMutableRawPointer?.self) {
-                    target.copyMemory(from: w.data + offset, byteCount: count)
+                if count > 0, offset <= w.dataSize - count, let target = call.bytes(scriptIndex), let start = target.baseAddress {
+                    UnsafeMutableRawPointer(start).copyMemory(from: w.data + offset, byteCount: min(count, target.count))
                 }
             }
             if b.closesHandle, let p = b.slot(b.plan[0].argumentSlot).load(as: UnsafeRawPointer?.self) {
@@ -266,6 +381,45 @@ extension IsolatedPlugin {
             worker = nil
             HostAPI.writeLog(Self.describe(failure, plugin: name, during: "handle destruction"))
         }
+    }
+}
+
+/// One request to an isolated plugin's worker, waited for on a pool thread.
+///
+/// NOTE: `@unchecked Sendable`: made on the VM's thread, handed to one pool thread (`run`:
+/// send and wait, touching only `worker`), then back to the VM's thread (`finish`), each
+/// hand-off through a mutex (the pool's, the completion's). While it is out, the plugin is
+/// `busy`: nothing on the VM's thread touches the worker (calls wait, reloads are put off,
+/// queued handle destructions are not flushed, and the plugin stays alive: this holds it).
+final class WorkerExchange: @unchecked Sendable {
+    let plugin: IsolatedPlugin
+    let binding: ExportBinding
+    let request: IsolatedPlugin.Request
+    let pins: [UInt64]
+    let argumentCount: Int
+    let deadline: Double
+    private var failure: WorkerProcess.Failure?
+
+    init(plugin: IsolatedPlugin, binding: ExportBinding, request: IsolatedPlugin.Request, pins: [UInt64],
+         argumentCount: Int, deadline: Double) {
+        self.plugin = plugin
+        self.binding = binding
+        self.request = request
+        self.pins = pins
+        self.argumentCount = argumentCount
+        self.deadline = deadline
+    }
+
+    /// On the pool thread: the exchange with the worker (its own deadline only: the VM's
+    /// run deadline is the scheduler's, which stops waiting for this call when it passes).
+    func run() {
+        request.worker.send()
+        failure = request.worker.wait(deadline: deadline)
+    }
+
+    /// On the VM's thread, after `run`.
+    func finish(_ call: NativeCall) -> Value {
+        plugin.finishPooled(binding, call, request, failure, pins: pins, argumentCount: argumentCount)
     }
 }
 

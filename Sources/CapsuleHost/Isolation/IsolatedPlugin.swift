@@ -52,6 +52,12 @@ final class IsolatedPlugin {
     var pendingDestroys: [UInt64] = []
     /// True while a call is between sending and converting its results.
     var busy = false
+    /// Fibers waiting for the worker while another fiber's call is in flight (woken, all,
+    /// when it returns; each then runs its call again).
+    var workerWaiters: [CompletionToken] = []
+    /// Where waits for the worker run when the calling fiber can park (the host's pool);
+    /// nil: on the VM's thread.
+    var blockingPool: BlockingPool?
     /// Where str/bytes results are copied out of shared memory before they are converted.
     var scratch: UnsafeMutableRawPointer
     var scratchSize = 4096

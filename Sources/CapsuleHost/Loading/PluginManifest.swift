@@ -19,6 +19,22 @@ public struct PluginManifest: Sendable {
 
         /// True when the first argument (a handle) is destroyed after the call.
         public var closesHandle: Bool { flags & UInt32(CAPSULE_EXPORT_CLOSES_HANDLE) != 0 }
+        /// True when the export may block: called from a fiber that can wait, it runs on the
+        /// host's blocking pool (Bridge/ExportBinding+Blocking.swift).
+        public var isBlocking: Bool { flags & UInt32(CAPSULE_EXPORT_BLOCKING) != 0 }
+        /// True when the export may call `host->park` (HostAPI/HostAPI+Tokens.swift).
+        public var mayPark: Bool { flags & UInt32(CAPSULE_EXPORT_PARKS) != 0 }
+
+        /// Why `signature` cannot run on the blocking pool, or nil: `value` and callbacks
+        /// need the VM's thread; structs, `...` and `!errno` take the extended call path,
+        /// which the pool does not run yet.
+        static func blockingRefusal(_ signature: Signature) -> String? {
+            let types = signature.parameters.map(\.type) + [signature.result]
+            if types.contains(.value) { return "value needs the VM's thread" }
+            if types.contains(where: { $0.kind == .callback }) { return "a callback needs the VM's thread" }
+            if signature.needsGeneralPath { return "structs, '...' and !errno do not run on the blocking pool yet" }
+            return nil
+        }
     }
 
     /// A handle type: its name in signatures and its destructor.
@@ -157,6 +173,15 @@ public struct PluginManifest: Sendable {
             let export = Export(name: exportName, signature: signature, flags: e.flags, doc: e.doc, function: function)
             if export.closesHandle, !(signature.parameters.first.map { if case .handle = $0.type { !$0.isOut } else { false } } ?? false) {
                 return refuse("export '\(exportName)' of plugin \(name) closes a handle, but its first parameter is not a handle")
+            }
+            if export.mayPark {
+                let why: String? = export.isBlocking ? "it is also flagged CAPSULE_EXPORT_BLOCKING"
+                    : export.closesHandle ? "it also closes a handle"
+                    : signature.needsGeneralPath ? "structs, callbacks, '...' and !errno are not supported with it" : nil
+                if let why { return refuse("export '\(exportName)' of plugin \(name) is flagged CAPSULE_EXPORT_PARKS, but \(why)") }
+            }
+            if export.isBlocking, let why = Export.blockingRefusal(signature) {
+                return refuse("export '\(exportName)' of plugin \(name) is flagged CAPSULE_EXPORT_BLOCKING, but its signature '\(signature)' cannot run on a pool thread: \(why)")
             }
             manifest.exports.append(export)
         }

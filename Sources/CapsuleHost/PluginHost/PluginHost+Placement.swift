@@ -109,7 +109,8 @@ extension PluginHost {
                 registry.unbind(plugin)
                 return .failed(PluginLoadError(path: path, reason: "the plugin is named '\(plugin.manifest.name)', not '\(name)'").description)
             }
-            let bridge = FFIBridge(plugin: plugin, registry: registry, enforcer: enforcer, alreadyBound: true)
+            let bridge = FFIBridge(plugin: plugin, registry: registry, enforcer: enforcer, alreadyBound: true,
+                                   blockingPool: blockingPool)
             bridges[name] = bridge
             pluginImported(name, realPath: realPath, identity: identity)
             return .found(bridge.moduleDefinition())
@@ -118,6 +119,7 @@ extension PluginHost {
 
     /// Makes `plugin`, started in a worker, this VM's module `name` (watched under --watch).
     private func adopt(_ plugin: IsolatedPlugin, _ name: String, realPath: String, identity: FileIdentity?) -> NativeModuleLookup {
+        plugin.blockingPool = blockingPool
         isolated[name] = plugin
         pluginImported(name, realPath: realPath, identity: identity, isolated: true)
         return .found(plugin.moduleDefinition())

@@ -38,7 +38,7 @@ public final class PluginHost {
     var swiftModules: [String: LoadedPlugin] = [:]
     /// The policy enforcer of the VM this host is installed on (deny-all before `install`).
     private(set) var enforcer: CapabilityEnforcer
-    private lazy var rawFFI = RawFFI(enforcer: enforcer)
+    private lazy var rawFFI = RawFFI(enforcer: enforcer, blockingPool: { [unowned self] in self.blockingPool })
     private lazy var fsModule = FSModule(enforcer: enforcer)
     private lazy var envModule = EnvModule(enforcer: enforcer)
     private lazy var timeModule = TimeModule(enforcer: enforcer)
@@ -58,6 +58,17 @@ public final class PluginHost {
     let hostEnvironment: [String: String]?
     /// Watching, reload events and the scripts' reload handlers (PluginHost+Watch.swift).
     let reloads = ReloadCoordinator()
+    /// How this host's blocking pool is sized and when it reports a stuck call.
+    public let blocking: BlockingPoolSettings
+    private var startedPool: BlockingPool?
+    /// The threads blocking exports run on: this host's own (so one per VM), made on first
+    /// use; its threads start only when a call needs one (Blocking/BlockingPool.swift).
+    var blockingPool: BlockingPool {
+        if let startedPool { return startedPool }
+        let pool = BlockingPool(blocking)
+        startedPool = pool
+        return pool
+    }
 
     /// The error `import "ffi"` fails with when FFI is not allowed.
     public static let ffiDenied = "denied: ffi (grant with --allow-ffi)"
@@ -66,11 +77,13 @@ public final class PluginHost {
     /// (the process's environment when nil; isolated plugins' `env:` grants read it too).
     /// `allowFFI` adds an `ffi` grant (all libraries) to the VM's policy; `audit` records
     /// every capability use. `isolation` isolates plugins beyond the VM's policy and sets the
-    /// limits of isolated ones (each VM gets its own worker per isolated plugin).
+    /// limits of isolated ones (each VM gets its own worker per isolated plugin). `blocking`
+    /// sizes the pool that blocking exports run on.
     public init(pluginPaths: [String] = [], environment: [String: String]? = nil,
                 registry: PluginRegistry = .shared, allowFFI: Bool = false, audit: AuditLog? = nil,
-                isolation: IsolationPolicy = .none) {
+                isolation: IsolationPolicy = .none, blocking: BlockingPoolSettings = BlockingPoolSettings()) {
         self.pluginPaths = pluginPaths
+        self.blocking = blocking
         self.allowFFI = allowFFI
         self.audit = audit
         self.isolation = isolation
@@ -79,6 +92,11 @@ public final class PluginHost {
         let variable = environment.map { $0["CAPSULE_PLUGIN_PATH"] } ?? getenv("CAPSULE_PLUGIN_PATH").map { String(cString: $0) }
         environmentPaths = (variable ?? "").split(separator: ":", omittingEmptySubsequences: true).map(String.init)
         self.registry = registry
+    }
+
+    deinit {
+        // Calls still running finish on their threads, which then exit; their results are dropped.
+        startedPool?.shutdown()
     }
 
     /// Makes `vm`'s `import` find plugins and the system modules through this host, under

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CapsuleSystem
+import CapsuleSDK
 
 /// A library opened by `ffi.open`. Both the script's `handle<ffi.Library>` and every function
 /// bound from it hold a reference, so the library is closed (dlclose) only when the handle
@@ -69,8 +70,21 @@ final class RawFFI {
     /// The struct types `ffi.struct` declared in this VM, by name.
     var structs: [String: StructType] = [:]
     let enforcer: CapabilityEnforcer
+    /// The host's blocking pool, for functions bound with `!blocking` (made on first use).
+    let blockingPool: () -> BlockingPool
 
-    init(enforcer: CapabilityEnforcer) { self.enforcer = enforcer }
+    init(enforcer: CapabilityEnforcer, blockingPool: @escaping () -> BlockingPool) {
+        self.enforcer = enforcer
+        self.blockingPool = blockingPool
+    }
+
+    /// The signature text without a trailing `!blocking`, and whether it had one.
+    static func blockingSuffix(_ text: String) -> (signature: String, blocking: Bool) {
+        var trimmed = Substring(text)
+        while let last = trimmed.last, last == " " || last == "\t" { trimmed = trimmed.dropLast() }
+        guard trimmed.hasSuffix("!blocking") else { return (text, false) }
+        return (String(trimmed.dropLast("!blocking".count)), true)
+    }
 
     func moduleDefinition() -> NativeModuleDefinition {
         NativeModuleDefinition(name: "ffi", functions: [
@@ -137,8 +151,10 @@ final class RawFFI {
         if case .failure(let denial) = enforcer.check(Capability(.ffi, "\(library.grantName):\(symbol)"), by: .script) {
             return call.raise(denial.message)
         }
+        // `!blocking` (last): the call runs on the blocking pool when its fiber can wait.
+        let (parsedText, blocking) = Self.blockingSuffix(signatureText)
         let signature: Signature
-        switch Signature.parse(signatureText, structs: { [unowned self] in self.structs[$0] }) {
+        switch Signature.parse(parsedText, structs: { [unowned self] in self.structs[$0] }) {
         case .failure(let error):
             return call.raise("ffi.bind: malformed signature '\(signatureText)' for '\(symbol)': \(error.message) at column \(error.column)")
         case .success(let s): signature = s
@@ -150,6 +166,9 @@ final class RawFFI {
         if types.contains(.value) {
             return call.raise("ffi.bind: signature '\(signatureText)' for '\(symbol)': value is only for plugins (it needs the host API)")
         }
+        if blocking, let why = PluginManifest.Export.blockingRefusal(signature) {
+            return call.raise("ffi.bind: signature '\(signatureText)' for '\(symbol)': !blocking cannot be used here: \(why)")
+        }
         let address: UnsafeMutableRawPointer
         switch DynamicLibrary.lookup(symbol, in: library.handle) {
         case .failure(let error): return call.raise("ffi.bind: no symbol '\(symbol)' in \(library.displayName): \(error)")
@@ -158,13 +177,17 @@ final class RawFFI {
         if let refusal = library.foreignDefinition(of: symbol, at: address) { return call.raise(refusal) }
         // NOTE: the signature the script gave is the function's C type; nothing can check it.
         let export = PluginManifest.Export(
-            name: symbol, signature: signature, flags: 0, doc: nil,
+            name: symbol, signature: signature, flags: blocking ? UInt32(CAPSULE_EXPORT_BLOCKING) : 0, doc: nil,
             function: unsafeBitCast(address, to: (@convention(c) () -> Void).self))
         guard let prepared = PreparedExport(export) else {
             return call.raise("ffi.bind: libffi cannot prepare a call interface for '\(signatureText)'")
         }
         let binding = ExportBinding(prepared, moduleName: "ffi", context: context,
                                     handleName: { $0 }, destructor: { _ in nil })
+        if blocking {
+            binding.blockingPool = blockingPool()
+            binding.keepAlive = library
+        }
         return call.functionValue(NativeFunctionDefinition(
             name: "ffi." + symbol, arity: binding.scriptArity,
             entry: binding.entry(), target: binding.entryTarget

@@ -83,13 +83,20 @@ extension PluginHost {
     private func apply(_ ready: ReloadCoordinator.Ready, _ call: NativeCall) {
         if let path = ready.scriptPath { return reloadScriptModule(ready, path: path, call) }
         guard let prepared = ready.result else {
-            if isolated[ready.module] != nil { _ = reloadIsolated(ready.module, started: ready.started, trigger: .fileChanged) }
+            if let plugin = isolated[ready.module] {
+                // A fiber's call is in flight on the pool: swap workers once it returns.
+                if plugin.busy { return reloads.retry(ready) }
+                _ = reloadIsolated(ready.module, started: ready.started, trigger: .fileChanged)
+            }
             return
         }
         guard let bridge = bridges[ready.module] else {
             if case .success(let prepared) = prepared { prepared.abandon() }
             return
         }
+        // save_state must not run beside this VM's calls into the plugin: wait until its
+        // blocking calls on the pool have returned (the next safe point after that).
+        if bridge.context.poolCalls > 0, case .success = prepared { return reloads.retry(ready) }
         let old = bridge.plugin.manifest.version
         let result = prepared.flatMap { registry.commitReload($0, bind: true) }
         finish(bridge, result, oldVersion: old, started: ready.started, trigger: .fileChanged)
@@ -132,6 +139,15 @@ extension PluginHost {
         }
         let started = ReloadCoordinator.monotonicNanoseconds()
         let old = bridge.plugin.manifest.version
+        if bridge.context.poolCalls > 0 {
+            // save_state must not run beside this VM's calls into the plugin.
+            let n = bridge.context.poolCalls
+            let error = PluginLoadError(path: bridge.plugin.path,
+                                        reason: "\(n) blocking call\(n == 1 ? " is" : "s are") still running in \(module) \(old) on the pool; reload once \(n == 1 ? "it returns" : "they return")")
+            publish(module: module, oldVersion: old, newVersion: nil, error: error, started: started, trigger: .call)
+            if let call { deliverEventsToScripts(call) }
+            return .failure(error)
+        }
         let result = registry.reload(realPath: bridge.plugin.path, enforcer: enforcer, bind: true)
         finish(bridge, result, oldVersion: old, started: started, trigger: .call)
         if let call {
