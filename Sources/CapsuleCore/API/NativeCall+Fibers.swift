@@ -71,6 +71,10 @@ extension NativeCall {
     /// A channel that receives the time once `deadline` passes (`time.after`).
     package func timerChannel(deadline: Int) -> Value { rt.timerChannel(deadline: deadline) }
 
+    /// A channel that receives the time every `period` nanoseconds from `deadline` on, until
+    /// the script closes it (`time.tick`).
+    package func tickerChannel(deadline: Int, period: Int) -> Value { rt.timerChannel(deadline: deadline, period: period) }
+
     /// Parks the fiber until another thread completes the returned token; return
     /// `NativeCall.failure` at once. When the token is completed, this host function runs
     /// again and `takeResumption()` gives the value the completion made (or the fiber raises

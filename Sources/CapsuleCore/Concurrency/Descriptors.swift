@@ -136,12 +136,14 @@ extension Runtime {
 
     /// A channel that receives the time (monotonic seconds) once `deadline` passes:
     /// `time.after`.
-    func timerChannel(deadline: Int) -> Value {
+    /// With `period` (nanoseconds, > 0) it receives again every period until it is closed
+    /// (`time.tick`).
+    func timerChannel(deadline: Int, period: Int = 0) -> Value {
         let c = newChannel(kind: .channel, capacity: 1)
         let v = Value(c)
         pushRoot(v)
         defer { popRoot() }
-        scheduler.addTimer(FiberTimer(deadline: deadline, fiber: nil, generation: 0, channel: v, arm: 0))
+        scheduler.addTimer(FiberTimer(deadline: deadline, fiber: nil, generation: 0, channel: v, arm: 0, period: max(0, period)))
         return v
     }
 }

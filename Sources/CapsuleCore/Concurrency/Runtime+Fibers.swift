@@ -700,13 +700,22 @@ extension Runtime {
                     woke = true
                 }
             } else if t.channel.isObject(.channel) {
+                // A closed channel gets nothing more, and a closed ticker stops.
                 let c = t.channel.obj(ObjChannel.self)
+                guard !c.pointee.closed else { continue }
                 let value = Value(Double(now) / 1e9)
                 if let r = c.pointee.receivers.popLive() {
                     deliver(r, value, ok: true)
                     woke = true
                 } else if c.pointee.count < c.pointee.capacity {
                     channelPush(c, value)
+                }
+                // A ticker's next send: one period on, skipping the ticks a slow receiver
+                // missed (a full buffer drops them, as Go's ticker does).
+                if t.period > 0 {
+                    var next = t
+                    next.deadline = t.deadline + t.period * ((now - t.deadline) / t.period + 1)
+                    scheduler.addTimer(next)
                 }
             }
         }

@@ -161,6 +161,8 @@ struct FiberTimer {
     var channel: Value
     /// What the woken fiber takes: the arm it resumes with (-2: the wait timed out).
     var arm: Int
+    /// Nanoseconds between sends of a ticker (`time.tick`); 0 for a one-shot timer.
+    var period: Int = 0
 
     func precedes(_ other: FiberTimer) -> Bool {
         deadline < other.deadline || (deadline == other.deadline && sequence < other.sequence)

@@ -66,6 +66,16 @@ package final class TimeModule {
                 if let denied = check(call) { return denied }
                 return call.timerChannel(deadline: RunDeadline.after(seconds: seconds, from: RunDeadline.now()))
             },
+            NativeFunctionDefinition(name: "tick", arity: 1) { [unowned self] call in
+                guard let seconds = call.double(0), seconds >= 0.001, seconds.isFinite else {
+                    let shown = call.int(0).map { "\($0)" } ?? call.double(0).map { "\($0)" } ?? call.typeName(0)
+                    return call.raise("time.tick: argument 1: expected a finite number of seconds >= 0.001, got \(shown)")
+                }
+                if let denied = check(call) { return denied }
+                let now = RunDeadline.now()
+                let first = RunDeadline.after(seconds: seconds, from: now)
+                return call.tickerChannel(deadline: first, period: max(1, first - now))
+            },
             NativeFunctionDefinition(name: "parts", arity: -1) { [unowned self] call in
                 run(call, "parts", arguments: 1...2) { () throws(TimeError) in
                     let zone = try options(call, 1, known: ["zone"]).zone
