@@ -18,7 +18,7 @@ extension Runtime {
                                     counter: 0, siteFunction: site, sitePC: pc))
         scheduler.nextChannelID += 1
         if capacity > 0 {
-            c.pointee.buffer = Runtime.mallocOrDie(capacity * MemoryLayout<Value>.stride).assumingMemoryBound(to: Value.self)
+            c.pointee.buffer = systemAllocate(capacity * MemoryLayout<Value>.stride).assumingMemoryBound(to: Value.self)
             accountExternal(capacity * MemoryLayout<Value>.stride)
         }
         return c

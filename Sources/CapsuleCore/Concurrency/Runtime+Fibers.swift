@@ -256,7 +256,7 @@ extension Runtime {
         if top > f.pointee.regCapacity {
             free(f.pointee.regs)
             let capacity = max(top, 8)
-            f.pointee.regs = Runtime.mallocOrDie(capacity * MemoryLayout<Value>.stride).assumingMemoryBound(to: Value.self)
+            f.pointee.regs = systemAllocate(capacity * MemoryLayout<Value>.stride).assumingMemoryBound(to: Value.self)
             accountExternal((capacity - f.pointee.regCapacity) * MemoryLayout<Value>.stride)
             f.pointee.regCapacity = capacity
         }
@@ -265,7 +265,7 @@ extension Runtime {
         if frameCount > f.pointee.frameCapacity {
             free(f.pointee.frames)
             let capacity = max(frameCount, 2)
-            f.pointee.frames = Runtime.mallocOrDie(capacity * MemoryLayout<CallFrame>.stride).assumingMemoryBound(to: CallFrame.self)
+            f.pointee.frames = systemAllocate(capacity * MemoryLayout<CallFrame>.stride).assumingMemoryBound(to: CallFrame.self)
             accountExternal((capacity - f.pointee.frameCapacity) * MemoryLayout<CallFrame>.stride)
             f.pointee.frameCapacity = capacity
         }
@@ -274,7 +274,7 @@ extension Runtime {
         if handlerCount > f.pointee.handlerCapacity {
             free(f.pointee.handlers)
             let capacity = handlerCount
-            f.pointee.handlers = Runtime.mallocOrDie(capacity * MemoryLayout<Handler>.stride).assumingMemoryBound(to: Handler.self)
+            f.pointee.handlers = systemAllocate(capacity * MemoryLayout<Handler>.stride).assumingMemoryBound(to: Handler.self)
             accountExternal((capacity - f.pointee.handlerCapacity) * MemoryLayout<Handler>.stride)
             f.pointee.handlerCapacity = capacity
         }
@@ -327,11 +327,12 @@ extension Runtime {
         bytesAllocated -= bytes
     }
 
-    static func mallocOrDie(_ bytes: Int) -> UnsafeMutableRawPointer {
-        // NOTE: sizes the VM computes from a stack it already holds; the system refusing a
-        // few kilobytes here is treated like a refused stack page: fatal.
-        guard let p = malloc(bytes) else { fatalError("capsule: out of memory saving a fiber's stack") }
-        return p
+    /// A block for a fiber's saved stack or a channel's buffer. When the system refuses it,
+    /// the emergency reserve is released and `out of memory` raised at the next check, as
+    /// for any object (Runtime/SystemMemory.swift); only if even that fails does the process
+    /// end with `out of memory`.
+    func systemAllocate(_ bytes: Int) -> UnsafeMutableRawPointer {
+        malloc(bytes) ?? allocateAfterRefusal(bytes)
     }
 
     // MARK: the scheduler loop
