@@ -11,8 +11,13 @@ binary) or TIMEOUT. Each line of ECHO.tsv is one echo-server run:
 Programs are listed in the order given on the command line. Standard library only.
 """
 
+import os
 import statistics
 import sys
+
+# The measurement file has the format of Benchmarks/run.sh's: its reader is shared.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from report import load  # noqa: E402
 
 LANGS = ("capsule", "lua5.4", "python3", "node", "go")
 # Ratios shown, as (numerator, denominator): Capsule against each of the others, then the
@@ -20,19 +25,6 @@ LANGS = ("capsule", "lua5.4", "python3", "node", "go")
 RATIOS = (("capsule", "lua5.4"), ("capsule", "python3"), ("capsule", "node"), ("capsule", "go"),
           ("python3", "lua5.4"), ("node", "lua5.4"), ("go", "lua5.4"))
 SHORT = {"capsule": "capsule", "lua5.4": "lua", "python3": "python", "node": "node", "go": "go"}
-
-
-def load(path):
-    runs = {}  # (program, language) -> list of (status, seconds, rss_kb)
-    with open(path) as f:
-        for line in f:
-            if not line.strip():
-                continue
-            program, lang, status, secs, rss = line.rstrip("\n").split("\t")
-            secs = float(secs) if secs else None
-            rss = int(rss) if rss.isdigit() else None
-            runs.setdefault((program, lang), []).append((status, secs, rss))
-    return runs
 
 
 def summarize(samples):

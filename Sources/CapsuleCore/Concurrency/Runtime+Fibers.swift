@@ -109,15 +109,7 @@ extension Runtime {
         guard f.pointee.state == .waiting else { return }
         // The host call that parked runs again and takes over its state: no cleanup.
         if !scheduler.waitCleanups.isEmpty { scheduler.waitCleanups.removeValue(forKey: UInt(bitPattern: f)) }
-        detachWait(f)
-        f.pointee.generation &+= 1
-        f.pointee.state = .runnable
-        f.pointee.wait = .none
-        f.pointee.waitObject = .nil
-        f.pointee.resumeKind = .value
-        f.pointee.resumeValue = value
-        f.pointee.resumeArm = arm
-        scheduler.enqueue(f)
+        resume(f, .value, value, arm)
     }
 
     /// Makes a parked fiber runnable with an error raised where it parked: `message` with
@@ -130,27 +122,25 @@ extension Runtime {
         pushRoot(Value(f))
         let text = Value(makeString(message))
         popRoot()
-        detachWait(f)
-        f.pointee.generation &+= 1
-        f.pointee.state = .runnable
-        f.pointee.wait = .none
-        f.pointee.waitObject = .nil
-        f.pointee.resumeKind = .error
-        f.pointee.resumeValue = text
-        f.pointee.resumeArm = kind.rawValue
-        scheduler.enqueue(f)
+        resume(f, .error, text, kind.rawValue)
     }
 
     func wakeWithError(_ f: UnsafeMutablePointer<ObjFiber>, error: Value) {
         guard f.pointee.state == .waiting else { return }
+        resume(f, .error, error, -1)
+    }
+
+    /// The end of every wait: the fiber leaves what it waited on, its queue entries go stale
+    /// (a new generation), and it joins the run queue with what it will take.
+    private func resume(_ f: UnsafeMutablePointer<ObjFiber>, _ kind: ResumeKind, _ value: Value, _ arm: Int) {
         detachWait(f)
         f.pointee.generation &+= 1
         f.pointee.state = .runnable
         f.pointee.wait = .none
         f.pointee.waitObject = .nil
-        f.pointee.resumeKind = .error
-        f.pointee.resumeValue = error
-        f.pointee.resumeArm = -1
+        f.pointee.resumeKind = kind
+        f.pointee.resumeValue = value
+        f.pointee.resumeArm = arm
         scheduler.enqueue(f)
     }
 
@@ -253,32 +243,11 @@ extension Runtime {
             let fr = frames[frameCount - 1]
             top = fr.base + fr.closure.pointee.function.pointee.maxRegisters
         }
-        if top > f.pointee.regCapacity {
-            free(f.pointee.regs)
-            let capacity = max(top, 8)
-            f.pointee.regs = systemAllocate(capacity * MemoryLayout<Value>.stride).assumingMemoryBound(to: Value.self)
-            accountExternal((capacity - f.pointee.regCapacity) * MemoryLayout<Value>.stride)
-            f.pointee.regCapacity = capacity
-        }
-        if top > 0 { memcpy(f.pointee.regs.unsafelyUnwrapped, stack, top * MemoryLayout<Value>.stride) }
+        stash(stack, count: top, into: &f.pointee.regs, capacity: &f.pointee.regCapacity, atLeast: 8)
         f.pointee.regCount = top
-        if frameCount > f.pointee.frameCapacity {
-            free(f.pointee.frames)
-            let capacity = max(frameCount, 2)
-            f.pointee.frames = systemAllocate(capacity * MemoryLayout<CallFrame>.stride).assumingMemoryBound(to: CallFrame.self)
-            accountExternal((capacity - f.pointee.frameCapacity) * MemoryLayout<CallFrame>.stride)
-            f.pointee.frameCapacity = capacity
-        }
-        if frameCount > 0 { memcpy(f.pointee.frames.unsafelyUnwrapped, frames, frameCount * MemoryLayout<CallFrame>.stride) }
+        stash(frames, count: frameCount, into: &f.pointee.frames, capacity: &f.pointee.frameCapacity, atLeast: 2)
         f.pointee.frameCount = frameCount
-        if handlerCount > f.pointee.handlerCapacity {
-            free(f.pointee.handlers)
-            let capacity = handlerCount
-            f.pointee.handlers = systemAllocate(capacity * MemoryLayout<Handler>.stride).assumingMemoryBound(to: Handler.self)
-            accountExternal((capacity - f.pointee.handlerCapacity) * MemoryLayout<Handler>.stride)
-            f.pointee.handlerCapacity = capacity
-        }
-        if handlerCount > 0 { memcpy(f.pointee.handlers.unsafelyUnwrapped, handlers, handlerCount * MemoryLayout<Handler>.stride) }
+        stash(handlers, count: handlerCount, into: &f.pointee.handlers, capacity: &f.pointee.handlerCapacity, atLeast: 1)
         f.pointee.handlerCount = handlerCount
         // Open upvalues now point at the copy, so closures elsewhere see the parked fiber's
         // variables.
@@ -291,6 +260,20 @@ extension Runtime {
         openUpvalues = nil
         frameCount = 0
         handlerCount = 0
+    }
+
+    /// Copies `count` elements into a fiber's buffer, growing it first (to at least `atLeast`)
+    /// when it is too small; the growth counts against the heap like an object's.
+    private func stash<T>(_ source: UnsafeMutablePointer<T>, count: Int, into buffer: inout UnsafeMutablePointer<T>?,
+                          capacity: inout Int, atLeast: Int) {
+        if count > capacity {
+            free(buffer)
+            let bigger = max(count, atLeast)
+            buffer = systemAllocate(bigger * MemoryLayout<T>.stride).assumingMemoryBound(to: T.self)
+            accountExternal((bigger - capacity) * MemoryLayout<T>.stride)
+            capacity = bigger
+        }
+        if count > 0 { memcpy(buffer.unsafelyUnwrapped, source, count * MemoryLayout<T>.stride) }
     }
 
     /// Copies a parked fiber's state back into the VM's stack.
