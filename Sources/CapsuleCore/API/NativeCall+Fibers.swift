@@ -167,7 +167,7 @@ extension VM {
     /// when one ended the run (a limit, `exit`) or failed without being joined.
     @discardableResult
     public func runFibers() -> Result<ScriptValue, ScriptFailure> {
-        onVMThread { self.finish(self.rt.runReadyFibers(untilIdle: true)) }
+        onVMThread { self.finish(self.rt.runReadyFibers()) }
     }
 
     /// True while fibers are ready to run or wait on a timer, a descriptor or a completion.

@@ -211,7 +211,7 @@ public final class VM: @unchecked Sendable {
         // (docs/concurrency.md, "Limits").
         if repl, let value = result, rt.scheduler.queueCount > 0 {
             rt.pushRoot(value)
-            if rt.runReadyFibers(untilIdle: true) == nil { result = nil }
+            if rt.runReadyFibers() == nil { result = nil }
             rt.popRoot()
         }
         guard let value = result else {

@@ -284,7 +284,7 @@ extension Runtime {
     /// The native deferred-call loops call for the next call to run: it pops the last closure
     /// of the list, or returns nil when none is left.
     func deferNext() -> Value {
-        if deferRunnerValue.isObject { return deferRunnerValue }
+        if deferNextValue.isObject { return deferNextValue }
         let v = newNative(name: "defer", arity: 1) { _, args, _ in
             let list = args[0].obj(ObjList.self)
             guard list.pointee.count > 0 else { return .nil }
@@ -292,7 +292,7 @@ extension Runtime {
             return list.pointee.items.unsafelyUnwrapped[list.pointee.count]
         }
         permanentRoots.append(v)
-        deferRunnerValue = v
+        deferNextValue = v
         return v
     }
 }

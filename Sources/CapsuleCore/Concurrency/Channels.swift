@@ -41,6 +41,11 @@ extension Runtime {
         return v
     }
 
+    /// Queues fiber `f` (about to park) on `queue`, for its current wait.
+    func enqueueWaiter(_ queue: inout WaitQueue, _ f: UnsafeMutablePointer<ObjFiber>, value: Value = .nil, arm: Int = -1) {
+        queue.push(Waiter(fiber: f, generation: f.pointee.generation, value: value, arm: arm), allocate: systemAllocate)
+    }
+
     /// Hands `value` to a waiting receiver (a plain `recv`, or a select's arm).
     func deliver(_ w: Waiter, _ value: Value, ok: Bool) {
         let arm = w.arm < 0 ? (ok ? 0 : 1) : w.arm * 2 + (ok ? 0 : 1)
@@ -77,7 +82,7 @@ extension Runtime {
         guard canPark else { return cannotWait("send on \(channelText(c))") }
         guard checkCancelled() else { return Runtime.failure }
         let f = currentFiber()
-        c.pointee.senders.push(Waiter(fiber: f, generation: f.pointee.generation, value: v, arm: -1))
+        enqueueWaiter(&c.pointee.senders, f, value: v)
         return park(.send, on: Value(c))
     }
 
@@ -101,7 +106,7 @@ extension Runtime {
         guard canPark else { _ = cannotWait("recv on \(channelText(c))"); return nil }
         guard checkCancelled() else { return nil }
         let f = currentFiber()
-        c.pointee.receivers.push(Waiter(fiber: f, generation: f.pointee.generation, value: .nil, arm: -1))
+        enqueueWaiter(&c.pointee.receivers, f)
         _ = park(.receive, on: Value(c))
         return nil
     }
@@ -166,8 +171,11 @@ extension Runtime {
             let ch = args[1 + 3 * j + 1]
             guard ch.isObject(.channel) else { continue }
             let c = ch.obj(ObjChannel.self)
-            let w = Waiter(fiber: f, generation: f.pointee.generation, value: args[1 + 3 * j + 2], arm: j)
-            if args[1 + 3 * j].asInlineInt == 2 { c.pointee.senders.push(w) } else { c.pointee.receivers.push(w) }
+            if args[1 + 3 * j].asInlineInt == 2 {
+                enqueueWaiter(&c.pointee.senders, f, value: args[1 + 3 * j + 2], arm: j)
+            } else {
+                enqueueWaiter(&c.pointee.receivers, f, arm: j)
+            }
         }
         return park(.select, on: .nil)
     }
@@ -213,7 +221,7 @@ extension Runtime {
         // Not marked joined yet: a joiner cancelled before `t` ends never sees its error, so
         // `t` counts as joined only when a join returns (above) or a live joiner is woken
         // (`finishFiber`).
-        t.pointee.joiners.push(Waiter(fiber: f, generation: f.pointee.generation, value: .nil, arm: -1))
+        enqueueWaiter(&t.pointee.joiners, f)
         return park(.join, on: Value(t))
     }
 
@@ -240,7 +248,7 @@ extension Runtime {
         guard canPark else { return cannotWait("lock of a mutex") }
         guard checkCancelled() else { return Runtime.failure }
         let f = currentFiber()
-        m.pointee.receivers.push(Waiter(fiber: f, generation: f.pointee.generation, value: .nil, arm: -1))
+        enqueueWaiter(&m.pointee.receivers, f)
         return park(.lock, on: Value(m))
     }
 
@@ -270,7 +278,7 @@ extension Runtime {
         guard canPark else { return cannotWait("wait on a wait group") }
         guard checkCancelled() else { return Runtime.failure }
         let f = currentFiber()
-        g.pointee.receivers.push(Waiter(fiber: f, generation: f.pointee.generation, value: .nil, arm: -1))
+        enqueueWaiter(&g.pointee.receivers, f)
         return park(.waitGroup, on: Value(g))
     }
 

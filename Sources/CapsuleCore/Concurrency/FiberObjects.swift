@@ -24,7 +24,7 @@ enum FiberState: UInt8 {
 
 /// What a parked fiber waits for, for deadlock reports and for `cancel`.
 enum WaitReason: UInt8 {
-    case none, receive, send, select, join, sleep, lock, waitGroup, io, completion, yield
+    case none, receive, send, select, join, sleep, lock, waitGroup, io, completion
 }
 
 /// How a parked fiber is resumed (`ObjFiber.resumeKind`).
@@ -85,15 +85,17 @@ struct WaitQueue {
 
     /// NOTE: `items` is non-nil after `dropStaleOrGrow`, which runs whenever the ring is full
     /// (an empty ring has capacity 0, so it runs on the first push).
-    mutating func push(_ w: Waiter) {
-        if count == capacity { dropStaleOrGrow() }
+    /// `allocate` gets a ring's memory (`Runtime.systemAllocate`: a refusal is the VM's
+    /// out-of-memory handling, not a trap).
+    mutating func push(_ w: Waiter, allocate: (Int) -> UnsafeMutableRawPointer) {
+        if count == capacity { dropStaleOrGrow(allocate) }
         items.unsafelyUnwrapped[(head + count) & (capacity - 1)] = w
         count += 1
     }
 
     /// Makes room: drops stale entries (a select in a loop leaves one per round in each
     /// channel that did not fire), and doubles the ring if that freed too little.
-    private mutating func dropStaleOrGrow() {
+    private mutating func dropStaleOrGrow(_ allocate: (Int) -> UnsafeMutableRawPointer) {
         let live = (0..<count).compactMap { j -> Waiter? in
             let w = items.unsafelyUnwrapped[(head + j) & (capacity - 1)]
             return w.isLive ? w : nil
@@ -102,10 +104,7 @@ struct WaitQueue {
         while live.count * 2 >= newCapacity { newCapacity *= 2 }
         if newCapacity != capacity {
             free(items)
-            // NOTE: malloc of a size computed from counts the VM itself keeps; a failure is
-            // the system's out-of-memory, which the VM treats as fatal here as in `append`.
-            guard let p = malloc(newCapacity * MemoryLayout<Waiter>.stride) else { fatalError("capsule: out of memory") }
-            items = p.assumingMemoryBound(to: Waiter.self)
+            items = allocate(newCapacity * MemoryLayout<Waiter>.stride).assumingMemoryBound(to: Waiter.self)
             capacity = newCapacity
         }
         for (j, w) in live.enumerated() { items.unsafelyUnwrapped[j] = w }
@@ -178,7 +177,6 @@ struct ObjFiber {
     static let joinedFlag: UInt8 = 1
     static let cancelFlag: UInt8 = 2
     static let mainFlag: UInt8 = 4
-    static let reportedFlag: UInt8 = 8
     /// Its function has been called (a fiber whose native function parked before any
     /// frame existed is called again when woken).
     static let startedFlag: UInt8 = 16

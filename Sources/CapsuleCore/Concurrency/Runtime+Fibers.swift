@@ -346,23 +346,13 @@ extension Runtime {
         var running = main
         var r: Value? = Runtime.suspended
         while true {
-            if let result = r, result.bits == Runtime.suspended.bits {
-                saveFiber(running)
-            } else {
-                if running == main {
-                    finishFiber(main, r, keepError: true)
-                    scheduler.current = nil
-                    guard let r else { return nil }
-                    return reportUnjoinedFailures(r)
-                }
-                if r == nil && pendingError.isObject(.error) && pendingError.header.pointee.flags & ObjErrorFlags.uncatchable != 0 {
-                    // A limit, `exit` or an interrupt in any fiber ends the whole run.
-                    finishFiber(running, nil, keepError: true)
-                    return nil
-                }
-                finishFiber(running, r)
+            if running == main && r?.bits != Runtime.suspended.bits {
+                finishFiber(main, r, keepError: true)
+                scheduler.current = nil
+                guard let r else { return nil }
+                return reportUnjoinedFailures(r)
             }
-            scheduler.current = nil
+            guard settle(running, r) else { return nil }
             // Pick the next fiber; look at timers and descriptors every 61 picks even when
             // fibers are ready, so a busy program still sees them.
             scheduler.picksSincePoll += 1
@@ -388,9 +378,9 @@ extension Runtime {
 
     /// Runs the fibers that are ready, and those timers, descriptors and completions make
     /// ready, until none is (`VM.runFibers`: an embedder's event loop steps the VM with it).
-    /// With `untilIdle` false it returns after one round of the queue. Nil after an error
-    /// that ends the run (a limit, `exit`); the fibers that remain stay as they are.
-    func runReadyFibers(untilIdle: Bool) -> Value? {
+    /// Nil after an error that ends the run (a limit, `exit`); the fibers that remain stay as
+    /// they are.
+    func runReadyFibers() -> Value? {
         guard nativeDepth == 0, frameCount == 0 else { return .nil }
         nativeDepth = 1
         scheduler.driving = true
@@ -399,24 +389,29 @@ extension Runtime {
             scheduler.driving = false
             scheduler.current = nil
         }
-        var rounds = untilIdle ? Int.max : max(1, scheduler.queueCount)
-        while rounds > 0 {
-            rounds -= 1
+        while true {
             guard pollEvents(block: false) else { return nil }
             guard let f = scheduler.dequeue() else { break }
             scheduler.switches += 1
-            let r = runFiber(f)
-            if let result = r, result.bits == Runtime.suspended.bits {
-                saveFiber(f)
-            } else if r == nil && pendingError.isObject(.error) && pendingError.header.pointee.flags & ObjErrorFlags.uncatchable != 0 {
-                finishFiber(f, nil, keepError: true)
-                return nil
-            } else {
-                finishFiber(f, r)
-            }
-            scheduler.current = nil
+            guard settle(f, runFiber(f)) else { return nil }
         }
         return reportUnjoinedFailures(.nil)
+    }
+
+    /// After fiber `f` ran to `r`: saves its stack if it parked, else records how it ended.
+    /// False when its error (a limit, `exit`, an interrupt) ends the whole run.
+    private func settle(_ f: UnsafeMutablePointer<ObjFiber>, _ r: Value?) -> Bool {
+        defer { scheduler.current = nil }
+        if let result = r, result.bits == Runtime.suspended.bits {
+            saveFiber(f)
+            return true
+        }
+        if r == nil && pendingError.isObject(.error) && pendingError.header.pointee.flags & ObjErrorFlags.uncatchable != 0 {
+            finishFiber(f, nil, keepError: true)
+            return false
+        }
+        finishFiber(f, r)
+        return true
     }
 
     /// Whether fibers are ready or waiting on something that will make them ready.
@@ -755,7 +750,7 @@ extension Runtime {
         case .waitGroup: return "wait on " + made("wait group")
         case .io: return "I/O"
         case .completion: return "a host call"
-        case .yield, .none: return "ready to run"
+        case .none: return "ready to run"
         }
     }
 

@@ -151,8 +151,8 @@ struct Handler {
     @exclusivity(unchecked) var errorClassValues: [Value] = []
     /// Nesting of lexicographic list comparisons in progress (Runtime/OperatorMethods.swift).
     @exclusivity(unchecked) var listCompareDepth = 0
-    /// The native that runs deferred calls (`deferRunner()`), made on first use.
-    @exclusivity(unchecked) var deferRunnerValue: Value = .nil
+    /// The native that pops the next deferred call (`deferNext()`), made on first use.
+    @exclusivity(unchecked) var deferNextValue: Value = .nil
 
     // MARK: builtins and modules
     /// Methods of the built-in types, indexed by `ObjKind.rawValue` (empty for kinds that
